@@ -1,0 +1,42 @@
+# The two commands: `make demo` and `make test`. Both install what is
+# missing (scripts/install-deps.sh), configure and build with CMake.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build demo test test-slow asan install bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/frugal demo
+
+test: build
+	cd $(BUILD) && ctest -L fast --output-on-failure -j $(JOBS)
+	$(MAKE) asan
+
+# The sanitizer build of the test suite (ASan + UBSan).
+asan: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DFRUGAL_SANITIZE=ON
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L fast --output-on-failure -j $(JOBS)
+
+test-slow: build
+	cd $(BUILD) && ctest -L slow --output-on-failure
+
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+bench: build
+	@echo "see BENCHMARKS.md for each benchmark's command"
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

@@ -1,0 +1,146 @@
+/* threads.c: the persistent pool behind fr_parallel_for.
+ *
+ * One job at a time (kernels are called from one thread). A job is published
+ * by bumping `gen`; workers spin on it for a short while (cheap wake-up for
+ * back-to-back GEMMs), then block on a condition variable so an idle pool
+ * costs nothing. The caller runs chunk 0 itself and waits for the rest.
+ */
+#include "frugal/threads.h"
+#include "frugal/status.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define FR_MAX_THREADS 256
+#define SPIN_ITERS 20000
+
+static struct {
+    int n; /* threads including the caller */
+    pthread_t th[FR_MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint gen;
+    atomic_int pending;
+    atomic_int stop;
+    fr_task_fn fn;
+    void *arg;
+    int64_t items, chunk;
+    int nchunks;
+    int started;
+} P = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static _Thread_local int t_in_pool;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void run_chunk(int tid) {
+    if (tid >= P.nchunks) return;
+    int64_t b = (int64_t)tid * P.chunk, e = b + P.chunk;
+    if (e > P.items) e = P.items;
+    if (b < e) P.fn(P.arg, b, e, tid);
+}
+
+static void *worker(void *vp) {
+    int tid = (int)(intptr_t)vp;
+    t_in_pool = 1;
+    unsigned seen = atomic_load(&P.gen);
+    for (;;) {
+        int spins = 0;
+        while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
+               !atomic_load(&P.stop)) {
+            if (++spins < SPIN_ITERS) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&P.mu);
+            while (atomic_load(&P.gen) == seen && !atomic_load(&P.stop))
+                pthread_cond_wait(&P.cv, &P.mu);
+            pthread_mutex_unlock(&P.mu);
+        }
+        if (atomic_load(&P.stop)) return NULL;
+        seen = atomic_load(&P.gen);
+        run_chunk(tid);
+        if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&P.mu);
+            pthread_cond_broadcast(&P.cv);
+            pthread_mutex_unlock(&P.mu);
+        }
+    }
+}
+
+static void pool_stop(void) {
+    if (!P.started) return;
+    pthread_mutex_lock(&P.mu);
+    atomic_store(&P.stop, 1);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    for (int i = 1; i < P.n; i++) pthread_join(P.th[i], NULL);
+    atomic_store(&P.stop, 0);
+    P.started = 0;
+}
+
+int fr_threads_set(int n) {
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    if (n > FR_MAX_THREADS)
+        return fr_error(FR_EINVAL, "thread count %d is more than %d", n, FR_MAX_THREADS);
+    if (n == P.n && (P.started || n == 1)) return 0;
+    pool_stop();
+    P.n = n;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i) != 0) {
+            for (int j = 1; j < i; j++) pthread_cancel(P.th[j]);
+            P.n = 1;
+            return fr_error(FR_ENOMEM, "could not start worker thread %d", i);
+        }
+    }
+    P.started = n > 1;
+    return 0;
+}
+
+int fr_threads_get(void) {
+    return P.n;
+}
+
+void fr_parallel_for(int64_t n, int64_t grain, fr_task_fn fn, void *arg) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    int64_t maxchunks = (n + grain - 1) / grain;
+    int nt = P.n;
+    if (t_in_pool || nt <= 1 || maxchunks <= 1 || !P.started) {
+        fn(arg, 0, n, 0);
+        return;
+    }
+    int nchunks = maxchunks < nt ? (int)maxchunks : nt;
+    P.fn = fn;
+    P.arg = arg;
+    P.items = n;
+    P.chunk = (n + nchunks - 1) / nchunks;
+    P.nchunks = nchunks;
+    atomic_store(&P.pending, nt - 1);
+    pthread_mutex_lock(&P.mu);
+    atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    t_in_pool = 1;
+    run_chunk(0);
+    t_in_pool = 0;
+    int spins = 0;
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+        if (++spins < SPIN_ITERS) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&P.mu);
+        while (atomic_load(&P.pending) > 0) pthread_cond_wait(&P.cv, &P.mu);
+        pthread_mutex_unlock(&P.mu);
+    }
+}
