@@ -1,0 +1,79 @@
+/* models.h: the model zoo behind one handle.
+ *
+ *     struct fr_model_config mc;
+ *     fr_model_config_defaults(&mc);               // 10 classes, 1x28x28 input
+ *     struct fr_model *m = fr_model_create("cnn", &mc, seed);
+ *     fr_t *logits = m->forward(m, ctx, x);        // x {W,H,C,N} -> {n_classes, N}
+ *     ... m->params is the slab the optimizer and checkpoints work on ...
+ *     fr_model_free(m);
+ *
+ * An architecture is a string looked up in a constructor table (models.c),
+ * so new families (ViT, GPT, GNNs, ...) add a row there and a file here;
+ * the handle does not change. Architectures (parameter names follow the
+ * PyTorch modules described with each, so checkpoints are interchangeable):
+ *   mlp        flatten - fc1 256 - relu - fc2 128 - relu - fc3 n_classes
+ *   cnn        conv1 32 3x3 p1 - relu - maxpool2 - conv2 64 3x3 p1 - relu -
+ *              maxpool2 - fc1 128 - relu - fc2 n_classes
+ *   resnet20   He et al. CIFAR ResNet-20 (akamaster layout: conv1/bn1,
+ *              layer1..3 of 3 BasicBlocks with 16/32/64 channels, linear);
+ *              option-A shortcuts (stride-2 subsampling + zero channel
+ *              padding, no parameters); input of any size >= 8x8
+ *   vgg-small  features: [conv-bn-relu] 32, 32, maxpool, 64, 64, maxpool,
+ *              128, maxpool (PyTorch nn.Sequential indices 0..17, convs
+ *              without bias), classifier: linear to n_classes
+ * The architecture and config are stored in checkpoint metadata
+ * (fr_model_meta_*) so a checkpoint alone rebuilds its model.
+ */
+#ifndef FRUGAL_MODELS_H
+#define FRUGAL_MODELS_H
+
+#include "frugal/ops.h"
+#include "frugal/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fr_model_config {
+    int n_classes;
+    int in_channels, in_h, in_w;
+};
+
+struct fr_model {
+    char arch[32];
+    struct fr_model_config cfg;
+    struct fr_params params;
+    /* x {in_w, in_h, in_channels, N} f32 -> logits {n_classes, N}. Training
+     * vs eval behaviour (batch norm) follows fr_is_training(ctx). NULL with
+     * the error set on bad input. */
+    struct fr_tensor *(*forward)(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x);
+    void *impl; /* architecture-private layer table (freed by fr_model_free) */
+};
+
+/* 10 classes, 1 x 28 x 28 (Fashion-MNIST). */
+void fr_model_config_defaults(struct fr_model_config *c);
+
+/* Builds and initialises (PyTorch default init, drawn from seed) the named
+ * architecture. NULL with FR_ENOTFOUND ("unknown model 'x' (known: ...)") or
+ * FR_EINVAL (config the architecture cannot take) in fr_last_error(). */
+struct fr_model *fr_model_create(const char *arch, const struct fr_model_config *cfg,
+                                 uint64_t seed);
+void fr_model_free(struct fr_model *m);
+
+/* Comma-separated list of known architectures (static string). */
+const char *fr_model_list(void);
+
+/* Metadata round trip. fr_model_meta_write fills up to max (key, value)
+ * pairs describing arch and config into keys/vals (each buffer 64 bytes) and
+ * returns the count; fr_model_meta_read parses such pairs back (unknown keys
+ * ignored) and returns 0 or FR_EFORMAT when arch or a number is missing or
+ * malformed. */
+#define FR_MODEL_META_MAX 8
+int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
+int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
+                       size_t arch_size, struct fr_model_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

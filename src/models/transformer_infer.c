@@ -1,0 +1,370 @@
+/* transformer_infer.c: inference with a KV cache (see transformer.h, kv.h).
+ *
+ * Activations are rows: a prefill chunk of T tokens of one sequence, or one
+ * token of each of B sequences, is an R x dim matrix that goes through each
+ * weight matrix once (GEMM for f32 weights and many rows, the matvec kernels
+ * otherwise; both read each weight once per step, which is what bounds
+ * decode speed). Attention then runs per sequence and KV head over the
+ * head's cached slots plus the chunk itself, reports the attention mass to
+ * the cache policy, and lets the policy admit the new keys and values.
+ */
+#include "frugal/kernels.h"
+#include "frugal/status.h"
+#include "frugal/threads.h"
+#include "frugal/transformer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/matvec.h"
+
+/* y[R x rows] = x[R x cols] W^T */
+static void wmul(const struct fr_wmat *W, const float *x, int64_t R, float *y) {
+    if (W->dt == FR_F32 && R >= 8)
+        fr_gemm(0, 1, R, W->rows, W->cols, 1.0f, x, W->cols, W->p, W->cols, 0.0f, y, W->rows);
+    else
+        fr_matvec(W->dt, W->p, W->rows, W->cols, x, W->cols, (int)R, y, W->rows);
+}
+
+static void add_bias(const struct fr_wmat *b, float *y, int64_t R, int64_t n) {
+    if (!b->p) return;
+    const float *bb = b->p;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t i = 0; i < n; i++) y[r * n + i] += bb[i];
+}
+
+static void norm_rows(const struct fr_tf_model *m, const struct fr_wmat *w, const struct fr_wmat *b,
+                      const float *x, float *out, int64_t R) {
+    int64_t D = m->cfg.dim;
+    const float *wv = w->p, *bv = b->p;
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = x + r * D;
+        float *o = out + r * D;
+        if (m->cfg.arch == FR_TF_GPT2) {
+            double mean = 0, var = 0;
+            for (int64_t i = 0; i < D; i++) mean += xr[i];
+            mean /= (double)D;
+            for (int64_t i = 0; i < D; i++) var += (xr[i] - mean) * (xr[i] - mean);
+            float rs = (float)(1.0 / sqrt(var / (double)D + m->cfg.norm_eps));
+            for (int64_t i = 0; i < D; i++)
+                o[i] = (float)(xr[i] - mean) * rs * wv[i] + (bv ? bv[i] : 0.0f);
+        } else {
+            double ss = 0;
+            for (int64_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+            float rs = (float)(1.0 / sqrt(ss / (double)D + m->cfg.norm_eps));
+            for (int64_t i = 0; i < D; i++) o[i] = xr[i] * rs * wv[i];
+        }
+    }
+}
+
+/* Rotates n_heads heads of one row at position pos. */
+static void rope_row(const struct fr_tf_config *c, float *v, int n_heads, int hs, int32_t pos) {
+    for (int i = 0; i < hs / 2; i++) {
+        float freq = powf(c->rope_theta, -2.0f * (float)i / (float)hs);
+        float a = (float)pos * freq, cs = cosf(a), sn = sinf(a);
+        for (int h = 0; h < n_heads; h++) {
+            float *p = v + h * hs;
+            int i0 = c->rope_half ? i : 2 * i, i1 = c->rope_half ? i + hs / 2 : 2 * i + 1;
+            float x0 = p[i0], x1 = p[i1];
+            p[i0] = x0 * cs - x1 * sn;
+            p[i1] = x0 * sn + x1 * cs;
+        }
+    }
+}
+
+static inline float dotf(const float *a, const float *b, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static inline void axpy(float a, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* Scratch layout per KV head worker (floats). */
+static size_t head_scratch(int64_t cap, int64_t T, int hs) {
+    return (size_t)(cap + T) + (size_t)cap + (size_t)T + 2 * (size_t)T * hs + 16;
+}
+
+struct att_job {
+    struct fr_tf_state *s;
+    int b, layer;
+    int64_t T;
+    const float *q, *k, *v; /* rows of the chunk */
+    int64_t qstride, kvstride;
+    float *out;
+    const int32_t *pos;
+    int err;
+};
+
+static void attend_heads(void *vp, int64_t g0, int64_t g1, int tid) {
+    (void)tid;
+    struct att_job *j = vp;
+    struct fr_tf_state *s = j->s;
+    const struct fr_tf_config *c = &s->m->cfg;
+    int hs = c->dim / c->n_heads, rep = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hs);
+    int64_t T = j->T;
+    for (int64_t g = g0; g < g1; g++) {
+        struct fr_kv_head *hd = fr_kv_head_at(&s->kv, j->b, j->layer, (int)g);
+        float *sc = s->buf + (size_t)g * head_scratch(s->kv.cap, s->max_chunk, hs);
+        float *wsum = sc + s->kv.cap + s->max_chunk;
+        float *mass = wsum + s->kv.cap;
+        float *kc = mass + s->max_chunk, *vc = kc + T * hs;
+        int64_t n = hd->n;
+        for (int64_t t = 0; t < T; t++) {
+            memcpy(kc + t * hs, j->k + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
+            memcpy(vc + t * hs, j->v + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
+        }
+        memset(wsum, 0, (size_t)n * sizeof(float));
+        memset(mass, 0, (size_t)T * sizeof(float));
+        for (int r = 0; r < rep; r++) {
+            int h = (int)g * rep + r;
+            for (int64_t t = 0; t < T; t++) {
+                const float *q = j->q + t * j->qstride + h * hs;
+                float mx = -INFINITY;
+                for (int64_t i = 0; i < n; i++) {
+                    sc[i] = dotf(q, hd->k + i * hs, hs) * scale;
+                    if (sc[i] > mx) mx = sc[i];
+                }
+                for (int64_t u = 0; u <= t; u++) {
+                    sc[n + u] = dotf(q, kc + u * hs, hs) * scale;
+                    if (sc[n + u] > mx) mx = sc[n + u];
+                }
+                int64_t tot = n + t + 1;
+                double z = 0;
+                for (int64_t i = 0; i < tot; i++) {
+                    sc[i] = expf(sc[i] - mx);
+                    z += sc[i];
+                }
+                float iz = (float)(1.0 / z);
+                float *o = j->out + t * j->qstride + h * hs;
+                memset(o, 0, (size_t)hs * sizeof(float));
+                for (int64_t i = 0; i < n; i++) {
+                    float p = sc[i] * iz;
+                    wsum[i] += p;
+                    axpy(p, hd->v + i * hs, o, hs);
+                }
+                for (int64_t u = 0; u <= t; u++) {
+                    float p = sc[n + u] * iz;
+                    mass[u] += p;
+                    axpy(p, vc + u * hs, o, hs);
+                }
+            }
+        }
+        const struct fr_kv_policy *pol = s->kv.policy;
+        if (pol->observe && n) pol->observe(hd, wsum);
+        if (pol->admit(hd, &s->kv.cfg, s->kv.prompt_len, kc, vc, j->pos, mass, T, hs)) j->err = 1;
+    }
+}
+
+static int attention(struct fr_tf_state *s, int b, int layer, int64_t T, const float *q,
+                     const float *k, const float *v, float *out, const int32_t *pos) {
+    const struct fr_tf_config *c = &s->m->cfg;
+    int kvd = c->n_kv_heads * (c->dim / c->n_heads);
+    struct att_job j = {s, b, layer, T, q, k, v, c->dim, kvd, out, pos, 0};
+    int64_t work = (fr_kv_head_at(&s->kv, b, layer, 0)->n + T) * T * c->dim;
+    fr_parallel_for(c->n_kv_heads, work > (1 << 16) ? 1 : c->n_kv_heads, attend_heads, &j);
+    return j.err ? FR_EINVAL : 0;
+}
+
+/* Scratch pointers for R rows. */
+struct rows {
+    float *x, *xb, *q, *k, *v, *att, *h1, *h3;
+};
+
+static struct rows rows_of(struct fr_tf_state *s) {
+    const struct fr_tf_config *c = &s->m->cfg;
+    int hs = c->dim / c->n_heads;
+    int64_t R = s->max_chunk > s->batch ? s->max_chunk : s->batch;
+    size_t att_scratch = (size_t)c->n_kv_heads * head_scratch(s->kv.cap, s->max_chunk, hs);
+    float *p = s->buf + att_scratch;
+    struct rows r;
+    int kvd = c->n_kv_heads * hs;
+    r.x = p, p += R * c->dim;
+    r.xb = p, p += R * c->dim;
+    r.q = p, p += R * c->dim;
+    r.k = p, p += R * kvd;
+    r.v = p, p += R * kvd;
+    r.att = p, p += R * c->dim;
+    r.h1 = p, p += R * c->hidden_dim;
+    r.h3 = p;
+    return r;
+}
+
+int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch,
+                     int64_t max_seq, int64_t max_chunk, const struct fr_kv_config *kvc,
+                     int64_t prompt_len) {
+    memset(s, 0, sizeof *s);
+    const struct fr_tf_config *c = &m->cfg;
+    if (batch < 1 || batch > 4096) return fr_error(FR_EINVAL, "batch %d not in 1..4096", batch);
+    if (max_seq < 1 || max_seq > c->max_seq)
+        return fr_error(FR_EINVAL, "sequence length %lld not in 1..%d (the model's limit)",
+                        (long long)max_seq, c->max_seq);
+    if (max_chunk < 1) max_chunk = 1;
+    if (max_chunk > max_seq) max_chunk = max_seq;
+    s->m = m;
+    s->batch = batch;
+    s->max_chunk = max_chunk;
+    int hs = c->dim / c->n_heads;
+    int rc = fr_kv_cache_init(&s->kv, kvc, batch, c->n_layers, c->n_kv_heads, hs, max_seq,
+                              prompt_len);
+    if (rc) return rc;
+    int64_t R = max_chunk > batch ? max_chunk : batch;
+    int kvd = c->n_kv_heads * hs;
+    s->buf_floats = (size_t)c->n_kv_heads * head_scratch(s->kv.cap, max_chunk, hs) +
+                    (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim);
+    s->buf = malloc(s->buf_floats * sizeof(float));
+    s->pos = calloc((size_t)batch, sizeof(int32_t));
+    if (!s->buf || !s->pos) {
+        fr_tf_state_free(s);
+        return fr_error(FR_ENOMEM, "out of memory for inference state");
+    }
+    return 0;
+}
+
+void fr_tf_state_free(struct fr_tf_state *s) {
+    if (!s) return;
+    fr_kv_cache_free(&s->kv);
+    free(s->buf);
+    free(s->pos);
+    s->buf = NULL;
+    s->pos = NULL;
+}
+
+void fr_tf_state_reset(struct fr_tf_state *s, int b) {
+    fr_kv_cache_clear(&s->kv, b);
+    for (int i = 0; i < s->batch; i++)
+        if (b < 0 || i == b) s->pos[i] = 0;
+}
+
+static void embed_row(const struct fr_tf_model *m, int32_t tok, int32_t pos, float *x) {
+    int64_t D = m->cfg.dim;
+    const struct fr_wmat *e = &m->tok_emb;
+    for (int64_t i = 0; i < D; i++) {
+        int64_t k = (int64_t)tok * D + i;
+        x[i] = e->dt == FR_F32    ? ((const float *)e->p)[k]
+               : e->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)e->p)[k])
+                                 : fr_bf16_to_f32(((const uint16_t *)e->p)[k]);
+    }
+    if (m->pos_emb.p) {
+        const float *pe = (const float *)m->pos_emb.p + (int64_t)pos * D;
+        for (int64_t i = 0; i < D; i++) x[i] += pe[i];
+    }
+}
+
+static float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+/* The body shared by prefill and decode: R rows whose sequence and position
+ * are seq[r], pos[r]; `chunk` != 0 means all rows are one sequence's chunk. */
+static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, const int *seq,
+                    const int32_t *pos, int chunk, float *logits, int all) {
+    const struct fr_tf_model *m = s->m;
+    const struct fr_tf_config *c = &m->cfg;
+    int hs = c->dim / c->n_heads, kvd = c->n_kv_heads * hs;
+    int64_t D = c->dim, Hd = c->hidden_dim;
+    struct rows w = rows_of(s);
+    for (int64_t r = 0; r < R; r++) {
+        if (tokens[r] < 0 || tokens[r] >= c->vocab_size)
+            return fr_error(FR_EINVAL, "token id %d outside the vocabulary (0..%d)", tokens[r],
+                            c->vocab_size - 1);
+        embed_row(m, tokens[r], pos[r], w.x + r * D);
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        const struct fr_tf_layer *L = &m->layers[l];
+        norm_rows(m, &L->norm1, &L->norm1_b, w.x, w.xb, R);
+        wmul(&L->wq, w.xb, R, w.q);
+        wmul(&L->wk, w.xb, R, w.k);
+        wmul(&L->wv, w.xb, R, w.v);
+        add_bias(&L->bq, w.q, R, D);
+        add_bias(&L->bk, w.k, R, kvd);
+        add_bias(&L->bv, w.v, R, kvd);
+        if (c->arch == FR_TF_LLAMA)
+            for (int64_t r = 0; r < R; r++) {
+                rope_row(c, w.q + r * D, c->n_heads, hs, pos[r]);
+                rope_row(c, w.k + r * kvd, c->n_kv_heads, hs, pos[r]);
+            }
+        if (chunk) {
+            int rc = attention(s, seq[0], l, R, w.q, w.k, w.v, w.att, pos);
+            if (rc) return rc;
+        } else {
+            for (int64_t r = 0; r < R; r++) {
+                int rc = attention(s, seq[r], l, 1, w.q + r * D, w.k + r * kvd, w.v + r * kvd,
+                                   w.att + r * D, pos + r);
+                if (rc) return rc;
+            }
+        }
+        wmul(&L->wo, w.att, R, w.xb);
+        add_bias(&L->bo, w.xb, R, D);
+        for (int64_t i = 0; i < R * D; i++) w.x[i] += w.xb[i];
+        norm_rows(m, &L->norm2, &L->norm2_b, w.x, w.xb, R);
+        wmul(&L->w1, w.xb, R, w.h1);
+        add_bias(&L->b1, w.h1, R, Hd);
+        if (c->arch == FR_TF_LLAMA) {
+            wmul(&L->w3, w.xb, R, w.h3);
+            for (int64_t i = 0; i < R * Hd; i++) {
+                float a = w.h1[i];
+                w.h1[i] = a / (1.0f + expf(-a)) * w.h3[i];
+            }
+        } else {
+            for (int64_t i = 0; i < R * Hd; i++) w.h1[i] = gelu_tanh(w.h1[i]);
+        }
+        wmul(&L->w2, w.h1, R, w.xb);
+        add_bias(&L->b2, w.xb, R, D);
+        for (int64_t i = 0; i < R * D; i++) w.x[i] += w.xb[i];
+    }
+    int64_t first = all ? 0 : (chunk ? R - 1 : 0);
+    int64_t nl = all ? R : (chunk ? 1 : R);
+    norm_rows(m, &m->norm_f, &m->norm_f_b, w.x + first * D, w.xb, nl);
+    wmul(&m->cls, w.xb, nl, logits);
+    return 0;
+}
+
+int fr_tf_prefill(struct fr_tf_state *s, int b, const int32_t *tokens, int64_t T, float *logits,
+                  int all) {
+    if (b < 0 || b >= s->batch) return fr_error(FR_EINVAL, "sequence %d not in 0..%d", b, s->batch - 1);
+    if (T < 1) return fr_error(FR_EINVAL, "prefill of %lld tokens", (long long)T);
+    int64_t V = s->m->cfg.vocab_size;
+    for (int64_t t0 = 0; t0 < T; t0 += s->max_chunk) {
+        int64_t n = T - t0 < s->max_chunk ? T - t0 : s->max_chunk;
+        if (s->pos[b] + n > s->kv.cap && strcmp(s->kv.policy->name, "full") == 0)
+            return fr_error(FR_EINVAL, "sequence %d would exceed its %lld-token context", b,
+                            (long long)s->kv.cap);
+        int32_t *pos = malloc((size_t)n * sizeof(int32_t));
+        if (!pos) return fr_error(FR_ENOMEM, "out of memory");
+        for (int64_t t = 0; t < n; t++) pos[t] = s->pos[b] + (int32_t)t;
+        int last = t0 + n == T;
+        float *lg = all ? logits + t0 * V : logits;
+        int rc = run_rows(s, n, tokens + t0, &b, pos, 1, lg, all);
+        free(pos);
+        if (rc) return rc;
+        s->pos[b] += (int32_t)n;
+        (void)last;
+    }
+    return 0;
+}
+
+int fr_tf_decode(struct fr_tf_state *s, const int32_t *tokens, float *logits) {
+    int seq[4096];
+    for (int b = 0; b < s->batch; b++) {
+        seq[b] = b;
+        if (s->pos[b] + 1 > s->m->cfg.max_seq)
+            return fr_error(FR_EINVAL, "sequence %d reached the model's context of %d", b,
+                            s->m->cfg.max_seq);
+    }
+    int rc = run_rows(s, s->batch, tokens, seq, s->pos, 0, logits, 0);
+    if (rc) return rc;
+    for (int b = 0; b < s->batch; b++) s->pos[b]++;
+    return 0;
+}
