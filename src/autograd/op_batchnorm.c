@@ -1,0 +1,194 @@
+/* op_batchnorm.c: batch normalisation over the channel dim, PyTorch
+ * semantics.
+ *
+ * x {W,H,C,N} (channel dim 2) or {C,N} (channel dim 0); both are read as
+ * N outer blocks of C channels of S = W*H contiguous elements (S = 1 for
+ * 2-d). With batch statistics (training mode, or no running statistics
+ * given) y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased
+ * batch variance, and in training mode the running statistics move by
+ * momentum towards the batch mean and the UNBIASED batch variance. In eval
+ * mode the running statistics replace the batch ones and are constants for
+ * the backward. ip[0] = 1 when batch statistics are used, ip[1] = 1 when the
+ * running statistics are updated; fp[0] = eps, fp[1] = momentum. aux holds
+ * the running-stat pointers and the per-channel mean and 1/std used.
+ *
+ * Channels are independent, so the f32 fast path splits them over the
+ * thread pool; the reference runs all channels in one call. Sums are in
+ * double on both paths.
+ */
+#include "op.h"
+
+struct bn_aux {
+    float *running_mean, *running_var;
+    double *mean, *invstd; /* C each */
+};
+
+struct FR_FN(bn_job) {
+    fr_t *out;
+    int64_t N, C, S;
+    real *gx, *gg, *gb; /* backward targets (may be NULL) */
+};
+
+static struct FR_FN(bn_job) FR_FN(bn_setup)(fr_t *out) {
+    const fr_t *x = out->src[0];
+    struct FR_FN(bn_job) j = {out, 0, 0, 0, NULL, NULL, NULL};
+    if (x->ndim == 2)
+        j.S = 1, j.C = x->ne[0], j.N = x->ne[1];
+    else
+        j.S = x->ne[0] * x->ne[1], j.C = x->ne[2], j.N = x->ne[3];
+    return j;
+}
+
+static void FR_FN(bn_fwd)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    fr_t *out = j->out;
+    struct bn_aux *a = out->aux;
+    const real *x = out->src[0]->data;
+    const real *gamma = out->src[1] ? out->src[1]->data : NULL;
+    const real *beta = out->src[2] ? out->src[2]->data : NULL;
+    real *y = out->data;
+    double cnt = (double)(j->N * j->S), mom = out->fp[1];
+    for (int64_t c = c0; c < c1; c++) {
+        double mean, var;
+        if (out->ip[0]) {
+            double s = 0, q = 0;
+            for (int64_t n = 0; n < j->N; n++)
+                for (int64_t i = 0; i < j->S; i++) s += x[(n * j->C + c) * j->S + i];
+            mean = s / cnt;
+            for (int64_t n = 0; n < j->N; n++)
+                for (int64_t i = 0; i < j->S; i++) {
+                    double dv = x[(n * j->C + c) * j->S + i] - mean;
+                    q += dv * dv;
+                }
+            var = q / cnt;
+            if (out->ip[1]) {
+                a->running_mean[c] = (float)((1 - mom) * a->running_mean[c] + mom * mean);
+                a->running_var[c] =
+                    (float)((1 - mom) * a->running_var[c] + mom * q / (cnt - 1));
+            }
+        } else {
+            mean = a->running_mean[c], var = a->running_var[c];
+        }
+        double inv = 1.0 / sqrt(var + out->fp[0]);
+        a->mean[c] = mean, a->invstd[c] = inv;
+        double sc = inv * (gamma ? gamma[c] : 1), sh = (beta ? beta[c] : 0) - mean * sc;
+        for (int64_t n = 0; n < j->N; n++)
+            for (int64_t i = 0; i < j->S; i++) {
+                int64_t k = (n * j->C + c) * j->S + i;
+                y[k] = (real)(x[k] * sc + sh);
+            }
+    }
+}
+
+/* With batch statistics: dx = invstd * (dxh - mean(dxh) - xh * mean(dxh * xh)),
+ * dxh = dy * gamma, xh the normalised input. With running statistics:
+ * dx = dy * gamma * invstd. dgamma = sum dy * xh, dbeta = sum dy. */
+static void FR_FN(bn_bwd)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    fr_t *out = j->out;
+    const struct bn_aux *a = out->aux;
+    const real *x = out->src[0]->data, *gy = out->grad->data;
+    const real *gamma = out->src[1] ? out->src[1]->data : NULL;
+    double cnt = (double)(j->N * j->S);
+    for (int64_t c = c0; c < c1; c++) {
+        double mean = a->mean[c], inv = a->invstd[c], sdy = 0, sdyxh = 0;
+        for (int64_t n = 0; n < j->N; n++)
+            for (int64_t i = 0; i < j->S; i++) {
+                int64_t k = (n * j->C + c) * j->S + i;
+                sdy += gy[k];
+                sdyxh += gy[k] * (x[k] - mean) * inv;
+            }
+        if (j->gg) j->gg[c] += (real)sdyxh;
+        if (j->gb) j->gb[c] += (real)sdy;
+        if (!j->gx) continue;
+        double gm = gamma ? gamma[c] : 1, k1 = 0, k2 = 0;
+        if (out->ip[0]) k1 = sdy / cnt, k2 = sdyxh / cnt;
+        for (int64_t n = 0; n < j->N; n++)
+            for (int64_t i = 0; i < j->S; i++) {
+                int64_t k = (n * j->C + c) * j->S + i;
+                double xh = (x[k] - mean) * inv;
+                j->gx[k] += (real)(gm * inv * (gy[k] - k1 - xh * k2));
+            }
+    }
+}
+
+static void FR_FN(bn_run)(fr_task_fn fn, struct FR_FN(bn_job) *j) {
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode()) {
+        fr_parallel_for(j->C, (1 << 14) / (j->N * j->S + 1) + 1, fn, j);
+        return;
+    }
+#endif
+    fn(j, 0, j->C, 0);
+}
+
+void FR_FN(fr_op_batchnorm_forward)(struct fr_ctx *ctx, fr_t *out) {
+    (void)ctx;
+    struct FR_FN(bn_job) j = FR_FN(bn_setup)(out);
+    FR_FN(bn_run)(FR_FN(bn_fwd), &j);
+}
+
+void FR_FN(fr_op_batchnorm_backward)(struct fr_ctx *ctx, fr_t *out) {
+    struct FR_FN(bn_job) j = FR_FN(bn_setup)(out);
+    fr_t *gx = fr_op_grad(ctx, out->src[0]), *gg = fr_op_grad(ctx, out->src[1]);
+    fr_t *gb = fr_op_grad(ctx, out->src[2]);
+    if (!gx && !gg && !gb) return;
+    j.gx = gx ? gx->data : NULL, j.gg = gg ? gg->data : NULL, j.gb = gb ? gb->data : NULL;
+    FR_FN(bn_run)(FR_FN(bn_bwd), &j);
+}
+
+#ifdef FR_PRIMARY
+fr_t *fr_batchnorm(struct fr_ctx *ctx, fr_t *x, fr_t *gamma, fr_t *beta, float *running_mean,
+                   float *running_var, float momentum, float eps) {
+    if (!x) return NULL;
+    if (fr_op_check_float("batchnorm", x, gamma, beta)) return NULL;
+    char s[64];
+    if (x->ndim != 2 && x->ndim != 4) {
+        fr_error(FR_EINVAL, "batchnorm: input %s must be (N, C, H, W) or (N, C)",
+                 fr_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    int64_t C = x->ndim == 2 ? x->ne[0] : x->ne[2];
+    int64_t cnt = fr_nelem(x) / (C ? C : 1);
+    for (int i = 0; i < 2; i++) {
+        fr_t *p = i ? beta : gamma;
+        if (p && (fr_nelem(p) != C || p->ne[0] != C)) {
+            fr_error(FR_EINVAL, "batchnorm: %s %s must have %lld elements (the channels)",
+                     i ? "beta" : "gamma", fr_shape_str(p, s, sizeof s), (long long)C);
+            return NULL;
+        }
+    }
+    if (!running_mean != !running_var) {
+        fr_error(FR_EINVAL, "batchnorm: give both running_mean and running_var, or neither");
+        return NULL;
+    }
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1)) {
+        fr_error(FR_EINVAL, "batchnorm: eps %g must be positive and momentum %g in [0, 1]",
+                 (double)eps, (double)momentum);
+        return NULL;
+    }
+    int training = fr_is_training(ctx), batch = training || !running_mean;
+    if (C == 0 || (batch && cnt < 2)) {
+        fr_error(FR_EINVAL, "batchnorm: input %s: batch statistics need more than 1 value "
+                 "per channel", fr_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    fr_t *g = gamma ? fr_contiguous(ctx, gamma) : NULL, *b = beta ? fr_contiguous(ctx, beta) : NULL;
+    x = fr_contiguous(ctx, x);
+    if (!x || (gamma && !g) || (beta && !b)) return NULL;
+    fr_t *out = fr_op_new(ctx, FR_OP_BATCHNORM, x->dtype, x->ndim, x->ne, x, g, b, NULL);
+    struct bn_aux *a = out ? fr_ctx_alloc(ctx, sizeof *a) : NULL;
+    if (!a) return NULL;
+    a->running_mean = running_mean, a->running_var = running_var;
+    a->mean = fr_ctx_alloc(ctx, (size_t)C * sizeof(double));
+    a->invstd = fr_ctx_alloc(ctx, (size_t)C * sizeof(double));
+    if (!a->mean || !a->invstd) return NULL;
+    out->aux = a;
+    out->ip[0] = batch;
+    out->ip[1] = training && running_mean;
+    out->fp[0] = eps, out->fp[1] = momentum;
+    return fr_op_run(ctx, out);
+}
+#endif

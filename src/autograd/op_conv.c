@@ -1,0 +1,367 @@
+/* op_conv.c: 2-d convolution (NCHW, PyTorch semantics): stride, zero
+ * padding, dilation, groups (depthwise included), optional bias.
+ *
+ * x {W,H,Cin,N}, w {KW,KH,Cin/G,Cout}, bias {Cout}; out {OW,OH,Cout,N} with
+ * OH = (H + 2ph - dh(KH-1) - 1)/sh + 1. ip[] = sh, sw, ph, pw, dh, dw, G.
+ *
+ * Reference (f64, and f32 in reference mode): the direct 7-deep loop nest,
+ * independent of im2col and GEMM. Fast path (f32):
+ *  - depthwise (G == Cin == Cout, stride 1, dilation 1, pad < kernel): the
+ *    direct kernels of kernels/conv.h, threaded over planes (forward, dx)
+ *    and over channels (dw, db);
+ *  - otherwise im2col + fr_gemm per image and group (a 1x1 stride-1
+ *    unpadded conv uses the input as its own column matrix), threaded over
+ *    images with per-thread column buffers and weight-gradient partials
+ *    taken from the arena once per call; with fewer images than threads the
+ *    images run in turn and the GEMM threads instead. The input gradient is
+ *    W^T dY then col2im.
+ * The constructor makes x, w and bias contiguous, so kernels index them
+ * directly.
+ */
+#include "../kernels/conv.h"
+#include "frugal/kernels.h"
+#include "op.h"
+
+/* Sizes of one conv call, read from the output node. */
+struct FR_FN(conv_dims) {
+    struct fr_conv_geom g; /* g.C = Cin */
+    int64_t N, O, G, Cg, Og;
+};
+
+static struct FR_FN(conv_dims) FR_FN(dims)(const fr_t *out) {
+    const fr_t *x = out->src[0], *w = out->src[1];
+    struct FR_FN(conv_dims) d;
+    d.g.W = x->ne[0], d.g.H = x->ne[1], d.g.C = x->ne[2];
+    d.N = x->ne[3];
+    d.g.KW = w->ne[0], d.g.KH = w->ne[1];
+    d.O = w->ne[3];
+    d.g.OW = out->ne[0], d.g.OH = out->ne[1];
+    d.g.sh = out->ip[0], d.g.sw = out->ip[1], d.g.ph = out->ip[2], d.g.pw = out->ip[3];
+    d.g.dh = out->ip[4], d.g.dw = out->ip[5];
+    d.G = out->ip[6];
+    d.Cg = d.g.C / d.G, d.Og = d.O / d.G;
+    return d;
+}
+
+/* ---- reference: direct loops ---- */
+
+static void FR_FN(conv_ref_forward)(fr_t *out) {
+    struct FR_FN(conv_dims) d = FR_FN(dims)(out);
+    const struct fr_conv_geom *g = &d.g;
+    const real *x = out->src[0]->data, *w = out->src[1]->data;
+    const real *b = out->src[2] ? out->src[2]->data : NULL;
+    real *y = out->data;
+    for (int64_t n = 0; n < d.N; n++)
+        for (int64_t o = 0; o < d.O; o++) {
+            int64_t c0 = o / d.Og * d.Cg;
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++) {
+                    double s = b ? b[o] : 0;
+                    for (int64_t c = 0; c < d.Cg; c++)
+                        for (int64_t kh = 0; kh < g->KH; kh++) {
+                            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                            if (ih < 0 || ih >= g->H) continue;
+                            for (int64_t kw = 0; kw < g->KW; kw++) {
+                                int64_t iw = ow * g->sw - g->pw + kw * g->dw;
+                                if (iw < 0 || iw >= g->W) continue;
+                                s += (double)x[((n * g->C + c0 + c) * g->H + ih) * g->W + iw] *
+                                     w[((o * d.Cg + c) * g->KH + kh) * g->KW + kw];
+                            }
+                        }
+                    y[((n * d.O + o) * g->OH + oh) * g->OW + ow] = (real)s;
+                }
+        }
+}
+
+static void FR_FN(conv_ref_backward)(real *gx, real *gw, real *gb, fr_t *out) {
+    struct FR_FN(conv_dims) d = FR_FN(dims)(out);
+    const struct fr_conv_geom *g = &d.g;
+    const real *x = out->src[0]->data, *w = out->src[1]->data, *gy = out->grad->data;
+    for (int64_t n = 0; n < d.N; n++)
+        for (int64_t o = 0; o < d.O; o++) {
+            int64_t c0 = o / d.Og * d.Cg;
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++) {
+                    real dy = gy[((n * d.O + o) * g->OH + oh) * g->OW + ow];
+                    if (gb) gb[o] += dy;
+                    for (int64_t c = 0; c < d.Cg; c++)
+                        for (int64_t kh = 0; kh < g->KH; kh++) {
+                            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                            if (ih < 0 || ih >= g->H) continue;
+                            for (int64_t kw = 0; kw < g->KW; kw++) {
+                                int64_t iw = ow * g->sw - g->pw + kw * g->dw;
+                                if (iw < 0 || iw >= g->W) continue;
+                                int64_t xi = ((n * g->C + c0 + c) * g->H + ih) * g->W + iw;
+                                int64_t wi = ((o * d.Cg + c) * g->KH + kh) * g->KW + kw;
+                                if (gx) gx[xi] += dy * w[wi];
+                                if (gw) gw[wi] += dy * x[xi];
+                            }
+                        }
+                }
+        }
+}
+
+#ifdef FR_PRIMARY
+/* ---- fast path (f32) ---- */
+
+static int is_depthwise_fast(const struct conv_dims_f32 *d) {
+    const struct fr_conv_geom *g = &d->g;
+    return d->Cg == 1 && d->Og == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           g->ph < g->KH && g->pw < g->KW;
+}
+
+static int is_pointwise(const struct fr_conv_geom *g) {
+    return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+struct conv_job {
+    struct conv_dims_f32 d;
+    const float *x, *w, *b, *gy;
+    float *y, *gx, *gw, *gb;
+    float *scratch; /* per-thread blocks of `per` floats */
+    size_t per;
+    int64_t kk; /* Cg*KH*KW: one group's column rows */
+    int pointwise;
+};
+
+static void dw_fwd_task(void *vp, int64_t p0, int64_t p1, int tid) {
+    struct conv_job *j = vp;
+    const struct fr_conv_geom *g = &j->d.g;
+    float *s = j->scratch + (size_t)tid * j->per;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t c = p % g->C;
+        fr_dw_forward(g, j->x + p * g->H * g->W, j->w + c * g->KH * g->KW, j->b ? j->b[c] : 0.0f,
+                      j->y + p * g->OH * g->OW, s);
+    }
+}
+
+static void dw_bwd_input_task(void *vp, int64_t p0, int64_t p1, int tid) {
+    struct conv_job *j = vp;
+    const struct fr_conv_geom *g = &j->d.g;
+    float *s = j->scratch + (size_t)tid * j->per;
+    for (int64_t p = p0; p < p1; p++)
+        fr_dw_backward_input(g, j->gy + p * g->OH * g->OW, j->w + p % g->C * g->KH * g->KW,
+                             j->gx + p * g->H * g->W, s);
+}
+
+/* Channels [c0, c1): weight and bias gradients summed over the batch. */
+static void dw_bwd_weight_task(void *vp, int64_t c0, int64_t c1, int tid) {
+    struct conv_job *j = vp;
+    const struct fr_conv_geom *g = &j->d.g;
+    float *s = j->scratch + (size_t)tid * j->per;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t n = 0; n < j->d.N; n++) {
+            int64_t p = n * g->C + c;
+            const float *dy = j->gy + p * g->OH * g->OW;
+            if (j->gw)
+                fr_dw_backward_weight(g, j->x + p * g->H * g->W, dy, j->gw + c * g->KH * g->KW, s);
+            if (j->gb) {
+                double t = 0;
+                for (int64_t i = 0; i < g->OH * g->OW; i++) t += dy[i];
+                j->gb[c] += (float)t;
+            }
+        }
+}
+
+/* Images [n0, n1): y = W_g @ im2col(x) (+ bias), group by group. */
+static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
+    struct conv_job *j = vp;
+    const struct conv_dims_f32 *d = &j->d;
+    const struct fr_conv_geom *g = &d->g;
+    int64_t ohw = g->OH * g->OW;
+    float *col = j->scratch + (size_t)tid * j->per;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = j->x + n * g->C * g->H * g->W;
+        if (j->pointwise)
+            col = (float *)xn;
+        else
+            fr_im2col(g, xn, col);
+        float *yn = j->y + n * d->O * ohw;
+        for (int64_t gr = 0; gr < d->G; gr++)
+            fr_gemm(0, 0, d->Og, ohw, j->kk, 1.0f, j->w + gr * d->Og * j->kk, j->kk,
+                    col + gr * j->kk * ohw, ohw, 0.0f, yn + gr * d->Og * ohw, ohw);
+        if (j->b)
+            for (int64_t o = 0; o < d->O; o++)
+                for (int64_t i = 0; i < ohw; i++) yn[o * ohw + i] += j->b[o];
+    }
+}
+
+/* Images [n0, n1): per-thread dW/db partials, and dx through col2im.
+ * Scratch per thread: col | dcol | dW partial | db partial. */
+static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
+    struct conv_job *j = vp;
+    const struct conv_dims_f32 *d = &j->d;
+    const struct fr_conv_geom *g = &d->g;
+    int64_t ohw = g->OH * g->OW, colsz = j->pointwise ? 0 : g->C * g->KH * g->KW * ohw;
+    float *base = j->scratch + (size_t)tid * j->per;
+    float *col = base, *dcol = base + colsz, *pw = base + 2 * colsz;
+    float *pb = pw + d->O * j->kk;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = j->x + n * g->C * g->H * g->W;
+        const float *gyn = j->gy + n * d->O * ohw;
+        float *gxn = j->gx ? j->gx + n * g->C * g->H * g->W : NULL;
+        if (j->gw) {
+            const float *cn = xn;
+            if (!j->pointwise) {
+                fr_im2col(g, xn, col);
+                cn = col;
+            }
+            for (int64_t gr = 0; gr < d->G; gr++)
+                fr_gemm(0, 1, d->Og, j->kk, ohw, 1.0f, gyn + gr * d->Og * ohw, ohw,
+                        cn + gr * j->kk * ohw, ohw, 1.0f, pw + gr * d->Og * j->kk, j->kk);
+        }
+        if (j->gb)
+            for (int64_t o = 0; o < d->O; o++) {
+                double t = 0;
+                for (int64_t i = 0; i < ohw; i++) t += gyn[o * ohw + i];
+                pb[o] += (float)t;
+            }
+        if (gxn) {
+            float *dst = j->pointwise ? gxn : dcol;
+            for (int64_t gr = 0; gr < d->G; gr++)
+                fr_gemm(1, 0, j->kk, ohw, d->Og, 1.0f, j->w + gr * d->Og * j->kk, j->kk,
+                        gyn + gr * d->Og * ohw, ohw, j->pointwise ? 1.0f : 0.0f,
+                        dst + gr * j->kk * ohw, ohw);
+            if (!j->pointwise) fr_col2im(g, dcol, gxn);
+        }
+    }
+}
+
+/* Threads over images when there are enough of them, else over the GEMM. */
+static int64_t image_grain(int64_t N) {
+    return N >= fr_threads_get() ? 1 : N;
+}
+
+static int conv_fast_forward(struct fr_ctx *ctx, fr_t *out) {
+    struct conv_job j = {.d = dims_f32(out)};
+    const struct fr_conv_geom *g = &j.d.g;
+    j.x = out->src[0]->data, j.w = out->src[1]->data, j.y = out->data;
+    j.b = out->src[2] ? out->src[2]->data : NULL;
+    int nt = fr_threads_get();
+    if (is_depthwise_fast(&j.d)) {
+        j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
+        if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
+        fr_parallel_for(j.d.N * g->C, 1, dw_fwd_task, &j);
+        return 1;
+    }
+    j.kk = j.d.Cg * g->KH * g->KW;
+    j.pointwise = is_pointwise(g);
+    j.per = j.pointwise ? 16 : ((size_t)(g->C * g->KH * g->KW * g->OH * g->OW) + 15) & ~(size_t)15;
+    if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
+    fr_parallel_for(j.d.N, image_grain(j.d.N), gemm_fwd_task, &j);
+    return 1;
+}
+
+static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *gw, float *gb) {
+    struct conv_job j = {.d = dims_f32(out), .gx = gx, .gw = gw, .gb = gb};
+    const struct fr_conv_geom *g = &j.d.g;
+    j.x = out->src[0]->data, j.w = out->src[1]->data, j.gy = out->grad->data;
+    int nt = fr_threads_get();
+    if (is_depthwise_fast(&j.d)) {
+        j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
+        if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
+        if (gx) fr_parallel_for(j.d.N * g->C, 1, dw_bwd_input_task, &j);
+        if (gw || gb) fr_parallel_for(g->C, 1, dw_bwd_weight_task, &j);
+        return 1;
+    }
+    j.kk = j.d.Cg * g->KH * g->KW;
+    j.pointwise = is_pointwise(g);
+    size_t colsz = j.pointwise ? 0 : (size_t)(g->C * g->KH * g->KW * g->OH * g->OW);
+    size_t wsz = (size_t)(j.d.O * j.kk), bsz = (size_t)j.d.O;
+    j.per = (2 * colsz + wsz + bsz + 15) & ~(size_t)15;
+    if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
+    for (int t = 0; t < nt; t++)
+        memset(j.scratch + (size_t)t * j.per + 2 * colsz, 0, (wsz + bsz) * sizeof(float));
+    fr_parallel_for(j.d.N, image_grain(j.d.N), gemm_bwd_task, &j);
+    /* partials summed in thread order: the same thread count gives the same bits */
+    for (int t = 0; t < nt; t++) {
+        const float *pw = j.scratch + (size_t)t * j.per + 2 * colsz, *pb = pw + wsz;
+        if (gw)
+            for (size_t i = 0; i < wsz; i++) gw[i] += pw[i];
+        if (gb)
+            for (size_t i = 0; i < bsz; i++) gb[i] += pb[i];
+    }
+    return 1;
+}
+#endif
+
+void FR_FN(fr_op_conv2d_forward)(struct fr_ctx *ctx, fr_t *out) {
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode() && conv_fast_forward(ctx, out)) return;
+#endif
+    FR_FN(conv_ref_forward)(out);
+}
+
+void FR_FN(fr_op_conv2d_backward)(struct fr_ctx *ctx, fr_t *out) {
+    fr_t *gx = fr_op_grad(ctx, out->src[0]), *gw = fr_op_grad(ctx, out->src[1]);
+    fr_t *gb = fr_op_grad(ctx, out->src[2]);
+    real *px = gx ? gx->data : NULL, *pw = gw ? gw->data : NULL, *pb = gb ? gb->data : NULL;
+    if (!px && !pw && !pb) return;
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode() && conv_fast_backward(ctx, out, px, pw, pb)) return;
+#endif
+    FR_FN(conv_ref_backward)(px, pw, pb, out);
+}
+
+#ifdef FR_PRIMARY
+static int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t dl) {
+    return (in + 2 * p - dl * (k - 1) - 1) / s + 1;
+}
+
+fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct fr_conv2d_opts *o) {
+    if (!x || !w) return NULL;
+    if (fr_op_check_float("conv2d", x, w, bias)) return NULL;
+    struct fr_conv2d_opts z = {0};
+    if (!o) o = &z;
+    int sh = o->stride_h ? o->stride_h : 1, sw = o->stride_w ? o->stride_w : 1;
+    int dh = o->dil_h ? o->dil_h : 1, dw = o->dil_w ? o->dil_w : 1;
+    int G = o->groups ? o->groups : 1;
+    char s1[64], s2[64];
+    if (x->ndim < 3) {
+        fr_error(FR_EINVAL, "conv2d: input %s must be 4-d (N, C, H, W)",
+                 fr_shape_str(x, s1, sizeof s1));
+        return NULL;
+    }
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || o->pad_h < 0 || o->pad_w < 0 || G < 1) {
+        fr_error(FR_EINVAL, "conv2d: stride %dx%d, dilation %dx%d, padding %dx%d, groups %d: "
+                 "strides, dilations and groups must be positive, padding non-negative",
+                 sh, sw, dh, dw, o->pad_h, o->pad_w, G);
+        return NULL;
+    }
+    int64_t C = x->ne[2], O = w->ne[3], KH = w->ne[1], KW = w->ne[0];
+    if (C % G || O % G) {
+        fr_error(FR_EINVAL, "conv2d: groups %d must divide in channels %lld and out channels %lld",
+                 G, (long long)C, (long long)O);
+        return NULL;
+    }
+    if (w->ne[2] != C / G || KH < 1 || KW < 1 || O < 1) {
+        fr_error(FR_EINVAL, "conv2d: weight %s does not fit input %s with groups %d "
+                 "(expected (Cout, %lld, KH, KW))", fr_shape_str(w, s1, sizeof s1),
+                 fr_shape_str(x, s2, sizeof s2), G, (long long)(C / G));
+        return NULL;
+    }
+    if (bias && (fr_nelem(bias) != O || bias->ne[0] != O)) {
+        fr_error(FR_EINVAL, "conv2d: bias %s must have %lld elements",
+                 fr_shape_str(bias, s1, sizeof s1), (long long)O);
+        return NULL;
+    }
+    int64_t ekh = (int64_t)dh * (KH - 1) + 1, ekw = (int64_t)dw * (KW - 1) + 1;
+    if (ekh > x->ne[1] + 2 * (int64_t)o->pad_h || ekw > x->ne[0] + 2 * (int64_t)o->pad_w) {
+        fr_error(FR_EINVAL, "conv2d: kernel %lldx%lld (dilated) is bigger than the padded input "
+                 "%lldx%lld", (long long)ekh, (long long)ekw,
+                 (long long)(x->ne[1] + 2 * o->pad_h), (long long)(x->ne[0] + 2 * o->pad_w));
+        return NULL;
+    }
+    fr_t *b = bias ? fr_contiguous(ctx, bias) : NULL;
+    x = fr_contiguous(ctx, x);
+    w = fr_contiguous(ctx, w);
+    if (!x || !w || (bias && !b)) return NULL;
+    int64_t ne[4] = {conv_out_size(x->ne[0], KW, sw, o->pad_w, dw),
+                     conv_out_size(x->ne[1], KH, sh, o->pad_h, dh), O, x->ne[3]};
+    fr_t *out = fr_op_new(ctx, FR_OP_CONV2D, x->dtype, x->ndim, ne, x, w, b, NULL);
+    if (!out) return NULL;
+    int32_t ip[7] = {sh, sw, o->pad_h, o->pad_w, dh, dw, G};
+    memcpy(out->ip, ip, sizeof ip);
+    return fr_op_run(ctx, out);
+}
+#endif

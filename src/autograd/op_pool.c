@@ -1,0 +1,249 @@
+/* op_pool.c: max and average pooling over kh x kw windows, and global
+ * average pooling, NCHW (x {W,H,C,N}), PyTorch semantics with floor-mode
+ * output sizes.
+ *
+ * ip[] = kh, kw, sh, sw, ph, pw. Padding is implicit: a max never picks a
+ * padded cell (padding is limited to half the window, so every window holds
+ * a real one; ties and NaNs resolve as PyTorch: the first maximum, and NaN
+ * wins), and an average divides by kh*kw whatever the window covers
+ * (count_include_pad=True). Max pooling saves the winner's in-plane index
+ * (int32, aux) for the backward.
+ *
+ * Each kernel works on a range of planes (n, c); the reference runs it over
+ * all planes in one call, the f32 fast path splits the planes over the
+ * thread pool. The arithmetic per plane is the same, so the two agree
+ * bitwise.
+ */
+#include "op.h"
+
+struct FR_FN(pool_job) {
+    fr_t *out;
+    int64_t H, W, OH, OW;
+    int kh, kw, sh, sw, ph, pw;
+};
+
+static struct FR_FN(pool_job) FR_FN(pool_setup)(fr_t *out) {
+    const fr_t *x = out->src[0];
+    struct FR_FN(pool_job) j = {out, x->ne[1], x->ne[0], out->ne[1], out->ne[0], out->ip[0],
+                                out->ip[1], out->ip[2], out->ip[3], out->ip[4], out->ip[5]};
+    return j;
+}
+
+/* Runs fn over all planes: threaded on the f32 fast path, else in one call. */
+static void FR_FN(over_planes)(fr_task_fn fn, void *job, int64_t planes, int64_t work) {
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode()) {
+        fr_parallel_for(planes, (1 << 14) / (work + 1) + 1, fn, job);
+        return;
+    }
+#endif
+    fn(job, 0, planes, 0);
+}
+
+static int64_t FR_FN(nplanes)(const fr_t *t) {
+    return t->ne[2] * t->ne[3];
+}
+
+static void FR_FN(maxpool_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    struct FR_FN(pool_job) *j = vp;
+    const real *x = j->out->src[0]->data;
+    real *y = j->out->data;
+    int32_t *arg = j->out->aux;
+    for (int64_t p = p0; p < p1; p++) {
+        const real *xp = x + p * j->H * j->W;
+        for (int64_t oh = 0; oh < j->OH; oh++)
+            for (int64_t ow = 0; ow < j->OW; ow++) {
+                int64_t h0 = oh * j->sh - j->ph, w0 = ow * j->sw - j->pw;
+                int64_t best_i = -1;
+                real best = 0;
+                for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + j->kh && ih < j->H; ih++)
+                    for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + j->kw && iw < j->W; iw++) {
+                        real v = xp[ih * j->W + iw];
+                        if (best_i < 0 || v > best || (v != v && best == best))
+                            best = v, best_i = ih * j->W + iw;
+                    }
+                int64_t o = (p * j->OH + oh) * j->OW + ow;
+                y[o] = best;
+                arg[o] = (int32_t)best_i;
+            }
+    }
+}
+
+static void FR_FN(maxpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    struct FR_FN(pool_job) *j = vp;
+    const real *gy = j->out->grad->data;
+    real *gx = j->out->src[0]->grad->data;
+    const int32_t *arg = j->out->aux;
+    int64_t ohw = j->OH * j->OW;
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t i = 0; i < ohw; i++) gx[p * j->H * j->W + arg[p * ohw + i]] += gy[p * ohw + i];
+}
+
+static void FR_FN(avgpool_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    struct FR_FN(pool_job) *j = vp;
+    const real *x = j->out->src[0]->data;
+    real *y = j->out->data;
+    double inv = 1.0 / (j->kh * j->kw);
+    for (int64_t p = p0; p < p1; p++) {
+        const real *xp = x + p * j->H * j->W;
+        for (int64_t oh = 0; oh < j->OH; oh++)
+            for (int64_t ow = 0; ow < j->OW; ow++) {
+                int64_t h0 = oh * j->sh - j->ph, w0 = ow * j->sw - j->pw;
+                double s = 0;
+                for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + j->kh && ih < j->H; ih++)
+                    for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + j->kw && iw < j->W; iw++)
+                        s += xp[ih * j->W + iw];
+                y[(p * j->OH + oh) * j->OW + ow] = (real)(s * inv);
+            }
+    }
+}
+
+static void FR_FN(avgpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    struct FR_FN(pool_job) *j = vp;
+    const real *gy = j->out->grad->data;
+    real *gx = j->out->src[0]->grad->data;
+    real inv = (real)(1.0 / (j->kh * j->kw));
+    for (int64_t p = p0; p < p1; p++) {
+        real *gp = gx + p * j->H * j->W;
+        for (int64_t oh = 0; oh < j->OH; oh++)
+            for (int64_t ow = 0; ow < j->OW; ow++) {
+                int64_t h0 = oh * j->sh - j->ph, w0 = ow * j->sw - j->pw;
+                real g = gy[(p * j->OH + oh) * j->OW + ow] * inv;
+                for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + j->kh && ih < j->H; ih++)
+                    for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + j->kw && iw < j->W; iw++)
+                        gp[ih * j->W + iw] += g;
+            }
+    }
+}
+
+void FR_FN(fr_op_maxpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
+    (void)ctx;
+    struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
+    FR_FN(over_planes)(FR_FN(maxpool_fwd), &j, FR_FN(nplanes)(out), fr_nelem(out->src[0]) /
+                       FR_FN(nplanes)(out) * 2);
+}
+void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
+    if (!fr_op_grad(ctx, out->src[0])) return;
+    struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
+    FR_FN(over_planes)(FR_FN(maxpool_bwd), &j, FR_FN(nplanes)(out), j.OH * j.OW);
+}
+void FR_FN(fr_op_avgpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
+    (void)ctx;
+    struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
+    FR_FN(over_planes)(FR_FN(avgpool_fwd), &j, FR_FN(nplanes)(out),
+                       j.OH * j.OW * j.kh * j.kw);
+}
+void FR_FN(fr_op_avgpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
+    if (!fr_op_grad(ctx, out->src[0])) return;
+    struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
+    FR_FN(over_planes)(FR_FN(avgpool_bwd), &j, FR_FN(nplanes)(out),
+                       j.OH * j.OW * j.kh * j.kw);
+}
+
+/* global average: out {C, N}, one mean per plane of x. */
+static void FR_FN(gap_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    fr_t *out = vp;
+    const fr_t *x = out->src[0];
+    int64_t hw = x->ne[0] * x->ne[1];
+    const real *xd = x->data;
+    real *y = out->data;
+    for (int64_t p = p0; p < p1; p++) {
+        double s = 0;
+        for (int64_t i = 0; i < hw; i++) s += xd[p * hw + i];
+        y[p] = (real)(s / (double)hw);
+    }
+}
+
+static void FR_FN(gap_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    fr_t *out = vp;
+    const fr_t *x = out->src[0];
+    int64_t hw = x->ne[0] * x->ne[1];
+    real *gx = x->grad->data;
+    const real *gy = out->grad->data;
+    for (int64_t p = p0; p < p1; p++) {
+        real g = gy[p] / (real)hw;
+        for (int64_t i = 0; i < hw; i++) gx[p * hw + i] += g;
+    }
+}
+
+void FR_FN(fr_op_global_avgpool_forward)(struct fr_ctx *ctx, fr_t *out) {
+    (void)ctx;
+    const fr_t *x = out->src[0];
+    FR_FN(over_planes)(FR_FN(gap_fwd), out, FR_FN(nplanes)(x), x->ne[0] * x->ne[1]);
+}
+void FR_FN(fr_op_global_avgpool_backward)(struct fr_ctx *ctx, fr_t *out) {
+    fr_t *x = out->src[0];
+    if (!fr_op_grad(ctx, x)) return;
+    FR_FN(over_planes)(FR_FN(gap_bwd), out, FR_FN(nplanes)(x), x->ne[0] * x->ne[1]);
+}
+
+#ifdef FR_PRIMARY
+static fr_t *pool(struct fr_ctx *ctx, int op, const char *who, fr_t *x, int kh, int kw, int sh,
+                  int sw, int ph, int pw) {
+    if (!x) return NULL;
+    if (fr_op_check_float(who, x, NULL, NULL)) return NULL;
+    char s[64];
+    if (x->ndim < 3) {
+        fr_error(FR_EINVAL, "%s: input %s must be 4-d (N, C, H, W)", who,
+                 fr_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    if (sh == 0) sh = kh;
+    if (sw == 0) sw = kw;
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
+        fr_error(FR_EINVAL, "%s: window %dx%d, stride %dx%d, padding %dx%d: window and stride "
+                 "must be positive, padding at most half the window", who, kh, kw, sh, sw, ph, pw);
+        return NULL;
+    }
+    int64_t H = x->ne[1], W = x->ne[0];
+    if (kh > H + 2 * ph || kw > W + 2 * pw) {
+        fr_error(FR_EINVAL, "%s: window %dx%d is bigger than the padded input %lldx%lld", who, kh,
+                 kw, (long long)(H + 2 * ph), (long long)(W + 2 * pw));
+        return NULL;
+    }
+    if (H * W > INT32_MAX) {
+        fr_error(FR_EINVAL, "%s: plane of %lld elements is too large", who, (long long)(H * W));
+        return NULL;
+    }
+    x = fr_contiguous(ctx, x);
+    if (!x) return NULL;
+    int64_t ne[4] = {(W + 2 * pw - kw) / sw + 1, (H + 2 * ph - kh) / sh + 1, x->ne[2], x->ne[3]};
+    fr_t *out = fr_op_new(ctx, op, x->dtype, x->ndim, ne, x, NULL, NULL, NULL);
+    if (!out) return NULL;
+    int32_t ip[6] = {kh, kw, sh, sw, ph, pw};
+    memcpy(out->ip, ip, sizeof ip);
+    if (op == FR_OP_MAXPOOL2D && !(out->aux = fr_ctx_alloc(ctx, (size_t)fr_nelem(out) * 4)))
+        return NULL;
+    return fr_op_run(ctx, out);
+}
+
+fr_t *fr_maxpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw) {
+    return pool(ctx, FR_OP_MAXPOOL2D, "maxpool2d", x, kh, kw, sh, sw, ph, pw);
+}
+
+fr_t *fr_avgpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw) {
+    return pool(ctx, FR_OP_AVGPOOL2D, "avgpool2d", x, kh, kw, sh, sw, ph, pw);
+}
+
+fr_t *fr_global_avgpool(struct fr_ctx *ctx, fr_t *x) {
+    if (!x) return NULL;
+    if (fr_op_check_float("global_avgpool", x, NULL, NULL)) return NULL;
+    char s[64];
+    if (x->ndim < 3 || x->ne[0] * x->ne[1] == 0) {
+        fr_error(FR_EINVAL, "global_avgpool: input %s must be 4-d (N, C, H, W), non-empty",
+                 fr_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    x = fr_contiguous(ctx, x);
+    if (!x) return NULL;
+    int64_t ne[2] = {x->ne[2], x->ne[3]};
+    return fr_op_run(ctx, fr_op_new(ctx, FR_OP_GLOBAL_AVGPOOL, x->dtype, 2, ne, x, NULL, NULL,
+                                    NULL));
+}
+#endif

@@ -1,0 +1,195 @@
+/* conv.c: im2col / col2im and the direct depthwise kernels of conv.h.
+ *
+ * Depthwise layout: a plane is copied into a zero-padded scratch image whose
+ * rows are wide enough that every output row is a whole number of 16-float
+ * tiles and every tap reads in bounds, so the inner loops carry no edge
+ * tests. The correlation keeps a 4-row x 16-column output block in registers
+ * (GCC vector types: one zmm per row on AVX-512, two ymm on AVX2) and runs
+ * over the KH x KW taps with one broadcast weight per tap; the padded rows
+ * and columns it computes beyond the real output are dropped. The weight
+ * gradient keeps 8 taps x 16 columns of partial sums in registers and
+ * reduces them at the end. The backward to the input is the same
+ * correlation on the padded output gradient with the kernel flipped.
+ */
+#include "conv.h"
+
+#include "vec.h"
+
+#include <string.h>
+
+/* 16 floats; the unaligned twin is for loads and stores at any float
+ * address (GCC lets a float vector alias floats). Macros, not functions,
+ * so no vector crosses a call boundary outside the cloned kernels. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+#define ld16(p) (*(const v16u *)(p))
+#define st16(p, v) (*(v16u *)(p) = (v))
+
+void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
+    const int64_t OHW = g->OH * g->OW;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t kh = 0; kh < g->KH; kh++)
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                float *row = col + ((c * g->KH + kh) * g->KW + kw) * OHW;
+                const float *xc = x + c * g->H * g->W;
+                /* output columns ow whose input column is inside [0, W) */
+                int64_t off = kw * g->dw - g->pw;
+                int64_t lo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+                int64_t hi = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
+                if (hi > g->OW) hi = g->OW;
+                if (lo > hi) lo = hi;
+                for (int64_t oh = 0; oh < g->OH; oh++) {
+                    float *r = row + oh * g->OW;
+                    int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                    if (ih < 0 || ih >= g->H) {
+                        memset(r, 0, (size_t)g->OW * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = xc + ih * g->W + off;
+                    for (int64_t ow = 0; ow < lo; ow++) r[ow] = 0;
+                    if (g->sw == 1)
+                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++) r[ow] = xr[ow * g->sw];
+                    for (int64_t ow = hi; ow < g->OW; ow++) r[ow] = 0;
+                }
+            }
+}
+
+void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
+    const int64_t OHW = g->OH * g->OW;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t kh = 0; kh < g->KH; kh++)
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                const float *row = col + ((c * g->KH + kh) * g->KW + kw) * OHW;
+                float *xc = dx + c * g->H * g->W;
+                int64_t off = kw * g->dw - g->pw;
+                int64_t lo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+                int64_t hi = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
+                if (hi > g->OW) hi = g->OW;
+                if (lo > hi) lo = hi;
+                for (int64_t oh = 0; oh < g->OH; oh++) {
+                    int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                    if (ih < 0 || ih >= g->H) continue;
+                    const float *r = row + oh * g->OW;
+                    float *xr = xc + ih * g->W + off;
+                    if (g->sw == 1)
+                        fr_vec_acc(hi - lo, r + lo, xr + lo);
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++) xr[ow * g->sw] += r[ow];
+                }
+            }
+}
+
+/* ---- depthwise ---- */
+
+static inline int64_t round_up(int64_t a, int64_t m) {
+    return (a + m - 1) / m * m;
+}
+
+/* Scratch geometry: tw columns and rh rows cover every output of the three
+ * kernels; ldx is the padded image's row length. */
+struct dw_dims {
+    int64_t tw, rh, ldx, xrows;
+};
+
+static struct dw_dims dw_dims(const struct fr_conv_geom *g) {
+    struct dw_dims d;
+    d.tw = round_up(g->OW > g->W ? g->OW : g->W, 16);
+    d.rh = round_up(g->OH > g->H ? g->OH : g->H, 4);
+    d.ldx = round_up(d.tw + g->KW - 1 + 8, 16);
+    d.xrows = d.rh + g->KH - 1;
+    return d;
+}
+
+size_t fr_dw_scratch_floats(const struct fr_conv_geom *g) {
+    struct dw_dims d = dw_dims(g);
+    return (size_t)(d.xrows * d.ldx + d.rh * d.tw);
+}
+
+/* Zeroes the padded image and copies the rows x cols plane src into it at
+ * (r0, c0). */
+static void pad_plane(float *xp, const struct dw_dims *d, const float *src, int64_t rows,
+                      int64_t cols, int64_t r0, int64_t c0) {
+    memset(xp, 0, (size_t)(d->xrows * d->ldx) * sizeof(float));
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(xp + (r + r0) * d->ldx + c0, src + r * cols, (size_t)cols * sizeof(float));
+}
+
+/* yp[r][c] = sum_{kh,kw} w'[kh][kw] * xp[r+kh][c+kw] for r < rows (a multiple
+ * of 4) and c < cols (a multiple of 16); w' is w, or w flipped in both axes. */
+FR_CLONES static void dw_corr(const float *xp, int64_t ldx, const float *w, int64_t KH, int64_t KW,
+                              int flip, float *yp, int64_t ldy, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r += 4)
+        for (int64_t c = 0; c < cols; c += 16) {
+            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const float *x0 = xp + (r + kh) * ldx + c;
+                const float *wr = flip ? w + (KH - 1 - kh) * KW + KW - 1 : w + kh * KW;
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    float wv = flip ? wr[-kw] : wr[kw];
+                    a0 += wv * ld16(x0 + kw);
+                    a1 += wv * ld16(x0 + ldx + kw);
+                    a2 += wv * ld16(x0 + 2 * ldx + kw);
+                    a3 += wv * ld16(x0 + 3 * ldx + kw);
+                }
+            }
+            st16(yp + r * ldy + c, a0);
+            st16(yp + (r + 1) * ldy + c, a1);
+            st16(yp + (r + 2) * ldy + c, a2);
+            st16(yp + (r + 3) * ldy + c, a3);
+        }
+}
+
+void fr_dw_forward(const struct fr_conv_geom *g, const float *x, const float *w, float bias,
+                   float *y, float *scratch) {
+    struct dw_dims d = dw_dims(g);
+    float *xp = scratch, *yp = scratch + d.xrows * d.ldx;
+    pad_plane(xp, &d, x, g->H, g->W, g->ph, g->pw);
+    dw_corr(xp, d.ldx, w, g->KH, g->KW, 0, yp, d.tw, round_up(g->OH, 4), round_up(g->OW, 16));
+    for (int64_t r = 0; r < g->OH; r++)
+        fr_vec_add_scalar(g->OW, bias, yp + r * d.tw, y + r * g->OW);
+}
+
+void fr_dw_backward_input(const struct fr_conv_geom *g, const float *dy, const float *w, float *dx,
+                          float *scratch) {
+    struct dw_dims d = dw_dims(g);
+    float *xp = scratch, *yp = scratch + d.xrows * d.ldx;
+    pad_plane(xp, &d, dy, g->OH, g->OW, g->KH - 1 - g->ph, g->KW - 1 - g->pw);
+    dw_corr(xp, d.ldx, w, g->KH, g->KW, 1, yp, d.tw, round_up(g->H, 4), round_up(g->W, 16));
+    for (int64_t r = 0; r < g->H; r++) fr_vec_acc(g->W, yp + r * d.tw, dx + r * g->W);
+}
+
+/* dw[kh][kw] += sum_{r<OH, c<cols} dyp[r][c] * xp[r+kh][c+kw]; dyp is zero
+ * beyond the real output columns, so the padded columns add nothing. */
+FR_CLONES static void dw_wgrad(const float *xp, int64_t ldx, const float *dyp, int64_t ldy,
+                               int64_t OH, int64_t cols, int64_t KH, int64_t KW, float *dw) {
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int64_t k0 = 0; k0 < KW; k0 += 8) {
+            v16 a[8] = {{0}};
+            for (int64_t r = 0; r < OH; r++) {
+                const float *xr = xp + (r + kh) * ldx + k0;
+                for (int64_t c = 0; c < cols; c += 16) {
+                    v16 dv = ld16(dyp + r * ldy + c);
+                    for (int k = 0; k < 8; k++) a[k] += dv * ld16(xr + c + k);
+                }
+            }
+            for (int k = 0; k < 8 && k0 + k < KW; k++) {
+                float s = 0;
+                for (int j = 0; j < 16; j++) s += a[k][j];
+                dw[kh * KW + k0 + k] += s;
+            }
+        }
+}
+
+void fr_dw_backward_weight(const struct fr_conv_geom *g, const float *x, const float *dy,
+                           float *dw, float *scratch) {
+    struct dw_dims d = dw_dims(g);
+    float *xp = scratch, *dyp = scratch + d.xrows * d.ldx;
+    int64_t cols = round_up(g->OW, 16);
+    pad_plane(xp, &d, x, g->H, g->W, g->ph, g->pw);
+    memset(dyp, 0, (size_t)(g->OH * d.tw) * sizeof(float));
+    for (int64_t r = 0; r < g->OH; r++)
+        memcpy(dyp + r * d.tw, dy + r * g->OW, (size_t)g->OW * sizeof(float));
+    dw_wgrad(xp, d.ldx, dyp, d.tw, g->OH, cols, g->KH, g->KW, dw);
+}

@@ -1,0 +1,141 @@
+/* test_ops_pool_bn.c: max / average / global average pooling and batch
+ * norm against finite differences (f64) and fast vs reference (f32); hand
+ * values for padding semantics and the running-statistics update; bad
+ * arguments fail with a message. */
+#include "check.h"
+
+struct pool_case {
+    int max, kh, kw, sh, sw, ph, pw;
+};
+
+static fr_t *b_pool(struct fr_ctx *c, fr_t **x, void *a) {
+    struct pool_case *p = a;
+    return (p->max ? fr_maxpool2d : fr_avgpool2d)(c, x[0], p->kh, p->kw, p->sh, p->sw, p->ph,
+                                                  p->pw);
+}
+
+static fr_t *b_gap(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_global_avgpool(c, x[0]);
+}
+
+struct bn_case {
+    int affine;
+    float *rm, *rv;
+};
+
+static fr_t *b_bn(struct fr_ctx *c, fr_t **x, void *a) {
+    struct bn_case *k = a;
+    return fr_batchnorm(c, x[0], k->affine ? x[1] : NULL, k->affine ? x[2] : NULL, k->rm, k->rv,
+                        0.1f, 1e-5f);
+}
+
+static void pool_checks(void) {
+    struct {
+        const char *name;
+        struct pool_case p;
+        int64_t ne[4];
+    } cases[] = {
+        {"maxpool 2x2", {1, 2, 2, 0, 0, 0, 0}, {7, 5, 2, 2}},
+        {"maxpool 3x3 s2 p1", {1, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3}},
+        {"maxpool 3x2 s1 p(1,1)", {1, 3, 2, 1, 1, 1, 1}, {6, 5, 3, 1}},
+        {"avgpool 2x2", {0, 2, 2, 0, 0, 0, 0}, {7, 5, 2, 2}},
+        {"avgpool 3x3 s2 p1", {0, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3}},
+        {"avgpool 2x3 s(1,2) p(1,1)", {0, 2, 3, 1, 2, 1, 1}, {8, 6, 2, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct check_input in = {4, {cases[i].ne[0], cases[i].ne[1], cases[i].ne[2],
+                                     cases[i].ne[3]}, .strided = (int)(i % 2)};
+        check_op(cases[i].name, b_pool, &cases[i].p, 1, &in, NULL);
+    }
+    struct check_input g = {4, {5, 3, 4, 2}};
+    check_op("global avgpool", b_gap, NULL, 1, &g, NULL);
+
+    /* padding never wins a max: all -5 stays -5; average counts padding. */
+    struct fr_ctx *ctx = fr_ctx_new(1 << 20);
+    fr_t *x = fr_new(ctx, FR_F32, 4, (int64_t[]){4, 4, 1, 1});
+    for (int i = 0; i < 16; i++) fr_set(x, i, -5);
+    fr_t *m = fr_maxpool2d(ctx, x, 3, 3, 1, 1, 1, 1);
+    CHECK(m && m->ne[0] == 4 && m->ne[1] == 4, "maxpool padded shape");
+    CHECK(m && fr_get(m, 0) == -5.0, "padding won a max: %g", m ? fr_get(m, 0) : 0.0);
+    for (int i = 0; i < 16; i++) fr_set(x, i, 1);
+    fr_t *av = fr_avgpool2d(ctx, x, 3, 3, 1, 1, 1, 1);
+    CHECK(av != NULL, "avgpool: %s", fr_last_error());
+    if (av) {
+        CHECK_NEAR(fr_get(av, 0), 4.0 / 9.0, 1e-6, "avgpool corner counts padding");
+        CHECK_NEAR(fr_get(av, 1), 6.0 / 9.0, 1e-6, "avgpool edge counts padding");
+        CHECK_NEAR(fr_get(av, 5), 1.0, 1e-6, "avgpool interior");
+    }
+    /* bad arguments */
+    CHECK(fr_maxpool2d(ctx, x, 3, 3, 1, 1, 2, 2) == NULL, "pad > half window must fail");
+    CHECK(strstr(fr_last_error(), "padding"), "message: %s", fr_last_error());
+    CHECK(fr_avgpool2d(ctx, x, 5, 5, 1, 1, 0, 0) == NULL, "window > input must fail");
+    CHECK(strstr(fr_last_error(), "bigger"), "message: %s", fr_last_error());
+    CHECK(fr_maxpool2d(ctx, x, 0, 2, 1, 1, 0, 0) == NULL, "zero window must fail");
+    fr_t *x2 = fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 4});
+    CHECK(fr_global_avgpool(ctx, x2) == NULL, "2-d input to global avgpool must fail");
+    fr_ctx_free(ctx);
+}
+
+static void bn_checks(void) {
+    struct check_opts train = {.train = 1};
+    struct bn_case affine = {1, NULL, NULL}, plain = {0, NULL, NULL};
+    struct check_input in4[3] = {{4, {5, 4, 3, 2}}, {1, {3}, 0.5, 1.5}, {1, {3}}};
+    check_op("batchnorm train 4-d", b_bn, &affine, 3, in4, &train);
+    struct check_input in4s[1] = {{4, {3, 3, 4, 3}, .strided = 1}};
+    check_op("batchnorm train 4-d no affine", b_bn, &plain, 1, in4s, &train);
+    struct check_input in2[3] = {{2, {4, 6}}, {1, {4}, 0.5, 1.5}, {1, {4}}};
+    check_op("batchnorm train 2-d", b_bn, &affine, 3, in2, &train);
+
+    /* eval: running statistics are constants */
+    float rm[3] = {0.2f, -0.1f, 0.4f}, rv[3] = {0.5f, 1.5f, 0.8f};
+    struct bn_case ev = {1, rm, rv};
+    check_op("batchnorm eval 4-d", b_bn, &ev, 3, in4, NULL);
+    CHECK(rm[0] == 0.2f && rv[2] == 0.8f, "eval mode must not touch running stats");
+    struct bn_case ev2 = {0, rm, rv};
+    struct check_input in2e[1] = {{2, {3, 5}}};
+    check_op("batchnorm eval 2-d", b_bn, &ev2, 1, in2e, NULL);
+
+    /* running statistics vs a hand computation: {C=2, N=3}, momentum 0.1 */
+    struct fr_ctx *ctx = fr_ctx_new(1 << 20);
+    fr_set_training(ctx, 1);
+    fr_t *x = fr_new(ctx, FR_F32, 2, (int64_t[]){2, 3});
+    double v[6] = {1, 10, 2, 20, 6, 60}; /* channel 0: 1 2 6, channel 1: 10 20 60 */
+    for (int i = 0; i < 6; i++) fr_set(x, i, v[i]);
+    float m[2] = {0, 1}, s[2] = {1, 2};
+    fr_t *y = fr_batchnorm(ctx, x, NULL, NULL, m, s, 0.1f, 1e-5f);
+    CHECK(y != NULL, "batchnorm: %s", fr_last_error());
+    /* mean 3 and 30; unbiased var (4+1+9)/2 = 7 and 700 */
+    CHECK_NEAR(m[0], 0.9 * 0 + 0.1 * 3, 1e-6, "running mean 0");
+    CHECK_NEAR(m[1], 0.9 * 1 + 0.1 * 30, 1e-5, "running mean 1");
+    CHECK_NEAR(s[0], 0.9 * 1 + 0.1 * 7, 1e-6, "running var 0");
+    CHECK_NEAR(s[1], 0.9 * 2 + 0.1 * 700, 1e-4, "running var 1");
+    /* normalised with the biased var 14/3 */
+    if (y) CHECK_NEAR(fr_get(y, 0), (1 - 3) / sqrt(14.0 / 3 + 1e-5), 1e-5, "train output");
+    fr_set_training(ctx, 0);
+    fr_t *ye = fr_batchnorm(ctx, x, NULL, NULL, m, s, 0.1f, 1e-5f);
+    if (ye) CHECK_NEAR(fr_get(ye, 0), (1 - 0.3) / sqrt(1.6 + 1e-5), 1e-5, "eval output");
+
+    /* bad arguments */
+    fr_set_training(ctx, 1);
+    fr_t *one = fr_zeros(ctx, FR_F32, 2, (int64_t[]){2, 1});
+    CHECK(fr_batchnorm(ctx, one, NULL, NULL, m, s, 0.1f, 1e-5f) == NULL,
+          "one value per channel in training must fail");
+    CHECK(strstr(fr_last_error(), "more than 1"), "message: %s", fr_last_error());
+    fr_t *gbad = fr_zeros(ctx, FR_F32, 1, (int64_t[]){3});
+    CHECK(fr_batchnorm(ctx, x, gbad, NULL, NULL, NULL, 0.1f, 1e-5f) == NULL,
+          "gamma of wrong size must fail");
+    CHECK(strstr(fr_last_error(), "gamma"), "message: %s", fr_last_error());
+    CHECK(fr_batchnorm(ctx, x, NULL, NULL, m, NULL, 0.1f, 1e-5f) == NULL,
+          "running mean without var must fail");
+    fr_t *x3 = fr_zeros(ctx, FR_F32, 3, (int64_t[]){2, 3, 4});
+    CHECK(fr_batchnorm(ctx, x3, NULL, NULL, NULL, NULL, 0.1f, 1e-5f) == NULL, "3-d must fail");
+    fr_ctx_free(ctx);
+}
+
+int main(void) {
+    fr_threads_set(2);
+    pool_checks();
+    bn_checks();
+    return check_report("test_ops_pool_bn");
+}
