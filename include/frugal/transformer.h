@@ -1,0 +1,134 @@
+/* transformer.h: one decoder-only transformer, configurable as LLaMA
+ * (RMSNorm, rotary embeddings, SwiGLU, grouped-query attention, optional
+ * tied embeddings) or GPT-2 (LayerNorm, learned positions, GELU MLP, biases,
+ * tied embeddings).
+ *
+ * Weights: a trained or randomly initialised model keeps f32 weights in a
+ * parameter slab (params.h) with Hugging Face LLaMA names (llama) or nanoGPT
+ * names (gpt2), so checkpoints move to and from PyTorch. A loaded model may
+ * instead point into a read-only mmap of its file, in f32, f16 or bf16
+ * (compute is always f32). Every matrix is row-major [out x in] (PyTorch
+ * Linear layout).
+ *
+ * Two forward paths share those weights:
+ *  - fr_tf_forward: autograd graph for training (slab weights only);
+ *  - fr_tf_step: inference with a KV cache (kv.h): a chunk of T tokens for
+ *    one sequence (prefill, batched through GEMM) or one token for each of B
+ *    sequences (decode).
+ */
+#ifndef FRUGAL_TRANSFORMER_H
+#define FRUGAL_TRANSFORMER_H
+
+#include "frugal/kv.h"
+#include "frugal/ops.h"
+#include "frugal/params.h"
+#include "frugal/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum fr_tf_arch { FR_TF_LLAMA = 0, FR_TF_GPT2 = 1 };
+
+struct fr_tf_config {
+    int arch;
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, max_seq;
+    float norm_eps;   /* 1e-5 */
+    float rope_theta; /* 10000 */
+    int rope_half;    /* 1: pairs (i, i + hs/2) as Hugging Face; 0: pairs (2i, 2i+1) as llama2.c */
+    int tied;         /* classifier = token embedding */
+    float dropout;    /* training only */
+};
+
+/* A weight matrix [rows x cols] or vector (rows == 1) in some float dtype. */
+struct fr_wmat {
+    const void *p;
+    int dt; /* enum fr_dtype: FR_F32, FR_F16 or FR_BF16 */
+    int64_t rows, cols;
+    struct fr_tensor *t; /* the slab tensor when the weight is trainable, else NULL */
+};
+
+struct fr_tf_layer {
+    struct fr_wmat norm1, norm1_b, norm2, norm2_b;
+    struct fr_wmat wq, wk, wv, wo, bq, bk, bv, bo;
+    struct fr_wmat w1, w2, w3, b1, b2; /* llama: w1 gate, w3 up, w2 down; gpt2: w1 fc, w2 proj */
+    struct fr_wmat wqkv, bqkv;         /* gpt2 fused (wq/wk/wv point into it) */
+};
+
+struct fr_tf_model {
+    struct fr_tf_config cfg;
+    struct fr_params params; /* owned f32 weights (empty when mmap'd) */
+    void *map;
+    size_t map_len;
+    void *owned; /* converted weights owned by the model (freed) */
+    struct fr_wmat tok_emb, pos_emb, norm_f, norm_f_b, cls;
+    struct fr_tf_layer *layers;
+};
+
+/* Fills defaults for missing fields and checks the config. */
+int fr_tf_config_check(struct fr_tf_config *cfg);
+/* Allocates a trainable model (slab) with GPT-2-style init (normal 0.02,
+ * residual projections scaled by 1/sqrt(2 n_layers)). */
+int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t seed);
+/* Loads a model: llama2.c .bin (legacy headerless, version 1 f32, version 2
+ * int8 dequantised to f32), frugal safetensors, or Hugging Face safetensors
+ * (GPT-2 / LLaMA names; config.json beside the file). */
+int fr_tf_load(struct fr_tf_model *m, const char *path);
+/* Writes a frugal safetensors checkpoint (dtype FR_F32, FR_F16 or FR_BF16)
+ * with the config in __metadata__; atomic. Needs a slab model. */
+int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype);
+void fr_tf_free(struct fr_tf_model *m);
+int64_t fr_tf_param_count(const struct fr_tf_model *m);
+
+/* Training forward: tokens I32 {T, B} -> logits {V, T, B}. dropout_rng may
+ * be NULL when dropout is 0 or the context is in eval mode. */
+fr_t *fr_tf_forward(struct fr_ctx *ctx, struct fr_tf_model *m, fr_t *tokens,
+                    struct fr_rng *dropout_rng);
+
+/* ---- inference ---- */
+struct fr_tf_state {
+    const struct fr_tf_model *m;
+    struct fr_kv_cache kv;
+    int batch;
+    int64_t max_chunk;
+    int32_t *pos; /* next position per sequence */
+    float *buf;   /* scratch */
+    size_t buf_floats;
+};
+
+/* Creates inference state for `batch` sequences of at most max_seq tokens,
+ * with chunks (prefill) of at most max_chunk tokens. kvc NULL = full cache. */
+int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch,
+                     int64_t max_seq, int64_t max_chunk, const struct fr_kv_config *kvc,
+                     int64_t prompt_len);
+void fr_tf_state_free(struct fr_tf_state *s);
+/* Forgets sequence b (or all if b < 0). */
+void fr_tf_state_reset(struct fr_tf_state *s, int b);
+
+/* Runs T tokens of sequence b at its next positions (one batched pass) and
+ * writes the logits of every token (all != 0: T x V) or of the last (V). */
+int fr_tf_prefill(struct fr_tf_state *s, int b, const int32_t *tokens, int64_t T, float *logits,
+                  int all);
+/* One token for each of the B sequences: tokens[B] -> logits [B x V]. */
+int fr_tf_decode(struct fr_tf_state *s, const int32_t *tokens, float *logits);
+
+/* ---- sampling ---- */
+struct fr_sampler {
+    float temperature; /* 0 = greedy */
+    int top_k;         /* 0 = off */
+    float top_p;       /* 1 = off */
+    struct fr_rng rng;
+    int64_t *idx;      /* scratch of vocab entries */
+    float *prob;
+    int vocab;
+};
+int fr_sampler_init(struct fr_sampler *s, int vocab, float temperature, int top_k, float top_p,
+                    uint64_t seed);
+void fr_sampler_free(struct fr_sampler *s);
+/* Picks a token from logits[vocab] (logits are modified). */
+int fr_sample(struct fr_sampler *s, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

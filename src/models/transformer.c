@@ -1,0 +1,521 @@
+/* transformer.c: the decoder's configuration, parameters (names, init),
+ * checkpoint loading/saving, and the training forward (autograd).
+ *
+ * Parameter names follow Hugging Face LLaMA (llama) and nanoGPT (gpt2), so a
+ * frugal checkpoint loads in PyTorch with those module trees. GPT-2's fused
+ * c_attn is one [3D x D] matrix; inference reads q, k, v as its row blocks.
+ */
+#include "frugal/io.h"
+#include "frugal/status.h"
+#include "frugal/transformer.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../kernels/matvec.h"
+
+int fr_tf_config_check(struct fr_tf_config *c) {
+    if (c->arch != FR_TF_LLAMA && c->arch != FR_TF_GPT2)
+        return fr_error(FR_EINVAL, "unknown transformer arch %d", c->arch);
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (c->norm_eps == 0) c->norm_eps = 1e-5f;
+    if (c->rope_theta == 0) c->rope_theta = 10000.0f;
+    if (c->hidden_dim == 0) {
+        if (c->arch == FR_TF_GPT2) {
+            c->hidden_dim = 4 * c->dim;
+        } else { /* LLaMA: 2/3 of 4*dim rounded up to a multiple of 32 */
+            int h = 8 * c->dim / 3;
+            c->hidden_dim = (h + 31) / 32 * 32;
+        }
+    }
+    if (c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->vocab_size < 1 || c->max_seq < 1 ||
+        c->hidden_dim < 1)
+        return fr_error(FR_EINVAL, "transformer: sizes must be positive (dim %d, layers %d, "
+                        "heads %d, vocab %d, context %d)", c->dim, c->n_layers, c->n_heads,
+                        c->vocab_size, c->max_seq);
+    if (c->dim > 65536 || c->n_layers > 1024 || c->n_heads > 1024 || c->vocab_size > 1 << 24 ||
+        c->max_seq > 1 << 20 || c->hidden_dim > 1 << 20)
+        return fr_error(FR_EINVAL, "transformer: absurd size in config");
+    if (c->dim % c->n_heads)
+        return fr_error(FR_EINVAL, "dim %d is not a multiple of heads %d", c->dim, c->n_heads);
+    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads)
+        return fr_error(FR_EINVAL, "heads %d is not a multiple of kv heads %d", c->n_heads,
+                        c->n_kv_heads);
+    if ((c->dim / c->n_heads) % 2 && c->arch == FR_TF_LLAMA)
+        return fr_error(FR_EINVAL, "head size %d must be even for rotary embeddings",
+                        c->dim / c->n_heads);
+    if (c->arch == FR_TF_GPT2 && c->n_kv_heads != c->n_heads)
+        return fr_error(FR_EINVAL, "gpt2 has no grouped-query attention (kv heads must equal heads)");
+    if (c->dropout < 0 || c->dropout >= 1)
+        return fr_error(FR_EINVAL, "dropout %g not in [0, 1)", c->dropout);
+    return 0;
+}
+
+static struct fr_wmat wm_t(struct fr_tensor *t) {
+    struct fr_wmat w = {0};
+    if (!t) return w;
+    w.p = t->data;
+    w.dt = FR_F32;
+    w.cols = t->ne[0];
+    w.rows = t->ndim > 1 ? t->ne[1] : 1;
+    w.t = t;
+    return w;
+}
+
+/* A row block [r0, r0+n) of a matrix. */
+static struct fr_wmat wm_rows(struct fr_wmat m, int64_t r0, int64_t n) {
+    size_t es = m.dt == FR_F32 ? 4 : 2;
+    m.p = (const char *)m.p + (size_t)r0 * m.cols * es;
+    m.rows = n;
+    m.t = NULL;
+    return m;
+}
+
+static struct fr_tensor *addp(struct fr_params *p, int flags, int64_t n0, int64_t n1,
+                              const char *fmt, int l) {
+    char name[128];
+    snprintf(name, sizeof name, fmt, l);
+    int64_t ne[2] = {n0, n1};
+    return fr_params_add(p, name, n1 ? 2 : 1, ne, flags);
+}
+
+/* Declares the slab and binds every wmat to it. */
+static int declare(struct fr_tf_model *m) {
+    const struct fr_tf_config *c = &m->cfg;
+    struct fr_params *p = &m->params;
+    int64_t D = c->dim, V = c->vocab_size, Hd = c->hidden_dim;
+    int64_t kvd = (int64_t)c->n_kv_heads * (D / c->n_heads);
+    int W = FR_PARAM_PRUNABLE, N = FR_PARAM_NO_DECAY;
+    fr_params_init(p);
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return fr_error(FR_ENOMEM, "out of memory");
+    struct fr_tensor *emb, *pos = NULL, *nf, *nfb = NULL, *cls = NULL;
+    struct {
+        struct fr_tensor *n1, *n1b, *n2, *n2b, *q, *k, *v, *o, *bo, *qkv, *bqkv, *w1, *w2, *w3,
+            *b1, *b2;
+    } *T = calloc((size_t)c->n_layers, sizeof *T);
+    if (!T) return fr_error(FR_ENOMEM, "out of memory");
+    if (c->arch == FR_TF_LLAMA) {
+        emb = addp(p, N, D, V, "model.embed_tokens.weight", 0);
+        for (int l = 0; l < c->n_layers; l++) {
+            T[l].n1 = addp(p, N, D, 0, "model.layers.%d.input_layernorm.weight", l);
+            T[l].q = addp(p, W, D, D, "model.layers.%d.self_attn.q_proj.weight", l);
+            T[l].k = addp(p, W, D, kvd, "model.layers.%d.self_attn.k_proj.weight", l);
+            T[l].v = addp(p, W, D, kvd, "model.layers.%d.self_attn.v_proj.weight", l);
+            T[l].o = addp(p, W, D, D, "model.layers.%d.self_attn.o_proj.weight", l);
+            T[l].n2 = addp(p, N, D, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+            T[l].w1 = addp(p, W, D, Hd, "model.layers.%d.mlp.gate_proj.weight", l);
+            T[l].w3 = addp(p, W, D, Hd, "model.layers.%d.mlp.up_proj.weight", l);
+            T[l].w2 = addp(p, W, Hd, D, "model.layers.%d.mlp.down_proj.weight", l);
+        }
+        nf = addp(p, N, D, 0, "model.norm.weight", 0);
+        if (!c->tied) cls = addp(p, 0, D, V, "lm_head.weight", 0);
+    } else {
+        emb = addp(p, N, D, V, "transformer.wte.weight", 0);
+        pos = addp(p, N, D, c->max_seq, "transformer.wpe.weight", 0);
+        for (int l = 0; l < c->n_layers; l++) {
+            T[l].n1 = addp(p, N, D, 0, "transformer.h.%d.ln_1.weight", l);
+            T[l].n1b = addp(p, N, D, 0, "transformer.h.%d.ln_1.bias", l);
+            T[l].qkv = addp(p, W, D, 3 * D, "transformer.h.%d.attn.c_attn.weight", l);
+            T[l].bqkv = addp(p, N, 3 * D, 0, "transformer.h.%d.attn.c_attn.bias", l);
+            T[l].o = addp(p, W, D, D, "transformer.h.%d.attn.c_proj.weight", l);
+            T[l].bo = addp(p, N, D, 0, "transformer.h.%d.attn.c_proj.bias", l);
+            T[l].n2 = addp(p, N, D, 0, "transformer.h.%d.ln_2.weight", l);
+            T[l].n2b = addp(p, N, D, 0, "transformer.h.%d.ln_2.bias", l);
+            T[l].w1 = addp(p, W, D, Hd, "transformer.h.%d.mlp.c_fc.weight", l);
+            T[l].b1 = addp(p, N, Hd, 0, "transformer.h.%d.mlp.c_fc.bias", l);
+            T[l].w2 = addp(p, W, Hd, D, "transformer.h.%d.mlp.c_proj.weight", l);
+            T[l].b2 = addp(p, N, D, 0, "transformer.h.%d.mlp.c_proj.bias", l);
+        }
+        nf = addp(p, N, D, 0, "transformer.ln_f.weight", 0);
+        nfb = addp(p, N, D, 0, "transformer.ln_f.bias", 0);
+        if (!c->tied) cls = addp(p, 0, D, V, "lm_head.weight", 0);
+    }
+    int rc = fr_params_alloc(p);
+    if (rc) {
+        free(T);
+        return rc;
+    }
+    m->tok_emb = wm_t(emb);
+    m->pos_emb = wm_t(pos);
+    m->norm_f = wm_t(nf);
+    m->norm_f_b = wm_t(nfb);
+    m->cls = cls ? wm_t(cls) : m->tok_emb;
+    for (int l = 0; l < c->n_layers; l++) {
+        struct fr_tf_layer *L = &m->layers[l];
+        L->norm1 = wm_t(T[l].n1);
+        L->norm1_b = wm_t(T[l].n1b);
+        L->norm2 = wm_t(T[l].n2);
+        L->norm2_b = wm_t(T[l].n2b);
+        L->wo = wm_t(T[l].o);
+        L->bo = wm_t(T[l].bo);
+        L->w1 = wm_t(T[l].w1);
+        L->w2 = wm_t(T[l].w2);
+        L->w3 = wm_t(T[l].w3);
+        L->b1 = wm_t(T[l].b1);
+        L->b2 = wm_t(T[l].b2);
+        if (c->arch == FR_TF_LLAMA) {
+            L->wq = wm_t(T[l].q);
+            L->wk = wm_t(T[l].k);
+            L->wv = wm_t(T[l].v);
+        } else {
+            L->wqkv = wm_t(T[l].qkv);
+            L->bqkv = wm_t(T[l].bqkv);
+            L->wq = wm_rows(L->wqkv, 0, D);
+            L->wk = wm_rows(L->wqkv, D, D);
+            L->wv = wm_rows(L->wqkv, 2 * D, D);
+            L->bq = wm_rows(L->bqkv, 0, 1);
+            L->bq.p = (const float *)L->bqkv.p;
+            L->bk = L->bq, L->bk.p = (const float *)L->bqkv.p + D;
+            L->bv = L->bq, L->bv.p = (const float *)L->bqkv.p + 2 * D;
+        }
+    }
+    free(T);
+    return 0;
+}
+
+int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    int rc = fr_tf_config_check(&m->cfg);
+    if (rc || (rc = declare(m))) {
+        fr_tf_free(m);
+        return rc;
+    }
+    struct fr_rng rng;
+    fr_rng_seed(&rng, seed);
+    float resid = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layers);
+    for (int i = 0; i < m->params.count; i++) {
+        struct fr_param *pp = &m->params.items[i];
+        const char *nm = pp->name;
+        int64_t n = fr_nelem(pp->t);
+        float *d = pp->t->data;
+        int is_norm_w = strstr(nm, "norm.weight") || strstr(nm, "layernorm.weight") ||
+                        strstr(nm, "ln_1.weight") || strstr(nm, "ln_2.weight") ||
+                        strstr(nm, "ln_f.weight");
+        if (is_norm_w) {
+            for (int64_t k = 0; k < n; k++) d[k] = 1.0f;
+        } else if (strstr(nm, "bias")) {
+            memset(d, 0, (size_t)n * sizeof(float));
+        } else {
+            int residual = strstr(nm, "o_proj") || strstr(nm, "down_proj") ||
+                           strstr(nm, "c_proj.weight");
+            fr_rng_fill_normal(&rng, d, n, 0.0f, residual ? resid : 0.02f);
+        }
+    }
+    return 0;
+}
+
+void fr_tf_free(struct fr_tf_model *m) {
+    if (!m) return;
+    fr_params_free(&m->params);
+    free(m->layers);
+    free(m->owned);
+    if (m->map) munmap(m->map, m->map_len);
+    memset(m, 0, sizeof *m);
+}
+
+int64_t fr_tf_param_count(const struct fr_tf_model *m) {
+    const struct fr_tf_config *c = &m->cfg;
+    int64_t D = c->dim, kvd = (int64_t)c->n_kv_heads * (D / c->n_heads), Hd = c->hidden_dim;
+    int64_t per = c->arch == FR_TF_LLAMA ? 2 * D + 2 * D * D + 2 * D * kvd + 3 * D * Hd
+                                         : 4 * D + 3 * D * D + 3 * D + D * D + D + 2 * D * Hd + Hd + D;
+    int64_t n = (int64_t)c->vocab_size * D + per * c->n_layers + D;
+    if (c->arch == FR_TF_GPT2) n += (int64_t)c->max_seq * D + D;
+    if (!c->tied) n += (int64_t)c->vocab_size * D;
+    return n;
+}
+
+/* ---------------- saving ---------------- */
+
+int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
+    if (!m->params.allocated)
+        return fr_error(FR_EINVAL, "save: model has no parameter slab (loaded read-only)");
+    const struct fr_tf_config *c = &m->cfg;
+    char v[12][32];
+    const char *keys[12] = {"frugal.model", "arch", "dim", "hidden_dim", "n_layers", "n_heads",
+                            "n_kv_heads", "vocab_size", "max_seq", "norm_eps", "rope_theta", "tied"};
+    snprintf(v[0], 32, "transformer");
+    snprintf(v[1], 32, "%s", c->arch == FR_TF_LLAMA ? "llama" : "gpt2");
+    snprintf(v[2], 32, "%d", c->dim);
+    snprintf(v[3], 32, "%d", c->hidden_dim);
+    snprintf(v[4], 32, "%d", c->n_layers);
+    snprintf(v[5], 32, "%d", c->n_heads);
+    snprintf(v[6], 32, "%d", c->n_kv_heads);
+    snprintf(v[7], 32, "%d", c->vocab_size);
+    snprintf(v[8], 32, "%d", c->max_seq);
+    snprintf(v[9], 32, "%.9g", c->norm_eps);
+    snprintf(v[10], 32, "%.9g", c->rope_theta);
+    snprintf(v[11], 32, "%d", c->tied);
+    const char *vals[13];
+    for (int i = 0; i < 12; i++) vals[i] = v[i];
+    const char *k2[13];
+    memcpy(k2, keys, sizeof keys);
+    k2[12] = "rope_half";
+    char rh[4];
+    snprintf(rh, sizeof rh, "%d", c->rope_half);
+    vals[12] = rh;
+    struct fr_ckpt opt = {0};
+    opt.meta_keys = k2;
+    opt.meta_vals = vals;
+    opt.nmeta = 13;
+    opt.store = (enum fr_dtype)dtype;
+    return fr_params_save(&m->params, path, &opt);
+}
+
+/* ---------------- loading: llama2.c ---------------- */
+
+static int map_file(const char *path, void **map, size_t *len) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return fr_error(FR_EIO, "cannot open '%s'", path);
+    struct stat st;
+    if (fstat(fd, &st) || st.st_size <= 0) {
+        close(fd);
+        return fr_error(FR_EIO, "cannot read '%s' (empty or not a file)", path);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return fr_error(FR_EIO, "cannot map '%s'", path);
+    *map = p;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+static struct fr_wmat wm_raw(const float *p, int64_t rows, int64_t cols) {
+    struct fr_wmat w = {p, FR_F32, rows, cols, NULL};
+    return w;
+}
+
+/* Binds layer pointers for the llama2.c layout given each tensor group's
+ * base; per-layer tensors are consecutive blocks. */
+struct l2c_ptrs {
+    const float *emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3, *rms_f, *cls;
+};
+
+static void bind_l2c(struct fr_tf_model *m, const struct l2c_ptrs *q) {
+    const struct fr_tf_config *c = &m->cfg;
+    int64_t D = c->dim, Hd = c->hidden_dim, kvd = (int64_t)c->n_kv_heads * (D / c->n_heads);
+    m->tok_emb = wm_raw(q->emb, c->vocab_size, D);
+    m->norm_f = wm_raw(q->rms_f, 1, D);
+    m->cls = q->cls ? wm_raw(q->cls, c->vocab_size, D) : m->tok_emb;
+    for (int l = 0; l < c->n_layers; l++) {
+        struct fr_tf_layer *L = &m->layers[l];
+        L->norm1 = wm_raw(q->rms_att + l * D, 1, D);
+        L->norm2 = wm_raw(q->rms_ffn + l * D, 1, D);
+        L->wq = wm_raw(q->wq + l * D * D, D, D);
+        L->wk = wm_raw(q->wk + l * kvd * D, kvd, D);
+        L->wv = wm_raw(q->wv + l * kvd * D, kvd, D);
+        L->wo = wm_raw(q->wo + l * D * D, D, D);
+        L->w1 = wm_raw(q->w1 + l * Hd * D, Hd, D);
+        L->w2 = wm_raw(q->w2 + l * D * Hd, D, Hd);
+        L->w3 = wm_raw(q->w3 + l * Hd * D, Hd, D);
+    }
+}
+
+static int check_nan(const float *p, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return fr_error(FR_EFORMAT, "%s: weight %zu is not finite (NaN or Inf)", what, i);
+    return 0;
+}
+
+static int load_llama2c(struct fr_tf_model *m, const char *path, const uint8_t *b, size_t len) {
+    struct fr_tf_config *c = &m->cfg;
+    int32_t h[7];
+    int version = 0;
+    size_t off;
+    int shared;
+    uint32_t magic;
+    memcpy(&magic, b, 4);
+    if (magic == 0x616b3432) {
+        if (len < 256) return fr_error(FR_EFORMAT, "%s: truncated llama2.c header", path);
+        memcpy(&version, b + 4, 4);
+        if (version != 1 && version != 2)
+            return fr_error(FR_EFORMAT, "%s: llama2.c version %d not supported (1 or 2)", path,
+                            version);
+        memcpy(h, b + 8, sizeof h);
+        shared = b[8 + 28];
+        off = 256;
+    } else {
+        if (len < 28) return fr_error(FR_EFORMAT, "%s: truncated llama2.c header", path);
+        memcpy(h, b, sizeof h);
+        shared = h[5] > 0;
+        if (h[5] < 0) h[5] = -h[5];
+        off = 28;
+    }
+    memset(c, 0, sizeof *c);
+    c->arch = FR_TF_LLAMA;
+    c->dim = h[0], c->hidden_dim = h[1], c->n_layers = h[2], c->n_heads = h[3];
+    c->n_kv_heads = h[4], c->vocab_size = h[5], c->max_seq = h[6];
+    c->tied = shared;
+    c->rope_half = 0;
+    if (h[0] <= 0 || h[1] <= 0 || h[2] <= 0 || h[3] <= 0 || h[4] <= 0 || h[5] <= 0 || h[6] <= 0)
+        return fr_error(FR_EFORMAT, "%s: not a llama2.c checkpoint (header %d %d %d %d %d %d %d)",
+                        path, h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
+    int rc = fr_tf_config_check(c);
+    if (rc) return fr_error(FR_EFORMAT, "%s: %s", path, fr_last_error());
+    int64_t D = c->dim, Hd = c->hidden_dim, L = c->n_layers, V = c->vocab_size;
+    int64_t kvd = (int64_t)c->n_kv_heads * (D / c->n_heads), hs = D / c->n_heads;
+    m->layers = calloc((size_t)L, sizeof *m->layers);
+    if (!m->layers) return fr_error(FR_ENOMEM, "out of memory");
+    struct l2c_ptrs q = {0};
+    if (version == 2) {
+        /* Q8_0: norms in f32, then each matrix as int8 values + f32 group scales */
+        int32_t gs;
+        memcpy(&gs, b + 8 + 28 + 1, 4);
+        if (gs <= 0 || gs > 4096 || D % gs || Hd % gs)
+            return fr_error(FR_EFORMAT, "%s: bad int8 group size %d", path, gs);
+        size_t nf = (size_t)(L * D * 2 + D);
+        int64_t mats[8] = {V * D, L * D * D, L * kvd * D, L * kvd * D,
+                           L * D * D, L * Hd * D, L * D * Hd, L * Hd * D};
+        size_t total = nf + (size_t)(mats[0] + mats[1] + mats[2] + mats[3] + mats[4] + mats[5] +
+                                     mats[6] + mats[7] + (shared ? 0 : V * D));
+        float *o = malloc(total * sizeof(float));
+        if (!o) return fr_error(FR_ENOMEM, "out of memory dequantising %s", path);
+        m->owned = o;
+        size_t need = off + nf * 4;
+        if (need > len) return fr_error(FR_EFORMAT, "%s: truncated (norm weights)", path);
+        memcpy(o, b + off, nf * 4);
+        q.rms_att = o, q.rms_ffn = o + L * D, q.rms_f = o + 2 * L * D;
+        float *dst = o + nf;
+        const float **slots[9] = {&q.emb, &q.wq, &q.wk, &q.wv, &q.wo, &q.w1, &q.w2, &q.w3, &q.cls};
+        size_t p = need;
+        for (int i = 0; i < 9; i++) {
+            int64_t n = i < 8 ? mats[i] : (shared ? 0 : V * D);
+            if (n == 0) continue;
+            size_t bytes = (size_t)n + (size_t)(n / gs) * 4;
+            if (p + bytes > len) return fr_error(FR_EFORMAT, "%s: truncated (int8 tensor %d)", path, i);
+            const int8_t *qv = (const int8_t *)(b + p);
+            const uint8_t *sc = b + p + n;
+            for (int64_t k = 0; k < n; k++) {
+                float s;
+                memcpy(&s, sc + (k / gs) * 4, 4);
+                dst[k] = qv[k] * s;
+            }
+            *slots[i] = dst;
+            dst += n;
+            p += bytes;
+        }
+        if (p != len) return fr_error(FR_EFORMAT, "%s: %zu unexpected trailing bytes", path, len - p);
+    } else {
+        size_t nfl = (size_t)(V * D + L * D + L * D * D + 2 * L * kvd * D + L * D * D + L * D +
+                              3 * L * Hd * D + D);
+        size_t extra = version == 0 ? (size_t)c->max_seq * (size_t)hs : 0; /* freq_cis */
+        size_t expect = off + 4 * (nfl + extra + (shared ? 0 : (size_t)(V * D)));
+        if (len != expect)
+            return fr_error(FR_EFORMAT, "%s: size %zu bytes but the header implies %zu", path, len,
+                            expect);
+        const float *f = (const float *)(b + off);
+        if (version == 0) {
+            q.emb = f, f += V * D;
+            q.rms_att = f, f += L * D;
+            q.wq = f, f += L * D * D;
+            q.wk = f, f += L * kvd * D;
+            q.wv = f, f += L * kvd * D;
+            q.wo = f, f += L * D * D;
+            q.rms_ffn = f, f += L * D;
+            q.w1 = f, f += L * Hd * D;
+            q.w2 = f, f += L * D * Hd;
+            q.w3 = f, f += L * Hd * D;
+            q.rms_f = f, f += D;
+            f += extra;
+        } else {
+            q.rms_att = f, f += L * D;
+            q.rms_ffn = f, f += L * D;
+            q.rms_f = f, f += D;
+            q.emb = f, f += V * D;
+            q.wq = f, f += L * D * D;
+            q.wk = f, f += L * kvd * D;
+            q.wv = f, f += L * kvd * D;
+            q.wo = f, f += L * D * D;
+            q.w1 = f, f += L * Hd * D;
+            q.w2 = f, f += L * D * Hd;
+            q.w3 = f, f += L * Hd * D;
+        }
+        q.cls = shared ? NULL : f;
+        rc = check_nan((const float *)(b + off), (len - off) / 4, path);
+        if (rc) return rc;
+    }
+    bind_l2c(m, &q);
+    return 0;
+}
+
+/* ---------------- loading: safetensors ---------------- */
+
+static int meta_int(const struct fr_st_file *f, const char *k, int *out) {
+    const char *v = fr_st_meta(f, k);
+    if (!v) return fr_error(FR_EFORMAT, "checkpoint metadata lacks '%s'", k);
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v) return fr_error(FR_EFORMAT, "metadata '%s' = '%s' is not an integer", k, v);
+    *out = (int)x;
+    return 0;
+}
+
+static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_file *f) {
+    struct fr_tf_config c = {0};
+    const char *arch = fr_st_meta(f, "arch");
+    if (!arch) return fr_error(FR_EFORMAT, "%s: metadata lacks 'arch'", path);
+    if (strcmp(arch, "llama") == 0)
+        c.arch = FR_TF_LLAMA;
+    else if (strcmp(arch, "gpt2") == 0)
+        c.arch = FR_TF_GPT2;
+    else
+        return fr_error(FR_EFORMAT, "%s: unknown arch '%s'", path, arch);
+    int rc;
+    if ((rc = meta_int(f, "dim", &c.dim)) || (rc = meta_int(f, "hidden_dim", &c.hidden_dim)) ||
+        (rc = meta_int(f, "n_layers", &c.n_layers)) || (rc = meta_int(f, "n_heads", &c.n_heads)) ||
+        (rc = meta_int(f, "n_kv_heads", &c.n_kv_heads)) ||
+        (rc = meta_int(f, "vocab_size", &c.vocab_size)) ||
+        (rc = meta_int(f, "max_seq", &c.max_seq)) || (rc = meta_int(f, "tied", &c.tied)))
+        return rc;
+    meta_int(f, "rope_half", &c.rope_half);
+    const char *e = fr_st_meta(f, "norm_eps");
+    if (e) c.norm_eps = strtof(e, NULL);
+    e = fr_st_meta(f, "rope_theta");
+    if (e) c.rope_theta = strtof(e, NULL);
+    rc = fr_tf_init(m, &c, 0);
+    if (rc) return fr_error(FR_EFORMAT, "%s: %s", path, fr_last_error());
+    rc = fr_params_load(&m->params, path, NULL);
+    if (rc) return rc;
+    return check_nan(m->params.data, (size_t)m->params.n, path);
+}
+
+int fr_tf_load(struct fr_tf_model *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    void *map;
+    size_t len;
+    int rc = map_file(path, &map, &len);
+    if (rc) return rc;
+    const uint8_t *b = map;
+    /* safetensors: 8-byte little-endian header length, then '{' */
+    uint64_t hl = 0;
+    if (len >= 9) memcpy(&hl, b, 8);
+    if (len >= 9 && hl + 8 <= len && b[8] == '{') {
+        munmap(map, len);
+        struct fr_st_file *f;
+        rc = fr_st_open(path, &f);
+        if (rc) return rc;
+        const char *kind = fr_st_meta(f, "frugal.model");
+        if (kind && strcmp(kind, "transformer") == 0)
+            rc = load_frugal_st(m, path, f);
+        else
+            rc = fr_error(FR_EFORMAT, "%s: not a frugal transformer checkpoint (no "
+                          "'frugal.model' metadata); Hugging Face checkpoints: use the HF loader",
+                          path);
+        fr_st_close(f);
+        if (rc) fr_tf_free(m);
+        return rc;
+    }
+    m->map = map;
+    m->map_len = len;
+    rc = load_llama2c(m, path, b, len);
+    if (rc) fr_tf_free(m);
+    return rc;
+}
