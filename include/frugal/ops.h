@@ -129,6 +129,20 @@ fr_t *fr_gather(struct fr_ctx *ctx, fr_t *x, fr_t *idx);
 /* out {D, n} zero, then out[:, idx[e]] += src[:, e] for src {D, E}. */
 fr_t *fr_scatter_add(struct fr_ctx *ctx, fr_t *src, fr_t *idx, int64_t n);
 
+/* ---- attention ---- */
+/* Rotary position embedding of x {n_heads*hs, T, B...}: in each head, pairs
+ * (2i, 2i+1) (half = 0, llama2.c / Meta layout) or (i, i + hs/2) (half = 1,
+ * Hugging Face layout) rotate by angle (pos0 + t) * theta^(-2i/hs). Rows may
+ * be strided (dim 0 contiguous). */
+fr_t *fr_rope(struct fr_ctx *ctx, fr_t *x, int n_heads, float theta, int half, int pos0);
+/* Scaled dot-product attention, causal when `causal`: q {H*hs, T, B},
+ * k and v {Hkv*hs, T, B} (H a multiple of Hkv: grouped-query attention; query
+ * head h reads KV head h / (H/Hkv)) -> {H*hs, T, B}. softmax(q k^T/sqrt(hs))
+ * v per head. Rows may be strided (slices of a fused qkv). Keeps the
+ * attention probabilities (T*T*H*B floats) for backward. */
+fr_t *fr_attention(struct fr_ctx *ctx, fr_t *q, fr_t *k, fr_t *v, int n_heads, int n_kv_heads,
+                   int causal);
+
 /* ---- regularisation ---- */
 /* In training mode zeroes each element with probability p and scales the
  * rest by 1/(1-p), drawing from rng; identity in eval mode or when p == 0. */

@@ -11,6 +11,7 @@
 #ifndef FRUGAL_TRAIN_H
 #define FRUGAL_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,7 @@ struct fr_train_config {
     int patience;       /* early stop after this many epochs w/o val improvement; 0 = off */
     int augment;        /* random crop (pad 2) + horizontal flip */
     int64_t limit_train; /* use only the first N training images (0 = all) */
+    int64_t limit_test;  /* evaluate only the first N test images (0 = all) */
     uint64_t seed;
     int threads;
     const char *out;    /* final checkpoint path (.safetensors), may be NULL */
@@ -55,6 +57,9 @@ struct fr_train_result {
     double seconds;
     size_t peak_arena_bytes;
     int64_t n_params;
+    int interrupted;     /* stopped by stop_after_steps (no final eval/checkpoint) */
+    int resumed;         /* continued from cfg->ckpt */
+    int64_t resumed_step; /* the step the checkpoint held */
     /* per-epoch curves (malloc'd, epochs_run entries; free with fr_train_result_free) */
     double *train_loss, *val_acc, *epoch_seconds;
 };

@@ -489,8 +489,8 @@ static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_
 
 int fr_tf_load(struct fr_tf_model *m, const char *path) {
     memset(m, 0, sizeof *m);
-    void *map;
-    size_t len;
+    void *map = NULL;
+    size_t len = 0;
     int rc = map_file(path, &map, &len);
     if (rc) return rc;
     const uint8_t *b = map;
