@@ -85,6 +85,16 @@ int64_t fr_tf_param_count(const struct fr_tf_model *m);
 fr_t *fr_tf_forward(struct fr_ctx *ctx, struct fr_tf_model *m, fr_t *tokens,
                     struct fr_rng *dropout_rng);
 
+/* One block from explicit weight tensors (any float dtype, used by the
+ * double-precision gradient check): x {D, T, B} -> {D, T, B}. Indices: */
+enum {
+    FR_TFW_NORM1, FR_TFW_NORM1_B, FR_TFW_NORM2, FR_TFW_NORM2_B, FR_TFW_Q, FR_TFW_K, FR_TFW_V,
+    FR_TFW_QKV, FR_TFW_QKV_B, FR_TFW_O, FR_TFW_O_B, FR_TFW_W1, FR_TFW_B1, FR_TFW_W2, FR_TFW_B2,
+    FR_TFW_W3, FR_TF_BLOCK_NW
+};
+fr_t *fr_tf_block(struct fr_ctx *ctx, const struct fr_tf_config *cfg, fr_t *x,
+                  fr_t *const w[FR_TF_BLOCK_NW], struct fr_rng *dropout_rng);
+
 /* ---- inference ---- */
 struct fr_tf_state {
     const struct fr_tf_model *m;

@@ -102,7 +102,7 @@ static int declare(struct fr_tf_model *m) {
     } *T = calloc((size_t)c->n_layers, sizeof *T);
     if (!T) return fr_error(FR_ENOMEM, "out of memory");
     if (c->arch == FR_TF_LLAMA) {
-        emb = addp(p, N, D, V, "model.embed_tokens.weight", 0);
+        emb = addp(p, 0, D, V, "model.embed_tokens.weight", 0);
         for (int l = 0; l < c->n_layers; l++) {
             T[l].n1 = addp(p, N, D, 0, "model.layers.%d.input_layernorm.weight", l);
             T[l].q = addp(p, W, D, D, "model.layers.%d.self_attn.q_proj.weight", l);
@@ -117,8 +117,8 @@ static int declare(struct fr_tf_model *m) {
         nf = addp(p, N, D, 0, "model.norm.weight", 0);
         if (!c->tied) cls = addp(p, 0, D, V, "lm_head.weight", 0);
     } else {
-        emb = addp(p, N, D, V, "transformer.wte.weight", 0);
-        pos = addp(p, N, D, c->max_seq, "transformer.wpe.weight", 0);
+        emb = addp(p, 0, D, V, "transformer.wte.weight", 0);
+        pos = addp(p, 0, D, c->max_seq, "transformer.wpe.weight", 0);
         for (int l = 0; l < c->n_layers; l++) {
             T[l].n1 = addp(p, N, D, 0, "transformer.h.%d.ln_1.weight", l);
             T[l].n1b = addp(p, N, D, 0, "transformer.h.%d.ln_1.bias", l);
@@ -518,4 +518,78 @@ int fr_tf_load(struct fr_tf_model *m, const char *path) {
     rc = load_llama2c(m, path, b, len);
     if (rc) fr_tf_free(m);
     return rc;
+}
+
+/* ---------------- training forward (autograd) ---------------- */
+
+static fr_t *resid_dropout(struct fr_ctx *ctx, fr_t *x, float p, struct fr_rng *rng) {
+    return p > 0 && rng ? fr_dropout(ctx, x, p, rng) : x;
+}
+
+fr_t *fr_tf_block(struct fr_ctx *ctx, const struct fr_tf_config *c, fr_t *x,
+                  fr_t *const w[FR_TF_BLOCK_NW], struct fr_rng *dropout_rng) {
+    int H = c->n_heads, Hkv = c->n_kv_heads;
+    float p = c->dropout;
+    fr_t *q, *k, *v, *h, *f;
+    if (c->arch == FR_TF_LLAMA) {
+        h = fr_rmsnorm(ctx, x, w[FR_TFW_NORM1], c->norm_eps);
+        q = fr_rope(ctx, fr_linear(ctx, h, w[FR_TFW_Q], NULL), H, c->rope_theta, c->rope_half, 0);
+        k = fr_rope(ctx, fr_linear(ctx, h, w[FR_TFW_K], NULL), Hkv, c->rope_theta, c->rope_half, 0);
+        v = fr_linear(ctx, h, w[FR_TFW_V], NULL);
+    } else {
+        h = fr_layernorm(ctx, x, w[FR_TFW_NORM1], w[FR_TFW_NORM1_B], c->norm_eps);
+        fr_t *qkv = fr_linear(ctx, h, w[FR_TFW_QKV], w[FR_TFW_QKV_B]); /* {3D, T, B} */
+        q = fr_slice(ctx, qkv, 0, 0, c->dim);
+        k = fr_slice(ctx, qkv, 0, c->dim, c->dim);
+        v = fr_slice(ctx, qkv, 0, 2 * (int64_t)c->dim, c->dim);
+    }
+    fr_t *a = fr_attention(ctx, q, k, v, H, Hkv, 1);
+    x = fr_add(ctx, x, resid_dropout(ctx, fr_linear(ctx, a, w[FR_TFW_O], w[FR_TFW_O_B]), p,
+                                     dropout_rng));
+    if (c->arch == FR_TF_LLAMA) {
+        h = fr_rmsnorm(ctx, x, w[FR_TFW_NORM2], c->norm_eps);
+        f = fr_mul(ctx, fr_silu(ctx, fr_linear(ctx, h, w[FR_TFW_W1], NULL)),
+                   fr_linear(ctx, h, w[FR_TFW_W3], NULL));
+        f = fr_linear(ctx, f, w[FR_TFW_W2], NULL);
+    } else {
+        h = fr_layernorm(ctx, x, w[FR_TFW_NORM2], w[FR_TFW_NORM2_B], c->norm_eps);
+        f = fr_gelu_tanh(ctx, fr_linear(ctx, h, w[FR_TFW_W1], w[FR_TFW_B1]));
+        f = fr_linear(ctx, f, w[FR_TFW_W2], w[FR_TFW_B2]);
+    }
+    return fr_add(ctx, x, resid_dropout(ctx, f, p, dropout_rng));
+}
+
+fr_t *fr_tf_forward(struct fr_ctx *ctx, struct fr_tf_model *m, fr_t *tokens,
+                    struct fr_rng *dropout_rng) {
+    const struct fr_tf_config *c = &m->cfg;
+    if (!tokens) return NULL;
+    if (!m->params.allocated) {
+        fr_error(FR_EINVAL, "training forward needs a model with a parameter slab");
+        return NULL;
+    }
+    if (tokens->dtype != FR_I32 || tokens->ne[0] > c->max_seq) {
+        fr_error(FR_EINVAL, "tokens must be I32 {T, B} with T <= %d", c->max_seq);
+        return NULL;
+    }
+    int64_t T = tokens->ne[0];
+    fr_t *x = fr_embedding(ctx, m->tok_emb.t, tokens); /* {D, T, B} */
+    if (c->arch == FR_TF_GPT2) x = fr_add(ctx, x, fr_slice(ctx, m->pos_emb.t, 1, 0, T));
+    x = resid_dropout(ctx, x, c->dropout, dropout_rng);
+    for (int l = 0; l < c->n_layers; l++) {
+        const struct fr_tf_layer *L = &m->layers[l];
+        fr_t *w[FR_TF_BLOCK_NW] = {
+            [FR_TFW_NORM1] = L->norm1.t, [FR_TFW_NORM1_B] = L->norm1_b.t,
+            [FR_TFW_NORM2] = L->norm2.t, [FR_TFW_NORM2_B] = L->norm2_b.t,
+            [FR_TFW_Q] = L->wq.t,        [FR_TFW_K] = L->wk.t,
+            [FR_TFW_V] = L->wv.t,        [FR_TFW_QKV] = L->wqkv.t,
+            [FR_TFW_QKV_B] = L->bqkv.t,  [FR_TFW_O] = L->wo.t,
+            [FR_TFW_O_B] = L->bo.t,      [FR_TFW_W1] = L->w1.t,
+            [FR_TFW_B1] = L->b1.t,       [FR_TFW_W2] = L->w2.t,
+            [FR_TFW_B2] = L->b2.t,       [FR_TFW_W3] = L->w3.t,
+        };
+        x = fr_tf_block(ctx, c, x, w, dropout_rng);
+    }
+    x = c->arch == FR_TF_LLAMA ? fr_rmsnorm(ctx, x, m->norm_f.t, c->norm_eps)
+                               : fr_layernorm(ctx, x, m->norm_f.t, m->norm_f_b.t, c->norm_eps);
+    return fr_linear(ctx, x, m->cls.t, NULL);
 }
