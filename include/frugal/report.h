@@ -1,0 +1,152 @@
+/* report.h: how experiments record and show what they measured.
+ *
+ *  - results: one JSON document per experiment, out/<name>/results.json,
+ *    holding numbers with units, the config, the seed, the machine, the git
+ *    commit, timestamps, curves and tables. Built through this API (the JSON
+ *    library stays private) and read back the same way.
+ *  - plots: SVG line plots (several series, ticked and labelled axes, legend,
+ *    title, optional log-y and markers), drawn by frugal itself.
+ *  - the report: fr_report_build gathers every out/<name>/results.json into
+ *    out/report/index.html, one section per experiment: the paper and claim,
+ *    our measurement as a table, the plots inlined, the reproducing command.
+ *  - progress: a bar redrawn in place on a terminal, plain lines otherwise.
+ *
+ * Example:
+ *     struct fr_results *r = fr_results_new("fashion-cnn", "Fashion-MNIST CNN");
+ *     fr_results_set_str(r, "command", "frugal repro fashion-cnn");
+ *     fr_results_config_int(r, "epochs", 2);
+ *     fr_results_metric(r, "test_acc", 91.2, "%");
+ *     fr_results_series(r, "train loss", "epoch", "loss", n, x, y);
+ *     fr_results_write(r, "out/fashion-cnn/results.json");
+ *     fr_results_free(r);
+ *
+ * Errors follow status.h. Apart from the progress bar (which writes to the
+ * FILE the caller gives it), nothing here prints.
+ */
+#ifndef FRUGAL_REPORT_H
+#define FRUGAL_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- machine ------------------------------------------------------------ */
+
+struct fr_machine {
+    char cpu[128];      /* model name from /proc/cpuinfo, or "unknown" */
+    int cores;          /* online CPUs */
+    const char *isa;    /* widest usable ISA: scalar | avx2 | avx512 */
+    int threads;        /* frugal's pool size now */
+    char commit[48];    /* `git rev-parse HEAD` in the working directory, or "unknown" */
+    const char *version; /* frugal's version string */
+};
+
+/* Fills m; never fails (unknown fields read "unknown"). Runs git once. */
+void fr_machine_probe(struct fr_machine *m);
+/* frugal's version, e.g. "0.1.0". */
+const char *fr_version(void);
+
+/* ---- results ------------------------------------------------------------ */
+
+struct fr_results;
+
+/* A new document named `name` (used as the directory name under out/) with a
+ * human title; records the start time. NULL on allocation failure. */
+struct fr_results *fr_results_new(const char *name, const char *title);
+void fr_results_free(struct fr_results *r);
+
+/* Top-level strings: "paper", "claim", "command", "notes", ... (replaces). */
+int fr_results_set_str(struct fr_results *r, const char *key, const char *value);
+int fr_results_set_seed(struct fr_results *r, uint64_t seed);
+/* One entry of the "config" object. */
+int fr_results_config_str(struct fr_results *r, const char *key, const char *value);
+int fr_results_config_int(struct fr_results *r, const char *key, int64_t value);
+int fr_results_config_double(struct fr_results *r, const char *key, double value);
+/* A measured number with its unit ("%", "s", "bytes", "" for counts), shown in
+ * the report's table in insertion order. Non-finite values are stored as null. */
+int fr_results_metric(struct fr_results *r, const char *key, double value, const char *unit);
+/* A curve: n points (x[i], y[i]) with axis labels; copied. */
+int fr_results_series(struct fr_results *r, const char *name, const char *xlabel,
+                      const char *ylabel, int64_t n, const double *x, const double *y);
+/* A table: column names (ncols, first column holds the row label) then rows
+ * of a label and ncols-1 numbers. */
+int fr_results_table(struct fr_results *r, const char *table, int ncols, const char *const *cols);
+int fr_results_table_row(struct fr_results *r, const char *table, const char *label,
+                         const double *vals);
+/* Names a plot file (relative to the results.json's directory) to show. */
+int fr_results_plot(struct fr_results *r, const char *file);
+
+/* Adds machine, commit, version and the finish time, then writes the
+ * document atomically (temp file + rename), creating parent directories. */
+int fr_results_write(struct fr_results *r, const char *path);
+/* Reads a results.json; NULL with a message on a missing or malformed file. */
+struct fr_results *fr_results_read(const char *path);
+
+/* Readers (NULL / FR_ENOTFOUND when absent). */
+const char *fr_results_get_str(const struct fr_results *r, const char *key);
+int fr_results_get_metric(const struct fr_results *r, const char *key, double *value,
+                          const char **unit);
+/* Series by name: *n points, pointers valid until the next call on r. */
+int fr_results_get_series(struct fr_results *r, const char *name, int64_t *n, const double **x,
+                          const double **y);
+
+/* ---- plots -------------------------------------------------------------- */
+
+struct fr_plot_series {
+    const char *name;
+    int64_t n;
+    const double *x, *y; /* non-finite points (and y <= 0 on a log axis) are skipped */
+};
+
+struct fr_plot {
+    const char *title, *xlabel, *ylabel;
+    int log_y;   /* logarithmic y axis */
+    int markers; /* draw a marker at each point */
+    int width, height; /* pixels; 0 = 640 x 400 */
+};
+
+/* Renders a line plot as a standalone SVG document (malloc'd, caller frees).
+ * NULL on bad arguments (nseries < 0, n < 0, NULL arrays with n > 0). */
+char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_series *s);
+/* fr_plot_svg written atomically to path. */
+int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
+                  const struct fr_plot_series *s);
+
+/* ---- the HTML report ---------------------------------------------------- */
+
+/* Gathers out_dir/<name>/results.json (every subdirectory except report/)
+ * into out_dir/report/index.html. Unreadable results become a section that
+ * says why. Writes the index path into path_out (capacity cap) and returns 0,
+ * or an error (out_dir missing, nothing writable). *n_sections (may be NULL)
+ * receives the number of experiments found. */
+int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections);
+
+/* ---- progress ----------------------------------------------------------- */
+
+struct fr_progress {
+    FILE *out;
+    int tty;         /* redraw one line with \r; else plain lines */
+    int64_t every;   /* plain mode: a line every this many steps (0 = ~20 per run) */
+    double t_start, t_last_draw;
+    int64_t first_step; /* first step seen (resumed runs start later) */
+    int drawn;          /* a bar is on screen and needs a newline before other text */
+};
+
+/* Starts a progress display on out; tty is detected with isatty. */
+void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every);
+/* One update. Has the signature of fr_train_config.progress (user = p):
+ * after each step (epoch_end = 0) and at each epoch end (epoch_end = 1,
+ * val_acc in [0,1] or negative when there is no validation split). */
+void fr_progress_update(void *p, int epoch, int64_t step, int64_t steps_total, double loss,
+                        double lr, int epoch_end, double val_acc);
+/* Ends the display (a newline after a bar). */
+void fr_progress_done(struct fr_progress *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

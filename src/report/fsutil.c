@@ -1,0 +1,161 @@
+/* fsutil.c: see fsutil.h. */
+#include "fsutil.h"
+
+#include "frugal/status.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rp_mkdirs(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0) return 0;
+    if (n >= sizeof tmp) return fr_error(FR_EINVAL, "path too long: %.64s...", dir);
+    memcpy(tmp, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0') continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return fr_error(FR_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+        struct stat st;
+        if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+            return fr_error(FR_EIO, "%s exists and is not a directory", tmp);
+        tmp[i] = c;
+    }
+    return 0;
+}
+
+int rp_write_file(const char *path, const char *data, size_t n)
+{
+    char dir[4096], tmp[4200];
+    int rc = 0;
+    FILE *f = NULL;
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if ((rc = rp_mkdirs(dir)) != 0) return rc;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    f = fopen(tmp, "wb");
+    if (!f) return fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (fwrite(data, 1, n, f) != n) {
+        rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    f = NULL;
+    if (rename(tmp, path) != 0) rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
+cleanup:
+    if (f) fclose(f);
+    if (rc != 0) remove(tmp);
+    return rc;
+}
+
+char *rp_read_file(const char *path, size_t max, size_t *n_out)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        fr_error(FR_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (cap - n < 4096) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                fr_error(FR_ENOMEM, "out of memory reading %s", path);
+                goto fail;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n > max) {
+            fr_error(FR_EFORMAT, "%s is larger than %zu bytes", path, max);
+            goto fail;
+        }
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        fr_error(FR_EIO, "cannot read %s", path);
+        goto fail;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (n_out) *n_out = n;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+static void grow(struct rp_buf *b, size_t extra)
+{
+    if (b->oom || b->n + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + extra + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+void rp_printf(struct rp_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    grow(b, (size_t)need);
+    if (b->oom) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)need;
+}
+
+void rp_puts(struct rp_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    grow(b, n);
+    if (b->oom) return;
+    memcpy(b->p + b->n, s, n + 1);
+    b->n += n;
+}
+
+void rp_escape(struct rp_buf *b, const char *s)
+{
+    char one[2] = {0, 0};
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': rp_puts(b, "&amp;"); break;
+        case '<': rp_puts(b, "&lt;"); break;
+        case '>': rp_puts(b, "&gt;"); break;
+        case '"': rp_puts(b, "&quot;"); break;
+        case '\'': rp_puts(b, "&#39;"); break;
+        default:
+            /* control characters are not allowed in XML 1.0 text */
+            one[0] = ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') ? '?' : *s;
+            rp_puts(b, one);
+        }
+    }
+}

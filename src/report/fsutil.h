@@ -1,0 +1,30 @@
+/* fsutil.h: file helpers private to src/report: recursive mkdir, atomic
+ * whole-file write, whole-file read, and text escaping for XML/HTML. */
+#ifndef FRUGAL_REPORT_FSUTIL_H
+#define FRUGAL_REPORT_FSUTIL_H
+
+#include <stddef.h>
+
+/* Creates dir and its parents (like mkdir -p). 0 or FR_EIO. */
+int rp_mkdirs(const char *dir);
+/* Writes n bytes to path via a temp file + rename, creating parent dirs. */
+int rp_write_file(const char *path, const char *data, size_t n);
+/* Reads a whole file (NUL-terminated, malloc'd) up to max bytes; NULL + message. */
+char *rp_read_file(const char *path, size_t max, size_t *n_out);
+
+/* A growable string. */
+struct rp_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+void rp_printf(struct rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rp_puts(struct rp_buf *b, const char *s);
+/* Appends s with & < > " ' escaped (valid in XML and HTML text and attributes). */
+void rp_escape(struct rp_buf *b, const char *s);
+
+/* The cJSON tree behind a results document (results.c), for html.c. */
+struct fr_results;
+const void *rp_results_json(const struct fr_results *r);
+
+#endif

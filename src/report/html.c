@@ -1,0 +1,333 @@
+/* html.c: the HTML report (see report.h). One self-contained page: each
+ * experiment's SVG plots are inlined, so out/report/index.html can be copied
+ * or mailed alone. Sections are ordered by paper, then experiment name, so
+ * one paper's experiments sit together. A results file that cannot be read
+ * still gets a section saying why: a report never hides a failed run.
+ */
+#include "frugal/report.h"
+#include "frugal/status.h"
+#include "fsutil.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_SVG_BYTES (8u << 20)
+
+struct entry {
+    char name[256];
+    char paper[256];
+    struct fr_results *res; /* NULL when unreadable */
+    char error[512];
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    /* entries with a paper first, grouped by paper */
+    if (!x->paper[0] != !y->paper[0]) return x->paper[0] ? -1 : 1;
+    int c = strcmp(x->paper, y->paper);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static void fmt_number(const cJSON *v, char *buf, size_t cap)
+{
+    if (!cJSON_IsNumber(v)) {
+        snprintf(buf, cap, "n/a");
+        return;
+    }
+    double d = v->valuedouble;
+    if (d == floor(d) && fabs(d) < 1e15)
+        snprintf(buf, cap, "%.0f", d);
+    else if (fabs(d) >= 1e4 && fabs(d) < 1e15)
+        snprintf(buf, cap, "%.1f", d);
+    else
+        snprintf(buf, cap, "%.4g", d);
+}
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+static void kv_table(struct rp_buf *b, const cJSON *obj)
+{
+    const cJSON *e;
+    char num[64];
+    rp_puts(b, "<table class=\"kv\">\n");
+    cJSON_ArrayForEach(e, obj)
+    {
+        rp_puts(b, "<tr><th>");
+        rp_escape(b, e->string);
+        rp_puts(b, "</th><td>");
+        if (cJSON_IsString(e)) {
+            rp_escape(b, e->valuestring);
+        } else if (cJSON_IsBool(e)) {
+            rp_puts(b, cJSON_IsTrue(e) ? "true" : "false");
+        } else {
+            fmt_number(e, num, sizeof num);
+            rp_puts(b, num);
+        }
+        rp_puts(b, "</td></tr>\n");
+    }
+    rp_puts(b, "</table>\n");
+}
+
+static void metrics_table(struct rp_buf *b, const cJSON *metrics)
+{
+    const cJSON *m;
+    char num[64];
+    rp_puts(b, "<table class=\"metrics\">\n<tr><th>quantity</th><th>value</th><th>unit</th></tr>\n");
+    cJSON_ArrayForEach(m, metrics)
+    {
+        const char *unit = str_of(m, "unit");
+        fmt_number(cJSON_GetObjectItemCaseSensitive(m, "value"), num, sizeof num);
+        rp_puts(b, "<tr><td>");
+        rp_escape(b, m->string);
+        rp_printf(b, "</td><td class=\"num\">%s</td><td>", num);
+        rp_escape(b, unit ? unit : "");
+        rp_puts(b, "</td></tr>\n");
+    }
+    rp_puts(b, "</table>\n");
+}
+
+static void data_tables(struct rp_buf *b, const cJSON *tables)
+{
+    const cJSON *t, *c, *row, *cell;
+    char num[64];
+    cJSON_ArrayForEach(t, tables)
+    {
+        rp_puts(b, "<h4>");
+        rp_escape(b, t->string);
+        rp_puts(b, "</h4>\n<table class=\"data\">\n<tr>");
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(t, "columns"))
+        {
+            rp_puts(b, "<th>");
+            rp_escape(b, cJSON_IsString(c) ? c->valuestring : "");
+            rp_puts(b, "</th>");
+        }
+        rp_puts(b, "</tr>\n");
+        cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(t, "rows"))
+        {
+            rp_puts(b, "<tr>");
+            cJSON_ArrayForEach(cell, row)
+            {
+                if (cJSON_IsString(cell)) {
+                    rp_puts(b, "<td>");
+                    rp_escape(b, cell->valuestring);
+                } else {
+                    fmt_number(cell, num, sizeof num);
+                    rp_printf(b, "<td class=\"num\">%s", num);
+                }
+                rp_puts(b, "</td>");
+            }
+            rp_puts(b, "</tr>\n");
+        }
+        rp_puts(b, "</table>\n");
+    }
+}
+
+/* Inlines dir/file (an SVG); the name must stay inside dir. */
+static void inline_plot(struct rp_buf *b, const char *dir, const char *file)
+{
+    char path[8192];
+    if (!file[0] || file[0] == '/' || strstr(file, "..") ||
+        (size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path) {
+        rp_puts(b, "<p class=\"error\">plot name refused: ");
+        rp_escape(b, file);
+        rp_puts(b, "</p>\n");
+        return;
+    }
+    char *svg = rp_read_file(path, MAX_SVG_BYTES, NULL);
+    const char *start = svg ? strstr(svg, "<svg") : NULL;
+    if (!start) {
+        rp_puts(b, "<p class=\"error\">missing plot ");
+        rp_escape(b, file);
+        rp_puts(b, "</p>\n");
+    } else {
+        rp_puts(b, "<figure>");
+        rp_puts(b, start);
+        rp_puts(b, "<figcaption>");
+        rp_escape(b, file);
+        rp_puts(b, "</figcaption></figure>\n");
+    }
+    free(svg);
+}
+
+static void section(struct rp_buf *b, const char *out_dir, const struct entry *e)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", out_dir, e->name);
+    rp_puts(b, "<section id=\"");
+    rp_escape(b, e->name);
+    rp_puts(b, "\">\n");
+    if (!e->res) {
+        rp_puts(b, "<h2>");
+        rp_escape(b, e->name);
+        rp_puts(b, "</h2>\n<p class=\"error\">could not read results: ");
+        rp_escape(b, e->error);
+        rp_puts(b, "</p>\n</section>\n");
+        return;
+    }
+    const cJSON *root = rp_results_json(e->res), *it;
+    const char *title = str_of(root, "title"), *claim = str_of(root, "claim");
+    const char *cmd = str_of(root, "command"), *notes = str_of(root, "notes");
+    rp_puts(b, "<h2>");
+    rp_escape(b, title ? title : e->name);
+    rp_puts(b, " <small>(");
+    rp_escape(b, e->name);
+    rp_puts(b, ")</small></h2>\n");
+    if (e->paper[0]) {
+        rp_puts(b, "<p class=\"paper\"><b>Paper:</b> ");
+        rp_escape(b, e->paper);
+        rp_puts(b, "</p>\n");
+    }
+    if (claim) {
+        rp_puts(b, "<p class=\"claim\"><b>Claim:</b> ");
+        rp_escape(b, claim);
+        rp_puts(b, "</p>\n");
+    }
+    rp_puts(b, "<h3>Our measurement</h3>\n");
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+    if (cJSON_GetArraySize(metrics) > 0)
+        metrics_table(b, metrics);
+    else
+        rp_puts(b, "<p>(no metrics recorded)</p>\n");
+    data_tables(b, cJSON_GetObjectItemCaseSensitive(root, "tables"));
+    if (notes) {
+        rp_puts(b, "<p class=\"notes\">");
+        rp_escape(b, notes);
+        rp_puts(b, "</p>\n");
+    }
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "plots"))
+    {
+        if (cJSON_IsString(it)) inline_plot(b, dir, it->valuestring);
+    }
+    if (cmd) {
+        rp_puts(b, "<p><b>Reproduce:</b></p>\n<pre><code>");
+        rp_escape(b, cmd);
+        rp_puts(b, "</code></pre>\n");
+    }
+    rp_puts(b, "<details><summary>config, seed, machine, commit</summary>\n");
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(root, "config");
+    if (config) kv_table(b, config);
+    const cJSON *machine = cJSON_GetObjectItemCaseSensitive(root, "machine");
+    if (machine) kv_table(b, machine);
+    rp_puts(b, "<table class=\"kv\">\n");
+    static const char *const extra[] = {"seed", "commit", "frugal_version", "started", "finished"};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, extra[i]);
+        char num[64];
+        if (!v) continue;
+        rp_printf(b, "<tr><th>%s</th><td>", extra[i]);
+        if (cJSON_IsString(v)) {
+            rp_escape(b, v->valuestring);
+        } else {
+            fmt_number(v, num, sizeof num);
+            rp_puts(b, num);
+        }
+        rp_puts(b, "</td></tr>\n");
+    }
+    rp_puts(b, "</table>\n</details>\n</section>\n");
+}
+
+static const char CSS[] =
+    "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "section{border-top:1px solid #ccc;margin-top:2rem}"
+    "table{border-collapse:collapse;margin:.5rem 0}"
+    "td,th{border:1px solid #ddd;padding:.2rem .6rem;text-align:left}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    "pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}"
+    "figure{display:inline-block;margin:.5rem}figcaption{font-size:small;color:#666}"
+    ".error{color:#b00}.claim{background:#f8f8e8;padding:.4rem}small{color:#777}";
+
+int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections)
+{
+    struct entry *ents = NULL;
+    int n = 0, capn = 0, rc = 0;
+    struct rp_buf b = {0};
+    char path[4096];
+    DIR *d = opendir(out_dir);
+    if (n_sections) *n_sections = 0;
+    if (!d) return fr_error(FR_EIO, "cannot open results directory %s", out_dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "report") == 0) continue;
+        if (strlen(de->d_name) >= sizeof ents[0].name) continue;
+        snprintf(path, sizeof path, "%s/%s/results.json", out_dir, de->d_name);
+        if (stat(path, &st) != 0) continue;
+        if (n == capn) {
+            capn = capn ? capn * 2 : 16;
+            struct entry *ne = realloc(ents, (size_t)capn * sizeof *ents);
+            if (!ne) {
+                rc = fr_error(FR_ENOMEM, "report: out of memory");
+                goto cleanup;
+            }
+            ents = ne;
+        }
+        struct entry *e = &ents[n++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->name, sizeof e->name, "%s", de->d_name);
+        e->res = fr_results_read(path);
+        if (!e->res) {
+            snprintf(e->error, sizeof e->error, "%s", fr_last_error());
+        } else {
+            const char *paper = fr_results_get_str(e->res, "paper");
+            snprintf(e->paper, sizeof e->paper, "%s", paper ? paper : "");
+        }
+    }
+    if (n > 1) qsort(ents, (size_t)n, sizeof *ents, cmp_entry);
+
+    struct fr_machine m;
+    fr_machine_probe(&m);
+    rp_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+                  "<title>frugal report</title>\n<style>%s</style>\n</head>\n<body>\n"
+                  "<h1>frugal report</h1>\n<p>%d experiment%s from <code>",
+              CSS, n, n == 1 ? "" : "s");
+    rp_escape(&b, out_dir);
+    rp_printf(&b, "/*/results.json</code>. Built by frugal %s at commit <code>", m.version);
+    rp_escape(&b, m.commit);
+    rp_puts(&b, "</code>. Each section: the claim, our measurement, the plots, and the command "
+                "that reproduces it.</p>\n");
+    if (n == 0) rp_puts(&b, "<p>No results yet: run <code>frugal demo</code> or "
+                            "<code>frugal repro --list</code>.</p>\n");
+    rp_puts(&b, "<ul class=\"toc\">\n");
+    for (int i = 0; i < n; i++) {
+        const char *title = ents[i].res ? fr_results_get_str(ents[i].res, "title") : NULL;
+        rp_puts(&b, "<li><a href=\"#");
+        rp_escape(&b, ents[i].name);
+        rp_puts(&b, "\">");
+        rp_escape(&b, title ? title : ents[i].name);
+        rp_puts(&b, "</a>");
+        if (ents[i].paper[0]) {
+            rp_puts(&b, " &mdash; ");
+            rp_escape(&b, ents[i].paper);
+        }
+        rp_puts(&b, "</li>\n");
+    }
+    rp_puts(&b, "</ul>\n");
+    for (int i = 0; i < n; i++) section(&b, out_dir, &ents[i]);
+    rp_puts(&b, "</body>\n</html>\n");
+    if (b.oom) {
+        rc = fr_error(FR_ENOMEM, "report: out of memory");
+        goto cleanup;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/report/index.html", out_dir) >= sizeof path) {
+        rc = fr_error(FR_EINVAL, "report: path too long");
+        goto cleanup;
+    }
+    if ((rc = rp_write_file(path, b.p, b.n)) != 0) goto cleanup;
+    if (path_out && cap > 0) snprintf(path_out, cap, "%s", path);
+    if (n_sections) *n_sections = n;
+cleanup:
+    closedir(d);
+    for (int i = 0; i < n; i++) fr_results_free(ents[i].res);
+    free(ents);
+    free(b.p);
+    return rc;
+}

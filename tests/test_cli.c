@@ -1,0 +1,235 @@
+/* test_cli.c: the frugal binary (env FRUGAL_BIN) as a user meets it: bad
+ * flags, unknown commands, missing files and out-of-range sizes must exit
+ * nonzero (2 for usage, 1 for runtime) with exactly one line on stderr;
+ * every subcommand's --help lists every flag with its default; and a tiny
+ * end-to-end run (MLP, 512 images, one epoch) writes a checkpoint that
+ * `frugal eval` scores exactly as `frugal train` did. */
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *g_bin;
+static char g_tmp[] = "/tmp/frugal_test_cli_XXXXXX";
+static char g_out[1 << 16], g_err[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
+/* Runs `$FRUGAL_BIN args`; returns the exit code, fills g_out/g_err. */
+static int run(const char *args)
+{
+    char cmd[4096], o[512], e[512];
+    snprintf(o, sizeof o, "%s/stdout", g_tmp);
+    snprintf(e, sizeof e, "%s/stderr", g_tmp);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", g_bin, args, o, e);
+    int st = system(cmd);
+    slurp(o, g_out, sizeof g_out);
+    slurp(e, g_err, sizeof g_err);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* expect exit code `code` with exactly one stderr line starting "frugal" */
+static void expect_error(const char *args, int code)
+{
+    int rc = run(args);
+    CHECK(rc == code, "`frugal %s`: exit %d, expected %d (stderr: %s)", args, rc, code, g_err);
+    CHECK(count_lines(g_err) == 1 && strncmp(g_err, "frugal", 6) == 0,
+          "`frugal %s`: stderr must be one 'frugal ...' line, got: [%s]", args, g_err);
+}
+
+/* --help exits 0 and every flag line carries its default; `must` flags appear. */
+static void expect_help(const char *cmd, const char *const *must)
+{
+    char args[256];
+    snprintf(args, sizeof args, "%s --help", cmd);
+    int rc = run(args);
+    CHECK(rc == 0, "`frugal %s`: exit %d", args, rc);
+    CHECK(g_err[0] == '\0', "`frugal %s` wrote to stderr: %s", args, g_err);
+    int flags = 0;
+    for (char *line = strtok(g_out, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "  --", 4) != 0 || strncmp(line, "  --help", 8) == 0) continue;
+        flags++;
+        CHECK(strstr(line, "(default: ") != NULL, "`frugal %s`: no default in: %s", args, line);
+    }
+    run(args); /* strtok consumed g_out */
+    for (int i = 0; must && must[i]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "  --%s ", must[i]);
+        CHECK(strstr(g_out, want) != NULL, "`frugal %s` does not list --%s", args, must[i]);
+    }
+    (void)flags;
+}
+
+static void test_usage_errors(void)
+{
+    expect_error("", 2);
+    expect_error("bogus", 2);
+    expect_error("help bogus", 2);
+    expect_error("train --bogus 1", 2);
+    expect_error("train --epochs", 2);
+    expect_error("train --epochs abc", 2);
+    expect_error("train --epochs 1x", 2);
+    expect_error("train --epochs -1", 2);
+    expect_error("train --epochs 0", 2);
+    expect_error("train --batch 0", 2);
+    expect_error("train --batch -5", 2);
+    expect_error("train --lr -1", 2);
+    expect_error("train --lr nan", 2);
+    expect_error("train --momentum 2", 2);
+    expect_error("train --threads 100000", 2);
+    expect_error("train --model nosuch", 2);
+    expect_error("train --opt nosuch", 2);
+    expect_error("train --augment=maybe", 2);
+    expect_error("train stray", 2);
+    expect_error("train -x", 2);
+    expect_error("train --resume", 2);
+    expect_error("eval", 2);
+    expect_error("eval a b", 2);
+    expect_error("eval x --batch 0", 2);
+    expect_error("report --out", 2);
+    expect_error("report extra", 2);
+    expect_error("repro", 2);
+    expect_error("repro nosuch", 2);
+    CHECK(strstr(g_err, "fashion-cnn") != NULL, "unknown repro name must list valid names: %s", g_err);
+    expect_error("repro fashion-cnn --seed -3", 2);
+    expect_error("demo --epochs 0", 2);
+    expect_error("demo --threads -1", 2);
+    expect_error("version extra", 2);
+}
+
+static void test_runtime_errors(void)
+{
+    char args[1024], path[512];
+    expect_error("train --data-dir /nonexistent/frugal-data --epochs 1", 1);
+    expect_error("demo --data-dir /nonexistent/frugal-data", 1);
+    expect_error("eval /nonexistent/model.safetensors", 1);
+    snprintf(args, sizeof args, "eval '%s'", g_tmp); /* a directory */
+    expect_error(args, 1);
+    snprintf(path, sizeof path, "%s/garbage.safetensors", g_tmp);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs("\xff\xff\xff\xff\xff\xff\xff\x7fnot a safetensors file", f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "eval '%s'", path);
+    expect_error(args, 1);
+    snprintf(path, sizeof path, "%s/unreadable.safetensors", g_tmp);
+    f = fopen(path, "wb");
+    if (f) fclose(f);
+    chmod(path, 0);
+    if (access(path, R_OK) != 0) { /* root can read anything: then it is just empty */
+        snprintf(args, sizeof args, "eval '%s'", path);
+        expect_error(args, 1);
+    }
+    snprintf(args, sizeof args, "eval '%s'", path);
+    expect_error(args, 1); /* empty or unreadable: either way a one-line error */
+    expect_error("report --out /nonexistent/frugal-out", 1);
+}
+
+static void test_help(void)
+{
+    static const char *const train[] = {"model", "data", "epochs", "batch", "opt", "lr", "momentum",
+                                        "wd", "threads", "seed", "out", "schedule", "warmup", "clip",
+                                        "val-frac", "patience", "augment", "ckpt", "ckpt-every",
+                                        "resume", "data-dir", "results", NULL};
+    static const char *const eval[] = {"data-dir", "batch", "threads", "seed", NULL};
+    static const char *const demo[] = {"threads", "seed", "out", NULL};
+    static const char *const repro[] = {"quick", "list", "threads", "seed", "out", NULL};
+    static const char *const report[] = {"out", NULL};
+    expect_help("train", train);
+    expect_help("eval", eval);
+    expect_help("demo", demo);
+    expect_help("repro", repro);
+    expect_help("report", report);
+    expect_help("version", NULL);
+    expect_help("info", NULL);
+    int rc = run("help train");
+    CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
+    rc = run("--help");
+    CHECK(rc == 0, "--help exit %d", rc);
+    static const char *const cmds[] = {"train", "eval", "info", "report", "demo", "repro", "version"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "  %s ", cmds[i]);
+        CHECK(strstr(g_out, want) != NULL, "--help does not list %s", cmds[i]);
+    }
+    rc = run("version");
+    CHECK(rc == 0 && strncmp(g_out, "frugal ", 7) == 0 && strstr(g_out, "\nisa ") &&
+              strstr(g_out, "\nthreads "),
+          "version output: %s", g_out);
+    rc = run("repro --list");
+    CHECK(rc == 0 && strstr(g_out, "fashion-cnn") != NULL, "repro --list: %s", g_out);
+}
+
+/* A tiny real run: the printed accuracy of train and eval must agree. */
+static void test_end_to_end(void)
+{
+    char args[2048], path[1024], acc_train[64] = "", acc_eval[64] = "";
+    struct stat st;
+    snprintf(args, sizeof args,
+             "train --model mlp --epochs 1 --limit-train 512 --batch 64 --threads 2 --seed 3 "
+             "--results '%s/run'",
+             g_tmp);
+    int rc = run(args);
+    CHECK(rc == 0, "tiny train failed (%d): %s", rc, g_err);
+    const char *t = strstr(g_out, "test acc ");
+    CHECK(t != NULL, "train did not print test acc: %s", g_out);
+    if (t) {
+        sscanf(t, "test acc %63s", acc_train);
+        /* `test acc` is the last line */
+        CHECK(strchr(t, '\n') && strchr(t, '\n')[1] == '\0', "test acc is not the last line");
+    }
+    static const char *const files[] = {"results.json", "loss.svg", "accuracy.svg", "model.safetensors"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/run/%s", g_tmp, files[i]);
+        CHECK(stat(path, &st) == 0 && st.st_size > 0, "missing %s", path);
+    }
+    snprintf(args, sizeof args, "eval '%s/run/model.safetensors' --batch 100 --threads 2", g_tmp);
+    rc = run(args);
+    CHECK(rc == 0, "eval failed (%d): %s", rc, g_err);
+    t = strstr(g_out, "test acc ");
+    if (t) sscanf(t, "test acc %63s", acc_eval);
+    CHECK(acc_train[0] && strcmp(acc_train, acc_eval) == 0, "train says %s, eval says %s",
+          acc_train, acc_eval);
+    snprintf(args, sizeof args, "report --out '%s'", g_tmp);
+    rc = run(args);
+    snprintf(path, sizeof path, "%s/report/index.html\n", g_tmp);
+    CHECK(rc == 0 && strcmp(g_out, path) == 0, "report printed [%s], expected [%s]", g_out, path);
+}
+
+int main(void)
+{
+    g_bin = getenv("FRUGAL_BIN");
+    if (!g_bin || access(g_bin, X_OK) != 0) {
+        fprintf(stderr, "test_cli: set FRUGAL_BIN to the frugal binary (ctest does)\n");
+        return 1;
+    }
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_usage_errors();
+    test_runtime_errors();
+    test_help();
+    test_end_to_end();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "chmod -R u+rwX '%s'; rm -rf '%s'", g_tmp, g_tmp);
+    CHECK(system(cmd) == 0, "cleanup");
+    return check_report("test_cli");
+}

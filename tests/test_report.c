@@ -1,0 +1,227 @@
+/* test_report.c: the report pieces without training: SVG plots are
+ * well-formed (balanced tags, the series and their names present, hostile
+ * text escaped), results.json round-trips, and a report built from two fake
+ * experiments holds both sections, their claims, tables and inlined plots. */
+#include "check.h"
+#include "frugal/report.h"
+#include "frugal/status.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Tag balance of an XML-ish document: every <x ...> is closed by </x> or is
+ * self-closing; processing instructions, comments and doctype are skipped.
+ * Returns 1 when balanced and properly nested; counts elements named `name`. */
+static int balanced(const char *s, const char *name, int *count)
+{
+    char stack[256][32];
+    int depth = 0;
+    *count = 0;
+    while ((s = strchr(s, '<')) != NULL) {
+        if (s[1] == '?' || s[1] == '!') {
+            s = strchr(s, '>');
+            if (!s) return 0;
+            continue;
+        }
+        int closing = s[1] == '/';
+        const char *p = s + 1 + closing;
+        char tag[32];
+        int n = 0;
+        while (*p && *p != ' ' && *p != '>' && *p != '/' && *p != '\n' && n < 31) tag[n++] = *p++;
+        tag[n] = '\0';
+        const char *end = strchr(p, '>');
+        if (!end || n == 0) return 0;
+        /* no raw '<' inside a tag (attribute values must be escaped) */
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (lt) return 0;
+        int self = end[-1] == '/';
+        if (closing) {
+            if (depth == 0 || strcmp(stack[depth - 1], tag) != 0) return 0;
+            depth--;
+        } else {
+            if (strcmp(tag, name) == 0) (*count)++;
+            if (!self) {
+                if (depth == 256) return 0;
+                snprintf(stack[depth++], sizeof stack[0], "%s", tag);
+            }
+        }
+        s = end + 1;
+    }
+    return depth == 0;
+}
+
+static void test_svg(void)
+{
+    double x[50], y1[50], y2[50];
+    for (int i = 0; i < 50; i++) {
+        x[i] = i;
+        y1[i] = exp(-0.1 * i) + 0.01;
+        y2[i] = 0.5 + 0.01 * i;
+    }
+    y2[10] = NAN; /* breaks the line, must not appear as "nan" */
+    struct fr_plot_series s[2] = {{"train <loss> & \"x\"", 50, x, y1}, {"val acc", 50, x, y2}};
+    struct fr_plot p = {.title = "curves & <things>", .xlabel = "step", .ylabel = "loss", .markers = 1};
+    char *svg = fr_plot_svg(&p, 2, s);
+    CHECK(svg != NULL, "fr_plot_svg failed: %s", fr_last_error());
+    if (!svg) return;
+    int groups = 0, circles = 0, paths = 0;
+    CHECK(balanced(svg, "g", &groups), "svg tags unbalanced");
+    balanced(svg, "circle", &circles);
+    balanced(svg, "path", &paths);
+    CHECK(strstr(svg, "<svg") && strstr(svg, "</svg>"), "svg root missing");
+    CHECK(strstr(svg, "train &lt;loss&gt; &amp; &quot;x&quot;") != NULL, "series name not escaped");
+    CHECK(strstr(svg, "curves &amp; &lt;things&gt;") != NULL, "title not escaped");
+    CHECK(strstr(svg, "val acc") != NULL, "second series name missing");
+    CHECK(strstr(svg, "nan") == NULL && strstr(svg, "inf") == NULL, "non-finite leaked into svg");
+    CHECK(paths == 2, "expected 2 series paths, got %d", paths);
+    CHECK(circles == 99, "expected 99 markers (one NaN skipped), got %d", circles);
+    CHECK(strstr(svg, "class=\"legend\"") != NULL, "legend missing");
+    free(svg);
+
+    /* log-y with non-positive values, one point, no series: still well-formed */
+    double ly[3] = {0.0, 1e-3, 10.0}, lx[3] = {1, 2, 3};
+    struct fr_plot_series s2 = {"log", 3, lx, ly};
+    struct fr_plot p2 = {.title = "log", .log_y = 1};
+    svg = fr_plot_svg(&p2, 1, &s2);
+    CHECK(svg && balanced(svg, "g", &groups), "log svg malformed");
+    CHECK(svg && strstr(svg, ">0.001<") && strstr(svg, ">10<"), "log ticks missing");
+    free(svg);
+    struct fr_plot_series one = {"one", 1, lx, ly + 2};
+    svg = fr_plot_svg(&p, 1, &one);
+    CHECK(svg && balanced(svg, "g", &groups), "single-point svg malformed");
+    free(svg);
+    svg = fr_plot_svg(&p, 0, NULL);
+    CHECK(svg && balanced(svg, "g", &groups), "empty svg malformed");
+    free(svg);
+    struct fr_plot_series bad = {"bad", 5, NULL, NULL};
+    CHECK(fr_plot_svg(&p, 1, &bad) == NULL, "NULL arrays accepted");
+}
+
+static int write_fake(const char *dir, const char *name, const char *paper, double acc)
+{
+    char path[512];
+    double x[3] = {1, 2, 3}, y[3] = {0.9, 0.5, 0.3};
+    struct fr_results *r = fr_results_new(name, name);
+    if (!r) return -1;
+    fr_results_set_str(r, "paper", paper);
+    fr_results_set_str(r, "claim", "claim of <b>");
+    fr_results_set_str(r, "command", "frugal repro x --quick");
+    fr_results_set_seed(r, 7);
+    fr_results_config_int(r, "epochs", 3);
+    fr_results_metric(r, "test_acc", acc, "%");
+    fr_results_series(r, "train loss", "epoch", "loss", 3, x, y);
+    const char *cols[3] = {"budget", "acc", "ratio"};
+    fr_results_table(r, "sweep", 3, cols);
+    fr_results_table_row(r, "sweep", "20%", (double[]){55.5, 0.5});
+    snprintf(path, sizeof path, "%s/%s/loss.svg", dir, name);
+    struct fr_plot p = {.title = "loss", .xlabel = "epoch", .ylabel = "loss"};
+    struct fr_plot_series s = {"train loss", 3, x, y};
+    int rc = fr_plot_write(path, &p, 1, &s);
+    fr_results_plot(r, "loss.svg");
+    snprintf(path, sizeof path, "%s/%s/results.json", dir, name);
+    if (rc == 0) rc = fr_results_write(r, path);
+    fr_results_free(r);
+    return rc;
+}
+
+static void test_results_and_report(void)
+{
+    char dir[] = "/tmp/frugal_test_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[512], idx[512];
+    CHECK(write_fake(dir, "exp-a", "Paper A", 91.25) == 0, "write a: %s", fr_last_error());
+    CHECK(write_fake(dir, "exp-b", "Paper B", NAN) == 0, "write b: %s", fr_last_error());
+
+    snprintf(path, sizeof path, "%s/exp-a/results.json", dir);
+    struct fr_results *r = fr_results_read(path);
+    CHECK(r != NULL, "read back: %s", fr_last_error());
+    if (r) {
+        double v = 0;
+        const char *unit = NULL;
+        CHECK(fr_results_get_metric(r, "test_acc", &v, &unit) == 0, "metric missing");
+        CHECK(v == 91.25 && unit && strcmp(unit, "%") == 0, "metric %g %s", v, unit ? unit : "");
+        CHECK(fr_results_get_metric(r, "nope", &v, &unit) == FR_ENOTFOUND, "absent metric found");
+        const char *c = fr_results_get_str(r, "claim");
+        CHECK(c && strcmp(c, "claim of <b>") == 0, "claim round trip");
+        const char *commit = fr_results_get_str(r, "commit");
+        CHECK(commit && (strlen(commit) == 40 || strcmp(commit, "unknown") == 0), "commit field");
+        CHECK(fr_results_get_str(r, "finished") != NULL, "finished timestamp");
+        int64_t n = 0;
+        const double *x = NULL, *y = NULL;
+        CHECK(fr_results_get_series(r, "train loss", &n, &x, &y) == 0 && n == 3 && x[2] == 3 &&
+                  y[1] == 0.5,
+              "series round trip");
+        fr_results_free(r);
+    }
+    snprintf(path, sizeof path, "%s/exp-b/results.json", dir);
+    r = fr_results_read(path);
+    if (r) {
+        double v = 0;
+        CHECK(fr_results_get_metric(r, "test_acc", &v, NULL) == 0 && isnan(v), "NaN -> null -> NaN");
+        fr_results_free(r);
+    }
+
+    /* a malformed results.json becomes a section with an error, not a failure */
+    snprintf(path, sizeof path, "%s/broken", dir);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/broken/results.json", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"schema\": \"frugal-results/1\", \"name\": [", f);
+        fclose(f);
+    }
+    CHECK(fr_results_read(path) == NULL && fr_last_error()[0], "malformed json accepted");
+
+    int nsec = 0;
+    CHECK(fr_report_build(dir, idx, sizeof idx, &nsec) == 0, "report: %s", fr_last_error());
+    CHECK(nsec == 3, "expected 3 sections, got %d", nsec);
+    char *html = NULL;
+    f = fopen(idx, "rb");
+    CHECK(f != NULL, "index.html missing at %s", idx);
+    if (f) {
+        html = calloc(1, 1 << 20);
+        if (html) fread(html, 1, (1 << 20) - 1, f);
+        fclose(f);
+    }
+    if (html) {
+        int secs = 0;
+        CHECK(balanced(html, "section", &secs), "html tags unbalanced");
+        CHECK(secs == 3, "expected 3 <section>, got %d", secs);
+        CHECK(strstr(html, "id=\"exp-a\"") && strstr(html, "id=\"exp-b\""), "sections missing");
+        CHECK(strstr(html, "Paper A") && strstr(html, "Paper B"), "papers missing");
+        CHECK(strstr(html, "claim of &lt;b&gt;") != NULL, "claim not escaped");
+        CHECK(strstr(html, "91.25") != NULL, "measurement missing");
+        CHECK(strstr(html, "frugal repro x --quick") != NULL, "command missing");
+        CHECK(strstr(html, "<svg") != NULL && strstr(html, "<?xml") == NULL, "plot not inlined");
+        CHECK(strstr(html, "could not read results") != NULL, "broken section missing");
+        CHECK(strstr(html, "55.5") != NULL, "table row missing");
+        /* sorted by paper: A before B */
+        CHECK(strstr(html, "id=\"exp-a\"") < strstr(html, "id=\"exp-b\""), "order");
+        free(html);
+    }
+    CHECK(fr_report_build("/nonexistent/frugal", idx, sizeof idx, NULL) != 0, "missing dir accepted");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void test_machine(void)
+{
+    struct fr_machine m;
+    fr_machine_probe(&m);
+    CHECK(m.cores >= 1, "cores %d", m.cores);
+    CHECK(m.isa && m.isa[0], "isa");
+    CHECK(m.cpu[0] != '\0', "cpu");
+    CHECK(strcmp(m.version, fr_version()) == 0, "version");
+}
+
+int main(void)
+{
+    test_svg();
+    test_results_and_report();
+    test_machine();
+    return check_report("test_report");
+}

@@ -1,0 +1,62 @@
+/* cmd.h: the frugal subcommands and the helpers they share.
+ *
+ * Each subcommand is `int cmd_<name>(int argc, char **argv)` with argv[0] the
+ * subcommand's name, returning the process exit code: 0 ok, 1 runtime error
+ * (one line on stderr), 2 usage error (one line on stderr, from args.c).
+ */
+#ifndef FRUGAL_CLI_CMD_H
+#define FRUGAL_CLI_CMD_H
+
+#include "frugal/train.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv); /* cmd_info.c */
+int cmd_report(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_repro(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
+ * stderr and returns EXIT_RUNTIME. */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets the thread pool (0 = all online CPUs); prints the error and returns
+ * EXIT_RUNTIME when it cannot. */
+int cli_threads(const char *cmd, int64_t threads);
+
+/* Checks that dir (NULL = the default dataset directory) is a readable
+ * directory; prints the error and returns EXIT_RUNTIME when not. */
+int cli_check_data_dir(const char *cmd, const char *dir);
+
+/* The command line that reproduces this invocation: "frugal " + argv,
+ * shell-quoted where needed (truncated to cap). */
+void cli_command_line(int argc, char **argv, char *buf, size_t cap);
+
+/* What a training run records besides its config: where results go and how
+ * the report describes it. */
+struct cli_run_info {
+    const char *name;     /* results name, e.g. "train", "demo", "fashion-cnn" */
+    const char *title;    /* section title in the report */
+    const char *paper;    /* may be NULL */
+    const char *claim;    /* may be NULL */
+    const char *command;  /* the command line that reproduces the run */
+    const char *results_dir; /* where results.json and plots go; NULL or "" = none */
+    int64_t progress_every;  /* plain-line progress every N steps (0 = auto) */
+};
+
+/* Runs fr_train_run with a progress display on stderr, then writes
+ * results_dir/results.json plus loss.svg and accuracy.svg, and prints the
+ * summary ending in `test acc NN.NN%` on stdout. Returns an exit code; on
+ * failure one line on stderr. */
+int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
+                         const struct cli_run_info *info);
+
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+#endif

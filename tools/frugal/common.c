@@ -1,0 +1,70 @@
+/* common.c: helpers the subcommands share: one-line errors, the thread
+ * pool, up-front checks on paths (so a typo fails in milliseconds with a
+ * clear message, not after a model is built), and the reproducing command
+ * line recorded in results. */
+#include "cmd.h"
+
+#include "frugal/status.h"
+#include "frugal/threads.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* keep it one line whatever the library said */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    fflush(stdout);
+    fprintf(stderr, "frugal %s: %s\n", cmd, msg);
+    return EXIT_RUNTIME;
+}
+
+int cli_threads(const char *cmd, int64_t threads)
+{
+    if (fr_threads_set((int)threads) != 0)
+        return cli_fail(cmd, "cannot use %lld threads: %s", (long long)threads, fr_last_error());
+    return EXIT_OK;
+}
+
+int cli_check_data_dir(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (!dir || !*dir) dir = DEFAULT_DATA_DIR;
+    if (stat(dir, &st) != 0)
+        return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return cli_fail(cmd, "dataset directory %s: not a directory", dir);
+    if (access(dir, R_OK | X_OK) != 0)
+        return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
+    return EXIT_OK;
+}
+
+void cli_command_line(int argc, char **argv, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "frugal");
+    for (int i = 0; i < argc && n < cap; i++) {
+        const char *a = argv[i];
+        int plain = *a != '\0';
+        for (const char *p = a; *p; p++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+%@", *p))
+                plain = 0;
+        if (plain) {
+            n += (size_t)snprintf(buf + n, cap - n, " %s", a);
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, cap - n, " '");
+        for (const char *p = a; *p && n < cap; p++)
+            n += (size_t)(*p == '\'' ? snprintf(buf + n, cap - n, "'\\''")
+                                     : snprintf(buf + n, cap - n, "%c", *p));
+        if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "'");
+    }
+}

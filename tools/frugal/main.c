@@ -1,0 +1,97 @@
+/* main.c: `frugal <command> [flags]`: dispatch to one cmd_<name>.c per
+ * subcommand (see cmd.h for the exit-code contract), plus `version` and
+ * `help`. */
+#include "args.h"
+#include "cmd.h"
+
+#include "frugal/kernels.h"
+#include "frugal/report.h"
+#include "frugal/threads.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_version(int argc, char **argv)
+{
+    struct arg_cmd spec = {"version", "frugal version",
+                           "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
+                           "caps it) and the default thread count, one `key value` per line.",
+                           NULL, 0, 0, 0};
+    const char *pos[1];
+    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
+    if (rc == ARGS_HELP) return EXIT_OK;
+    if (rc != ARGS_OK) return EXIT_USAGE;
+    printf("frugal %s\n", fr_version());
+    printf("isa %s\n", fr_isa_name(fr_cpu_isa()));
+    /* what a command run with the default --threads 0 would use */
+    if (fr_threads_set(0) != 0) return cli_fail("version", "cannot start the thread pool");
+    printf("threads %d\n", fr_threads_get());
+    return EXIT_OK;
+}
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command COMMANDS[] = {
+    {"train", cmd_train, "train a model, write checkpoint, results.json and plots"},
+    {"eval", cmd_eval, "test accuracy of a checkpoint"},
+    {"info", cmd_info, "describe a file: safetensors, IDX, checkpoint"},
+    {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
+    {"demo", cmd_demo, "train the small CNN briefly and build the report"},
+    {"repro", cmd_repro, "reproduce a registered experiment (--list names them)"},
+    {"version", cmd_version, "version, ISA and thread count"},
+    {"help", NULL, "this text, or `frugal help CMD` for a command's flags"},
+};
+#define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: frugal COMMAND [flags]   (frugal COMMAND --help lists its flags)\n\n"
+               "commands:\n");
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 runtime error, 2 usage error\n");
+}
+
+static const struct command *find(const char *name)
+{
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "frugal: missing command (see frugal --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) name = "version";
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        const struct command *c = find(argv[2]);
+        if (!c || !c->run) {
+            fprintf(stderr, "frugal: unknown command '%s' (see frugal --help)\n", argv[2]);
+            return EXIT_USAGE;
+        }
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return c->run(2, help_argv);
+    }
+    const struct command *c = find(name);
+    if (!c || !c->run) {
+        fprintf(stderr, "frugal: unknown command '%s' (see frugal --help)\n", name);
+        return EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
