@@ -1,0 +1,86 @@
+/* cmd_info.c: `frugal info FILE`: what a safetensors file holds: every
+ * tensor (name, dtype, PyTorch-order shape, elements) in file order, the
+ * parameter count, the file size and the __metadata__ map.
+ *
+ * Tensors whose names start with "__" are a trainer's state (optimizer
+ * moments, RNG bytes, counters; see io.h) and are counted apart from the
+ * parameters. The file is validated by fr_st_open, so a malformed file is
+ * one error line and exit code 1.
+ */
+#include "args.h"
+#include "cmd.h"
+
+#include "frugal/io.h"
+#include "frugal/status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void print_shape(const struct fr_st_entry *e, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "(");
+    for (int d = 0; d < e->ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%lld%s", (long long)e->shape[d],
+                              d + 1 < e->ndim ? ", " : "");
+    if (k < n) snprintf(buf + k, n - k, ")");
+}
+
+int cmd_info(int argc, char **argv) {
+    int64_t limit = 0;
+    int no_meta = 0;
+    struct arg_flag flags[] = {
+        {"limit", ARG_INT, &limit, "list at most N tensors (0 = all); totals count every tensor",
+         0, 1e12, NULL},
+        {"no-meta", ARG_BOOL, &no_meta, "do not print the __metadata__ map", 0, 0, NULL},
+    };
+    struct arg_cmd spec = {"info", "frugal info FILE [flags]",
+                           "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
+                           "the parameter count, the file size and the metadata.",
+                           flags, (int)(sizeof flags / sizeof flags[0]), 1, 1};
+    const char *pos[1];
+    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
+    if (rc == ARGS_HELP) return EXIT_OK;
+    if (rc != ARGS_OK) return EXIT_USAGE;
+
+    struct fr_st_file *f = NULL;
+    fr_clear_error();
+    if (fr_st_open(pos[0], &f) != 0) return cli_fail("info", "%s", fr_last_error());
+
+    int width = 4;
+    for (int i = 0; i < f->n; i++) {
+        int l = (int)strlen(f->entries[i].name);
+        if (l > width) width = l > 60 ? 60 : l;
+    }
+    printf("file: %s (%zu bytes, header %llu bytes)\n", pos[0], f->size,
+           (unsigned long long)f->header_len);
+    if (!no_meta && f->nmeta) {
+        printf("metadata:\n");
+        for (int i = 0; i < f->nmeta; i++) printf("  %s: %s\n", f->meta_keys[i], f->meta_vals[i]);
+    }
+    printf("tensors: %d\n", f->n);
+    printf("  %-*s  %-5s  %-24s  %s\n", width, "name", "dtype", "shape", "elements");
+    int64_t nparam = 0, nstate = 0, nstate_t = 0;
+    size_t data_bytes = 0;
+    for (int i = 0; i < f->n; i++) {
+        const struct fr_st_entry *e = &f->entries[i];
+        if (strncmp(e->name, "__", 2) == 0) {
+            nstate += e->nelem;
+            nstate_t++;
+        } else {
+            nparam += e->nelem;
+        }
+        data_bytes += e->nbytes;
+        if (limit > 0 && i >= limit) continue;
+        char shape[256];
+        print_shape(e, shape, sizeof shape);
+        printf("  %-*s  %-5s  %-24s  %lld\n", width, e->name, e->is_bool ? "BOOL" : fr_dtype_name(e->dtype),
+               shape, (long long)e->nelem);
+    }
+    if (limit > 0 && f->n > limit) printf("  ... %lld more\n", (long long)(f->n - limit));
+    printf("total: %lld parameters in %lld tensors", (long long)nparam,
+           (long long)(f->n - nstate_t));
+    if (nstate_t)
+        printf("; %lld state elements in %lld __ tensors", (long long)nstate, (long long)nstate_t);
+    printf("; %zu data bytes\n", data_bytes);
+    fr_st_close(f);
+    return EXIT_OK;
+}
