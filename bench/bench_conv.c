@@ -51,7 +51,8 @@ static int run_case(const struct bcase *c, int reps) {
     struct fr_tensor *ts[3] = {x, w, b};
     for (int t = 0; t < 3; t++) {
         float *p = ts[t]->data;
-        for (int64_t i = 0; i < fr_nelem(ts[t]); i++) p[i] = (float)(2 * fr_rng_uniform(&rng) - 1);
+        for (int64_t i = 0; i < fr_nelem(ts[t]); i++)
+            p[i] = (float)(2 * fr_rng_uniform(&rng) - 1);
         ts[t]->requires_grad = 1;
     }
     int pad = (int)(c->K / 2);
@@ -90,8 +91,8 @@ static int run_case(const struct bcase *c, int reps) {
                     for (int64_t kw = 0; kw < c->K; kw++) {
                         int64_t ih = oh - pad + kh, iw = ow - pad + kw;
                         if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
-                        s += (double)((float *)x->data)[((n * c->C + c0 + ci) * c->H + ih) * c->W +
-                                                        iw] *
+                        s += (double)((float *)
+                                          x->data)[((n * c->C + c0 + ci) * c->H + ih) * c->W + iw] *
                              ((float *)w->data)[((oc * cg + ci) * c->K + kh) * c->K + kw];
                     }
             double got = fr_get(y, ((n * c->O + oc) * c->H + oh) * c->W + ow);

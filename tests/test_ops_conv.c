@@ -21,9 +21,8 @@ static void conv_check(const char *name, int64_t W, int64_t H, int64_t C, int64_
                        int64_t KW, int64_t O, struct fr_conv2d_opts o, int bias, int strided) {
     struct conv_case k = {o, bias};
     int G = o.groups ? o.groups : 1;
-    struct check_input in[3] = {{4, {W, H, C, N}, .strided = strided},
-                                {4, {KW, KH, C / G, O}},
-                                {1, {O}}};
+    struct check_input in[3] = {
+        {4, {W, H, C, N}, .strided = strided}, {4, {KW, KH, C / G, O}}, {1, {O}}};
     check_op(name, b_conv, &k, bias ? 3 : 2, in, NULL);
 }
 
@@ -51,7 +50,8 @@ static void conv_fast_vs_ref(const char *name, int64_t W, int64_t H, int64_t C, 
         CHECK(y != NULL, "%s: %s", name, fr_last_error());
         if (!y) break;
         fr_t *wt = fr_new(ctx[pass], FR_F32, 4, y->ne);
-        for (int64_t i = 0; i < fr_nelem(wt); i++) fr_set(wt, i, fr_rng_normal(&rng));
+        for (int64_t i = 0; i < fr_nelem(wt); i++)
+            fr_set(wt, i, fr_rng_normal(&rng));
         fr_backward(ctx[pass], fr_sum(ctx[pass], fr_mul(ctx[pass], y, wt), -1));
         res[pass][0] = y, res[pass][1] = x->grad, res[pass][2] = w->grad, res[pass][3] = b->grad;
     }
@@ -72,13 +72,16 @@ static void hand_value(void) {
     fr_t *x = fr_new(ctx, FR_F32, 4, (int64_t[]){3, 3, 1, 1});
     fr_t *w = fr_new(ctx, FR_F32, 4, (int64_t[]){2, 2, 1, 1});
     fr_t *b = fr_new1(ctx, FR_F32, 1);
-    for (int i = 0; i < 9; i++) fr_set(x, i, i + 1);
-    for (int i = 0; i < 4; i++) fr_set(w, i, 1);
+    for (int i = 0; i < 9; i++)
+        fr_set(x, i, i + 1);
+    for (int i = 0; i < 4; i++)
+        fr_set(w, i, 1);
     fr_set(b, 0, 0.5);
     fr_t *y = fr_conv2d(ctx, x, w, b, NULL);
     double want[4] = {12.5, 16.5, 24.5, 28.5};
     CHECK(y && y->ne[0] == 2 && y->ne[1] == 2, "hand conv shape");
-    for (int i = 0; y && i < 4; i++) CHECK_NEAR(fr_get(y, i), want[i], 1e-6, "hand conv value");
+    for (int i = 0; y && i < 4; i++)
+        CHECK_NEAR(fr_get(y, i), want[i], 1e-6, "hand conv value");
     fr_ctx_free(ctx);
 }
 
@@ -137,8 +140,8 @@ int main(void) {
                (O){.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 3}, 1, 0);
     conv_check("depthwise x2 multiplier", 7, 6, 2, 2, 3, 3, 4,
                (O){.pad_h = 1, .pad_w = 1, .groups = 2}, 1, 0);
-    conv_check("depthwise 13x13", 14, 13, 2, 1, 13, 13, 2,
-               (O){.pad_h = 6, .pad_w = 6, .groups = 2}, 1, 0);
+    conv_check("depthwise 13x13", 14, 13, 2, 1, 13, 13, 2, (O){.pad_h = 6, .pad_w = 6, .groups = 2},
+               1, 0);
 
     /* bigger shapes, f32 fast vs reference only */
     conv_fast_vs_ref("depthwise 31x31", 35, 33, 3, 2, 31, 31, 3,

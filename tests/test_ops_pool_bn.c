@@ -44,8 +44,9 @@ static void pool_checks(void) {
         {"avgpool 2x3 s(1,2) p(1,1)", {0, 2, 3, 1, 2, 1, 1}, {8, 6, 2, 1}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct check_input in = {4, {cases[i].ne[0], cases[i].ne[1], cases[i].ne[2],
-                                     cases[i].ne[3]}, .strided = (int)(i % 2)};
+        struct check_input in = {4,
+                                 {cases[i].ne[0], cases[i].ne[1], cases[i].ne[2], cases[i].ne[3]},
+                                 .strided = (int)(i % 2)};
         check_op(cases[i].name, b_pool, &cases[i].p, 1, &in, NULL);
     }
     struct check_input g = {4, {5, 3, 4, 2}};
@@ -54,11 +55,13 @@ static void pool_checks(void) {
     /* padding never wins a max: all -5 stays -5; average counts padding. */
     struct fr_ctx *ctx = fr_ctx_new(1 << 20);
     fr_t *x = fr_new(ctx, FR_F32, 4, (int64_t[]){4, 4, 1, 1});
-    for (int i = 0; i < 16; i++) fr_set(x, i, -5);
+    for (int i = 0; i < 16; i++)
+        fr_set(x, i, -5);
     fr_t *m = fr_maxpool2d(ctx, x, 3, 3, 1, 1, 1, 1);
     CHECK(m && m->ne[0] == 4 && m->ne[1] == 4, "maxpool padded shape");
     CHECK(m && fr_get(m, 0) == -5.0, "padding won a max: %g", m ? fr_get(m, 0) : 0.0);
-    for (int i = 0; i < 16; i++) fr_set(x, i, 1);
+    for (int i = 0; i < 16; i++)
+        fr_set(x, i, 1);
     fr_t *av = fr_avgpool2d(ctx, x, 3, 3, 1, 1, 1, 1);
     CHECK(av != NULL, "avgpool: %s", fr_last_error());
     if (av) {
@@ -101,7 +104,8 @@ static void bn_checks(void) {
     fr_set_training(ctx, 1);
     fr_t *x = fr_new(ctx, FR_F32, 2, (int64_t[]){2, 3});
     double v[6] = {1, 10, 2, 20, 6, 60}; /* channel 0: 1 2 6, channel 1: 10 20 60 */
-    for (int i = 0; i < 6; i++) fr_set(x, i, v[i]);
+    for (int i = 0; i < 6; i++)
+        fr_set(x, i, v[i]);
     float m[2] = {0, 1}, s[2] = {1, 2};
     fr_t *y = fr_batchnorm(ctx, x, NULL, NULL, m, s, 0.1f, 1e-5f);
     CHECK(y != NULL, "batchnorm: %s", fr_last_error());

@@ -54,7 +54,8 @@ static void FR_FN(bn_fwd)(void *vp, int64_t c0, int64_t c1, int tid) {
         if (out->ip[0]) {
             double s = 0, q = 0;
             for (int64_t n = 0; n < j->N; n++)
-                for (int64_t i = 0; i < j->S; i++) s += x[(n * j->C + c) * j->S + i];
+                for (int64_t i = 0; i < j->S; i++)
+                    s += x[(n * j->C + c) * j->S + i];
             mean = s / cnt;
             for (int64_t n = 0; n < j->N; n++)
                 for (int64_t i = 0; i < j->S; i++) {
@@ -64,8 +65,7 @@ static void FR_FN(bn_fwd)(void *vp, int64_t c0, int64_t c1, int tid) {
             var = q / cnt;
             if (out->ip[1]) {
                 a->running_mean[c] = (float)((1 - mom) * a->running_mean[c] + mom * mean);
-                a->running_var[c] =
-                    (float)((1 - mom) * a->running_var[c] + mom * q / (cnt - 1));
+                a->running_var[c] = (float)((1 - mom) * a->running_var[c] + mom * q / (cnt - 1));
             }
         } else {
             mean = a->running_mean[c], var = a->running_var[c];
@@ -114,7 +114,7 @@ static void FR_FN(bn_bwd)(void *vp, int64_t c0, int64_t c1, int tid) {
     }
 }
 
-static void FR_FN(bn_run)(fr_task_fn fn, struct FR_FN(bn_job) *j) {
+static void FR_FN(bn_run)(fr_task_fn fn, struct FR_FN(bn_job) * j) {
 #ifdef FR_PRIMARY
     if (!fr_reference_mode()) {
         fr_parallel_for(j->C, (1 << 14) / (j->N * j->S + 1) + 1, fn, j);
@@ -171,8 +171,10 @@ fr_t *fr_batchnorm(struct fr_ctx *ctx, fr_t *x, fr_t *gamma, fr_t *beta, float *
     }
     int training = fr_is_training(ctx), batch = training || !running_mean;
     if (C == 0 || (batch && cnt < 2)) {
-        fr_error(FR_EINVAL, "batchnorm: input %s: batch statistics need more than 1 value "
-                 "per channel", fr_shape_str(x, s, sizeof s));
+        fr_error(FR_EINVAL,
+                 "batchnorm: input %s: batch statistics need more than 1 value "
+                 "per channel",
+                 fr_shape_str(x, s, sizeof s));
         return NULL;
     }
     fr_t *g = gamma ? fr_contiguous(ctx, gamma) : NULL, *b = beta ? fr_contiguous(ctx, beta) : NULL;

@@ -157,7 +157,8 @@ static void dw_bwd_weight_task(void *vp, int64_t c0, int64_t c1, int tid) {
                 fr_dw_backward_weight(g, j->x + p * g->H * g->W, dy, j->gw + c * g->KH * g->KW, s);
             if (j->gb) {
                 double t = 0;
-                for (int64_t i = 0; i < g->OH * g->OW; i++) t += dy[i];
+                for (int64_t i = 0; i < g->OH * g->OW; i++)
+                    t += dy[i];
                 j->gb[c] += (float)t;
             }
         }
@@ -182,7 +183,8 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
                     col + gr * j->kk * ohw, ohw, 0.0f, yn + gr * d->Og * ohw, ohw);
         if (j->b)
             for (int64_t o = 0; o < d->O; o++)
-                for (int64_t i = 0; i < ohw; i++) yn[o * ohw + i] += j->b[o];
+                for (int64_t i = 0; i < ohw; i++)
+                    yn[o * ohw + i] += j->b[o];
     }
 }
 
@@ -213,7 +215,8 @@ static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
         if (j->gb)
             for (int64_t o = 0; o < d->O; o++) {
                 double t = 0;
-                for (int64_t i = 0; i < ohw; i++) t += gyn[o * ohw + i];
+                for (int64_t i = 0; i < ohw; i++)
+                    t += gyn[o * ohw + i];
                 pb[o] += (float)t;
             }
         if (gxn) {
@@ -277,9 +280,11 @@ static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *g
     for (int t = 0; t < nt; t++) {
         const float *pw = j.scratch + (size_t)t * j.per + 2 * colsz, *pb = pw + wsz;
         if (gw)
-            for (size_t i = 0; i < wsz; i++) gw[i] += pw[i];
+            for (size_t i = 0; i < wsz; i++)
+                gw[i] += pw[i];
         if (gb)
-            for (size_t i = 0; i < bsz; i++) gb[i] += pb[i];
+            for (size_t i = 0; i < bsz; i++)
+                gb[i] += pb[i];
     }
     return 1;
 }
@@ -323,7 +328,8 @@ fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct f
         return NULL;
     }
     if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || o->pad_h < 0 || o->pad_w < 0 || G < 1) {
-        fr_error(FR_EINVAL, "conv2d: stride %dx%d, dilation %dx%d, padding %dx%d, groups %d: "
+        fr_error(FR_EINVAL,
+                 "conv2d: stride %dx%d, dilation %dx%d, padding %dx%d, groups %d: "
                  "strides, dilations and groups must be positive, padding non-negative",
                  sh, sw, dh, dw, o->pad_h, o->pad_w, G);
         return NULL;
@@ -335,9 +341,11 @@ fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct f
         return NULL;
     }
     if (w->ne[2] != C / G || KH < 1 || KW < 1 || O < 1) {
-        fr_error(FR_EINVAL, "conv2d: weight %s does not fit input %s with groups %d "
-                 "(expected (Cout, %lld, KH, KW))", fr_shape_str(w, s1, sizeof s1),
-                 fr_shape_str(x, s2, sizeof s2), G, (long long)(C / G));
+        fr_error(FR_EINVAL,
+                 "conv2d: weight %s does not fit input %s with groups %d "
+                 "(expected (Cout, %lld, KH, KW))",
+                 fr_shape_str(w, s1, sizeof s1), fr_shape_str(x, s2, sizeof s2), G,
+                 (long long)(C / G));
         return NULL;
     }
     if (bias && (fr_nelem(bias) != O || bias->ne[0] != O)) {
@@ -347,9 +355,11 @@ fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct f
     }
     int64_t ekh = (int64_t)dh * (KH - 1) + 1, ekw = (int64_t)dw * (KW - 1) + 1;
     if (ekh > x->ne[1] + 2 * (int64_t)o->pad_h || ekw > x->ne[0] + 2 * (int64_t)o->pad_w) {
-        fr_error(FR_EINVAL, "conv2d: kernel %lldx%lld (dilated) is bigger than the padded input "
-                 "%lldx%lld", (long long)ekh, (long long)ekw,
-                 (long long)(x->ne[1] + 2 * o->pad_h), (long long)(x->ne[0] + 2 * o->pad_w));
+        fr_error(FR_EINVAL,
+                 "conv2d: kernel %lldx%lld (dilated) is bigger than the padded input "
+                 "%lldx%lld",
+                 (long long)ekh, (long long)ekw, (long long)(x->ne[1] + 2 * o->pad_h),
+                 (long long)(x->ne[0] + 2 * o->pad_w));
         return NULL;
     }
     fr_t *b = bias ? fr_contiguous(ctx, bias) : NULL;

@@ -24,8 +24,9 @@ struct FR_FN(pool_job) {
 
 static struct FR_FN(pool_job) FR_FN(pool_setup)(fr_t *out) {
     const fr_t *x = out->src[0];
-    struct FR_FN(pool_job) j = {out, x->ne[1], x->ne[0], out->ne[1], out->ne[0], out->ip[0],
-                                out->ip[1], out->ip[2], out->ip[3], out->ip[4], out->ip[5]};
+    struct FR_FN(pool_job)
+        j = {out,        x->ne[1],   x->ne[0],   out->ne[1], out->ne[0], out->ip[0],
+             out->ip[1], out->ip[2], out->ip[3], out->ip[4], out->ip[5]};
     return j;
 }
 
@@ -78,7 +79,8 @@ static void FR_FN(maxpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
     const int32_t *arg = j->out->aux;
     int64_t ohw = j->OH * j->OW;
     for (int64_t p = p0; p < p1; p++)
-        for (int64_t i = 0; i < ohw; i++) gx[p * j->H * j->W + arg[p * ohw + i]] += gy[p * ohw + i];
+        for (int64_t i = 0; i < ohw; i++)
+            gx[p * j->H * j->W + arg[p * ohw + i]] += gy[p * ohw + i];
 }
 
 static void FR_FN(avgpool_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
@@ -123,8 +125,8 @@ static void FR_FN(avgpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
 void FR_FN(fr_op_maxpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FR_FN(maxpool_fwd), &j, FR_FN(nplanes)(out), fr_nelem(out->src[0]) /
-                       FR_FN(nplanes)(out) * 2);
+    FR_FN(over_planes)
+    (FR_FN(maxpool_fwd), &j, FR_FN(nplanes)(out), fr_nelem(out->src[0]) / FR_FN(nplanes)(out) * 2);
 }
 void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!fr_op_grad(ctx, out->src[0])) return;
@@ -134,14 +136,12 @@ void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
 void FR_FN(fr_op_avgpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FR_FN(avgpool_fwd), &j, FR_FN(nplanes)(out),
-                       j.OH * j.OW * j.kh * j.kw);
+    FR_FN(over_planes)(FR_FN(avgpool_fwd), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
 }
 void FR_FN(fr_op_avgpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!fr_op_grad(ctx, out->src[0])) return;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FR_FN(avgpool_bwd), &j, FR_FN(nplanes)(out),
-                       j.OH * j.OW * j.kh * j.kw);
+    FR_FN(over_planes)(FR_FN(avgpool_bwd), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
 }
 
 /* global average: out {C, N}, one mean per plane of x. */
@@ -154,7 +154,8 @@ static void FR_FN(gap_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
     real *y = out->data;
     for (int64_t p = p0; p < p1; p++) {
         double s = 0;
-        for (int64_t i = 0; i < hw; i++) s += xd[p * hw + i];
+        for (int64_t i = 0; i < hw; i++)
+            s += xd[p * hw + i];
         y[p] = (real)(s / (double)hw);
     }
 }
@@ -168,7 +169,8 @@ static void FR_FN(gap_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
     const real *gy = out->grad->data;
     for (int64_t p = p0; p < p1; p++) {
         real g = gy[p] / (real)hw;
-        for (int64_t i = 0; i < hw; i++) gx[p * hw + i] += g;
+        for (int64_t i = 0; i < hw; i++)
+            gx[p * hw + i] += g;
     }
 }
 
@@ -197,8 +199,10 @@ static fr_t *pool(struct fr_ctx *ctx, int op, const char *who, fr_t *x, int kh, 
     if (sh == 0) sh = kh;
     if (sw == 0) sw = kw;
     if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
-        fr_error(FR_EINVAL, "%s: window %dx%d, stride %dx%d, padding %dx%d: window and stride "
-                 "must be positive, padding at most half the window", who, kh, kw, sh, sw, ph, pw);
+        fr_error(FR_EINVAL,
+                 "%s: window %dx%d, stride %dx%d, padding %dx%d: window and stride "
+                 "must be positive, padding at most half the window",
+                 who, kh, kw, sh, sw, ph, pw);
         return NULL;
     }
     int64_t H = x->ne[1], W = x->ne[0];
@@ -243,7 +247,7 @@ fr_t *fr_global_avgpool(struct fr_ctx *ctx, fr_t *x) {
     x = fr_contiguous(ctx, x);
     if (!x) return NULL;
     int64_t ne[2] = {x->ne[2], x->ne[3]};
-    return fr_op_run(ctx, fr_op_new(ctx, FR_OP_GLOBAL_AVGPOOL, x->dtype, 2, ne, x, NULL, NULL,
-                                    NULL));
+    return fr_op_run(ctx,
+                     fr_op_new(ctx, FR_OP_GLOBAL_AVGPOOL, x->dtype, 2, ne, x, NULL, NULL, NULL));
 }
 #endif

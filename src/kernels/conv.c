@@ -13,6 +13,7 @@
  */
 #include "conv.h"
 
+#include "frugal/kernels.h"
 #include "vec.h"
 
 #include <string.h>
@@ -46,12 +47,15 @@ void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
                         continue;
                     }
                     const float *xr = xc + ih * g->W + off;
-                    for (int64_t ow = 0; ow < lo; ow++) r[ow] = 0;
+                    for (int64_t ow = 0; ow < lo; ow++)
+                        r[ow] = 0;
                     if (g->sw == 1)
                         memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
                     else
-                        for (int64_t ow = lo; ow < hi; ow++) r[ow] = xr[ow * g->sw];
-                    for (int64_t ow = hi; ow < g->OW; ow++) r[ow] = 0;
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = xr[ow * g->sw];
+                    for (int64_t ow = hi; ow < g->OW; ow++)
+                        r[ow] = 0;
                 }
             }
 }
@@ -76,7 +80,8 @@ void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
                     if (g->sw == 1)
                         fr_vec_acc(hi - lo, r + lo, xr + lo);
                     else
-                        for (int64_t ow = lo; ow < hi; ow++) xr[ow * g->sw] += r[ow];
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            xr[ow * g->sw] += r[ow];
                 }
             }
 }
@@ -104,7 +109,7 @@ static struct dw_dims dw_dims(const struct fr_conv_geom *g) {
 
 size_t fr_dw_scratch_floats(const struct fr_conv_geom *g) {
     struct dw_dims d = dw_dims(g);
-    return (size_t)(d.xrows * d.ldx + d.rh * d.tw);
+    return (size_t)(d.xrows * d.ldx + d.rh * d.tw + g->KH * g->KW);
 }
 
 /* Zeroes the padded image and copies the rows x cols plane src into it at
@@ -116,29 +121,68 @@ static void pad_plane(float *xp, const struct dw_dims *d, const float *src, int6
         memcpy(xp + (r + r0) * d->ldx + c0, src + r * cols, (size_t)cols * sizeof(float));
 }
 
-/* yp[r][c] = sum_{kh,kw} w'[kh][kw] * xp[r+kh][c+kw] for r < rows (a multiple
- * of 4) and c < cols (a multiple of 16); w' is w, or w flipped in both axes. */
+/* One output block: 4 rows x T tiles of 16 columns (T = 1 or 2) at (r, c).
+ * Input row i (relative to r) feeds output row q through kernel row i - q;
+ * where all 4 rows take input row i, each loaded input vector serves 4 FMAs
+ * (plus one broadcast weight each), else rows are done one by one. */
+#define DW_ROW(A0, A1, Q, T)                                                                       \
+    if (i >= Q && i - Q < KH) {                                                                    \
+        const float *wq = w + (i - Q) * KW;                                                        \
+        for (int64_t kw = 0; kw < KW; kw++) {                                                      \
+            A0 += wq[kw] * ld16(xr + kw);                                                          \
+            if (T == 2) A1 += wq[kw] * ld16(xr + kw + 16);                                         \
+        }                                                                                          \
+    }
+
+#define DW_BLOCK(T)                                                                                \
+    do {                                                                                           \
+        v16 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0},           \
+            a31 = {0};                                                                             \
+        for (int64_t i = 0; i < KH + 3; i++) {                                                     \
+            const float *xr = xp + (r + i) * ldx + c;                                              \
+            if (i >= 3 && i < KH) {                                                                \
+                const float *w0 = w + i * KW, *w1 = w0 - KW, *w2 = w1 - KW, *w3 = w2 - KW;         \
+                for (int64_t kw = 0; kw < KW; kw++) {                                              \
+                    v16 x0 = ld16(xr + kw);                                                        \
+                    a00 += w0[kw] * x0, a10 += w1[kw] * x0;                                        \
+                    a20 += w2[kw] * x0, a30 += w3[kw] * x0;                                        \
+                    if (T == 2) {                                                                  \
+                        v16 x1 = ld16(xr + kw + 16);                                               \
+                        a01 += w0[kw] * x1, a11 += w1[kw] * x1;                                    \
+                        a21 += w2[kw] * x1, a31 += w3[kw] * x1;                                    \
+                    }                                                                              \
+                }                                                                                  \
+            } else {                                                                               \
+                DW_ROW(a00, a01, 0, T)                                                             \
+                DW_ROW(a10, a11, 1, T)                                                             \
+                DW_ROW(a20, a21, 2, T)                                                             \
+                DW_ROW(a30, a31, 3, T)                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        float *y0 = yp + r * ldy + c;                                                              \
+        st16(y0, a00), st16(y0 + ldy, a10), st16(y0 + 2 * ldy, a20), st16(y0 + 3 * ldy, a30);      \
+        if (T == 2)                                                                                \
+            st16(y0 + 16, a01), st16(y0 + ldy + 16, a11), st16(y0 + 2 * ldy + 16, a21),            \
+                st16(y0 + 3 * ldy + 16, a31);                                                      \
+    } while (0)
+
+/* yp[r][c] = sum_{kh,kw} w[kh][kw] * xp[r+kh][c+kw] for r < rows (a multiple
+ * of 4) and c < cols (a multiple of 16). pair: use 2-tile blocks (8
+ * accumulators; only where the vector registers hold them, i.e. AVX-512). */
 FR_CLONES static void dw_corr(const float *xp, int64_t ldx, const float *w, int64_t KH, int64_t KW,
-                              int flip, float *yp, int64_t ldy, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r += 4)
-        for (int64_t c = 0; c < cols; c += 16) {
-            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const float *x0 = xp + (r + kh) * ldx + c;
-                const float *wr = flip ? w + (KH - 1 - kh) * KW + KW - 1 : w + kh * KW;
-                for (int64_t kw = 0; kw < KW; kw++) {
-                    float wv = flip ? wr[-kw] : wr[kw];
-                    a0 += wv * ld16(x0 + kw);
-                    a1 += wv * ld16(x0 + ldx + kw);
-                    a2 += wv * ld16(x0 + 2 * ldx + kw);
-                    a3 += wv * ld16(x0 + 3 * ldx + kw);
-                }
-            }
-            st16(yp + r * ldy + c, a0);
-            st16(yp + (r + 1) * ldy + c, a1);
-            st16(yp + (r + 2) * ldy + c, a2);
-            st16(yp + (r + 3) * ldy + c, a3);
-        }
+                              float *yp, int64_t ldy, int64_t rows, int64_t cols, int pair) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        int64_t c = 0;
+        if (pair)
+            for (; c + 32 <= cols; c += 32)
+                DW_BLOCK(2);
+        for (; c < cols; c += 16)
+            DW_BLOCK(1);
+    }
+}
+
+static int dw_pair(void) {
+    return fr_cpu_isa() >= FR_ISA_AVX512;
 }
 
 void fr_dw_forward(const struct fr_conv_geom *g, const float *x, const float *w, float bias,
@@ -146,7 +190,8 @@ void fr_dw_forward(const struct fr_conv_geom *g, const float *x, const float *w,
     struct dw_dims d = dw_dims(g);
     float *xp = scratch, *yp = scratch + d.xrows * d.ldx;
     pad_plane(xp, &d, x, g->H, g->W, g->ph, g->pw);
-    dw_corr(xp, d.ldx, w, g->KH, g->KW, 0, yp, d.tw, round_up(g->OH, 4), round_up(g->OW, 16));
+    dw_corr(xp, d.ldx, w, g->KH, g->KW, yp, d.tw, round_up(g->OH, 4), round_up(g->OW, 16),
+            dw_pair());
     for (int64_t r = 0; r < g->OH; r++)
         fr_vec_add_scalar(g->OW, bias, yp + r * d.tw, y + r * g->OW);
 }
@@ -155,9 +200,14 @@ void fr_dw_backward_input(const struct fr_conv_geom *g, const float *dy, const f
                           float *scratch) {
     struct dw_dims d = dw_dims(g);
     float *xp = scratch, *yp = scratch + d.xrows * d.ldx;
+    float *wf = yp + d.rh * d.tw; /* the kernel flipped in both axes */
+    for (int64_t k = 0, n = g->KH * g->KW; k < n; k++)
+        wf[k] = w[n - 1 - k];
     pad_plane(xp, &d, dy, g->OH, g->OW, g->KH - 1 - g->ph, g->KW - 1 - g->pw);
-    dw_corr(xp, d.ldx, w, g->KH, g->KW, 1, yp, d.tw, round_up(g->H, 4), round_up(g->W, 16));
-    for (int64_t r = 0; r < g->H; r++) fr_vec_acc(g->W, yp + r * d.tw, dx + r * g->W);
+    dw_corr(xp, d.ldx, wf, g->KH, g->KW, yp, d.tw, round_up(g->H, 4), round_up(g->W, 16),
+            dw_pair());
+    for (int64_t r = 0; r < g->H; r++)
+        fr_vec_acc(g->W, yp + r * d.tw, dx + r * g->W);
 }
 
 /* dw[kh][kw] += sum_{r<OH, c<cols} dyp[r][c] * xp[r+kh][c+kw]; dyp is zero
@@ -171,19 +221,21 @@ FR_CLONES static void dw_wgrad(const float *xp, int64_t ldx, const float *dyp, i
                 const float *xr = xp + (r + kh) * ldx + k0;
                 for (int64_t c = 0; c < cols; c += 16) {
                     v16 dv = ld16(dyp + r * ldy + c);
-                    for (int k = 0; k < 8; k++) a[k] += dv * ld16(xr + c + k);
+                    for (int k = 0; k < 8; k++)
+                        a[k] += dv * ld16(xr + c + k);
                 }
             }
             for (int k = 0; k < 8 && k0 + k < KW; k++) {
                 float s = 0;
-                for (int j = 0; j < 16; j++) s += a[k][j];
+                for (int j = 0; j < 16; j++)
+                    s += a[k][j];
                 dw[kh * KW + k0 + k] += s;
             }
         }
 }
 
-void fr_dw_backward_weight(const struct fr_conv_geom *g, const float *x, const float *dy,
-                           float *dw, float *scratch) {
+void fr_dw_backward_weight(const struct fr_conv_geom *g, const float *x, const float *dy, float *dw,
+                           float *scratch) {
     struct dw_dims d = dw_dims(g);
     float *xp = scratch, *dyp = scratch + d.xrows * d.ldx;
     int64_t cols = round_up(g->OW, 16);

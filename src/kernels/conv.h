@@ -41,7 +41,7 @@ void fr_dw_forward(const struct fr_conv_geom *g, const float *x, const float *w,
 void fr_dw_backward_input(const struct fr_conv_geom *g, const float *dy, const float *w, float *dx,
                           float *scratch);
 /* dw (KH x KW) += gradient with respect to w, given x and dy. */
-void fr_dw_backward_weight(const struct fr_conv_geom *g, const float *x, const float *dy,
-                           float *dw, float *scratch);
+void fr_dw_backward_weight(const struct fr_conv_geom *g, const float *x, const float *dy, float *dw,
+                           float *scratch);
 
 #endif
