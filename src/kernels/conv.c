@@ -26,41 +26,45 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 #define ld16(p) (*(const v16u *)(p))
 #define st16(p, v) (*(v16u *)(p) = (v))
 
-void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
-    const int64_t OHW = g->OH * g->OW;
+/* Row segments are short (an output row), so the copies are plain loops the
+ * compiler vectorises inline rather than memcpy / memset calls. */
+FR_CLONES void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
+    const int64_t OHW = g->OH * g->OW, OW = g->OW, sw = g->sw;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t kh = 0; kh < g->KH; kh++)
             for (int64_t kw = 0; kw < g->KW; kw++) {
                 float *row = col + ((c * g->KH + kh) * g->KW + kw) * OHW;
                 const float *xc = x + c * g->H * g->W;
-                /* output columns ow whose input column is inside [0, W) */
+                /* output columns [lo, hi) read input columns inside [0, W) */
                 int64_t off = kw * g->dw - g->pw;
-                int64_t lo = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-                int64_t hi = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
-                if (hi > g->OW) hi = g->OW;
+                int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int64_t hi = g->W - off <= 0 ? 0 : (g->W - off + sw - 1) / sw;
+                if (hi > OW) hi = OW;
                 if (lo > hi) lo = hi;
                 for (int64_t oh = 0; oh < g->OH; oh++) {
-                    float *r = row + oh * g->OW;
+                    float *r = row + oh * OW;
                     int64_t ih = oh * g->sh - g->ph + kh * g->dh;
                     if (ih < 0 || ih >= g->H) {
-                        memset(r, 0, (size_t)g->OW * sizeof(float));
+                        for (int64_t ow = 0; ow < OW; ow++)
+                            r[ow] = 0;
                         continue;
                     }
                     const float *xr = xc + ih * g->W + off;
                     for (int64_t ow = 0; ow < lo; ow++)
                         r[ow] = 0;
-                    if (g->sw == 1)
-                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+                    if (sw == 1)
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = xr[ow];
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = xr[ow * g->sw];
-                    for (int64_t ow = hi; ow < g->OW; ow++)
+                            r[ow] = xr[ow * sw];
+                    for (int64_t ow = hi; ow < OW; ow++)
                         r[ow] = 0;
                 }
             }
 }
 
-void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
+FR_CLONES void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
     const int64_t OHW = g->OH * g->OW;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t kh = 0; kh < g->KH; kh++)
@@ -78,7 +82,8 @@ void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
                     const float *r = row + oh * g->OW;
                     float *xr = xc + ih * g->W + off;
                     if (g->sw == 1)
-                        fr_vec_acc(hi - lo, r + lo, xr + lo);
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            xr[ow] += r[ow];
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
                             xr[ow * g->sw] += r[ow];
