@@ -1,0 +1,470 @@
+/* train.c: supervised image-classification training (train.h).
+ *
+ * One step: take the loader's next batch (shuffled, augmented), zero the
+ * gradient slab, forward, cross-entropy, backward, clip, optimizer step at
+ * lr = schedule(step), fr_ctx_reset. Every activation lives in the arena, so
+ * a step allocates nothing once the arena has grown to its peak.
+ *
+ * Resume is exact because every random draw has saved state: the
+ * validation split is a pure function of the seed, and the data loader
+ * (data.h) derives epoch e's order from (seed, e) and keeps its
+ * augmentation generator in 64 bytes. The run state is then the parameter
+ * slab (BN running statistics included), the optimizer slabs and step, the
+ * loader state, the position (epoch, batch within epoch) and the curve
+ * accumulators, all saved in one safetensors file with the model's metadata
+ * and the run's config, which a resume must match.
+ * Checkpoints are written atomically (fr_params_save: temp file, fsync,
+ * rename), so a kill leaves the previous one intact.
+ */
+#include "frugal/train.h"
+#include "frugal/data.h"
+#include "frugal/io.h"
+#include "frugal/models.h"
+#include "frugal/ops.h"
+#include "frugal/optim.h"
+#include "frugal/status.h"
+#include "frugal/threads.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TR_FORMAT 1
+#define TR_RNG_SPLIT 0x53504c4954ULL /* mixed into the seed for the validation split */
+
+void fr_train_config_defaults(struct fr_train_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->model = "cnn";
+    cfg->data = "fashion-mnist";
+    cfg->epochs = 2;
+    cfg->batch = 128;
+    cfg->opt = "adamw";
+    cfg->lr = 1e-3;
+    cfg->momentum = 0.9;
+    cfg->wd = 1e-4;
+    cfg->schedule = "cosine";
+    cfg->step_gamma = 0.1;
+    cfg->step_every = 1;
+    cfg->val_frac = 0.1;
+    cfg->seed = 1;
+    cfg->threads = 0;
+}
+
+void fr_train_result_free(struct fr_train_result *res) {
+    if (!res) return;
+    free(res->train_loss);
+    free(res->val_acc);
+    free(res->epoch_seconds);
+    res->train_loss = res->val_acc = res->epoch_seconds = NULL;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- evaluation ---- */
+
+/* Accuracy of m on the samples of sub (NULL: all of ds), eval mode, no
+ * grad, batches of `batch`. Leaves ctx reset and in training mode. */
+static int evaluate(struct fr_model *m, struct fr_ctx *ctx, const struct fr_dataset *ds,
+                    const struct fr_subset *sub, int batch, double *acc) {
+    struct fr_loader L;
+    struct fr_loader_config lc = {.batch = batch};
+    int rc = fr_loader_init(&L, ds, sub, &lc);
+    if (rc) return rc;
+    int64_t correct = 0, seen = 0, got;
+    int g = fr_no_grad_begin(ctx);
+    fr_set_training(ctx, 0);
+    struct fr_tensor *x, *y;
+    while ((got = fr_loader_next_tensor(&L, ctx, &x, &y)) > 0) {
+        struct fr_tensor *logits = m->forward(m, ctx, x);
+        if (!logits) {
+            got = FR_EINVAL;
+            break;
+        }
+        int64_t K = logits->ne[0];
+        for (int64_t i = 0; i < got; i++) {
+            const float *row = (const float *)((const char *)logits->data + i * logits->nb[1]);
+            int64_t best = 0;
+            for (int64_t k = 1; k < K; k++)
+                if (row[k] > row[best]) best = k;
+            correct += best == ((int32_t *)y->data)[i];
+        }
+        seen += got;
+        fr_ctx_reset(ctx);
+    }
+    fr_ctx_reset(ctx);
+    fr_set_training(ctx, 1);
+    fr_no_grad_end(ctx, g);
+    fr_loader_free(&L);
+    *acc = seen > 0 ? (double)correct / (double)seen : 0.0;
+    return got < 0 ? (int)got : 0;
+}
+
+/* ---- run state and checkpoints ---- */
+
+enum { C_FORMAT, C_STEP, C_EPOCH, C_POS, C_EPOCHS_RUN, C_BAD_EPOCHS, C_N };
+enum { F_LOSS_SUM, F_LOSS_N, F_BEST_VAL, F_SECONDS, F_EPOCH_T0, F_N };
+
+struct run {
+    const struct fr_train_config *cfg;
+    struct fr_model *m;
+    struct fr_optim opt;
+    struct fr_loader loader;
+    uint8_t loader_state[FR_LOADER_STATE_BYTES];
+    int64_t counters[C_N];
+    double f[F_N];
+    double *curves; /* 3 * epochs: train_loss, val_acc, epoch_seconds */
+    /* metadata: model's, then the run's config */
+    char keys[32][64], vals[32][64];
+    int nmeta, nmodel_meta;
+};
+
+static void meta_add(struct run *r, const char *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void meta_add(struct run *r, const char *k, const char *fmt, ...) {
+    if (r->nmeta >= 32) return;
+    snprintf(r->keys[r->nmeta], 64, "%s", k);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->vals[r->nmeta], 64, fmt, ap);
+    va_end(ap);
+    r->nmeta++;
+}
+
+/* The config values a resumed run must share with the checkpoint (threads
+ * may differ, at the price of bit-exactness). */
+static void build_meta(struct run *r) {
+    const struct fr_train_config *c = r->cfg;
+    r->nmeta = fr_model_meta_write(r->m, r->keys, r->vals, FR_MODEL_META_MAX);
+    r->nmodel_meta = r->nmeta;
+    meta_add(r, "train.format", "%d", TR_FORMAT);
+    meta_add(r, "train.data", "%s", c->data ? c->data : "fashion-mnist");
+    meta_add(r, "train.epochs", "%d", c->epochs);
+    meta_add(r, "train.batch", "%d", c->batch);
+    meta_add(r, "train.opt", "%s", c->opt);
+    meta_add(r, "train.lr", "%.17g", c->lr);
+    meta_add(r, "train.momentum", "%.17g", c->momentum);
+    meta_add(r, "train.wd", "%.17g", c->wd);
+    meta_add(r, "train.nesterov", "%d", c->nesterov);
+    meta_add(r, "train.schedule", "%s", c->schedule ? c->schedule : "none");
+    meta_add(r, "train.warmup_steps", "%d", c->warmup_steps);
+    meta_add(r, "train.step_gamma", "%.17g", c->step_gamma);
+    meta_add(r, "train.step_every", "%d", c->step_every);
+    meta_add(r, "train.clip", "%.17g", c->clip);
+    meta_add(r, "train.val_frac", "%.17g", c->val_frac);
+    meta_add(r, "train.patience", "%d", c->patience);
+    meta_add(r, "train.augment", "%d", c->augment);
+    meta_add(r, "train.limit_train", "%lld", (long long)c->limit_train);
+    meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
+}
+
+/* The run's extra arrays; returns how many (optimizer slabs only if used). */
+static int blobs(struct run *r, struct fr_ckpt_blob *b) {
+    int64_t n = r->m->params.n, E = r->cfg->epochs;
+    int k = 0;
+    b[k++] = (struct fr_ckpt_blob){"__state__.counters", FR_I64, r->counters, C_N, 0, 0};
+    b[k++] = (struct fr_ckpt_blob){"__state__.scalars", FR_F64, r->f, F_N, 0, 0};
+    b[k++] = (struct fr_ckpt_blob){"__state__.curves", FR_F64, r->curves, 3 * E, 0, 0};
+    b[k++] = (struct fr_ckpt_blob){"__state__.loader", FR_U8, r->loader_state,
+                                   FR_LOADER_STATE_BYTES, 0, 0};
+    if (r->opt.m) b[k++] = (struct fr_ckpt_blob){"__optim__.m", FR_F32, r->opt.m, n, 0, 0};
+    if (r->opt.v) b[k++] = (struct fr_ckpt_blob){"__optim__.v", FR_F32, r->opt.v, n, 0, 0};
+    return k;
+}
+
+static int save_state(struct run *r, double t_start) {
+    struct fr_ckpt_blob b[6];
+    r->counters[C_STEP] = r->opt.step;
+    fr_loader_get_state(&r->loader, r->loader_state);
+    double f_sec = r->f[F_SECONDS];
+    r->f[F_SECONDS] += now_s() - t_start; /* stored total; in memory stays the base */
+    int nb = blobs(r, b);
+    const char *kp[32], *vp[32];
+    for (int i = 0; i < r->nmeta; i++) kp[i] = r->keys[i], vp[i] = r->vals[i];
+    struct fr_ckpt o = {kp, vp, r->nmeta, b, nb, FR_F32, 0, 0};
+    int rc = fr_params_save(&r->m->params, r->cfg->ckpt, &o);
+    r->f[F_SECONDS] = f_sec;
+    return rc;
+}
+
+/* Loads a run checkpoint after checking it was written by the same config. */
+static int load_state(struct run *r) {
+    const char *path = r->cfg->ckpt;
+    struct fr_st_file *f = NULL;
+    int rc = fr_st_open(path, &f);
+    if (rc) return fr_error(rc, "resume: %s", fr_last_error());
+    for (int i = 0; i < r->nmeta && !rc; i++) {
+        const char *have = fr_st_meta(f, r->keys[i]);
+        if (!have)
+            rc = fr_error(FR_EFORMAT, "resume: %s is not a training checkpoint (no '%s')", path,
+                          r->keys[i]);
+        else if (strcmp(have, r->vals[i]) != 0)
+            rc = fr_error(FR_EINVAL,
+                          "resume: %s was written with %s=%s but this run has %s=%s; resume needs "
+                          "the same config",
+                          path, r->keys[i], have, r->keys[i], r->vals[i]);
+    }
+    fr_st_close(f);
+    if (rc) return rc;
+    struct fr_ckpt_blob b[6];
+    int nb = blobs(r, b);
+    struct fr_ckpt o = {NULL, NULL, 0, b, nb, FR_F32, 0, 0};
+    rc = fr_params_load(&r->m->params, path, &o);
+    if (rc) return fr_error(rc, "resume: %s", fr_last_error());
+    if (r->counters[C_FORMAT] != TR_FORMAT || r->counters[C_STEP] < 0 || r->counters[C_EPOCH] < 0 ||
+        r->counters[C_EPOCH] > r->cfg->epochs || r->counters[C_POS] < 0 || r->counters[C_EPOCHS_RUN] < 0 ||
+        r->counters[C_EPOCHS_RUN] > r->cfg->epochs)
+        return fr_error(FR_EFORMAT, "resume: %s has inconsistent run counters", path);
+    if ((rc = fr_loader_set_state(&r->loader, r->loader_state)))
+        return fr_error(rc, "resume: %s: %s", path, fr_last_error());
+    r->opt.step = r->counters[C_STEP];
+    return 0;
+}
+
+/* ---- the run ---- */
+
+static int check_config(const struct fr_train_config *c) {
+    if (!c->model) return fr_error(FR_EINVAL, "train: no model given (known: %s)", fr_model_list());
+    if (c->data && strcmp(c->data, "fashion-mnist") != 0)
+        return fr_error(FR_ENOTFOUND, "train: unknown dataset '%s' (known: fashion-mnist)", c->data);
+    if (c->epochs < 1 || c->epochs > 100000)
+        return fr_error(FR_EINVAL, "train: epochs %d must be in 1..100000", c->epochs);
+    if (c->batch < 1 || c->batch > 1 << 20)
+        return fr_error(FR_EINVAL, "train: batch %d must be in 1..1048576", c->batch);
+    if (fr_optim_parse(c->opt) < 0)
+        return fr_error(FR_EINVAL, "train: unknown optimizer '%s' (known: sgd, adamw)",
+                        c->opt ? c->opt : "(null)");
+    if (c->schedule && fr_schedule_parse(c->schedule) < 0)
+        return fr_error(FR_EINVAL, "train: unknown schedule '%s' (known: none, step, cosine)",
+                        c->schedule);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return fr_error(FR_EINVAL, "train: lr %g must be positive", c->lr);
+    if (!(c->val_frac >= 0 && c->val_frac < 1))
+        return fr_error(FR_EINVAL, "train: val_frac %g must be in [0, 1)", c->val_frac);
+    if (c->warmup_steps < 0 || c->step_every < 0 || c->patience < 0 || c->ckpt_every < 0 ||
+        c->limit_train < 0 || c->limit_test < 0 || c->stop_after_steps < 0 || !(c->clip >= 0))
+        return fr_error(FR_EINVAL, "train: negative warmup/step_every/patience/ckpt_every/limit/clip");
+    if (c->resume && !c->ckpt) return fr_error(FR_EINVAL, "train: resume needs a checkpoint path");
+    return 0;
+}
+
+int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res) {
+    memset(res, 0, sizeof *res);
+    int rc = check_config(cfg);
+    if (rc) return rc;
+    struct fr_dataset tr = {0}, te = {0};
+    struct fr_subset sub_tr = {0}, sub_va = {0};
+    struct run r = {0};
+    struct fr_ctx *ctx = NULL;
+    r.cfg = cfg;
+    if (cfg->threads > 0 && (rc = fr_threads_set(cfg->threads))) goto cleanup;
+
+    if ((rc = fr_dataset_fashion_mnist(&tr, cfg->data_dir, 1, cfg->limit_train))) goto cleanup;
+    if ((rc = fr_dataset_fashion_mnist(&te, cfg->data_dir, 0, cfg->limit_test))) goto cleanup;
+    if ((rc = fr_dataset_split(&tr, cfg->val_frac, cfg->seed ^ TR_RNG_SPLIT, &sub_tr, &sub_va)))
+        goto cleanup;
+    if (sub_tr.n < 1) {
+        rc = fr_error(FR_EINVAL, "train: no training images left after the validation split");
+        goto cleanup;
+    }
+    struct fr_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .seed = cfg->seed};
+    if (cfg->augment) lc.crop_pad = 2, lc.flip = 1;
+    if ((rc = fr_loader_init(&r.loader, &tr, &sub_tr, &lc))) goto cleanup;
+    if (!(r.curves = calloc(3 * (size_t)cfg->epochs, sizeof *r.curves))) {
+        rc = fr_error(FR_ENOMEM, "train: out of memory");
+        goto cleanup;
+    }
+
+    struct fr_model_config mc;
+    fr_model_config_defaults(&mc);
+    mc.n_classes = tr.nclass;
+    mc.in_channels = tr.C;
+    mc.in_h = tr.H;
+    mc.in_w = tr.W;
+    if (!(r.m = fr_model_create(cfg->model, &mc, cfg->seed))) {
+        rc = FR_EINVAL;
+        goto cleanup;
+    }
+    res->n_params = fr_params_count_trainable(&r.m->params);
+    struct fr_optim_config oc;
+    fr_optim_config_defaults(&oc, (enum fr_opt_kind)fr_optim_parse(cfg->opt));
+    oc.lr = cfg->lr;
+    oc.weight_decay = cfg->wd;
+    if (oc.kind == FR_OPT_SGD) {
+        oc.momentum = cfg->momentum;
+        oc.nesterov = cfg->nesterov;
+    }
+    if ((rc = fr_optim_init(&r.opt, &r.m->params, &oc))) goto cleanup;
+
+    const int64_t spe = fr_loader_batches(&r.loader), total = spe * cfg->epochs;
+    struct fr_schedule sch = {(enum fr_sched_kind)(cfg->schedule ? fr_schedule_parse(cfg->schedule)
+                                                                 : FR_SCHED_CONST),
+                              cfg->lr, cfg->warmup_steps, (int64_t)cfg->step_every * spe,
+                              cfg->step_gamma, total, 0.0};
+    build_meta(&r);
+    r.counters[C_FORMAT] = TR_FORMAT;
+    r.f[F_BEST_VAL] = -1.0;
+    if (cfg->resume && access(cfg->ckpt, F_OK) == 0) {
+        if ((rc = load_state(&r))) goto cleanup;
+        if (r.counters[C_POS] > spe) {
+            rc = fr_error(FR_EFORMAT, "resume: %s has batch position %lld past an epoch of %lld",
+                          cfg->ckpt, (long long)r.counters[C_POS], (long long)spe);
+            goto cleanup;
+        }
+        res->resumed = 1;
+        res->resumed_step = r.opt.step;
+    }
+    if (!(ctx = fr_ctx_new(64 << 20))) {
+        rc = FR_ENOMEM;
+        goto cleanup;
+    }
+
+    const double t_run = now_s(); /* seconds before this call are in r.f[F_SECONDS] */
+    int stop = 0;
+    while (!stop && r.counters[C_EPOCH] < cfg->epochs) {
+        const int64_t e = r.counters[C_EPOCH];
+        if (r.counters[C_POS] == 0) {
+            r.f[F_LOSS_SUM] = r.f[F_LOSS_N] = 0;
+            r.f[F_EPOCH_T0] = r.f[F_SECONDS] + (now_s() - t_run);
+        }
+        struct fr_tensor *x, *y;
+        int64_t nb;
+        while ((nb = fr_loader_next_tensor(&r.loader, ctx, &x, &y)) > 0) {
+            fr_params_zero_grad(&r.m->params);
+            struct fr_tensor *loss = fr_cross_entropy(ctx, r.m->forward(r.m, ctx, x), y, 0.0f);
+            if (!loss || fr_backward(ctx, loss)) {
+                rc = fr_error(FR_EINVAL, "train: step %lld failed: %s", (long long)r.opt.step,
+                              fr_last_error());
+                goto cleanup;
+            }
+            double lv = fr_get(loss, 0);
+            if (!isfinite(lv)) {
+                rc = fr_error(FR_EINVAL, "train: loss is %g at step %lld (lr %g too high?)", lv,
+                              (long long)r.opt.step, cfg->lr);
+                goto cleanup;
+            }
+            if (cfg->clip > 0) fr_clip_grad_norm(&r.m->params, cfg->clip);
+            double lr = fr_schedule_lr(&sch, r.opt.step);
+            fr_optim_step(&r.opt, lr);
+            fr_ctx_reset(ctx);
+            r.f[F_LOSS_SUM] += lv * (double)nb;
+            r.f[F_LOSS_N] += (double)nb;
+            r.counters[C_POS]++;
+            if (cfg->progress) cfg->progress(cfg->user, (int)e, r.opt.step, total, lv, lr, 0, 0);
+            if (cfg->ckpt && cfg->ckpt_every && r.opt.step % cfg->ckpt_every == 0 &&
+                (rc = save_state(&r, t_run)))
+                goto cleanup;
+            if (cfg->stop_after_steps && r.opt.step >= cfg->stop_after_steps) {
+                res->interrupted = 1;
+                goto finish;
+            }
+        }
+        if (nb < 0) {
+            rc = (int)nb;
+            goto cleanup;
+        }
+        /* epoch end (the loader is now at the next epoch): curves,
+         * validation, early stopping */
+        double *tl = r.curves, *va = r.curves + cfg->epochs, *es = r.curves + 2 * cfg->epochs;
+        tl[e] = r.f[F_LOSS_N] > 0 ? r.f[F_LOSS_SUM] / r.f[F_LOSS_N] : 0;
+        double acc = 0;
+        if (sub_va.n > 0 && (rc = evaluate(r.m, ctx, &tr, &sub_va, cfg->batch, &acc)))
+            goto cleanup;
+        va[e] = acc;
+        es[e] = r.f[F_SECONDS] + (now_s() - t_run) - r.f[F_EPOCH_T0];
+        if (acc > r.f[F_BEST_VAL]) {
+            r.f[F_BEST_VAL] = acc;
+            r.counters[C_BAD_EPOCHS] = 0;
+        } else {
+            r.counters[C_BAD_EPOCHS]++;
+        }
+        r.counters[C_EPOCHS_RUN] = e + 1;
+        r.counters[C_EPOCH] = e + 1;
+        r.counters[C_POS] = 0;
+        if (cfg->progress) cfg->progress(cfg->user, (int)e, r.opt.step, total, tl[e], 0, 1, acc);
+        if (cfg->patience > 0 && sub_va.n > 0 && r.counters[C_BAD_EPOCHS] >= cfg->patience) stop = 1;
+        if (cfg->ckpt && (rc = save_state(&r, t_run))) goto cleanup;
+    }
+    if ((rc = evaluate(r.m, ctx, &te, NULL, cfg->batch, &res->test_acc))) goto cleanup;
+    if (cfg->out) {
+        const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
+        for (int i = 0; i < r.nmodel_meta; i++) kp[i] = r.keys[i], vp[i] = r.vals[i];
+        struct fr_ckpt o = {kp, vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
+        if ((rc = fr_params_save(&r.m->params, cfg->out, &o))) goto cleanup;
+    }
+finish:
+    res->epochs_run = (int)r.counters[C_EPOCHS_RUN];
+    res->steps = r.opt.step;
+    res->best_val_acc = r.f[F_BEST_VAL] < 0 ? 0 : r.f[F_BEST_VAL];
+    res->final_train_loss = res->epochs_run > 0 ? r.curves[res->epochs_run - 1] : 0;
+    res->peak_arena_bytes = fr_ctx_peak(ctx);
+    res->seconds = r.f[F_SECONDS] + (now_s() - t_run);
+    res->train_loss = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
+    res->val_acc = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
+    res->epoch_seconds = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
+    if (!res->train_loss || !res->val_acc || !res->epoch_seconds) {
+        fr_train_result_free(res);
+        rc = fr_error(FR_ENOMEM, "train: out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < res->epochs_run; i++) {
+        res->train_loss[i] = r.curves[i];
+        res->val_acc[i] = r.curves[cfg->epochs + i];
+        res->epoch_seconds[i] = r.curves[2 * cfg->epochs + i];
+    }
+cleanup:
+    fr_ctx_free(ctx);
+    fr_optim_free(&r.opt);
+    fr_loader_free(&r.loader);
+    fr_model_free(r.m);
+    free(r.curves);
+    fr_subset_free(&sub_tr);
+    fr_subset_free(&sub_va);
+    fr_dataset_free(&tr);
+    fr_dataset_free(&te);
+    return rc;
+}
+
+int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double *acc) {
+    struct fr_st_file *f = NULL;
+    struct fr_model *m = NULL;
+    struct fr_ctx *ctx = NULL;
+    struct fr_dataset te = {0};
+    if (batch <= 0) batch = 256;
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    char arch[32];
+    struct fr_model_config mc;
+    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
+                            (const char *const *)f->meta_vals, arch, sizeof arch, &mc);
+    fr_st_close(f);
+    if (rc) return fr_error(rc, "%s: %s", path, fr_last_error());
+    if (!(m = fr_model_create(arch, &mc, 0))) return FR_EINVAL;
+    struct fr_ckpt o = {0};
+    o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
+    if ((rc = fr_params_load(&m->params, path, &o))) goto cleanup;
+    if ((rc = fr_dataset_fashion_mnist(&te, data_dir, 0, 0))) goto cleanup;
+    if (te.C != mc.in_channels || te.H != mc.in_h || te.W != mc.in_w || te.nclass != mc.n_classes) {
+        rc = fr_error(FR_EINVAL, "%s: model takes %d x %d x %d input with %d classes, data has "
+                                 "%d x %d x %d with %d", path, mc.in_channels, mc.in_h, mc.in_w,
+                      mc.n_classes, te.C, te.H, te.W, te.nclass);
+        goto cleanup;
+    }
+    if (!(ctx = fr_ctx_new(64 << 20))) {
+        rc = fr_error(FR_ENOMEM, "eval: out of memory");
+        goto cleanup;
+    }
+    rc = evaluate(m, ctx, &te, NULL, batch, acc);
+cleanup:
+    fr_ctx_free(ctx);
+    fr_dataset_free(&te);
+    fr_model_free(m);
+    return rc;
+}
