@@ -218,8 +218,39 @@ static void test_machine(void)
     CHECK(strcmp(m.version, fr_version()) == 0, "version");
 }
 
+/* Not a terminal: plain lines every `every` steps, the last step, and one
+ * per epoch end; no carriage returns. */
+static void test_progress(void)
+{
+    FILE *f = tmpfile();
+    CHECK(f != NULL, "tmpfile");
+    if (!f) return;
+    struct fr_progress p;
+    fr_progress_init(&p, f, 10);
+    CHECK(p.tty == 0, "a file is not a tty");
+    for (int64_t s = 1; s <= 40; s++) {
+        fr_progress_update(&p, s <= 20 ? 1 : 2, s, 40, 1.0 / (double)s, 0.01, 0, 0);
+        if (s % 20 == 0) fr_progress_update(&p, s / 20, s, 40, 0.5, 0, 1, s == 20 ? 0.8125 : -1);
+    }
+    fr_progress_done(&p);
+    rewind(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    int lines = 0;
+    for (char *c = buf; *c; c++) lines += *c == '\n';
+    CHECK(lines == 6, "expected 4 step lines + 2 epoch lines, got %d:\n%s", lines, buf);
+    CHECK(strchr(buf, '\r') == NULL, "carriage return in plain mode");
+    CHECK(strstr(buf, "step 10/40") && strstr(buf, "step 40/40"), "step lines: %s", buf);
+    CHECK(strstr(buf, "val acc 81.25%") != NULL, "epoch line with val acc: %s", buf);
+    CHECK(strstr(buf, "epoch 2 done") && !strstr(strstr(buf, "epoch 2 done"), "val acc"),
+          "no val acc when negative: %s", buf);
+}
+
 int main(void)
 {
+    test_progress();
     test_svg();
     test_results_and_report();
     test_machine();

@@ -76,6 +76,22 @@ static void tick_label(const struct axis *a, double v, char *buf, size_t cap)
     snprintf(buf, cap, "%.*f", dec, v);
 }
 
+/* Tick positions of the y axis (data units; log10 units on a log axis).
+ * A log axis spanning at most two decades also gets 2x and 5x ticks. */
+static int y_ticks(const struct axis *a, double *t, int cap)
+{
+    int n = 0, steps = (int)floor((a->hi - a->lo) / a->step + 0.5);
+    for (int i = 0; i <= steps && n < cap; i++) {
+        double v = a->lo + i * a->step;
+        t[n++] = v;
+        if (a->log && a->hi - a->lo <= 2 && i < steps && n + 2 <= cap) {
+            t[n++] = v + log10(2.0);
+            t[n++] = v + log10(5.0);
+        }
+    }
+    return n;
+}
+
 char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_series *s)
 {
     if (!p || nseries < 0 || (nseries > 0 && !s)) {
@@ -121,13 +137,15 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
     rp_escape(&b, p->title ? p->title : "");
     rp_puts(&b, "</text>\n<g class=\"grid\" stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
     char lab[64];
-    int nx = (int)floor((ax.hi - ax.lo) / ax.step + 0.5), ny = (int)floor((ay.hi - ay.lo) / ay.step + 0.5);
+    int nx = (int)floor((ax.hi - ax.lo) / ax.step + 0.5);
     for (int i = 0; i <= nx; i++)
         rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PX(ax.lo + i * ax.step),
                   T, PX(ax.lo + i * ax.step), T + ph);
-    for (int i = 0; i <= ny; i++)
-        rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L,
-                  PY(ay.lo + i * ay.step), L + pw, PY(ay.lo + i * ay.step));
+    double yt[64];
+    int nyt = y_ticks(&ay, yt, 64);
+    for (int i = 0; i < nyt; i++)
+        rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, PY(yt[i]),
+                  L + pw, PY(yt[i]));
     rp_puts(&b, "</g>\n<g class=\"axes\" stroke=\"black\" stroke-width=\"1\">\n");
     rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, T + ph, L + pw, T + ph);
     rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, T, L, T + ph);
@@ -140,8 +158,8 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
         rp_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", PX(v),
                   T + ph + 18, lab);
     }
-    for (int i = 0; i <= ny; i++) {
-        double v = ay.lo + i * ay.step;
+    for (int i = 0; i < nyt; i++) {
+        double v = yt[i];
         tick_label(&ay, v, lab, sizeof lab);
         rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
                   L - 5, PY(v), L, PY(v));
