@@ -187,6 +187,46 @@ static void known_values(void) {
     fr_ctx_free(c);
 }
 
+static fr_t *b_where(struct fr_ctx *c, fr_t **x, void *vp) {
+    (void)vp;
+    return fr_where(c, x[0], x[1], x[2]);
+}
+
+static void where_tests(void) {
+    /* cond, a, b shapes: equal; three-way broadcast; strided a */
+    int64_t sh[][3][4] = {{{7, 5}, {7, 5}, {7, 5}},
+                          {{7, 1}, {7, 5}, {1, 5}},
+                          {{1, 5, 3}, {6, 5, 3}, {6, 1, 1}},
+                          {{33, 9}, {33, 9}, {33, 9}}};
+    int nd[] = {2, 2, 3, 2};
+    for (int s = 0; s < 4; s++) {
+        struct check_input in[3];
+        memset(in, 0, sizeof in);
+        for (int k = 0; k < 3; k++) {
+            in[k].ndim = nd[s];
+            for (int d = 0; d < 4; d++) in[k].ne[d] = sh[s][k][d] ? sh[s][k][d] : 1;
+        }
+        in[0].is_int = 1, in[0].lo = 0, in[0].hi = 1;
+        if (s == 3) in[1].strided = 1;
+        char nm[32];
+        snprintf(nm, sizeof nm, "where shape %d", s);
+        check_op(nm, b_where, NULL, 3, in, NULL);
+    }
+    struct fr_ctx *c = fr_ctx_new(1 << 20);
+    fr_t *m = fr_new1(c, FR_U8, 4), *a = fr_new1(c, FR_F32, 4), *b = fr_new1(c, FR_F32, 1);
+    for (int i = 0; i < 4; i++) fr_set(m, i, i % 2), fr_set(a, i, i + 1);
+    fr_set(b, 0, -7);
+    fr_t *y = fr_where(c, m, a, b);
+    CHECK(y && fr_get(y, 0) == -7 && fr_get(y, 1) == 2 && fr_get(y, 2) == -7 &&
+              fr_get(y, 3) == 4,
+          "where with a U8 mask and a broadcast scalar");
+    fr_t *bad = fr_new1(c, FR_F32, 3);
+    CHECK(fr_where(c, m, a, bad) == NULL && strstr(fr_last_error(), "broadcast"),
+          "where shape mismatch: %s", fr_last_error());
+    CHECK(fr_where(c, NULL, a, b) == NULL, "where NULL propagates");
+    fr_ctx_free(c);
+}
+
 static void bad_input(void) {
     struct fr_ctx *c = fr_ctx_new(1 << 20);
     fr_t *i = fr_zeros(c, FR_I32, 1, (int64_t[]){4});
@@ -240,6 +280,7 @@ int main(void) {
     fast_vs_ref("pow -2.5 wide", b_unary, &pw, 1, (int64_t[]){100003}, 0.01, 100, 0);
     accuracy();
     known_values();
+    where_tests();
     bad_input();
     return check_report("test_ops_unary");
 }

@@ -94,6 +94,22 @@ FR_CLONES void fr_vec_clamp(int64_t n, float lo, float hi, const float *x, float
     }
 }
 
+FR_CLONES void fr_vec_where(int64_t n, const uint8_t *m, const float *a, const float *b, float *y) {
+    for (int64_t i = 0; i < n; i++) y[i] = m[i] ? a[i] : b[i];
+}
+FR_CLONES void fr_vec_where_acc(int64_t n, const uint8_t *m, uint8_t want, const float *g,
+                                float *dx) {
+    for (int64_t i = 0; i < n; i++) dx[i] += (m[i] != 0) == want ? g[i] : 0.0f;
+}
+
+FR_CLONES void fr_vec_mask_scale(int64_t n, const float *x, const uint8_t *m, float s, float *y,
+                                 int acc) {
+    if (acc)
+        for (int64_t i = 0; i < n; i++) y[i] += x[i] * (m[i] ? s : 0.0f);
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * (m[i] ? s : 0.0f);
+}
+
 /* ---- backward kernels: dx += g * f'(x) ---- */
 
 FR_CLONES void fr_vec_relu_backward(int64_t n, const float *y, const float *g, float *dx) {
@@ -214,11 +230,17 @@ double fr_vec_logsumexp(int64_t n, const float *x) {
     return (double)m + log(sum_exp_shifted(n, x, m, NULL));
 }
 
-FR_CLONES double fr_vec_log_softmax_row(int64_t n, const float *x, float *y) {
-    double lse = fr_vec_logsumexp(n, x);
-    float l = (float)lse;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] - l;
-    return lse;
+/* (x - m) - log(s) rather than x - lse: exact x - m keeps full precision
+ * for large logits, where lse itself would round at float's ulp of |x|. */
+FR_CLONES static void sub_shift(int64_t n, const float *x, float m, float l, float *y) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;
+}
+
+double fr_vec_log_softmax_row(int64_t n, const float *x, float *y) {
+    float m = fr_vec_max(n, x);
+    double ls = log(sum_exp_shifted(n, x, m, NULL));
+    sub_shift(n, x, m, (float)ls, y);
+    return (double)m + ls;
 }
 
 FR_CLONES void fr_vec_softmax_row_backward(int64_t n, const float *y, const float *g, float *dx) {
@@ -234,8 +256,8 @@ FR_CLONES void fr_vec_log_softmax_row_backward(int64_t n, const float *y, const 
 
 FR_CLONES void fr_vec_xent_row_backward(int64_t n, const float *x, double lse, int64_t label,
                                         float smooth, float s, float *dx) {
-    float l = (float)lse, q = smooth / (float)n;
-    for (int64_t i = 0; i < n; i++) dx[i] += s * (fr_expf_fast(x[i] - l) - q);
+    float m = fr_vec_max(n, x), l = (float)(lse - m), q = smooth / (float)n;
+    for (int64_t i = 0; i < n; i++) dx[i] += s * (fr_expf_fast((x[i] - m) - l) - q);
     if (label >= 0) dx[label] -= s * (1.0f - smooth);
 }
 
@@ -298,4 +320,98 @@ FR_CLONES void fr_vec_norm_row_backward(int64_t n, const float *x, const float *
     } else {
         for (int64_t i = 0; i < n; i++) dx[i] += rstd * (g[i] - m1) - (x[i] - mean) * m2 * rstd;
     }
+}
+
+FR_CLONES void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, float mean,
+                                  float rstd, float *dw, float *db) {
+    if (dw)
+        for (int64_t i = 0; i < n; i++) dw[i] += g[i] * (x[i] - mean) * rstd;
+    if (db)
+        for (int64_t i = 0; i < n; i++) db[i] += g[i];
+}
+
+/* ---- loss kernels ---- */
+
+#define BLOCK 1024
+
+/* Block-wise sum of EXPR(i) for i in [i0, i0 + k), k <= BLOCK, float lanes. */
+#define LANE_SUM(k, EXPR, out)                                                                    \
+    do {                                                                                           \
+        float acc_[LANES] = {0};                                                                   \
+        int64_t q_ = 0;                                                                            \
+        for (; q_ + LANES <= (k); q_ += LANES)                                                     \
+            for (int j_ = 0; j_ < LANES; j_++) {                                                   \
+                int64_t i = i0 + q_ + j_;                                                          \
+                acc_[j_] += (EXPR);                                                                \
+            }                                                                                      \
+        double s_ = 0;                                                                             \
+        for (int j_ = 0; j_ < LANES; j_++) s_ += acc_[j_];                                         \
+        for (; q_ < (k); q_++) {                                                                   \
+            int64_t i = i0 + q_;                                                                   \
+            s_ += (EXPR);                                                                          \
+        }                                                                                          \
+        (out) = s_;                                                                                \
+    } while (0)
+
+FR_CLONES double fr_vec_sqdiff_sum(int64_t n, const float *a, const float *b) {
+    double total = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t k = n - i0 < BLOCK ? n - i0 : BLOCK;
+        double s;
+        LANE_SUM(k, (a[i] - b[i]) * (a[i] - b[i]), s);
+        total += s;
+    }
+    return total;
+}
+
+FR_CLONES void fr_vec_acc_diff(int64_t n, float s, const float *a, const float *b, float *dx) {
+    for (int64_t i = 0; i < n; i++) dx[i] += s * (a[i] - b[i]);
+}
+
+FR_VM_INLINE float smooth_l1(float d, float beta, float half_inv_beta) {
+    float ad = d < 0 ? -d : d;
+    return ad < beta ? d * d * half_inv_beta : ad - 0.5f * beta;
+}
+
+FR_CLONES double fr_vec_smooth_l1_sum(int64_t n, float beta, const float *a, const float *b) {
+    float h = beta > 0 ? 0.5f / beta : 0.0f;
+    double total = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t k = n - i0 < BLOCK ? n - i0 : BLOCK;
+        double s;
+        LANE_SUM(k, smooth_l1(a[i] - b[i], beta, h), s);
+        total += s;
+    }
+    return total;
+}
+
+FR_CLONES void fr_vec_smooth_l1_backward(int64_t n, float beta, float s, const float *a,
+                                         const float *b, float *dx) {
+    float ib = beta > 0 ? 1.0f / beta : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float d = a[i] - b[i], ad = d < 0 ? -d : d;
+        float sg = d > 0 ? 1.0f : (d < 0 ? -1.0f : 0.0f);
+        dx[i] += s * (ad < beta ? d * ib : sg);
+    }
+}
+
+FR_VM_INLINE float kl_term(float lq, float p) {
+    return p == 0.0f ? 0.0f : p * (fr_logf_fast(p) - lq);
+}
+
+FR_CLONES double fr_vec_kl_sum(int64_t n, const float *lq, const float *p) {
+    double total = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t k = n - i0 < BLOCK ? n - i0 : BLOCK;
+        double s;
+        LANE_SUM(k, kl_term(lq[i], p[i]), s);
+        total += s;
+    }
+    return total;
+}
+
+FR_CLONES void fr_vec_kl_backward_p(int64_t n, float s, const float *lq, const float *p,
+                                    float *dp) {
+    for (int64_t i = 0; i < n; i++)
+        dp[i] += p[i] == 0.0f ? 0.0f : s * (fr_logf_fast(p[i]) - lq[i] + 1.0f);
 }

@@ -216,6 +216,13 @@ void fr_vec_pow(int64_t n, float p, const float *x, float *y);
 void fr_vec_clamp(int64_t n, float lo, float hi, const float *x, float *y);
 void fr_vec_erf(int64_t n, const float *x, float *y);
 
+/* y = m ? a : b (m a byte mask); dx += (m != 0) == want ? g : 0. */
+void fr_vec_where(int64_t n, const uint8_t *m, const float *a, const float *b, float *y);
+void fr_vec_where_acc(int64_t n, const uint8_t *m, uint8_t want, const float *g, float *dx);
+
+/* y = x * (m ? s : 0), or y += that when acc (dropout and its backward). */
+void fr_vec_mask_scale(int64_t n, const float *x, const uint8_t *m, float s, float *y, int acc);
+
 /* dx += g * f'(x); x is the op input, y its output (each kernel reads the
  * one its derivative is cheapest from). */
 void fr_vec_relu_backward(int64_t n, const float *y, const float *g, float *dx);
@@ -258,5 +265,25 @@ void fr_vec_norm_apply(int64_t n, const float *x, float mean, float rstd, const 
  * (rms != 0, mean = 0) the mean(gw) term is dropped. */
 void fr_vec_norm_row_backward(int64_t n, const float *x, const float *g, const float *w,
                               float mean, float rstd, int rms, float *dx);
+
+/* Parameter grads of one normalised row: dw += g (x - mean) rstd (dw may
+ * be NULL), db += g (db may be NULL). */
+void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, float mean, float rstd,
+                        float *dw, float *db);
+
+/* ---- loss kernels: sums come back in double (float lanes over blocks of
+ * 1024, blocks added in double), backward kernels accumulate ---- */
+double fr_vec_sqdiff_sum(int64_t n, const float *a, const float *b); /* sum (a-b)^2 */
+void fr_vec_acc_diff(int64_t n, float s, const float *a, const float *b, float *dx); /* dx += s(a-b) */
+/* sum over i of smooth_l1(a-b) (beta > 0: 0.5 d^2/beta below beta, |d| - beta/2 above;
+ * beta == 0: |d|) */
+double fr_vec_smooth_l1_sum(int64_t n, float beta, const float *a, const float *b);
+/* dx += s * d/da smooth_l1(a - b) */
+void fr_vec_smooth_l1_backward(int64_t n, float beta, float s, const float *a, const float *b,
+                               float *dx);
+/* sum p (log p - lq), terms with p == 0 count 0 */
+double fr_vec_kl_sum(int64_t n, const float *lq, const float *p);
+/* dp += s (log p - lq + 1) where p != 0 */
+void fr_vec_kl_backward_p(int64_t n, float s, const float *lq, const float *p, float *dp);
 
 #endif
