@@ -28,5 +28,6 @@
 #include "frugal/status.h"
 #include "frugal/tensor.h"
 #include "frugal/threads.h"
+#include "frugal/tokenizer.h"
 
 #endif
