@@ -52,9 +52,11 @@ static void put(const char *sub, const char *name, const void *b, size_t n, int 
 static void raw_st(const char *name, const char *header, size_t ndata) {
     uint8_t buf[1024];
     size_t h = strlen(header);
-    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)h >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)h >> (8 * i));
     memcpy(buf + 8, header, h);
-    for (size_t i = 0; i < ndata; i++) buf[8 + h + i] = (uint8_t)(i * 13);
+    for (size_t i = 0; i < ndata; i++)
+        buf[8 + h + i] = (uint8_t)(i * 13);
     put("st", name, buf, 8 + h + ndata, 0);
 }
 
@@ -76,37 +78,45 @@ static void seeds(void) {
         snprintf(path, sizeof path, "%s/st/w%d", g_dir, n);
         if (fr_st_write(path, t, n, k, v, n % 3)) fprintf(stderr, "seed: %s\n", fr_last_error());
     }
-    raw_st("bool", "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1,1,1,1,1,2],\"data_offsets\":[0,2]}}", 2);
-    raw_st("f64", "{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
-                  "\"e\":{\"dtype\":\"I64\",\"shape\":[0,5],\"data_offsets\":[8,8]}}", 8);
+    raw_st("bool", "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1,1,1,1,1,2],\"data_offsets\":[0,2]}}",
+           2);
+    raw_st("f64",
+           "{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+           "\"e\":{\"dtype\":\"I64\",\"shape\":[0,5],\"data_offsets\":[8,8]}}",
+           8);
     raw_st("nullmeta", "{\"__metadata__\":null}", 0);
-    raw_st("overlap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12);
+    raw_st("overlap",
+           "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+           "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+           12);
 
     uint8_t b[256];
     const struct {
         int type, ndim, size;
         uint32_t dims[3];
-    } idx[] = {{0x08, 3, 1, {2, 3, 3}}, {0x08, 1, 1, {10}}, {0x09, 2, 1, {2, 2}},
-               {0x0B, 1, 2, {3}},       {0x0C, 1, 4, {2}},  {0x0D, 2, 4, {1, 3}},
+    } idx[] = {{0x08, 3, 1, {2, 3, 3}}, {0x08, 1, 1, {10}},   {0x09, 2, 1, {2, 2}},
+               {0x0B, 1, 2, {3}},       {0x0C, 1, 4, {2}},    {0x0D, 2, 4, {1, 3}},
                {0x0E, 1, 8, {2}},       {0x08, 2, 1, {0, 28}}};
     for (size_t c = 0; c < sizeof idx / sizeof idx[0]; c++) {
         size_t n = 1, h = 4 + 4 * (size_t)idx[c].ndim;
         b[0] = 0, b[1] = 0, b[2] = (uint8_t)idx[c].type, b[3] = (uint8_t)idx[c].ndim;
         for (int d = 0; d < idx[c].ndim; d++) {
-            for (int q = 0; q < 4; q++) b[4 + 4 * d + q] = (uint8_t)(idx[c].dims[d] >> (24 - 8 * q));
+            for (int q = 0; q < 4; q++)
+                b[4 + 4 * d + q] = (uint8_t)(idx[c].dims[d] >> (24 - 8 * q));
             n *= idx[c].dims[d];
         }
-        for (size_t j = 0; j < n * (size_t)idx[c].size; j++) b[h + j] = (uint8_t)(j * 29 + 3);
+        for (size_t j = 0; j < n * (size_t)idx[c].size; j++)
+            b[h + j] = (uint8_t)(j * 29 + 3);
         char name[32];
         snprintf(name, sizeof name, "t%zu", c);
         put("idx", name, b, h + n * (size_t)idx[c].size, 0);
         snprintf(name, sizeof name, "t%zu.gz", c);
         put("idx", name, b, h + n * (size_t)idx[c].size, 1);
     }
-    const char *dict = "\"dtype\"\n\"shape\"\n\"data_offsets\"\n\"__metadata__\"\n\"F32\"\n\"F16\"\n"
-                       "\"BF16\"\n\"F64\"\n\"I32\"\n\"I64\"\n\"U8\"\n\"I8\"\n\"BOOL\"\n\"null\"\n"
-                       "\"1e300\"\n\"-1\"\n\"4294967296\"\n\"9007199254740993\"\n";
+    const char *dict =
+        "\"dtype\"\n\"shape\"\n\"data_offsets\"\n\"__metadata__\"\n\"F32\"\n\"F16\"\n"
+        "\"BF16\"\n\"F64\"\n\"I32\"\n\"I64\"\n\"U8\"\n\"I8\"\n\"BOOL\"\n\"null\"\n"
+        "\"1e300\"\n\"-1\"\n\"4294967296\"\n\"9007199254740993\"\n";
     put(".", "st.dict", dict, strlen(dict), 0);
 }
 

@@ -44,7 +44,8 @@ static const char *put_file(const char *name, const uint8_t *b, size_t n, int gz
 static size_t idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims) {
     b[0] = 0, b[1] = 0, b[2] = (uint8_t)type, b[3] = (uint8_t)ndim;
     for (int d = 0; d < ndim; d++)
-        for (int k = 0; k < 4; k++) b[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
+        for (int k = 0; k < 4; k++)
+            b[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
     return 4 + 4 * (size_t)ndim;
 }
 
@@ -53,16 +54,18 @@ static void test_idx_good(void) {
     uint32_t dims[3] = {5, 4, 3};
     for (int gz = 0; gz < 2; gz++) {
         size_t h = idx_header(b, 0x08, 3, dims);
-        for (int i = 0; i < 60; i++) b[h + i] = (uint8_t)(i * 7);
+        for (int i = 0; i < 60; i++)
+            b[h + i] = (uint8_t)(i * 7);
         struct fr_idx x;
         int rc = fr_idx_load(put_file(gz ? "u8.gz" : "u8", b, h + 60, gz), &x);
         CHECK(rc == 0, "u8 gz=%d: %s", gz, fr_last_error());
         if (rc) continue;
-        CHECK(x.dtype == FR_U8 && x.ndim == 3 && x.dims[0] == 5 && x.dims[1] == 4 && x.dims[2] == 3 &&
-                  x.n == 60,
+        CHECK(x.dtype == FR_U8 && x.ndim == 3 && x.dims[0] == 5 && x.dims[1] == 4 &&
+                  x.dims[2] == 3 && x.n == 60,
               "u8 header gz=%d", gz);
         int bad = 0;
-        for (int i = 0; i < 60; i++) bad += ((uint8_t *)x.data)[i] != (uint8_t)(i * 7);
+        for (int i = 0; i < 60; i++)
+            bad += ((uint8_t *)x.data)[i] != (uint8_t)(i * 7);
         CHECK(bad == 0, "u8 data gz=%d", gz);
         fr_idx_free(&x);
         CHECK(x.data == NULL && x.n == 0, "free clears");
@@ -78,11 +81,17 @@ static void test_idx_good(void) {
     } cases[] = {
         {0x09, {0xff, 0x80, 0x7f}, 1, FR_I8, {-1, -128, 127}},
         {0x0B, {0xff, 0xfe, 0x80, 0x00, 0x01, 0x02}, 2, FR_I32, {-2, -32768, 258}},
-        {0x0C, {0xff, 0xff, 0xff, 0xfd, 0x7f, 0xff, 0xff, 0xff, 0, 0, 1, 0}, 4, FR_I32,
+        {0x0C,
+         {0xff, 0xff, 0xff, 0xfd, 0x7f, 0xff, 0xff, 0xff, 0, 0, 1, 0},
+         4,
+         FR_I32,
          {-3, 2147483647, 256}},
         {0x0D, {0x3f, 0x80, 0, 0, 0xc0, 0x20, 0, 0, 0, 0, 0, 0}, 4, FR_F32, {1, -2.5, 0}},
-        {0x0E, {0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x24, 0, 0, 0, 0, 0, 0},
-         8, FR_F64, {1.5, -2, 10}},
+        {0x0E,
+         {0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x24, 0, 0, 0, 0, 0, 0},
+         8,
+         FR_F64,
+         {1.5, -2, 10}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         size_t h = idx_header(b, cases[c].type, 1, d1);
@@ -95,8 +104,8 @@ static void test_idx_good(void) {
         fr_tensor_set_shape(&t, x.dtype, 1, (int64_t[]){3});
         t.data = x.data;
         for (int i = 0; i < 3; i++)
-            CHECK(fr_get(&t, i) == cases[c].want[i], "type 0x%02x element %d: %g vs %g", cases[c].type,
-                  i, fr_get(&t, i), cases[c].want[i]);
+            CHECK(fr_get(&t, i) == cases[c].want[i], "type 0x%02x element %d: %g vs %g",
+                  cases[c].type, i, fr_get(&t, i), cases[c].want[i]);
         fr_idx_free(&x);
     }
     /* an empty array is fine */
@@ -152,7 +161,8 @@ static void test_idx_bad(void) {
     expect_idx_bad("claims 1 GB", put_file("big", b, h + 100, 0), FR_EFORMAT, "truncated");
     /* gzip header followed by garbage */
     uint8_t gzbad[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-    for (int i = 10; i < 64; i++) gzbad[i] = (uint8_t)(i * 37);
+    for (int i = 10; i < 64; i++)
+        gzbad[i] = (uint8_t)(i * 37);
     expect_idx_bad("corrupt gzip", put_file("gzbad", gzbad, sizeof gzbad, 0), FR_EFORMAT, "");
     expect_idx_bad("missing file", tmp_path("nope"), FR_EIO, "cannot open");
 }
@@ -178,11 +188,14 @@ static void test_fashion_mnist(void) {
               "n %lld %dx%dx%d classes %d", (long long)ds.n, ds.C, ds.H, ds.W, ds.nclass);
         int64_t count[10] = {0}, bad = 0;
         for (int64_t i = 0; i < ds.n; i++) {
-            if (ds.y[i] < 0 || ds.y[i] > 9) bad++;
-            else count[ds.y[i]]++;
+            if (ds.y[i] < 0 || ds.y[i] > 9)
+                bad++;
+            else
+                count[ds.y[i]]++;
         }
         CHECK(bad == 0, "%lld labels outside 0..9", (long long)bad);
-        for (int c = 0; c < 10; c++) CHECK(count[c] == want / 10, "class %d has %lld", c, (long long)count[c]);
+        for (int c = 0; c < 10; c++)
+            CHECK(count[c] == want / 10, "class %d has %lld", c, (long long)count[c]);
         double s = 0, s2 = 0;
         int64_t m = ds.n * 784;
         for (int64_t i = 0; i < m; i++) {
@@ -218,7 +231,8 @@ static void make_ds(struct fr_dataset *ds, int64_t n, int C, int H, int W, uint6
     struct fr_rng r;
     fr_rng_seed(&r, seed);
     fr_rng_fill_uniform(&r, ds->x, n * C * H * W, -1, 1);
-    for (int64_t i = 0; i < n; i++) ds->y[i] = (int32_t)i;
+    for (int64_t i = 0; i < n; i++)
+        ds->y[i] = (int32_t)i;
 }
 
 static void test_split(void) {
@@ -230,10 +244,13 @@ static void test_split(void) {
     static int seen[1000];
     memset(seen, 0, sizeof seen);
     int sorted = 1;
-    for (int64_t i = 0; i < tr.n; i++) seen[tr.idx[i]]++, sorted &= i == 0 || tr.idx[i] > tr.idx[i - 1];
-    for (int64_t i = 0; i < va.n; i++) seen[va.idx[i]]++, sorted &= i == 0 || va.idx[i] > va.idx[i - 1];
+    for (int64_t i = 0; i < tr.n; i++)
+        seen[tr.idx[i]]++, sorted &= i == 0 || tr.idx[i] > tr.idx[i - 1];
+    for (int64_t i = 0; i < va.n; i++)
+        seen[va.idx[i]]++, sorted &= i == 0 || va.idx[i] > va.idx[i - 1];
     int once = 1;
-    for (int i = 0; i < 1000; i++) once &= seen[i] == 1;
+    for (int i = 0; i < 1000; i++)
+        once &= seen[i] == 1;
     CHECK(once && sorted, "split is not a sorted partition");
     CHECK(fr_dataset_split(&ds, 0.1, 42, &tr2, &va2) == 0 &&
               memcmp(va.idx, va2.idx, 100 * sizeof *va.idx) == 0,
@@ -247,7 +264,8 @@ static void test_split(void) {
     fr_subset_free(&va2);
     CHECK(fr_dataset_split(&ds, 1.0, 1, &tr2, &va2) == FR_EINVAL, "fraction 1 accepted");
     CHECK(fr_dataset_split(&ds, -0.1, 1, &tr2, &va2) == FR_EINVAL, "negative fraction accepted");
-    CHECK(fr_dataset_split(&ds, 0.0, 1, &tr2, &va2) == 0 && tr2.n == 1000 && va2.n == 0, "fraction 0");
+    CHECK(fr_dataset_split(&ds, 0.0, 1, &tr2, &va2) == 0 && tr2.n == 1000 && va2.n == 0,
+          "fraction 0");
     fr_subset_free(&tr2);
     fr_subset_free(&va2);
     fr_subset_free(&tr);
@@ -272,13 +290,15 @@ static void test_augment(void) {
                     for (int y = 0; y < PH; y++)
                         for (int x = 0; x < PW; x++) {
                             int sy = y - pad, sx = x - pad;
-                            padded[(c * PH + y) * PW + x] =
-                                (sy >= 0 && sy < H && sx >= 0 && sx < W) ? src[(c * H + sy) * W + sx] : 9.0f;
+                            padded[(c * PH + y) * PW + x] = (sy >= 0 && sy < H && sx >= 0 && sx < W)
+                                                                ? src[(c * H + sy) * W + sx]
+                                                                : 9.0f;
                         }
                 for (int c = 0; c < C; c++)
                     for (int y = 0; y < H; y++)
                         for (int x = 0; x < W; x++)
-                            bad += dst[(c * H + y) * W + x] != padded[(c * PH + y + dy) * PW + x + dx];
+                            bad +=
+                                dst[(c * H + y) * W + x] != padded[(c * PH + y + dy) * PW + x + dx];
                 CHECK(bad == 0, "crop pad %d dx %d dy %d: %d pixels differ", pad, dx, dy, bad);
                 if (dx == pad && dy == pad) CHECK(memcmp(src, dst, sizeof src) == 0, "centre crop");
             }
@@ -287,7 +307,8 @@ static void test_augment(void) {
     int bad = 0;
     for (int c = 0; c < C; c++)
         for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) bad += tmp[(c * H + y) * W + x] != src[(c * H + y) * W + W - 1 - x];
+            for (int x = 0; x < W; x++)
+                bad += tmp[(c * H + y) * W + x] != src[(c * H + y) * W + W - 1 - x];
     CHECK(bad == 0, "flip moves x to W-1-x");
     fr_image_flip_h(tmp, C, H, W);
     CHECK(memcmp(tmp, src, sizeof src) == 0, "flip twice is not the identity");
@@ -328,7 +349,8 @@ static void test_loader(void) {
         struct fr_loader L;
         struct fr_loader_config cfg = {.batch = 64, .shuffle = 1, .drop_last = drop, .seed = 1};
         CHECK(fr_loader_init(&L, &ds, &tr, &cfg) == 0, "loader init: %s", fr_last_error());
-        CHECK(fr_loader_batches(&L) == (drop ? 14 : 15), "batches %lld", (long long)fr_loader_batches(&L));
+        CHECK(fr_loader_batches(&L) == (drop ? 14 : 15), "batches %lld",
+              (long long)fr_loader_batches(&L));
         int32_t first_order[64];
         for (int epoch = 0; epoch < 3; epoch++) {
             memset(seen, 0, sizeof seen);
@@ -340,8 +362,11 @@ static void test_loader(void) {
                     img_ok &= memcmp(x + k * SZ, ds.x + (size_t)y[k] * SZ, SZ * sizeof(float)) == 0;
                 }
                 if (nb == 0) {
-                    if (epoch == 0) memcpy(first_order, y, sizeof first_order);
-                    else CHECK(memcmp(first_order, y, sizeof first_order) != 0, "epoch %d repeats epoch 0", epoch);
+                    if (epoch == 0)
+                        memcpy(first_order, y, sizeof first_order);
+                    else
+                        CHECK(memcmp(first_order, y, sizeof first_order) != 0,
+                              "epoch %d repeats epoch 0", epoch);
                 }
                 total += b, nb++, last = b;
             }
@@ -350,8 +375,10 @@ static void test_loader(void) {
             CHECK(nb == fr_loader_batches(&L) && last == (drop ? 64 : 900 - 14 * 64),
                   "drop %d: %lld batches, last %lld", drop, (long long)nb, (long long)last);
             int once = 1, val_seen = 0;
-            for (int64_t i = 0; i < va.n; i++) val_seen += seen[va.idx[i]];
-            for (int64_t i = 0; i < tr.n; i++) once &= seen[tr.idx[i]] <= 1;
+            for (int64_t i = 0; i < va.n; i++)
+                val_seen += seen[va.idx[i]];
+            for (int64_t i = 0; i < tr.n; i++)
+                once &= seen[tr.idx[i]] <= 1;
             CHECK(val_seen == 0 && once && total == (drop ? 896 : 900),
                   "epoch %d: %lld samples, validation seen %d, repeats %d", epoch, (long long)total,
                   val_seen, !once);
@@ -368,7 +395,8 @@ static void test_loader(void) {
     fr_loader_init(&L, &ds, &va, &plain);
     int64_t b = fr_loader_next(&L, xb, yb);
     int inorder = b == 100;
-    for (int i = 0; i < 100 && inorder; i++) inorder = yb[i] == va.idx[i];
+    for (int i = 0; i < 100 && inorder; i++)
+        inorder = yb[i] == va.idx[i];
     CHECK(inorder, "unshuffled loader not in subset order");
     CHECK(fr_loader_next(&L, xb, yb) == 0, "one batch per epoch expected");
     fr_loader_free(&L);
@@ -401,7 +429,8 @@ static void test_loader(void) {
     for (int s = 0; s < 22; s++) { /* 1.5 epochs */
         int64_t na = fr_loader_next(&A, xa, ya), nb = fr_loader_next(&B2, x, y);
         int64_t nc = fr_loader_next(&C2, xc, yc);
-        same &= na == nb && memcmp(xa, x, (size_t)na * SZ * 4) == 0 && memcmp(ya, y, (size_t)na * 4) == 0;
+        same &= na == nb && memcmp(xa, x, (size_t)na * SZ * 4) == 0 &&
+                memcmp(ya, y, (size_t)na * 4) == 0;
         differ |= na != nc || memcmp(xa, xc, (size_t)na * SZ * 4) != 0;
     }
     CHECK(same, "same seed, different batches");
@@ -443,8 +472,8 @@ static void test_loader(void) {
               tx->dtype == FR_F32 && ty->dtype == FR_I32 && ty->ne[0] == 64,
           "batch tensor shape");
     b = fr_loader_next_tensor(&L, ctx, &tx, &ty);
-    CHECK(b == 36 && tx->ne[3] == 36 && ty->ne[0] == 36 && fr_is_contiguous(tx), "partial batch %lld",
-          (long long)b);
+    CHECK(b == 36 && tx->ne[3] == 36 && ty->ne[0] == 36 && fr_is_contiguous(tx),
+          "partial batch %lld", (long long)b);
     CHECK(b == 36 && ((int32_t *)ty->data)[35] == va.idx[99] &&
               memcmp(tx->data, ds.x + (size_t)va.idx[64] * SZ, SZ * 4) == 0,
           "partial batch contents");

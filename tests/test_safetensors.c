@@ -77,10 +77,29 @@ static void test_round_trip(void) {
     float scalar = 3.25f;
     fr_rng_fill_normal(&r, f, N, 0, 100);
     /* edge values: ties, subnormals, overflow, specials */
-    float edge[] = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e6f, -1e6f, 0x1p-24f, 0x1p-25f,
-                    0x1.8p-25f, 0x1p-14f, 0x1.ffcp-15f, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f,
-                    1.0f + 0x1p-8f, 1.0f + 0x3p-8f, INFINITY, -INFINITY, NAN, 3.3895314e38f,
-                    3.4028235e38f, 1e-45f, -0x1.4p-20f};
+    float edge[] = {0.0f,
+                    -0.0f,
+                    65504.0f,
+                    65519.0f,
+                    65520.0f,
+                    1e6f,
+                    -1e6f,
+                    0x1p-24f,
+                    0x1p-25f,
+                    0x1.8p-25f,
+                    0x1p-14f,
+                    0x1.ffcp-15f,
+                    1.0f + 0x1p-11f,
+                    1.0f + 0x3p-11f,
+                    1.0f + 0x1p-8f,
+                    1.0f + 0x3p-8f,
+                    INFINITY,
+                    -INFINITY,
+                    NAN,
+                    3.3895314e38f,
+                    3.4028235e38f,
+                    1e-45f,
+                    -0x1.4p-20f};
     int ne_edge = (int)(sizeof edge / sizeof edge[0]);
     memcpy(f, edge, sizeof edge);
     for (int i = 0; i < 64; i++) /* exact bf16 ties */
@@ -189,7 +208,8 @@ static void test_round_trip(void) {
     /* every f16 bit pattern decodes like the compiler's _Float16 */
     static uint16_t all16[65536];
     static float all_f[65536];
-    for (int i = 0; i < 65536; i++) all16[i] = (uint16_t)i;
+    for (int i = 0; i < 65536; i++)
+        all16[i] = (uint16_t)i;
     struct fr_st_out h = {.name = "h", .dtype = FR_F16, .ndim = 1, .ne = {65536}, .data = all16};
     CHECK(fr_st_write(path, &h, 1, NULL, NULL, 0) == 0, "write f16: %s", fr_last_error());
     CHECK(fr_st_open(path, &sf) == 0, "open f16");
@@ -214,9 +234,10 @@ static void test_many(void) {
     static float data[NT * 7];
     for (int i = 0; i < NT; i++) {
         snprintf(names[i], sizeof names[i], "layer.%d.w", (i * 7919) % NT);
-        for (int k = 0; k < 1 + i % 7; k++) data[i * 7 + k] = (float)(i * 10 + k);
-        t[i] = (struct fr_st_out){.name = names[i], .dtype = FR_F32, .ndim = 1,
-                                  .ne = {1 + i % 7}, .data = &data[i * 7]};
+        for (int k = 0; k < 1 + i % 7; k++)
+            data[i * 7 + k] = (float)(i * 10 + k);
+        t[i] = (struct fr_st_out){
+            .name = names[i], .dtype = FR_F32, .ndim = 1, .ne = {1 + i % 7}, .data = &data[i * 7]};
     }
     const char *path = tmp_path("many.safetensors");
     CHECK(fr_st_write(path, t, NT, NULL, NULL, 0) == 0, "write many: %s", fr_last_error());
@@ -232,7 +253,8 @@ static void test_many(void) {
             continue;
         }
         fr_st_entry_to_f32(e, v);
-        for (int k = 0; k < 1 + i % 7; k++) bad += v[k] != (float)(i * 10 + k);
+        for (int k = 0; k < 1 + i % 7; k++)
+            bad += v[k] != (float)(i * 10 + k);
     }
     CHECK(bad == 0, "%d of %d tensors wrong", bad, NT);
     CHECK(sf->nmeta == 0, "no metadata expected");
@@ -246,10 +268,12 @@ static const char *write_raw(const char *name, const char *header, size_t ndata,
     FILE *fp = fopen(path, "wb");
     uint64_t hl = hlen_override ? hlen_override : strlen(header);
     uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)(hl >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)(hl >> (8 * i));
     fwrite(len8, 1, 8, fp);
     fwrite(header, 1, strlen(header), fp);
-    for (size_t i = 0; i < ndata; i++) fputc((int)(i * 31), fp);
+    for (size_t i = 0; i < ndata; i++)
+        fputc((int)(i * 31), fp);
     fclose(fp);
     return path;
 }
@@ -302,33 +326,39 @@ static void test_malformed(void) {
     expect_bad("bad JSON", write_raw("badjson.st", "{\"t\": {\"dtype\": ", 0, 0), "JSON");
     expect_bad("not an object", write_raw("arr.st", "[1, 2, 3]", 0, 0), "not an object");
     expect_bad("trailing garbage", write_raw("trail.st", "{} xyz", 0, 0), "trailing");
-    expect_bad("tensor not an object", write_raw("tno.st", "{\"t\": 5}", 0, 0), "not a JSON object");
+    expect_bad("tensor not an object", write_raw("tno.st", "{\"t\": 5}", 0, 0),
+               "not a JSON object");
     expect_bad("missing dtype",
-               write_raw("nodt.st", "{\"t\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, 0), "dtype");
+               write_raw("nodt.st", "{\"t\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, 0),
+               "dtype");
     expect_bad("missing shape",
                write_raw("nosh.st", "{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, 0),
                "shape");
-    expect_bad("missing offsets", write_raw("nooff.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, 0),
+    expect_bad("missing offsets",
+               write_raw("nooff.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, 0),
                "data_offsets");
     expect_bad("three offsets",
-               write_raw("off3.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}",
-                         8, 0),
+               write_raw("off3.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}", 8,
+                         0),
                "data_offsets");
     expect_bad("unknown dtype",
-               write_raw("f8.st", "{\"t\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}",
-                         2, 0),
+               write_raw("f8.st",
+                         "{\"t\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2,
+                         0),
                "unsupported dtype 'F8_E4M3'");
     expect_bad("offsets out of range",
-               write_raw("oor.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[100,108]}}",
-                         8, 0),
+               write_raw("oor.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[100,108]}}", 8,
+                         0),
                "past the data section");
     expect_bad("begin > end",
-               write_raw("rev.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8,
-                         0),
+               write_raw("rev.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, 0),
                "begin 8 > end 0");
     expect_bad("negative offset",
-               write_raw("negoff.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}",
-                         8, 0),
+               write_raw("negoff.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}", 8, 0),
                "not sizes");
     expect_bad("overlap",
                write_raw("ovl.st",
@@ -337,20 +367,22 @@ static void test_malformed(void) {
                          12, 0),
                "overlap");
     expect_bad("size != prod(shape) * dtype",
-               write_raw("sz.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
-                         0),
+               write_raw("sz.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, 0),
                "needs 12");
     expect_bad("negative dim",
-               write_raw("negdim.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}",
-                         8, 0),
+               write_raw("negdim.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, 0),
                "dim 0");
     expect_bad("fractional dim",
-               write_raw("frac.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}",
-                         8, 0),
+               write_raw("frac.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}", 8,
+                         0),
                "dim 0");
     expect_bad("dim past 2^53",
-               write_raw("e300.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}",
-                         8, 0),
+               write_raw("e300.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}", 8,
+                         0),
                "dim 0");
     expect_bad("dims overflowing",
                write_raw("ovf.st",
@@ -364,14 +396,16 @@ static void test_malformed(void) {
                          "\"data_offsets\":[0,8]}}",
                          8, 0),
                "overflows");
-    expect_bad("too many dims",
-               write_raw("dims9.st",
-                         "{\"t\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}",
-                         1, 0),
-               "dims");
+    expect_bad(
+        "too many dims",
+        write_raw("dims9.st",
+                  "{\"t\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}",
+                  1, 0),
+        "dims");
     expect_bad("dim a string",
-               write_raw("strdim.st", "{\"t\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}",
-                         8, 0),
+               write_raw("strdim.st",
+                         "{\"t\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8,
+                         0),
                "dim 0");
     expect_bad("duplicate names",
                write_raw("dup.st",
@@ -381,10 +415,11 @@ static void test_malformed(void) {
                "duplicate tensor name 'a'");
     expect_bad("metadata not strings",
                write_raw("meta.st", "{\"__metadata__\":{\"epoch\":3}}", 0, 0), "not a string");
-    expect_bad("metadata not an object",
-               write_raw("meta2.st", "{\"__metadata__\":[1]}", 0, 0), "not an object");
+    expect_bad("metadata not an object", write_raw("meta2.st", "{\"__metadata__\":[1]}", 0, 0),
+               "not an object");
     expect_bad("newline in name",
-               write_raw("nl.st", "{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+               write_raw("nl.st",
+                         "{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
                          0),
                "'a?b'");
     expect_bad("short file", write_raw("short.st", "", 0, 0) /* 8 bytes, header length 0 */,
@@ -427,11 +462,11 @@ static void test_atomic(void) {
           "duplicate names written: %s", fr_last_error());
     struct fr_st_out neg = {.name = "y", .dtype = FR_F32, .ndim = 1, .ne = {-3}, .data = a};
     CHECK(fr_st_write(path, &neg, 1, NULL, NULL, 0) == FR_EINVAL, "negative dim written");
-    struct fr_st_out bad_store = {.name = "y", .dtype = FR_F32, .store = FR_I8, .ndim = 1,
-                                  .ne = {4}, .data = a};
+    struct fr_st_out bad_store = {
+        .name = "y", .dtype = FR_F32, .store = FR_I8, .ndim = 1, .ne = {4}, .data = a};
     CHECK(fr_st_write(path, &bad_store, 1, NULL, NULL, 0) == FR_EINVAL, "F32 stored as I8");
-    struct fr_st_out reserved = {.name = "__metadata__", .dtype = FR_F32, .ndim = 1, .ne = {4},
-                                 .data = a};
+    struct fr_st_out reserved = {
+        .name = "__metadata__", .dtype = FR_F32, .ndim = 1, .ne = {4}, .data = a};
     CHECK(fr_st_write(path, &reserved, 1, NULL, NULL, 0) == FR_EINVAL, "reserved name written");
     stat(path, &after);
     CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size, "old file changed");
@@ -471,7 +506,8 @@ static void test_params(void) {
         {.name = "__state__.step", .dtype = FR_I64, .data = &step, .n = 1},
     };
     const char *mk[] = {"model"}, *mv[] = {"mlp"};
-    struct fr_ckpt opt = {.meta_keys = mk, .meta_vals = mv, .nmeta = 1, .blobs = blobs, .nblobs = 4};
+    struct fr_ckpt opt = {
+        .meta_keys = mk, .meta_vals = mv, .nmeta = 1, .blobs = blobs, .nblobs = 4};
     const char *path = tmp_path("params.safetensors");
     CHECK(fr_params_save(&p, path, &opt) == 0, "save: %s", fr_last_error());
 
@@ -522,7 +558,8 @@ static void test_params(void) {
           "missing blob: %s", fr_last_error());
     need.n = q.n + 1;
     CHECK(fr_params_load(&q, path, &needo) == FR_EINVAL, "blob size mismatch accepted");
-    struct fr_ckpt_blob wrongdt = {.name = "__state__.step", .dtype = FR_I32, .data = &step2, .n = 1};
+    struct fr_ckpt_blob wrongdt = {
+        .name = "__state__.step", .dtype = FR_I32, .data = &step2, .n = 1};
     struct fr_ckpt wo = {.blobs = &wrongdt, .nblobs = 1, .allow_extra = 1};
     CHECK(fr_params_load(&q, path, &wo) == FR_EINVAL, "blob dtype mismatch accepted");
     fr_params_free(&q);
@@ -551,7 +588,8 @@ static void test_params(void) {
     /* extra tensors: an error by default, ignored and counted with allow_extra */
     CHECK(make_params(&q, 3, 0, 0) == 0, "params q4");
     rc = fr_params_load(&q, path, NULL);
-    CHECK(rc == FR_EINVAL && strstr(fr_last_error(), "does not have"), "extra: %s", fr_last_error());
+    CHECK(rc == FR_EINVAL && strstr(fr_last_error(), "does not have"), "extra: %s",
+          fr_last_error());
     struct fr_ckpt ax = {.allow_extra = 1};
     CHECK(fr_params_load(&q, path, &ax) == 0 && ax.n_ignored == 5, "allow_extra: rc %s, ignored %d",
           fr_last_error(), ax.n_ignored);
@@ -594,7 +632,8 @@ static void test_cli(void) {
     CHECK(strstr(out, "model") && strstr(out, "mlp"), "info shows metadata: %s", out);
     CHECK(strstr(out, "20 parameters") != NULL, "info parameter count: %s", out);
     rc = run_cli(bin, "--help", out, sizeof out, err, sizeof err);
-    CHECK(rc == 0 && strstr(out, "--limit") && strstr(out, "default"), "info --help: %d %s", rc, out);
+    CHECK(rc == 0 && strstr(out, "--limit") && strstr(out, "default"), "info --help: %d %s", rc,
+          out);
     snprintf(args, sizeof args, "'%s'", tmp_path("ovl.st"));
     rc = run_cli(bin, args, out, sizeof out, err, sizeof err);
     char *nl = strchr(err, '\n');
@@ -602,7 +641,8 @@ static void test_cli(void) {
           "info on a bad file: rc %d, stderr '%s'", rc, err);
     /* usage errors exit 2 (the CLI's convention, cmd.h) */
     rc = run_cli(bin, "", out, sizeof out, err, sizeof err);
-    CHECK(rc == 2 && strncmp(err, "frugal info: ", 13) == 0, "info without a file: %d '%s'", rc, err);
+    CHECK(rc == 2 && strncmp(err, "frugal info: ", 13) == 0, "info without a file: %d '%s'", rc,
+          err);
     rc = run_cli(bin, "--bogus x", out, sizeof out, err, sizeof err);
     CHECK(rc == 2 && strncmp(err, "frugal info: ", 13) == 0, "info bad flag: %d '%s'", rc, err);
     rc = run_cli(bin, "/nonexistent/file.safetensors", out, sizeof out, err, sizeof err);

@@ -89,12 +89,12 @@ void fr_image_flip_h(float *img, int C, int H, int W);
 /* ---- mini-batch loader ---- */
 
 struct fr_loader_config {
-    int64_t batch;  /* > 0 */
-    int shuffle;    /* new permutation every epoch; 0: subset order */
-    int drop_last;  /* drop a last batch smaller than batch */
-    int crop_pad;   /* random crop with this zero padding (0: off) */
-    int flip;       /* random horizontal flip with p = 0.5 */
-    uint64_t seed;  /* epoch permutations and augmentation draws */
+    int64_t batch; /* > 0 */
+    int shuffle;   /* new permutation every epoch; 0: subset order */
+    int drop_last; /* drop a last batch smaller than batch */
+    int crop_pad;  /* random crop with this zero padding (0: off) */
+    int flip;      /* random horizontal flip with p = 0.5 */
+    uint64_t seed; /* epoch permutations and augmentation draws */
 };
 
 /* Everything a resume needs besides the config: the order of epoch e comes

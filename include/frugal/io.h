@@ -36,19 +36,19 @@ extern "C" {
 
 /* ---------------- safetensors: reading ---------------- */
 
-#define FR_ST_MAX_DIMS 8                         /* dims a file entry may have */
-#define FR_ST_MAX_HEADER ((uint64_t)100 << 20)   /* header JSON larger than this is refused */
+#define FR_ST_MAX_DIMS 8                       /* dims a file entry may have */
+#define FR_ST_MAX_HEADER ((uint64_t)100 << 20) /* header JSON larger than this is refused */
 
 struct fr_st_entry {
     const char *name;
     enum fr_dtype dtype; /* BOOL is read as FR_U8 with is_bool set */
     int is_bool;
-    int ndim;                        /* 0 (scalar) .. FR_ST_MAX_DIMS */
-    int64_t shape[FR_ST_MAX_DIMS];   /* PyTorch order: outermost first */
-    int64_t nelem;                   /* product of shape (1 for a scalar) */
-    const void *data;                /* into the file's bytes; may be unaligned */
-    size_t nbytes;                   /* nelem * dtype size */
-    uint64_t begin, end;             /* data_offsets, relative to the data section */
+    int ndim;                      /* 0 (scalar) .. FR_ST_MAX_DIMS */
+    int64_t shape[FR_ST_MAX_DIMS]; /* PyTorch order: outermost first */
+    int64_t nelem;                 /* product of shape (1 for a scalar) */
+    const void *data;              /* into the file's bytes; may be unaligned */
+    size_t nbytes;                 /* nelem * dtype size */
+    uint64_t begin, end;           /* data_offsets, relative to the data section */
 };
 
 struct fr_st_file {

@@ -32,8 +32,8 @@ int fr_dataset_from_idx(struct fr_dataset *ds, const char *images, const char *l
         return fr_error(FR_EINVAL, "dataset: std must be > 0 and mean finite");
     if ((rc = fr_idx_load(images, &im)) || (rc = fr_idx_load(labels, &lb))) goto cleanup;
     if (im.dtype != FR_U8 || im.ndim != 3) {
-        rc = fr_error(FR_EFORMAT, "%s: expected u8 images with dims (N, H, W), got %d dims",
-                      images, im.ndim);
+        rc = fr_error(FR_EFORMAT, "%s: expected u8 images with dims (N, H, W), got %d dims", images,
+                      im.ndim);
         goto cleanup;
     }
     if (lb.dtype != FR_U8 || lb.ndim != 1) {
@@ -61,8 +61,10 @@ int fr_dataset_from_idx(struct fr_dataset *ds, const char *images, const char *l
     }
     const uint8_t *px = im.data, *py = lb.data;
     float lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
-    for (int64_t i = 0; i < n * hw; i++) ds->x[i] = lut[px[i]];
+    for (int v = 0; v < 256; v++)
+        lut[v] = ((float)v / 255.0f - mean) / std;
+    for (int64_t i = 0; i < n * hw; i++)
+        ds->x[i] = lut[px[i]];
     int maxy = -1;
     for (int64_t i = 0; i < n; i++) {
         ds->y[i] = py[i];
@@ -103,7 +105,7 @@ int fr_dataset_fashion_mnist(struct fr_dataset *ds, const char *dir, int train, 
     char ni[64], nl[64], pi[4096], pl[4096];
     snprintf(ni, sizeof ni, "%s-images-idx3-ubyte", pre);
     snprintf(nl, sizeof nl, "%s-labels-idx1-ubyte", pre);
-    const char *miss = !find_file(dir, ni, pi, sizeof pi) ? ni
+    const char *miss = !find_file(dir, ni, pi, sizeof pi)   ? ni
                        : !find_file(dir, nl, pl, sizeof pl) ? nl
                                                             : NULL;
     if (miss)
@@ -171,7 +173,8 @@ void fr_image_crop(const float *src, float *dst, int C, int H, int W, int pad, i
             float *o = dst + ((size_t)c * H + y) * W;
             int sy = y + dy - pad;
             if (sy < 0 || sy >= H) {
-                for (int x = 0; x < W; x++) o[x] = fill;
+                for (int x = 0; x < W; x++)
+                    o[x] = fill;
                 continue;
             }
             const float *s = src + ((size_t)c * H + sy) * W;
@@ -204,14 +207,15 @@ static void make_order(struct fr_loader *L) {
     struct fr_rng r;
     fr_rng_seed(&r, L->st.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(L->st.epoch + 1)));
     fr_rng_permutation(&r, L->order, n);
-    for (int64_t i = 0; i < n; i++) L->order[i] = L->idx[L->order[i]];
+    for (int64_t i = 0; i < n; i++)
+        L->order[i] = L->idx[L->order[i]];
 }
 
 int fr_loader_init(struct fr_loader *L, const struct fr_dataset *ds, const struct fr_subset *sub,
                    const struct fr_loader_config *cfg) {
     memset(L, 0, sizeof *L);
-    if (cfg->batch <= 0) return fr_error(FR_EINVAL, "loader: batch %lld must be > 0",
-                                         (long long)cfg->batch);
+    if (cfg->batch <= 0)
+        return fr_error(FR_EINVAL, "loader: batch %lld must be > 0", (long long)cfg->batch);
     if (cfg->crop_pad < 0 || cfg->crop_pad > ds->H || cfg->crop_pad > ds->W)
         return fr_error(FR_EINVAL, "loader: crop padding %d out of range", cfg->crop_pad);
     int64_t n = sub ? sub->n : ds->n;
@@ -273,7 +277,8 @@ int64_t fr_loader_next(struct fr_loader *L, float *x, int32_t *y) {
         } else {
             memcpy(dst, src, sz * sizeof *dst);
         }
-        if (L->cfg.flip && fr_rng_bernoulli(&L->st.rng, 0.5)) fr_image_flip_h(dst, ds->C, ds->H, ds->W);
+        if (L->cfg.flip && fr_rng_bernoulli(&L->st.rng, 0.5))
+            fr_image_flip_h(dst, ds->C, ds->H, ds->W);
         y[k] = ds->y[i];
     }
     L->st.pos += B;
@@ -298,12 +303,14 @@ int64_t fr_loader_next_tensor(struct fr_loader *L, struct fr_ctx *ctx, struct fr
 }
 
 static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint64_t get64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -312,7 +319,8 @@ void fr_loader_get_state(const struct fr_loader *L, uint8_t buf[FR_LOADER_STATE_
     put64(buf + 8, (uint64_t)L->st.epoch);
     put64(buf + 16, (uint64_t)L->st.pos);
     put64(buf + 24, (uint64_t)L->st.n);
-    for (int i = 0; i < 4; i++) put64(buf + 32 + 8 * i, L->st.rng.s[i]);
+    for (int i = 0; i < 4; i++)
+        put64(buf + 32 + 8 * i, L->st.rng.s[i]);
 }
 
 int fr_loader_set_state(struct fr_loader *L, const uint8_t buf[FR_LOADER_STATE_BYTES]) {
@@ -321,7 +329,8 @@ int fr_loader_set_state(struct fr_loader *L, const uint8_t buf[FR_LOADER_STATE_B
     s.epoch = (int64_t)get64(buf + 8);
     s.pos = (int64_t)get64(buf + 16);
     s.n = (int64_t)get64(buf + 24);
-    for (int i = 0; i < 4; i++) s.rng.s[i] = get64(buf + 32 + 8 * i);
+    for (int i = 0; i < 4; i++)
+        s.rng.s[i] = get64(buf + 32 + 8 * i);
     if (s.n != L->st.n)
         return fr_error(FR_EINVAL, "loader state is for %lld samples, this loader has %lld",
                         (long long)s.n, (long long)L->st.n);

@@ -65,8 +65,7 @@ static int check_blob(const struct fr_st_file *f, struct fr_ckpt_blob *b, const 
         return fr_error(FR_EINVAL, "%s: '%s' has %lld elements but %lld are expected", path,
                         b->name, (long long)e->nelem, (long long)b->n);
     int ok = b->dtype == FR_F32 ? is_float(e->dtype) : (e->dtype == b->dtype && !e->is_bool);
-    if (!ok)
-        return fr_error(FR_EINVAL, "%s: '%s' has the wrong dtype", path, b->name);
+    if (!ok) return fr_error(FR_EINVAL, "%s: '%s' has the wrong dtype", path, b->name);
     return 0;
 }
 

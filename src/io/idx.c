@@ -65,13 +65,26 @@ int fr_idx_load(const char *path, struct fr_idx *out) {
     int fsize = 0; /* element bytes in the file */
     enum fr_dtype dt = FR_U8;
     switch (magic[2]) {
-    case 0x08: dt = FR_U8, fsize = 1; break;
-    case 0x09: dt = FR_I8, fsize = 1; break;
-    case 0x0B: dt = FR_I32, fsize = 2; break;
-    case 0x0C: dt = FR_I32, fsize = 4; break;
-    case 0x0D: dt = FR_F32, fsize = 4; break;
-    case 0x0E: dt = FR_F64, fsize = 8; break;
-    default: break;
+    case 0x08:
+        dt = FR_U8, fsize = 1;
+        break;
+    case 0x09:
+        dt = FR_I8, fsize = 1;
+        break;
+    case 0x0B:
+        dt = FR_I32, fsize = 2;
+        break;
+    case 0x0C:
+        dt = FR_I32, fsize = 4;
+        break;
+    case 0x0D:
+        dt = FR_F32, fsize = 4;
+        break;
+    case 0x0E:
+        dt = FR_F64, fsize = 8;
+        break;
+    default:
+        break;
     }
     if (magic[0] != 0 || magic[1] != 0 || fsize == 0) {
         rc = fr_error(FR_EFORMAT, "%s: not an IDX file (magic %02x %02x %02x %02x)", path, magic[0],
@@ -92,8 +105,10 @@ int fr_idx_load(const char *path, struct fr_idx *out) {
         const uint8_t *b = dims + 4 * d;
         uint64_t v = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
         out->dims[d] = (int64_t)v;
-        if (v == 0) zero = 1;
-        else if (n <= FR_IDX_MAX_BYTES) n *= v; /* both <= 2^32: no overflow */
+        if (v == 0)
+            zero = 1;
+        else if (n <= FR_IDX_MAX_BYTES)
+            n *= v; /* both <= 2^32: no overflow */
     }
     if (zero) n = 0;
     size_t osize = dt == FR_I32 ? 4 : (size_t)fsize;

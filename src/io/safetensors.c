@@ -41,22 +41,27 @@ static const struct {
     enum fr_dtype dt;
     int is_bool;
 } ST_DTYPES[] = {
-    {"F32", FR_F32, 0}, {"F64", FR_F64, 0}, {"F16", FR_F16, 0}, {"BF16", FR_BF16, 0},
-    {"I32", FR_I32, 0}, {"I64", FR_I64, 0}, {"U8", FR_U8, 0},   {"I8", FR_I8, 0},
-    {"BOOL", FR_U8, 1},
+    {"F32", FR_F32, 0},   {"F64", FR_F64, 0}, {"F16", FR_F16, 0},
+    {"BF16", FR_BF16, 0}, {"I32", FR_I32, 0}, {"I64", FR_I64, 0},
+    {"U8", FR_U8, 0},     {"I8", FR_I8, 0},   {"BOOL", FR_U8, 1},
 };
 
 static size_t dt_size(enum fr_dtype dt) {
     switch (dt) {
     case FR_F64:
-    case FR_I64: return 8;
+    case FR_I64:
+        return 8;
     case FR_F32:
-    case FR_I32: return 4;
+    case FR_I32:
+        return 4;
     case FR_F16:
-    case FR_BF16: return 2;
+    case FR_BF16:
+        return 2;
     case FR_U8:
-    case FR_I8: return 1;
-    default: return 0;
+    case FR_I8:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -91,8 +96,8 @@ static uint16_t f32_to_f16(float f) {
     uint32_t ax = x & 0x7fffffffu;
     if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((ax >> 13) & 0x3ff));
     if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* >= 65520: inf */
-    if (ax < 0x38800000u) {                                 /* below 2^-14: subnormal */
-        if (ax < 0x33000000u) return sign;                  /* <= 2^-25 rounds to 0 */
+    if (ax < 0x38800000u) {                                  /* below 2^-14: subnormal */
+        if (ax < 0x33000000u) return sign;                   /* <= 2^-25 rounds to 0 */
         uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
         int shift = 126 - (int)e; /* 14..24 */
         uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
@@ -123,7 +128,8 @@ static uint16_t f32_to_bf16(float f) {
 
 static uint64_t rd_le64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -139,7 +145,8 @@ static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t n
 /* A printable, bounded copy of a name from a file, for one-line messages. */
 static const char *disp(const char *s, char buf[72]) {
     size_t i = 0;
-    for (; s[i] && i < 64; i++) buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    for (; s[i] && i < 64; i++)
+        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
     if (s[i]) {
         memcpy(buf + i, "...", 3);
         i += 3;
@@ -169,7 +176,8 @@ static char *put_str(char **cursor, const char *s) {
     return d;
 }
 
-static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name, uint64_t data_size) {
+static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name,
+                       uint64_t data_size) {
     if (!cJSON_IsObject(j))
         return fr_error(FR_EFORMAT, "safetensors: tensor '%s' is not a JSON object", name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
@@ -185,8 +193,7 @@ static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name, 
     size_t k;
     for (k = 0; k < sizeof ST_DTYPES / sizeof ST_DTYPES[0]; k++)
         if (strcmp(dt->valuestring, ST_DTYPES[k].name) == 0) break;
-    if (k == sizeof ST_DTYPES / sizeof ST_DTYPES[0])
-    {
+    if (k == sizeof ST_DTYPES / sizeof ST_DTYPES[0]) {
         char a[72];
         return fr_error(FR_EFORMAT, "safetensors: tensor '%s' has unsupported dtype '%s'", name,
                         disp(dt->valuestring, a));
@@ -203,8 +210,8 @@ static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name, 
     const cJSON *it;
     cJSON_ArrayForEach(it, sh) {
         if (!json_count(it, &e->shape[d]))
-            return fr_error(FR_EFORMAT, "safetensors: tensor '%s' dim %d is not a size in [0, 2^53]",
-                            name, d);
+            return fr_error(FR_EFORMAT,
+                            "safetensors: tensor '%s' dim %d is not a size in [0, 2^53]", name, d);
         if (e->shape[d] == 0) zero = 1;
         if (!overflow && __builtin_mul_overflow(nelem, e->shape[d], &nelem)) overflow = 1;
         d++;
@@ -230,8 +237,8 @@ static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name, 
         char buf[160];
         return fr_error(FR_EFORMAT,
                         "safetensors: tensor '%s' has %lld data bytes but %s %s needs %zu", name,
-                        (long long)(en - b), ST_DTYPES[k].name, shape_str(e->shape, ndim, buf, sizeof buf),
-                        nbytes);
+                        (long long)(en - b), ST_DTYPES[k].name,
+                        shape_str(e->shape, ndim, buf, sizeof buf), nbytes);
     }
     e->begin = (uint64_t)b;
     e->end = (uint64_t)en;
@@ -266,8 +273,9 @@ static int parse_header(struct fr_st_file *f) {
         return fr_error(FR_EFORMAT,
                         "safetensors: header length %llu runs past the end of the file (%zu bytes)",
                         (unsigned long long)hlen, f->size);
-    if (hlen < 2) return fr_error(FR_EFORMAT, "safetensors: header length %llu is too short",
-                                  (unsigned long long)hlen);
+    if (hlen < 2)
+        return fr_error(FR_EFORMAT, "safetensors: header length %llu is too short",
+                        (unsigned long long)hlen);
     f->header_len = hlen;
     uint64_t data_size = f->size - 8 - hlen;
 
@@ -313,8 +321,9 @@ static int parse_header(struct fr_st_file *f) {
             cJSON_ArrayForEach(kv, it) {
                 if (!kv->string || !cJSON_IsString(kv)) {
                     char a[72];
-                    rc = fr_error(FR_EFORMAT, "safetensors: __metadata__ value of '%s' is not a "
-                                              "string",
+                    rc = fr_error(FR_EFORMAT,
+                                  "safetensors: __metadata__ value of '%s' is not a "
+                                  "string",
                                   disp(kv->string ? kv->string : "?", a));
                     goto cleanup;
                 }
@@ -362,7 +371,8 @@ static int parse_header(struct fr_st_file *f) {
                           disp(f->entries[i - 1].name, a), disp(f->entries[i].name, b));
             goto cleanup;
         }
-    for (int i = 0; i < f->n; i++) f->by_name[i] = &f->entries[i];
+    for (int i = 0; i < f->n; i++)
+        f->by_name[i] = &f->entries[i];
     qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_name_ptr);
     for (int i = 1; i < f->n; i++)
         if (strcmp(f->by_name[i]->name, f->by_name[i - 1]->name) == 0) {
@@ -473,7 +483,9 @@ void fr_st_entry_to_f32(const struct fr_st_entry *e, float *dst) {
     const uint8_t *p = e->data;
     int64_t n = e->nelem;
     switch (e->dtype) {
-    case FR_F32: memcpy(dst, p, (size_t)n * 4); break;
+    case FR_F32:
+        memcpy(dst, p, (size_t)n * 4);
+        break;
     case FR_F64:
         for (int64_t i = 0; i < n; i++) {
             double v;
@@ -503,12 +515,15 @@ void fr_st_entry_to_f32(const struct fr_st_entry *e, float *dst) {
         }
         break;
     case FR_U8:
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)p[i];
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = (float)p[i];
         break;
     case FR_I8:
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)(int8_t)p[i];
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = (float)(int8_t)p[i];
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -516,8 +531,10 @@ int fr_st_entry_ne(const struct fr_st_entry *e, int *ndim, int64_t ne[FR_MAX_DIM
     if (e->ndim > FR_MAX_DIMS)
         return fr_error(FR_EINVAL, "tensor '%s' has %d dims; frugal tensors have at most %d",
                         e->name, e->ndim, FR_MAX_DIMS);
-    for (int d = 0; d < FR_MAX_DIMS; d++) ne[d] = 1;
-    for (int d = 0; d < e->ndim; d++) ne[d] = e->shape[e->ndim - 1 - d];
+    for (int d = 0; d < FR_MAX_DIMS; d++)
+        ne[d] = 1;
+    for (int d = 0; d < e->ndim; d++)
+        ne[d] = e->shape[e->ndim - 1 - d];
     *ndim = e->ndim ? e->ndim : 1;
     return 0;
 }
@@ -570,7 +587,8 @@ static enum fr_dtype stored_dtype(const struct fr_st_out *t) {
 static int check_out(const struct fr_st_out *t, int n, int64_t *nelem) {
     for (int i = 0; i < n; i++) {
         const char *name = t[i].name;
-        if (!name || !name[0]) return fr_error(FR_EINVAL, "safetensors write: tensor %d has no name", i);
+        if (!name || !name[0])
+            return fr_error(FR_EINVAL, "safetensors write: tensor %d has no name", i);
         if (strcmp(name, "__metadata__") == 0)
             return fr_error(FR_EINVAL, "safetensors write: '__metadata__' is reserved");
         if (!dt_name(t[i].dtype))
@@ -578,8 +596,8 @@ static int check_out(const struct fr_st_out *t, int n, int64_t *nelem) {
                             name, (int)t[i].dtype);
         enum fr_dtype s = stored_dtype(&t[i]);
         if (s != FR_F32 && s != FR_F16 && s != FR_BF16 && s != t[i].dtype)
-            return fr_error(FR_EINVAL, "safetensors write: tensor '%s' cannot be stored as %d", name,
-                            (int)s);
+            return fr_error(FR_EINVAL, "safetensors write: tensor '%s' cannot be stored as %d",
+                            name, (int)s);
         if (t[i].ndim < 0 || t[i].ndim > FR_MAX_DIMS)
             return fr_error(FR_EINVAL, "safetensors write: tensor '%s' has ndim %d", name,
                             t[i].ndim);
@@ -614,9 +632,11 @@ static char *build_header(const struct fr_st_out *t, int n, const int64_t *nelem
         cJSON *o = cJSON_AddObjectToObject(root, t[i].name);
         if (!o || !cJSON_AddStringToObject(o, "dtype", dt_name(stored_dtype(&t[i])))) goto cleanup;
         int64_t shape[FR_MAX_DIMS];
-        for (int d = 0; d < t[i].ndim; d++) shape[d] = t[i].ne[t[i].ndim - 1 - d];
+        for (int d = 0; d < t[i].ndim; d++)
+            shape[d] = t[i].ne[t[i].ndim - 1 - d];
         int64_t range[2] = {off, off + nelem[i] * (int64_t)dt_size(stored_dtype(&t[i]))};
-        if (add_count_array(o, "shape", shape, t[i].ndim) || add_count_array(o, "data_offsets", range, 2))
+        if (add_count_array(o, "shape", shape, t[i].ndim) ||
+            add_count_array(o, "data_offsets", range, 2))
             goto cleanup;
         off = range[1];
     }
@@ -691,9 +711,11 @@ int fr_st_write(const char *path, const struct fr_st_out *t, int n, const char *
     }
     created = 1;
     uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     int bad = fwrite(len8, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen;
-    for (int i = 0; i < n && !bad; i++) bad = write_data(fp, &t[i], nelem[i]) != 0;
+    for (int i = 0; i < n && !bad; i++)
+        bad = write_data(fp, &t[i], nelem[i]) != 0;
     if (!bad) bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
     int err = errno;
     if (fclose(fp) != 0 && !bad) {

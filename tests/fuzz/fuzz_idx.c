@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int64_t n = 1; /* accepted arrays are at most 2^32 bytes, so no overflow past a 0 check */
     for (int d = 0; d < x.ndim; d++)
         if (x.dims[d] == 0) n = 0;
-    for (int d = 0; d < x.ndim && n; d++) n *= x.dims[d];
+    for (int d = 0; d < x.ndim && n; d++)
+        n *= x.dims[d];
     REQUIRE(x.ndim >= 1 && x.ndim <= FR_IDX_MAX_DIMS && x.n == n && x.data);
     volatile uint8_t sink = 0;
     if (n) sink ^= ((const uint8_t *)x.data)[0]; /* touch first and last element */

@@ -18,12 +18,16 @@
 static size_t esize(enum fr_dtype dt) {
     switch (dt) {
     case FR_F64:
-    case FR_I64: return 8;
+    case FR_I64:
+        return 8;
     case FR_F32:
-    case FR_I32: return 4;
+    case FR_I32:
+        return 4;
     case FR_F16:
-    case FR_BF16: return 2;
-    default: return 1;
+    case FR_BF16:
+        return 2;
+    default:
+        return 1;
     }
 }
 
@@ -43,9 +47,10 @@ static void round_trip(const struct fr_st_file *f) {
     for (int i = 0; i < f->n; i++) {
         const struct fr_st_entry *e = &f->entries[i];
         if (e->ndim > FR_MAX_DIMS || e->nbytes > 4096) return;
-        out[n] = (struct fr_st_out){.name = e->name, .dtype = e->dtype, .ndim = e->ndim,
-                                    .data = e->data};
-        for (int d = 0; d < e->ndim; d++) out[n].ne[d] = e->shape[e->ndim - 1 - d];
+        out[n] = (struct fr_st_out){
+            .name = e->name, .dtype = e->dtype, .ndim = e->ndim, .data = e->data};
+        for (int d = 0; d < e->ndim; d++)
+            out[n].ne[d] = e->shape[e->ndim - 1 - d];
         n++;
     }
     if (fr_st_write(path, out, n, (const char *const *)f->meta_keys,
@@ -99,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int64_t ne[FR_MAX_DIMS];
         if (fr_st_entry_ne(e, &ndim, ne) == 0) REQUIRE(fr_st_check_shape(e, e->ndim, ne) == 0);
     }
-    for (int i = 0; i < f->nmeta; i++) REQUIRE(fr_st_meta(f, f->meta_keys[i]) != NULL);
+    for (int i = 0; i < f->nmeta; i++)
+        REQUIRE(fr_st_meta(f, f->meta_keys[i]) != NULL);
     free(buf);
     if (f->n <= 16) round_trip(f);
     fr_st_close(f);

@@ -28,14 +28,19 @@ int cmd_info(int argc, char **argv) {
     int64_t limit = 0;
     int no_meta = 0;
     struct arg_flag flags[] = {
-        {"limit", ARG_INT, &limit, "list at most N tensors (0 = all); totals count every tensor",
-         0, 1e12, NULL},
+        {"limit", ARG_INT, &limit, "list at most N tensors (0 = all); totals count every tensor", 0,
+         1e12, NULL},
         {"no-meta", ARG_BOOL, &no_meta, "do not print the __metadata__ map", 0, 0, NULL},
     };
-    struct arg_cmd spec = {"info", "frugal info FILE [flags]",
-                           "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
-                           "the parameter count, the file size and the metadata.",
-                           flags, (int)(sizeof flags / sizeof flags[0]), 1, 1};
+    struct arg_cmd spec = {
+        "info",
+        "frugal info FILE [flags]",
+        "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
+        "the parameter count, the file size and the metadata.",
+        flags,
+        (int)(sizeof flags / sizeof flags[0]),
+        1,
+        1};
     const char *pos[1];
     int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
     if (rc == ARGS_HELP) return EXIT_OK;
@@ -54,7 +59,8 @@ int cmd_info(int argc, char **argv) {
            (unsigned long long)f->header_len);
     if (!no_meta && f->nmeta) {
         printf("metadata:\n");
-        for (int i = 0; i < f->nmeta; i++) printf("  %s: %s\n", f->meta_keys[i], f->meta_vals[i]);
+        for (int i = 0; i < f->nmeta; i++)
+            printf("  %s: %s\n", f->meta_keys[i], f->meta_vals[i]);
     }
     printf("tensors: %d\n", f->n);
     printf("  %-*s  %-5s  %-24s  %s\n", width, "name", "dtype", "shape", "elements");
@@ -72,8 +78,8 @@ int cmd_info(int argc, char **argv) {
         if (limit > 0 && i >= limit) continue;
         char shape[256];
         print_shape(e, shape, sizeof shape);
-        printf("  %-*s  %-5s  %-24s  %lld\n", width, e->name, e->is_bool ? "BOOL" : fr_dtype_name(e->dtype),
-               shape, (long long)e->nelem);
+        printf("  %-*s  %-5s  %-24s  %lld\n", width, e->name,
+               e->is_bool ? "BOOL" : fr_dtype_name(e->dtype), shape, (long long)e->nelem);
     }
     if (limit > 0 && f->n > limit) printf("  ... %lld more\n", (long long)(f->n - limit));
     printf("total: %lld parameters in %lld tensors", (long long)nparam,
