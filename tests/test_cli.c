@@ -111,6 +111,7 @@ static void test_usage_errors(void)
     expect_error("demo --epochs 0", 2);
     expect_error("demo --threads -1", 2);
     expect_error("version extra", 2);
+    expect_error("info", 2);
 }
 
 static void test_runtime_errors(void)
@@ -140,6 +141,9 @@ static void test_runtime_errors(void)
     snprintf(args, sizeof args, "eval '%s'", path);
     expect_error(args, 1); /* empty or unreadable: either way a one-line error */
     expect_error("report --out /nonexistent/frugal-out", 1);
+    expect_error("info /nonexistent/model.safetensors", 1);
+    snprintf(args, sizeof args, "info '%s/garbage.safetensors'", g_tmp);
+    expect_error(args, 1);
 }
 
 static void test_help(void)

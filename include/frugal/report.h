@@ -132,7 +132,8 @@ struct fr_progress {
     int tty;         /* redraw one line with \r; else plain lines */
     int64_t every;   /* plain mode: a line every this many steps (0 = ~20 per run) */
     double t_start, t_last_draw;
-    int64_t first_step; /* first step seen (resumed runs start later) */
+    double t_first;     /* time of the first update: the ETA's rate excludes set-up */
+    int64_t first_step; /* step of the first update (resumed runs start later) */
     int drawn;          /* a bar is on screen and needs a newline before other text */
 };
 

@@ -44,8 +44,9 @@ void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every)
 static double eta(const struct fr_progress *p, int64_t step, int64_t total, double now)
 {
     int64_t done = step - p->first_step;
-    if (done <= 0 || total <= step) return total <= step ? 0 : NAN;
-    return (now - p->t_start) / (double)done * (double)(total - step);
+    if (total <= step) return 0;
+    if (done <= 0) return NAN;
+    return (now - p->t_first) / (double)done * (double)(total - step);
 }
 
 void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
@@ -55,8 +56,8 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
     if (!p || !p->out) return;
     double now = now_s();
     if (p->first_step < 0) {
-        /* the first report comes after one step: time it from the start */
-        p->first_step = step > 0 ? step - 1 : 0;
+        p->first_step = step;
+        p->t_first = now;
     }
     char e[32], el[32];
     fmt_dur(eta(p, step, steps_total, now), e, sizeof e);
