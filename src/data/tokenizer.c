@@ -119,7 +119,7 @@ int fr_smap_put(struct fr_smap *m, const uint8_t *k, size_t n, int64_t val, int6
         if (slot_val) *slot_val = &m->val[i];
         return 0;
     }
-    if (m->keys_len + n > m->keys_cap) {
+    if (!m->keys || m->keys_len + n > m->keys_cap) {
         size_t c = m->keys_cap ? m->keys_cap * 2 : 4096;
         while (c < m->keys_len + n) c *= 2;
         uint8_t *p = realloc(m->keys, c);
@@ -313,6 +313,13 @@ static int byte_piece(const uint8_t *p, int32_t n) {
 int fr_tok_finish(struct fr_tokenizer *t) {
     if (t->n < 1) return fr_error(FR_EFORMAT, "tokenizer: empty vocabulary");
     for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
+    if (t->bos >= t->n || t->eos >= t->n || t->bos < -1 || t->eos < -1)
+        return fr_error(FR_EFORMAT, "tokenizer: bos %d / eos %d outside the vocabulary", t->bos,
+                        t->eos);
+    /* BOS/EOS are control tokens: plain text never encodes to them, which
+     * keeps the space-after-BOS rule of decode from eating real text */
+    if (t->bos >= 0) t->attr[t->bos] |= FR_TOKA_CONTROL;
+    if (t->eos >= 0) t->attr[t->eos] |= FR_TOKA_CONTROL;
     int rc = fr_smap_init(&t->vocab, (uint64_t)t->n);
     if (rc) return rc;
     int nspecial = 0;
@@ -351,12 +358,12 @@ int fr_tok_finish(struct fr_tokenizer *t) {
                    (size_t)t->len[m[1]]))
             return fr_error(FR_EFORMAT, "tokenizer: merge %lld (%d, %d) does not spell token %d",
                             (long long)r, m[0], m[1], m[2]);
+        if (t->attr[m[2]] & FR_TOKA_BYTE) /* would turn the text "<0x41>" into "A" */
+            return fr_error(FR_EFORMAT, "tokenizer: merge %lld produces the byte token %d",
+                            (long long)r, m[2]);
         rc = fr_imap_put(&t->pairs, (uint64_t)(uint32_t)m[0] << 32 | (uint32_t)m[1], r, NULL);
         if (rc < 0) return rc;
     }
-    if (t->bos >= t->n || t->eos >= t->n || t->bos < -1 || t->eos < -1)
-        return fr_error(FR_EFORMAT, "tokenizer: bos %d / eos %d outside the vocabulary", t->bos,
-                        t->eos);
     free(t->special);
     t->special = NULL;
     t->n_special = 0;

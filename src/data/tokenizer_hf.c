@@ -20,6 +20,7 @@
 #include "frugal/status.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,24 @@ static int metaspace_prefix(const cJSON *o) {
     cJSON_ArrayForEach(e, o) if (metaspace_prefix(e)) return 1;
     return 0;
 }
+
+/* A token for an error message: at most 40 bytes, non-printable bytes as
+ * \xNN, so the message stays one line. */
+struct esc {
+    char s[168];
+};
+static struct esc esc(const char *s, size_t n) {
+    struct esc e;
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 40; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F) e.s[k++] = (char)c;
+        else k += (size_t)snprintf(e.s + k, 5, "\\x%02x", c);
+    }
+    e.s[k] = 0;
+    return e;
+}
+#define ESC(str) (esc((str), strlen(str)).s)
 
 /* An integer id in [0, 2^24) from a JSON number, or -1. */
 static int64_t json_id(const cJSON *v) {
@@ -122,8 +141,8 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
     cJSON_ArrayForEach(e, vocab) {
         int64_t id = json_id(e);
         if (id < 0)
-            return fr_error(FR_EFORMAT, "tokenizer.json: vocab entry '%.40s' has a bad id",
-                            e->string);
+            return fr_error(FR_EFORMAT, "tokenizer.json: vocab entry '%s' has a bad id",
+                            ESC(e->string));
         if (id + 1 > n) n = id + 1;
     }
     cJSON_ArrayForEach(e, added) {
@@ -142,8 +161,8 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
     cJSON_ArrayForEach(e, vocab) {
         int64_t id = json_id(e);
         if (tok[id].str) {
-            rc = fr_error(FR_EFORMAT, "tokenizer.json: id %lld used twice ('%.40s', '%.40s')",
-                          (long long)id, tok[id].str, e->string);
+            rc = fr_error(FR_EFORMAT, "tokenizer.json: id %lld used twice ('%s', '%s')",
+                          (long long)id, ESC(tok[id].str), ESC(e->string));
             goto cleanup;
         }
         tok[id].str = e->string;
@@ -157,8 +176,8 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
             goto cleanup;
         }
         if (tok[id].str && (tok[id].added || strcmp(tok[id].str, c->valuestring))) {
-            rc = fr_error(FR_EFORMAT, "tokenizer.json: added token '%.40s' reuses id %lld",
-                          c->valuestring, (long long)id);
+            rc = fr_error(FR_EFORMAT, "tokenizer.json: added token '%s' reuses id %lld",
+                          ESC(c->valuestring), (long long)id);
             goto cleanup;
         }
         tok[id].str = c->valuestring;
@@ -185,8 +204,8 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
             bl = (int64_t)sl;
             attr = FR_TOKA_MATCH | (tok[id].special ? FR_TOKA_CONTROL : 0);
         } else if ((bl = to_bytes(tok[id].str, byte_level, inv, buf)) < 0) {
-            rc = fr_error(FR_EFORMAT, "tokenizer.json: token %lld '%.40s' is not byte-level "
-                          "spelled", (long long)id, tok[id].str);
+            rc = fr_error(FR_EFORMAT, "tokenizer.json: token %lld '%s' is not byte-level "
+                          "spelled", (long long)id, ESC(tok[id].str));
             goto cleanup;
         }
         if ((rc = fr_tok_add(t, buf, (size_t)bl, 0, attr))) goto cleanup;
@@ -211,8 +230,8 @@ cleanup:
 static int lookup(const struct fr_smap *by_str, const char *s, size_t n, int64_t r, int32_t *id) {
     int64_t v;
     if (!fr_smap_get(by_str, (const uint8_t *)s, n, &v))
-        return fr_error(FR_EFORMAT, "tokenizer.json: merge %lld references unknown token '%.*s'",
-                        (long long)r, (int)(n > 40 ? 40 : n), s);
+        return fr_error(FR_EFORMAT, "tokenizer.json: merge %lld references unknown token '%s'",
+                        (long long)r, esc(s, n).s);
     *id = (int32_t)v;
     return 0;
 }
@@ -229,8 +248,8 @@ static int load_merges(struct fr_tokenizer *t, const cJSON *merges, const struct
         if (cJSON_IsString(e)) {
             const char *sp = strchr(e->valuestring, ' ');
             if (!sp || strchr(sp + 1, ' ') || sp == e->valuestring || !sp[1]) {
-                rc = fr_error(FR_EFORMAT, "tokenizer.json: merge %lld '%.40s' is not 'a b'",
-                              (long long)r, e->valuestring);
+                rc = fr_error(FR_EFORMAT, "tokenizer.json: merge %lld '%s' is not 'a b'",
+                              (long long)r, ESC(e->valuestring));
                 goto cleanup;
             }
             a = e->valuestring, la = (size_t)(sp - a), b = sp + 1, lb = strlen(b);
@@ -291,8 +310,8 @@ int fr_tok_load_hf(const uint8_t *buf, size_t len, struct fr_tokenizer **out) {
         goto cleanup;
     }
     if (type && !(cJSON_IsString(type) && strcmp(type->valuestring, "BPE") == 0)) {
-        rc = fr_error(FR_EFORMAT, "tokenizer.json: model type '%.40s' not supported (only BPE)",
-                      cJSON_IsString(type) ? type->valuestring : "?");
+        rc = fr_error(FR_EFORMAT, "tokenizer.json: model type '%s' not supported (only BPE)",
+                      cJSON_IsString(type) ? ESC(type->valuestring) : "?");
         goto cleanup;
     }
     if (!cJSON_IsObject(vocab) || (merges && !cJSON_IsArray(merges)) ||
