@@ -2,7 +2,8 @@
  * hostile files.
  *  - known ids for the fixtures in tests/data (expected ids computed by the
  *    independent Python reference encoders in gen_tokenizer_fixtures.py, and
- *    a few checked by hand in the comments);
+ *    a few checked by hand in the comments), and GPT-2's own ids for a
+ *    sample text with the real GPT-2 merges (gen_gpt2_subset.py);
  *  - the heap-based merge loop against naive O(n^2) twins: GPT-2's
  *    encoder.py rule (lowest rank first) and llama2.c's encode (best score,
  *    leftmost), on random text;
@@ -57,7 +58,7 @@ static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags
     CHECK(rc == 0, "%s: encode: %s", what, fr_last_error());
     if (rc) return;
     int same = k == nwant && memcmp(ids, want, (size_t)k * sizeof *ids) == 0;
-    CHECK(same, "%s: encoding of \"%s\" differs (%lld ids, want %lld)", what, s, (long long)k,
+    CHECK(same, "%s: encoding of \"%.40s\" differs (%lld ids, want %lld)", what, s, (long long)k,
           (long long)nwant);
     if (!same) {
         for (int64_t i = 0; i < k; i++) fprintf(stderr, "%d ", ids[i]);
@@ -67,7 +68,7 @@ static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags
     size_t len;
     if (!(flags & FR_TOK_SPECIAL)) { /* special ids decode to their text, BOS included */
         rc = fr_tokenizer_decode(t, ids, k, 1, &text, &len);
-        CHECK(rc == 0 && len == n && memcmp(text, s, n) == 0, "%s: decode of \"%s\"", what, s);
+        CHECK(rc == 0 && len == n && memcmp(text, s, n) == 0, "%s: decode of \"%.40s\"", what, s);
         free(text);
     }
     free(ids);
@@ -155,6 +156,26 @@ static void test_known(void) {
         CHECK(fr_tokenizer_decode_piece(b, 5, 294, &p, &len) == FR_EINVAL, "decode_piece range");
     }
     fr_tokenizer_free(b);
+}
+
+/* The real GPT-2 vocabulary, cut to what a sample text needs
+ * (gen_gpt2_subset.py): ids must equal GPT-2's own (js-tiktoken's). */
+static void test_gpt2_real(void) {
+    size_t n;
+    uint8_t *f = read_file("tests/data/gpt2_subset_sample.txt", &n);
+    struct fr_tokenizer *t = load("tests/data/tok_gpt2_subset.json");
+    CHECK(f != NULL, "gpt2_subset_sample.txt missing");
+    if (!f || !t) goto cleanup;
+    f[n] = 0;
+    int32_t want[2000];
+    int64_t nw = 0;
+    char *p = (char *)f;
+    while (*p != '\n' && nw < 2000) want[nw++] = (int32_t)strtol(p, &p, 10);
+    size_t off = (size_t)(p + 1 - (char *)f);
+    check_ids(t, (const char *)f + off, n - off, 0, want, nw, "gpt2 subset (GPT-2's own ids)");
+cleanup:
+    fr_tokenizer_free(t);
+    free(f);
 }
 
 /* GPT-2 splits, checked by hand against the regex's alternatives. */
@@ -529,8 +550,8 @@ static void test_shakespeare(void) {
         double t4 = now();
         CHECK(len == n && memcmp(back, text, n) == 0, "shakespeare round trip");
         double ratio = (double)n / (double)k;
-        /* the independent Python trainer in gen_tokenizer_fixtures.py's spirit
-         * (same pattern, counts, tie rule) gives these merges and 575809 tokens */
+        /* the naive Python trainer (gen_tokenizer_fixtures.py --shakespeare:
+         * same pattern, counts and tie rule) gives these merges and tokens */
         uint64_t h = 0;
         for (int64_t i = 0; i < fr_tokenizer_n_merges(t); i++) {
             int32_t a, b, res;
@@ -712,6 +733,7 @@ int main(void) {
     double t0 = now();
     test_pretok();
     test_known();
+    test_gpt2_real();
     test_char();
     test_roundtrips();
     test_bpe_train();

@@ -12,10 +12,45 @@ line-by-line port of llama2.c's encode), as C arrays to paste into the test.
     tok_llama2c_tiny.bin  llama2.c layout of the same pieces, merges by score
 
 Run from the repository root: /usr/bin/python3 tests/data/gen_tokenizer_fixtures.py
+With --shakespeare it instead trains a 512-token byte-level BPE on
+data/tinyshakespeare.txt with a naive trainer (recount all pairs per merge,
+same pattern, "occurs at least twice", ties to the smaller pair) and prints
+the merge-list hash and token count test_tokenizer.c expects (about 10 s).
 """
-import json, re, struct, sys
+import collections, json, re, struct, sys
 
 D = "tests/data/"
+
+
+def shakespeare():
+    pat = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
+    text = open("data/tinyshakespeare.txt", "rb").read().decode("ascii")
+    ws = [[list(w.encode()), c] for w, c in collections.Counter(pat.findall(text)).items()]
+    h, nxt = 0, 256
+    while nxt < 511:
+        pc = collections.Counter()
+        for w, c in ws:
+            for p in zip(w, w[1:]):
+                pc[p] += c
+        (a, b), c = min(pc.items(), key=lambda kv: (-kv[1], kv[0]))
+        if c < 2:
+            break
+        h = (h * 1000003 + a * 65536 + b) % (1 << 64)
+        for wc in ws:
+            w, out, i = wc[0], [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(nxt); i += 2
+                else:
+                    out.append(w[i]); i += 1
+            wc[0] = out
+        nxt += 1
+    print("merges hash 0x%x, %d tokens" % (h, sum(len(w) * c for w, c in ws)))
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--shakespeare":
+    shakespeare()
+    sys.exit(0)
 
 def bytes_to_unicode():
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
