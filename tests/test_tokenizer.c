@@ -50,8 +50,8 @@ static struct fr_tokenizer *load(const char *path) {
 }
 
 /* Encodes s and compares with want; also checks decode gives s back. */
-static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags, const int32_t *want,
-                      int64_t nwant, const char *what) {
+static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags,
+                      const int32_t *want, int64_t nwant, const char *what) {
     int32_t *ids;
     int64_t k;
     int rc = fr_tokenizer_encode(t, s, n, flags, &ids, &k);
@@ -61,7 +61,8 @@ static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags
     CHECK(same, "%s: encoding of \"%.40s\" differs (%lld ids, want %lld)", what, s, (long long)k,
           (long long)nwant);
     if (!same) {
-        for (int64_t i = 0; i < k; i++) fprintf(stderr, "%d ", ids[i]);
+        for (int64_t i = 0; i < k; i++)
+            fprintf(stderr, "%d ", ids[i]);
         fprintf(stderr, "\n");
     }
     uint8_t *text;
@@ -74,7 +75,8 @@ static void check_ids(struct fr_tokenizer *t, const char *s, size_t n, int flags
     free(ids);
 }
 
-#define IDS(...) (const int32_t[]){__VA_ARGS__}, (int64_t)(sizeof((const int32_t[]){__VA_ARGS__}) / 4)
+#define IDS(...)                                                                                   \
+    (const int32_t[]){__VA_ARGS__}, (int64_t)(sizeof((const int32_t[]){__VA_ARGS__}) / 4)
 
 static void test_known(void) {
     struct fr_tokenizer *g = load("tests/data/tok_gpt2_tiny.json");
@@ -124,8 +126,10 @@ static void test_known(void) {
         check_ids(l, " and then", 9, 0, IDS(259, 259, 277, 262, 259, 273, 293), "llama json");
         check_ids(l, "caf\xc3\xa9 and", 9, 0, IDS(259, 292, 259, 277, 262), "llama json");
         /* \n and ü are not pieces: byte fallback <0x0A>=13, <0xC3> <0xBC> */
-        check_ids(l, "then\n\xc3\xbc" "ber", 10, 0, IDS(259, 273, 293, 13, 198, 191, 101, 263, 269),
-                  "llama json");
+        check_ids(l,
+                  "then\n\xc3\xbc"
+                  "ber",
+                  10, 0, IDS(259, 273, 293, 13, 198, 191, 101, 263, 269), "llama json");
     }
     fr_tokenizer_free(l);
 
@@ -170,7 +174,8 @@ static void test_gpt2_real(void) {
     int32_t want[2000];
     int64_t nw = 0;
     char *p = (char *)f;
-    while (*p != '\n' && nw < 2000) want[nw++] = (int32_t)strtol(p, &p, 10);
+    while (*p != '\n' && nw < 2000)
+        want[nw++] = (int32_t)strtol(p, &p, 10);
     size_t off = (size_t)(p + 1 - (char *)f);
     check_ids(t, (const char *)f + off, n - off, 0, want, nw, "gpt2 subset (GPT-2's own ids)");
 cleanup:
@@ -187,11 +192,14 @@ static void test_pretok(void) {
         {"Hello world's 123!", {"Hello", " world", "'s", " 123", "!"}},
         {"x  \n y", {"x", "  \n", " y"}},
         {"don't  ", {"don", "'t", "  "}},
-        {"na\xc3\xafve caf\xc3\xa9", {"na\xc3\xafve", " caf\xc3\xa9"}},         /* ï, é letters */
-        {"\xe6\x97\xa5\xe6\x9c\xac 42\xc2\xb2", {"\xe6\x97\xa5\xe6\x9c\xac", " 42\xc2\xb2"}}, /* ² is N */
-        {"a\xc2\xa0" "b", {"a", "\xc2\xa0", "b"}},                               /* NBSP is \s */
-        {"ab\xff\xfe!c", {"ab", "\xff\xfe!", "c"}},                             /* invalid bytes: other */
-        {"\xe2\x80\x94--x", {"\xe2\x80\x94--", "x"}},                           /* em dash: other */
+        {"na\xc3\xafve caf\xc3\xa9", {"na\xc3\xafve", " caf\xc3\xa9"}}, /* ï, é letters */
+        {"\xe6\x97\xa5\xe6\x9c\xac 42\xc2\xb2",
+         {"\xe6\x97\xa5\xe6\x9c\xac", " 42\xc2\xb2"}}, /* ² is N */
+        {"a\xc2\xa0"
+         "b",
+         {"a", "\xc2\xa0", "b"}},                     /* NBSP is \s */
+        {"ab\xff\xfe!c", {"ab", "\xff\xfe!", "c"}},   /* invalid bytes: other */
+        {"\xe2\x80\x94--x", {"\xe2\x80\x94--", "x"}}, /* em dash: other */
         {" ?!", {" ?!"}},
         {"'re'x", {"'re", "'", "x"}},
     };
@@ -216,11 +224,16 @@ static size_t random_text(struct fr_rng *r, uint8_t *buf, size_t max, const char
     size_t n = (size_t)fr_rng_below(r, max + 1), na = strlen(alpha);
     for (size_t i = 0; i < n; i++) {
         uint64_t k = fr_rng_below(r, 20);
-        if (k < 14) buf[i] = (uint8_t)alpha[fr_rng_below(r, na)];
-        else if (k < 16) buf[i] = (uint8_t)fr_rng_below(r, 256);
-        else if (k == 16) buf[i] = 0;
-        else if (k == 17 && i + 1 < n) buf[i] = 0xC3, buf[++i] = 0xA9; /* é */
-        else buf[i] = " \n"[fr_rng_below(r, 2)];
+        if (k < 14)
+            buf[i] = (uint8_t)alpha[fr_rng_below(r, na)];
+        else if (k < 16)
+            buf[i] = (uint8_t)fr_rng_below(r, 256);
+        else if (k == 16)
+            buf[i] = 0;
+        else if (k == 17 && i + 1 < n)
+            buf[i] = 0xC3, buf[++i] = 0xA9; /* é */
+        else
+            buf[i] = " \n"[fr_rng_below(r, 2)];
     }
     return n;
 }
@@ -272,12 +285,14 @@ static int64_t naive_bpe(const struct fr_tokenizer *t, const uint8_t *s, size_t 
         size_t j = fr_pretok_next(s, n, i);
         int64_t m = 0;
         int32_t *w = out + k;
-        for (size_t q = i; q < j; q++) w[m++] = t->byte_id[s[q]];
+        for (size_t q = i; q < j; q++)
+            w[m++] = t->byte_id[s[q]];
         for (;;) {
             int64_t best = -1;
             for (int64_t q = 0; q + 1 < m; q++) {
                 int64_t rank;
-                if (fr_imap_get(&t->pairs, (uint64_t)(uint32_t)w[q] << 32 | (uint32_t)w[q + 1], &rank) &&
+                if (fr_imap_get(&t->pairs, (uint64_t)(uint32_t)w[q] << 32 | (uint32_t)w[q + 1],
+                                &rank) &&
                     (best < 0 || rank < best))
                     best = rank;
             }
@@ -286,8 +301,10 @@ static int64_t naive_bpe(const struct fr_tokenizer *t, const uint8_t *s, size_t 
             fr_tokenizer_merge(t, best, &a, &b, &res);
             int64_t o = 0;
             for (int64_t q = 0; q < m;) {
-                if (q + 1 < m && w[q] == a && w[q + 1] == b) w[o++] = res, q += 2;
-                else w[o++] = w[q++];
+                if (q + 1 < m && w[q] == a && w[q + 1] == b)
+                    w[o++] = res, q += 2;
+                else
+                    w[o++] = w[q++];
             }
             m = o;
         }
@@ -308,7 +325,8 @@ static int32_t piece_lookup(const struct fr_tokenizer *t, const uint8_t *s, size
     return -1;
 }
 
-static int64_t naive_llama2c(const struct fr_tokenizer *t, const uint8_t *s, size_t n, int32_t *tok) {
+static int64_t naive_llama2c(const struct fr_tokenizer *t, const uint8_t *s, size_t n,
+                             int32_t *tok) {
     int64_t k = 0;
     uint8_t buf[16];
     size_t bl = 0;
@@ -318,9 +336,11 @@ static int64_t naive_llama2c(const struct fr_tokenizer *t, const uint8_t *s, siz
         buf[bl++] = s[i];
         if (i + 1 < n && (s[i + 1] & 0xC0) == 0x80 && bl < 4) continue;
         int32_t id = piece_lookup(t, buf, bl);
-        if (id >= 0) tok[k++] = id;
+        if (id >= 0)
+            tok[k++] = id;
         else
-            for (size_t q = 0; q < bl; q++) tok[k++] = buf[q] + 3;
+            for (size_t q = 0; q < bl; q++)
+                tok[k++] = buf[q] + 3;
         bl = 0;
     }
     for (;;) {
@@ -377,7 +397,8 @@ static void check_twin(struct fr_tokenizer *t, int llama2c, const char *what, co
 static void check_same_tokenizer(struct fr_tokenizer *a, struct fr_tokenizer *b, const char *what) {
     int same = fr_tokenizer_vocab_size(a) == fr_tokenizer_vocab_size(b) &&
                fr_tokenizer_n_merges(a) == fr_tokenizer_n_merges(b) &&
-               fr_tokenizer_bos(a) == fr_tokenizer_bos(b) && fr_tokenizer_eos(a) == fr_tokenizer_eos(b) &&
+               fr_tokenizer_bos(a) == fr_tokenizer_bos(b) &&
+               fr_tokenizer_eos(a) == fr_tokenizer_eos(b) &&
                fr_tokenizer_kind(a) == fr_tokenizer_kind(b);
     for (int32_t i = 0; same && i < fr_tokenizer_vocab_size(a); i++) {
         const uint8_t *p, *q;
@@ -431,7 +452,8 @@ static void test_roundtrips(void) {
         fr_rng_seed(&r, 7);
         size_t n = 20000;
         uint8_t *buf = malloc(n);
-        for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)alpha[fr_rng_below(&r, strlen(alpha))];
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)alpha[fr_rng_below(&r, strlen(alpha))];
         int32_t *ids, *want = malloc(n * 2 * sizeof *want);
         int64_t k;
         CHECK(fr_tokenizer_encode(b, buf, 2000, 0, &ids, &k) == 0, "long encode");
@@ -481,7 +503,8 @@ static void test_bpe_train(void) {
      * (256,a) tie at 2 and the smaller pair (97,98) wins -> 257; then
      * (256,257) -> 258; every other pair occurs once, so training stops. */
     struct fr_tokenizer *t = NULL;
-    CHECK(fr_tokenizer_train_bpe("aaabdaaabac", 11, 1000, &t) == 0, "bpe train: %s", fr_last_error());
+    CHECK(fr_tokenizer_train_bpe("aaabdaaabac", 11, 1000, &t) == 0, "bpe train: %s",
+          fr_last_error());
     if (t) {
         int32_t m[3][3];
         CHECK(fr_tokenizer_n_merges(t) == 3 && fr_tokenizer_vocab_size(t) == 260, "wiki: 3 merges");
@@ -502,8 +525,8 @@ static void test_bpe_train(void) {
     fr_rng_seed(&r, 3);
     size_t n = 60000;
     char *c = malloc(n);
-    const char *words[] = {"the ", "then ", "aaaa", "banana ", "12", "345 ", "!!", "\n", "  ", "é",
-                           "don't ", "ab"};
+    const char *words[] = {"the ", "then ", "aaaa", "banana ", "12",     "345 ",
+                           "!!",   "\n",    "  ",   "é",       "don't ", "ab"};
     size_t k = 0;
     while (k + 8 < n) {
         const char *w = words[fr_rng_below(&r, 12)];
@@ -561,10 +584,11 @@ static void test_shakespeare(void) {
         CHECK(h == 0xe7b08be60d6351bULL && k == 575809, "shakespeare merges %llx, %lld tokens",
               (unsigned long long)h, (long long)k);
         CHECK(ratio > 1.9, "compression %.3f bytes/token", ratio);
-        printf("shakespeare bpe-512: train %.3f s, %lld tokens, %.3f bytes/token, encode %.2f Mtok/s "
-               "(%.1f MB/s, warm cache after the first words), decode %.1f MB/s\n",
-               t1 - t0, (long long)k, ratio, (double)k / (t3 - t2) * 1e-6, (double)n / (t3 - t2) * 1e-6,
-               (double)n / (t4 - t3) * 1e-6);
+        printf(
+            "shakespeare bpe-512: train %.3f s, %lld tokens, %.3f bytes/token, encode %.2f Mtok/s "
+            "(%.1f MB/s, warm cache after the first words), decode %.1f MB/s\n",
+            t1 - t0, (long long)k, ratio, (double)k / (t3 - t2) * 1e-6,
+            (double)n / (t3 - t2) * 1e-6, (double)n / (t4 - t3) * 1e-6);
         /* a sample against the naive twin */
         int32_t *want = malloc(20000 * sizeof *want);
         int32_t *got;
@@ -602,7 +626,8 @@ static void try_load(const uint8_t *buf, size_t len, int *ok, int *err) {
     fr_tokenizer_free(t);
 }
 
-static void expect_fail(const void *buf, size_t len, int code, const char *needle, const char *what) {
+static void expect_fail(const void *buf, size_t len, int code, const char *needle,
+                        const char *what) {
     struct fr_tokenizer *t = NULL;
     int rc = fr_tokenizer_load_memory(buf, len, &t);
     CHECK(rc == code && !t && strstr(fr_last_error(), needle),
@@ -654,8 +679,10 @@ static void test_malformed(void) {
     } cases[] = {
         {", \"ab\": 94", "\"a b\"", "", NULL, "valid", 0},
         {", \"ab\": 94", "[\"a\", \"b\"]", "", NULL, "valid pair merges", 0},
-        {", \"ab\": 94", "\"a c\"", "", "unknown token 'ac'", "merge result not a token", FR_EFORMAT},
-        {", \"ab\": 94", "\"a zz\"", "", "unknown token 'zz'", "merge of unknown token", FR_EFORMAT},
+        {", \"ab\": 94", "\"a c\"", "", "unknown token 'ac'", "merge result not a token",
+         FR_EFORMAT},
+        {", \"ab\": 94", "\"a zz\"", "", "unknown token 'zz'", "merge of unknown token",
+         FR_EFORMAT},
         {", \"ab\": 94", "\"a\"", "", "not 'a b'", "merge without space", FR_EFORMAT},
         {", \"ab\": 94", "7", "", "neither", "merge of wrong type", FR_EFORMAT},
         {", \"ab\": 940", "", "", "ids must be 0..N-1", "id out of range", FR_EFORMAT},
@@ -663,12 +690,13 @@ static void test_malformed(void) {
         {", \"ab\": -1", "", "", "bad id", "negative id", FR_EFORMAT},
         {", \"ab\": 1.5", "", "", "bad id", "fractional id", FR_EFORMAT},
         {", \"ab\": \"x\"", "", "", "bad id", "string id", FR_EFORMAT},
-        {", \"ab\": 95", "", "{\"id\": 95, \"content\": \"ab\"}", "no token has id 94", "hole in ids",
-         FR_EFORMAT},
+        {", \"ab\": 95", "", "{\"id\": 95, \"content\": \"ab\"}", "no token has id 94",
+         "hole in ids", FR_EFORMAT},
         {", \"\\u2603\": 94", "", "", "not byte-level", "non byte-level token", FR_EFORMAT},
         {"", "", "{\"id\": 94, \"content\": \"<|endoftext|>\", \"special\": true}", NULL,
          "added token", 0},
-        {"", "", "{\"id\": 3, \"content\": \"<x>\"}", "reuses id 3", "added token clash", FR_EFORMAT},
+        {"", "", "{\"id\": 3, \"content\": \"<x>\"}", "reuses id 3", "added token clash",
+         FR_EFORMAT},
         {"", "", "{\"id\": 94}", "no content", "added token without content", FR_EFORMAT},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -709,7 +737,8 @@ static void test_malformed(void) {
         if (!buf) continue;
         int ok = 0, err = 0;
         size_t step = len / 300 + 1;
-        for (size_t cut = 0; cut < len; cut += step) try_load(buf, cut, &ok, &err);
+        for (size_t cut = 0; cut < len; cut += step)
+            try_load(buf, cut, &ok, &err);
         CHECK(err > 0, "%s: truncations must fail", files[f]);
         uint8_t *m = malloc(len);
         for (int it = 0; it < 300; it++) {

@@ -116,8 +116,8 @@ int32_t fr_tokenizer_eos(const struct fr_tokenizer *t);
 /* The stored bytes of token id (for byte-level vocabularies the raw bytes,
  * not the GPT-2 unicode spelling; for sentencepiece "▁" is a space and byte
  * tokens read "<0xXX>") and its score (0 where the format has none). */
-int fr_tokenizer_piece(const struct fr_tokenizer *t, int32_t id, const uint8_t **bytes,
-                       size_t *len, float *score);
+int fr_tokenizer_piece(const struct fr_tokenizer *t, int32_t id, const uint8_t **bytes, size_t *len,
+                       float *score);
 
 /* The merges, in rank order: merge i joins ids a and b into result. Zero for
  * character level and llama2.c vocabularies (those merge by score). */

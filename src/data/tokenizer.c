@@ -30,7 +30,8 @@ static const char g_magic[8] = {'F', 'R', 'T', 'O', 'K', 'v', '1', '\n'};
 
 uint64_t fr_tok_hash(const uint8_t *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ULL;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 32;
@@ -40,14 +41,14 @@ uint64_t fr_tok_hash(const uint8_t *s, size_t n) {
 int fr_smap_init(struct fr_smap *m, uint64_t cap) {
     memset(m, 0, sizeof *m);
     uint64_t c = 16;
-    while (c < cap * 2) c <<= 1;
+    while (c < cap * 2)
+        c <<= 1;
     m->hash = calloc(c, sizeof *m->hash);
     m->koff = malloc(c * sizeof *m->koff);
     m->val = malloc(c * sizeof *m->val);
     if (!m->hash || !m->koff || !m->val) {
         fr_smap_free(m);
-        return fr_error(FR_ENOMEM, "tokenizer: out of memory (map of %llu)",
-                        (unsigned long long)c);
+        return fr_error(FR_ENOMEM, "tokenizer: out of memory (map of %llu)", (unsigned long long)c);
     }
     m->cap = c;
     return 0;
@@ -97,7 +98,8 @@ static int smap_grow(struct fr_smap *m) {
     for (uint64_t i = 0; i < b.cap; i++) {
         if (!b.hash[i]) continue;
         uint64_t j = b.hash[i] & (c - 1);
-        while (m->hash[j]) j = (j + 1) & (c - 1);
+        while (m->hash[j])
+            j = (j + 1) & (c - 1);
         m->hash[j] = b.hash[i];
         m->koff[j] = b.koff[i];
         m->val[j] = b.val[i];
@@ -121,7 +123,8 @@ int fr_smap_put(struct fr_smap *m, const uint8_t *k, size_t n, int64_t val, int6
     }
     if (!m->keys || m->keys_len + n > m->keys_cap) {
         size_t c = m->keys_cap ? m->keys_cap * 2 : 4096;
-        while (c < m->keys_len + n) c *= 2;
+        while (c < m->keys_len + n)
+            c *= 2;
         uint8_t *p = realloc(m->keys, c);
         if (!p) return fr_error(FR_ENOMEM, "tokenizer: out of memory (map keys)");
         m->keys = p;
@@ -140,7 +143,8 @@ int fr_smap_put(struct fr_smap *m, const uint8_t *k, size_t n, int64_t val, int6
 int fr_imap_init(struct fr_imap *m, uint64_t cap) {
     memset(m, 0, sizeof *m);
     uint64_t c = 16;
-    while (c < cap * 2) c <<= 1;
+    while (c < cap * 2)
+        c <<= 1;
     m->key = malloc(c * sizeof *m->key);
     m->val = malloc(c * sizeof *m->val);
     if (!m->key || !m->val) {
@@ -160,7 +164,8 @@ void fr_imap_free(struct fr_imap *m) {
 
 static inline uint64_t imap_slot(const struct fr_imap *m, uint64_t k) {
     uint64_t mask = m->cap - 1, i = (k * 0x9e3779b97f4a7c15ULL) >> 17 & mask;
-    while (m->key[i] != UINT64_MAX && m->key[i] != k) i = (i + 1) & mask;
+    while (m->key[i] != UINT64_MAX && m->key[i] != k)
+        i = (i + 1) & mask;
     return i;
 }
 
@@ -247,8 +252,8 @@ int fr_tok_add(struct fr_tokenizer *t, const uint8_t *bytes, size_t len, float s
         return fr_error(FR_EFORMAT, "tokenizer: token %lld is %zu bytes long (max %d)",
                         (long long)t->n, len, FR_TOK_MAX_LEN);
     if (t->n >= (1 << 24)) return fr_error(FR_EFORMAT, "tokenizer: more than 2^24 tokens");
-    if (isnan(score)) return fr_error(FR_EFORMAT, "tokenizer: token %lld has a NaN score",
-                                      (long long)t->n);
+    if (isnan(score))
+        return fr_error(FR_EFORMAT, "tokenizer: token %lld has a NaN score", (long long)t->n);
     if (t->n == t->cap) {
         int64_t c = t->cap ? t->cap * 2 : 512;
         size_t *o = realloc(t->off, (size_t)c * sizeof *o);
@@ -264,7 +269,8 @@ int fr_tok_add(struct fr_tokenizer *t, const uint8_t *bytes, size_t len, float s
     }
     if (t->blob_len + len + 1 > t->blob_cap) {
         size_t c = t->blob_cap ? t->blob_cap * 2 : 4096;
-        while (c < t->blob_len + len + 1) c *= 2;
+        while (c < t->blob_len + len + 1)
+            c *= 2;
         uint8_t *p = realloc(t->blob, c);
         if (!p) return fr_error(FR_ENOMEM, "tokenizer: out of memory");
         t->blob = p;
@@ -312,7 +318,8 @@ static int byte_piece(const uint8_t *p, int32_t n) {
 
 int fr_tok_finish(struct fr_tokenizer *t) {
     if (t->n < 1) return fr_error(FR_EFORMAT, "tokenizer: empty vocabulary");
-    for (int b = 0; b < 256; b++) t->byte_id[b] = -1;
+    for (int b = 0; b < 256; b++)
+        t->byte_id[b] = -1;
     if (t->bos >= t->n || t->eos >= t->n || t->bos < -1 || t->eos < -1)
         return fr_error(FR_EFORMAT, "tokenizer: bos %d / eos %d outside the vocabulary", t->bos,
                         t->eos);
@@ -371,7 +378,8 @@ int fr_tok_finish(struct fr_tokenizer *t) {
         t->special = malloc((size_t)nspecial * sizeof *t->special);
         if (!t->special) return fr_error(FR_ENOMEM, "tokenizer: out of memory");
         for (int64_t i = 0; i < t->n; i++)
-            if (t->attr[i] & FR_TOKA_MATCH && t->len[i] > 0) t->special[t->n_special++] = (int32_t)i;
+            if (t->attr[i] & FR_TOKA_MATCH && t->len[i] > 0)
+                t->special[t->n_special++] = (int32_t)i;
         for (int i = 1; i < nspecial; i++) /* longest first, so the longest match wins */
             for (int j = i; j > 0 && t->len[t->special[j]] > t->len[t->special[j - 1]]; j--) {
                 int32_t x = t->special[j];
@@ -535,8 +543,8 @@ int32_t fr_tokenizer_eos(const struct fr_tokenizer *t) {
     return t->eos;
 }
 
-int fr_tokenizer_piece(const struct fr_tokenizer *t, int32_t id, const uint8_t **bytes,
-                       size_t *len, float *score) {
+int fr_tokenizer_piece(const struct fr_tokenizer *t, int32_t id, const uint8_t **bytes, size_t *len,
+                       float *score) {
     if (id < 0 || id >= t->n)
         return fr_error(FR_EINVAL, "tokenizer: id %d outside [0, %lld)", id, (long long)t->n);
     *bytes = t->blob + t->off[id];
@@ -563,7 +571,8 @@ int fr_tokenizer_merge(const struct fr_tokenizer *t, int64_t i, int32_t *a, int3
 /* --------------------------------------------------- frugal's own format */
 
 static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i);
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> 8 * i);
 }
 static uint32_t get32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -599,7 +608,8 @@ int fr_tokenizer_save(const struct fr_tokenizer *t, const char *path) {
     }
     for (int64_t i = 0; ok && i < t->n_merges; i++) {
         uint8_t r[12];
-        for (int j = 0; j < 3; j++) put32(r + 4 * j, (uint32_t)t->merges[3 * i + j]);
+        for (int j = 0; j < 3; j++)
+            put32(r + 4 * j, (uint32_t)t->merges[3 * i + j]);
         ok = fwrite(r, 1, 12, f) == 12;
     }
     if (!ok) rc = fr_error(FR_EIO, "tokenizer: error writing %s", path);
@@ -677,7 +687,8 @@ int fr_tokenizer_load_memory(const void *buf, size_t len, struct fr_tokenizer **
     const uint8_t *b = buf;
     if (len >= 8 && memcmp(b, g_magic, 8) == 0) return load_frugal(b, len, out);
     size_t i = 0;
-    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) i++;
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
     /* a llama2.c file starting with max_token_length 123 also begins with '{',
      * but JSON text has no NUL in its first four bytes */
     if (i < len && b[i] == '{' && !(len >= 4 && i == 0 && memchr(b, 0, 4)))

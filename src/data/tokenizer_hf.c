@@ -26,7 +26,8 @@
 
 /* GPT-2's bytes_to_unicode inverted: code point (< 324) -> byte, or -1. */
 static void unicode_to_bytes(int16_t inv[324]) {
-    for (int i = 0; i < 324; i++) inv[i] = -1;
+    for (int i = 0; i < 324; i++)
+        inv[i] = -1;
     int extra = 0;
     for (int b = 0; b < 256; b++) {
         int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
@@ -72,8 +73,10 @@ static struct esc esc(const char *s, size_t n) {
     size_t k = 0;
     for (size_t i = 0; i < n && i < 40; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7F) e.s[k++] = (char)c;
-        else k += (size_t)snprintf(e.s + k, 5, "\\x%02x", c);
+        if (c >= 0x20 && c < 0x7F)
+            e.s[k++] = (char)c;
+        else
+            k += (size_t)snprintf(e.s + k, 5, "\\x%02x", c);
     }
     e.s[k] = 0;
     return e;
@@ -152,8 +155,10 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
     }
     if (n == 0) return fr_error(FR_EFORMAT, "tokenizer.json: empty vocab");
     if (n > count)
-        return fr_error(FR_EFORMAT, "tokenizer.json: ids reach %lld but there are only %lld "
-                        "tokens (ids must be 0..N-1)", (long long)n - 1, (long long)count);
+        return fr_error(FR_EFORMAT,
+                        "tokenizer.json: ids reach %lld but there are only %lld "
+                        "tokens (ids must be 0..N-1)",
+                        (long long)n - 1, (long long)count);
     if (!(tok = calloc((size_t)n, sizeof *tok)) || (rc = fr_smap_init(by_str, (uint64_t)n))) {
         rc = rc ? rc : fr_error(FR_ENOMEM, "tokenizer.json: out of memory");
         goto cleanup;
@@ -204,12 +209,15 @@ static int load_tokens(struct fr_tokenizer *t, const cJSON *vocab, const cJSON *
             bl = (int64_t)sl;
             attr = FR_TOKA_MATCH | (tok[id].special ? FR_TOKA_CONTROL : 0);
         } else if ((bl = to_bytes(tok[id].str, byte_level, inv, buf)) < 0) {
-            rc = fr_error(FR_EFORMAT, "tokenizer.json: token %lld '%s' is not byte-level "
-                          "spelled", (long long)id, ESC(tok[id].str));
+            rc = fr_error(FR_EFORMAT,
+                          "tokenizer.json: token %lld '%s' is not byte-level "
+                          "spelled",
+                          (long long)id, ESC(tok[id].str));
             goto cleanup;
         }
         if ((rc = fr_tok_add(t, buf, (size_t)bl, 0, attr))) goto cleanup;
-        if ((rc = fr_smap_put(by_str, (const uint8_t *)tok[id].str, sl, id, NULL)) < 0) goto cleanup;
+        if ((rc = fr_smap_put(by_str, (const uint8_t *)tok[id].str, sl, id, NULL)) < 0)
+            goto cleanup;
         rc = 0;
         const char *s = tok[id].str;
         if (!tok[id].added) continue;
@@ -263,7 +271,8 @@ static int load_merges(struct fr_tokenizer *t, const cJSON *merges, const struct
             goto cleanup;
         }
         int32_t ia = 0, ib = 0, ir = 0;
-        if ((rc = lookup(by_str, a, la, r, &ia)) || (rc = lookup(by_str, b, lb, r, &ib))) goto cleanup;
+        if ((rc = lookup(by_str, a, la, r, &ia)) || (rc = lookup(by_str, b, lb, r, &ib)))
+            goto cleanup;
         if (la + lb > cap) {
             cap = (la + lb) * 2;
             char *p = realloc(join, cap);
@@ -317,7 +326,7 @@ int fr_tok_load_hf(const uint8_t *buf, size_t len, struct fr_tokenizer **out) {
     if (!cJSON_IsObject(vocab) || (merges && !cJSON_IsArray(merges)) ||
         (added && !cJSON_IsNull(added) && !cJSON_IsArray(added))) {
         rc = fr_error(FR_EFORMAT, "tokenizer.json: model.vocab must be an object, model.merges "
-                      "and added_tokens arrays");
+                                  "and added_tokens arrays");
         goto cleanup;
     }
     if (!cJSON_IsArray(added)) added = NULL;
@@ -327,7 +336,7 @@ int fr_tok_load_hf(const uint8_t *buf, size_t len, struct fr_tokenizer **out) {
               has_type(pre, "Metaspace");
     if (!byte_level && !spm) {
         rc = fr_error(FR_EFORMAT, "tokenizer.json: only ByteLevel or byte-fallback "
-                      "(sentencepiece-style) BPE tokenizers are supported");
+                                  "(sentencepiece-style) BPE tokenizers are supported");
         goto cleanup;
     }
     if (!(t = fr_tok_new(byte_level ? FR_TOK_BPE : FR_TOK_SPM))) {
@@ -336,7 +345,8 @@ int fr_tok_load_hf(const uint8_t *buf, size_t len, struct fr_tokenizer **out) {
     }
     t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
     if (!byte_level)
-        t->dummy_prefix = has_type(norm, "Prepend") || metaspace_prefix(pre) || metaspace_prefix(norm);
+        t->dummy_prefix =
+            has_type(norm, "Prepend") || metaspace_prefix(pre) || metaspace_prefix(norm);
     if ((rc = load_tokens(t, vocab, added, byte_level, &by_str))) goto cleanup;
     if ((rc = load_merges(t, merges, &by_str))) goto cleanup;
     if ((rc = fr_tok_finish(t))) goto cleanup;

@@ -40,19 +40,19 @@ struct fr_imap {
 };
 
 struct fr_tokenizer {
-    int kind;            /* enum fr_tok_kind */
-    int merge_by_score;  /* SPM from llama2.c: pair priority = score of the joined token */
-    int dummy_prefix;    /* SPM: prepend a space when encoding non-empty text */
-    int64_t n;           /* vocabulary size */
-    uint8_t *blob;       /* token bytes */
+    int kind;           /* enum fr_tok_kind */
+    int merge_by_score; /* SPM from llama2.c: pair priority = score of the joined token */
+    int dummy_prefix;   /* SPM: prepend a space when encoding non-empty text */
+    int64_t n;          /* vocabulary size */
+    uint8_t *blob;      /* token bytes */
     size_t blob_len, blob_cap;
     size_t *off;
     int32_t *len;
     float *score;
     uint8_t *attr;
-    int64_t cap;         /* allocated token slots */
-    int32_t max_len;     /* longest token in bytes */
-    int ignore_merges;   /* BPE (HF ignore_merges): a word that is a token is taken whole */
+    int64_t cap;       /* allocated token slots */
+    int32_t max_len;   /* longest token in bytes */
+    int ignore_merges; /* BPE (HF ignore_merges): a word that is a token is taken whole */
     int32_t bos, eos;
     int32_t byte_id[256]; /* token of each single byte (byte or <0xXX> token), -1 if none */
     struct fr_smap vocab; /* token bytes -> id (first id wins on duplicates) */
@@ -83,8 +83,7 @@ int fr_imap_put(struct fr_imap *m, uint64_t k, int64_t val, int64_t **slot_val);
  * appending tokens (ids in order), then fr_tok_finish builds the lookup
  * tables (vocab map, byte ids, pair map, special list) and checks them. */
 struct fr_tokenizer *fr_tok_new(int kind);
-int fr_tok_add(struct fr_tokenizer *t, const uint8_t *bytes, size_t len, float score,
-               uint8_t attr);
+int fr_tok_add(struct fr_tokenizer *t, const uint8_t *bytes, size_t len, float score, uint8_t attr);
 int fr_tok_add_merge(struct fr_tokenizer *t, int32_t a, int32_t b, int32_t result);
 int fr_tok_finish(struct fr_tokenizer *t);
 

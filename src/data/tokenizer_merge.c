@@ -72,8 +72,8 @@ static struct cand heap_pop(struct heap *h) {
 }
 
 /* Pushes the candidate merge of symbols l and r, if they can merge. */
-static void push_pair(const struct fr_tokenizer *t, struct heap *h, const struct sym *sy,
-                      int32_t l, int32_t r, uint8_t *join) {
+static void push_pair(const struct fr_tokenizer *t, struct heap *h, const struct sym *sy, int32_t l,
+                      int32_t r, uint8_t *join) {
     if (l < 0 || r < 0) return;
     int32_t a = sy[l].id, b = sy[r].id, res;
     double prio;
@@ -95,13 +95,16 @@ static void push_pair(const struct fr_tokenizer *t, struct heap *h, const struct
 }
 
 /* Initial symbols of s[0..n) into sy; returns their count or an error. */
-static int64_t initial_symbols(const struct fr_tokenizer *t, const uint8_t *s, size_t n,
-                               int dummy, struct sym *sy) {
+static int64_t initial_symbols(const struct fr_tokenizer *t, const uint8_t *s, size_t n, int dummy,
+                               struct sym *sy) {
     int64_t m = 0, v;
     if (dummy) { /* llama2.c: the prefix space is a symbol of its own */
-        if (fr_smap_get(&t->vocab, (const uint8_t *)" ", 1, &v)) sy[m++].id = (int32_t)v;
-        else if (t->byte_id[' '] >= 0) sy[m++].id = t->byte_id[' '];
-        else return fr_error(FR_EINVAL, "tokenizer: no token for the dummy-prefix space");
+        if (fr_smap_get(&t->vocab, (const uint8_t *)" ", 1, &v))
+            sy[m++].id = (int32_t)v;
+        else if (t->byte_id[' '] >= 0)
+            sy[m++].id = t->byte_id[' '];
+        else
+            return fr_error(FR_EINVAL, "tokenizer: no token for the dummy-prefix space");
     }
     if (t->kind == FR_TOK_BPE) {
         for (size_t i = 0; i < n; i++) {
@@ -113,7 +116,8 @@ static int64_t initial_symbols(const struct fr_tokenizer *t, const uint8_t *s, s
     }
     for (size_t i = 0; i < n;) { /* llama2.c: a lead byte plus up to 3 continuation bytes */
         size_t j = i + 1;
-        while (j < n && j - i < 4 && (s[j] & 0xC0) == 0x80) j++;
+        while (j < n && j - i < 4 && (s[j] & 0xC0) == 0x80)
+            j++;
         if (fr_smap_get(&t->vocab, s + i, j - i, &v)) {
             sy[m++].id = (int32_t)v;
         } else {
@@ -192,7 +196,8 @@ int fr_tok_encode_word(struct fr_tokenizer *t, const uint8_t *s, size_t n, int d
         sy[i].prev = (int32_t)i - 1;
         sy[i].next = i + 1 < m ? (int32_t)i + 1 : -1;
     }
-    for (int64_t i = 0; i + 1 < m; i++) push_pair(t, &h, sy, (int32_t)i, (int32_t)i + 1, join);
+    for (int64_t i = 0; i + 1 < m; i++)
+        push_pair(t, &h, sy, (int32_t)i, (int32_t)i + 1, join);
     while (h.n) {
         struct cand c = heap_pop(&h);
         if (sy[c.left].id != c.lid || sy[c.left].next != c.right || sy[c.right].id != c.rid)

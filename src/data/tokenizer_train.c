@@ -24,7 +24,8 @@ int fr_tokenizer_train_char(const void *text, size_t len, struct fr_tokenizer **
     if (!text || !len) return fr_error(FR_EINVAL, "tokenizer: empty corpus");
     const uint8_t *s = text;
     uint8_t seen[256] = {0};
-    for (size_t i = 0; i < len; i++) seen[s[i]] = 1;
+    for (size_t i = 0; i < len; i++)
+        seen[s[i]] = 1;
     struct fr_tokenizer *t = fr_tok_new(FR_TOK_CHAR);
     if (!t) return FR_ENOMEM;
     int rc = 0;
@@ -52,18 +53,18 @@ struct entry {
 };
 
 struct trainer {
-    int32_t *sym;      /* symbols of all distinct words, word w at sym + woff[w] */
+    int32_t *sym; /* symbols of all distinct words, word w at sym + woff[w] */
     int64_t *woff;
     int32_t *wlen;
     int64_t *wcount;
-    int64_t *stamp;    /* last merge step that visited the word */
+    int64_t *stamp; /* last merge step that visited the word */
     int64_t nwords;
     struct pair *pairs;
     int64_t npairs, cpairs;
     struct fr_imap index; /* (a << 32 | b) -> pair index */
     struct entry *heap;
     int64_t nheap, cheap;
-    int32_t *fresh;       /* pairs with the new symbol, queued after a merge */
+    int32_t *fresh; /* pairs with the new symbol, queued after a merge */
     int64_t nfresh, cfresh;
 };
 
@@ -188,7 +189,8 @@ static void trainer_free(struct trainer *tr) {
     free(tr->wlen);
     free(tr->wcount);
     free(tr->stamp);
-    for (int64_t i = 0; i < tr->npairs; i++) free(tr->pairs[i].words);
+    for (int64_t i = 0; i < tr->npairs; i++)
+        free(tr->pairs[i].words);
     free(tr->pairs);
     fr_imap_free(&tr->index);
     free(tr->heap);
@@ -238,7 +240,8 @@ static int count_words(struct trainer *tr, const uint8_t *s, size_t len) {
     tr->stamp = calloc((size_t)(tr->nwords ? tr->nwords : 1), sizeof *tr->stamp);
     if (!tr->sym || !tr->stamp) goto nomem;
     /* the keys blob holds the distinct words in order, back to back */
-    for (int64_t k = 0; k < nsym; k++) tr->sym[k] = words.keys[k];
+    for (int64_t k = 0; k < nsym; k++)
+        tr->sym[k] = words.keys[k];
     rc = 0;
     goto cleanup;
 nomem:
@@ -266,8 +269,8 @@ int fr_tokenizer_train_bpe(const void *text, size_t len, int64_t vocab_size,
             if ((rc = pair_add(&tr, s[i], s[i + 1], tr.wcount[w], w)) < 0) goto cleanup;
     }
     for (int64_t p = 0; p < tr.npairs; p++)
-        if ((rc = heap_push(&tr, (struct entry){tr.pairs[p].count, tr.pairs[p].a,
-                                                tr.pairs[p].b, (int32_t)p})))
+        if ((rc = heap_push(
+                 &tr, (struct entry){tr.pairs[p].count, tr.pairs[p].a, tr.pairs[p].b, (int32_t)p})))
             goto cleanup;
     if (!(t = fr_tok_new(FR_TOK_BPE))) {
         rc = FR_ENOMEM;

@@ -32,7 +32,8 @@ static void exercise(struct fr_tokenizer *t, const char *s, size_t n) {
         return;
     }
     int64_t v = fr_tokenizer_vocab_size(t);
-    for (int64_t i = 0; i < k; i++) REQUIRE(ids[i] >= 0 && ids[i] < v);
+    for (int64_t i = 0; i < k; i++)
+        REQUIRE(ids[i] >= 0 && ids[i] < v);
     uint8_t *text;
     size_t len;
     REQUIRE(fr_tokenizer_decode(t, ids, k, 0, &text, &len) == 0);
@@ -59,14 +60,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(rc < 0 && !t && fr_last_error()[0] && !strchr(fr_last_error(), '\n'));
         return 0;
     }
-#define T(s) {s, sizeof s - 1}
+#define T(s)                                                                                       \
+    { s, sizeof s - 1 }
     static const struct {
         const char *s;
         size_t n;
     } texts[] = {T(""), T("hello world"), T(" the  end\n\n"), T("caf\xc3\xa9 \xe2\x96\x81x"),
                  T("\xff\x80\0<0x41><|endoftext|><s>")};
 #undef T
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) exercise(t, texts[i].s, texts[i].n);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        exercise(t, texts[i].s, texts[i].n);
     fr_tokenizer_free(t);
     return 0;
 }
