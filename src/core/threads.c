@@ -29,6 +29,7 @@ static struct {
     int64_t items, chunk;
     int nchunks;
     int started;
+    unsigned start_gen; /* gen when the workers were created (see worker) */
 } P = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int t_in_pool;
@@ -49,7 +50,9 @@ static void run_chunk(int tid) {
 static void *worker(void *vp) {
     int tid = (int)(intptr_t)vp;
     t_in_pool = 1;
-    unsigned seen = atomic_load(&P.gen);
+    /* not a fresh load of gen: a job published before this thread first ran
+     * would be missed and its caller would wait forever */
+    unsigned seen = P.start_gen;
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen &&
@@ -95,6 +98,7 @@ int fr_threads_set(int n) {
     if (n == P.n && (P.started || n == 1)) return 0;
     pool_stop();
     P.n = n;
+    P.start_gen = atomic_load(&P.gen);
     for (int i = 1; i < n; i++) {
         if (pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i) != 0) {
             for (int j = 1; j < i; j++) pthread_cancel(P.th[j]);

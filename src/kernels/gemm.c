@@ -1,5 +1,37 @@
-/* gemm.c: BRING-UP version (naive loops) until the packed GEMM lands. */
-#include "frugal/kernels.h"
+/* gemm.c: frugal's own SGEMM (the BLIS / llamafile recipe) and its naive
+ * references.
+ *
+ * Structure (loops outermost first), for C = alpha op(A) op(B) + beta C:
+ *   jc over N in nc columns
+ *     pc over K in kc steps       pack B[pc.., jc..] into nr-wide panels
+ *                                 (zero padded; threads split the panels)
+ *       threads split M (or, for short M, the B panels)
+ *         ic over M in mc rows    pack A into mr-row panels (per thread)
+ *           jr over B panels      the kc x nr B panel stays in L1
+ *             ir over A panels    micro-kernel: mr x nr tile in registers
+ * The transposes are absorbed by the packing routines, so the kernels see
+ * one layout. beta applies on the first kc step only (later steps add), and
+ * beta == 0 never reads C. Two shortcuts skip packing where it cannot pay:
+ * M <= 8 with B stored N x K goes to a dot-product kernel, and M <= mr with
+ * B stored K x N feeds B to the micro-kernel in place. Work is split
+ * statically over the pool, so results do not depend on timing.
+ *
+ * The kernels come from a table chosen by fr_cpu_isa() (AVX-512, AVX2+FMA,
+ * plain C), so one binary runs everywhere. With FR_USE_OPENBLAS, fr_gemm
+ * calls cblas_sgemm instead. fr_gemm_ref / fr_gemm_f64 are the naive loops
+ * every fast path is tested against.
+ */
+#include "gemm.h"
+
+#include "frugal/threads.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef FR_USE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #define GEMM_NAIVE(T, ACC)                                                                         \
     for (int64_t i = 0; i < M; i++)                                                                \
@@ -25,7 +57,345 @@ void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double
     GEMM_NAIVE(double, double)
 }
 
+/* ---- plain-C micro-kernel (any x86-64; the compiler vectorises the j loop) ---- */
+
+#define SC_MR 4
+#define SC_NR 8
+
+static inline void sc_body(const int m, int64_t kc, const float *restrict a,
+                           const float *restrict b, int64_t ldb, float *restrict c, int64_t ldc,
+                           float alpha, float beta, int64_t n) {
+    float acc[SC_MR][SC_NR] = {{0}};
+    for (int64_t k = 0; k < kc; k++) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < SC_NR; j++) acc[i][j] += a[i] * b[j];
+        a += SC_MR;
+        b += ldb;
+    }
+    for (int i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float r = alpha * acc[i][j];
+            c[i * ldc + j] = beta != 0.0f ? r + beta * c[i * ldc + j] : r;
+        }
+}
+
+#define SC_UKR(M_)                                                                                 \
+    static void sc_ukr_##M_(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,     \
+                            int64_t ldc, float alpha, float beta, int64_t n) {                     \
+        sc_body(M_, kc, a, b, ldb, c, ldc, alpha, beta, n);                                        \
+    }
+SC_UKR(1)
+SC_UKR(2)
+SC_UKR(3)
+SC_UKR(4)
+
+static const struct fr_gemm_kernel kernel_scalar = {
+    .isa = FR_ISA_SCALAR,
+    .mr = SC_MR,
+    .nr = SC_NR,
+    .kc = 256,
+    .mc = 128,
+    .nc = 2048,
+    .ukr = {NULL, sc_ukr_1, sc_ukr_2, sc_ukr_3, sc_ukr_4},
+    .dot = NULL,
+};
+
+/* ---- packing ---- */
+
+/* B[pc.., j0..] (kc x nn, nn <= nr) into dst as kc rows of nr floats. */
+static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t kc, int64_t j0,
+                   int64_t nn, int nr, float *restrict dst) {
+    if (!transB) {
+        const float *src = B + pc * ldb + j0;
+        for (int64_t k = 0; k < kc; k++) {
+            memcpy(dst + k * nr, src + k * ldb, (size_t)nn * sizeof(float));
+            for (int64_t j = nn; j < nr; j++) dst[k * nr + j] = 0.0f;
+        }
+        return;
+    }
+    /* B is stored N x K: column j of op(B) is a contiguous row; transpose in
+     * k blocks so the destination block stays in L1 */
+    for (int64_t kb = 0; kb < kc; kb += 64) {
+        int64_t ke = kb + 64 < kc ? kb + 64 : kc;
+        for (int64_t j = 0; j < nn; j++) {
+            const float *src = B + (j0 + j) * ldb + pc;
+            for (int64_t k = kb; k < ke; k++) dst[k * nr + j] = src[k];
+        }
+        for (int64_t j = nn; j < nr; j++)
+            for (int64_t k = kb; k < ke; k++) dst[k * nr + j] = 0.0f;
+    }
+}
+
+/* op(A)[i0.., pc..] (mm x kc) into mr-row panels: panel p holds rows
+ * i0+p*mr.., as kc steps of mr floats (rows past mm zero). */
+static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
+                   int64_t kc, int mr, float *restrict dst) {
+    for (int64_t p = 0; p < mm; p += mr, dst += mr * kc) {
+        int64_t rows = mm - p < mr ? mm - p : mr;
+        if (transA) {
+            const float *src = A + pc * lda + i0 + p;
+            for (int64_t k = 0; k < kc; k++) {
+                for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = src[k * lda + i];
+                for (int64_t i = rows; i < mr; i++) dst[k * mr + i] = 0.0f;
+            }
+        } else {
+            for (int64_t i = 0; i < rows; i++) {
+                const float *src = A + (i0 + p + i) * lda + pc;
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = src[k];
+            }
+            for (int64_t i = rows; i < mr; i++)
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0.0f;
+        }
+    }
+}
+
+/* ---- the blocked driver ---- */
+
+/* One GEMM is cut into units (column slabs, or row slabs when M > N) that
+ * the threads claim from a shared counter, so a thread that starts late
+ * (a busy machine) simply gets fewer units; each unit runs the serial loop
+ * nest with the claiming thread's own packing buffers, so there is one
+ * fork-join per call and no barrier inside. The price is that A (column
+ * slabs) or B (row slabs) is packed once per unit, which is why units are
+ * wide. */
+struct gemm_job {
+    const struct fr_gemm_kernel *kr;
+    int transA, transB;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb, ldc;
+    float *C;
+    int split_m;    /* units are row slabs (else column slabs) */
+    int64_t unit;   /* rows or columns per unit (a multiple of mr or nr) */
+    int64_t nunits;
+    atomic_llong next; /* next unclaimed unit */
+};
+
+/* Rows [i0, i0+mm) x columns [j0, j0+nn) of C for one kc step: the A
+ * micro-panel (mr x kc) stays in L1 while the packed B panels stream from
+ * L2. */
+static void macro_kernel(const struct gemm_job *g, const float *ap, const float *bp, int64_t kc,
+                         float beta, int64_t i0, int64_t mm, int64_t j0, int64_t nn) {
+    const struct fr_gemm_kernel *kr = g->kr;
+    int mr = kr->mr, nr = kr->nr;
+    for (int64_t ir = 0; ir < mm; ir += mr) {
+        int64_t m = mm - ir < mr ? mm - ir : mr;
+        const float *apan = ap + ir * kc;
+        float *c = g->C + (i0 + ir) * g->ldc + j0;
+        for (int64_t jr = 0; jr < nn; jr += nr) {
+            int64_t n = nn - jr < nr ? nn - jr : nr;
+            kr->ukr[m](kc, apan, bp + jr * kc, nr, c + jr, g->ldc, g->alpha, beta, n);
+        }
+    }
+}
+
+/* The serial loop nest on the block rows [ib, ie) x columns [jb, je). */
+static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t ib, int64_t ie,
+                       int64_t jb, int64_t je) {
+    const struct fr_gemm_kernel *kr = g->kr;
+    for (int64_t jc = jb; jc < je; jc += kr->nc) {
+        int64_t nc = je - jc < kr->nc ? je - jc : kr->nc;
+        for (int64_t pc = 0; pc < g->K; pc += kr->kc) {
+            int64_t kc = g->K - pc < kr->kc ? g->K - pc : kr->kc;
+            float beta = pc == 0 ? g->beta : 1.0f;
+            for (int64_t jr = 0; jr < nc; jr += kr->nr) {
+                int64_t n = nc - jr < kr->nr ? nc - jr : kr->nr;
+                pack_b(g->transB, g->B, g->ldb, pc, kc, jc + jr, n, kr->nr, bp + jr * kc);
+            }
+            for (int64_t ic = ib; ic < ie; ic += kr->mc) {
+                int64_t mc = ie - ic < kr->mc ? ie - ic : kr->mc;
+                pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, kr->mr, ap);
+                macro_kernel(g, ap, bp, kc, beta, ic, mc, jc, nc);
+            }
+        }
+    }
+}
+
+static int64_t round_up(int64_t x, int64_t m) {
+    return (x + m - 1) / m * m;
+}
+
+/* Each thread keeps its packing buffer between calls (grown on demand,
+ * never shrunk: at most a few MB), so a call costs no mmap or page faults. */
+static _Thread_local float *tl_buf;
+static _Thread_local size_t tl_cap;
+
+static float *thread_buffer(size_t floats) {
+    if (floats <= tl_cap) return tl_buf;
+    size_t bytes = (floats * sizeof(float) + 4095) / 4096 * 4096;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) return NULL;
+    free(tl_buf);
+    tl_buf = p;
+    tl_cap = bytes / sizeof(float);
+    return p;
+}
+
+static void gemm_thread(void *vp, int64_t t0, int64_t t1, int tid) {
+    (void)t0, (void)t1, (void)tid;
+    struct gemm_job *g = vp;
+    const struct fr_gemm_kernel *kr = g->kr;
+    int64_t kc = g->K < kr->kc ? g->K : kr->kc;
+    int64_t ncols = g->split_m ? g->N : g->unit, nrows = g->split_m ? g->unit : g->M;
+    int64_t alen = round_up(round_up(nrows < kr->mc ? nrows : kr->mc, kr->mr) * kc, 16);
+    int64_t blen = round_up(round_up(ncols < kr->nc ? ncols : kr->nc, kr->nr) * kc, 16);
+    float *ap = NULL;
+    for (;;) {
+        int64_t u = atomic_fetch_add(&g->next, 1);
+        if (u >= g->nunits) break;
+        int64_t lo = u * g->unit, hi = lo + g->unit;
+        if (!ap) ap = thread_buffer((size_t)(alen + blen));
+        if (!ap) { /* no memory for packing: the unblocked loops need none */
+            if (g->split_m)
+                fr_gemm_ref(g->transA, g->transB, (hi < g->M ? hi : g->M) - lo, g->N, g->K,
+                            g->alpha, g->A + (g->transA ? lo : lo * g->lda), g->lda, g->B, g->ldb,
+                            g->beta, g->C + lo * g->ldc, g->ldc);
+            else
+                fr_gemm_ref(g->transA, g->transB, g->M, (hi < g->N ? hi : g->N) - lo, g->K,
+                            g->alpha, g->A, g->lda, g->B + (g->transB ? lo * g->ldb : lo), g->ldb,
+                            g->beta, g->C + lo, g->ldc);
+            continue;
+        }
+        if (g->split_m)
+            gemm_block(g, ap, ap + alen, lo, hi < g->M ? hi : g->M, 0, g->N);
+        else
+            gemm_block(g, ap, ap + alen, 0, g->M, lo, hi < g->N ? hi : g->N);
+    }
+}
+
+static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int64_t M, int64_t N,
+                   int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float beta, float *C, int64_t ldc) {
+    struct gemm_job g = {.kr = kr, .transA = transA, .transB = transB, .M = M, .N = N, .K = K,
+                         .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
+                         .ldc = ldc, .C = C};
+    int nt = fr_threads_get();
+    double flops = 2.0 * (double)M * (double)N * (double)K;
+    if (flops < 4e6) nt = 1; /* a fork-join costs more than it saves */
+    /* units: a multiple of the thread count (balanced), two per thread when
+     * they stay >= 256 wide so a late thread can still take a share */
+    g.split_m = M > N;
+    int64_t len = g.split_m ? M : N, step = g.split_m ? kr->mr : kr->nr;
+    int64_t want = nt > 1 && len / (2 * nt) >= 256 ? 2 * nt : nt;
+    int64_t unit = round_up((len + want - 1) / want, step);
+    g.unit = unit;
+    g.nunits = (len + unit - 1) / unit;
+    atomic_init(&g.next, 0);
+    fr_parallel_for(g.nunits < nt ? g.nunits : nt, 1, gemm_thread, &g);
+}
+
+/* C = beta * C (beta == 0: zeros, C not read). */
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+/* Items per chunk so that a chunk carries at least ~1 MFLOP of work. */
+static int64_t grain_for(double flops_per_item) {
+    double g = 1.0e6 / (flops_per_item > 1 ? flops_per_item : 1);
+    return g < 1 ? 1 : (int64_t)g;
+}
+
+/* ---- small M ---- */
+
+struct small_job {
+    const struct fr_gemm_kernel *kr;
+    int64_t M, K;
+    float alpha, beta;
+    const float *A, *B; /* A: M x K contiguous rows (dot) or packed panel (in place B) */
+    int64_t lda, ldb, ldc;
+    float *C;
+    int64_t N;
+    float *tail; /* K x nr scratch for the partial last panel (in place B) */
+};
+
+/* dot path: columns [j0, j1) */
+static void dot_task(void *vp, int64_t j0, int64_t j1, int tid) {
+    (void)tid;
+    const struct small_job *s = vp;
+    s->kr->dot(s->M, j1 - j0, s->K, s->alpha, s->A, s->lda, s->B + j0 * s->ldb, s->ldb, s->beta,
+               s->C + j0, s->ldc);
+}
+
+/* in-place B path: nr-column panels [p0, p1); the last, partial panel goes
+ * through the zero-padded copy `tail` so B loads stay in bounds (only one
+ * chunk holds it) */
+static void inplace_task(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    const struct small_job *s = vp;
+    const struct fr_gemm_kernel *kr = s->kr;
+    int nr = kr->nr;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t j = p * nr, nn = s->N - j < nr ? s->N - j : nr;
+        const float *b = s->B + j;
+        int64_t ldb = s->ldb;
+        if (nn < nr) {
+            pack_b(0, s->B, s->ldb, 0, s->K, j, nn, nr, s->tail);
+            b = s->tail;
+            ldb = nr;
+        }
+        kr->ukr[s->M](s->K, s->A, b, ldb, s->C + j, s->ldc, s->alpha, s->beta, nn);
+    }
+}
+
+static int small_m(const struct fr_gemm_kernel *kr, int transA, int transB, int64_t M, int64_t N,
+                   int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float beta, float *C, int64_t ldc) {
+    struct small_job s = {.kr = kr, .M = M, .K = K, .alpha = alpha, .beta = beta, .B = B,
+                          .ldb = ldb, .ldc = ldc, .C = C, .N = N};
+    if (transB && kr->dot && M <= 8) {
+        float *ac = NULL;
+        if (transA) { /* the dot kernel wants A rows contiguous in k */
+            ac = thread_buffer((size_t)(M * K));
+            if (!ac) return -1;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t k = 0; k < K; k++) ac[i * K + k] = A[k * lda + i];
+        }
+        s.A = ac ? ac : A;
+        s.lda = ac ? K : lda;
+        fr_parallel_for(N, grain_for(2.0 * M * K), dot_task, &s);
+        return 0;
+    }
+    if (!transB && M <= kr->mr) {
+        int64_t alen = round_up(K * kr->mr, 16);
+        float *ap = thread_buffer((size_t)(alen + round_up(K * kr->nr, 16)));
+        if (!ap) return -1;
+        pack_a(transA, A, lda, 0, M, 0, K, kr->mr, ap);
+        s.A = ap;
+        s.tail = ap + alen;
+        int64_t np = (N + kr->nr - 1) / kr->nr;
+        fr_parallel_for(np, grain_for(2.0 * M * K * kr->nr), inplace_task, &s);
+        return 0;
+    }
+    return 1; /* not a small-M shape */
+}
+
+void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const struct fr_gemm_kernel *kr = isa == FR_ISA_AVX512 ? &fr_gemm_kernel_avx512
+                                      : isa == FR_ISA_AVX2 ? &fr_gemm_kernel_avx2
+                                                           : &kernel_scalar;
+    int r = small_m(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (r > 0) blocked(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else if (r < 0) /* out of memory for the small-M buffers: the unblocked loops need none */
+        fr_gemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void fr_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    fr_gemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#ifdef FR_USE_OPENBLAS
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda, B,
+                (int)ldb, beta, C, (int)ldc);
+#else
+    fr_gemm_isa(fr_cpu_isa(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 }

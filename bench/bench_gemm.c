@@ -1,0 +1,170 @@
+/* bench_gemm.c: frugal's SGEMM against OpenBLAS in the same process.
+ *
+ * For each shape it times fr_gemm and cblas_sgemm alternately (so machine
+ * noise hits both alike, after a pause that lets the other library's
+ * spinning threads go to sleep): a sample is as many calls as fill >= 20 ms,
+ * timed together; the reported rate is the median of `reps` samples. The
+ * two results are compared (max relative difference) so a fast wrong
+ * kernel cannot pass unnoticed. Prints a markdown table with the ratio
+ * frugal / OpenBLAS and frugal's share of the measured FMA peak (peak.h,
+ * same thread count, widest ISA in use).
+ *
+ * Usage: bench_gemm [--threads N] [--reps R] [--quick]
+ * OpenBLAS is configured as the environment says (OPENBLAS_CORETYPE is not
+ * touched); its thread count is set to N like frugal's.
+ */
+#include "frugal/kernels.h"
+#include "frugal/rng.h"
+#include "frugal/threads.h"
+#include "peak.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+struct shape {
+    int64_t M, N, K;
+    int ta, tb;
+};
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void run_frugal(const struct shape *s, const float *A, const float *B, float *C) {
+    fr_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, s->ta ? s->M : s->K, B, s->tb ? s->K : s->N,
+            0.0f, C, s->N);
+}
+
+#ifdef HAVE_OPENBLAS
+static void run_blas(const struct shape *s, const float *A, const float *B, float *C) {
+    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
+                (int)s->M, (int)s->N, (int)s->K, 1.0f, A, (int)(s->ta ? s->M : s->K), B,
+                (int)(s->tb ? s->K : s->N), 0.0f, C, (int)s->N);
+}
+#endif
+
+typedef void (*run_fn)(const struct shape *, const float *, const float *, float *);
+
+/* Seconds per call over one sample (>= 20 ms of calls). Sleeps 0.2 s
+ * first: OpenBLAS's idle workers busy-wait ~0.1 s after a call (and
+ * frugal's briefly), which would steal the cores from the next sample. */
+static double sample(run_fn f, const struct shape *s, const float *A, const float *B, float *C) {
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    int calls = 0;
+    double t0 = peak_now(), t;
+    do {
+        f(s, A, B, C);
+        calls++;
+        t = peak_now();
+    } while (t - t0 < 0.02);
+    return (t - t0) / calls;
+}
+
+int main(int argc, char **argv) {
+    int nt = 2, reps = 7, quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) nt = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else {
+            fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (7)] [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (nt < 1 || reps < 1 || reps > 99) {
+        fprintf(stderr, "bench_gemm: bad --threads or --reps\n");
+        return 2;
+    }
+    /* the peak first: a started pool's spinning workers would share its cores */
+    enum fr_isa isa = fr_cpu_isa();
+    double peak = isa == FR_ISA_AVX512 ? peak_gflops(1, nt, 3)
+                  : isa == FR_ISA_AVX2 ? peak_gflops(0, nt, 3)
+                                       : 0;
+    fr_threads_set(nt);
+#ifdef HAVE_OPENBLAS
+    openblas_set_num_threads(nt);
+    const char *core = openblas_get_corename();
+#else
+    const char *core = "not built";
+#endif
+    printf("frugal ISA %s, %d threads, FMA peak %.1f GFLOP/s (%s, %d threads); OpenBLAS core %s; "
+           "median of %d samples\n\n",
+           fr_isa_name(isa), nt, peak, isa == FR_ISA_AVX512 ? "AVX-512" : "AVX2", nt, core, reps);
+
+    struct shape shapes[64];
+    int ns = 0;
+    int64_t sq[] = {256, 512, 768, 1024, 1536, 2048};
+    int nsq = quick ? 3 : 6;
+    for (int i = 0; i < nsq; i++) shapes[ns++] = (struct shape){sq[i], sq[i], sq[i], 0, 0};
+    shapes[ns++] = (struct shape){1024, 1024, 1024, 0, 1};
+    shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 0};
+    shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 1};
+    int64_t ms[] = {1, 8, 64};
+    int64_t kn[][2] = {{768, 3072}, {3072, 768}};
+    for (int tb = 0; tb < 2; tb++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 2; j++)
+                shapes[ns++] = (struct shape){ms[i], kn[j][1], kn[j][0], 0, tb};
+
+    printf("| M x N x K | op(A) op(B) | frugal GFLOP/s | OpenBLAS GFLOP/s | frugal / OpenBLAS | "
+           "frugal %% of peak | max rel diff |\n|---|---|---|---|---|---|---|\n");
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 42);
+    for (int si = 0; si < ns; si++) {
+        const struct shape *s = &shapes[si];
+        size_t na = (size_t)(s->M * s->K), nb = (size_t)(s->K * s->N), nc = (size_t)(s->M * s->N);
+        float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float));
+        float *C = malloc(nc * sizeof(float)), *C2 = malloc(nc * sizeof(float));
+        if (!A || !B || !C || !C2) {
+            fprintf(stderr, "bench_gemm: out of memory\n");
+            return 1;
+        }
+        fr_rng_fill_uniform(&rng, A, (int64_t)na, -1, 1);
+        fr_rng_fill_uniform(&rng, B, (int64_t)nb, -1, 1);
+        double tf[99], tb[99];
+        double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+        run_frugal(s, A, B, C);
+        double diff = NAN, ob = NAN;
+#ifdef HAVE_OPENBLAS
+        run_blas(s, A, B, C2);
+        double dmax = 0, cmax = 0; /* normwise: max |diff| / max |C| */
+        for (size_t i = 0; i < nc; i++) {
+            double d = fabs((double)C[i] - C2[i]);
+            if (d > dmax) dmax = d;
+            if (fabs((double)C2[i]) > cmax) cmax = fabs((double)C2[i]);
+        }
+        diff = dmax / (cmax > 0 ? cmax : 1);
+#endif
+        for (int r = 0; r < reps; r++) {
+            tf[r] = sample(run_frugal, s, A, B, C);
+#ifdef HAVE_OPENBLAS
+            tb[r] = sample(run_blas, s, A, B, C2);
+#else
+            tb[r] = NAN;
+#endif
+        }
+        qsort(tf, (size_t)reps, sizeof(double), cmpd);
+        qsort(tb, (size_t)reps, sizeof(double), cmpd);
+        double gf = flops / tf[reps / 2] * 1e-9;
+#ifdef HAVE_OPENBLAS
+        ob = flops / tb[reps / 2] * 1e-9;
+#endif
+        printf("| %lld x %lld x %lld | %s %s | %.1f | %.1f | %.2f | %.0f%% | %.1e |\n",
+               (long long)s->M, (long long)s->N, (long long)s->K, s->ta ? "T" : "N",
+               s->tb ? "T" : "N", gf, ob, gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
+        fflush(stdout);
+        free(A);
+        free(B);
+        free(C);
+        free(C2);
+    }
+    return 0;
+}

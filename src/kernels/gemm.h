@@ -1,0 +1,52 @@
+/* gemm.h: private interface between the GEMM driver (gemm.c) and its
+ * per-ISA micro-kernels (gemm_avx2.c, gemm_avx512.c).
+ *
+ * A micro-kernel computes one MR x NR tile of C from a packed A micro-panel
+ * (kc steps of MR floats, rows interleaved: a[k*MR + i]) and a B micro-panel
+ * (kc rows of NR floats, row stride ldb: NR when packed, the caller's ldb
+ * when B is read in place), then writes C = alpha * tile + beta * C for the
+ * top-left m x n of the tile (beta == 0: C is not read). The m rows are a
+ * compile-time choice: ukr[m] for m = 1..MR, so edge tiles in M waste no
+ * FMAs; n < NR stores through a mask. B loads are always NR wide, so the
+ * caller keeps the B panel readable (zero padded) to NR columns.
+ */
+#ifndef FRUGAL_GEMM_PRIVATE_H
+#define FRUGAL_GEMM_PRIVATE_H
+
+#include "frugal/kernels.h"
+
+#include <stdint.h>
+
+#define FR_GEMM_MAX_MR 16
+
+typedef void (*fr_gemm_ukr_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                               int64_t ldc, float alpha, float beta, int64_t n);
+
+/* Small-M kernel for B stored N x K (transB): C[i, j] = alpha * dot(A_i, B_j)
+ * + beta * C[i, j] for i < m (m <= 8), j in [0, n); A is m x K contiguous
+ * (row stride lda), B rows j have stride ldb. */
+typedef void (*fr_gemm_dot_fn)(int64_t m, int64_t n, int64_t K, float alpha, const float *A,
+                               int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                               int64_t ldc);
+
+struct fr_gemm_kernel {
+    enum fr_isa isa;
+    int mr, nr;         /* register tile */
+    int kc, mc, nc;     /* cache blocks: kc x nr B panel in L1, mc x kc A block in L2 */
+    fr_gemm_ukr_fn ukr[FR_GEMM_MAX_MR + 1];
+    fr_gemm_dot_fn dot; /* NULL: small M with transB goes through packing */
+};
+
+extern const struct fr_gemm_kernel fr_gemm_kernel_avx2;
+extern const struct fr_gemm_kernel fr_gemm_kernel_avx512;
+
+/* fr_gemm with the ISA forced (tests run every path the CPU supports).
+ * isa must be supported by this CPU; the plain-C path always is. */
+void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc);
+
+/* The ISA the CPU supports, ignoring the FRUGAL_ISA cap (cpu.c). */
+enum fr_isa fr_cpu_isa_hw(void);
+
+#endif
