@@ -34,6 +34,10 @@ int cli_threads(const char *cmd, int64_t threads);
  * directory; prints the error and returns EXIT_RUNTIME when not. */
 int cli_check_data_dir(const char *cmd, const char *dir);
 
+/* Creates path (or, with parent_only, the directory holding the file path)
+ * and its parents; prints the error and returns EXIT_RUNTIME when it cannot. */
+int cli_mkdirs(const char *cmd, const char *path, int parent_only);
+
 /* The command line that reproduces this invocation: "frugal " + argv,
  * shell-quoted where needed (truncated to cap). */
 void cli_command_line(int argc, char **argv, char *buf, size_t cap);

@@ -192,6 +192,10 @@ int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
     char path[4200];
     int code = EXIT_OK;
     memset(&res, 0, sizeof res);
+    /* directories first: a typo in a path fails now, not after training */
+    if ((code = cli_mkdirs(cmd, info->results_dir, 0)) != EXIT_OK ||
+        (code = cli_mkdirs(cmd, c.out, 1)) != EXIT_OK || (code = cli_mkdirs(cmd, c.ckpt, 1)) != EXIT_OK)
+        return code;
     fr_progress_init(&rec.bar, stderr, info->progress_every);
     c.progress = record;
     c.user = &rec;

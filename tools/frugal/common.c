@@ -48,6 +48,32 @@ int cli_check_data_dir(const char *cmd, const char *dir)
     return EXIT_OK;
 }
 
+int cli_mkdirs(const char *cmd, const char *path, int parent_only)
+{
+    char tmp[4096];
+    if (!path || !*path) return EXIT_OK;
+    if (strlen(path) >= sizeof tmp) return cli_fail(cmd, "path too long: %.60s...", path);
+    strcpy(tmp, path);
+    if (parent_only) {
+        char *slash = strrchr(tmp, '/');
+        if (!slash) return EXIT_OK;
+        *slash = '\0';
+    }
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (tmp[0] && mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return cli_fail(cmd, "cannot create directory %s: %s", tmp, strerror(errno));
+        if (tmp[0] && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)))
+            return cli_fail(cmd, "%s is not a directory", tmp);
+        *p = c;
+        if (c == '\0') break;
+    }
+    return EXIT_OK;
+}
+
 void cli_command_line(int argc, char **argv, char *buf, size_t cap)
 {
     size_t n = (size_t)snprintf(buf, cap, "frugal");
