@@ -68,6 +68,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Prefixes the current error message (copied first: fr_error writes the
+ * buffer fr_last_error returns). */
+static int rewrap(int rc, const char *prefix) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fr_last_error());
+    return fr_error(rc, "%s%s", prefix, msg);
+}
+
 /* ---- evaluation ---- */
 
 /* Accuracy of m on the samples of sub (NULL: all of ds), eval mode, no
@@ -199,7 +207,7 @@ static int load_state(struct run *r) {
     const char *path = r->cfg->ckpt;
     struct fr_st_file *f = NULL;
     int rc = fr_st_open(path, &f);
-    if (rc) return fr_error(rc, "resume: %s", fr_last_error());
+    if (rc) return rewrap(rc, "resume: ");
     for (int i = 0; i < r->nmeta && !rc; i++) {
         const char *have = fr_st_meta(f, r->keys[i]);
         if (!have)
@@ -217,13 +225,13 @@ static int load_state(struct run *r) {
     int nb = blobs(r, b);
     struct fr_ckpt o = {NULL, NULL, 0, b, nb, FR_F32, 0, 0};
     rc = fr_params_load(&r->m->params, path, &o);
-    if (rc) return fr_error(rc, "resume: %s", fr_last_error());
+    if (rc) return rewrap(rc, "resume: ");
     if (r->counters[C_FORMAT] != TR_FORMAT || r->counters[C_STEP] < 0 || r->counters[C_EPOCH] < 0 ||
         r->counters[C_EPOCH] > r->cfg->epochs || r->counters[C_POS] < 0 || r->counters[C_EPOCHS_RUN] < 0 ||
         r->counters[C_EPOCHS_RUN] > r->cfg->epochs)
         return fr_error(FR_EFORMAT, "resume: %s has inconsistent run counters", path);
     if ((rc = fr_loader_set_state(&r->loader, r->loader_state)))
-        return fr_error(rc, "resume: %s: %s", path, fr_last_error());
+        return rewrap(rc, "resume: ");
     r->opt.step = r->counters[C_STEP];
     return 0;
 }
@@ -340,8 +348,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
             fr_params_zero_grad(&r.m->params);
             struct fr_tensor *loss = fr_cross_entropy(ctx, r.m->forward(r.m, ctx, x), y, 0.0f);
             if (!loss || fr_backward(ctx, loss)) {
-                rc = fr_error(FR_EINVAL, "train: step %lld failed: %s", (long long)r.opt.step,
-                              fr_last_error());
+                rc = rewrap(FR_EINVAL, "train: a training step failed: ");
                 goto cleanup;
             }
             double lv = fr_get(loss, 0);
@@ -445,7 +452,11 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
     rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
                             (const char *const *)f->meta_vals, arch, sizeof arch, &mc);
     fr_st_close(f);
-    if (rc) return fr_error(rc, "%s: %s", path, fr_last_error());
+    if (rc) {
+        char pre[300];
+        snprintf(pre, sizeof pre, "%.280s: ", path);
+        return rewrap(rc, pre);
+    }
     if (!(m = fr_model_create(arch, &mc, 0))) return FR_EINVAL;
     struct fr_ckpt o = {0};
     o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
