@@ -13,7 +13,7 @@ int cmd_demo(int argc, char **argv)
 {
     struct fr_train_config cfg;
     fr_train_config_defaults(&cfg);
-    int64_t epochs = 1, threads = 0, seed = (int64_t)cfg.seed, limit = 0;
+    int64_t epochs = 2, threads = 0, seed = (int64_t)cfg.seed, limit = 0;
     const char *data_dir = DEFAULT_DATA_DIR, *out = "out";
     struct arg_flag flags[] = {
         {"epochs", ARG_INT, &epochs, "passes over the training set", 1, 1000, NULL},

@@ -333,8 +333,10 @@ int cmd_train(int argc, char **argv)
     cli_command_line(argc, argv, command, sizeof command);
     const char *slash = strrchr(results, '/');
     const char *name = slash && slash[1] ? slash + 1 : (*results ? results : "train");
+    char title[256];
+    snprintf(title, sizeof title, "frugal train: %s on %s", model, data);
     struct cli_run_info info = {.name = name,
-                                .title = "frugal train",
+                                .title = title,
                                 .command = command,
                                 .results_dir = results,
                                 .progress_every = progress_every};
