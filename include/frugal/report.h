@@ -134,7 +134,8 @@ struct fr_progress {
     double t_start, t_last_draw;
     double t_first;     /* time of the first update: the ETA's rate excludes set-up */
     int64_t first_step; /* step of the first update (resumed runs start later) */
-    int drawn;          /* a bar is on screen and needs a newline before other text */
+    int drawn;          /* a bar is on screen: the next text overwrites it */
+    int drawn_len;      /* its length, to blank it out */
 };
 
 /* Starts a progress display on out; tty is detected with isatty. */

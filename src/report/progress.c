@@ -63,12 +63,18 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
     fmt_dur(eta(p, step, steps_total, now), e, sizeof e);
     fmt_dur(now - p->t_start, el, sizeof el);
     if (epoch_end) {
-        if (p->drawn) fputc('\n', p->out);
+        char line[256];
+        int n = snprintf(line, sizeof line, "epoch %d done: step %lld/%lld, train loss %.4f", epoch,
+                         (long long)step, (long long)steps_total, loss);
+        if (val_acc >= 0 && n < (int)sizeof line)
+            n += snprintf(line + n, sizeof line - (size_t)n, ", val acc %.2f%%", 100.0 * val_acc);
+        if (n < (int)sizeof line) snprintf(line + n, sizeof line - (size_t)n, ", elapsed %s", el);
+        /* on a terminal the summary replaces the bar (padded to blank it) */
+        if (p->drawn)
+            fprintf(p->out, "\r%-*s\n", p->drawn_len, line);
+        else
+            fprintf(p->out, "%s\n", line);
         p->drawn = 0;
-        fprintf(p->out, "epoch %d done: step %lld/%lld, train loss %.4f", epoch, (long long)step,
-                (long long)steps_total, loss);
-        if (val_acc >= 0) fprintf(p->out, ", val acc %.2f%%", 100.0 * val_acc);
-        fprintf(p->out, ", elapsed %s\n", el);
         fflush(p->out);
         return;
     }
@@ -81,8 +87,8 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
         if (fill > WIDTH) fill = WIDTH;
         for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '-';
         bar[WIDTH] = '\0';
-        fprintf(p->out, "\repoch %d [%s] %lld/%lld loss %.4f lr %.3g ETA %s   ", epoch, bar,
-                (long long)step, (long long)steps_total, loss, lr, e);
+        p->drawn_len = fprintf(p->out, "\repoch %d [%s] %lld/%lld loss %.4f lr %.3g ETA %s   ",
+                               epoch, bar, (long long)step, (long long)steps_total, loss, lr, e) - 1;
         fflush(p->out);
         p->drawn = 1;
         return;
