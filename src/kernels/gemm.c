@@ -201,11 +201,17 @@ static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t i
             float beta = pc == 0 ? g->beta : 1.0f;
             for (int64_t jr = 0; jr < nc; jr += kr->nr) {
                 int64_t n = nc - jr < kr->nr ? nc - jr : kr->nr;
-                pack_b(g->transB, g->B, g->ldb, pc, kc, jc + jr, n, kr->nr, bp + jr * kc);
+                if (g->transB && kr->pack_bt)
+                    kr->pack_bt(g->B, g->ldb, pc, kc, jc + jr, n, kr->nr, bp + jr * kc);
+                else
+                    pack_b(g->transB, g->B, g->ldb, pc, kc, jc + jr, n, kr->nr, bp + jr * kc);
             }
             for (int64_t ic = ib; ic < ie; ic += kr->mc) {
                 int64_t mc = ie - ic < kr->mc ? ie - ic : kr->mc;
-                pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, kr->mr, ap);
+                if (!g->transA && kr->pack_a)
+                    kr->pack_a(g->A, g->lda, ic, mc, pc, kc, ap);
+                else
+                    pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, kr->mr, ap);
                 macro_kernel(g, ap, bp, kc, beta, ic, mc, jc, nc);
             }
         }
@@ -273,11 +279,11 @@ static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int
     int nt = fr_threads_get();
     double flops = 2.0 * (double)M * (double)N * (double)K;
     if (flops < 4e6) nt = 1; /* a fork-join costs more than it saves */
-    /* units: a multiple of the thread count (balanced), two per thread when
-     * they stay >= 256 wide so a late thread can still take a share */
+    /* units: one per thread (balanced; each unit re-packs the other operand,
+     * so more units cost packing time) */
     g.split_m = M > N;
     int64_t len = g.split_m ? M : N, step = g.split_m ? kr->mr : kr->nr;
-    int64_t want = nt > 1 && len / (2 * nt) >= 256 ? 2 * nt : nt;
+    int64_t want = nt;
     int64_t unit = round_up((len + want - 1) / want, step);
     g.unit = unit;
     g.nunits = (len + unit - 1) / unit;

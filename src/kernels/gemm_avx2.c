@@ -136,6 +136,70 @@ static void dot(int64_t m, int64_t n, int64_t K, float alpha, const float *A, in
     }
 }
 
+/* ---- packing: 8 x 8 transposes in registers ---- */
+
+/* r[k] <- column k of the 8 x 8 block r[0..7] (rows). */
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) {
+        s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+        s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x20);
+        r[4 + i] = _mm256_permute2f128_ps(s[i], s[4 + i], 0x31);
+    }
+}
+
+void fr_gemm_pack_a6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
+                          int64_t kc, float *dst) {
+    for (int64_t p = 0; p < mm; p += 6, dst += 6 * kc) {
+        int rows = mm - p < 6 ? (int)(mm - p) : 6;
+        const float *src[6];
+        for (int i = 0; i < 6; i++) src[i] = A + (i0 + p + (i < rows ? i : 0)) * lda + pc;
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 6; i++)
+                r[i] = i < rows ? _mm256_loadu_ps(src[i] + k) : _mm256_setzero_ps();
+            r[6] = r[7] = _mm256_setzero_ps();
+            transpose8(r);
+            for (int j = 0; j < 8; j++) {
+                float *d = dst + (k + j) * 6;
+                _mm_storeu_ps(d, _mm256_castps256_ps128(r[j]));
+                _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(r[j], 1));
+            }
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 6; i++) dst[k * 6 + i] = i < rows ? src[i][k] : 0.0f;
+    }
+}
+
+void fr_gemm_pack_bt_avx2(const float *B, int64_t ldb, int64_t pc, int64_t kc, int64_t j0,
+                          int64_t nn, int nr, float *dst) {
+    for (int64_t j = 0; j < nr; j += 8) {
+        int rows = nn - j >= 8 ? 8 : nn - j > 0 ? (int)(nn - j) : 0;
+        const float *src[8];
+        for (int i = 0; i < 8; i++) src[i] = B + (j0 + j + (i < rows ? i : 0)) * ldb + pc;
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = i < rows ? _mm256_loadu_ps(src[i] + k) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 8; i++) dst[k * nr + j + i] = i < rows ? src[i][k] : 0.0f;
+    }
+}
+
 const struct fr_gemm_kernel fr_gemm_kernel_avx2 = {
     .isa = FR_ISA_AVX2,
     .mr = A2_MR,
@@ -145,4 +209,6 @@ const struct fr_gemm_kernel fr_gemm_kernel_avx2 = {
     .nc = 4096,
     .ukr = {NULL, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6},
     .dot = dot,
+    .pack_a = fr_gemm_pack_a6_avx2,
+    .pack_bt = fr_gemm_pack_bt_avx2,
 };
