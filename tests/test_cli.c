@@ -16,8 +16,7 @@ static const char *g_bin;
 static char g_tmp[] = "/tmp/frugal_test_cli_XXXXXX";
 static char g_out[1 << 16], g_err[1 << 16];
 
-static void slurp(const char *path, char *buf, size_t cap)
-{
+static void slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
     buf[n] = '\0';
@@ -25,8 +24,7 @@ static void slurp(const char *path, char *buf, size_t cap)
 }
 
 /* Runs `$FRUGAL_BIN args`; returns the exit code, fills g_out/g_err. */
-static int run(const char *args)
-{
+static int run(const char *args) {
     char cmd[4096], o[512], e[512];
     snprintf(o, sizeof o, "%s/stdout", g_tmp);
     snprintf(e, sizeof e, "%s/stderr", g_tmp);
@@ -37,16 +35,15 @@ static int run(const char *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static int count_lines(const char *s)
-{
+static int count_lines(const char *s) {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (; *s; s++)
+        n += *s == '\n';
     return n;
 }
 
 /* expect exit code `code` with exactly one stderr line starting "frugal" */
-static void expect_error(const char *args, int code)
-{
+static void expect_error(const char *args, int code) {
     int rc = run(args);
     CHECK(rc == code, "`frugal %s`: exit %d, expected %d (stderr: %s)", args, rc, code, g_err);
     CHECK(count_lines(g_err) == 1 && strncmp(g_err, "frugal", 6) == 0,
@@ -54,8 +51,7 @@ static void expect_error(const char *args, int code)
 }
 
 /* --help exits 0 and every flag line carries its default; `must` flags appear. */
-static void expect_help(const char *cmd, const char *const *must)
-{
+static void expect_help(const char *cmd, const char *const *must) {
     char args[256];
     snprintf(args, sizeof args, "%s --help", cmd);
     int rc = run(args);
@@ -76,8 +72,7 @@ static void expect_help(const char *cmd, const char *const *must)
     (void)flags;
 }
 
-static void test_usage_errors(void)
-{
+static void test_usage_errors(void) {
     expect_error("", 2);
     expect_error("bogus", 2);
     expect_error("help bogus", 2);
@@ -106,7 +101,8 @@ static void test_usage_errors(void)
     expect_error("report extra", 2);
     expect_error("repro", 2);
     expect_error("repro nosuch", 2);
-    CHECK(strstr(g_err, "fashion-cnn") != NULL, "unknown repro name must list valid names: %s", g_err);
+    CHECK(strstr(g_err, "fashion-cnn") != NULL, "unknown repro name must list valid names: %s",
+          g_err);
     expect_error("repro fashion-cnn --seed -3", 2);
     expect_error("demo --epochs 0", 2);
     expect_error("demo --threads -1", 2);
@@ -114,8 +110,7 @@ static void test_usage_errors(void)
     expect_error("info", 2);
 }
 
-static void test_runtime_errors(void)
-{
+static void test_runtime_errors(void) {
     char args[1024], path[512];
     expect_error("train --data-dir /nonexistent/frugal-data --epochs 1", 1);
     expect_error("demo --data-dir /nonexistent/frugal-data", 1);
@@ -146,12 +141,11 @@ static void test_runtime_errors(void)
     expect_error(args, 1);
 }
 
-static void test_help(void)
-{
-    static const char *const train[] = {"model", "data", "epochs", "batch", "opt", "lr", "momentum",
-                                        "wd", "threads", "seed", "out", "schedule", "warmup", "clip",
-                                        "val-frac", "patience", "augment", "ckpt", "ckpt-every",
-                                        "resume", "data-dir", "results", NULL};
+static void test_help(void) {
+    static const char *const train[] = {
+        "model",   "data", "epochs",     "batch",    "opt",      "lr",      "momentum", "wd",
+        "threads", "seed", "out",        "schedule", "warmup",   "clip",    "val-frac", "patience",
+        "augment", "ckpt", "ckpt-every", "resume",   "data-dir", "results", NULL};
     static const char *const eval[] = {"data-dir", "batch", "threads", "seed", NULL};
     static const char *const demo[] = {"threads", "seed", "out", NULL};
     static const char *const repro[] = {"quick", "list", "threads", "seed", "out", NULL};
@@ -167,7 +161,8 @@ static void test_help(void)
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
-    static const char *const cmds[] = {"train", "eval", "info", "report", "demo", "repro", "version"};
+    static const char *const cmds[] = {"train", "eval",  "info",   "report",
+                                       "demo",  "repro", "version"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);
@@ -182,8 +177,7 @@ static void test_help(void)
 }
 
 /* A tiny real run: the printed accuracy of train and eval must agree. */
-static void test_end_to_end(void)
-{
+static void test_end_to_end(void) {
     char args[2048], path[1024], acc_train[64] = "", acc_eval[64] = "";
     struct stat st;
     snprintf(args, sizeof args,
@@ -199,7 +193,8 @@ static void test_end_to_end(void)
         /* `test acc` is the last line */
         CHECK(strchr(t, '\n') && strchr(t, '\n')[1] == '\0', "test acc is not the last line");
     }
-    static const char *const files[] = {"results.json", "loss.svg", "accuracy.svg", "model.safetensors"};
+    static const char *const files[] = {"results.json", "loss.svg", "accuracy.svg",
+                                        "model.safetensors"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/run/%s", g_tmp, files[i]);
         CHECK(stat(path, &st) == 0 && st.st_size > 0, "missing %s", path);
@@ -217,8 +212,7 @@ static void test_end_to_end(void)
     CHECK(rc == 0 && strcmp(g_out, path) == 0, "report printed [%s], expected [%s]", g_out, path);
 }
 
-int main(void)
-{
+int main(void) {
     g_bin = getenv("FRUGAL_BIN");
     if (!g_bin || access(g_bin, X_OK) != 0) {
         fprintf(stderr, "test_cli: set FRUGAL_BIN to the frugal binary (ctest does)\n");

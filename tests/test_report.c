@@ -15,8 +15,7 @@
 /* Tag balance of an XML-ish document: every <x ...> is closed by </x> or is
  * self-closing; processing instructions, comments and doctype are skipped.
  * Returns 1 when balanced and properly nested; counts elements named `name`. */
-static int balanced(const char *s, const char *name, int *count)
-{
+static int balanced(const char *s, const char *name, int *count) {
     char stack[256][32];
     int depth = 0;
     *count = 0;
@@ -30,7 +29,8 @@ static int balanced(const char *s, const char *name, int *count)
         const char *p = s + 1 + closing;
         char tag[32];
         int n = 0;
-        while (*p && *p != ' ' && *p != '>' && *p != '/' && *p != '\n' && n < 31) tag[n++] = *p++;
+        while (*p && *p != ' ' && *p != '>' && *p != '/' && *p != '\n' && n < 31)
+            tag[n++] = *p++;
         tag[n] = '\0';
         const char *end = strchr(p, '>');
         if (!end || n == 0) return 0;
@@ -53,8 +53,7 @@ static int balanced(const char *s, const char *name, int *count)
     return depth == 0;
 }
 
-static void test_svg(void)
-{
+static void test_svg(void) {
     double x[50], y1[50], y2[50];
     for (int i = 0; i < 50; i++) {
         x[i] = i;
@@ -63,7 +62,8 @@ static void test_svg(void)
     }
     y2[10] = NAN; /* breaks the line, must not appear as "nan" */
     struct fr_plot_series s[2] = {{"train <loss> & \"x\"", 50, x, y1}, {"val acc", 50, x, y2}};
-    struct fr_plot p = {.title = "curves & <things>", .xlabel = "step", .ylabel = "loss", .markers = 1};
+    struct fr_plot p = {
+        .title = "curves & <things>", .xlabel = "step", .ylabel = "loss", .markers = 1};
     char *svg = fr_plot_svg(&p, 2, s);
     CHECK(svg != NULL, "fr_plot_svg failed: %s", fr_last_error());
     if (!svg) return;
@@ -100,8 +100,7 @@ static void test_svg(void)
     CHECK(fr_plot_svg(&p, 1, &bad) == NULL, "NULL arrays accepted");
 }
 
-static int write_fake(const char *dir, const char *name, const char *paper, double acc)
-{
+static int write_fake(const char *dir, const char *name, const char *paper, double acc) {
     char path[512];
     double x[3] = {1, 2, 3}, y[3] = {0.9, 0.5, 0.3};
     struct fr_results *r = fr_results_new(name, name);
@@ -127,8 +126,7 @@ static int write_fake(const char *dir, const char *name, const char *paper, doub
     return rc;
 }
 
-static void test_results_and_report(void)
-{
+static void test_results_and_report(void) {
     char dir[] = "/tmp/frugal_test_report_XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     char path[512], idx[512];
@@ -160,7 +158,8 @@ static void test_results_and_report(void)
     r = fr_results_read(path);
     if (r) {
         double v = 0;
-        CHECK(fr_results_get_metric(r, "test_acc", &v, NULL) == 0 && isnan(v), "NaN -> null -> NaN");
+        CHECK(fr_results_get_metric(r, "test_acc", &v, NULL) == 0 && isnan(v),
+              "NaN -> null -> NaN");
         fr_results_free(r);
     }
 
@@ -202,14 +201,14 @@ static void test_results_and_report(void)
         CHECK(strstr(html, "id=\"exp-a\"") < strstr(html, "id=\"exp-b\""), "order");
         free(html);
     }
-    CHECK(fr_report_build("/nonexistent/frugal", idx, sizeof idx, NULL) != 0, "missing dir accepted");
+    CHECK(fr_report_build("/nonexistent/frugal", idx, sizeof idx, NULL) != 0,
+          "missing dir accepted");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }
 
-static void test_machine(void)
-{
+static void test_machine(void) {
     struct fr_machine m;
     fr_machine_probe(&m);
     CHECK(m.cores >= 1, "cores %d", m.cores);
@@ -220,8 +219,7 @@ static void test_machine(void)
 
 /* Not a terminal: plain lines every `every` steps, the last step, and one
  * per epoch end; no carriage returns. */
-static void test_progress(void)
-{
+static void test_progress(void) {
     FILE *f = tmpfile();
     CHECK(f != NULL, "tmpfile");
     if (!f) return;
@@ -239,7 +237,8 @@ static void test_progress(void)
     buf[n] = '\0';
     fclose(f);
     int lines = 0;
-    for (char *c = buf; *c; c++) lines += *c == '\n';
+    for (char *c = buf; *c; c++)
+        lines += *c == '\n';
     CHECK(lines == 6, "expected 4 step lines + 2 epoch lines, got %d:\n%s", lines, buf);
     CHECK(strchr(buf, '\r') == NULL, "carriage return in plain mode");
     CHECK(strstr(buf, "step 10/40") && strstr(buf, "step 40/40"), "step lines: %s", buf);
@@ -248,8 +247,7 @@ static void test_progress(void)
           "no val acc when negative: %s", buf);
 }
 
-int main(void)
-{
+int main(void) {
     test_progress();
     test_svg();
     test_results_and_report();

@@ -37,11 +37,11 @@ extern "C" {
 /* ---- machine ------------------------------------------------------------ */
 
 struct fr_machine {
-    char cpu[128];      /* model name from /proc/cpuinfo, or "unknown" */
-    int cores;          /* online CPUs */
-    const char *isa;    /* widest usable ISA: scalar | avx2 | avx512 */
-    int threads;        /* frugal's pool size now */
-    char commit[48];    /* `git rev-parse HEAD` in the working directory, or "unknown" */
+    char cpu[128];       /* model name from /proc/cpuinfo, or "unknown" */
+    int cores;           /* online CPUs */
+    const char *isa;     /* widest usable ISA: scalar | avx2 | avx512 */
+    int threads;         /* frugal's pool size now */
+    char commit[48];     /* `git rev-parse HEAD` in the working directory, or "unknown" */
     const char *version; /* frugal's version string */
 };
 
@@ -104,8 +104,8 @@ struct fr_plot_series {
 
 struct fr_plot {
     const char *title, *xlabel, *ylabel;
-    int log_y;   /* logarithmic y axis */
-    int markers; /* draw a marker at each point */
+    int log_y;         /* logarithmic y axis */
+    int markers;       /* draw a marker at each point */
     int width, height; /* pixels; 0 = 640 x 400 */
 };
 
@@ -129,8 +129,8 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
 
 struct fr_progress {
     FILE *out;
-    int tty;         /* redraw one line with \r; else plain lines */
-    int64_t every;   /* plain mode: a line every this many steps (0 = ~20 per run) */
+    int tty;       /* redraw one line with \r; else plain lines */
+    int64_t every; /* plain mode: a line every this many steps (0 = ~20 per run) */
     double t_start, t_last_draw;
     double t_first;     /* time of the first update: the ETA's rate excludes set-up */
     int64_t first_step; /* step of the first update (resumed runs start later) */

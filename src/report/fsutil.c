@@ -11,8 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int rp_mkdirs(const char *dir)
-{
+int rp_mkdirs(const char *dir) {
     char tmp[4096];
     size_t n = strlen(dir);
     if (n == 0) return 0;
@@ -32,8 +31,7 @@ int rp_mkdirs(const char *dir)
     return 0;
 }
 
-int rp_write_file(const char *path, const char *data, size_t n)
-{
+int rp_write_file(const char *path, const char *data, size_t n) {
     char dir[4096], tmp[4200];
     int rc = 0;
     FILE *f = NULL;
@@ -63,8 +61,7 @@ cleanup:
     return rc;
 }
 
-char *rp_read_file(const char *path, size_t max, size_t *n_out)
-{
+char *rp_read_file(const char *path, size_t max, size_t *n_out) {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t n = 0, cap = 0;
@@ -104,11 +101,11 @@ fail:
     return NULL;
 }
 
-static void grow(struct rp_buf *b, size_t extra)
-{
+static void grow(struct rp_buf *b, size_t extra) {
     if (b->oom || b->n + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + extra + 1) cap *= 2;
+    while (cap < b->n + extra + 1)
+        cap *= 2;
     char *p = realloc(b->p, cap);
     if (!p) {
         b->oom = 1;
@@ -118,8 +115,7 @@ static void grow(struct rp_buf *b, size_t extra)
     b->cap = cap;
 }
 
-void rp_printf(struct rp_buf *b, const char *fmt, ...)
-{
+void rp_printf(struct rp_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int need = vsnprintf(NULL, 0, fmt, ap);
@@ -133,8 +129,7 @@ void rp_printf(struct rp_buf *b, const char *fmt, ...)
     b->n += (size_t)need;
 }
 
-void rp_puts(struct rp_buf *b, const char *s)
-{
+void rp_puts(struct rp_buf *b, const char *s) {
     size_t n = strlen(s);
     grow(b, n);
     if (b->oom) return;
@@ -142,16 +137,25 @@ void rp_puts(struct rp_buf *b, const char *s)
     b->n += n;
 }
 
-void rp_escape(struct rp_buf *b, const char *s)
-{
+void rp_escape(struct rp_buf *b, const char *s) {
     char one[2] = {0, 0};
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': rp_puts(b, "&amp;"); break;
-        case '<': rp_puts(b, "&lt;"); break;
-        case '>': rp_puts(b, "&gt;"); break;
-        case '"': rp_puts(b, "&quot;"); break;
-        case '\'': rp_puts(b, "&#39;"); break;
+        case '&':
+            rp_puts(b, "&amp;");
+            break;
+        case '<':
+            rp_puts(b, "&lt;");
+            break;
+        case '>':
+            rp_puts(b, "&gt;");
+            break;
+        case '"':
+            rp_puts(b, "&quot;");
+            break;
+        case '\'':
+            rp_puts(b, "&#39;");
+            break;
         default:
             /* control characters are not allowed in XML 1.0 text */
             one[0] = ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') ? '?' : *s;

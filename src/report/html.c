@@ -24,8 +24,7 @@ struct entry {
     char error[512];
 };
 
-static int cmp_entry(const void *a, const void *b)
-{
+static int cmp_entry(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
     /* entries with a paper first, grouped by paper */
     if (!x->paper[0] != !y->paper[0]) return x->paper[0] ? -1 : 1;
@@ -33,8 +32,7 @@ static int cmp_entry(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
-static void fmt_number(const cJSON *v, char *buf, size_t cap)
-{
+static void fmt_number(const cJSON *v, char *buf, size_t cap) {
     if (!cJSON_IsNumber(v)) {
         snprintf(buf, cap, "n/a");
         return;
@@ -48,19 +46,16 @@ static void fmt_number(const cJSON *v, char *buf, size_t cap)
         snprintf(buf, cap, "%.4g", d);
 }
 
-static const char *str_of(const cJSON *obj, const char *key)
-{
+static const char *str_of(const cJSON *obj, const char *key) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
-static void kv_table(struct rp_buf *b, const cJSON *obj)
-{
+static void kv_table(struct rp_buf *b, const cJSON *obj) {
     const cJSON *e;
     char num[64];
     rp_puts(b, "<table class=\"kv\">\n");
-    cJSON_ArrayForEach(e, obj)
-    {
+    cJSON_ArrayForEach(e, obj) {
         rp_puts(b, "<tr><th>");
         rp_escape(b, e->string);
         rp_puts(b, "</th><td>");
@@ -77,13 +72,12 @@ static void kv_table(struct rp_buf *b, const cJSON *obj)
     rp_puts(b, "</table>\n");
 }
 
-static void metrics_table(struct rp_buf *b, const cJSON *metrics)
-{
+static void metrics_table(struct rp_buf *b, const cJSON *metrics) {
     const cJSON *m;
     char num[64];
-    rp_puts(b, "<table class=\"metrics\">\n<tr><th>quantity</th><th>value</th><th>unit</th></tr>\n");
-    cJSON_ArrayForEach(m, metrics)
-    {
+    rp_puts(b,
+            "<table class=\"metrics\">\n<tr><th>quantity</th><th>value</th><th>unit</th></tr>\n");
+    cJSON_ArrayForEach(m, metrics) {
         const char *unit = str_of(m, "unit");
         fmt_number(cJSON_GetObjectItemCaseSensitive(m, "value"), num, sizeof num);
         rp_puts(b, "<tr><td>");
@@ -95,27 +89,22 @@ static void metrics_table(struct rp_buf *b, const cJSON *metrics)
     rp_puts(b, "</table>\n");
 }
 
-static void data_tables(struct rp_buf *b, const cJSON *tables)
-{
+static void data_tables(struct rp_buf *b, const cJSON *tables) {
     const cJSON *t, *c, *row, *cell;
     char num[64];
-    cJSON_ArrayForEach(t, tables)
-    {
+    cJSON_ArrayForEach(t, tables) {
         rp_puts(b, "<h4>");
         rp_escape(b, t->string);
         rp_puts(b, "</h4>\n<table class=\"data\">\n<tr>");
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(t, "columns"))
-        {
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(t, "columns")) {
             rp_puts(b, "<th>");
             rp_escape(b, cJSON_IsString(c) ? c->valuestring : "");
             rp_puts(b, "</th>");
         }
         rp_puts(b, "</tr>\n");
-        cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(t, "rows"))
-        {
+        cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(t, "rows")) {
             rp_puts(b, "<tr>");
-            cJSON_ArrayForEach(cell, row)
-            {
+            cJSON_ArrayForEach(cell, row) {
                 if (cJSON_IsString(cell)) {
                     rp_puts(b, "<td>");
                     rp_escape(b, cell->valuestring);
@@ -132,8 +121,7 @@ static void data_tables(struct rp_buf *b, const cJSON *tables)
 }
 
 /* Inlines dir/file (an SVG); the name must stay inside dir. */
-static void inline_plot(struct rp_buf *b, const char *dir, const char *file)
-{
+static void inline_plot(struct rp_buf *b, const char *dir, const char *file) {
     char path[8192];
     if (!file[0] || file[0] == '/' || strstr(file, "..") ||
         (size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path) {
@@ -158,8 +146,7 @@ static void inline_plot(struct rp_buf *b, const char *dir, const char *file)
     free(svg);
 }
 
-static void section(struct rp_buf *b, const char *out_dir, const struct entry *e)
-{
+static void section(struct rp_buf *b, const char *out_dir, const struct entry *e) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", out_dir, e->name);
     rp_puts(b, "<section id=\"");
@@ -203,8 +190,7 @@ static void section(struct rp_buf *b, const char *out_dir, const struct entry *e
         rp_escape(b, notes);
         rp_puts(b, "</p>\n");
     }
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "plots"))
-    {
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "plots")) {
         if (cJSON_IsString(it)) inline_plot(b, dir, it->valuestring);
     }
     if (cmd) {
@@ -245,8 +231,7 @@ static const char CSS[] =
     "figure{display:inline-block;margin:.5rem}figcaption{font-size:small;color:#666}"
     ".error{color:#b00}.claim{background:#f8f8e8;padding:.4rem}small{color:#777}";
 
-int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections)
-{
+int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections) {
     struct entry *ents = NULL;
     int n = 0, capn = 0, rc = 0;
     struct rp_buf b = {0};
@@ -285,17 +270,19 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
 
     struct fr_machine m;
     fr_machine_probe(&m);
-    rp_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-                  "<title>frugal report</title>\n<style>%s</style>\n</head>\n<body>\n"
-                  "<h1>frugal report</h1>\n<p>%d experiment%s from <code>",
+    rp_printf(&b,
+              "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+              "<title>frugal report</title>\n<style>%s</style>\n</head>\n<body>\n"
+              "<h1>frugal report</h1>\n<p>%d experiment%s from <code>",
               CSS, n, n == 1 ? "" : "s");
     rp_escape(&b, out_dir);
     rp_printf(&b, "/*/results.json</code>. Built by frugal %s at commit <code>", m.version);
     rp_escape(&b, m.commit);
     rp_puts(&b, "</code>. Each section: the claim, our measurement, the plots, and the command "
                 "that reproduces it.</p>\n");
-    if (n == 0) rp_puts(&b, "<p>No results yet: run <code>frugal demo</code> or "
-                            "<code>frugal repro --list</code>.</p>\n");
+    if (n == 0)
+        rp_puts(&b, "<p>No results yet: run <code>frugal demo</code> or "
+                    "<code>frugal repro --list</code>.</p>\n");
     rp_puts(&b, "<ul class=\"toc\">\n");
     for (int i = 0; i < n; i++) {
         const char *title = ents[i].res ? fr_results_get_str(ents[i].res, "title") : NULL;
@@ -311,7 +298,8 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
         rp_puts(&b, "</li>\n");
     }
     rp_puts(&b, "</ul>\n");
-    for (int i = 0; i < n; i++) section(&b, out_dir, &ents[i]);
+    for (int i = 0; i < n; i++)
+        section(&b, out_dir, &ents[i]);
     rp_puts(&b, "</body>\n</html>\n");
     if (b.oom) {
         rc = fr_error(FR_ENOMEM, "report: out of memory");
@@ -326,7 +314,8 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
     if (n_sections) *n_sections = n;
 cleanup:
     closedir(d);
-    for (int i = 0; i < n; i++) fr_results_free(ents[i].res);
+    for (int i = 0; i < n; i++)
+        fr_results_free(ents[i].res);
     free(ents);
     free(b.p);
     return rc;

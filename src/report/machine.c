@@ -15,13 +15,11 @@
 #define FRUGAL_VERSION "unknown"
 #endif
 
-const char *fr_version(void)
-{
+const char *fr_version(void) {
     return FRUGAL_VERSION;
 }
 
-static void cpu_model(char *out, size_t cap)
-{
+static void cpu_model(char *out, size_t cap) {
     char line[512];
     snprintf(out, cap, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -31,7 +29,8 @@ static void cpu_model(char *out, size_t cap)
         char *colon = strchr(line, ':');
         if (!colon) continue;
         char *s = colon + 1;
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         size_t n = strcspn(s, "\r\n");
         snprintf(out, cap, "%.*s", (int)n, s);
         break;
@@ -39,8 +38,7 @@ static void cpu_model(char *out, size_t cap)
     fclose(f);
 }
 
-static void git_commit(char *out, size_t cap)
-{
+static void git_commit(char *out, size_t cap) {
     char buf[128] = "";
     snprintf(out, cap, "unknown");
     FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
@@ -55,8 +53,7 @@ static void git_commit(char *out, size_t cap)
     snprintf(out, cap, "%s", buf);
 }
 
-void fr_machine_probe(struct fr_machine *m)
-{
+void fr_machine_probe(struct fr_machine *m) {
     memset(m, 0, sizeof *m);
     cpu_model(m->cpu, sizeof m->cpu);
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -24,20 +24,17 @@ struct axis {
     int log;
 };
 
-static int usable(double x, double y, int log_y)
-{
+static int usable(double x, double y, int log_y) {
     return isfinite(x) && isfinite(y) && (!log_y || y > 0);
 }
 
-static double nice_step(double range)
-{
+static double nice_step(double range) {
     double raw = range / 5.0, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
 /* Fits an axis to [mn, mx] (already in log10 units when log). */
-static void fit_axis(struct axis *a, double mn, double mx, int log)
-{
+static void fit_axis(struct axis *a, double mn, double mx, int log) {
     a->log = log;
     if (log) {
         a->lo = floor(mn + 1e-9);
@@ -58,8 +55,7 @@ static void fit_axis(struct axis *a, double mn, double mx, int log)
     if (a->hi <= a->lo) a->hi = a->lo + a->step;
 }
 
-static void tick_label(const struct axis *a, double v, char *buf, size_t cap)
-{
+static void tick_label(const struct axis *a, double v, char *buf, size_t cap) {
     if (a->log) {
         snprintf(buf, cap, "%g", pow(10.0, v));
         return;
@@ -78,8 +74,7 @@ static void tick_label(const struct axis *a, double v, char *buf, size_t cap)
 
 /* Tick positions of the y axis (data units; log10 units on a log axis).
  * A log axis spanning at most two decades also gets 2x and 5x ticks. */
-static int y_ticks(const struct axis *a, double *t, int cap)
-{
+static int y_ticks(const struct axis *a, double *t, int cap) {
     int n = 0, steps = (int)floor((a->hi - a->lo) / a->step + 0.5);
     for (int i = 0; i <= steps && n < cap; i++) {
         double v = a->lo + i * a->step;
@@ -92,8 +87,7 @@ static int y_ticks(const struct axis *a, double *t, int cap)
     return n;
 }
 
-char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_series *s)
-{
+char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_series *s) {
     if (!p || nseries < 0 || (nseries > 0 && !s)) {
         fr_error(FR_EINVAL, "plot: bad arguments");
         return NULL;
@@ -122,8 +116,8 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
     struct axis ax, ay;
     fit_axis(&ax, xmn, xmx, 0);
     fit_axis(&ay, ymn, ymx, log_y);
-#define PX(v) (L + ((v) - ax.lo) / (ax.hi - ax.lo) * pw)
-#define PY(v) (T + ph - ((v) - ay.lo) / (ay.hi - ay.lo) * ph)
+#define PX(v) (L + ((v)-ax.lo) / (ax.hi - ax.lo) * pw)
+#define PY(v) (T + ph - ((v)-ay.lo) / (ay.hi - ay.lo) * ph)
 
     struct rp_buf b = {0};
     rp_printf(&b,
@@ -132,22 +126,22 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
               "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
               W, H, W, H, W, H);
-    rp_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">",
-              L + pw / 2);
+    rp_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", L + pw / 2);
     rp_escape(&b, p->title ? p->title : "");
     rp_puts(&b, "</text>\n<g class=\"grid\" stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
     char lab[64];
     int nx = (int)floor((ax.hi - ax.lo) / ax.step + 0.5);
     for (int i = 0; i <= nx; i++)
-        rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PX(ax.lo + i * ax.step),
-                  T, PX(ax.lo + i * ax.step), T + ph);
+        rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                  PX(ax.lo + i * ax.step), T, PX(ax.lo + i * ax.step), T + ph);
     double yt[64];
     int nyt = y_ticks(&ay, yt, 64);
     for (int i = 0; i < nyt; i++)
         rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, PY(yt[i]),
                   L + pw, PY(yt[i]));
     rp_puts(&b, "</g>\n<g class=\"axes\" stroke=\"black\" stroke-width=\"1\">\n");
-    rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, T + ph, L + pw, T + ph);
+    rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, T + ph, L + pw,
+              T + ph);
     rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, T, L, T + ph);
     rp_puts(&b, "</g>\n<g class=\"ticks\">\n");
     for (int i = 0; i <= nx; i++) {
@@ -166,10 +160,12 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
         rp_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", L - 8,
                   PY(v) + 4, lab);
     }
-    rp_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", L + pw / 2, (double)H - 10);
+    rp_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", L + pw / 2,
+              (double)H - 10);
     rp_escape(&b, p->xlabel ? p->xlabel : "");
-    rp_printf(&b, "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
-                  "transform=\"rotate(-90 16 %.1f)\">",
+    rp_printf(&b,
+              "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
+              "transform=\"rotate(-90 16 %.1f)\">",
               T + ph / 2, T + ph / 2);
     rp_escape(&b, p->ylabel ? p->ylabel : "");
     rp_printf(&b, "%s</text>\n</g>\n", log_y ? " (log)" : "");
@@ -205,13 +201,16 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
             if (s[k].name && strlen(s[k].name) > maxlen) maxlen = strlen(s[k].name);
         double lw = 34 + 7.0 * (double)(maxlen > 40 ? 40 : maxlen), lh = 8 + 18.0 * nseries;
         double lx = L + pw - lw - 8, ly = T + 8;
-        rp_printf(&b, "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                      "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>\n",
-                  lx, ly, lw, lh);
+        rp_printf(
+            &b,
+            "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>\n",
+            lx, ly, lw, lh);
         for (int k = 0; k < nseries; k++) {
             double yy = ly + 16 + 18.0 * k;
-            rp_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                          "stroke-width=\"2\"/>\n",
+            rp_printf(&b,
+                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                      "stroke-width=\"2\"/>\n",
                       lx + 6, yy - 4, lx + 26, yy - 4, PALETTE[k % NPALETTE]);
             rp_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", lx + 30, yy);
             rp_escape(&b, s[k].name ? s[k].name : "");
@@ -231,8 +230,7 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
 }
 
 int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
-                  const struct fr_plot_series *s)
-{
+                  const struct fr_plot_series *s) {
     char *svg = fr_plot_svg(p, nseries, s);
     if (!svg) return fr_last_error()[0] ? FR_EINVAL : FR_ENOMEM;
     int rc = rp_write_file(path, svg, strlen(svg));

@@ -10,15 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void fmt_dur(double s, char *buf, size_t cap)
-{
+static void fmt_dur(double s, char *buf, size_t cap) {
     if (!isfinite(s) || s < 0) {
         snprintf(buf, cap, "?");
         return;
@@ -30,8 +28,7 @@ static void fmt_dur(double s, char *buf, size_t cap)
         snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
-void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every)
-{
+void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every) {
     memset(p, 0, sizeof *p);
     p->out = out;
     p->tty = out && isatty(fileno(out));
@@ -41,8 +38,7 @@ void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every)
     p->first_step = -1;
 }
 
-static double eta(const struct fr_progress *p, int64_t step, int64_t total, double now)
-{
+static double eta(const struct fr_progress *p, int64_t step, int64_t total, double now) {
     int64_t done = step - p->first_step;
     if (total <= step) return 0;
     if (done <= 0) return NAN;
@@ -50,8 +46,7 @@ static double eta(const struct fr_progress *p, int64_t step, int64_t total, doub
 }
 
 void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
-                        double lr, int epoch_end, double val_acc)
-{
+                        double lr, int epoch_end, double val_acc) {
     struct fr_progress *p = user;
     if (!p || !p->out) return;
     double now = now_s();
@@ -85,10 +80,12 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
         char bar[WIDTH + 1];
         int fill = steps_total > 0 ? (int)((double)WIDTH * (double)step / (double)steps_total) : 0;
         if (fill > WIDTH) fill = WIDTH;
-        for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '-';
+        for (int i = 0; i < WIDTH; i++)
+            bar[i] = i < fill ? '#' : '-';
         bar[WIDTH] = '\0';
         p->drawn_len = fprintf(p->out, "\repoch %d [%s] %lld/%lld loss %.4f lr %.3g ETA %s   ",
-                               epoch, bar, (long long)step, (long long)steps_total, loss, lr, e) - 1;
+                               epoch, bar, (long long)step, (long long)steps_total, loss, lr, e) -
+                       1;
         fflush(p->out);
         p->drawn = 1;
         return;
@@ -100,8 +97,7 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
     fflush(p->out);
 }
 
-void fr_progress_done(struct fr_progress *p)
-{
+void fr_progress_done(struct fr_progress *p) {
     if (p->drawn && p->out) {
         fputc('\n', p->out);
         fflush(p->out);

@@ -29,22 +29,19 @@ struct fr_results {
     double *sx, *sy; /* scratch returned by fr_results_get_series */
 };
 
-static void iso_now(char *buf, size_t cap)
-{
+static void iso_now(char *buf, size_t cap) {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static cJSON *num(double v)
-{
+static cJSON *num(double v) {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
 /* Sets obj[key] = item, replacing an existing entry; frees item on failure. */
-static int put(cJSON *obj, const char *key, cJSON *item)
-{
+static int put(cJSON *obj, const char *key, cJSON *item) {
     if (!obj || !key || !item) {
         cJSON_Delete(item);
         return fr_error(FR_EINVAL, "results: missing key or value");
@@ -64,8 +61,7 @@ static int put(cJSON *obj, const char *key, cJSON *item)
 }
 
 /* obj[key] as an object/array, created when absent. */
-static cJSON *child(cJSON *obj, const char *key, int array)
-{
+static cJSON *child(cJSON *obj, const char *key, int array) {
     cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (c) return (array ? cJSON_IsArray(c) : cJSON_IsObject(c)) ? c : NULL;
     c = array ? cJSON_CreateArray() : cJSON_CreateObject();
@@ -76,8 +72,7 @@ static cJSON *child(cJSON *obj, const char *key, int array)
     return c;
 }
 
-struct fr_results *fr_results_new(const char *name, const char *title)
-{
+struct fr_results *fr_results_new(const char *name, const char *title) {
     struct fr_results *r = calloc(1, sizeof *r);
     char now[32];
     if (!r || !(r->root = cJSON_CreateObject())) {
@@ -96,8 +91,7 @@ struct fr_results *fr_results_new(const char *name, const char *title)
     return r;
 }
 
-void fr_results_free(struct fr_results *r)
-{
+void fr_results_free(struct fr_results *r) {
     if (!r) return;
     cJSON_Delete(r->root);
     free(r->sx);
@@ -105,13 +99,11 @@ void fr_results_free(struct fr_results *r)
     free(r);
 }
 
-int fr_results_set_str(struct fr_results *r, const char *key, const char *value)
-{
+int fr_results_set_str(struct fr_results *r, const char *key, const char *value) {
     return put(r->root, key, cJSON_CreateString(value ? value : ""));
 }
 
-int fr_results_set_seed(struct fr_results *r, uint64_t seed)
-{
+int fr_results_set_seed(struct fr_results *r, uint64_t seed) {
     /* doubles hold integers exactly up to 2^53; larger seeds go as strings */
     if (seed <= (1ull << 53)) return put(r->root, "seed", cJSON_CreateNumber((double)seed));
     char s[32];
@@ -119,23 +111,19 @@ int fr_results_set_seed(struct fr_results *r, uint64_t seed)
     return put(r->root, "seed", cJSON_CreateString(s));
 }
 
-int fr_results_config_str(struct fr_results *r, const char *key, const char *value)
-{
+int fr_results_config_str(struct fr_results *r, const char *key, const char *value) {
     return put(child(r->root, "config", 0), key, cJSON_CreateString(value ? value : ""));
 }
 
-int fr_results_config_int(struct fr_results *r, const char *key, int64_t value)
-{
+int fr_results_config_int(struct fr_results *r, const char *key, int64_t value) {
     return put(child(r->root, "config", 0), key, cJSON_CreateNumber((double)value));
 }
 
-int fr_results_config_double(struct fr_results *r, const char *key, double value)
-{
+int fr_results_config_double(struct fr_results *r, const char *key, double value) {
     return put(child(r->root, "config", 0), key, num(value));
 }
 
-int fr_results_metric(struct fr_results *r, const char *key, double value, const char *unit)
-{
+int fr_results_metric(struct fr_results *r, const char *key, double value, const char *unit) {
     cJSON *m = cJSON_CreateObject();
     if (!m || !cJSON_AddItemToObject(m, "value", num(value)) ||
         !cJSON_AddStringToObject(m, "unit", unit ? unit : "")) {
@@ -145,8 +133,7 @@ int fr_results_metric(struct fr_results *r, const char *key, double value, const
     return put(child(r->root, "metrics", 0), key, m);
 }
 
-static cJSON *num_array(int64_t n, const double *v)
-{
+static cJSON *num_array(int64_t n, const double *v) {
     cJSON *a = cJSON_CreateArray();
     for (int64_t i = 0; a && i < n; i++) {
         if (!cJSON_AddItemToArray(a, num(v[i]))) {
@@ -158,8 +145,7 @@ static cJSON *num_array(int64_t n, const double *v)
 }
 
 int fr_results_series(struct fr_results *r, const char *name, const char *xlabel,
-                      const char *ylabel, int64_t n, const double *x, const double *y)
-{
+                      const char *ylabel, int64_t n, const double *x, const double *y) {
     if (!name || n < 0 || (n > 0 && (!x || !y)))
         return fr_error(FR_EINVAL, "results: bad series arguments");
     cJSON *arr = child(r->root, "series", 1), *s = cJSON_CreateObject();
@@ -174,8 +160,7 @@ int fr_results_series(struct fr_results *r, const char *name, const char *xlabel
     return 0;
 }
 
-int fr_results_table(struct fr_results *r, const char *table, int ncols, const char *const *cols)
-{
+int fr_results_table(struct fr_results *r, const char *table, int ncols, const char *const *cols) {
     if (!table || ncols < 1 || !cols) return fr_error(FR_EINVAL, "results: bad table arguments");
     cJSON *t = cJSON_CreateObject(), *c = cJSON_CreateArray();
     if (!t || !c || !cJSON_AddItemToObject(t, "columns", c)) {
@@ -196,8 +181,7 @@ int fr_results_table(struct fr_results *r, const char *table, int ncols, const c
 }
 
 int fr_results_table_row(struct fr_results *r, const char *table, const char *label,
-                         const double *vals)
-{
+                         const double *vals) {
     cJSON *tables = cJSON_GetObjectItemCaseSensitive(r->root, "tables");
     cJSON *t = cJSON_GetObjectItemCaseSensitive(tables, table);
     cJSON *cols = cJSON_GetObjectItemCaseSensitive(t, "columns");
@@ -222,8 +206,7 @@ int fr_results_table_row(struct fr_results *r, const char *table, const char *la
     return 0;
 }
 
-int fr_results_plot(struct fr_results *r, const char *file)
-{
+int fr_results_plot(struct fr_results *r, const char *file) {
     cJSON *arr = child(r->root, "plots", 1);
     if (!arr || !file) return fr_error(FR_EINVAL, "results: bad plot arguments");
     if (!cJSON_AddItemToArray(arr, cJSON_CreateString(file)))
@@ -231,8 +214,7 @@ int fr_results_plot(struct fr_results *r, const char *file)
     return 0;
 }
 
-int fr_results_write(struct fr_results *r, const char *path)
-{
+int fr_results_write(struct fr_results *r, const char *path) {
     struct fr_machine m;
     char now[32];
     int rc;
@@ -246,7 +228,8 @@ int fr_results_write(struct fr_results *r, const char *path)
         cJSON_Delete(mj);
         return fr_error(FR_ENOMEM, "results: out of memory");
     }
-    if ((rc = put(r->root, "machine", mj)) || (rc = put(r->root, "commit", cJSON_CreateString(m.commit))) ||
+    if ((rc = put(r->root, "machine", mj)) ||
+        (rc = put(r->root, "commit", cJSON_CreateString(m.commit))) ||
         (rc = put(r->root, "frugal_version", cJSON_CreateString(m.version))) ||
         (rc = put(r->root, "finished", cJSON_CreateString(now))))
         return rc;
@@ -265,8 +248,7 @@ int fr_results_write(struct fr_results *r, const char *path)
     return rc;
 }
 
-struct fr_results *fr_results_read(const char *path)
-{
+struct fr_results *fr_results_read(const char *path) {
     size_t n = 0;
     char *text = rp_read_file(path, RESULTS_MAX_BYTES, &n);
     if (!text) return NULL;
@@ -293,16 +275,15 @@ struct fr_results *fr_results_read(const char *path)
     return r;
 }
 
-const char *fr_results_get_str(const struct fr_results *r, const char *key)
-{
+const char *fr_results_get_str(const struct fr_results *r, const char *key) {
     cJSON *s = cJSON_GetObjectItemCaseSensitive(r->root, key);
     return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
 int fr_results_get_metric(const struct fr_results *r, const char *key, double *value,
-                          const char **unit)
-{
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->root, "metrics"), key);
+                          const char **unit) {
+    cJSON *m =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->root, "metrics"), key);
     if (!cJSON_IsObject(m)) return fr_error(FR_ENOTFOUND, "results: no metric '%s'", key);
     cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
     cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "unit");
@@ -311,12 +292,10 @@ int fr_results_get_metric(const struct fr_results *r, const char *key, double *v
     return 0;
 }
 
-static int read_nums(const cJSON *a, int64_t n, double *out)
-{
+static int read_nums(const cJSON *a, int64_t n, double *out) {
     int64_t i = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, a)
-    {
+    cJSON_ArrayForEach(e, a) {
         if (i >= n) break;
         out[i++] = cJSON_IsNumber(e) ? e->valuedouble : NAN;
     }
@@ -324,11 +303,9 @@ static int read_nums(const cJSON *a, int64_t n, double *out)
 }
 
 int fr_results_get_series(struct fr_results *r, const char *name, int64_t *n, const double **x,
-                          const double **y)
-{
+                          const double **y) {
     const cJSON *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(r->root, "series"))
-    {
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(r->root, "series")) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(s, "name");
         if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name) != 0) continue;
         const cJSON *xa = cJSON_GetObjectItemCaseSensitive(s, "x");
@@ -352,7 +329,6 @@ int fr_results_get_series(struct fr_results *r, const char *name, int64_t *n, co
     return fr_error(FR_ENOTFOUND, "results: no series '%s'", name);
 }
 
-const void *rp_results_json(const struct fr_results *r)
-{
+const void *rp_results_json(const struct fr_results *r) {
     return r->root;
 }

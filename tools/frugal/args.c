@@ -7,33 +7,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_word(enum arg_type t)
-{
+static const char *type_word(enum arg_type t) {
     switch (t) {
-    case ARG_INT: return "INT";
-    case ARG_DOUBLE: return "X";
-    case ARG_STR: return "STR";
-    case ARG_BOOL: return "";
+    case ARG_INT:
+        return "INT";
+    case ARG_DOUBLE:
+        return "X";
+    case ARG_STR:
+        return "STR";
+    case ARG_BOOL:
+        return "";
     }
     return "";
 }
 
-static void format_value(const struct arg_flag *f, char *buf, size_t cap)
-{
+static void format_value(const struct arg_flag *f, char *buf, size_t cap) {
     switch (f->type) {
-    case ARG_INT: snprintf(buf, cap, "%lld", (long long)*(int64_t *)f->dst); break;
-    case ARG_DOUBLE: snprintf(buf, cap, "%g", *(double *)f->dst); break;
+    case ARG_INT:
+        snprintf(buf, cap, "%lld", (long long)*(int64_t *)f->dst);
+        break;
+    case ARG_DOUBLE:
+        snprintf(buf, cap, "%g", *(double *)f->dst);
+        break;
     case ARG_STR: {
         const char *s = *(const char **)f->dst;
         snprintf(buf, cap, "%s", !s ? "none" : *s ? s : "\"\"");
         break;
     }
-    case ARG_BOOL: snprintf(buf, cap, "%s", *(int *)f->dst ? "on" : "off"); break;
+    case ARG_BOOL:
+        snprintf(buf, cap, "%s", *(int *)f->dst ? "on" : "off");
+        break;
     }
 }
 
-void args_usage(const struct arg_cmd *cmd, FILE *f)
-{
+void args_usage(const struct arg_cmd *cmd, FILE *f) {
     fprintf(f, "usage: %s\n", cmd->synopsis);
     if (cmd->about) fprintf(f, "%s\n", cmd->about);
     if (cmd->nflags == 0) return;
@@ -46,7 +53,8 @@ void args_usage(const struct arg_cmd *cmd, FILE *f)
         fprintf(f, "  %-22s %s", left, fl->help);
         if (fl->choices) {
             fprintf(f, " [");
-            for (int c = 0; fl->choices[c]; c++) fprintf(f, "%s%s", c ? "|" : "", fl->choices[c]);
+            for (int c = 0; fl->choices[c]; c++)
+                fprintf(f, "%s%s", c ? "|" : "", fl->choices[c]);
             fprintf(f, "]");
         }
         fprintf(f, " (default: %s)\n", def);
@@ -62,14 +70,12 @@ void args_usage(const struct arg_cmd *cmd, FILE *f)
         return ARGS_USAGE;                                                                         \
     } while (0)
 
-static int in_range(const struct arg_flag *f, double v)
-{
+static int in_range(const struct arg_flag *f, double v) {
     if (f->min == 0 && f->max == 0) return 1;
     return v >= f->min && v <= f->max;
 }
 
-static int parse_bool(const char *s, int *out)
-{
+static int parse_bool(const char *s, int *out) {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
     for (int i = 0; i < 4; i++) {
         if (strcmp(s, yes[i]) == 0) return *out = 1, 0;
@@ -79,8 +85,7 @@ static int parse_bool(const char *s, int *out)
 }
 
 /* Stores value v (from the command line) into flag f. */
-static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const char *v)
-{
+static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const char *v) {
     char *end = NULL;
     switch (f->type) {
     case ARG_INT: {
@@ -103,7 +108,8 @@ static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const 
     case ARG_STR:
         if (f->choices) {
             int ok = 0;
-            for (int c = 0; f->choices[c] && !ok; c++) ok = strcmp(f->choices[c], v) == 0;
+            for (int c = 0; f->choices[c] && !ok; c++)
+                ok = strcmp(f->choices[c], v) == 0;
             if (!ok) {
                 char list[256] = "";
                 for (int c = 0; f->choices[c]; c++) {
@@ -123,8 +129,7 @@ static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const 
     return ARGS_OK;
 }
 
-int args_parse(const struct arg_cmd *cmd, int argc, char **argv, const char **pos, int *npos)
-{
+int args_parse(const struct arg_cmd *cmd, int argc, char **argv, const char **pos, int *npos) {
     *npos = 0;
     /* --help first, so the usage text shows the defaults, not parsed values. */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -168,7 +173,6 @@ int args_parse(const struct arg_cmd *cmd, int argc, char **argv, const char **po
         int rc = set_value(cmd, f, v);
         if (rc != ARGS_OK) return rc;
     }
-    if (*npos < cmd->min_pos)
-        USAGE("missing argument (usage: %s)", cmd->synopsis);
+    if (*npos < cmd->min_pos) USAGE("missing argument (usage: %s)", cmd->synopsis);
     return ARGS_OK;
 }

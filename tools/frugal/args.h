@@ -20,11 +20,11 @@
 enum arg_type { ARG_INT, ARG_DOUBLE, ARG_STR, ARG_BOOL };
 
 struct arg_flag {
-    const char *name;   /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     enum arg_type type;
-    void *dst;          /* int64_t*, double*, const char**, int* (bool) */
+    void *dst; /* int64_t*, double*, const char**, int* (bool) */
     const char *help;
-    double min, max;    /* inclusive range for ARG_INT/ARG_DOUBLE; ignored when min == max == 0 */
+    double min, max; /* inclusive range for ARG_INT/ARG_DOUBLE; ignored when min == max == 0 */
     const char *const *choices; /* ARG_STR: NULL-terminated allowed values, or NULL for any */
 };
 

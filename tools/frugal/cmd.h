@@ -21,6 +21,10 @@ int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_repro(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+/* language-model commands (cmd_generate.c, cmd_perplexity.c, cmd_train_lm.c) */
+int cmd_generate(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_train_lm(int argc, char **argv);
 
 /* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
  * stderr and returns EXIT_RUNTIME. */
@@ -45,11 +49,11 @@ void cli_command_line(int argc, char **argv, char *buf, size_t cap);
 /* What a training run records besides its config: where results go and how
  * the report describes it. */
 struct cli_run_info {
-    const char *name;     /* results name, e.g. "train", "demo", "fashion-cnn" */
-    const char *title;    /* section title in the report */
-    const char *paper;    /* may be NULL */
-    const char *claim;    /* may be NULL */
-    const char *command;  /* the command line that reproduces the run */
+    const char *name;        /* results name, e.g. "train", "demo", "fashion-cnn" */
+    const char *title;       /* section title in the report */
+    const char *paper;       /* may be NULL */
+    const char *claim;       /* may be NULL */
+    const char *command;     /* the command line that reproduces the run */
     const char *results_dir; /* where results.json and plots go; NULL or "" = none */
     int64_t progress_every;  /* plain-line progress every N steps (0 = auto) */
 };

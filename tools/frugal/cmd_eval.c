@@ -11,20 +11,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int cmd_eval(int argc, char **argv)
-{
+int cmd_eval(int argc, char **argv) {
     int64_t batch = 256, threads = 0, seed = 1;
     const char *data_dir = DEFAULT_DATA_DIR;
     struct arg_flag flags[] = {
         {"data-dir", ARG_STR, &data_dir, "directory with the dataset's IDX .gz files", 0, 0, NULL},
         {"batch", ARG_INT, &batch, "images per forward pass", 1, 65536, NULL},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
-        {"seed", ARG_INT, &seed, "seed (evaluation draws no random numbers; accepted for uniformity)", 0, 1e18, NULL},
+        {"seed", ARG_INT, &seed,
+         "seed (evaluation draws no random numbers; accepted for uniformity)", 0, 1e18, NULL},
     };
-    struct arg_cmd spec = {"eval", "frugal eval CKPT [flags]",
+    struct arg_cmd spec = {"eval",
+                           "frugal eval CKPT [flags]",
                            "Evaluates a checkpoint (.safetensors written by frugal train) on the\n"
                            "test split and prints `test acc NN.NN%`.",
-                           flags, (int)(sizeof flags / sizeof flags[0]), 1, 1};
+                           flags,
+                           (int)(sizeof flags / sizeof flags[0]),
+                           1,
+                           1};
     const char *pos[1];
     int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
     if (rc == ARGS_HELP) return EXIT_OK;

@@ -12,18 +12,17 @@
 #include <string.h>
 
 static const struct repro_method METHODS[] = {
-    {"fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time", repro_fashion_cnn},
+    {"fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
+     repro_fashion_cnn},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
-static void list_methods(FILE *f)
-{
+static void list_methods(FILE *f) {
     for (int i = 0; i < NMETHODS; i++)
         fprintf(f, "%-20s %-12s %s\n", METHODS[i].name, METHODS[i].paper, METHODS[i].about);
 }
 
-int cmd_repro(int argc, char **argv)
-{
+int cmd_repro(int argc, char **argv) {
     int quick = 0, list = 0;
     int64_t threads = 0, seed = 1;
     const char *data_dir = "", *out = "out";
@@ -32,13 +31,20 @@ int cmd_repro(int argc, char **argv)
         {"quick", ARG_BOOL, &quick, "a small, fast version of the experiment", 0, 0, NULL},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
         {"seed", ARG_INT, &seed, "seed for everything random in the experiment", 0, 1e18, NULL},
-        {"data-dir", ARG_STR, &data_dir, "dataset directory (\"\" = the experiment's default)", 0, 0, NULL},
-        {"out", ARG_STR, &out, "results root: writes OUT/NAME/results.json and OUT/report/", 0, 0, NULL},
+        {"data-dir", ARG_STR, &data_dir, "dataset directory (\"\" = the experiment's default)", 0,
+         0, NULL},
+        {"out", ARG_STR, &out, "results root: writes OUT/NAME/results.json and OUT/report/", 0, 0,
+         NULL},
     };
-    struct arg_cmd spec = {"repro", "frugal repro NAME [flags] | frugal repro --list",
-                           "Reproduces one registered experiment, writes OUT/NAME/results.json and\n"
-                           "plots, and rebuilds the report. `frugal repro --list` names them.",
-                           flags, (int)(sizeof flags / sizeof flags[0]), 0, 1};
+    struct arg_cmd spec = {
+        "repro",
+        "frugal repro NAME [flags] | frugal repro --list",
+        "Reproduces one registered experiment, writes OUT/NAME/results.json and\n"
+        "plots, and rebuilds the report. `frugal repro --list` names them.",
+        flags,
+        (int)(sizeof flags / sizeof flags[0]),
+        0,
+        1};
     const char *pos[1];
     int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
     if (rc == ARGS_HELP) return EXIT_OK;
@@ -67,10 +73,12 @@ int cmd_repro(int argc, char **argv)
     if (*data_dir && (rc = cli_check_data_dir("repro", data_dir)) != EXIT_OK) return rc;
     char command[2048];
     cli_command_line(argc, argv, command, sizeof command);
-    struct repro_opts o = {quick, threads, (uint64_t)seed, *data_dir ? data_dir : NULL, out, command};
+    struct repro_opts o = {quick, threads, (uint64_t)seed, *data_dir ? data_dir : NULL,
+                           out,   command};
     if ((rc = m->run(&o)) != EXIT_OK) return rc;
     char path[4200];
-    if (fr_report_build(out, path, sizeof path, NULL) != 0) return cli_fail("repro", "%s", fr_last_error());
+    if (fr_report_build(out, path, sizeof path, NULL) != 0)
+        return cli_fail("repro", "%s", fr_last_error());
     printf("report: %s\n", path);
     return EXIT_OK;
 }

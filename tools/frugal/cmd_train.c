@@ -27,9 +27,8 @@ struct recorder {
     int has_val; /* the trainer reports 0 val acc when there is no split */
 };
 
-static void record(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
-                   double lr, int epoch_end, double val_acc)
-{
+static void record(void *user, int epoch, int64_t step, int64_t steps_total, double loss, double lr,
+                   int epoch_end, double val_acc) {
     struct recorder *r = user;
     if (!epoch_end && !r->oom) {
         if (r->n == r->cap) {
@@ -38,8 +37,10 @@ static void record(void *user, int epoch, int64_t step, int64_t steps_total, dou
             if (s) r->step = s;
             double *l = s ? realloc(r->loss, (size_t)cap * sizeof *l) : NULL;
             if (l) r->loss = l;
-            if (!s || !l) r->oom = 1;
-            else r->cap = cap;
+            if (!s || !l)
+                r->oom = 1;
+            else
+                r->cap = cap;
         }
         if (!r->oom) {
             r->step[r->n] = (double)step;
@@ -53,14 +54,14 @@ static void record(void *user, int epoch, int64_t step, int64_t steps_total, dou
 }
 
 /* Averages (x, y) into at most `bins` points, in place; returns the count. */
-static int64_t bin_curve(double *x, double *y, int64_t n, int64_t bins)
-{
+static int64_t bin_curve(double *x, double *y, int64_t n, int64_t bins) {
     if (n <= bins) return n;
     int64_t out = 0;
     for (int64_t b = 0; b < bins; b++) {
         int64_t lo = n * b / bins, hi = n * (b + 1) / bins;
         double sx = 0, sy = 0;
-        for (int64_t i = lo; i < hi; i++) sx += x[i], sy += y[i];
+        for (int64_t i = lo; i < hi; i++)
+            sx += x[i], sy += y[i];
         x[out] = sx / (double)(hi - lo);
         y[out] = sy / (double)(hi - lo);
         out++;
@@ -68,8 +69,7 @@ static int64_t bin_curve(double *x, double *y, int64_t n, int64_t bins)
     return out;
 }
 
-static int record_config(struct fr_results *r, const struct fr_train_config *c)
-{
+static int record_config(struct fr_results *r, const struct fr_train_config *c) {
     int rc = 0;
     rc |= fr_results_config_str(r, "model", c->model);
     rc |= fr_results_config_str(r, "data", c->data);
@@ -96,8 +96,7 @@ static int record_config(struct fr_results *r, const struct fr_train_config *c)
 }
 
 static int write_plots(struct fr_results *r, const char *dir, struct recorder *rec,
-                       const struct fr_train_config *cfg, const struct fr_train_result *res)
-{
+                       const struct fr_train_config *cfg, const struct fr_train_result *res) {
     char path[4096];
     int rc = 0;
     int64_t E = res->epochs_run;
@@ -114,7 +113,8 @@ static int write_plots(struct fr_results *r, const char *dir, struct recorder *r
     /* per-step loss in units of epochs, so it shares the x axis with the
      * per-epoch curves; binned to keep files small */
     double spe = E > 0 && res->steps > 0 ? (double)res->steps / (double)E : 1.0;
-    for (int64_t i = 0; i < rec->n; i++) rec->step[i] /= spe;
+    for (int64_t i = 0; i < rec->n; i++)
+        rec->step[i] /= spe;
     int64_t nb = bin_curve(rec->step, rec->loss, rec->n, MAX_CURVE_POINTS);
     rc |= fr_results_series(r, "train loss (steps, binned)", "epoch", "cross-entropy", nb,
                             rec->step, rec->loss);
@@ -126,17 +126,20 @@ static int write_plots(struct fr_results *r, const char *dir, struct recorder *r
         rc |= fr_results_series(r, "epoch time", "epoch", "seconds", E, ex, res->epoch_seconds);
     if (rc) goto cleanup;
 
-    struct fr_plot_series ls[2] = {{"train loss (per step, binned)", nb, rec->step, rec->loss},
-                                   {"train loss (epoch mean)", res->train_loss ? E : 0, ex,
-                                    res->train_loss}};
-    struct fr_plot lp = {.title = "training loss", .xlabel = "epoch", .ylabel = "cross-entropy", .log_y = 1};
+    struct fr_plot_series ls[2] = {
+        {"train loss (per step, binned)", nb, rec->step, rec->loss},
+        {"train loss (epoch mean)", res->train_loss ? E : 0, ex, res->train_loss}};
+    struct fr_plot lp = {
+        .title = "training loss", .xlabel = "epoch", .ylabel = "cross-entropy", .log_y = 1};
     snprintf(path, sizeof path, "%s/loss.svg", dir);
     if ((rc = fr_plot_write(path, &lp, 2, ls)) != 0) goto cleanup;
     rc = fr_results_plot(r, "loss.svg");
 
     double tx = (double)E, ty = 100.0 * res->test_acc;
-    struct fr_plot_series as[2] = {{"validation accuracy", E, ex, va}, {"test accuracy (final)", 1, &tx, &ty}};
-    struct fr_plot ap = {.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy (%)", .markers = 1};
+    struct fr_plot_series as[2] = {{"validation accuracy", E, ex, va},
+                                   {"test accuracy (final)", 1, &tx, &ty}};
+    struct fr_plot ap = {
+        .title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy (%)", .markers = 1};
     snprintf(path, sizeof path, "%s/accuracy.svg", dir);
     if ((rc = fr_plot_write(path, &ap, 2, as)) != 0) goto cleanup;
     rc = fr_results_plot(r, "accuracy.svg");
@@ -148,8 +151,7 @@ cleanup:
 
 static int write_results(const struct fr_train_config *cfg, const struct cli_run_info *info,
                          struct recorder *rec, const struct fr_train_result *res, char *path,
-                         size_t cap)
-{
+                         size_t cap) {
     int rc = 0;
     struct fr_results *r = fr_results_new(info->name, info->title);
     if (!r) return FR_ENOMEM;
@@ -184,8 +186,7 @@ cleanup:
 }
 
 int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
-                         const struct cli_run_info *info)
-{
+                         const struct cli_run_info *info) {
     struct fr_train_config c = *cfg;
     struct fr_train_result res;
     struct recorder rec = {0};
@@ -194,7 +195,8 @@ int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
     memset(&res, 0, sizeof res);
     /* directories first: a typo in a path fails now, not after training */
     if ((code = cli_mkdirs(cmd, info->results_dir, 0)) != EXIT_OK ||
-        (code = cli_mkdirs(cmd, c.out, 1)) != EXIT_OK || (code = cli_mkdirs(cmd, c.ckpt, 1)) != EXIT_OK)
+        (code = cli_mkdirs(cmd, c.out, 1)) != EXIT_OK ||
+        (code = cli_mkdirs(cmd, c.ckpt, 1)) != EXIT_OK)
         return code;
     fr_progress_init(&rec.bar, stderr, info->progress_every);
     c.progress = record;
@@ -239,8 +241,7 @@ static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
 
-int cmd_train(int argc, char **argv)
-{
+int cmd_train(int argc, char **argv) {
     struct fr_train_config cfg;
     fr_train_config_defaults(&cfg);
     int64_t epochs = cfg.epochs, batch = cfg.batch, warmup = cfg.warmup_steps,
@@ -250,7 +251,8 @@ int cmd_train(int argc, char **argv)
     double lr = cfg.lr, momentum = cfg.momentum, wd = cfg.wd, gamma = cfg.step_gamma,
            clip = cfg.clip, val_frac = cfg.val_frac;
     int nesterov = cfg.nesterov, augment = cfg.augment, resume = cfg.resume;
-    const char *model = cfg.model ? cfg.model : "cnn", *data = cfg.data ? cfg.data : "fashion-mnist";
+    const char *model = cfg.model ? cfg.model : "cnn",
+               *data = cfg.data ? cfg.data : "fashion-mnist";
     const char *opt = cfg.opt ? cfg.opt : "sgd", *schedule = cfg.schedule ? cfg.schedule : "none";
     const char *data_dir = cfg.data_dir ? cfg.data_dir : DEFAULT_DATA_DIR;
     const char *out = "", *ckpt = "", *results = "out/train";
@@ -262,32 +264,48 @@ int cmd_train(int argc, char **argv)
         {"batch", ARG_INT, &batch, "minibatch size", 1, 65536, NULL},
         {"opt", ARG_STR, &opt, "optimizer", 0, 0, OPTS},
         {"lr", ARG_DOUBLE, &lr, "peak learning rate", 0, 10, NULL},
-        {"momentum", ARG_DOUBLE, &momentum, "SGD momentum (AdamW: beta1 is fixed)", 0, 0.999999, NULL},
+        {"momentum", ARG_DOUBLE, &momentum, "SGD momentum (AdamW: beta1 is fixed)", 0, 0.999999,
+         NULL},
         {"nesterov", ARG_BOOL, &nesterov, "Nesterov momentum (SGD)", 0, 0, NULL},
         {"wd", ARG_DOUBLE, &wd, "weight decay (decoupled for AdamW)", 0, 1, NULL},
         {"schedule", ARG_STR, &schedule, "learning-rate schedule after warmup", 0, 0, SCHEDULES},
         {"warmup", ARG_INT, &warmup, "linear warmup steps", 0, 1e9, NULL},
         {"step-gamma", ARG_DOUBLE, &gamma, "step schedule: lr factor", 0, 1, NULL},
-        {"step-every", ARG_INT, &step_every, "step schedule: epochs between decays", 1, 100000, NULL},
-        {"clip", ARG_DOUBLE, &clip, "clip the global gradient norm to this (0 = off)", 0, 1e9, NULL},
-        {"val-frac", ARG_DOUBLE, &val_frac, "fraction of training images held out for validation", 0, 0.9, NULL},
-        {"patience", ARG_INT, &patience, "stop after this many epochs without val improvement (0 = off)", 0, 100000, NULL},
+        {"step-every", ARG_INT, &step_every, "step schedule: epochs between decays", 1, 100000,
+         NULL},
+        {"clip", ARG_DOUBLE, &clip, "clip the global gradient norm to this (0 = off)", 0, 1e9,
+         NULL},
+        {"val-frac", ARG_DOUBLE, &val_frac, "fraction of training images held out for validation",
+         0, 0.9, NULL},
+        {"patience", ARG_INT, &patience,
+         "stop after this many epochs without val improvement (0 = off)", 0, 100000, NULL},
         {"augment", ARG_BOOL, &augment, "random crop (pad 2) and horizontal flip", 0, 0, NULL},
-        {"limit-train", ARG_INT, &limit, "use only the first N training images (0 = all)", 0, 1e12, NULL},
+        {"limit-train", ARG_INT, &limit, "use only the first N training images (0 = all)", 0, 1e12,
+         NULL},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
         {"seed", ARG_INT, &seed, "seed for init, shuffling and augmentation", 0, 1e18, NULL},
-        {"out", ARG_STR, &out, "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)", 0, 0, NULL},
+        {"out", ARG_STR, &out, "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)",
+         0, 0, NULL},
         {"ckpt", ARG_STR, &ckpt, "periodic checkpoint for --resume (\"\" = none)", 0, 0, NULL},
-        {"ckpt-every", ARG_INT, &ckpt_every, "steps between periodic checkpoints (0 = each epoch end)", 0, 1e12, NULL},
+        {"ckpt-every", ARG_INT, &ckpt_every,
+         "steps between periodic checkpoints (0 = each epoch end)", 0, 1e12, NULL},
         {"resume", ARG_BOOL, &resume, "continue from --ckpt when it exists", 0, 0, NULL},
-        {"stop-after", ARG_INT, &stop_after, "stop after this many steps as if killed (tests --resume; 0 = never)", 0, 1e12, NULL},
-        {"results", ARG_STR, &results, "directory for results.json and plots (\"\" = none)", 0, 0, NULL},
-        {"progress-every", ARG_INT, &progress_every, "without a terminal: a progress line every N steps (0 = auto)", 0, 1e12, NULL},
+        {"stop-after", ARG_INT, &stop_after,
+         "stop after this many steps as if killed (tests --resume; 0 = never)", 0, 1e12, NULL},
+        {"results", ARG_STR, &results, "directory for results.json and plots (\"\" = none)", 0, 0,
+         NULL},
+        {"progress-every", ARG_INT, &progress_every,
+         "without a terminal: a progress line every N steps (0 = auto)", 0, 1e12, NULL},
     };
-    struct arg_cmd spec = {"train", "frugal train [flags]",
-                           "Trains a model on an image-classification dataset, writes the checkpoint,\n"
-                           "RESULTS/results.json and loss/accuracy plots, and prints `test acc NN.NN%`.",
-                           flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+    struct arg_cmd spec = {
+        "train",
+        "frugal train [flags]",
+        "Trains a model on an image-classification dataset, writes the checkpoint,\n"
+        "RESULTS/results.json and loss/accuracy plots, and prints `test acc NN.NN%`.",
+        flags,
+        (int)(sizeof flags / sizeof flags[0]),
+        0,
+        0};
     const char *pos[1];
     int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
     if (rc == ARGS_HELP) return EXIT_OK;

@@ -14,8 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_fail(const char *cmd, const char *fmt, ...)
-{
+int cli_fail(const char *cmd, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -29,27 +28,23 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     return EXIT_RUNTIME;
 }
 
-int cli_threads(const char *cmd, int64_t threads)
-{
+int cli_threads(const char *cmd, int64_t threads) {
     if (fr_threads_set((int)threads) != 0)
         return cli_fail(cmd, "cannot use %lld threads: %s", (long long)threads, fr_last_error());
     return EXIT_OK;
 }
 
-int cli_check_data_dir(const char *cmd, const char *dir)
-{
+int cli_check_data_dir(const char *cmd, const char *dir) {
     struct stat st;
     if (!dir || !*dir) dir = DEFAULT_DATA_DIR;
-    if (stat(dir, &st) != 0)
-        return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0) return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode)) return cli_fail(cmd, "dataset directory %s: not a directory", dir);
     if (access(dir, R_OK | X_OK) != 0)
         return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
     return EXIT_OK;
 }
 
-int cli_mkdirs(const char *cmd, const char *path, int parent_only)
-{
+int cli_mkdirs(const char *cmd, const char *path, int parent_only) {
     char tmp[4096];
     if (!path || !*path) return EXIT_OK;
     if (strlen(path) >= sizeof tmp) return cli_fail(cmd, "path too long: %.60s...", path);
@@ -74,14 +69,14 @@ int cli_mkdirs(const char *cmd, const char *path, int parent_only)
     return EXIT_OK;
 }
 
-void cli_command_line(int argc, char **argv, char *buf, size_t cap)
-{
+void cli_command_line(int argc, char **argv, char *buf, size_t cap) {
     size_t n = (size_t)snprintf(buf, cap, "frugal");
     for (int i = 0; i < argc && n < cap; i++) {
         const char *a = argv[i];
         int plain = *a != '\0';
         for (const char *p = a; *p; p++)
-            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+%@", *p))
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+%@",
+                        *p))
                 plain = 0;
         if (plain) {
             n += (size_t)snprintf(buf + n, cap - n, " %s", a);

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <string.h>
 
-int cmd_version(int argc, char **argv)
-{
-    struct arg_cmd spec = {"version", "frugal version",
+int cmd_version(int argc, char **argv) {
+    struct arg_cmd spec = {"version",
+                           "frugal version",
                            "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
                            "caps it) and the default thread count, one `key value` per line.",
-                           NULL, 0, 0, 0};
+                           NULL,
+                           0,
+                           0,
+                           0};
     const char *pos[1];
     int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
     if (rc == ARGS_HELP) return EXIT_OK;
@@ -47,8 +50,7 @@ static const struct command COMMANDS[] = {
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f, "usage: frugal COMMAND [flags]   (frugal COMMAND --help lists its flags)\n\n"
                "commands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
@@ -56,15 +58,13 @@ static void usage(FILE *f)
     fprintf(f, "\nexit codes: 0 ok, 1 runtime error, 2 usage error\n");
 }
 
-static const struct command *find(const char *name)
-{
+static const struct command *find(const char *name) {
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "frugal: missing command (see frugal --help)\n");
         return EXIT_USAGE;

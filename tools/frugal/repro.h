@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 struct repro_opts {
-    int quick;            /* a small, fast version (subset, fewer steps) */
-    int64_t threads;      /* already applied to the pool */
+    int quick;       /* a small, fast version (subset, fewer steps) */
+    int64_t threads; /* already applied to the pool */
     uint64_t seed;
     const char *data_dir; /* dataset directory (NULL = the method's default) */
     const char *out;      /* results root, e.g. "out" */

@@ -7,8 +7,7 @@
 
 #include <stdio.h>
 
-int repro_fashion_cnn(const struct repro_opts *o)
-{
+int repro_fashion_cnn(const struct repro_opts *o) {
     struct fr_train_config cfg;
     char dir[4096], ckpt[4200];
     fr_train_config_defaults(&cfg);
