@@ -12,7 +12,7 @@
  * The transposes are absorbed by the packing routines, so the kernels see
  * one layout. beta applies on the first kc step only (later steps add), and
  * beta == 0 never reads C. Two shortcuts skip packing where it cannot pay:
- * M <= 8 with B stored N x K goes to a dot-product kernel, and M <= mr with
+ * M <= 8 with B stored N x K goes to a dot-product kernel, and M <= 16 with
  * B stored K x N feeds B to the micro-kernel in place. Work is split
  * statically over the pool, so results do not depend on timing.
  *
@@ -25,6 +25,7 @@
 
 #include "frugal/threads.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,9 +224,20 @@ static int64_t round_up(int64_t x, int64_t m) {
 }
 
 /* Each thread keeps its packing buffer between calls (grown on demand,
- * never shrunk: at most a few MB), so a call costs no mmap or page faults. */
+ * never shrunk: at most a few MB), so a call costs no mmap or page faults.
+ * A thread-specific key frees it when a pool thread exits. */
 static _Thread_local float *tl_buf;
 static _Thread_local size_t tl_cap;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_free(void *p) {
+    free(p);
+}
+
+static void tl_init(void) {
+    pthread_key_create(&tl_key, tl_free);
+}
 
 static float *thread_buffer(size_t floats) {
     if (floats <= tl_cap) return tl_buf;
@@ -235,6 +247,8 @@ static float *thread_buffer(size_t floats) {
     free(tl_buf);
     tl_buf = p;
     tl_cap = bytes / sizeof(float);
+    pthread_once(&tl_once, tl_init);
+    pthread_setspecific(tl_key, p);
     return p;
 }
 
@@ -341,7 +355,11 @@ static void inplace_task(void *vp, int64_t p0, int64_t p1, int tid) {
             b = s->tail;
             ldb = nr;
         }
-        kr->ukr[s->M](s->K, s->A, b, ldb, s->C + j, s->ldc, s->alpha, s->beta, nn);
+        for (int64_t ir = 0; ir < s->M; ir += kr->mr) { /* the strip stays in L2 */
+            int64_t m = s->M - ir < kr->mr ? s->M - ir : kr->mr;
+            kr->ukr[m](s->K, s->A + ir * s->K, b, ldb, s->C + ir * s->ldc + j, s->ldc, s->alpha,
+                       s->beta, nn);
+        }
     }
 }
 
@@ -363,8 +381,10 @@ static int small_m(const struct fr_gemm_kernel *kr, int transA, int transB, int6
         fr_parallel_for(N, grain_for(2.0 * M * K), dot_task, &s);
         return 0;
     }
-    if (!transB && M <= kr->mr) {
-        int64_t alen = round_up(K * kr->mr, 16);
+    /* B read in place: each K x nr strip is used by ceil(M/mr) A panels,
+     * from L2 after the first, so only while the strip fits there */
+    if (!transB && (M <= kr->mr || (M <= 16 && K * kr->nr * (int64_t)sizeof(float) <= (512 << 10)))) {
+        int64_t alen = round_up(round_up(M, kr->mr) * K, 16);
         float *ap = thread_buffer((size_t)(alen + round_up(K * kr->nr, 16)));
         if (!ap) return -1;
         pack_a(transA, A, lda, 0, M, 0, K, kr->mr, ap);
