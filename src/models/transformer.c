@@ -269,6 +269,8 @@ int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
     return fr_params_save(&m->params, path, &opt);
 }
 
+int fr_tf_load_hf(struct fr_tf_model *m, const char *path, struct fr_st_file *f);
+
 /* ---------------- loading: llama2.c ---------------- */
 
 static int map_file(const char *path, void **map, size_t *len) {
@@ -505,10 +507,10 @@ int fr_tf_load(struct fr_tf_model *m, const char *path) {
         const char *kind = fr_st_meta(f, "frugal.model");
         if (kind && strcmp(kind, "transformer") == 0)
             rc = load_frugal_st(m, path, f);
+        else if (kind)
+            rc = fr_error(FR_EFORMAT, "%s: a frugal '%s' checkpoint, not a transformer", path, kind);
         else
-            rc = fr_error(FR_EFORMAT, "%s: not a frugal transformer checkpoint (no "
-                          "'frugal.model' metadata); Hugging Face checkpoints: use the HF loader",
-                          path);
+            rc = fr_tf_load_hf(m, path, f);
         fr_st_close(f);
         if (rc) fr_tf_free(m);
         return rc;

@@ -23,8 +23,8 @@ double check_compare(const fr_t *a, const fr_t *b, double rtol, double atol) {
 }
 
 struct inputs {
-    fr_t *base[8]; /* leaves (grads land here) */
-    fr_t *view[8]; /* what the op sees */
+    fr_t *base[16]; /* leaves (grads land here) */
+    fr_t *view[16]; /* what the op sees */
 };
 
 static void make_inputs(struct fr_ctx *ctx, enum fr_dtype dt, int nin,
@@ -72,9 +72,13 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
         if (opts->seed) o.seed = opts->seed;
     }
     int fails0 = g_check_fail;
+    if (nin > 16) {
+        CHECK(0, "%s: check_op supports at most 16 inputs", name);
+        return 1;
+    }
     struct fr_rng rng;
     fr_rng_seed(&rng, o.seed);
-    double *vals[8];
+    double *vals[16];
     for (int k = 0; k < nin; k++) {
         int64_t n = 1;
         for (int d = 0; d < in[k].ndim; d++) n *= in[k].ne[d];
@@ -154,7 +158,7 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
     free(w);
 
     /* 2. f32 fast path vs f32 reference path, outputs and grads */
-    fr_t *res[2][9] = {{0}};
+    fr_t *res[2][17] = {{0}};
     for (int pass = 0; pass < 2; pass++) {
         fr_set_reference_mode(pass == 1);
         struct fr_ctx *c = pass ? cfd : ctx;

@@ -1,0 +1,413 @@
+/* lm.c: language-model training and scoring (see lm.h). */
+#include "frugal/lm.h"
+#include "frugal/io.h"
+#include "frugal/optim.h"
+#include "frugal/status.h"
+#include "frugal/tokenizer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fr_lm_config_defaults(struct fr_lm_config *c) {
+    memset(c, 0, sizeof *c);
+    c->tokenizer = "char";
+    c->bpe_vocab = 512;
+    c->model.arch = FR_TF_GPT2;
+    c->model.n_layers = 4;
+    c->model.n_heads = 4;
+    c->model.dim = 128;
+    c->model.tied = 1;
+    c->block = 64;
+    c->batch = 12;
+    c->iters = 2000;
+    c->lr = 1e-3;
+    c->min_lr = 1e-4;
+    c->wd = 0.1;
+    c->beta2 = 0.99;
+    c->clip = 1.0;
+    c->warmup = 100;
+    c->eval_interval = 250;
+    c->eval_iters = 20;
+    c->seed = 1337;
+}
+
+void fr_lm_result_free(struct fr_lm_result *r) {
+    if (!r) return;
+    free(r->eval_iter);
+    free(r->eval_train);
+    free(r->eval_val);
+    r->eval_iter = NULL;
+    r->eval_train = r->eval_val = NULL;
+}
+
+static int read_file(const char *path, uint8_t **buf, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return fr_error(FR_EIO, "cannot open '%s'", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0) {
+        fclose(f);
+        return fr_error(FR_EIO, "cannot read '%s'", path);
+    }
+    *buf = malloc((size_t)n + 1);
+    if (!*buf) {
+        fclose(f);
+        return fr_error(FR_ENOMEM, "out of memory reading '%s'", path);
+    }
+    size_t got = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        free(*buf);
+        return fr_error(FR_EIO, "short read on '%s'", path);
+    }
+    *len = (size_t)n;
+    return 0;
+}
+
+static int is_ids_file(const char *path) {
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".ids") == 0;
+}
+
+int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids, int64_t *n) {
+    uint8_t *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len);
+    if (rc) return rc;
+    if (is_ids_file(path)) {
+        if (len % 4) {
+            free(buf);
+            return fr_error(FR_EFORMAT, "%s: size %zu is not a whole number of int32 ids", path, len);
+        }
+        *ids = (int32_t *)buf;
+        *n = (int64_t)(len / 4);
+        return 0;
+    }
+    if (!tok) {
+        free(buf);
+        return fr_error(FR_EINVAL, "%s is text: a tokenizer is needed", path);
+    }
+    rc = fr_tokenizer_encode(tok, buf, len, 0, ids, n);
+    free(buf);
+    return rc;
+}
+
+/* log-softmax NLL of target under logits[V] */
+static double nll_of(const float *lg, int V, int32_t target) {
+    float mx = lg[0];
+    for (int i = 1; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    double z = 0;
+    for (int i = 0; i < V; i++) z += exp((double)(lg[i] - mx));
+    return log(z) + mx - lg[target];
+}
+
+int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block, int batch,
+              double *nll, int64_t *count) {
+    (void)batch;
+    if (block < 1 || block > m->cfg.max_seq)
+        return fr_error(FR_EINVAL, "block %d not in 1..%d", block, m->cfg.max_seq);
+    if (n < 2) return fr_error(FR_EINVAL, "need at least 2 tokens to score, have %lld", (long long)n);
+    int V = m->cfg.vocab_size;
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return fr_error(FR_EINVAL, "token %d at %lld is outside the model's vocabulary of %d",
+                            ids[i], (long long)i, V);
+    struct fr_tf_state s;
+    int rc = fr_tf_state_init(&s, m, 1, block, block, NULL, 0);
+    if (rc) return rc;
+    float *lg = malloc(sizeof(float) * (size_t)block * V);
+    if (!lg) {
+        fr_tf_state_free(&s);
+        return fr_error(FR_ENOMEM, "out of memory");
+    }
+    double tot = 0;
+    int64_t cnt = 0;
+    for (int64_t s0 = 0; s0 + 1 < n; s0 += block) {
+        int64_t T = n - 1 - s0 < block ? n - 1 - s0 : block;
+        fr_tf_state_reset(&s, -1);
+        rc = fr_tf_prefill(&s, 0, ids + s0, T, lg, 1);
+        if (rc) break;
+        for (int64_t t = 0; t < T; t++) tot += nll_of(lg + t * V, V, ids[s0 + t + 1]);
+        cnt += T;
+    }
+    free(lg);
+    fr_tf_state_free(&s);
+    if (rc) return rc;
+    *nll = tot / (double)cnt;
+    if (count) *count = cnt;
+    return 0;
+}
+
+/* ---------------- training ---------------- */
+
+struct lm_run {
+    const struct fr_lm_config *c;
+    struct fr_tf_model m;
+    struct fr_tokenizer *tok;
+    int32_t *train, *val;
+    int64_t ntrain, nval;
+    struct fr_optim opt;
+    struct fr_schedule sched;
+    struct fr_rng rng, drop_rng, eval_rng;
+    struct fr_ctx *ctx;
+};
+
+static void fill_batch(struct lm_run *R, const int32_t *data, int64_t n, fr_t *x, fr_t *y,
+                       struct fr_rng *rng) {
+    int B = R->c->batch, T = R->c->block;
+    int32_t *xd = x->data, *yd = y->data;
+    for (int b = 0; b < B; b++) {
+        int64_t i = (int64_t)fr_rng_below(rng, (uint64_t)(n - T - 1));
+        memcpy(xd + (int64_t)b * T, data + i, (size_t)T * 4);
+        memcpy(yd + (int64_t)b * T, data + i + 1, (size_t)T * 4);
+    }
+}
+
+/* Mean loss over eval_iters random batches (no grad, eval mode). */
+static double estimate(struct lm_run *R, const int32_t *data, int64_t n, struct fr_rng *rng) {
+    struct fr_ctx *ctx = R->ctx;
+    int g = fr_no_grad_begin(ctx);
+    fr_set_training(ctx, 0);
+    double s = 0;
+    for (int k = 0; k < R->c->eval_iters; k++) {
+        fr_t *x = fr_new2(ctx, FR_I32, R->c->block, R->c->batch);
+        fr_t *y = fr_new2(ctx, FR_I32, R->c->block, R->c->batch);
+        fill_batch(R, data, n, x, y, rng);
+        fr_t *loss = fr_cross_entropy(ctx, fr_tf_forward(ctx, &R->m, x, NULL), y, 0);
+        s += loss ? fr_get(loss, 0) : NAN;
+        fr_ctx_reset(ctx);
+    }
+    fr_set_training(ctx, 1);
+    fr_no_grad_end(ctx, g);
+    return s / R->c->eval_iters;
+}
+
+static int setup_tokenizer(struct lm_run *R, const uint8_t *text, size_t len) {
+    const char *t = R->c->tokenizer;
+    if (!t || strcmp(t, "char") == 0) return fr_tokenizer_train_char(text, len, &R->tok);
+    if (strcmp(t, "bpe") == 0) return fr_tokenizer_train_bpe(text, len, R->c->bpe_vocab, &R->tok);
+    return fr_tokenizer_load(t, &R->tok);
+}
+
+static int load_data(struct lm_run *R) {
+    const struct fr_lm_config *c = R->c;
+    int rc;
+    if (is_ids_file(c->data)) {
+        int32_t *ids;
+        int64_t n;
+        if ((rc = fr_lm_load_tokens(c->data, NULL, &ids, &n))) return rc;
+        int64_t cut = n * 9 / 10;
+        R->train = ids;
+        R->ntrain = cut;
+        R->val = ids + cut;
+        R->nval = n - cut;
+        int32_t mx = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (ids[i] < 0) return fr_error(FR_EFORMAT, "%s: negative token id", c->data);
+            mx = ids[i] > mx ? ids[i] : mx;
+        }
+        R->m.cfg.vocab_size = mx + 1;
+        return 0;
+    }
+    uint8_t *text;
+    size_t len;
+    if ((rc = read_file(c->data, &text, &len))) return rc;
+    size_t cut = len * 9 / 10;
+    rc = setup_tokenizer(R, text, cut); /* vocabulary from the training split only */
+    if (rc == 0 && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0)) {
+        /* a character of the validation text missing from training would be
+         * unencodable: build the vocabulary from the whole text as nanoGPT does */
+        fr_tokenizer_free(R->tok);
+        rc = fr_tokenizer_train_char(text, len, &R->tok);
+    }
+    if (!rc) rc = fr_tokenizer_encode(R->tok, text, cut, 0, &R->train, &R->ntrain);
+    if (!rc) rc = fr_tokenizer_encode(R->tok, text + cut, len - cut, 0, &R->val, &R->nval);
+    free(text);
+    if (rc) return rc;
+    R->m.cfg.vocab_size = (int)fr_tokenizer_vocab_size(R->tok);
+    return 0;
+}
+
+static int save_resume(struct lm_run *R, int64_t it, double best) {
+    double state[2] = {(double)it, best};
+    struct fr_ckpt_blob blobs[6] = {
+        {"__optim__.m", FR_F32, R->opt.m, R->m.params.n, 0, 0},
+        {"__optim__.v", FR_F32, R->opt.v, R->m.params.n, 0, 0},
+        {"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0},
+        {"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0},
+        {"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0},
+        {"__state__.iter_best", FR_F64, state, 2, 0, 0},
+    };
+    struct fr_ckpt o = {0};
+    o.blobs = blobs;
+    o.nblobs = 6;
+    return fr_params_save(&R->m.params, R->c->ckpt, &o);
+}
+
+static int load_resume(struct lm_run *R, int64_t *it, double *best) {
+    double state[2];
+    struct fr_ckpt_blob blobs[6] = {
+        {"__optim__.m", FR_F32, R->opt.m, R->m.params.n, 0, 0},
+        {"__optim__.v", FR_F32, R->opt.v, R->m.params.n, 0, 0},
+        {"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0},
+        {"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0},
+        {"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0},
+        {"__state__.iter_best", FR_F64, state, 2, 0, 0},
+    };
+    struct fr_ckpt o = {0};
+    o.blobs = blobs;
+    o.nblobs = 6;
+    int rc = fr_params_load(&R->m.params, R->c->ckpt, &o);
+    if (rc) return rc;
+    *it = (int64_t)state[0];
+    *best = state[1];
+    R->opt.step = *it;
+    return 0;
+}
+
+static int push_eval(struct fr_lm_result *r, int64_t it, double tr, double va) {
+    int n = r->n_evals + 1;
+    int64_t *a = realloc(r->eval_iter, (size_t)n * sizeof *a);
+    if (a) r->eval_iter = a;
+    double *b = realloc(r->eval_train, (size_t)n * sizeof *b);
+    if (b) r->eval_train = b;
+    double *c = realloc(r->eval_val, (size_t)n * sizeof *c);
+    if (c) r->eval_val = c;
+    if (!a || !b || !c) return fr_error(FR_ENOMEM, "out of memory");
+    r->eval_iter[r->n_evals] = it;
+    r->eval_train[r->n_evals] = tr;
+    r->eval_val[r->n_evals] = va;
+    r->n_evals = n;
+    return 0;
+}
+
+int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
+    memset(res, 0, sizeof *res);
+    if (c->block < 1 || c->batch < 1 || c->iters < 1)
+        return fr_error(FR_EINVAL, "block, batch and iters must be positive");
+    if (!(c->lr > 0) || c->min_lr < 0 || c->wd < 0 || c->clip < 0 || c->eval_interval < 1 ||
+        c->eval_iters < 1 || c->warmup < 0)
+        return fr_error(FR_EINVAL, "bad optimisation settings (lr > 0, min-lr/wd/clip/warmup >= 0, "
+                        "eval interval and iters >= 1)");
+    struct lm_run R;
+    memset(&R, 0, sizeof R);
+    R.c = c;
+    R.m.cfg = c->model;
+    int rc = load_data(&R);
+    if (rc) goto done;
+    if (R.ntrain < c->block + 2 || R.nval < c->block + 2) {
+        rc = fr_error(FR_EINVAL, "%s: too short for block %d (train %lld, val %lld tokens)",
+                      c->data, c->block, (long long)R.ntrain, (long long)R.nval);
+        goto done;
+    }
+    struct fr_tf_config mc = c->model;
+    mc.vocab_size = R.m.cfg.vocab_size;
+    mc.max_seq = c->block;
+    if ((rc = fr_tf_init(&R.m, &mc, c->seed))) goto done;
+    struct fr_optim_config oc;
+    fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
+    oc.lr = c->lr;
+    oc.beta2 = c->beta2;
+    oc.weight_decay = c->wd;
+    if ((rc = fr_optim_init(&R.opt, &R.m.params, &oc))) goto done;
+    R.sched.kind = FR_SCHED_COSINE;
+    R.sched.base_lr = c->lr;
+    R.sched.warmup_steps = c->warmup;
+    R.sched.total_steps = c->iters;
+    R.sched.min_lr = c->min_lr;
+    fr_rng_seed(&R.rng, c->seed + 1);
+    fr_rng_seed(&R.drop_rng, c->seed + 2);
+    fr_rng_seed(&R.eval_rng, c->seed + 3);
+    R.ctx = fr_ctx_new(64 << 20);
+    if (!R.ctx) {
+        rc = FR_ENOMEM;
+        goto done;
+    }
+    int64_t it0 = 0;
+    double best = INFINITY;
+    if (c->resume && c->ckpt) {
+        FILE *f = fopen(c->ckpt, "rb");
+        if (f) {
+            fclose(f);
+            if ((rc = load_resume(&R, &it0, &best))) goto done;
+        }
+    }
+    res->n_params = fr_params_count_trainable(&R.m.params);
+    res->vocab = R.m.cfg.vocab_size;
+
+    double t0 = now_s();
+    int64_t tokens = 0;
+    for (int64_t it = it0; it < c->iters; it++) {
+        if (it % c->eval_interval == 0 || it == c->iters - 1) {
+            double tr = estimate(&R, R.train, R.ntrain, &R.eval_rng);
+            double va = estimate(&R, R.val, R.nval, &R.eval_rng);
+            if ((rc = push_eval(res, it, tr, va))) goto done;
+            if (c->progress) c->progress(c->user, it, c->iters, tr, 0, 1, va);
+            res->final_val_loss = va;
+            if (va < best) {
+                best = va;
+                if (c->out && (rc = fr_tf_save(&R.m, c->out, FR_F32))) goto done;
+            }
+        }
+        fr_t *x = fr_new2(R.ctx, FR_I32, c->block, c->batch);
+        fr_t *y = fr_new2(R.ctx, FR_I32, c->block, c->batch);
+        fill_batch(&R, R.train, R.ntrain, x, y, &R.rng);
+        fr_t *logits = fr_tf_forward(R.ctx, &R.m, x, R.m.cfg.dropout > 0 ? &R.drop_rng : NULL);
+        fr_t *loss = fr_cross_entropy(R.ctx, logits, y, 0);
+        if (!loss) {
+            rc = FR_EINVAL;
+            goto done;
+        }
+        fr_params_zero_grad(&R.m.params);
+        if ((rc = fr_backward(R.ctx, loss))) goto done;
+        if (c->clip > 0) fr_clip_grad_norm(&R.m.params, c->clip);
+        double lr = fr_schedule_lr(&R.sched, it);
+        fr_optim_step(&R.opt, lr);
+        res->train_loss = fr_get(loss, 0);
+        if (!isfinite(res->train_loss)) {
+            rc = fr_error(FR_EINVAL, "training diverged at iteration %lld (loss %g)",
+                          (long long)it, res->train_loss);
+            goto done;
+        }
+        fr_ctx_reset(R.ctx);
+        tokens += (int64_t)c->block * c->batch;
+        res->iters_done = it + 1;
+        if (c->progress) c->progress(c->user, it + 1, c->iters, res->train_loss, lr, 0, 0);
+        int stop = c->stop_after && it + 1 - it0 >= c->stop_after;
+        if (c->ckpt && ((c->ckpt_every && (it + 1) % c->ckpt_every == 0) || stop))
+            if ((rc = save_resume(&R, it + 1, best))) goto done;
+        if (stop) goto done;
+    }
+    res->seconds = now_s() - t0;
+    res->tokens_per_s = (double)tokens / res->seconds;
+    res->best_val_loss = best;
+    /* score the whole validation split with the final model */
+    rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, c->batch, &res->full_val_loss, NULL);
+    if (!rc && c->out && R.tok) {
+        char tp[4096];
+        snprintf(tp, sizeof tp, "%s.tok", c->out);
+        rc = fr_tokenizer_save(R.tok, tp);
+    }
+done:
+    fr_ctx_free(R.ctx);
+    fr_optim_free(&R.opt);
+    fr_tf_free(&R.m);
+    fr_tokenizer_free(R.tok);
+    if (R.train && is_ids_file(c->data)) {
+        free(R.train);
+    } else {
+        free(R.train);
+        free(R.val);
+    }
+    return rc;
+}

@@ -1,0 +1,186 @@
+/* cmd_generate.c: `frugal generate`: sample text (or token ids) from a
+ * transformer checkpoint with a KV cache, streaming pieces to stdout. */
+#include "args.h"
+#include "cmd.h"
+#include "frugal/frugal.h"
+#include "frugal/tokenizer.h"
+#include "frugal/transformer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Loads the tokenizer: --tokenizer, else MODEL.tok beside the checkpoint;
+ * NULL (ids only) when neither exists and none was asked for. */
+static int open_tokenizer(const char *cmd, const char *model, const char *path,
+                          struct fr_tokenizer **tok) {
+    char buf[4096];
+    *tok = NULL;
+    if (!path) {
+        snprintf(buf, sizeof buf, "%s.tok", model);
+        FILE *f = fopen(buf, "rb");
+        if (!f) return 0;
+        fclose(f);
+        path = buf;
+    }
+    if (fr_tokenizer_load(path, tok)) return cli_fail(cmd, "%s", fr_last_error());
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *tokp = NULL, *prompt = NULL, *kv = "full";
+    int64_t steps = 256, seed = 0, threads = 0, top_k = 0, batch = 1;
+    double temp = 1.0, top_p = 1.0, heavy = 0.1, recent = 0.1;
+    int ids = 0, stats = 0;
+    static const char *const kvs[] = {"full", NULL};
+    struct arg_flag flags[] = {
+        {"model", ARG_STR, &model, "checkpoint: llama2.c .bin or frugal .safetensors (required)"},
+        {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok if present, else ids)"},
+        {"prompt", ARG_STR, &prompt, "prompt text (default: start from BOS); with --ids, ids"},
+        {"steps", ARG_INT, &steps, "tokens to generate", 1, 1 << 20},
+        {"temperature", ARG_DOUBLE, &temp, "sampling temperature (0 = greedy)", 0, 100},
+        {"top-p", ARG_DOUBLE, &top_p, "nucleus sampling mass (1 = off)", 1e-6, 1},
+        {"top-k", ARG_INT, &top_k, "sample among the k most likely (0 = off)", 0, 1 << 24},
+        {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
+        {"batch", ARG_INT, &batch, "sequences generated together", 1, 4096},
+        {"kv", ARG_STR, &kv, "KV-cache policy", 0, 0, kvs},
+        {"heavy", ARG_DOUBLE, &heavy, "heavy-hitter budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
+        {"recent", ARG_DOUBLE, &recent, "recent-window budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
+        {"ids", ARG_BOOL, &ids, "print token ids instead of text (prompt given as ids)"},
+        {"stats", ARG_BOOL, &stats, "print tokens/s and KV bytes to stderr at the end"},
+        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+    };
+    struct arg_cmd c = {"generate", "frugal generate --model FILE [flags]",
+                        "Generates text from a transformer checkpoint with a KV cache; the "
+                        "decoded pieces stream to stdout.",
+                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+    int npos = 0;
+    int rc = args_parse(&c, argc, argv, NULL, &npos);
+    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
+    if (!model) {
+        fprintf(stderr, "frugal generate: --model is required\n");
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_threads("generate", threads))) return rc;
+    struct fr_tf_model m;
+    if (fr_tf_load(&m, model)) return cli_fail("generate", "%s", fr_last_error());
+    struct fr_tokenizer *tok = NULL;
+    if (!ids && (rc = open_tokenizer("generate", model, tokp, &tok))) {
+        fr_tf_free(&m);
+        return rc;
+    }
+    int V = m.cfg.vocab_size;
+    if (tok && fr_tokenizer_vocab_size(tok) > V) {
+        fr_tokenizer_free(tok);
+        fr_tf_free(&m);
+        return cli_fail("generate", "tokenizer has %lld tokens but the model only %d",
+                        (long long)fr_tokenizer_vocab_size(tok), V);
+    }
+    int32_t *pr = NULL;
+    int64_t np = 0;
+    int32_t bos = tok && fr_tokenizer_bos(tok) >= 0 ? fr_tokenizer_bos(tok) : 1;
+    if (prompt && tok) {
+        if (fr_tokenizer_encode(tok, prompt, strlen(prompt), 0, &pr, &np)) {
+            rc = cli_fail("generate", "%s", fr_last_error());
+            goto done;
+        }
+    } else if (prompt) {
+        pr = malloc(sizeof(int32_t) * (strlen(prompt) / 2 + 2));
+        char *p = (char *)prompt, *end;
+        for (long v; (v = strtol(p, &end, 10)), end != p; p = end) {
+            if (v < 0 || v >= V) {
+                rc = cli_fail("generate", "prompt id %ld outside the vocabulary (0..%d)", v, V - 1);
+                goto done;
+            }
+            pr[np++] = (int32_t)v;
+        }
+    }
+    if (np == 0) {
+        free(pr);
+        pr = malloc(sizeof(int32_t));
+        pr[0] = bos < V ? bos : 0;
+        np = 1;
+    }
+    if (np + steps > m.cfg.max_seq) steps = m.cfg.max_seq - np;
+    if (steps < 1) {
+        rc = cli_fail("generate", "prompt of %lld tokens fills the model's context of %d",
+                      (long long)np, m.cfg.max_seq);
+        goto done;
+    }
+    struct fr_kv_config kc = {kv, heavy, recent, 0};
+    struct fr_tf_state st;
+    if (fr_tf_state_init(&st, &m, (int)batch, np + steps, np, &kc, np)) {
+        rc = cli_fail("generate", "%s", fr_last_error());
+        goto done;
+    }
+    struct fr_sampler sp;
+    if (fr_sampler_init(&sp, V, (float)temp, (int)top_k, (float)top_p, (uint64_t)seed)) {
+        fr_tf_state_free(&st);
+        rc = cli_fail("generate", "%s", fr_last_error());
+        goto done;
+    }
+    float *lg = malloc(sizeof(float) * (size_t)V * batch);
+    int32_t *cur = malloc(sizeof(int32_t) * batch), *prev = malloc(sizeof(int32_t) * batch);
+    double t0 = now_s();
+    for (int b = 0; b < batch; b++) {
+        if (fr_tf_prefill(&st, b, pr, np, lg + (size_t)b * V, 0)) {
+            rc = cli_fail("generate", "%s", fr_last_error());
+            break;
+        }
+        cur[b] = fr_sample(&sp, lg + (size_t)b * V);
+        prev[b] = pr[np - 1];
+    }
+    double t1 = now_s();
+    if (!rc && !ids && tok && prompt) fputs(prompt, stdout);
+    int64_t made = 0;
+    for (int64_t s = 0; s < steps && !rc; s++) {
+        /* stream sequence 0; the others are generated alongside */
+        if (ids) {
+            printf("%s%d", s ? " " : "", cur[0]);
+        } else if (tok) {
+            const uint8_t *piece;
+            size_t len;
+            if (!fr_tokenizer_decode_piece(tok, prev[0], cur[0], &piece, &len))
+                fwrite(piece, 1, len, stdout);
+        } else {
+            printf("%s%d", s ? " " : "", cur[0]);
+        }
+        fflush(stdout);
+        made++;
+        if (tok && cur[0] == fr_tokenizer_eos(tok) && batch == 1) break;
+        if (s + 1 == steps) break;
+        if (fr_tf_decode(&st, cur, lg)) {
+            rc = cli_fail("generate", "%s", fr_last_error());
+            break;
+        }
+        for (int b = 0; b < batch; b++) {
+            prev[b] = cur[b];
+            cur[b] = fr_sample(&sp, lg + (size_t)b * V);
+        }
+    }
+    printf("\n");
+    if (stats && !rc) {
+        double t2 = now_s();
+        fprintf(stderr, "prefill %lld tokens in %.3f s; decode %.1f tok/s (batch %lld: %.1f tok/s "
+                "total); kv cache %.2f MB\n", (long long)(np * batch), t1 - t0,
+                made > 1 ? (double)(made - 1) / (t2 - t1) : 0.0, (long long)batch,
+                made > 1 ? (double)(made - 1) * batch / (t2 - t1) : 0.0, st.kv.bytes / 1e6);
+    }
+    free(lg);
+    free(cur);
+    free(prev);
+    fr_sampler_free(&sp);
+    fr_tf_state_free(&st);
+done:
+    free(pr);
+    fr_tokenizer_free(tok);
+    fr_tf_free(&m);
+    return rc;
+}

@@ -1,0 +1,158 @@
+/* cmd_train_lm.c: `frugal train-lm`: train a GPT-2 or LLaMA-style language
+ * model on a text file; logs `val loss X` at each evaluation; writes the
+ * best checkpoint, its tokenizer, results.json and the loss curve. */
+#include "args.h"
+#include "cmd.h"
+#include "frugal/frugal.h"
+#include "frugal/lm.h"
+#include "frugal/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lm_progress {
+    struct fr_progress bar;
+};
+
+static void on_progress(void *user, int64_t it, int64_t iters, double loss, double lr, int is_eval,
+                        double val) {
+    struct lm_progress *p = user;
+    if (is_eval) {
+        if (p->bar.drawn) fputc('\n', p->bar.out), p->bar.drawn = 0;
+        fprintf(p->bar.out, "iter %lld: train loss %.4f, val loss %.4f\n", (long long)it, loss, val);
+        fflush(p->bar.out);
+        return;
+    }
+    fr_progress_update(&p->bar, 0, it, iters, loss, lr, 0, 0);
+}
+
+int cmd_train_lm(int argc, char **argv) {
+    struct fr_lm_config c;
+    fr_lm_config_defaults(&c);
+    const char *data = "data/tinyshakespeare.txt", *arch = "gpt2", *results = "out/train-lm";
+    const char *tokp = c.tokenizer, *out = NULL, *ckpt = NULL;
+    int64_t layers = c.model.n_layers, heads = c.model.n_heads, kvh = 0, dim = c.model.dim;
+    int64_t block = c.block, batch = c.batch, iters = c.iters, warmup = c.warmup;
+    int64_t eval_int = c.eval_interval, eval_iters = c.eval_iters, seed = (int64_t)c.seed;
+    int64_t threads = 0, bpe_vocab = c.bpe_vocab, ckpt_every = 0;
+    double lr = c.lr, min_lr = c.min_lr, dropout = 0, wd = c.wd, beta2 = c.beta2, clip = c.clip;
+    int resume = 0;
+    static const char *const archs[] = {"gpt2", "llama", NULL};
+    struct arg_flag flags[] = {
+        {"data", ARG_STR, &data, "text file (90% train / 10% validation) or .ids token file"},
+        {"tokenizer", ARG_STR, &tokp, "char, bpe, or a tokenizer file"},
+        {"bpe-vocab", ARG_INT, &bpe_vocab, "vocabulary size when training BPE", 257, 1 << 20},
+        {"arch", ARG_STR, &arch, "model family", 0, 0, archs},
+        {"layers", ARG_INT, &layers, "transformer blocks", 1, 1024},
+        {"heads", ARG_INT, &heads, "attention heads", 1, 1024},
+        {"kv-heads", ARG_INT, &kvh, "KV heads for llama (0 = heads)", 0, 1024},
+        {"dim", ARG_INT, &dim, "embedding size", 1, 65536},
+        {"block", ARG_INT, &block, "context length", 2, 1 << 20},
+        {"batch", ARG_INT, &batch, "sequences per step", 1, 1 << 16},
+        {"iters", ARG_INT, &iters, "optimizer steps", 1, 1e9},
+        {"lr", ARG_DOUBLE, &lr, "peak learning rate", 1e-9, 10},
+        {"min-lr", ARG_DOUBLE, &min_lr, "final learning rate of the cosine decay", 0, 10},
+        {"warmup", ARG_INT, &warmup, "linear warmup steps", 0, 1e9},
+        {"wd", ARG_DOUBLE, &wd, "AdamW weight decay (matrices and embeddings)", 0, 10},
+        {"beta2", ARG_DOUBLE, &beta2, "AdamW beta2", 0, 0.999999},
+        {"clip", ARG_DOUBLE, &clip, "gradient-norm clip (0 = off)", 0, 1e9},
+        {"dropout", ARG_DOUBLE, &dropout, "dropout on embeddings and residual branches", 0, 0.99},
+        {"eval-interval", ARG_INT, &eval_int, "iterations between evaluations", 1, 1e9},
+        {"eval-iters", ARG_INT, &eval_iters, "batches per evaluation", 1, 1e6},
+        {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
+        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+        {"out", ARG_STR, &out, "best checkpoint (.safetensors; tokenizer goes to OUT.tok)"},
+        {"ckpt", ARG_STR, &ckpt, "resumable checkpoint path (none by default)"},
+        {"ckpt-every", ARG_INT, &ckpt_every, "iterations between resumable checkpoints", 0, 1e9},
+        {"resume", ARG_BOOL, &resume, "continue from --ckpt if it exists"},
+        {"results", ARG_STR, &results, "directory for results.json and loss.svg (\"\" = none)"},
+    };
+    struct arg_cmd cmd = {"train-lm", "frugal train-lm [flags]",
+                          "Trains a transformer language model (defaults: nanoGPT's CPU "
+                          "shakespeare-char configuration).",
+                          flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+    int npos = 0;
+    int rc = args_parse(&cmd, argc, argv, NULL, &npos);
+    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
+    if ((rc = cli_threads("train-lm", threads))) return rc;
+    c.data = data;
+    c.tokenizer = tokp;
+    c.bpe_vocab = (int)bpe_vocab;
+    c.model.arch = strcmp(arch, "llama") == 0 ? FR_TF_LLAMA : FR_TF_GPT2;
+    c.model.n_layers = (int)layers;
+    c.model.n_heads = (int)heads;
+    c.model.n_kv_heads = (int)(kvh ? kvh : heads);
+    c.model.dim = (int)dim;
+    c.model.dropout = (float)dropout;
+    c.model.tied = 1;
+    c.block = (int)block;
+    c.batch = (int)batch;
+    c.iters = (int)iters;
+    c.lr = lr;
+    c.min_lr = min_lr;
+    c.warmup = (int)warmup;
+    c.wd = wd;
+    c.beta2 = beta2;
+    c.clip = clip;
+    c.eval_interval = (int)eval_int;
+    c.eval_iters = (int)eval_iters;
+    c.seed = (uint64_t)seed;
+    c.out = out;
+    c.ckpt = ckpt;
+    c.ckpt_every = (int)ckpt_every;
+    c.resume = resume;
+    struct lm_progress p;
+    fr_progress_init(&p.bar, stderr, 0);
+    c.progress = on_progress;
+    c.user = &p;
+    struct fr_lm_result r;
+    rc = fr_lm_train(&c, &r);
+    fr_progress_done(&p.bar);
+    if (rc) {
+        fr_lm_result_free(&r);
+        return cli_fail("train-lm", "%s", fr_last_error());
+    }
+    printf("params %lld, vocab %lld, %lld iterations in %.1f s (%.0f tokens/s)\n",
+           (long long)r.n_params, (long long)r.vocab, (long long)r.iters_done, r.seconds,
+           r.tokens_per_s);
+    printf("best val loss %.4f (estimated on %d batches); full validation split %.4f\n",
+           r.best_val_loss, c.eval_iters, r.full_val_loss);
+    if (results && *results && r.n_evals) {
+        char line[2048], path[4096];
+        cli_command_line(argc, argv, line, sizeof line);
+        struct fr_results *res = fr_results_new("train-lm", "Transformer language model");
+        fr_results_set_str(res, "command", line);
+        fr_results_set_seed(res, (uint64_t)seed);
+        fr_results_config_str(res, "data", data);
+        fr_results_config_str(res, "tokenizer", tokp);
+        fr_results_config_str(res, "arch", arch);
+        fr_results_config_int(res, "layers", layers);
+        fr_results_config_int(res, "heads", heads);
+        fr_results_config_int(res, "dim", dim);
+        fr_results_config_int(res, "block", block);
+        fr_results_config_int(res, "batch", batch);
+        fr_results_config_int(res, "iters", iters);
+        fr_results_config_double(res, "lr", lr);
+        fr_results_config_double(res, "dropout", dropout);
+        fr_results_metric(res, "best_val_loss", r.best_val_loss, "nats/token");
+        fr_results_metric(res, "full_val_loss", r.full_val_loss, "nats/token");
+        fr_results_metric(res, "train_seconds", r.seconds, "s");
+        fr_results_metric(res, "tokens_per_s", r.tokens_per_s, "tokens/s");
+        fr_results_metric(res, "params", (double)r.n_params, "count");
+        double *x = malloc(sizeof(double) * r.n_evals);
+        for (int i = 0; i < r.n_evals; i++) x[i] = (double)r.eval_iter[i];
+        fr_results_series(res, "train loss", "iteration", "loss (nats/token)", r.n_evals, x,
+                          r.eval_train);
+        fr_results_series(res, "val loss", "iteration", "loss (nats/token)", r.n_evals, x,
+                          r.eval_val);
+        fr_results_plot(res, "loss.svg");
+        snprintf(path, sizeof path, "%s/results.json", results);
+        if (fr_results_write(res, path)) rc = cli_fail("train-lm", "%s", fr_last_error());
+        else printf("results in %s\n", path);
+        free(x);
+        fr_results_free(res);
+    }
+    fr_lm_result_free(&r);
+    return rc;
+}
