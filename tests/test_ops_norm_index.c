@@ -26,6 +26,14 @@ static fr_t *b_gather(struct fr_ctx *c, fr_t **x, void *a) {
 static fr_t *b_scatter(struct fr_ctx *c, fr_t **x, void *a) {
     return fr_scatter_add(c, x[0], x[1], *(int64_t *)a);
 }
+static fr_t *b_norm_t(struct fr_ctx *c, fr_t **x, void *vp) {
+    fr_t *in[3] = {fr_transpose(c, x[0], 0, 1), x[1], x[2]};
+    return b_norm(c, in, vp);
+}
+static fr_t *b_emb_t(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_embedding(c, fr_transpose(c, x[0], 0, 1), x[1]);
+}
 /* reseeds each call so finite differences see the same mask */
 static fr_t *b_dropout(struct fr_ctx *c, fr_t **x, void *a) {
     struct fr_rng r;
@@ -96,6 +104,11 @@ static void norm_tests(void) {
                 check_op(nm, b_norm, &args[a], 3, in, NULL);
             }
     for (int a = 0; a < 6; a += 4) {
+        struct check_input tin[3] = {{2, {5, 6}, -2, 2}, {1, {6}, 0.5, 1.5}, {1, {6}, -1, 1}};
+        check_op(args[a].rms ? "rmsnorm transposed" : "layernorm transposed", b_norm_t, &args[a], 3,
+                 tin, NULL);
+    }
+    for (int a = 0; a < 6; a += 4) {
         struct check_input big[3] = {{2, {768, 300}, -3, 3}, {1, {768}, 0.5, 1.5}, {1, {768}, -1, 1}};
         fast_vs_ref(args[a].rms ? "rmsnorm big" : "layernorm big", b_norm, &args[a], 3, big, 0);
         big[0].strided = 1;
@@ -137,6 +150,9 @@ static void index_tests(void) {
     e2[0].strided = 1;
     check_op("embedding strided", b_emb, NULL, 2, e2, NULL);
     check_op("gather", b_gather, NULL, 2, e2, NULL);
+    struct check_input et[2] = {{2, {6, 5}}, {1, {7}, 0, 5}};
+    et[1].is_int = 1;
+    check_op("embedding transposed table", b_emb_t, NULL, 2, et, NULL);
     int64_t n = 6;
     struct check_input s1[2] = {{2, {7, 10}}, {1, {10}, 0, 5}};
     s1[1].is_int = 1;

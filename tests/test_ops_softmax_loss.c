@@ -10,6 +10,17 @@
 static fr_t *b_softmax(struct fr_ctx *c, fr_t **x, void *a) {
     return *(int *)a ? fr_log_softmax(c, x[0]) : fr_softmax(c, x[0]);
 }
+static fr_t *b_softmax_t(struct fr_ctx *c, fr_t **x, void *a) {
+    fr_t *t = fr_transpose(c, x[0], 0, 1);
+    return *(int *)a ? fr_log_softmax(c, t) : fr_softmax(c, t);
+}
+static fr_t *b_xent_t(struct fr_ctx *c, fr_t **x, void *a) {
+    return fr_cross_entropy(c, fr_transpose(c, x[0], 0, 1), x[1], *(float *)a);
+}
+static fr_t *b_mse_t(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_mse(c, fr_transpose(c, x[0], 0, 1), x[1]);
+}
 static fr_t *b_xent(struct fr_ctx *c, fr_t **x, void *a) {
     return fr_cross_entropy(c, x[0], x[1], *(float *)a);
 }
@@ -93,6 +104,11 @@ static void softmax_tests(void) {
                 check_op(nm, b_softmax, &logsm, 1, &in, NULL);
             }
     for (int logsm = 0; logsm < 2; logsm++) {
+        struct check_input tin = {2, {4, 9}, -3, 3};
+        check_op(logsm ? "log_softmax transposed" : "softmax transposed", b_softmax_t, &logsm, 1,
+                 &tin, NULL);
+    }
+    for (int logsm = 0; logsm < 2; logsm++) {
         struct check_input big = {2, {1000, 301}, -20, 20};
         fast_vs_ref(logsm ? "log_softmax big" : "softmax big", b_softmax, &logsm, 1, &big);
         big.strided = 1, big.ne[0] = 999;
@@ -140,6 +156,9 @@ static void xent_tests(void) {
     struct check_input in3[2] = {{3, {6, 4, 3}, -2, 2}, {2, {4, 3}, -1, 5}};
     in3[1].is_int = 1;
     check_op("cross_entropy 3-d", b_xent, &eps[1], 2, in3, NULL);
+    struct check_input tin[2] = {{2, {4, 9}, -3, 3}, {1, {4}, -1, 8}};
+    tin[1].is_int = 1;
+    check_op("cross_entropy transposed", b_xent_t, &eps[1], 2, tin, NULL);
     struct check_input big[2] = {{2, {1000, 67}, -10, 10}, {1, {67}, -1, 999}};
     big[1].is_int = 1;
     fast_vs_ref("cross_entropy big", b_xent, &eps[1], 2, big);
@@ -230,6 +249,8 @@ static void regression_tests(void) {
             snprintf(nm, sizeof nm, "kl_div raw shape %d%s", s, st ? " strided" : "");
             check_op(nm, b_kl_raw, NULL, 2, kin, NULL);
         }
+    struct check_input tm[2] = {{2, {5, 3}}, {2, {3, 5}}};
+    check_op("mse transposed", b_mse_t, NULL, 2, tm, NULL);
     struct check_input big[2] = {{2, {1000, 301}, -3, 3}, {2, {1000, 301}, -3, 3}};
     fast_vs_ref("mse big", b_mse, NULL, 2, big);
     fast_vs_ref("smooth_l1 big", b_sl1, &betas[0], 2, big);

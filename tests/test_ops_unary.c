@@ -41,6 +41,12 @@ static fr_t *b_unary(struct fr_ctx *c, fr_t **x, void *vp) {
     }
 }
 
+/* the op on a transposed (dim 0 not dense) view: the reference layout path */
+static fr_t *b_unary_t(struct fr_ctx *c, fr_t **x, void *vp) {
+    fr_t *t = fr_transpose(c, x[0], 0, 1);
+    return b_unary(c, &t, vp);
+}
+
 static void set_range(struct check_input *in, int op) {
     in->lo = -4, in->hi = 4;
     if (op == LOG || op == SQRT) in->lo = 0.05, in->hi = 5;
@@ -259,9 +265,11 @@ int main(void) {
                              strided ? " strided" : "");
                     check_op(nm, b_unary, &a, 1, &in, NULL);
                 }
-            struct check_input in = {0};
+            struct check_input in = {2, {5, 9}};
             set_range(&in, op);
             char nm[64];
+            snprintf(nm, sizeof nm, "%s p=%g transposed", NAMES[op], (double)a.p);
+            check_op(nm, b_unary_t, &a, 1, &in, NULL);
             snprintf(nm, sizeof nm, "%s p=%g big", NAMES[op], (double)a.p);
             fast_vs_ref(nm, b_unary, &a, 2, (int64_t[]){1000, 301}, in.lo, in.hi, 0);
             snprintf(nm, sizeof nm, "%s p=%g big strided", NAMES[op], (double)a.p);
