@@ -150,7 +150,8 @@ static void att_fwd_task(void *vp, int64_t i0, int64_t i1, int tid) {
             for (int64_t s = 1; s < ns; s++) mx = r[s] > mx ? r[s] : mx;
             float z = 0;
             for (int64_t s = 0; s < ns; s++) {
-                r[s] = expf(r[s] - mx);
+                float d = r[s] - mx; /* below e^-80 a weight is 0: no denormals */
+                r[s] = d < -80.0f ? 0.0f : expf(d);
                 z += r[s];
             }
             float iz = 1.0f / z;

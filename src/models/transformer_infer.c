@@ -58,11 +58,21 @@ static void norm_rows(const struct fr_tf_model *m, const struct fr_wmat *w, cons
     }
 }
 
-/* Rotates n_heads heads of one row at position pos. */
-static void rope_row(const struct fr_tf_config *c, float *v, int n_heads, int hs, int32_t pos) {
+/* cos/sin of position pos for each of the hs/2 frequencies (angles in
+ * double, as the training op computes them). */
+static void rope_table(const struct fr_tf_config *c, int hs, int32_t pos, float *cs, float *sn) {
     for (int i = 0; i < hs / 2; i++) {
-        float freq = powf(c->rope_theta, -2.0f * (float)i / (float)hs);
-        float a = (float)pos * freq, cs = cosf(a), sn = sinf(a);
+        double a = (double)pos * pow(c->rope_theta, -2.0 * i / hs);
+        cs[i] = (float)cos(a);
+        sn[i] = (float)sin(a);
+    }
+}
+
+/* Rotates n_heads heads of one row by a rope_table. */
+static void rope_row(const struct fr_tf_config *c, float *v, int n_heads, int hs, const float *cst,
+                     const float *snt) {
+    for (int i = 0; i < hs / 2; i++) {
+        float cs = cst[i], sn = snt[i];
         for (int h = 0; h < n_heads; h++) {
             float *p = v + h * hs;
             int i0 = c->rope_half ? i : 2 * i, i1 = c->rope_half ? i + hs / 2 : 2 * i + 1;
@@ -143,7 +153,9 @@ static void attend_heads(void *vp, int64_t g0, int64_t g1, int tid) {
                 int64_t tot = n + t + 1;
                 double z = 0;
                 for (int64_t i = 0; i < tot; i++) {
-                    sc[i] = expf(sc[i] - mx);
+                    /* below e^-80 a weight is 0: avoids denormal arithmetic */
+                    float d = sc[i] - mx;
+                    sc[i] = d < -80.0f ? 0.0f : expf(d);
                     z += sc[i];
                 }
                 float iz = (float)(1.0 / z);
@@ -179,7 +191,7 @@ static int attention(struct fr_tf_state *s, int b, int layer, int64_t T, const f
 
 /* Scratch pointers for R rows. */
 struct rows {
-    float *x, *xb, *q, *k, *v, *att, *h1, *h3;
+    float *x, *xb, *q, *k, *v, *att, *h1, *h3, *rope;
 };
 
 static struct rows rows_of(struct fr_tf_state *s) {
@@ -197,7 +209,8 @@ static struct rows rows_of(struct fr_tf_state *s) {
     r.v = p, p += R * kvd;
     r.att = p, p += R * c->dim;
     r.h1 = p, p += R * c->hidden_dim;
-    r.h3 = p;
+    r.h3 = p, p += R * c->hidden_dim;
+    r.rope = p;
     return r;
 }
 
@@ -222,7 +235,7 @@ int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int bat
     int64_t R = max_chunk > batch ? max_chunk : batch;
     int kvd = c->n_kv_heads * hs;
     s->buf_floats = (size_t)c->n_kv_heads * head_scratch(s->kv.cap, max_chunk, hs) +
-                    (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim);
+                    (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim + (size_t)hs);
     s->buf = malloc(s->buf_floats * sizeof(float));
     s->pos = calloc((size_t)batch, sizeof(int32_t));
     if (!s->buf || !s->pos) {
@@ -280,6 +293,7 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
             return fr_error(FR_EINVAL, "token id %d outside the vocabulary (0..%d)", tokens[r],
                             c->vocab_size - 1);
         embed_row(m, tokens[r], pos[r], w.x + r * D);
+        if (c->arch == FR_TF_LLAMA) rope_table(c, hs, pos[r], w.rope + r * hs, w.rope + r * hs + hs / 2);
     }
     for (int l = 0; l < c->n_layers; l++) {
         const struct fr_tf_layer *L = &m->layers[l];
@@ -292,8 +306,9 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
         add_bias(&L->bv, w.v, R, kvd);
         if (c->arch == FR_TF_LLAMA)
             for (int64_t r = 0; r < R; r++) {
-                rope_row(c, w.q + r * D, c->n_heads, hs, pos[r]);
-                rope_row(c, w.k + r * kvd, c->n_kv_heads, hs, pos[r]);
+                const float *cs = w.rope + r * hs, *sn = cs + hs / 2;
+                rope_row(c, w.q + r * D, c->n_heads, hs, cs, sn);
+                rope_row(c, w.k + r * kvd, c->n_kv_heads, hs, cs, sn);
             }
         if (chunk) {
             int rc = attention(s, seq[0], l, R, w.q, w.k, w.v, w.att, pos);
