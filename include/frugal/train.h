@@ -64,6 +64,10 @@ struct fr_train_result {
     double *train_loss, *val_acc, *epoch_seconds;
 };
 
+/* The default recipe: cnn on fashion-mnist, 2 epochs, batch 128, AdamW
+ * lr 1e-3 (weight decay 1e-4, not on biases and norm weights), cosine decay
+ * to 0, 10% validation, no augmentation, seed 1, threads 0 (keep the pool's
+ * size). It reaches >= 88% test accuracy (tests/slow_train_cnn.c). */
 void fr_train_config_defaults(struct fr_train_config *cfg);
 int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res);
 void fr_train_result_free(struct fr_train_result *res);
