@@ -132,6 +132,16 @@ int main(void) {
           (long long)fr_tf_param_count(&mg));
     train_vs_infer(&ml, "llama");
     train_vs_infer(&mg, "gpt2");
+    struct fr_tf_config cn = small(FR_TF_GPT2, 4);
+    cn.no_bias = 1;
+    cn.gelu_exact = 1;
+    struct fr_tf_model mn;
+    CHECK(fr_tf_init(&mn, &cn, 5) == 0, "init gpt2 without biases: %s", fr_last_error());
+    CHECK(fr_params_count_trainable(&mn.params) == fr_tf_param_count(&mn),
+          "no-bias param count %lld vs formula %lld",
+          (long long)fr_params_count_trainable(&mn.params), (long long)fr_tf_param_count(&mn));
+    train_vs_infer(&mn, "gpt2 no-bias exact-gelu");
+    fr_tf_free(&mn);
     cl.rope_half = 1;
     struct fr_tf_model mh;
     fr_tf_init(&mh, &cl, 3);

@@ -37,6 +37,8 @@ struct fr_tf_config {
     float rope_theta; /* 10000 */
     int rope_half;    /* 1: pairs (i, i + hs/2) as Hugging Face; 0: pairs (2i, 2i+1) as llama2.c */
     int tied;         /* classifier = token embedding */
+    int no_bias;      /* gpt2: no biases in linears and LayerNorms (nanoGPT's bias=False) */
+    int gelu_exact;   /* gpt2: erf GELU (nanoGPT, PyTorch nn.GELU) instead of GPT-2's tanh form */
     float dropout;    /* training only */
 };
 

@@ -50,6 +50,8 @@ int fr_tf_config_check(struct fr_tf_config *c) {
     if ((c->dim / c->n_heads) % 2 && c->arch == FR_TF_LLAMA)
         return fr_error(FR_EINVAL, "head size %d must be even for rotary embeddings",
                         c->dim / c->n_heads);
+    if (c->arch != FR_TF_GPT2 && (c->no_bias || c->gelu_exact))
+        return fr_error(FR_EINVAL, "no_bias and gelu_exact apply to gpt2 only");
     if (c->arch == FR_TF_GPT2 && c->n_kv_heads != c->n_heads)
         return fr_error(FR_EINVAL, "gpt2 has no grouped-query attention (kv heads must equal heads)");
     if (c->dropout < 0 || c->dropout >= 1)
@@ -121,20 +123,20 @@ static int declare(struct fr_tf_model *m) {
         pos = addp(p, 0, D, c->max_seq, "transformer.wpe.weight", 0);
         for (int l = 0; l < c->n_layers; l++) {
             T[l].n1 = addp(p, N, D, 0, "transformer.h.%d.ln_1.weight", l);
-            T[l].n1b = addp(p, N, D, 0, "transformer.h.%d.ln_1.bias", l);
+            if (!c->no_bias) T[l].n1b = addp(p, N, D, 0, "transformer.h.%d.ln_1.bias", l);
             T[l].qkv = addp(p, W, D, 3 * D, "transformer.h.%d.attn.c_attn.weight", l);
-            T[l].bqkv = addp(p, N, 3 * D, 0, "transformer.h.%d.attn.c_attn.bias", l);
+            if (!c->no_bias) T[l].bqkv = addp(p, N, 3 * D, 0, "transformer.h.%d.attn.c_attn.bias", l);
             T[l].o = addp(p, W, D, D, "transformer.h.%d.attn.c_proj.weight", l);
-            T[l].bo = addp(p, N, D, 0, "transformer.h.%d.attn.c_proj.bias", l);
+            if (!c->no_bias) T[l].bo = addp(p, N, D, 0, "transformer.h.%d.attn.c_proj.bias", l);
             T[l].n2 = addp(p, N, D, 0, "transformer.h.%d.ln_2.weight", l);
-            T[l].n2b = addp(p, N, D, 0, "transformer.h.%d.ln_2.bias", l);
+            if (!c->no_bias) T[l].n2b = addp(p, N, D, 0, "transformer.h.%d.ln_2.bias", l);
             T[l].w1 = addp(p, W, D, Hd, "transformer.h.%d.mlp.c_fc.weight", l);
-            T[l].b1 = addp(p, N, Hd, 0, "transformer.h.%d.mlp.c_fc.bias", l);
+            if (!c->no_bias) T[l].b1 = addp(p, N, Hd, 0, "transformer.h.%d.mlp.c_fc.bias", l);
             T[l].w2 = addp(p, W, Hd, D, "transformer.h.%d.mlp.c_proj.weight", l);
-            T[l].b2 = addp(p, N, D, 0, "transformer.h.%d.mlp.c_proj.bias", l);
+            if (!c->no_bias) T[l].b2 = addp(p, N, D, 0, "transformer.h.%d.mlp.c_proj.bias", l);
         }
         nf = addp(p, N, D, 0, "transformer.ln_f.weight", 0);
-        nfb = addp(p, N, D, 0, "transformer.ln_f.bias", 0);
+        if (!c->no_bias) nfb = addp(p, N, D, 0, "transformer.ln_f.bias", 0);
         if (!c->tied) cls = addp(p, 0, D, V, "lm_head.weight", 0);
     }
     int rc = fr_params_alloc(p);
@@ -170,10 +172,12 @@ static int declare(struct fr_tf_model *m) {
             L->wq = wm_rows(L->wqkv, 0, D);
             L->wk = wm_rows(L->wqkv, D, D);
             L->wv = wm_rows(L->wqkv, 2 * D, D);
-            L->bq = wm_rows(L->bqkv, 0, 1);
-            L->bq.p = (const float *)L->bqkv.p;
-            L->bk = L->bq, L->bk.p = (const float *)L->bqkv.p + D;
-            L->bv = L->bq, L->bv.p = (const float *)L->bqkv.p + 2 * D;
+            if (L->bqkv.p) {
+                L->bq = wm_rows(L->bqkv, 0, 1);
+                L->bq.p = (const float *)L->bqkv.p;
+                L->bk = L->bq, L->bk.p = (const float *)L->bqkv.p + D;
+                L->bv = L->bq, L->bv.p = (const float *)L->bqkv.p + 2 * D;
+            }
         }
     }
     free(T);
@@ -224,10 +228,12 @@ void fr_tf_free(struct fr_tf_model *m) {
 int64_t fr_tf_param_count(const struct fr_tf_model *m) {
     const struct fr_tf_config *c = &m->cfg;
     int64_t D = c->dim, kvd = (int64_t)c->n_kv_heads * (D / c->n_heads), Hd = c->hidden_dim;
-    int64_t per = c->arch == FR_TF_LLAMA ? 2 * D + 2 * D * D + 2 * D * kvd + 3 * D * Hd
-                                         : 4 * D + 3 * D * D + 3 * D + D * D + D + 2 * D * Hd + Hd + D;
+    int64_t bias = c->no_bias ? 0 : 1;
+    int64_t per = c->arch == FR_TF_LLAMA
+                      ? 2 * D + 2 * D * D + 2 * D * kvd + 3 * D * Hd
+                      : 2 * D + 3 * D * D + D * D + 2 * D * Hd + bias * (2 * D + 3 * D + D + Hd + D);
     int64_t n = (int64_t)c->vocab_size * D + per * c->n_layers + D;
-    if (c->arch == FR_TF_GPT2) n += (int64_t)c->max_seq * D + D;
+    if (c->arch == FR_TF_GPT2) n += (int64_t)c->max_seq * D + bias * D;
     if (!c->tied) n += (int64_t)c->vocab_size * D;
     return n;
 }
@@ -253,18 +259,20 @@ int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
     snprintf(v[9], 32, "%.9g", c->norm_eps);
     snprintf(v[10], 32, "%.9g", c->rope_theta);
     snprintf(v[11], 32, "%d", c->tied);
-    const char *vals[13];
+    const char *vals[15];
     for (int i = 0; i < 12; i++) vals[i] = v[i];
-    const char *k2[13];
+    const char *k2[15];
     memcpy(k2, keys, sizeof keys);
-    k2[12] = "rope_half";
-    char rh[4];
-    snprintf(rh, sizeof rh, "%d", c->rope_half);
-    vals[12] = rh;
+    k2[12] = "rope_half", k2[13] = "no_bias", k2[14] = "gelu_exact";
+    char rh[3][4];
+    snprintf(rh[0], 4, "%d", c->rope_half);
+    snprintf(rh[1], 4, "%d", c->no_bias);
+    snprintf(rh[2], 4, "%d", c->gelu_exact);
+    vals[12] = rh[0], vals[13] = rh[1], vals[14] = rh[2];
     struct fr_ckpt opt = {0};
     opt.meta_keys = k2;
     opt.meta_vals = vals;
-    opt.nmeta = 13;
+    opt.nmeta = 15;
     opt.store = (enum fr_dtype)dtype;
     return fr_params_save(&m->params, path, &opt);
 }
@@ -478,6 +486,8 @@ static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_
         (rc = meta_int(f, "max_seq", &c.max_seq)) || (rc = meta_int(f, "tied", &c.tied)))
         return rc;
     meta_int(f, "rope_half", &c.rope_half);
+    meta_int(f, "no_bias", &c.no_bias);
+    meta_int(f, "gelu_exact", &c.gelu_exact);
     const char *e = fr_st_meta(f, "norm_eps");
     if (e) c.norm_eps = strtof(e, NULL);
     e = fr_st_meta(f, "rope_theta");
@@ -555,7 +565,8 @@ fr_t *fr_tf_block(struct fr_ctx *ctx, const struct fr_tf_config *c, fr_t *x,
         f = fr_linear(ctx, f, w[FR_TFW_W2], NULL);
     } else {
         h = fr_layernorm(ctx, x, w[FR_TFW_NORM2], w[FR_TFW_NORM2_B], c->norm_eps);
-        f = fr_gelu_tanh(ctx, fr_linear(ctx, h, w[FR_TFW_W1], w[FR_TFW_B1]));
+        f = fr_linear(ctx, h, w[FR_TFW_W1], w[FR_TFW_B1]);
+        f = c->gelu_exact ? fr_gelu(ctx, f) : fr_gelu_tanh(ctx, f);
         f = fr_linear(ctx, f, w[FR_TFW_W2], w[FR_TFW_B2]);
     }
     return fr_add(ctx, x, resid_dropout(ctx, f, p, dropout_rng));

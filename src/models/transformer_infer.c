@@ -333,7 +333,11 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
                 w.h1[i] = a / (1.0f + expf(-a)) * w.h3[i];
             }
         } else {
-            for (int64_t i = 0; i < R * Hd; i++) w.h1[i] = gelu_tanh(w.h1[i]);
+            if (c->gelu_exact)
+                for (int64_t i = 0; i < R * Hd; i++)
+                    w.h1[i] = 0.5f * w.h1[i] * (1.0f + erff(w.h1[i] * 0.70710678118654752f));
+            else
+                for (int64_t i = 0; i < R * Hd; i++) w.h1[i] = gelu_tanh(w.h1[i]);
         }
         wmul(&L->w2, w.h1, R, w.xb);
         add_bias(&L->b2, w.xb, R, D);

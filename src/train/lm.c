@@ -26,6 +26,8 @@ void fr_lm_config_defaults(struct fr_lm_config *c) {
     c->model.n_heads = 4;
     c->model.dim = 128;
     c->model.tied = 1;
+    c->model.no_bias = 1;    /* nanoGPT: bias = False */
+    c->model.gelu_exact = 1; /* nanoGPT: nn.GELU() */
     c->block = 64;
     c->batch = 12;
     c->iters = 2000;

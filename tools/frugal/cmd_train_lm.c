@@ -37,7 +37,9 @@ int cmd_train_lm(int argc, char **argv) {
     int64_t eval_int = c.eval_interval, eval_iters = c.eval_iters, seed = (int64_t)c.seed;
     int64_t threads = 0, bpe_vocab = c.bpe_vocab, ckpt_every = 0;
     double lr = c.lr, min_lr = c.min_lr, dropout = 0, wd = c.wd, beta2 = c.beta2, clip = c.clip;
-    int resume = 0;
+    int resume = 0, bias = !c.model.no_bias;
+    const char *gelu = c.model.gelu_exact ? "exact" : "tanh";
+    static const char *const gelus[] = {"exact", "tanh", NULL};
     static const char *const archs[] = {"gpt2", "llama", NULL};
     struct arg_flag flags[] = {
         {"data", ARG_STR, &data, "text file (90% train / 10% validation) or .ids token file"},
@@ -57,6 +59,8 @@ int cmd_train_lm(int argc, char **argv) {
         {"wd", ARG_DOUBLE, &wd, "AdamW weight decay (matrices and embeddings)", 0, 10},
         {"beta2", ARG_DOUBLE, &beta2, "AdamW beta2", 0, 0.999999},
         {"clip", ARG_DOUBLE, &clip, "gradient-norm clip (0 = off)", 0, 1e9},
+        {"bias", ARG_BOOL, &bias, "gpt2: biases in linears and LayerNorms (nanoGPT: off)"},
+        {"gelu", ARG_STR, &gelu, "gpt2: GELU form", 0, 0, gelus},
         {"dropout", ARG_DOUBLE, &dropout, "dropout on embeddings and residual branches", 0, 0.99},
         {"eval-interval", ARG_INT, &eval_int, "iterations between evaluations", 1, 1e9},
         {"eval-iters", ARG_INT, &eval_iters, "batches per evaluation", 1, 1e6},
@@ -86,6 +90,8 @@ int cmd_train_lm(int argc, char **argv) {
     c.model.dim = (int)dim;
     c.model.dropout = (float)dropout;
     c.model.tied = 1;
+    c.model.no_bias = c.model.arch == FR_TF_GPT2 && !bias;
+    c.model.gelu_exact = c.model.arch == FR_TF_GPT2 && strcmp(gelu, "exact") == 0;
     c.block = (int)block;
     c.batch = (int)batch;
     c.iters = (int)iters;
