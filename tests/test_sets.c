@@ -85,6 +85,24 @@ static void test_emb64(void) {
     }
 }
 
+/* the Jacobian's smallest singular value: known cases */
+static void test_jacobian(void) {
+    double id[4] = {1, 0, 0, 1}, x1[2] = {0.3, -0.4}, xx[4] = {0.2, 0.1, 0.2, 0.1};
+    struct fr_sets_emb64 e = {FR_SETS_LP, 2, 2, 1, id};
+    CHECK_NEAR(fr_sets_emb64_jac_smin(&e, x1, 1), 1.0, 1e-12, "identity LP, N=1: smin 1");
+    struct fr_sets_emb64 e2 = {FR_SETS_LP, 2, 2, 2, id};
+    CHECK(fr_sets_emb64_jac_smin(&e2, xx, 2) < 1e-7, "coinciding elements: smin 0");
+    double v[6] = {0.5, -0.2, 0.1, 0.9, -0.7, 0.3}, x3[4] = {0.1, 0.5, -0.6, 0.2};
+    struct fr_sets_emb64 le = {FR_SETS_LE, 2, 3, 1, v};
+    CHECK(fr_sets_emb64_jac_smin(&le, x3, 2) < 1e-7, "LE with L = 3 < N*D = 4: smin 0");
+    /* D = 1, power sums of 2 distinct numbers: J = [[1, 1], [2a, 2b]], smin by hand */
+    double one = 1, xa[2] = {0.5, -0.25};
+    struct fr_sets_emb64 e1 = {FR_SETS_LP, 1, 1, 2, &one};
+    double a = 1 + 4 * 0.25, c = 1 + 4 * 0.0625, b = 1 + 4 * 0.5 * -0.25; /* J^T J */
+    double lmin = 0.5 * (a + c) - sqrt(0.25 * (a - c) * (a - c) + b * b);
+    CHECK_NEAR(fr_sets_emb64_jac_smin(&e1, xa, 2), sqrt(lmin), 1e-12, "D=1 N=2 smin by hand");
+}
+
 static void test_distance(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 5);
@@ -383,6 +401,7 @@ int main(void) {
     fr_threads_set(1);
     test_grads();
     test_emb64();
+    test_jacobian();
     test_distance();
     test_invariance();
     test_constructive();

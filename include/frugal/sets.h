@@ -205,6 +205,10 @@ void fr_sets_emb64_sum(const struct fr_sets_emb64 *e, const double *x, int64_t n
 /* dx[i] += sum_l g[l] * d phi_l(x_i) / d x_i (the gradient of g . Phi(X)). */
 void fr_sets_emb64_sum_grad(const struct fr_sets_emb64 *e, const double *x, int64_t n,
                             const double *g, double *dx);
+/* The smallest singular value of the L x (n*d) Jacobian of Phi at X (0 up
+ * to round-off when L < n*d or X has coinciding elements); NaN on
+ * allocation failure. */
+double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, int64_t n);
 
 /* Permutation-invariant distance d(X, Y) = min_P ||X - P Y||_F between two
  * sets of n elements of d features (Hungarian algorithm, O(n^3)); perm
@@ -240,8 +244,10 @@ int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double s
 
 struct fr_sets_probe_opts {
     int64_t random_pairs;  /* independent random set pairs (default 2000) */
-    int64_t near_pairs;    /* near-duplicates X' = X + noise (default 500) */
-    double near_eps;       /* their noise scale (default 1e-3) */
+    int64_t near_pairs;    /* random sets X at which the near-duplicate limit
+                              min_u ||J(X) u|| / ||u|| (J the Jacobian of Phi, the
+                              ratio for X' = X + eps u as eps -> 0) is computed
+                              exactly (default 200) */
     int restarts;          /* optimiser restarts (default 8) */
     int steps;             /* Adam steps per restart (default 600) */
     double lr;             /* Adam learning rate (default 0.02) */
@@ -251,9 +257,11 @@ void fr_sets_probe_defaults(struct fr_sets_probe_opts *o);
 
 struct fr_sets_probe_result {
     double ratio_random;    /* min ||Phi(X) - Phi(X')|| / d(X, X') per strategy */
-    double ratio_near;
+    double ratio_near;      /* the Jacobian's smallest singular value (0 when L < N*D) */
     double ratio_opt;
-    double ratio_switch;    /* the certified construction (NaN: none exists) */
+    double ratio_switch;    /* the certified construction (NaN: none exists); an
+                               exact collision, so only distinct elements are
+                               required, not the separation margin */
     double ratio_min;       /* min of the four */
     double dist_at_min;     /* d(X, X') of the minimising pair */
     int64_t evals;          /* embedding evaluations spent */

@@ -14,6 +14,7 @@
 static const struct repro_method METHODS[] = {
     {"fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
      repro_fashion_cnn},
+    {"deepsets", "2307.04001", "DeepSets LP/LE embeddings: injectivity probe and width study", repro_deepsets},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

@@ -25,5 +25,6 @@ struct repro_method {
 };
 
 int repro_fashion_cnn(const struct repro_opts *o);
+int repro_deepsets(const struct repro_opts *o);
 
 #endif

@@ -131,12 +131,10 @@ static double min_dist(const double *p, int64_t cnt, const double *x, int64_t d)
     return sqrt(best);
 }
 
-int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double sep,
-                              struct fr_rng *rng, double *x, double *y) {
-    int64_t d = e->d, K = e->k;
-    if (e->kind != FR_SETS_LP || d < 2 || d > 64 || n < 1) return 0;
+/* One construction with the directions w (K x d) grouped in order. */
+static int build_once(const double *w, int64_t K, int64_t d, int64_t n, double sep,
+                      struct fr_rng *rng, double *x, double *y) {
     int64_t m = (K + d - 2) / (d - 1);
-    if (m > 20 || ((int64_t)1 << (m - 1)) > n) return 0;
     int64_t half = (int64_t)1 << (m - 1);
     double *v = malloc((size_t)(m * d + d * d) * sizeof *v);
     if (!v) return 0;
@@ -144,25 +142,41 @@ int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double s
     int ok = 1;
     for (int64_t g = 0; g < m && ok; g++) {
         int64_t lo = g * (d - 1), cnt = K - lo < d - 1 ? K - lo : d - 1;
-        ok = orth_to(e->w + lo * d, cnt, d, rng, v + g * d, q);
+        ok = orth_to(w + lo * d, cnt, d, rng, v + g * d, q);
     }
     if (ok) {
-        double c0[64], s = 0.6 / (double)m;
-        for (int64_t i = 0; i < d; i++) c0[i] = 0.6 * fr_rng_uniform(rng) - 0.3;
         int64_t nx = 0, ny = 0;
         for (int64_t mask = 0; mask < ((int64_t)1 << m); mask++) {
             double *p = __builtin_popcountll((unsigned long long)mask) % 2 ? y + ny++ * d
                                                                            : x + nx++ * d;
             for (int64_t i = 0; i < d; i++) {
-                p[i] = c0[i];
+                p[i] = 0;
                 for (int64_t g = 0; g < m; g++)
-                    if (mask >> g & 1) p[i] += s * v[g * d + i];
+                    if (mask >> g & 1) p[i] += v[g * d + i];
             }
         }
+        /* translation and uniform scaling keep the projections equal as
+         * multisets: fit the points to [-0.9, 0.9]^d as large as possible */
+        double lo[64], hi[64], span = 0;
+        for (int64_t i = 0; i < d; i++) {
+            lo[i] = INFINITY, hi[i] = -INFINITY;
+            for (int64_t r = 0; r < half; r++) {
+                lo[i] = fmin(lo[i], fmin(x[r * d + i], y[r * d + i]));
+                hi[i] = fmax(hi[i], fmax(x[r * d + i], y[r * d + i]));
+            }
+            span = fmax(span, hi[i] - lo[i]);
+        }
+        double sc = span > 0 ? 1.8 / span : 1.0;
+        for (int64_t r = 0; r < half; r++)
+            for (int64_t i = 0; i < d; i++) {
+                double mid = 0.5 * (lo[i] + hi[i]);
+                x[r * d + i] = (x[r * d + i] - mid) * sc;
+                y[r * d + i] = (y[r * d + i] - mid) * sc;
+            }
         /* shared points, kept sep away from everything when possible */
         for (int64_t r = half; r < n; r++) {
             double best[64], bestd = -1;
-            for (int t = 0; t < 200; t++) {
+            for (int t = 0; t < 400; t++) {
                 double cand[64];
                 for (int64_t i = 0; i < d; i++) cand[i] = 1.8 * fr_rng_uniform(rng) - 0.9;
                 double md = fmin(min_dist(x, r, cand, d), min_dist(y, r, cand, d));
@@ -175,4 +189,44 @@ int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double s
     }
     free(v);
     return ok;
+}
+
+static double set_sep(const double *x, int64_t n, int64_t d) {
+    double m = INFINITY;
+    for (int64_t i = 1; i < n; i++) m = fmin(m, min_dist(x, i, x + i * d, d));
+    return m;
+}
+
+/* Tries several groupings (random order of the directions) and signs of
+ * the v_g, keeping the pair whose elements are farthest apart. */
+int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double sep,
+                              struct fr_rng *rng, double *x, double *y) {
+    int64_t d = e->d, K = e->k;
+    if (e->kind != FR_SETS_LP || d < 2 || d > 64 || n < 1 || n > 64) return 0;
+    int64_t m = (K + d - 2) / (d - 1);
+    if (m > 20 || ((int64_t)1 << (m - 1)) > n) return 0;
+    double *w = malloc((size_t)(K * d + 2 * n * d) * sizeof *w);
+    int64_t *perm = malloc((size_t)K * sizeof *perm);
+    double best = -1;
+    int found = 0;
+    if (!w || !perm) goto cleanup;
+    double *tx = w + K * d, *ty = tx + n * d;
+    for (int t = 0; t < 24 && best < sep; t++) {
+        if (t == 0)
+            for (int64_t k = 0; k < K; k++) perm[k] = k;
+        else
+            fr_rng_permutation(rng, perm, K);
+        for (int64_t k = 0; k < K; k++) memcpy(w + k * d, e->w + perm[k] * d, (size_t)d * sizeof *w);
+        if (!build_once(w, K, d, n, sep, rng, tx, ty)) continue;
+        double s = fmin(set_sep(tx, n, d), set_sep(ty, n, d));
+        if (s > best) {
+            best = s, found = 1;
+            memcpy(x, tx, (size_t)(n * d) * sizeof *x);
+            memcpy(y, ty, (size_t)(n * d) * sizeof *y);
+        }
+    }
+cleanup:
+    free(w);
+    free(perm);
+    return found;
 }

@@ -53,6 +53,73 @@ void fr_sets_emb64_sum_grad(const struct fr_sets_emb64 *e, const double *x, int6
         }
 }
 
+/* Smallest eigenvalue of the symmetric m x m matrix a (destroyed), by cyclic
+ * Jacobi rotations. */
+static double sym_min_eig(double *a, int64_t m) {
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0, diag = 0;
+        for (int64_t p = 0; p < m; p++)
+            for (int64_t q = 0; q < m; q++)
+                if (p != q) off += a[p * m + q] * a[p * m + q];
+                else diag += a[p * m + p] * a[p * m + p];
+        if (off <= 1e-30 * diag || off == 0) break;
+        for (int64_t p = 0; p < m; p++)
+            for (int64_t q = p + 1; q < m; q++) {
+                double apq = a[p * m + q];
+                if (fabs(apq) < 1e-300) continue;
+                double th = (a[q * m + q] - a[p * m + p]) / (2 * apq);
+                double t = (th >= 0 ? 1.0 : -1.0) / (fabs(th) + sqrt(th * th + 1));
+                double c = 1 / sqrt(t * t + 1), sn = t * c;
+                for (int64_t k = 0; k < m; k++) { /* columns p, q */
+                    double akp = a[k * m + p], akq = a[k * m + q];
+                    a[k * m + p] = c * akp - sn * akq;
+                    a[k * m + q] = sn * akp + c * akq;
+                }
+                for (int64_t k = 0; k < m; k++) { /* rows p, q */
+                    double apk = a[p * m + k], aqk = a[q * m + k];
+                    a[p * m + k] = c * apk - sn * aqk;
+                    a[q * m + k] = sn * apk + c * aqk;
+                }
+            }
+    }
+    double mn = INFINITY;
+    for (int64_t p = 0; p < m; p++) mn = fmin(mn, a[p * m + p]);
+    return mn;
+}
+
+double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, int64_t n) {
+    int64_t K = e->k, d = e->d, L = fr_sets_emb64_width(e), m = n * d;
+    double *jt = calloc((size_t)(L * m), sizeof *jt), *a = calloc((size_t)(m * m), sizeof *a);
+    double res = NAN;
+    if (!jt || !a) goto cleanup;
+    /* J row l, column (i, c): element i only touches its own columns */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < K; k++) {
+            double z = 0;
+            for (int64_t c = 0; c < d; c++) z += e->w[k * d + c] * x[i * d + c];
+            if (e->kind == FR_SETS_LE) {
+                double ez = exp(z);
+                for (int64_t c = 0; c < d; c++) jt[k * m + i * d + c] = ez * e->w[k * d + c];
+            } else {
+                double p = 1;
+                for (int64_t j = 0; j < e->deg; j++, p *= z)
+                    for (int64_t c = 0; c < d; c++)
+                        jt[(j * K + k) * m + i * d + c] = (double)(j + 1) * p * e->w[k * d + c];
+            }
+        }
+    for (int64_t l = 0; l < L; l++) /* a = J^T J */
+        for (int64_t p = 0; p < m; p++) {
+            double v = jt[l * m + p];
+            if (v == 0) continue;
+            for (int64_t q = 0; q < m; q++) a[p * m + q] += v * jt[l * m + q];
+        }
+    res = sqrt(fmax(sym_min_eig(a, m), 0.0));
+cleanup:
+    free(jt);
+    free(a);
+    return res;
+}
+
 /* ---- permutation-invariant distance ---- */
 
 static double sqdist(const double *a, const double *b, int64_t d) {
@@ -128,8 +195,7 @@ double fr_sets_set_distance_brute(const double *x, const double *y, int64_t n, i
 
 void fr_sets_probe_defaults(struct fr_sets_probe_opts *o) {
     o->random_pairs = 2000;
-    o->near_pairs = 500;
-    o->near_eps = 1e-3;
+    o->near_pairs = 200;
     o->restarts = 8;
     o->steps = 600;
     o->lr = 0.02;
@@ -164,8 +230,10 @@ struct probe_ws {
     double *xb, *yb;
 };
 
-/* Scores a pair; keeps it when it is feasible and the best so far. */
-static double score(struct probe_ws *w, const double *x, const double *y, double *best) {
+/* Scores a pair; keeps it when it is feasible (elements at least
+ * 0.95 * minsep apart) and the best so far. */
+static double score(struct probe_ws *w, const double *x, const double *y, double minsep,
+                    double *best) {
     int64_t n = w->n, d = w->d;
     fr_sets_emb64_sum(w->e, x, n, w->px);
     fr_sets_emb64_sum(w->e, y, n, w->py);
@@ -175,7 +243,7 @@ static double score(struct probe_ws *w, const double *x, const double *y, double
     double dist = fr_sets_set_distance(x, y, n, d, NULL);
     if (!(dist > 0)) return INFINITY;
     double ratio = sqrt(num) / dist;
-    if (min_sep(x, n, d) < 0.95 * w->sep || min_sep(y, n, d) < 0.95 * w->sep) return ratio;
+    if (min_sep(x, n, d) < 0.95 * minsep || min_sep(y, n, d) < 0.95 * minsep) return ratio;
     if (ratio < *best) *best = ratio;
     if (ratio < w->r->ratio_min) {
         w->r->ratio_min = ratio;
@@ -234,16 +302,20 @@ static void optimise(struct probe_ws *w, const struct fr_sets_probe_opts *o, dou
     memset(m, 0, (size_t)nd2 * sizeof *m);
     memset(v, 0, (size_t)nd2 * sizeof *v);
     double b1 = 0.9, b2 = 0.999, b1t = 1, b2t = 1;
-    for (int s = 0; s < o->steps; s++) {
+    /* the learning rate decays geometrically to lr * 1e-8: Adam's steps
+     * have size ~lr, so a constant rate would stall ~lr away from a
+     * collision and report a ratio ~1e-3 where the true one is 0 */
+    double lr = o->lr, decay = o->steps > 1 ? pow(1e-8, 1.0 / (double)(o->steps - 1)) : 1.0;
+    for (int s = 0; s < o->steps; s++, lr *= decay) {
         objective(w, u, gu, perm);
         b1t *= b1, b2t *= b2;
         for (int64_t i = 0; i < nd2; i++) {
             m[i] = b1 * m[i] + (1 - b1) * gu[i];
             v[i] = b2 * v[i] + (1 - b2) * gu[i] * gu[i];
-            double step = o->lr * (m[i] / (1 - b1t)) / (sqrt(v[i] / (1 - b2t)) + 1e-12);
+            double step = lr * (m[i] / (1 - b1t)) / (sqrt(v[i] / (1 - b2t)) + 1e-300);
             u[i] = fmin(1.0, fmax(-1.0, u[i] - step));
         }
-        if (s % 10 == 9 || s == o->steps - 1) score(w, u, u + nd2 / 2, &w->r->ratio_opt);
+        if (s % 10 == 9 || s == o->steps - 1) score(w, u, u + nd2 / 2, w->sep, &w->r->ratio_opt);
     }
 }
 
@@ -256,7 +328,7 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
         return fr_error(FR_EINVAL, "sets probe: bad embedding or set size (n %lld, d %lld)",
                         (long long)n, (long long)d);
     if (o->random_pairs < 0 || o->near_pairs < 0 || o->restarts < 0 || o->steps < 0 ||
-        !(o->sep >= 0) || !(o->lr > 0) || !(o->near_eps > 0))
+        !(o->sep >= 0) || !(o->lr > 0))
         return fr_error(FR_EINVAL, "sets probe: bad options");
     int64_t nd = n * d;
     double *buf = malloc((size_t)(3 * L + 8 * nd) * sizeof *buf);
@@ -275,16 +347,25 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
     for (int64_t t = 0; t < o->random_pairs; t++) {
         random_set(n, d, o->sep, rng, u);
         random_set(n, d, o->sep, rng, u + nd);
-        score(&w, u, u + nd, &r->ratio_random);
+        score(&w, u, u + nd, o->sep, &r->ratio_random);
     }
     for (int64_t t = 0; t < o->near_pairs; t++) {
         random_set(n, d, o->sep * 1.1, rng, u);
-        for (int64_t i = 0; i < nd; i++)
-            u[nd + i] = fmin(1.0, fmax(-1.0, u[i] + o->near_eps * fr_rng_normal(rng)));
-        score(&w, u, u + nd, &r->ratio_near);
+        if (min_sep(u, n, d) < 0.95 * o->sep) continue;
+        double s = fr_sets_emb64_jac_smin(e, u, n);
+        r->evals += 1;
+        if (!(s < r->ratio_near)) continue;
+        r->ratio_near = s;
+        if (s < r->ratio_min) {
+            r->ratio_min = s;
+            r->dist_at_min = 0;
+            if (x_best) memcpy(x_best, u, (size_t)nd * sizeof *u);
+            if (y_best) memcpy(y_best, u, (size_t)nd * sizeof *u);
+        }
     }
+    /* an exact collision needs no separation margin, only distinct elements */
     if (e->kind == FR_SETS_LP && fr_sets_lp_switching_pair(e, n, o->sep, rng, u, u + nd))
-        score(&w, u, u + nd, &r->ratio_switch);
+        score(&w, u, u + nd, 1e-9, &r->ratio_switch);
     else
         r->ratio_switch = NAN;
     for (int t = 0; t < o->restarts; t++) {
