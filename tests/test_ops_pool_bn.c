@@ -37,9 +37,12 @@ static void pool_checks(void) {
         int64_t ne[4];
     } cases[] = {
         {"maxpool 2x2", {1, 2, 2, 0, 0, 0, 0}, {7, 5, 2, 2}},
+        {"maxpool 2x2 (fast path, 28x28)", {1, 2, 2, 0, 0, 0, 0}, {28, 28, 3, 2}},
+        {"maxpool 2x2 s2 (fast path, odd 37x9)", {1, 2, 2, 2, 2, 0, 0}, {37, 9, 2, 3}},
         {"maxpool 3x3 s2 p1", {1, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3}},
         {"maxpool 3x2 s1 p(1,1)", {1, 3, 2, 1, 1, 1, 1}, {6, 5, 3, 1}},
         {"avgpool 2x2", {0, 2, 2, 0, 0, 0, 0}, {7, 5, 2, 2}},
+        {"avgpool 2x2 (fast path, 28x28)", {0, 2, 2, 0, 0, 0, 0}, {28, 28, 3, 2}},
         {"avgpool 3x3 s2 p1", {0, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3}},
         {"avgpool 2x3 s(1,2) p(1,1)", {0, 2, 3, 1, 2, 1, 1}, {8, 6, 2, 1}},
     };
@@ -78,6 +81,73 @@ static void pool_checks(void) {
     fr_t *x2 = fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 4});
     CHECK(fr_global_avgpool(ctx, x2) == NULL, "2-d input to global avgpool must fail");
     fr_ctx_free(ctx);
+}
+
+/* The 2x2 stride-2 fast path against the generic kernel (reference mode) on
+ * inputs full of ties, NaNs and infinities: outputs, winner indices and the
+ * input gradient must agree bit for bit (random inputs in check_op have no
+ * ties). Also hand values for the tie rule: the first maximum wins, NaN wins. */
+static void pool_fast_ties(void) {
+    const float vals[6] = {0.0f, 1.0f, 1.0f, -INFINITY, NAN, 2.0f};
+    int64_t ne[4] = {33, 18, 5, 3}; /* odd W: the floor drops the last column */
+    int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
+    for (int max = 0; max <= 1; max++) {
+        fr_t *y[2] = {0}, *x[2] = {0};
+        struct fr_ctx *ctx[2];
+        for (int ref = 0; ref <= 1; ref++) {
+            fr_set_reference_mode(ref);
+            ctx[ref] = fr_ctx_new(1 << 22);
+            x[ref] = fr_new(ctx[ref], FR_F32, 4, ne);
+            x[ref]->requires_grad = 1;
+            uint32_t h = 12345;
+            for (int64_t i = 0; i < n; i++) {
+                h = h * 1103515245u + 12345u;
+                /* mostly ties; NaN and -inf only for max (avg's sum would be NaN) */
+                int k = (int)((h >> 16) % (max ? 6 : 3));
+                fr_set(x[ref], i, vals[k]);
+            }
+            y[ref] = (max ? fr_maxpool2d : fr_avgpool2d)(ctx[ref], x[ref], 2, 2, 2, 2, 0, 0);
+            CHECK(y[ref] != NULL, "pool: %s", fr_last_error());
+            if (!y[ref]) continue;
+            /* loss = sum(y * r) with r = 0.5 everywhere: gradient 0.5 to each winner */
+            fr_t *r = fr_new(ctx[ref], FR_F32, 4, y[ref]->ne);
+            for (int64_t i = 0; i < fr_nelem(r); i++)
+                fr_set(r, i, 0.5);
+            fr_t *m = fr_mul(ctx[ref], y[ref], r);
+            fr_t *l = fr_sum(ctx[ref], m, -1);
+            CHECK(l && fr_backward(ctx[ref], l) == 0, "backward: %s", fr_last_error());
+        }
+        fr_set_reference_mode(0);
+        if (y[0] && y[1] && x[0]->grad && x[1]->grad) {
+            int64_t ny = fr_nelem(y[0]), bad = 0;
+            CHECK(memcmp(y[0]->data, y[1]->data, (size_t)ny * 4) == 0, "%s 2x2 fast != generic output",
+                  max ? "max" : "avg");
+            if (max)
+                CHECK(memcmp(y[0]->aux, y[1]->aux, (size_t)ny * 4) == 0,
+                      "max 2x2 fast != generic winner indices");
+            for (int64_t i = 0; i < n; i++)
+                bad += fr_get(x[0]->grad, i) != fr_get(x[1]->grad, i);
+            CHECK(bad == 0, "%s 2x2: %lld input gradients differ", max ? "max" : "avg",
+                  (long long)bad);
+        }
+        fr_ctx_free(ctx[0]);
+        fr_ctx_free(ctx[1]);
+    }
+
+    /* hand values: window (1, 1 / 1, 1) picks (0,0); (0, NaN / NaN, 5) the first NaN */
+    struct fr_ctx *c = fr_ctx_new(1 << 20);
+    fr_t *x = fr_new(c, FR_F32, 4, (int64_t[]){4, 2, 1, 1});
+    const float v[8] = {1, 1, 0, NAN, 1, 1, NAN, 5};
+    for (int i = 0; i < 8; i++)
+        fr_set(x, i, v[i]);
+    fr_t *y = fr_maxpool2d(c, x, 2, 2, 2, 2, 0, 0);
+    CHECK(y != NULL, "maxpool: %s", fr_last_error());
+    if (y) {
+        const int32_t *arg = y->aux;
+        CHECK(fr_get(y, 0) == 1.0 && arg[0] == 0, "tie: first maximum (got index %d)", arg[0]);
+        CHECK(isnan(fr_get(y, 1)) && arg[1] == 3, "NaN wins, first NaN (got index %d)", arg[1]);
+    }
+    fr_ctx_free(c);
 }
 
 static void bn_checks(void) {
@@ -140,6 +210,7 @@ static void bn_checks(void) {
 int main(void) {
     fr_threads_set(2);
     pool_checks();
+    pool_fast_ties();
     bn_checks();
     return check_report("test_ops_pool_bn");
 }

@@ -13,7 +13,16 @@
  * all planes in one call, the f32 fast path splits the planes over the
  * thread pool. The arithmetic per plane is the same, so the two agree
  * bitwise.
+ *
+ * f32 fast path for the common 2x2 window, stride 2, no padding (the CNN's
+ * pooling): a branch-free row kernel (target_clones, so the compiler
+ * vectorises the stride-2 loads) that picks among the four cells with the
+ * same first-max / NaN-wins rule as the generic loop, in the same order
+ * ((0,0), (0,1), (1,0), (1,1)); the max backward stays the generic scatter
+ * (one add per output). The 2x2 average sums in double in the reference's
+ * order. Both agree bitwise with the generic kernels.
  */
+#include "../kernels/vec.h"
 #include "op.h"
 
 struct FR_FN(pool_job) {
@@ -122,11 +131,113 @@ static void FR_FN(avgpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
     }
 }
 
+#ifdef FR_PRIMARY
+/* ---- 2x2 stride-2 unpadded fast path (f32) ---- */
+
+static int is_2x2(const struct pool_job_f32 *j) {
+    return j->kh == 2 && j->kw == 2 && j->sh == 2 && j->sw == 2 && j->ph == 0 && j->pw == 0;
+}
+
+/* One output row from input rows x0, x1 (x1 = x0 + W); base is x0's
+ * in-plane index. take = best is not NaN and v is not <= best, i.e.
+ * v > best, or v NaN while best is not: the generic loop's rule. */
+FR_CLONES static void max2x2_row(const float *restrict x0, const float *restrict x1, int64_t OW,
+                                 int32_t base, int32_t W, float *restrict y,
+                                 int32_t *restrict arg) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], d = x1[2 * ow + 1];
+        float best = a;
+        int32_t k = 0;
+        int t = best == best && !(b <= best);
+        best = t ? b : best, k = t ? 1 : k;
+        t = best == best && !(c <= best);
+        best = t ? c : best, k = t ? W : k;
+        t = best == best && !(d <= best);
+        best = t ? d : best, k = t ? W + 1 : k;
+        y[ow] = best;
+        arg[ow] = base + 2 * (int32_t)ow + k;
+    }
+}
+
+FR_CLONES static void avg2x2_row(const float *restrict x0, const float *restrict x1, int64_t OW,
+                                 float *restrict y) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        double s = 0;
+        s += x0[2 * ow];
+        s += x0[2 * ow + 1];
+        s += x1[2 * ow];
+        s += x1[2 * ow + 1];
+        y[ow] = (float)(s * 0.25);
+    }
+}
+
+FR_CLONES static void avg2x2_bwd_row(float *restrict g0, float *restrict g1, int64_t OW,
+                                     const float *restrict gy) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+        float g = gy[ow] * 0.25f;
+        g0[2 * ow] += g;
+        g0[2 * ow + 1] += g;
+        g1[2 * ow] += g;
+        g1[2 * ow + 1] += g;
+    }
+}
+
+/* kind: 0 max forward, 2 avg forward, 3 avg backward (the max backward is
+ * the generic scatter, already one add per output). */
+static void pool2x2_task(struct pool_job_f32 *j, int64_t p0, int64_t p1, int kind) {
+    int64_t H = j->H, W = j->W, OH = j->OH, OW = j->OW;
+    const fr_t *x = j->out->src[0];
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t xi = p * H * W + 2 * oh * W, yi = (p * OH + oh) * OW;
+            int32_t base = (int32_t)(2 * oh * W);
+            switch (kind) {
+            case 0:
+                max2x2_row((const float *)x->data + xi, (const float *)x->data + xi + W, OW, base,
+                           (int32_t)W, (float *)j->out->data + yi, (int32_t *)j->out->aux + yi);
+                break;
+            case 2:
+                avg2x2_row((const float *)x->data + xi, (const float *)x->data + xi + W, OW,
+                           (float *)j->out->data + yi);
+                break;
+            default: {
+                float *gx = (float *)x->grad->data + xi;
+                avg2x2_bwd_row(gx, gx + W, OW, (const float *)j->out->grad->data + yi);
+            }
+            }
+        }
+}
+
+static void max2x2_fwd(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    pool2x2_task(vp, p0, p1, 0);
+}
+static void avg2x2_fwd(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    pool2x2_task(vp, p0, p1, 2);
+}
+static void avg2x2_bwd(void *vp, int64_t p0, int64_t p1, int tid) {
+    (void)tid;
+    pool2x2_task(vp, p0, p1, 3);
+}
+
+/* The fast kernel for j's shape, or NULL (then the generic one runs). */
+static fr_task_fn fast_2x2(const struct pool_job_f32 *j, int kind) {
+    if (fr_reference_mode() || !is_2x2(j)) return NULL;
+    static const fr_task_fn fns[4] = {max2x2_fwd, NULL, avg2x2_fwd, avg2x2_bwd};
+    return fns[kind];
+}
+#define FAST_2X2(j, kind, fallback) (fast_2x2(&(j), kind) ? fast_2x2(&(j), kind) : (fallback))
+#else
+#define FAST_2X2(j, kind, fallback) (fallback)
+#endif
+
 void FR_FN(fr_op_maxpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
     FR_FN(over_planes)
-    (FR_FN(maxpool_fwd), &j, FR_FN(nplanes)(out), fr_nelem(out->src[0]) / FR_FN(nplanes)(out) * 2);
+    (FAST_2X2(j, 0, FR_FN(maxpool_fwd)), &j, FR_FN(nplanes)(out),
+     fr_nelem(out->src[0]) / FR_FN(nplanes)(out) * 2);
 }
 void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!fr_op_grad(ctx, out->src[0])) return;
@@ -136,12 +247,13 @@ void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
 void FR_FN(fr_op_avgpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FR_FN(avgpool_fwd), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
+    FR_FN(over_planes)(FAST_2X2(j, 2, FR_FN(avgpool_fwd)), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
 }
 void FR_FN(fr_op_avgpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!fr_op_grad(ctx, out->src[0])) return;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FR_FN(avgpool_bwd), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
+    FR_FN(over_planes)
+    (FAST_2X2(j, 3, FR_FN(avgpool_bwd)), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
 }
 
 /* global average: out {C, N}, one mean per plane of x. */
