@@ -9,7 +9,8 @@
  * frugal / OpenBLAS and frugal's share of the measured FMA peak (peak.h,
  * same thread count, widest ISA in use).
  *
- * Usage: bench_gemm [--threads N] [--reps R] [--quick]
+ * Usage: bench_gemm [--threads N] [--reps R] [--quick] [--cpu-time]
+ * (--cpu-time: for a shared machine, see sample()).
  * OpenBLAS is configured as the environment says (OPENBLAS_CORETYPE is not
  * touched); its thread count is set to N like frugal's.
  */
@@ -56,16 +57,28 @@ typedef void (*run_fn)(const struct shape *, const float *, const float *, float
 /* Seconds per call over one sample (>= 20 ms of calls). Sleeps 0.2 s
  * first: OpenBLAS's idle workers busy-wait ~0.1 s after a call (and
  * frugal's briefly), which would steal the cores from the next sample. */
+static int g_cpu_time, g_threads;
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* With --cpu-time the clock is the process CPU time divided by the thread
+ * count: time lost while another process holds a core is not counted, time
+ * spent spinning in a barrier is. */
 static double sample(run_fn f, const struct shape *s, const float *A, const float *B, float *C) {
     nanosleep(&(struct timespec){0, 200000000}, NULL);
     int calls = 0;
-    double t0 = peak_now(), t;
+    double (*clock)(void) = g_cpu_time ? cpu_now : peak_now;
+    double t0 = clock(), t;
     do {
         f(s, A, B, C);
         calls++;
-        t = peak_now();
-    } while (t - t0 < 0.02);
-    return (t - t0) / calls;
+        t = clock();
+    } while (t - t0 < 0.02 * (g_cpu_time ? g_threads : 1));
+    return (t - t0) / calls / (g_cpu_time ? g_threads : 1);
 }
 
 int main(int argc, char **argv) {
@@ -74,8 +87,10 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) nt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--cpu-time")) g_cpu_time = 1;
         else {
-            fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (7)] [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (7)] [--quick] [--cpu-time]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -83,10 +98,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gemm: bad --threads or --reps\n");
         return 2;
     }
+    g_threads = nt;
+    /* (the FMA peak below is measured on the same clock) */
     /* the peak first: a started pool's spinning workers would share its cores */
     enum fr_isa isa = fr_cpu_isa();
-    double peak = isa == FR_ISA_AVX512 ? peak_gflops(1, nt, 3)
-                  : isa == FR_ISA_AVX2 ? peak_gflops(0, nt, 3)
+    double peak = isa == FR_ISA_AVX512 ? peak_gflops_clock(1, nt, 3, g_cpu_time)
+                  : isa == FR_ISA_AVX2 ? peak_gflops_clock(0, nt, 3, g_cpu_time)
                                        : 0;
     fr_threads_set(nt);
 #ifdef HAVE_OPENBLAS
@@ -96,8 +113,9 @@ int main(int argc, char **argv) {
     const char *core = "not built";
 #endif
     printf("frugal ISA %s, %d threads, FMA peak %.1f GFLOP/s (%s, %d threads); OpenBLAS core %s; "
-           "median of %d samples\n\n",
-           fr_isa_name(isa), nt, peak, isa == FR_ISA_AVX512 ? "AVX-512" : "AVX2", nt, core, reps);
+           "median of %d samples; clock: %s\n\n",
+           fr_isa_name(isa), nt, peak, isa == FR_ISA_AVX512 ? "AVX-512" : "AVX2", nt, core, reps,
+           g_cpu_time ? "process CPU time / threads" : "wall");
 
     struct shape shapes[64];
     int ns = 0;

@@ -211,6 +211,8 @@ static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t i
                 int64_t mc = ie - ic < kr->mc ? ie - ic : kr->mc;
                 if (!g->transA && kr->pack_a)
                     kr->pack_a(g->A, g->lda, ic, mc, pc, kc, ap);
+                else if (g->transA && kr->pack_at)
+                    kr->pack_at(g->A, g->lda, ic, mc, pc, kc, ap);
                 else
                     pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, kr->mr, ap);
                 macro_kernel(g, ap, bp, kc, beta, ic, mc, jc, nc);

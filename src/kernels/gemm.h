@@ -30,7 +30,8 @@ typedef void (*fr_gemm_dot_fn)(int64_t m, int64_t n, int64_t K, float alpha, con
                                int64_t ldc);
 
 /* SIMD packing (NULL: the plain-C loops in gemm.c). pack_a: rows [i0, i0+mm)
- * of a row-major A (M x K), columns [pc, pc+kc), into mr-row panels;
+ * of a row-major A (M x K), columns [pc, pc+kc), into mr-row panels
+ * (pack_at: the same from A stored K x M);
  * pack_bt: columns [j0, j0+nn) of op(B) = B^T with B stored N x K, into one
  * kc x nr panel, zero padded past nn. */
 typedef void (*fr_gemm_pack_a_fn)(const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
@@ -39,6 +40,8 @@ typedef void (*fr_gemm_pack_bt_fn)(const float *B, int64_t ldb, int64_t pc, int6
                                    int64_t nn, int nr, float *dst);
 void fr_gemm_pack_a6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
                           int64_t kc, float *dst);
+void fr_gemm_pack_at6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
+                           int64_t kc, float *dst);
 void fr_gemm_pack_bt_avx2(const float *B, int64_t ldb, int64_t pc, int64_t kc, int64_t j0,
                           int64_t nn, int nr, float *dst);
 
@@ -48,7 +51,8 @@ struct fr_gemm_kernel {
     int kc, mc, nc;     /* cache blocks: kc x nr B panel in L1, mc x kc A block in L2 */
     fr_gemm_ukr_fn ukr[FR_GEMM_MAX_MR + 1];
     fr_gemm_dot_fn dot; /* NULL: small M with transB goes through packing */
-    fr_gemm_pack_a_fn pack_a;   /* for mr == 6 only */
+    fr_gemm_pack_a_fn pack_a;   /* A row-major; for mr == 6 only */
+    fr_gemm_pack_a_fn pack_at;  /* A stored K x M (transA); for mr == 6 only */
     fr_gemm_pack_bt_fn pack_bt;
 };
 

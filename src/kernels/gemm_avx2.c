@@ -181,6 +181,20 @@ void fr_gemm_pack_a6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, i
     }
 }
 
+void fr_gemm_pack_at6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, int64_t pc,
+                           int64_t kc, float *dst) {
+    for (int64_t p = 0; p < mm; p += 6, dst += 6 * kc) {
+        int rows = mm - p < 6 ? (int)(mm - p) : 6;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const float *src = A + pc * lda + i0 + p;
+        for (int64_t k = 0; k < kc; k++) {
+            __m256 v = _mm256_maskload_ps(src + k * lda, mask); /* zeros past rows */
+            _mm_storeu_ps(dst + k * 6, _mm256_castps256_ps128(v));
+            _mm_storel_pi((__m64 *)(dst + k * 6 + 4), _mm256_extractf128_ps(v, 1));
+        }
+    }
+}
+
 void fr_gemm_pack_bt_avx2(const float *B, int64_t ldb, int64_t pc, int64_t kc, int64_t j0,
                           int64_t nn, int nr, float *dst) {
     for (int64_t j = 0; j < nr; j += 8) {
@@ -210,5 +224,6 @@ const struct fr_gemm_kernel fr_gemm_kernel_avx2 = {
     .ukr = {NULL, ukr_1, ukr_2, ukr_3, ukr_4, ukr_5, ukr_6},
     .dot = dot,
     .pack_a = fr_gemm_pack_a6_avx2,
+    .pack_at = fr_gemm_pack_at6_avx2,
     .pack_bt = fr_gemm_pack_bt_avx2,
 };

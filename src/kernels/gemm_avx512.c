@@ -204,6 +204,7 @@ const struct fr_gemm_kernel fr_gemm_kernel_avx512 = {
     .dot = dot,
 #if A5_MR == 6
     .pack_a = fr_gemm_pack_a6_avx2, /* AVX-512 CPUs have AVX2 */
+    .pack_at = fr_gemm_pack_at6_avx2,
 #endif
     .pack_bt = fr_gemm_pack_bt_avx2,
 };
