@@ -19,6 +19,7 @@
 #ifndef FRUGAL_TRANSFORMER_H
 #define FRUGAL_TRANSFORMER_H
 
+#include "frugal/io.h"
 #include "frugal/kv.h"
 #include "frugal/ops.h"
 #include "frugal/params.h"
@@ -63,6 +64,7 @@ struct fr_tf_model {
     void *map;
     size_t map_len;
     void *owned; /* converted weights owned by the model (freed) */
+    struct fr_st_file *st_file; /* mapped safetensors the weights point into */
     struct fr_wmat tok_emb, pos_emb, norm_f, norm_f_b, cls;
     struct fr_tf_layer *layers;
 };
@@ -72,14 +74,24 @@ int fr_tf_config_check(struct fr_tf_config *cfg);
 /* Allocates a trainable model (slab) with GPT-2-style init (normal 0.02,
  * residual projections scaled by 1/sqrt(2 n_layers)). */
 int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t seed);
-/* Loads a model: llama2.c .bin (legacy headerless, version 1 f32, version 2
- * int8 dequantised to f32), frugal safetensors, or Hugging Face safetensors
- * (GPT-2 / LLaMA names; config.json beside the file). */
+/* Loads a model for inference: llama2.c .bin (legacy headerless, version 1
+ * f32: weights read in place from a read-only mmap; version 2 int8
+ * dequantised to f32), frugal safetensors (weight matrices read in place
+ * from the mmap in their stored f32/f16/bf16; vectors converted to f32), or
+ * Hugging Face safetensors (GPT-2 / LLaMA names, config.json beside the
+ * file; converted into an f32 slab). Such a model has no trainable slab
+ * unless loaded with FR_TF_TRAINABLE, which copies a frugal checkpoint into
+ * an f32 slab (for fine-tuning and saving). */
+enum { FR_TF_TRAINABLE = 1 };
 int fr_tf_load(struct fr_tf_model *m, const char *path);
+int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags);
 /* Writes a frugal safetensors checkpoint (dtype FR_F32, FR_F16 or FR_BF16)
  * with the config in __metadata__; atomic. Needs a slab model. */
 int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype);
 void fr_tf_free(struct fr_tf_model *m);
+/* Copies every weight of src (mapped or slab, any dtype) into dst's f32
+ * slab; the configs must be equal. */
+int fr_tf_copy_weights(struct fr_tf_model *dst, const struct fr_tf_model *src);
 int64_t fr_tf_param_count(const struct fr_tf_model *m);
 
 /* Training forward: tokens I32 {T, B} -> logits {V, T, B}. dropout_rng may

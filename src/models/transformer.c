@@ -63,7 +63,7 @@ static struct fr_wmat wm_t(struct fr_tensor *t) {
     struct fr_wmat w = {0};
     if (!t) return w;
     w.p = t->data;
-    w.dt = FR_F32;
+    w.dt = t->dtype;
     w.cols = t->ne[0];
     w.rows = t->ndim > 1 ? t->ne[1] : 1;
     w.t = t;
@@ -87,8 +87,11 @@ static struct fr_tensor *addp(struct fr_params *p, int flags, int64_t n0, int64_
     return fr_params_add(p, name, n1 ? 2 : 1, ne, flags);
 }
 
-/* Declares the slab and binds every wmat to it. */
-static int declare(struct fr_tf_model *m) {
+static int bind_to_file(struct fr_tf_model *m, const struct fr_st_file *f, const char *path);
+
+/* Declares the parameters and binds every wmat to them: to a newly
+ * allocated f32 slab, or (f != NULL) to the tensors of a mapped file. */
+static int declare(struct fr_tf_model *m, const struct fr_st_file *f, const char *path) {
     const struct fr_tf_config *c = &m->cfg;
     struct fr_params *p = &m->params;
     int64_t D = c->dim, V = c->vocab_size, Hd = c->hidden_dim;
@@ -139,7 +142,7 @@ static int declare(struct fr_tf_model *m) {
         if (!c->no_bias) nfb = addp(p, N, D, 0, "transformer.ln_f.bias", 0);
         if (!c->tied) cls = addp(p, 0, D, V, "lm_head.weight", 0);
     }
-    int rc = fr_params_alloc(p);
+    int rc = f ? bind_to_file(m, f, path) : fr_params_alloc(p);
     if (rc) {
         free(T);
         return rc;
@@ -188,7 +191,7 @@ int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t s
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     int rc = fr_tf_config_check(&m->cfg);
-    if (rc || (rc = declare(m))) {
+    if (rc || (rc = declare(m, NULL, NULL))) {
         fr_tf_free(m);
         return rc;
     }
@@ -222,6 +225,7 @@ void fr_tf_free(struct fr_tf_model *m) {
     free(m->layers);
     free(m->owned);
     if (m->map) munmap(m->map, m->map_len);
+    fr_st_close(m->st_file);
     memset(m, 0, sizeof *m);
 }
 
@@ -236,6 +240,35 @@ int64_t fr_tf_param_count(const struct fr_tf_model *m) {
     if (c->arch == FR_TF_GPT2) n += (int64_t)c->max_seq * D + bias * D;
     if (!c->tied) n += (int64_t)c->vocab_size * D;
     return n;
+}
+
+/* Copies every weight of src (any dtype, mapped or slab) into dst's slab;
+ * both must have the same config. */
+int fr_tf_copy_weights(struct fr_tf_model *dst, const struct fr_tf_model *src) {
+    if (!dst->params.allocated || memcmp(&dst->cfg, &src->cfg, sizeof dst->cfg) != 0)
+        return fr_error(FR_EINVAL, "copy weights: models differ or target has no slab");
+    const struct fr_wmat *S[] = {&src->tok_emb, &src->pos_emb, &src->norm_f, &src->norm_f_b,
+                                 &src->cls};
+    struct fr_wmat *D[] = {&dst->tok_emb, &dst->pos_emb, &dst->norm_f, &dst->norm_f_b, &dst->cls};
+    for (int l = -1; l < src->cfg.n_layers; l++) {
+        int n = l < 0 ? 5 : (int)(sizeof(struct fr_tf_layer) / sizeof(struct fr_wmat));
+        const struct fr_wmat *s0 = l < 0 ? NULL : (const struct fr_wmat *)&src->layers[l];
+        struct fr_wmat *d0 = l < 0 ? NULL : (struct fr_wmat *)&dst->layers[l];
+        for (int i = 0; i < n; i++) {
+            const struct fr_wmat *s = l < 0 ? S[i] : s0 + i;
+            struct fr_wmat *d = l < 0 ? D[i] : d0 + i;
+            if (!d->t || !s->p) continue; /* views (fused slices) and absent weights */
+            int64_t n_el = s->rows * s->cols;
+            if (n_el != fr_nelem(d->t))
+                return fr_error(FR_EINVAL, "copy weights: size mismatch");
+            float *o = d->t->data;
+            for (int64_t k = 0; k < n_el; k++)
+                o[k] = s->dt == FR_F32    ? ((const float *)s->p)[k]
+                       : s->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)s->p)[k])
+                                         : fr_bf16_to_f32(((const uint16_t *)s->p)[k]);
+        }
+    }
+    return 0;
 }
 
 /* ---------------- saving ---------------- */
@@ -468,7 +501,8 @@ static int meta_int(const struct fr_st_file *f, const char *k, int *out) {
     return 0;
 }
 
-static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_file *f) {
+static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_file *f,
+                          int trainable) {
     struct fr_tf_config c = {0};
     const char *arch = fr_st_meta(f, "arch");
     if (!arch) return fr_error(FR_EFORMAT, "%s: metadata lacks 'arch'", path);
@@ -492,6 +526,12 @@ static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_
     if (e) c.norm_eps = strtof(e, NULL);
     e = fr_st_meta(f, "rope_theta");
     if (e) c.rope_theta = strtof(e, NULL);
+    if (!trainable) {
+        memset(m, 0, sizeof *m);
+        m->cfg = c;
+        if ((rc = fr_tf_config_check(&m->cfg))) return fr_error(FR_EFORMAT, "%s: %s", path, fr_last_error());
+        return declare(m, f, path);
+    }
     rc = fr_tf_init(m, &c, 0);
     if (rc) return fr_error(FR_EFORMAT, "%s: %s", path, fr_last_error());
     rc = fr_params_load(&m->params, path, NULL);
@@ -499,7 +539,57 @@ static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_
     return check_nan(m->params.data, (size_t)m->params.n, path);
 }
 
+/* Points each declared parameter at its tensor in the mapped file: weight
+ * matrices stay in the file's dtype (f32, f16 or bf16; read in place),
+ * vectors and the position table are converted to f32 in m->owned. */
+static int bind_to_file(struct fr_tf_model *m, const struct fr_st_file *f, const char *path) {
+    struct fr_params *p = &m->params;
+    int64_t nvec = 0, maxn = 0;
+    for (int i = 0; i < p->count; i++) {
+        struct fr_tensor *t = p->items[i].t;
+        const struct fr_st_entry *e = fr_st_find(f, p->items[i].name);
+        if (!e) return fr_error(FR_ENOTFOUND, "%s: tensor '%s' missing", path, p->items[i].name);
+        if (fr_st_check_shape(e, t->ndim, t->ne)) return FR_EINVAL;
+        if (e->dtype != FR_F32 && e->dtype != FR_F16 && e->dtype != FR_BF16 && e->dtype != FR_F64)
+            return fr_error(FR_EFORMAT, "%s: tensor '%s' is %s, not a float type", path, e->name,
+                            fr_dtype_name(e->dtype));
+        int mapped = t->ndim == 2 && e->dtype != FR_F64 && !strstr(e->name, "wpe");
+        if (!mapped) nvec += (fr_nelem(t) + 15) & ~(int64_t)15;
+        if (e->nelem > maxn) maxn = e->nelem;
+    }
+    float *own = malloc((size_t)(nvec + 16) * sizeof(float));
+    float *tmp = malloc((size_t)(maxn + 1) * sizeof(float));
+    if (!own || !tmp) {
+        free(own);
+        free(tmp);
+        return fr_error(FR_ENOMEM, "out of memory loading %s", path);
+    }
+    m->owned = own;
+    int rc = 0;
+    for (int i = 0; i < p->count && !rc; i++) {
+        struct fr_tensor *t = p->items[i].t;
+        const struct fr_st_entry *e = fr_st_find(f, p->items[i].name);
+        int mapped = t->ndim == 2 && e->dtype != FR_F64 && !strstr(e->name, "wpe");
+        fr_st_entry_to_f32(e, tmp);
+        rc = check_nan(tmp, (size_t)e->nelem, path);
+        if (mapped) {
+            t->data = (void *)e->data;
+            t->dtype = e->dtype;
+        } else {
+            memcpy(own, tmp, (size_t)e->nelem * sizeof(float));
+            t->data = own;
+            own += (e->nelem + 15) & ~(int64_t)15;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
 int fr_tf_load(struct fr_tf_model *m, const char *path) {
+    return fr_tf_load_ex(m, path, 0);
+}
+
+int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags) {
     memset(m, 0, sizeof *m);
     void *map = NULL;
     size_t len = 0;
@@ -515,8 +605,14 @@ int fr_tf_load(struct fr_tf_model *m, const char *path) {
         rc = fr_st_open(path, &f);
         if (rc) return rc;
         const char *kind = fr_st_meta(f, "frugal.model");
-        if (kind && strcmp(kind, "transformer") == 0)
-            rc = load_frugal_st(m, path, f);
+        int trainable = flags & FR_TF_TRAINABLE;
+        if (kind && strcmp(kind, "transformer") == 0) {
+            rc = load_frugal_st(m, path, f, trainable);
+            if (!rc && !trainable) {
+                m->st_file = f; /* the weights live in its mapping */
+                f = NULL;
+            }
+        }
         else if (kind)
             rc = fr_error(FR_EFORMAT, "%s: a frugal '%s' checkpoint, not a transformer", path, kind);
         else

@@ -25,6 +25,7 @@ int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_train_lm(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
  * stderr and returns EXIT_RUNTIME. */

@@ -44,7 +44,8 @@ int cmd_generate(int argc, char **argv) {
         {"model", ARG_STR, &model, "checkpoint: llama2.c .bin or frugal .safetensors (required)"},
         {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok if present, else ids)"},
         {"prompt", ARG_STR, &prompt, "prompt text (default: start from BOS); with --ids, ids"},
-        {"steps", ARG_INT, &steps, "tokens to generate", 1, 1 << 20},
+        {"steps", ARG_INT, &steps, "tokens to generate (past the model's context the window "
+                                   "slides: the last half is re-read)", 1, 1 << 20},
         {"temperature", ARG_DOUBLE, &temp, "sampling temperature (0 = greedy)", 0, 100},
         {"top-p", ARG_DOUBLE, &top_p, "nucleus sampling mass (1 = off)", 1e-6, 1},
         {"top-k", ARG_INT, &top_k, "sample among the k most likely (0 = off)", 0, 1 << 24},
@@ -108,15 +109,15 @@ int cmd_generate(int argc, char **argv) {
         pr[0] = bos < V ? bos : 0;
         np = 1;
     }
-    if (np + steps > m.cfg.max_seq) steps = m.cfg.max_seq - np;
-    if (steps < 1) {
+    if (np >= m.cfg.max_seq) {
         rc = cli_fail("generate", "prompt of %lld tokens fills the model's context of %d",
                       (long long)np, m.cfg.max_seq);
         goto done;
     }
     struct fr_kv_config kc = {kv, heavy, recent, 0};
     struct fr_tf_state st;
-    if (fr_tf_state_init(&st, &m, (int)batch, np + steps, np, &kc, np)) {
+    int64_t ctx = np + steps < m.cfg.max_seq ? np + steps : m.cfg.max_seq;
+    if (fr_tf_state_init(&st, &m, (int)batch, ctx, ctx, &kc, np)) {
         rc = cli_fail("generate", "%s", fr_last_error());
         goto done;
     }
@@ -128,6 +129,11 @@ int cmd_generate(int argc, char **argv) {
     }
     float *lg = malloc(sizeof(float) * (size_t)V * batch);
     int32_t *cur = malloc(sizeof(int32_t) * batch), *prev = malloc(sizeof(int32_t) * batch);
+    /* token history per sequence, for sliding the window past the context */
+    int64_t hcap = np + steps;
+    int32_t *hist = malloc(sizeof(int32_t) * (size_t)(hcap * batch));
+    for (int b = 0; b < batch; b++) memcpy(hist + b * hcap, pr, (size_t)np * sizeof(int32_t));
+    int64_t hlen = np;
     double t0 = now_s();
     for (int b = 0; b < batch; b++) {
         if (fr_tf_prefill(&st, b, pr, np, lg + (size_t)b * V, 0)) {
@@ -156,10 +162,20 @@ int cmd_generate(int argc, char **argv) {
         made++;
         if (tok && cur[0] == fr_tokenizer_eos(tok) && batch == 1) break;
         if (s + 1 == steps) break;
-        if (fr_tf_decode(&st, cur, lg)) {
+        for (int b = 0; b < batch; b++) hist[b * hcap + hlen] = cur[b];
+        hlen++;
+        if (st.pos[0] + 1 > ctx) {
+            /* context full: keep the last half of the window and re-prefill it */
+            int64_t keep = ctx / 2;
+            for (int b = 0; b < batch && !rc; b++) {
+                fr_tf_state_reset(&st, b);
+                if (fr_tf_prefill(&st, b, hist + b * hcap + hlen - keep, keep, lg + (size_t)b * V, 0))
+                    rc = cli_fail("generate", "%s", fr_last_error());
+            }
+        } else if (fr_tf_decode(&st, cur, lg)) {
             rc = cli_fail("generate", "%s", fr_last_error());
-            break;
         }
+        if (rc) break;
         for (int b = 0; b < batch; b++) {
             prev[b] = cur[b];
             cur[b] = fr_sample(&sp, lg + (size_t)b * V);
@@ -176,6 +192,7 @@ int cmd_generate(int argc, char **argv) {
     free(lg);
     free(cur);
     free(prev);
+    free(hist);
     fr_sampler_free(&sp);
     fr_tf_state_free(&st);
 done:
