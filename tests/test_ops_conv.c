@@ -128,6 +128,13 @@ int main(void) {
     conv_check("1x3 pad (0,1)", 8, 5, 3, 2, 1, 3, 2, (O){.pad_w = 1}, 1, 0);
     conv_check("3x1 pad (1,0)", 6, 7, 3, 3, 3, 1, 2, (O){.pad_h = 1}, 0, 0);
     conv_check("1x1 pointwise", 6, 5, 4, 3, 1, 1, 5, (O){0}, 1, 0);
+    /* fewer column rows than output channels: transposed weight gradient */
+    conv_check("3x3 pad 1 1->12 (dW transposed)", 6, 5, 1, 2, 3, 3, 12,
+               (O){.pad_h = 1, .pad_w = 1}, 1, 0);
+    conv_check("3x3 groups 2, 12 per group (dW transposed)", 5, 4, 2, 2, 3, 3, 24,
+               (O){.pad_h = 1, .pad_w = 1, .groups = 2}, 1, 0);
+    /* same-width block im2col with taps wholly off a 2-wide plane */
+    conv_check("5x5 pad 2 on 2x3", 2, 3, 2, 2, 5, 5, 3, (O){.pad_h = 2, .pad_w = 2}, 1, 0);
     conv_check("1x1 stride 2", 7, 5, 3, 2, 1, 1, 2, (O){.stride_h = 2, .stride_w = 2}, 1, 0);
     conv_check("3x3 strided input", 6, 5, 2, 2, 3, 3, 2, (O){.pad_h = 1, .pad_w = 1}, 1, 1);
     conv_check("depthwise 3x3", 20, 7, 3, 2, 3, 3, 3, (O){.pad_h = 1, .pad_w = 1, .groups = 3}, 1,
@@ -150,6 +157,11 @@ int main(void) {
                      (O){.pad_h = 6, .pad_w = 6, .groups = 4});
     conv_fast_vs_ref("3x3 16->24 batch 5", 12, 11, 16, 5, 3, 3, 24, (O){.pad_h = 1, .pad_w = 1});
     conv_fast_vs_ref("1x1 16->8 batch 3", 9, 7, 16, 3, 1, 1, 8, (O){0});
+    /* the Fashion-MNIST CNN's two layers */
+    conv_fast_vs_ref("cnn conv1 1->32 28x28 batch 3", 28, 28, 1, 3, 3, 3, 32,
+                     (O){.pad_h = 1, .pad_w = 1});
+    conv_fast_vs_ref("cnn conv2 32->64 14x14 batch 3", 14, 14, 32, 3, 3, 3, 64,
+                     (O){.pad_h = 1, .pad_w = 1});
     conv_fast_vs_ref("7x7 stride 2 3->8", 23, 21, 3, 2, 7, 7, 8,
                      (O){.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3});
 

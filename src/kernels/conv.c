@@ -26,9 +26,90 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 #define ld16(p) (*(const v16u *)(p))
 #define st16(p, v) (*(v16u *)(p) = (v))
 
+/* "Same-width" stride-1 convolutions (OW == W, sw == sh == 1: the 3x3
+ * pad-1 layers of small CNNs) map consecutive output rows to consecutive
+ * input rows, so one column row (c, kh, kw) is a single contiguous run of
+ * the input plane shifted by the tap's column offset, with the columns that
+ * fall off the left / right edge zeroed afterwards. One long copy per tap
+ * instead of one 14-float copy per output row. Same values as the general
+ * loop. */
+static int same_width(const struct fr_conv_geom *g) {
+    return g->sw == 1 && g->sh == 1 && g->OW == g->W;
+}
+
+/* Valid output rows [*oh0, *oh1) of kernel row kh (input row inside [0, H)). */
+static void valid_rows(const struct fr_conv_geom *g, int64_t kh, int64_t *oh0, int64_t *oh1) {
+    int64_t d = kh * g->dh - g->ph; /* ih = oh + d */
+    *oh0 = d < 0 ? -d : 0;
+    *oh1 = g->H - d < g->OH ? g->H - d : g->OH;
+    if (*oh0 > g->OH) *oh0 = g->OH;
+    if (*oh1 < *oh0) *oh1 = *oh0;
+}
+
+static void im2col_same_width(const struct fr_conv_geom *g, const float *x, float *col) {
+    const int64_t OHW = g->OH * g->OW, W = g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t oh0, oh1;
+            valid_rows(g, kh, &oh0, &oh1);
+            const float *xc = x + c * g->H * W + (oh0 + kh * g->dh - g->ph) * W;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                float *row = col + ((c * g->KH + kh) * g->KW + kw) * OHW;
+                int64_t off = kw * g->dw - g->pw, n = (oh1 - oh0) * W;
+                memset(row, 0, (size_t)(oh0 * W) * sizeof(float));
+                memset(row + oh1 * W, 0, (size_t)((g->OH - oh1) * W) * sizeof(float));
+                float *dst = row + oh0 * W;
+                if (off <= -W || off >= W) {
+                    memset(dst, 0, (size_t)n * sizeof(float));
+                    continue;
+                }
+                /* dst[i] = xc[i + off] for i in [i0, i1): in the plane */
+                int64_t i0 = off < 0 ? -off : 0, i1 = off > 0 ? n - off : n;
+                if (i1 > i0) memcpy(dst + i0, xc + i0 + off, (size_t)(i1 - i0) * sizeof(float));
+                if (off < 0)
+                    for (int64_t r = 0; r < n; r += W)
+                        for (int64_t k = 0; k < -off; k++)
+                            dst[r + k] = 0;
+                else
+                    for (int64_t r = 0; r < n; r += W)
+                        for (int64_t k = W - off; k < W; k++)
+                            dst[r + k] = 0;
+            }
+        }
+}
+
+/* The adjoint: the edge columns of each column row are zeroed in col (the
+ * caller's scratch) first, so the contiguous add sends +0 to the cells they
+ * overlap (one difference from the general loop: a -0 gradient there may
+ * become +0). */
+static void col2im_same_width(const struct fr_conv_geom *g, float *col, float *dx) {
+    const int64_t OHW = g->OH * g->OW, W = g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t oh0, oh1;
+            valid_rows(g, kh, &oh0, &oh1);
+            float *xc = dx + c * g->H * W + (oh0 + kh * g->dh - g->ph) * W;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t off = kw * g->dw - g->pw, n = (oh1 - oh0) * W;
+                if (off <= -W || off >= W) continue;
+                float *src = col + ((c * g->KH + kh) * g->KW + kw) * OHW + oh0 * W;
+                if (off < 0)
+                    for (int64_t r = 0; r < n; r += W)
+                        for (int64_t k = 0; k < -off; k++)
+                            src[r + k] = 0;
+                else
+                    for (int64_t r = 0; r < n; r += W)
+                        for (int64_t k = W - off; k < W; k++)
+                            src[r + k] = 0;
+                int64_t i0 = off < 0 ? -off : 0, i1 = off > 0 ? n - off : n;
+                fr_vec_acc(i1 - i0, src + i0, xc + i0 + off);
+            }
+        }
+}
+
 /* Row segments are short (an output row), so the copies are plain loops the
  * compiler vectorises inline rather than memcpy / memset calls. */
-FR_CLONES void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
+FR_CLONES static void im2col_general(const struct fr_conv_geom *g, const float *x, float *col) {
     const int64_t OHW = g->OH * g->OW, OW = g->OW, sw = g->sw;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t kh = 0; kh < g->KH; kh++)
@@ -64,7 +145,14 @@ FR_CLONES void fr_im2col(const struct fr_conv_geom *g, const float *x, float *co
             }
 }
 
-FR_CLONES void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx) {
+void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col) {
+    if (same_width(g))
+        im2col_same_width(g, x, col);
+    else
+        im2col_general(g, x, col);
+}
+
+FR_CLONES static void col2im_general(const struct fr_conv_geom *g, const float *col, float *dx) {
     const int64_t OHW = g->OH * g->OW;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t kh = 0; kh < g->KH; kh++)
@@ -89,6 +177,13 @@ FR_CLONES void fr_col2im(const struct fr_conv_geom *g, const float *col, float *
                             xr[ow * g->sw] += r[ow];
                 }
             }
+}
+
+void fr_col2im(const struct fr_conv_geom *g, float *col, float *dx) {
+    if (same_width(g))
+        col2im_same_width(g, col, dx);
+    else
+        col2im_general(g, col, dx);
 }
 
 /* ---- depthwise ---- */

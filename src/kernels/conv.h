@@ -26,8 +26,10 @@ struct fr_conv_geom {
  * (0 outside the image) for the C planes at x; col has C*KH*KW rows of
  * OH*OW floats. */
 void fr_im2col(const struct fr_conv_geom *g, const float *x, float *col);
-/* The adjoint of fr_im2col: dx += scatter of col (dx has C planes H x W). */
-void fr_col2im(const struct fr_conv_geom *g, const float *col, float *dx);
+/* The adjoint of fr_im2col: dx += scatter of col (dx has C planes H x W).
+ * col is scratch: entries that im2col would have zeroed (padding cells) may
+ * be overwritten with 0. */
+void fr_col2im(const struct fr_conv_geom *g, float *col, float *dx);
 
 /* Depthwise plane kernels; g->C is ignored (one plane). Each needs a scratch
  * buffer of fr_dw_scratch_floats(g) floats (64-byte aligned), reused across
