@@ -118,6 +118,7 @@ struct fr_tf_state {
     int32_t *pos; /* next position per sequence */
     float *buf;   /* scratch */
     size_t buf_floats;
+    int n_scratch; /* attention scratch regions (threads at init) */
 };
 
 /* Creates inference state for `batch` sequences of at most max_seq tokens,

@@ -105,87 +105,100 @@ static size_t head_scratch(int64_t cap, int64_t T, int hs) {
     return (size_t)(cap + T) + (size_t)cap + (size_t)T + 2 * (size_t)T * hs + 16;
 }
 
+/* Attention work: `units` chunks of T rows each (a prefill: one unit of T
+ * rows of one sequence; a decode step: one unit of 1 row per sequence),
+ * times the KV heads. Task i is unit i / Hkv, KV head i % Hkv; scratch is
+ * per worker thread. */
 struct att_job {
     struct fr_tf_state *s;
-    int b, layer;
+    const int *seq; /* sequence of each unit */
+    int layer;
     int64_t T;
-    const float *q, *k, *v; /* rows of the chunk */
+    const float *q, *k, *v; /* rows: unit u starts at row u*T */
     int64_t qstride, kvstride;
     float *out;
-    const int32_t *pos;
+    const int32_t *pos; /* per row */
     int err;
 };
 
-static void attend_heads(void *vp, int64_t g0, int64_t g1, int tid) {
-    (void)tid;
+static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
     struct att_job *j = vp;
     struct fr_tf_state *s = j->s;
     const struct fr_tf_config *c = &s->m->cfg;
-    int hs = c->dim / c->n_heads, rep = c->n_heads / c->n_kv_heads;
+    int hs = c->dim / c->n_heads, rep = c->n_heads / c->n_kv_heads, Hkv = c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hs);
     int64_t T = j->T;
-    for (int64_t g = g0; g < g1; g++) {
-        struct fr_kv_head *hd = fr_kv_head_at(&s->kv, j->b, j->layer, (int)g);
-        float *sc = s->buf + (size_t)g * head_scratch(s->kv.cap, s->max_chunk, hs);
-        float *wsum = sc + s->kv.cap + s->max_chunk;
-        float *mass = wsum + s->kv.cap;
-        float *kc = mass + s->max_chunk, *vc = kc + T * hs;
+    float *sc = s->buf + (size_t)tid * head_scratch(s->kv.cap, s->max_chunk, hs);
+    float *wsum = sc + s->kv.cap + s->max_chunk;
+    float *mass = wsum + s->kv.cap;
+    float *kc = mass + s->max_chunk, *vc = kc + T * hs;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t u = i / Hkv, g = i % Hkv;
+        const float *qu = j->q + u * T * j->qstride, *ku = j->k + u * T * j->kvstride,
+                    *vu = j->v + u * T * j->kvstride;
+        float *ou = j->out + u * T * j->qstride;
+        struct fr_kv_head *hd = fr_kv_head_at(&s->kv, j->seq[u], j->layer, (int)g);
         int64_t n = hd->n;
         for (int64_t t = 0; t < T; t++) {
-            memcpy(kc + t * hs, j->k + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
-            memcpy(vc + t * hs, j->v + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
+            memcpy(kc + t * hs, ku + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
+            memcpy(vc + t * hs, vu + t * j->kvstride + g * hs, (size_t)hs * sizeof(float));
         }
         memset(wsum, 0, (size_t)n * sizeof(float));
         memset(mass, 0, (size_t)T * sizeof(float));
         for (int r = 0; r < rep; r++) {
             int h = (int)g * rep + r;
             for (int64_t t = 0; t < T; t++) {
-                const float *q = j->q + t * j->qstride + h * hs;
+                const float *q = qu + t * j->qstride + h * hs;
                 float mx = -INFINITY;
-                for (int64_t i = 0; i < n; i++) {
-                    sc[i] = dotf(q, hd->k + i * hs, hs) * scale;
-                    if (sc[i] > mx) mx = sc[i];
+                for (int64_t k = 0; k < n; k++) {
+                    sc[k] = dotf(q, hd->k + k * hs, hs) * scale;
+                    if (sc[k] > mx) mx = sc[k];
                 }
-                for (int64_t u = 0; u <= t; u++) {
-                    sc[n + u] = dotf(q, kc + u * hs, hs) * scale;
-                    if (sc[n + u] > mx) mx = sc[n + u];
+                for (int64_t w = 0; w <= t; w++) {
+                    sc[n + w] = dotf(q, kc + w * hs, hs) * scale;
+                    if (sc[n + w] > mx) mx = sc[n + w];
                 }
                 int64_t tot = n + t + 1;
                 double z = 0;
-                for (int64_t i = 0; i < tot; i++) {
+                for (int64_t k = 0; k < tot; k++) {
                     /* below e^-80 a weight is 0: avoids denormal arithmetic */
-                    float d = sc[i] - mx;
-                    sc[i] = d < -80.0f ? 0.0f : expf(d);
-                    z += sc[i];
+                    float d = sc[k] - mx;
+                    sc[k] = d < -80.0f ? 0.0f : expf(d);
+                    z += sc[k];
                 }
                 float iz = (float)(1.0 / z);
-                float *o = j->out + t * j->qstride + h * hs;
+                float *o = ou + t * j->qstride + h * hs;
                 memset(o, 0, (size_t)hs * sizeof(float));
-                for (int64_t i = 0; i < n; i++) {
-                    float p = sc[i] * iz;
-                    wsum[i] += p;
-                    axpy(p, hd->v + i * hs, o, hs);
+                for (int64_t k = 0; k < n; k++) {
+                    float p = sc[k] * iz;
+                    wsum[k] += p;
+                    if (p != 0) axpy(p, hd->v + k * hs, o, hs);
                 }
-                for (int64_t u = 0; u <= t; u++) {
-                    float p = sc[n + u] * iz;
-                    mass[u] += p;
-                    axpy(p, vc + u * hs, o, hs);
+                for (int64_t w = 0; w <= t; w++) {
+                    float p = sc[n + w] * iz;
+                    mass[w] += p;
+                    axpy(p, vc + w * hs, o, hs);
                 }
             }
         }
         const struct fr_kv_policy *pol = s->kv.policy;
         if (pol->observe && n) pol->observe(hd, wsum);
-        if (pol->admit(hd, &s->kv.cfg, s->kv.prompt_len, kc, vc, j->pos, mass, T, hs)) j->err = 1;
+        if (pol->admit(hd, &s->kv.cfg, s->kv.prompt_len, kc, vc, j->pos + u * T, mass, T, hs))
+            j->err = 1;
     }
 }
 
-static int attention(struct fr_tf_state *s, int b, int layer, int64_t T, const float *q,
-                     const float *k, const float *v, float *out, const int32_t *pos) {
+static int attention(struct fr_tf_state *s, const int *seq, int64_t units, int layer, int64_t T,
+                     const float *q, const float *k, const float *v, float *out,
+                     const int32_t *pos) {
     const struct fr_tf_config *c = &s->m->cfg;
     int kvd = c->n_kv_heads * (c->dim / c->n_heads);
-    struct att_job j = {s, b, layer, T, q, k, v, c->dim, kvd, out, pos, 0};
-    int64_t work = (fr_kv_head_at(&s->kv, b, layer, 0)->n + T) * T * c->dim;
-    fr_parallel_for(c->n_kv_heads, work > (1 << 16) ? 1 : c->n_kv_heads, attend_heads, &j);
+    struct att_job j = {s, seq, layer, T, q, k, v, c->dim, kvd, out, pos, 0};
+    int64_t tasks = units * c->n_kv_heads;
+    int64_t work = (fr_kv_head_at(&s->kv, seq[0], layer, 0)->n + T) * T * c->dim * units;
+    /* one scratch region per thread: run serially if the pool grew since init */
+    int64_t grain = work > (1 << 16) && fr_threads_get() <= s->n_scratch ? 1 : tasks;
+    fr_parallel_for(tasks, grain, attend_heads, &j);
     return j.err ? FR_EINVAL : 0;
 }
 
@@ -198,7 +211,7 @@ static struct rows rows_of(struct fr_tf_state *s) {
     const struct fr_tf_config *c = &s->m->cfg;
     int hs = c->dim / c->n_heads;
     int64_t R = s->max_chunk > s->batch ? s->max_chunk : s->batch;
-    size_t att_scratch = (size_t)c->n_kv_heads * head_scratch(s->kv.cap, s->max_chunk, hs);
+    size_t att_scratch = (size_t)s->n_scratch * head_scratch(s->kv.cap, s->max_chunk, hs);
     float *p = s->buf + att_scratch;
     struct rows r;
     int kvd = c->n_kv_heads * hs;
@@ -234,7 +247,8 @@ int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int bat
     if (rc) return rc;
     int64_t R = max_chunk > batch ? max_chunk : batch;
     int kvd = c->n_kv_heads * hs;
-    s->buf_floats = (size_t)c->n_kv_heads * head_scratch(s->kv.cap, max_chunk, hs) +
+    s->n_scratch = fr_threads_get();
+    s->buf_floats = (size_t)s->n_scratch * head_scratch(s->kv.cap, max_chunk, hs) +
                     (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim + (size_t)hs);
     s->buf = malloc(s->buf_floats * sizeof(float));
     s->pos = calloc((size_t)batch, sizeof(int32_t));
@@ -310,16 +324,9 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
                 rope_row(c, w.q + r * D, c->n_heads, hs, cs, sn);
                 rope_row(c, w.k + r * kvd, c->n_kv_heads, hs, cs, sn);
             }
-        if (chunk) {
-            int rc = attention(s, seq[0], l, R, w.q, w.k, w.v, w.att, pos);
-            if (rc) return rc;
-        } else {
-            for (int64_t r = 0; r < R; r++) {
-                int rc = attention(s, seq[r], l, 1, w.q + r * D, w.k + r * kvd, w.v + r * kvd,
-                                   w.att + r * D, pos + r);
-                if (rc) return rc;
-            }
-        }
+        int rc = chunk ? attention(s, seq, 1, l, R, w.q, w.k, w.v, w.att, pos)
+                       : attention(s, seq, R, l, 1, w.q, w.k, w.v, w.att, pos);
+        if (rc) return rc;
         wmul(&L->wo, w.att, R, w.xb);
         add_bias(&L->bo, w.xb, R, D);
         for (int64_t i = 0; i < R * D; i++) w.x[i] += w.xb[i];
