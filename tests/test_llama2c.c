@@ -98,6 +98,7 @@ int main(void) {
         }
     }
     CHECK(same, "greedy decode matches the reference for %d tokens", ng - 1);
+    fr_sampler_free(&sp);
     fr_tf_state_free(&g);
 
     /* 4. batched decode (3 sequences, different prompts) equals one at a time */
