@@ -38,8 +38,14 @@ static void full_observe(struct fr_kv_head *h, const float *w) {
 
 static const struct fr_kv_policy FULL = {"full", full_capacity, full_observe, full_admit};
 
-static const struct fr_kv_policy *const POLICIES[] = {&FULL};
-static const char *const NAMES[] = {"full", NULL};
+/* eviction policies, defined in src/methods/kv/kv_policies.c */
+extern const struct fr_kv_policy fr_kv_policy_local, fr_kv_policy_h2o, fr_kv_policy_heavy,
+    fr_kv_policy_sink, fr_kv_policy_tova;
+
+static const struct fr_kv_policy *const POLICIES[] = {
+    &FULL, &fr_kv_policy_local, &fr_kv_policy_h2o, &fr_kv_policy_heavy, &fr_kv_policy_sink,
+    &fr_kv_policy_tova};
+static const char *const NAMES[] = {"full", "local", "h2o", "heavy", "sink", "tova", NULL};
 
 const struct fr_kv_policy *fr_kv_policy_find(const char *name) {
     if (!name) return &FULL;

@@ -39,7 +39,7 @@ int cmd_generate(int argc, char **argv) {
     int64_t steps = 256, seed = 0, threads = 0, top_k = 0, batch = 1;
     double temp = 1.0, top_p = 1.0, heavy = 0.1, recent = 0.1;
     int ids = 0, stats = 0;
-    static const char *const kvs[] = {"full", NULL};
+    const char *const *kvs = fr_kv_policy_names();
     struct arg_flag flags[] = {
         {"model", ARG_STR, &model, "checkpoint: llama2.c .bin or frugal .safetensors (required)"},
         {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok if present, else ids)"},
@@ -51,7 +51,9 @@ int cmd_generate(int argc, char **argv) {
         {"top-k", ARG_INT, &top_k, "sample among the k most likely (0 = off)", 0, 1 << 24},
         {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
         {"batch", ARG_INT, &batch, "sequences generated together", 1, 4096},
-        {"kv", ARG_STR, &kv, "KV-cache policy", 0, 0, kvs},
+        {"kv", ARG_STR, &kv, "KV-cache policy: full, or an eviction policy holding heavy + recent "
+                             "tokens (h2o: heavy hitters + recent window; heavy; local; sink: 4 "
+                             "first + recent; tova)", 0, 0, kvs},
         {"heavy", ARG_DOUBLE, &heavy, "heavy-hitter budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
         {"recent", ARG_DOUBLE, &recent, "recent-window budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
         {"ids", ARG_BOOL, &ids, "print token ids instead of text (prompt given as ids)"},
