@@ -26,8 +26,9 @@
  * restarts from the mass the token received itself. A chunk bigger than
  * what is free (a prefill) is selected from the union of the cached slots
  * and the chunk's keys/values (passed in, never stored beyond the budget):
- * evicted cached slots are reused first, in slot order, and the rest is
- * appended, so a head that had room keeps slot order = position order.
+ * kept new tokens fill the free slots first, then the slots of evicted
+ * cached tokens, oldest evicted first, as evicting one token at a time
+ * would.
  *
  * Ties in scores go to the older token being evicted (deterministic).
  */
@@ -169,16 +170,22 @@ static int admit_chunk(struct fr_kv_head *h, enum kind kd, int64_t sink, int64_t
         for (int64_t i = 0; i < nr && kept < cap; i++) c[rest[i].id].keep = 1, kept++;
         free(rest);
     }
-    /* cached slots not kept are freed, in slot order; kept new tokens fill
-     * them, then append. Exactly cap candidates are kept and n <= cap, so
-     * the new tokens kept are at least as many as the slots freed. */
+    /* kept new tokens go first into free slots at the end, then into the
+     * slots of evicted cached tokens, the oldest evicted first (what
+     * evicting one token at a time would do). Exactly cap candidates are
+     * kept and n <= cap, so they fill every freed slot. */
     int64_t nf = 0;
     for (int64_t i = 0; i < n; i++)
         if (!c[i].keep) freed[nf++] = i;
+    for (int64_t i = 1; i < nf; i++) /* by position: nf is small, insertion sort */
+        for (int64_t j = i; j > 0 && h->pos[freed[j]] < h->pos[freed[j - 1]]; j--) {
+            int64_t x = freed[j];
+            freed[j] = freed[j - 1], freed[j - 1] = x;
+        }
     int64_t fi = 0, end = n;
     for (int64_t t = 0; t < T; t++) {
         if (!c[n + t].keep) continue;
-        int64_t slot = fi < nf ? freed[fi++] : end++;
+        int64_t slot = end < cap ? end++ : freed[fi++];
         put(h, slot, k + t * hs, v + t * hs, pos[t], mass ? mass[t] : 0.0f, hs);
     }
     h->n = end;
