@@ -1,20 +1,23 @@
 /* gemm.c: frugal's own SGEMM (the BLIS / llamafile recipe) and its naive
  * references.
  *
- * Structure (loops outermost first), for C = alpha op(A) op(B) + beta C:
+ * Structure: the threads split C into one slab each (columns, or rows
+ * when M > N), claimed from a shared counter so a late thread costs no
+ * imbalance; within a slab, loops outermost first:
  *   jc over N in nc columns
  *     pc over K in kc steps       pack B[pc.., jc..] into nr-wide panels
- *                                 (zero padded; threads split the panels)
- *       threads split M (or, for short M, the B panels)
- *         ic over M in mc rows    pack A into mr-row panels (per thread)
- *           jr over B panels      the kc x nr B panel stays in L1
- *             ir over A panels    micro-kernel: mr x nr tile in registers
- * The transposes are absorbed by the packing routines, so the kernels see
- * one layout. beta applies on the first kc step only (later steps add), and
- * beta == 0 never reads C. Two shortcuts skip packing where it cannot pay:
- * M <= 8 with B stored N x K goes to a dot-product kernel, and M <= 16 with
- * B stored K x N feeds B to the micro-kernel in place. Work is split
- * statically over the pool, so results do not depend on timing.
+ *                                 (zero padded)
+ *       ic over M in mc rows      pack A into mr-row panels
+ *         ir over A panels        the mr x kc A panel stays in L1
+ *           jr over B panels      micro-kernel: mr x nr tile in registers,
+ *                                 the B block streams from L2
+ * The transposes are absorbed by the packing routines (SIMD 8 x 8
+ * transposes where the ISA allows), so the kernels see one layout. beta
+ * applies on the first kc step only (later steps add), and beta == 0 never
+ * reads C. Two shortcuts skip packing where it cannot pay: M <= 8 with B
+ * stored N x K goes to a dot-product kernel, and M <= 16 with B stored
+ * K x N feeds B to the micro-kernel in place. Work is split statically
+ * per element, so results do not depend on the thread count or timing.
  *
  * The kernels come from a table chosen by fr_cpu_isa() (AVX-512, AVX2+FMA,
  * plain C), so one binary runs everywhere. With FR_USE_OPENBLAS, fr_gemm
