@@ -17,6 +17,7 @@ static inline float hsum256(__m256 v) {
 #define VLOADX(p) _mm256_loadu_ps(p)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VHSUM(v) hsum256(v)
+#define VADD(a, b) _mm256_add_ps(a, b)
 
 #define WT float
 #define LOADW(p) _mm256_loadu_ps(p)

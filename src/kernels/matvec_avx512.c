@@ -10,6 +10,7 @@
 #define VLOADX(p) _mm512_loadu_ps(p)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
+#define VADD(a, b) _mm512_add_ps(a, b)
 
 #define WT float
 #define LOADW(p) _mm512_loadu_ps(p)

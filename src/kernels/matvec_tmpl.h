@@ -23,7 +23,7 @@
             for (int q = 0; q < NB; q++) a0[q] = VFMA(w0, VLOADX(xb + q * ldx + i), a0[q]);       \
         }                                                                                          \
         for (int q = 0; q < NB; q++) {                                                             \
-            float s = VHSUM(a0[q]) + VHSUM(a1[q]);                                                 \
+            float s = VHSUM(VADD(a0[q], a1[q]));                                                   \
             for (int64_t j = i; j < cols; j++) s += SCALARW(w[j]) * xb[q * ldx + j];              \
             y[(b + q) * ldy + r] = s;                                                              \
         }                                                                                          \

@@ -18,10 +18,11 @@
 #include <string.h>
 
 #include "../kernels/matvec.h"
+#include "../kernels/vec.h"
 
 /* y[R x rows] = x[R x cols] W^T */
 static void wmul(const struct fr_wmat *W, const float *x, int64_t R, float *y) {
-    if (W->dt == FR_F32 && R >= 8)
+    if (W->dt == FR_F32 && R > 16)
         fr_gemm(0, 1, R, W->rows, W->cols, 1.0f, x, W->cols, W->p, W->cols, 0.0f, y, W->rows);
     else
         fr_matvec(W->dt, W->p, W->rows, W->cols, x, W->cols, (int)R, y, W->rows);
@@ -100,9 +101,10 @@ static inline void axpy(float a, const float *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-/* Scratch layout per KV head worker (floats). */
-static size_t head_scratch(int64_t cap, int64_t T, int hs) {
-    return (size_t)(cap + T) + (size_t)cap + (size_t)T + 2 * (size_t)T * hs + 16;
+/* Scratch per attention worker (floats): scores of the `rep` query heads
+ * sharing a KV head, wsum, mass, and the chunk's keys and values. */
+static size_t head_scratch(int64_t cap, int64_t T, int hs, int rep) {
+    return (size_t)rep * (size_t)(cap + T) + (size_t)cap + (size_t)T + 2 * (size_t)T * hs + 16;
 }
 
 /* Attention work: `units` chunks of T rows each (a prefill: one unit of T
@@ -128,8 +130,10 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
     int hs = c->dim / c->n_heads, rep = c->n_heads / c->n_kv_heads, Hkv = c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hs);
     int64_t T = j->T;
-    float *sc = s->buf + (size_t)tid * head_scratch(s->kv.cap, s->max_chunk, hs);
-    float *wsum = sc + s->kv.cap + s->max_chunk;
+    fr_matvec_fn mv = fr_matvec_kernel(FR_F32);
+    int64_t ld = s->kv.cap + s->max_chunk; /* row stride of the score matrix */
+    float *sc0 = s->buf + (size_t)tid * head_scratch(s->kv.cap, s->max_chunk, hs, rep);
+    float *wsum = sc0 + (size_t)rep * ld;
     float *mass = wsum + s->kv.cap;
     float *kc = mass + s->max_chunk, *vc = kc + T * hs;
     for (int64_t i = i0; i < i1; i++) {
@@ -145,13 +149,18 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
         }
         memset(wsum, 0, (size_t)n * sizeof(float));
         memset(mass, 0, (size_t)T * sizeof(float));
-        for (int r = 0; r < rep; r++) {
-            int h = (int)g * rep + r;
-            for (int64_t t = 0; t < T; t++) {
-                const float *q = qu + t * j->qstride + h * hs;
+        for (int64_t t = 0; t < T; t++) {
+            /* scores of the rep query heads over the cached keys in one pass
+             * over K (the matvec kernel: rows of K dot each query) */
+            const float *q0 = qu + t * j->qstride + g * rep * hs;
+            if (n) mv(hd->k, hs, q0, hs, rep, sc0, ld, 0, n);
+            for (int r = 0; r < rep; r++) {
+                int h = (int)g * rep + r;
+                const float *q = q0 + r * hs;
+                float *sc = sc0 + r * ld;
                 float mx = -INFINITY;
                 for (int64_t k = 0; k < n; k++) {
-                    sc[k] = dotf(q, hd->k + k * hs, hs) * scale;
+                    sc[k] *= scale;
                     if (sc[k] > mx) mx = sc[k];
                 }
                 for (int64_t w = 0; w <= t; w++) {
@@ -172,12 +181,12 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
                 for (int64_t k = 0; k < n; k++) {
                     float p = sc[k] * iz;
                     wsum[k] += p;
-                    if (p != 0) axpy(p, hd->v + k * hs, o, hs);
+                    if (p != 0) fr_vec_acc_scaled(hs, p, hd->v + k * hs, o);
                 }
                 for (int64_t w = 0; w <= t; w++) {
                     float p = sc[n + w] * iz;
                     mass[w] += p;
-                    axpy(p, vc + w * hs, o, hs);
+                    fr_vec_acc_scaled(hs, p, vc + w * hs, o);
                 }
             }
         }
@@ -211,7 +220,8 @@ static struct rows rows_of(struct fr_tf_state *s) {
     const struct fr_tf_config *c = &s->m->cfg;
     int hs = c->dim / c->n_heads;
     int64_t R = s->max_chunk > s->batch ? s->max_chunk : s->batch;
-    size_t att_scratch = (size_t)s->n_scratch * head_scratch(s->kv.cap, s->max_chunk, hs);
+    size_t att_scratch = (size_t)s->n_scratch * head_scratch(s->kv.cap, s->max_chunk, hs,
+                                                                c->n_heads / c->n_kv_heads);
     float *p = s->buf + att_scratch;
     struct rows r;
     int kvd = c->n_kv_heads * hs;
@@ -248,7 +258,8 @@ int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int bat
     int64_t R = max_chunk > batch ? max_chunk : batch;
     int kvd = c->n_kv_heads * hs;
     s->n_scratch = fr_threads_get();
-    s->buf_floats = (size_t)s->n_scratch * head_scratch(s->kv.cap, max_chunk, hs) +
+    s->buf_floats = (size_t)s->n_scratch * head_scratch(s->kv.cap, max_chunk, hs,
+                                                        c->n_heads / c->n_kv_heads) +
                     (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim + (size_t)hs);
     s->buf = malloc(s->buf_floats * sizeof(float));
     s->pos = calloc((size_t)batch, sizeof(int32_t));
