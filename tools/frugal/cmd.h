@@ -26,6 +26,24 @@ int cmd_generate(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_train_lm(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
+
+/* One model's KV-eviction study (cmd_kv_eval.c, also used by repro h2o):
+ * loads the model (and MODEL.tok), reads held-out windows of `text` (NULL:
+ * the model's own samples), runs fr_kv_eval_model into r with plots in dir.
+ * Returns an exit code (one line on stderr on failure). */
+struct fr_results;
+struct kv_eval_spec {
+    const char *model, *text, *label;
+    int64_t length, prompt, windows; /* 0 length: the model's context; 0 prompt: length / 8 */
+    const char *const *policies;
+    int npolicies;
+    const double *budgets;
+    int nbudgets;
+    uint64_t seed;
+    const char *dir;
+};
+int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_results *r);
 
 /* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
  * stderr and returns EXIT_RUNTIME. */

@@ -44,6 +44,7 @@ static const struct command COMMANDS[] = {
     {"info", cmd_info, "describe a file: safetensors, IDX, checkpoint"},
     {"train-lm", cmd_train_lm, "train a GPT-2 or LLaMA-style language model on a text"},
     {"generate", cmd_generate, "generate text from a transformer checkpoint (KV cache)"},
+    {"kv-eval", cmd_kv_eval, "KV-cache eviction policies: quality vs memory budget"},
     {"convert", cmd_convert, "rewrite a transformer checkpoint as f32/f16/bf16 safetensors"},
     {"perplexity", cmd_perplexity, "score a text under a transformer checkpoint"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},

@@ -1,0 +1,180 @@
+/* cmd_kv_eval.c: `frugal kv-eval`: how KV-cache eviction policies (h2o,
+ * local, heavy, sink, tova) trade memory for quality on one model:
+ * streaming perplexity, agreement with the full cache and attention
+ * statistics (kv_eval.h), written as OUT/results.json with SVG plots.
+ *
+ * Text: held-out windows of a text file (the last 10%, nanoGPT's split,
+ * tokenized with the model's tokenizer), or with no --text the model's own
+ * samples at temperature 1 from BOS (for stories260K, which ships without a
+ * tokenizer).
+ */
+#include "args.h"
+#include "cmd.h"
+#include "frugal/frugal.h"
+#include "frugal/kv_eval.h"
+#include "frugal/lm.h"
+#include "frugal/report.h"
+#include "frugal/tokenizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void progress_line(void *user, const char *line) {
+    (void)user;
+    fprintf(stderr, "%s\n", line);
+}
+
+int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_results *r) {
+    struct fr_tf_model m;
+    struct fr_tokenizer *tok = NULL;
+    int32_t *text = NULL, *ids = NULL;
+    int64_t n = 0;
+    int rc = EXIT_OK;
+    if (fr_tf_load(&m, sp->model)) return cli_fail(cmd, "%s", fr_last_error());
+    int64_t L = sp->length ? sp->length : m.cfg.max_seq;
+    int64_t P = sp->prompt ? sp->prompt : L / 8;
+    if (L > m.cfg.max_seq || P < 1 || P >= L) {
+        rc = cli_fail(cmd, "%s: need 1 <= prompt (%lld) < length (%lld) <= context (%d)",
+                      sp->model, (long long)P, (long long)L, m.cfg.max_seq);
+        goto done;
+    }
+    ids = malloc(sizeof(int32_t) * (size_t)(sp->windows * L));
+    if (!ids) {
+        rc = cli_fail(cmd, "out of memory");
+        goto done;
+    }
+    char tp[4200];
+    snprintf(tp, sizeof tp, "%s.tok", sp->model);
+    FILE *f = fopen(tp, "rb");
+    if (f) {
+        fclose(f);
+        if (fr_tokenizer_load(tp, &tok)) {
+            rc = cli_fail(cmd, "%s", fr_last_error());
+            goto done;
+        }
+    }
+    if (sp->text) {
+        if (!tok) {
+            rc = cli_fail(cmd, "%s has no tokenizer beside it (%s) to read %s", sp->model, tp,
+                          sp->text);
+            goto done;
+        }
+        if (fr_lm_load_tokens(sp->text, tok, &text, &n)) {
+            rc = cli_fail(cmd, "%s", fr_last_error());
+            goto done;
+        }
+        int64_t start = n - n / 10;
+        if (n - start < sp->windows * L) {
+            rc = cli_fail(cmd, "%s: held-out 10%% has %lld tokens, fewer than %lld windows of %lld",
+                          sp->text, (long long)(n - start), (long long)sp->windows, (long long)L);
+            goto done;
+        }
+        memcpy(ids, text + start, sizeof(int32_t) * (size_t)(sp->windows * L));
+        fr_results_config_str(r, "text", sp->text);
+    } else {
+        int32_t bos = tok && fr_tokenizer_bos(tok) >= 0 ? fr_tokenizer_bos(tok) : 1;
+        if (fr_kv_eval_self_text(&m, (int)sp->windows, L, bos, 1.0f, sp->seed, ids)) {
+            rc = cli_fail(cmd, "%s", fr_last_error());
+            goto done;
+        }
+    }
+    struct fr_kv_eval_opts o = {sp->label, sp->policies, sp->npolicies, sp->budgets,
+                                sp->nbudgets, L, P, tok, sp->dir, progress_line, NULL};
+    char key[256];
+    snprintf(key, sizeof key, "%s model", sp->label);
+    fr_results_config_str(r, key, sp->model);
+    snprintf(key, sizeof key, "%s text", sp->label);
+    fr_results_config_str(r, key, sp->text ? "held-out 10% of the text" : "own samples, T=1");
+    snprintf(key, sizeof key, "%s window", sp->label);
+    fr_results_config_int(r, key, L);
+    snprintf(key, sizeof key, "%s prompt", sp->label);
+    fr_results_config_int(r, key, P);
+    snprintf(key, sizeof key, "%s windows", sp->label);
+    fr_results_config_int(r, key, sp->windows);
+    if (fr_kv_eval_model(&m, ids, (int)sp->windows, &o, r))
+        rc = cli_fail(cmd, "%s", fr_last_error());
+done:
+    free(text);
+    free(ids);
+    fr_tokenizer_free(tok);
+    fr_tf_free(&m);
+    return rc;
+}
+
+/* Splits "a,b,c" into at most cap pieces (in place). */
+static int split(char *s, const char **out, int cap) {
+    int n = 0;
+    for (char *p = strtok(s, ","); p && n < cap; p = strtok(NULL, ",")) out[n++] = p;
+    return n;
+}
+
+int cmd_kv_eval(int argc, char **argv) {
+    const char *model = NULL, *text = NULL, *out = "out/kv-eval";
+    const char *pol = "h2o,local,heavy,sink,tova", *bud = "0.04,0.1,0.2,0.4,0.6,1";
+    int64_t length = 0, prompt = 0, windows = 8, seed = 1, threads = 0;
+    struct arg_flag flags[] = {
+        {"model", ARG_STR, &model, "checkpoint (required)"},
+        {"text", ARG_STR, &text, "text file whose last 10% is read (default: the model's own "
+                                 "samples at temperature 1)"},
+        {"length", ARG_INT, &length, "window length (0 = the model's context)", 0, 1 << 20},
+        {"prompt", ARG_INT, &prompt, "tokens prefilled per window (0 = length / 8)", 0, 1 << 20},
+        {"windows", ARG_INT, &windows, "windows, decoded together as a batch", 1, 256},
+        {"policies", ARG_STR, &pol, "comma-separated policies compared with the full cache"},
+        {"budgets", ARG_STR, &bud, "comma-separated budgets, fractions of the window"},
+        {"seed", ARG_INT, &seed, "seed of the self-generated text", 0, 9e15},
+        {"out", ARG_STR, &out, "directory for results.json and the plots"},
+        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+    };
+    struct arg_cmd c = {"kv-eval", "frugal kv-eval --model FILE [flags]",
+                        "Streams held-out text through each KV-cache policy at each budget: "
+                        "perplexity, top-1 agreement and KL vs the full cache, attention "
+                        "statistics; writes OUT/results.json and SVG plots.",
+                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+    int npos = 0, rc = args_parse(&c, argc, argv, NULL, &npos);
+    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
+    if (!model) {
+        fprintf(stderr, "frugal kv-eval: --model is required\n");
+        return EXIT_USAGE;
+    }
+    char pbuf[512], bbuf[512];
+    snprintf(pbuf, sizeof pbuf, "%s", pol);
+    snprintf(bbuf, sizeof bbuf, "%s", bud);
+    const char *pols[16], *bs[32];
+    int np = split(pbuf, pols, 16), nb = split(bbuf, bs, 32);
+    double budgets[32];
+    for (int i = 0; i < np; i++)
+        if (!fr_kv_policy_find(pols[i]) || !strcmp(pols[i], "full")) {
+            fprintf(stderr, "frugal kv-eval: --policies: '%s' is not an eviction policy\n", pols[i]);
+            return EXIT_USAGE;
+        }
+    for (int i = 0; i < nb; i++) {
+        char *end;
+        budgets[i] = strtod(bs[i], &end);
+        if (*end || !(budgets[i] > 0 && budgets[i] <= 1)) {
+            fprintf(stderr, "frugal kv-eval: --budgets: '%s' is not a fraction in (0, 1]\n", bs[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (np < 1 || nb < 1) {
+        fprintf(stderr, "frugal kv-eval: need at least one policy and one budget\n");
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_threads("kv-eval", threads))) return rc;
+    if ((rc = cli_mkdirs("kv-eval", out, 0))) return rc;
+    struct fr_results *r = fr_results_new("kv-eval", "KV-cache eviction policies");
+    if (!r) return cli_fail("kv-eval", "out of memory");
+    char command[2048];
+    cli_command_line(argc, argv, command, sizeof command);
+    fr_results_set_str(r, "command", command);
+    fr_results_set_seed(r, (uint64_t)seed);
+    struct kv_eval_spec sp = {model, text, "model", length, prompt, windows, pols, np,
+                              budgets, nb, (uint64_t)seed, out};
+    rc = kv_eval_file("kv-eval", &sp, r);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    if (!rc && fr_results_write(r, path)) rc = cli_fail("kv-eval", "%s", fr_last_error());
+    if (!rc) printf("results: %s\n", path);
+    fr_results_free(r);
+    return rc;
+}
