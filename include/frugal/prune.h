@@ -1,0 +1,199 @@
+/* prune.h: weight pruning on a parameter slab: which tensors (scope), which
+ * weights (criteria), how sparse (accounting), masks in checkpoints, and a
+ * sparse x dense kernel for inference on what is left.
+ *
+ *     int *sel = calloc(m->params.count, sizeof *sel);
+ *     fr_prune_scope(&m->params, NULL, NULL, sel);    // FR_PARAM_PRUNABLE tensors
+ *     struct fr_prune_config pc;
+ *     fr_prune_config_defaults(&pc);                  // global magnitude (OMP)
+ *     pc.sparsity = 0.8;
+ *     fr_prune(&m->params, sel, &pc, NULL, NULL);     // mask set, weights zeroed
+ *     ... fine-tune: optim.h keeps masked weights and moments exactly zero ...
+ *     fr_prune_save(&m->params, "pruned.safetensors", &ckpt_opts);  // + "__mask__"
+ *
+ * The mask is the slab's own p->mask (params.h: 1 keep, 0 pruned). Pruning
+ * only ever removes weights: entries already masked stay masked and are the
+ * first counted towards the target, so one-shot magnitude masks at rising
+ * sparsities are nested. Every criterion reduces to a score per weight
+ * (larger = more worth keeping) and one selection rule: prune exactly
+ * k = round(sparsity * n) weights with the lowest scores, ties broken by
+ * slab index (lower index pruned first), over all scoped tensors at once
+ * (global) or over each tensor (layer-wise). N:M is the exception: it keeps
+ * the N largest |w| of each group of M consecutive weights of a row.
+ *
+ * SNIP and GraSP need gradients on data: the caller passes a loss callback
+ * (fr_prune_loss_fn) that runs forward and backward on its batch at the
+ * slab's current weights. GraSP's Hessian-gradient product is a central
+ * finite difference of two more gradients (frugal has no double backward).
+ */
+#ifndef FRUGAL_PRUNE_H
+#define FRUGAL_PRUNE_H
+
+#include <stdint.h>
+
+#include "frugal/io.h"
+#include "frugal/params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------- scope ---------------- */
+
+/* Marks in sel[0..p->count) which tensors are prunable (1) or not (0).
+ * include NULL or "": every FR_PARAM_PRUNABLE tensor; otherwise a comma-
+ * separated list of shell globs (fnmatch, e.g. "layer*.conv*.weight,fc1.weight")
+ * matched against parameter names, flags ignored. exclude (NULL: none) is a
+ * glob list removed afterwards. Buffers (FR_PARAM_BUFFER) are never in
+ * scope. FR_EINVAL if a pattern is empty or the scope ends up empty. */
+int fr_prune_scope(const struct fr_params *p, const char *include, const char *exclude, int *sel);
+
+/* ---------------- criteria ---------------- */
+
+enum fr_prune_method {
+    FR_PRUNE_MAGNITUDE = 0, /* |w| (one-shot magnitude pruning, "omp") */
+    FR_PRUNE_RANDOM,        /* uniform random scores from seed */
+    FR_PRUNE_NM,            /* N:M along rows */
+    FR_PRUNE_SNIP,          /* |w * dL/dw| */
+    FR_PRUNE_GRASP          /* GraSP: prune the largest -w * (H g) */
+};
+
+struct fr_prune_config {
+    enum fr_prune_method method;
+    double sparsity;  /* fraction of scoped weights to prune, [0, 1); ignored by N:M */
+    int layerwise;    /* the same sparsity in each tensor instead of one global threshold */
+    int nm_n, nm_m;   /* N:M: keep nm_n of every nm_m (1 <= N <= M <= 64) */
+    uint64_t seed;    /* RANDOM */
+    double grasp_eps; /* GraSP finite-difference step, as a length in weight space */
+};
+
+/* OMP (global magnitude), sparsity 0.5, 2:4, seed 1, grasp_eps 1e-3. */
+void fr_prune_config_defaults(struct fr_prune_config *c);
+/* Parses "omp"|"magnitude", "random", "nm", "snip", "grasp"; -1 if unknown. */
+int fr_prune_method_parse(const char *name);
+const char *fr_prune_method_name(enum fr_prune_method m);
+/* Parses "N:M" into n, m; FR_EINVAL with a message unless 1 <= N <= M <= 64. */
+int fr_prune_parse_nm(const char *s, int *n, int *m);
+
+/* Computes the loss of the caller's batch at the slab's current weights and
+ * leaves dL/dw in p->grad (the callee zeroes p->grad first). Returns 0 or an
+ * fr_error code. It is called once (SNIP) or three times (GraSP) on the same
+ * batch; it may change buffers (batch-norm statistics): fr_prune restores
+ * the whole value slab afterwards. */
+typedef int (*fr_prune_loss_fn)(void *user, struct fr_params *p, double *loss);
+
+/* Per-weight keep-scores for method over the scoped tensors into score[0..p->n)
+ * (entries outside the scope are left untouched). Weights already masked get
+ * -INFINITY. MAGNITUDE |w|, RANDOM uniform [0,1), SNIP |w g|, GRASP w * (H g)
+ * (the negative of the GraSP paper's score, so that the largest are kept).
+ * SNIP/GRASP call loss (required) and leave p->data as it was and p->grad
+ * zeroed. FR_EINVAL on a missing callback, a non-finite score or NM (which
+ * has no global score). */
+int fr_prune_scores(struct fr_params *p, const int *sel, const struct fr_prune_config *c,
+                    fr_prune_loss_fn loss, void *user, float *score);
+
+/* Prunes the scoped tensors of p by config c: allocates p->mask if needed,
+ * clears the mask of the chosen weights and zeroes them (and their grads).
+ * Exactly k = llround(sparsity * n) scoped weights end up masked (globally,
+ * or per tensor when layerwise, n the tensor's size). Errors (nothing is
+ * changed): FR_EINVAL for sparsity outside [0, 1), a bad N:M or rows not a
+ * multiple of M, an empty scope, more weights already masked than the
+ * target (masks only grow), a failed or non-finite loss; FR_ENOMEM. */
+int fr_prune(struct fr_params *p, const int *sel, const struct fr_prune_config *c,
+             fr_prune_loss_fn loss, void *user);
+
+/* Masks exactly k of the n entries with the lowest scores (ties: lower index
+ * first) by setting mask[i] = 0 (entries not chosen are left as they are).
+ * The building block of fr_prune, exposed for methods that score weights
+ * their own way (IMP, ISP). Scores must not be NaN. FR_EINVAL if k > n. */
+int fr_prune_lowest(const float *score, int64_t n, int64_t k, float *mask);
+
+/* ---------------- accounting ---------------- */
+
+struct fr_sparsity_row {
+    char name[128];
+    int ndim;
+    int64_t ne[4];  /* innermost first */
+    int64_t n;      /* elements */
+    int64_t nonzero;
+    int64_t masked; /* mask == 0 (0 without a mask) */
+    int in_scope;
+};
+
+struct fr_sparsity_table {
+    struct fr_sparsity_row *rows;
+    int count;
+    int64_t total, total_nonzero;  /* all non-buffer tensors */
+    int64_t scope, scope_nonzero;  /* tensors with in_scope */
+};
+
+/* One row per non-buffer tensor of p; in_scope from sel (NULL: the
+ * FR_PARAM_PRUNABLE flag). Overall sparsity = 1 - nonzero / total. */
+int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
+                             struct fr_sparsity_table *t);
+void fr_sparsity_table_free(struct fr_sparsity_table *t);
+
+/* ---------------- masks in checkpoints ---------------- */
+
+#define FR_PRUNE_MASK_BLOB "__mask__" /* U8 over the whole slab (p->n) */
+
+/* fr_params_save plus the mask (when p->mask is set) as the U8 blob
+ * FR_PRUNE_MASK_BLOB; opt's own blobs and metadata are kept (at most 15). */
+int fr_prune_save(const struct fr_params *p, const char *path, const struct fr_ckpt *opt);
+/* fr_params_load plus the mask blob when the file has one: then p->mask is
+ * allocated, set, and applied (masked weights zeroed). *has_mask (may be
+ * NULL) tells which. A mask blob of the wrong size is FR_EINVAL. */
+int fr_prune_load(struct fr_params *p, const char *path, struct fr_ckpt *opt, int *has_mask);
+
+/* ---------------- sparse inference ---------------- */
+
+/* Compressed sparse rows of a row-major matrix [rows x cols] (a linear
+ * layer's weight [out x in], frugal ne {in, out}). */
+struct fr_csr {
+    int64_t rows, cols, nnz;
+    int64_t *rowptr; /* rows + 1 */
+    int32_t *col;    /* nnz column indices, ascending within a row */
+    float *val;      /* nnz values */
+};
+
+/* Builds the CSR of the nonzeros of W (rows x cols, row stride ldw).
+ * FR_EINVAL on bad sizes (cols must fit int32), FR_ENOMEM. */
+int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw);
+void fr_csr_free(struct fr_csr *A);
+
+/* Y = X A^T: X is B x cols (row stride ldx), Y is B x rows (row stride ldy),
+ * written (not accumulated). This is a linear layer y = W x on a batch of B
+ * row vectors. Threaded over output rows, vectorised over the batch.
+ * fr_csr_matmul_ref is the plain loop (double accumulation) it is tested
+ * against. */
+void fr_csr_matmul(const struct fr_csr *A, int64_t B, const float *X, int64_t ldx, float *Y,
+                   int64_t ldy);
+void fr_csr_matmul_ref(const struct fr_csr *A, int64_t B, const float *X, int64_t ldx, float *Y,
+                       int64_t ldy);
+
+/* 1 if the sparse kernel is expected to beat dense fr_gemm for this shape,
+ * batch and density (nnz / (rows * cols)), from the crossovers measured by
+ * bench/bench_sparse.c on the development machine (see BENCHMARKS.md). */
+int fr_sparse_preferred(int64_t rows, int64_t cols, int64_t B, double density);
+
+/* A weight kept for inference both ways: the dense matrix (borrowed) and,
+ * when its density could ever pay off, its CSR. fr_spmat_matmul picks the
+ * faster kernel per call with fr_sparse_preferred. */
+struct fr_spmat {
+    const float *w; /* rows x cols, row stride cols, borrowed */
+    int64_t rows, cols;
+    double density;
+    int has_csr;
+    struct fr_csr csr;
+};
+
+int fr_spmat_init(struct fr_spmat *S, const float *W, int64_t rows, int64_t cols);
+void fr_spmat_free(struct fr_spmat *S);
+/* Y = X W^T for B rows of X (strides cols and rows). Returns 1 if the
+ * sparse kernel ran, 0 if dense. */
+int fr_spmat_matmul(const struct fr_spmat *S, int64_t B, const float *X, float *Y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

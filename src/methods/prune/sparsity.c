@@ -1,0 +1,101 @@
+/* sparsity.c: sparsity accounting over a parameter slab and the mask's
+ * round trip through checkpoints (prune.h).
+ *
+ * The mask is stored as one U8 array over the whole slab (padding included,
+ * so it is p->n long): a file written for one architecture loads into the
+ * same architecture only, which fr_params_load already enforces for the
+ * weights. Counting nonzeros reads the values, so a table of a pruned model
+ * is right whether or not it still carries its mask.
+ */
+#include "frugal/prune.h"
+#include "frugal/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
+                             struct fr_sparsity_table *t) {
+    memset(t, 0, sizeof *t);
+    t->rows = calloc((size_t)(p->count > 0 ? p->count : 1), sizeof *t->rows);
+    if (!t->rows) return fr_error(FR_ENOMEM, "sparsity: out of memory");
+    for (int i = 0; i < p->count; i++) {
+        const struct fr_param *it = &p->items[i];
+        if (it->flags & FR_PARAM_BUFFER) continue;
+        struct fr_sparsity_row *r = &t->rows[t->count++];
+        snprintf(r->name, sizeof r->name, "%s", it->name);
+        r->ndim = it->t->ndim;
+        for (int d = 0; d < 4; d++) r->ne[d] = d < r->ndim ? it->t->ne[d] : 1;
+        r->n = fr_nelem(it->t);
+        const float *w = p->data + it->offset;
+        for (int64_t j = 0; j < r->n; j++) {
+            r->nonzero += w[j] != 0.0f;
+            r->masked += p->mask && p->mask[it->offset + j] == 0.0f;
+        }
+        r->in_scope = sel ? sel[i] != 0 : (it->flags & FR_PARAM_PRUNABLE) != 0;
+        t->total += r->n;
+        t->total_nonzero += r->nonzero;
+        if (r->in_scope) {
+            t->scope += r->n;
+            t->scope_nonzero += r->nonzero;
+        }
+    }
+    return 0;
+}
+
+void fr_sparsity_table_free(struct fr_sparsity_table *t) {
+    if (!t) return;
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+#define MAX_BLOBS 16
+
+int fr_prune_save(const struct fr_params *p, const char *path, const struct fr_ckpt *opt) {
+    struct fr_ckpt o = {0};
+    struct fr_ckpt_blob b[MAX_BLOBS];
+    if (opt) o = *opt;
+    if (o.nblobs > MAX_BLOBS - 1)
+        return fr_error(FR_EINVAL, "prune: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
+    if (!p->mask) return fr_params_save(p, path, &o);
+    uint8_t *m = malloc((size_t)p->n);
+    if (!m) return fr_error(FR_ENOMEM, "prune: out of memory");
+    for (int64_t i = 0; i < p->n; i++) m[i] = p->mask[i] != 0.0f;
+    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
+    b[o.nblobs] = (struct fr_ckpt_blob){FR_PRUNE_MASK_BLOB, FR_U8, m, p->n, 0, 0};
+    o.blobs = b;
+    o.nblobs++;
+    int rc = fr_params_save(p, path, &o);
+    free(m);
+    return rc;
+}
+
+int fr_prune_load(struct fr_params *p, const char *path, struct fr_ckpt *opt, int *has_mask) {
+    struct fr_ckpt o = {0};
+    struct fr_ckpt_blob b[MAX_BLOBS];
+    if (opt) o = *opt;
+    if (has_mask) *has_mask = 0;
+    if (o.nblobs > MAX_BLOBS - 1)
+        return fr_error(FR_EINVAL, "prune: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
+    uint8_t *m = malloc((size_t)(p->n > 0 ? p->n : 1));
+    if (!m) return fr_error(FR_ENOMEM, "prune: out of memory");
+    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
+    b[o.nblobs] = (struct fr_ckpt_blob){FR_PRUNE_MASK_BLOB, FR_U8, m, p->n, 1, 0};
+    o.blobs = b;
+    o.nblobs++;
+    int rc = fr_params_load(p, path, &o);
+    if (rc) goto cleanup;
+    if (opt) {
+        for (int i = 0; i < opt->nblobs; i++) opt->blobs[i].found = b[i].found;
+        opt->n_ignored = o.n_ignored;
+    }
+    if (b[o.nblobs - 1].found) {
+        if ((rc = fr_params_mask_init(p))) goto cleanup;
+        for (int64_t i = 0; i < p->n; i++) p->mask[i] = m[i] ? 1.0f : 0.0f;
+        fr_params_apply_mask(p);
+        if (has_mask) *has_mask = 1;
+    }
+cleanup:
+    free(m);
+    return rc;
+}
