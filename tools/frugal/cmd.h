@@ -35,6 +35,7 @@ int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
 struct fr_results;
 struct kv_eval_spec {
     const char *model, *text, *label;
+    const char *tokenizer; /* NULL: MODEL.tok (if present) */
     int64_t length, prompt, windows; /* 0 length: the model's context; 0 prompt: length / 8 */
     const char *const *policies;
     int npolicies;

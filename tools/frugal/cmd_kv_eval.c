@@ -45,7 +45,8 @@ int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_resul
         goto done;
     }
     char tp[4200];
-    snprintf(tp, sizeof tp, "%s.tok", sp->model);
+    snprintf(tp, sizeof tp, "%s", sp->tokenizer ? sp->tokenizer : "");
+    if (!sp->tokenizer) snprintf(tp, sizeof tp, "%s.tok", sp->model);
     FILE *f = fopen(tp, "rb");
     if (f) {
         fclose(f);
@@ -53,6 +54,14 @@ int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_resul
             rc = cli_fail(cmd, "%s", fr_last_error());
             goto done;
         }
+        if (fr_tokenizer_vocab_size(tok) > m.cfg.vocab_size) {
+            rc = cli_fail(cmd, "%s has %lld tokens but the model only %d", tp,
+                          (long long)fr_tokenizer_vocab_size(tok), m.cfg.vocab_size);
+            goto done;
+        }
+    } else if (sp->tokenizer) {
+        rc = cli_fail(cmd, "cannot open tokenizer %s", tp);
+        goto done;
     }
     if (sp->text) {
         if (!tok) {
@@ -110,13 +119,14 @@ static int split(char *s, const char **out, int cap) {
 }
 
 int cmd_kv_eval(int argc, char **argv) {
-    const char *model = NULL, *text = NULL, *out = "out/kv-eval";
+    const char *model = NULL, *text = NULL, *tokp = NULL, *out = "out/kv-eval";
     const char *pol = "h2o,local,heavy,sink,tova", *bud = "0.04,0.1,0.2,0.4,0.6,1";
     int64_t length = 0, prompt = 0, windows = 8, seed = 1, threads = 0;
     struct arg_flag flags[] = {
         {"model", ARG_STR, &model, "checkpoint (required)"},
         {"text", ARG_STR, &text, "text file whose last 10% is read (default: the model's own "
                                  "samples at temperature 1)"},
+        {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok)"},
         {"length", ARG_INT, &length, "window length (0 = the model's context)", 0, 1 << 20},
         {"prompt", ARG_INT, &prompt, "tokens prefilled per window (0 = length / 8)", 0, 1 << 20},
         {"windows", ARG_INT, &windows, "windows, decoded together as a batch", 1, 256},
@@ -168,7 +178,7 @@ int cmd_kv_eval(int argc, char **argv) {
     cli_command_line(argc, argv, command, sizeof command);
     fr_results_set_str(r, "command", command);
     fr_results_set_seed(r, (uint64_t)seed);
-    struct kv_eval_spec sp = {model, text, "model", length, prompt, windows, pols, np,
+    struct kv_eval_spec sp = {model, text, "model", tokp, length, prompt, windows, pols, np,
                               budgets, nb, (uint64_t)seed, out};
     rc = kv_eval_file("kv-eval", &sp, r);
     char path[4200];

@@ -15,6 +15,7 @@ static const struct repro_method METHODS[] = {
     {"fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
      repro_fashion_cnn},
     {"deepsets", "2307.04001", "DeepSets LP/LE embeddings: injectivity probe and width study", repro_deepsets},
+    {"h2o", "2306.14048", "H2O KV-cache eviction vs local/sink/TOVA: quality per budget", repro_h2o},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
