@@ -32,8 +32,13 @@ asan: deps
 test-slow: build
 	cd $(BUILD) && ctest -L slow --output-on-failure
 
+# PREFIX (default /usr/local) is set at configure time too, so frugal.pc
+# points at the installed headers and library.
+PREFIX ?= /usr/local
 install: build
-	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
 
 bench: build
 	@echo "see BENCHMARKS.md for each benchmark's command"
