@@ -47,6 +47,7 @@ static const struct command COMMANDS[] = {
     {"kv-eval", cmd_kv_eval, "KV-cache eviction policies: quality vs memory budget"},
     {"convert", cmd_convert, "rewrite a transformer checkpoint as f32/f16/bf16 safetensors"},
     {"perplexity", cmd_perplexity, "score a text under a transformer checkpoint"},
+    {"prune", cmd_prune, "prune a checkpoint (omp, random, nm, snip, grasp)"}, {"sparsity", cmd_sparsity, "per-tensor sparsity of a checkpoint"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},
     {"repro", cmd_repro, "reproduce a registered experiment (--list names them)"},
