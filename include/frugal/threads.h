@@ -1,10 +1,13 @@
 /* threads.h: one persistent worker pool for every parallel kernel.
  *
  * Work is split statically: fr_parallel_for(n, grain, fn, arg) cuts [0, n)
- * into at most `threads` contiguous chunks of at least `grain` items and runs
- * chunk t on thread t (the caller is thread 0). The same thread count gives
- * the same split, so results are reproducible run to run. A call made from
- * inside a worker runs serially. Workers spin briefly, then sleep.
+ * into at most `threads` contiguous chunks of at least `grain` items; the
+ * caller and the workers claim chunks until all are done, and fn receives
+ * the chunk's index as `tid` (unique among running chunks, < threads), so
+ * per-chunk scratch and partial sums depend only on the split. The same
+ * thread count gives the same split, so results are reproducible run to run
+ * whoever runs each chunk. A call made from inside a worker runs serially.
+ * Workers spin briefly, then sleep.
  */
 #ifndef FRUGAL_THREADS_H
 #define FRUGAL_THREADS_H

@@ -3,7 +3,12 @@
  * One job at a time (kernels are called from one thread). A job is published
  * by bumping `gen`; workers spin on it for a short while (cheap wake-up for
  * back-to-back GEMMs), then block on a condition variable so an idle pool
- * costs nothing. The caller runs chunk 0 itself and waits for the rest.
+ * costs nothing. Chunks are claimed from one atomic word holding (job
+ * generation, next chunk), by the workers and by the caller alike: on a
+ * busy machine where a worker is not running, the caller takes its chunks
+ * instead of waiting for it. A chunk's index (not the thread that runs it)
+ * is what the task sees as `tid`, so per-chunk partial results, and hence
+ * every result, do not depend on who ran what.
  */
 #include "frugal/threads.h"
 #include "frugal/status.h"
@@ -22,7 +27,8 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint gen;
-    atomic_int pending;
+    _Atomic uint64_t claim; /* (gen << 32) | next unclaimed chunk */
+    atomic_int done;        /* chunks finished in the current job */
     atomic_int stop;
     fr_task_fn fn;
     void *arg;
@@ -40,15 +46,30 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void run_chunk(int tid) {
-    if (tid >= P.nchunks) return;
-    int64_t b = (int64_t)tid * P.chunk, e = b + P.chunk;
-    if (e > P.items) e = P.items;
-    if (b < e) P.fn(P.arg, b, e, tid);
+/* Claims and runs chunks of job g until none is left. A successful claim
+ * pins the job: the caller cannot publish another until every claimed chunk
+ * is done, so P.fn/arg/chunk read after the claim belong to job g. */
+static void claim_and_run(unsigned g) {
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&P.claim, memory_order_acquire);
+        if ((unsigned)(v >> 32) != g || (int)(uint32_t)v >= P.nchunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&P.claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        int c = (int)(uint32_t)v;
+        int64_t b = (int64_t)c * P.chunk, e = b + P.chunk;
+        if (e > P.items) e = P.items;
+        if (b < e) P.fn(P.arg, b, e, c);
+        if (atomic_fetch_add_explicit(&P.done, 1, memory_order_acq_rel) + 1 == P.nchunks) {
+            pthread_mutex_lock(&P.mu);
+            pthread_cond_broadcast(&P.cv);
+            pthread_mutex_unlock(&P.mu);
+        }
+    }
 }
 
 static void *worker(void *vp) {
-    int tid = (int)(intptr_t)vp;
+    (void)vp;
     t_in_pool = 1;
     /* not a fresh load of gen: a job published before this thread first ran
      * would be missed and its caller would wait forever */
@@ -68,12 +89,7 @@ static void *worker(void *vp) {
         }
         if (atomic_load(&P.stop)) return NULL;
         seen = atomic_load(&P.gen);
-        run_chunk(tid);
-        if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&P.mu);
-            pthread_cond_broadcast(&P.cv);
-            pthread_mutex_unlock(&P.mu);
-        }
+        claim_and_run(seen);
     }
 }
 
@@ -129,22 +145,24 @@ void fr_parallel_for(int64_t n, int64_t grain, fr_task_fn fn, void *arg) {
     P.items = n;
     P.chunk = (n + nchunks - 1) / nchunks;
     P.nchunks = nchunks;
-    atomic_store(&P.pending, nt - 1);
+    atomic_store(&P.done, 0);
+    unsigned g = atomic_load(&P.gen) + 1;
+    atomic_store_explicit(&P.claim, (uint64_t)g << 32, memory_order_release);
     pthread_mutex_lock(&P.mu);
-    atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+    atomic_store_explicit(&P.gen, g, memory_order_release);
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
     t_in_pool = 1;
-    run_chunk(0);
+    claim_and_run(g);
     t_in_pool = 0;
     int spins = 0;
-    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&P.done, memory_order_acquire) < nchunks) {
         if (++spins < SPIN_ITERS) {
             cpu_relax();
             continue;
         }
         pthread_mutex_lock(&P.mu);
-        while (atomic_load(&P.pending) > 0) pthread_cond_wait(&P.cv, &P.mu);
+        while (atomic_load(&P.done) < nchunks) pthread_cond_wait(&P.cv, &P.mu);
         pthread_mutex_unlock(&P.mu);
     }
 }
