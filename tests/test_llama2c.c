@@ -150,7 +150,42 @@ int main(void) {
     CHECK(fr_sampler_init(&s1, 5, -1, 0, 1, 1) != 0, "negative temperature rejected");
     CHECK(fr_sampler_init(&s1, 5, 1, 0, 1.5f, 1) != 0, "top-p > 1 rejected");
 
-    /* 6. malformed checkpoints */
+    /* 6. llama2.c version 1 (f32) and version 2 (int8) files, written by an
+     * independent exporter (scripts/ref/llama2c_export.py, following
+     * llama2.c's export.py): v1 gives exactly the legacy logits; v2 gives
+     * exactly the logits of its dequantised weights in the legacy layout. */
+    int py = system("/usr/bin/python3 scripts/ref/llama2c_export.py " MODEL " /tmp/frugal_s260 "
+                    "> /dev/null 2>&1");
+    CHECK(py == 0, "exporter ran (python3-numpy comes from scripts/install-deps.sh)");
+    if (py == 0) {
+        const char *pairs[2][2] = {{"/tmp/frugal_s260_v1.bin", MODEL},
+                                   {"/tmp/frugal_s260_v2.bin", "/tmp/frugal_s260_v2deq_legacy.bin"}};
+        for (int k = 0; k < 2; k++) {
+            struct fr_tf_model a, b2m;
+            int ra = fr_tf_load(&a, pairs[k][0]), rb = fr_tf_load(&b2m, pairs[k][1]);
+            CHECK(ra == 0 && rb == 0, "load v%d: %s", k + 1, fr_last_error());
+            if (ra || rb) continue;
+            struct fr_tf_state sa, sb;
+            fr_tf_state_init(&sa, &a, 1, 64, 64, NULL, 0);
+            fr_tf_state_init(&sb, &b2m, 1, 64, 64, NULL, 0);
+            float *la = malloc(sizeof(float) * 24 * V), *lb2 = malloc(sizeof(float) * 24 * V);
+            fr_tf_prefill(&sa, 0, tok, nt, la, 1);
+            fr_tf_prefill(&sb, 0, tok, nt, lb2, 1);
+            CHECK(memcmp(la, lb2, sizeof(float) * nt * V) == 0,
+                  "version %d file gives bit-identical logits", k + 1);
+            free(la);
+            free(lb2);
+            fr_tf_state_free(&sa);
+            fr_tf_state_free(&sb);
+            fr_tf_free(&a);
+            fr_tf_free(&b2m);
+        }
+        remove("/tmp/frugal_s260_v1.bin");
+        remove("/tmp/frugal_s260_v2.bin");
+        remove("/tmp/frugal_s260_v2deq_legacy.bin");
+    }
+
+    /* 7. malformed checkpoints */
     FILE *f = fopen(MODEL, "rb");
     size_t n = 1056540;
     unsigned char *buf = malloc(n);

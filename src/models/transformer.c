@@ -412,7 +412,7 @@ static int load_llama2c(struct fr_tf_model *m, const char *path, const uint8_t *
         /* Q8_0: norms in f32, then each matrix as int8 values + f32 group scales */
         int32_t gs;
         memcpy(&gs, b + 8 + 28 + 1, 4);
-        if (gs <= 0 || gs > 4096 || D % gs || Hd % gs)
+        if (gs <= 0 || gs > 4096 || (V * D) % gs || (D * D) % gs || (kvd * D) % gs || (Hd * D) % gs)
             return fr_error(FR_EFORMAT, "%s: bad int8 group size %d", path, gs);
         size_t nf = (size_t)(L * D * 2 + D);
         int64_t mats[8] = {V * D, L * D * D, L * kvd * D, L * kvd * D,
@@ -432,18 +432,25 @@ static int load_llama2c(struct fr_tf_model *m, const char *path, const uint8_t *
         for (int i = 0; i < 9; i++) {
             int64_t n = i < 8 ? mats[i] : (shared ? 0 : V * D);
             if (n == 0) continue;
-            size_t bytes = (size_t)n + (size_t)(n / gs) * 4;
-            if (p + bytes > len) return fr_error(FR_EFORMAT, "%s: truncated (int8 tensor %d)", path, i);
-            const int8_t *qv = (const int8_t *)(b + p);
-            const uint8_t *sc = b + p + n;
-            for (int64_t k = 0; k < n; k++) {
-                float s;
-                memcpy(&s, sc + (k / gs) * 4, 4);
-                dst[k] = qv[k] * s;
-            }
+            /* per-layer matrices are quantised one layer at a time: int8
+             * values then that layer's f32 group scales */
+            int parts = i == 0 || i == 8 ? 1 : (int)L;
+            int64_t per = n / parts;
             *slots[i] = dst;
-            dst += n;
-            p += bytes;
+            for (int part = 0; part < parts; part++) {
+                size_t bytes = (size_t)per + (size_t)(per / gs) * 4;
+                if (p + bytes > len)
+                    return fr_error(FR_EFORMAT, "%s: truncated (int8 tensor %d)", path, i);
+                const int8_t *qv = (const int8_t *)(b + p);
+                const uint8_t *sc = b + p + per;
+                for (int64_t k = 0; k < per; k++) {
+                    float sv;
+                    memcpy(&sv, sc + (k / gs) * 4, 4);
+                    dst[k] = qv[k] * sv;
+                }
+                dst += per;
+                p += bytes;
+            }
         }
         if (p != len) return fr_error(FR_EFORMAT, "%s: %zu unexpected trailing bytes", path, len - p);
     } else {
