@@ -46,13 +46,15 @@ static int run(const struct fr_tf_model *m, const char *pol, int B, int steps, s
     float *lg = malloc(sizeof(float) * (size_t)V * B);
     struct fr_rng rng;
     fr_rng_seed(&rng, 3);
-    for (int t = 0; t < PROMPT; t++) toks[t] = (int32_t)(fr_rng_u64(&rng) % (uint64_t)V);
+    for (int t = 0; t < PROMPT; t++)
+        toks[t] = (int32_t)(fr_rng_u64(&rng) % (uint64_t)V);
     if ((rc = fr_tf_prefill(&s, 0, toks, PROMPT, lg, 0))) goto done;
     int hs = m->cfg.dim / m->cfg.n_heads;
     for (int b = 1; b < B; b++) {
         for (int l = 0; l < m->cfg.n_layers; l++)
             for (int h = 0; h < m->cfg.n_kv_heads; h++) {
-                struct fr_kv_head *src = fr_kv_head_at(&s.kv, 0, l, h), *dst = fr_kv_head_at(&s.kv, b, l, h);
+                struct fr_kv_head *src = fr_kv_head_at(&s.kv, 0, l, h),
+                                  *dst = fr_kv_head_at(&s.kv, b, l, h);
                 memcpy(dst->k, src->k, sizeof(float) * (size_t)(src->n * hs));
                 memcpy(dst->v, src->v, sizeof(float) * (size_t)(src->n * hs));
                 memcpy(dst->pos, src->pos, sizeof(int32_t) * (size_t)src->n);
@@ -63,7 +65,8 @@ static int run(const struct fr_tf_model *m, const char *pol, int B, int steps, s
     }
     double t0 = now();
     for (int st = 0; st < steps && !rc; st++) {
-        for (int b = 0; b < B; b++) cur[b] = (int32_t)(fr_rng_u64(&rng) % (uint64_t)V);
+        for (int b = 0; b < B; b++)
+            cur[b] = (int32_t)(fr_rng_u64(&rng) % (uint64_t)V);
         rc = fr_tf_decode(&s, cur, lg);
     }
     double dt = now() - t0;
@@ -92,10 +95,12 @@ static double h2o_ns(int64_t cap, int hs) {
     float *w = malloc(sizeof(float) * (size_t)cap), *kv = calloc((size_t)hs, sizeof(float));
     struct fr_rng rng;
     fr_rng_seed(&rng, 5);
-    for (int64_t i = 0; i < cap; i++) w[i] = (float)fr_rng_uniform(&rng) / (float)cap;
+    for (int64_t i = 0; i < cap; i++)
+        w[i] = (float)fr_rng_uniform(&rng) / (float)cap;
     int32_t pos = 0;
     float mass = 0.01f;
-    for (; pos < cap; pos++) p->admit(&h, &kc, 0, kv, kv, &pos, &mass, 1, hs);
+    for (; pos < cap; pos++)
+        p->admit(&h, &kc, 0, kv, kv, &pos, &mass, 1, hs);
     const int N = 200000;
     double t0 = now();
     for (int i = 0; i < N; i++, pos++) {
@@ -116,16 +121,22 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (threads > 0) fr_threads_set(threads);
-    struct fr_tf_config c = {.arch = FR_TF_LLAMA, .dim = 128, .hidden_dim = 344, .n_layers = 4,
-                             .n_heads = 4, .n_kv_heads = 4, .vocab_size = 512, .max_seq = CTX};
+    struct fr_tf_config c = {.arch = FR_TF_LLAMA,
+                             .dim = 128,
+                             .hidden_dim = 344,
+                             .n_layers = 4,
+                             .n_heads = 4,
+                             .n_kv_heads = 4,
+                             .vocab_size = 512,
+                             .max_seq = CTX};
     struct fr_tf_model m;
     if (fr_tf_config_check(&c) || fr_tf_init(&m, &c, 1)) {
         fprintf(stderr, "bench_kv: %s\n", fr_last_error());
         return 1;
     }
     printf("bench_kv: random LLaMA dim %d, %d layers, %d heads, context %d; prompt %d + %d "
-           "decode steps; %d threads\n", c.dim, c.n_layers, c.n_heads, c.max_seq, PROMPT, steps,
-           fr_threads_get());
+           "decode steps; %d threads\n",
+           c.dim, c.n_layers, c.n_heads, c.max_seq, PROMPT, steps, fr_threads_get());
     printf("%-6s %5s %12s %10s %10s\n", "policy", "batch", "KV bytes", "tok/s", "ms/step");
     static const char *const pols[2] = {"full", "h2o"};
     size_t per_seq[2] = {0, 0};
@@ -169,10 +180,11 @@ int main(int argc, char **argv) {
     int64_t budget = (PROMPT + 5) / 10 * 2;
     double ns = h2o_ns(budget, hs), per_tok = ns * c.n_layers * c.n_kv_heads;
     printf("h2o bookkeeping (observe + evict, %lld-slot head): %.1f ns per head, %.2f us per "
-           "token = %.2f%% of a batch-1 h2o decode step (%.3f ms)\n", (long long)budget, ns,
-           per_tok / 1e3, 100 * per_tok / (base_ms[1][0] * 1e6), base_ms[1][0]);
-    printf("same budget, batch 8, best of 3: h2o %.3f ms/step vs local %.3f ms/step (%+.1f%%)\n", rh.ms_step,
-           rl.ms_step, 100 * (rh.ms_step / rl.ms_step - 1));
+           "token = %.2f%% of a batch-1 h2o decode step (%.3f ms)\n",
+           (long long)budget, ns, per_tok / 1e3, 100 * per_tok / (base_ms[1][0] * 1e6),
+           base_ms[1][0]);
+    printf("same budget, batch 8, best of 3: h2o %.3f ms/step vs local %.3f ms/step (%+.1f%%)\n",
+           rh.ms_step, rl.ms_step, 100 * (rh.ms_step / rl.ms_step - 1));
     fr_tf_free(&m);
     return 0;
 }

@@ -109,14 +109,17 @@ static void test_interface(void) {
     const struct fr_kv_policy *sk = fr_kv_policy_find("sink"), *lc = fr_kv_policy_find("local");
     struct fr_kv_config cs = {"sink", 3, 3, 2};
     mini_init(&m, 6);
-    for (int32_t p = 0; p < 20; p++) mini_admit(sk, &cs, &m, p, 1, &zero);
+    for (int32_t p = 0; p < 20; p++)
+        mini_admit(sk, &cs, &m, p, 1, &zero);
     int ok = m.h.n == 6 && slot_of(&m, 0) >= 0 && slot_of(&m, 1) >= 0;
-    for (int32_t p = 16; p < 20; p++) ok = ok && slot_of(&m, p) >= 0;
+    for (int32_t p = 16; p < 20; p++)
+        ok = ok && slot_of(&m, p) >= 0;
     CHECK(ok, "sink 2 + recent 4 after 20 tokens");
     mini_init(&m, 5);
     mini_admit(lc, &cs, &m, 0, 12, NULL);
     ok = m.h.n == 5;
-    for (int32_t p = 7; p < 12; p++) ok = ok && m.pos[p - 7] == p;
+    for (int32_t p = 7; p < 12; p++)
+        ok = ok && m.pos[p - 7] == p;
     CHECK(ok, "local prefill keeps the last 5 in order");
 }
 
@@ -145,7 +148,8 @@ static void run_policy(const struct fr_tf_model *m, const char *pol, double heav
     r->logits = malloc(sizeof(float) * (size_t)(steps + 1) * V);
     r->toks = malloc(sizeof(int32_t) * (size_t)(L + 1));
     r->bytes = (int64_t)s.kv.bytes, r->cap = s.kv.cap;
-    for (int64_t t = 0; t < np; t++) r->toks[t] = (int32_t)((t * 37 + 11) % V);
+    for (int64_t t = 0; t < np; t++)
+        r->toks[t] = (int32_t)((t * 37 + 11) % V);
     int nh = m->cfg.n_layers * m->cfg.n_kv_heads;
     /* evicted[h][pos]: the position left head h */
     char *gone = calloc((size_t)nh * (L + 1), 1);
@@ -174,7 +178,8 @@ static void run_policy(const struct fr_tf_model *m, const char *pol, double heav
                 r->fails_gqa++;
             /* record what is present, mark the rest gone */
             char *present = calloc((size_t)L + 1, 1);
-            for (int64_t j = 0; j < h->n; j++) present[h->pos[j]] = 1;
+            for (int64_t j = 0; j < h->n; j++)
+                present[h->pos[j]] = 1;
             for (int64_t p = 0; p < seen; p++)
                 if (!present[p]) gone[(size_t)i * (L + 1) + p] = 1;
             free(present);
@@ -262,8 +267,14 @@ int main(void) {
     } else {
         CHECK(0, "data/stories260K.bin: %s", fr_last_error());
     }
-    struct fr_tf_config c = {.arch = FR_TF_LLAMA, .dim = 64, .hidden_dim = 96, .n_layers = 2,
-                             .n_heads = 8, .n_kv_heads = 2, .vocab_size = 40, .max_seq = 128};
+    struct fr_tf_config c = {.arch = FR_TF_LLAMA,
+                             .dim = 64,
+                             .hidden_dim = 96,
+                             .n_layers = 2,
+                             .n_heads = 8,
+                             .n_kv_heads = 2,
+                             .vocab_size = 40,
+                             .max_seq = 128};
     CHECK(fr_tf_config_check(&c) == 0, "config");
     if (fr_tf_init(&m, &c, 7) == 0) {
         test_engine(&m, "random llama 8q/2kv");

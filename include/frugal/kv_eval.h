@@ -37,10 +37,10 @@ struct fr_tokenizer;
 
 /* One policy at one budget. */
 struct fr_kv_eval_run {
-    double nll;    /* mean next-token NLL, nats */
-    double ppl;    /* exp(nll) */
-    double top1;   /* share of predictions whose argmax equals the full cache's */
-    double kl;     /* mean KL(full || policy), nats */
+    double nll;  /* mean next-token NLL, nats */
+    double ppl;  /* exp(nll) */
+    double top1; /* share of predictions whose argmax equals the full cache's */
+    double kl;   /* mean KL(full || policy), nats */
     int64_t scored;
     int64_t slots; /* per head */
     size_t kv_bytes;
@@ -56,14 +56,14 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
                       float *out_logits, struct fr_kv_eval_run *r);
 
 struct fr_kv_eval_opts {
-    const char *label;               /* model label: prefixes metric keys, tables, plot files */
-    const char *const *policies;     /* evaluated beside the full cache */
+    const char *label;           /* model label: prefixes metric keys, tables, plot files */
+    const char *const *policies; /* evaluated beside the full cache */
     int npolicies;
-    const double *budgets;           /* fractions of L */
+    const double *budgets; /* fractions of L */
     int nbudgets;
     int64_t L, P;
-    const struct fr_tokenizer *tok;  /* names heavy-hitter tokens; NULL = ids */
-    const char *plot_dir;            /* directory of results.json (plots go there); NULL = none */
+    const struct fr_tokenizer *tok; /* names heavy-hitter tokens; NULL = ids */
+    const char *plot_dir;           /* directory of results.json (plots go there); NULL = none */
     void (*progress)(void *user, const char *line);
     void *user;
 };

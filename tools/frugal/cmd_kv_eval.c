@@ -35,8 +35,8 @@ int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_resul
     int64_t L = sp->length ? sp->length : m.cfg.max_seq;
     int64_t P = sp->prompt ? sp->prompt : L / 8;
     if (L > m.cfg.max_seq || P < 1 || P >= L) {
-        rc = cli_fail(cmd, "%s: need 1 <= prompt (%lld) < length (%lld) <= context (%d)",
-                      sp->model, (long long)P, (long long)L, m.cfg.max_seq);
+        rc = cli_fail(cmd, "%s: need 1 <= prompt (%lld) < length (%lld) <= context (%d)", sp->model,
+                      (long long)P, (long long)L, m.cfg.max_seq);
         goto done;
     }
     ids = malloc(sizeof(int32_t) * (size_t)(sp->windows * L));
@@ -88,8 +88,9 @@ int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_resul
             goto done;
         }
     }
-    struct fr_kv_eval_opts o = {sp->label, sp->policies, sp->npolicies, sp->budgets,
-                                sp->nbudgets, L, P, tok, sp->dir, progress_line, NULL};
+    struct fr_kv_eval_opts o = {
+        sp->label, sp->policies, sp->npolicies, sp->budgets,   sp->nbudgets, L,
+        P,         tok,          sp->dir,       progress_line, NULL};
     char key[256];
     snprintf(key, sizeof key, "%s model", sp->label);
     fr_results_config_str(r, key, sp->model);
@@ -114,7 +115,8 @@ done:
 /* Splits "a,b,c" into at most cap pieces (in place). */
 static int split(char *s, const char **out, int cap) {
     int n = 0;
-    for (char *p = strtok(s, ","); p && n < cap; p = strtok(NULL, ",")) out[n++] = p;
+    for (char *p = strtok(s, ","); p && n < cap; p = strtok(NULL, ","))
+        out[n++] = p;
     return n;
 }
 
@@ -124,8 +126,9 @@ int cmd_kv_eval(int argc, char **argv) {
     int64_t length = 0, prompt = 0, windows = 8, seed = 1, threads = 0;
     struct arg_flag flags[] = {
         {"model", ARG_STR, &model, "checkpoint (required)"},
-        {"text", ARG_STR, &text, "text file whose last 10% is read (default: the model's own "
-                                 "samples at temperature 1)"},
+        {"text", ARG_STR, &text,
+         "text file whose last 10% is read (default: the model's own "
+         "samples at temperature 1)"},
         {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok)"},
         {"length", ARG_INT, &length, "window length (0 = the model's context)", 0, 1 << 20},
         {"prompt", ARG_INT, &prompt, "tokens prefilled per window (0 = length / 8)", 0, 1 << 20},
@@ -136,11 +139,15 @@ int cmd_kv_eval(int argc, char **argv) {
         {"out", ARG_STR, &out, "directory for results.json and the plots"},
         {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
     };
-    struct arg_cmd c = {"kv-eval", "frugal kv-eval --model FILE [flags]",
+    struct arg_cmd c = {"kv-eval",
+                        "frugal kv-eval --model FILE [flags]",
                         "Streams held-out text through each KV-cache policy at each budget: "
                         "perplexity, top-1 agreement and KL vs the full cache, attention "
                         "statistics; writes OUT/results.json and SVG plots.",
-                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+                        flags,
+                        (int)(sizeof flags / sizeof flags[0]),
+                        0,
+                        0};
     int npos = 0, rc = args_parse(&c, argc, argv, NULL, &npos);
     if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
     if (!model) {
@@ -155,7 +162,8 @@ int cmd_kv_eval(int argc, char **argv) {
     double budgets[32];
     for (int i = 0; i < np; i++)
         if (!fr_kv_policy_find(pols[i]) || !strcmp(pols[i], "full")) {
-            fprintf(stderr, "frugal kv-eval: --policies: '%s' is not an eviction policy\n", pols[i]);
+            fprintf(stderr, "frugal kv-eval: --policies: '%s' is not an eviction policy\n",
+                    pols[i]);
             return EXIT_USAGE;
         }
     for (int i = 0; i < nb; i++) {
@@ -178,8 +186,8 @@ int cmd_kv_eval(int argc, char **argv) {
     cli_command_line(argc, argv, command, sizeof command);
     fr_results_set_str(r, "command", command);
     fr_results_set_seed(r, (uint64_t)seed);
-    struct kv_eval_spec sp = {model, text, "model", tokp, length, prompt, windows, pols, np,
-                              budgets, nb, (uint64_t)seed, out};
+    struct kv_eval_spec sp = {model, text, "model", tokp, length,         prompt, windows,
+                              pols,  np,   budgets, nb,   (uint64_t)seed, out};
     rc = kv_eval_file("kv-eval", &sp, r);
     char path[4200];
     snprintf(path, sizeof path, "%s/results.json", out);

@@ -48,11 +48,11 @@ int repro_h2o(const struct repro_opts *o) {
         const char *label, *path, *text, *tok;
         int64_t length, prompt, windows, quick_windows;
     } models[] = {
-        {"char64", "data/shakespeare-char.safetensors", "data/tinyshakespeare.txt", NULL, 64, 8, 32, 8},
+        {"char64", "data/shakespeare-char.safetensors", "data/tinyshakespeare.txt", NULL, 64, 8, 32,
+         8},
         /* the same character vocabulary as the 2-layer model */
         {"char256", "out/shakespeare-char-6l.safetensors", "data/tinyshakespeare.txt",
-         "data/shakespeare-char.safetensors.tok", 256, 32, 8,
-         2},
+         "data/shakespeare-char.safetensors.tok", 256, 32, 8, 2},
         {"stories260K", "data/stories260K.bin", NULL, NULL, 512, 64, 8, 2},
     };
     char dir[4096], path[4200];
@@ -79,17 +79,31 @@ int repro_h2o(const struct repro_opts *o) {
                                    md->label, md->path);
             continue;
         }
-        struct kv_eval_spec sp = {md->path, md->text, md->label, md->tok, md->length, md->prompt,
-                                  o->quick ? md->quick_windows : md->windows, pols, 5, budgets, 6,
-                                  o->seed, dir};
+        struct kv_eval_spec sp = {md->path,
+                                  md->text,
+                                  md->label,
+                                  md->tok,
+                                  md->length,
+                                  md->prompt,
+                                  o->quick ? md->quick_windows : md->windows,
+                                  pols,
+                                  5,
+                                  budgets,
+                                  6,
+                                  o->seed,
+                                  dir};
         fprintf(stderr, "repro h2o: %s (%s, window %lld, %lld windows)\n", md->label, md->path,
                 (long long)md->length, (long long)sp.windows);
         if ((rc = kv_eval_file("repro", &sp, r))) goto done;
         double full = metric(r, md->label, NULL, 0, "ppl");
-        double h = metric(r, md->label, "h2o", 20, "ppl"), l = metric(r, md->label, "local", 20, "ppl");
+        double h = metric(r, md->label, "h2o", 20, "ppl"),
+               l = metric(r, md->label, "local", 20, "ppl");
         double hv = metric(r, md->label, "heavy", 20, "ppl");
-        double ht = metric(r, md->label, "h2o", 20, "top1"), lt = metric(r, md->label, "local", 20, "top1");
-        const char *close = h <= 1.05 * full ? "stays close to" : h <= 1.5 * full ? "is near" : "is far from";
+        double ht = metric(r, md->label, "h2o", 20, "top1"),
+               lt = metric(r, md->label, "local", 20, "top1");
+        const char *close = h <= 1.05 * full  ? "stays close to"
+                            : h <= 1.5 * full ? "is near"
+                                              : "is far from";
         const char *vs = h < l && h < hv ? "beats both local and heavy-only"
                          : h < l         ? "beats local but not heavy-only"
                          : h < hv        ? "beats heavy-only but not local"

@@ -45,7 +45,8 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 static void stats_observe(struct fr_kv_head *h, const float *w) {
-    for (int64_t i = 0; i < h->n; i++) h->acc[i] += w[i];
+    for (int64_t i = 0; i < h->n; i++)
+        h->acc[i] += w[i];
     if (!g_record || h->n < 10) return;
     int64_t idx = h - g_heads, n = h->n;
     float *s = g_rs->scratch + idx * g_rs->L, mx = 0;
@@ -56,11 +57,13 @@ static void stats_observe(struct fr_kv_head *h, const float *w) {
         tot += w[i];
     }
     int64_t small = 0;
-    for (int64_t i = 0; i < n; i++) small += s[i] < 0.01f * mx;
+    for (int64_t i = 0; i < n; i++)
+        small += s[i] < 0.01f * mx;
     qsort(s, (size_t)n, sizeof *s, cmp_desc);
     int64_t k = (n + 9) / 10;
     double top = 0;
-    for (int64_t i = 0; i < k; i++) top += s[i];
+    for (int64_t i = 0; i < k; i++)
+        top += s[i];
     g_rs->sparse[idx] += (double)small / (double)n;
     g_rs->top10[idx] += tot > 0 ? top / tot : 0;
     g_rs->rows[idx]++;
@@ -87,7 +90,8 @@ static void score_row(const float *lg, const float *ref, int V, int32_t target, 
     int am = 0;
     for (int v = 1; v < V; v++)
         if (lg[v] > mx) mx = lg[v], am = v;
-    for (int v = 0; v < V; v++) z += exp(lg[v] - mx);
+    for (int v = 0; v < V; v++)
+        z += exp(lg[v] - mx);
     double lz = mx + log(z);
     *nll = lz - lg[target];
     *argmax = am;
@@ -98,7 +102,8 @@ static void score_row(const float *lg, const float *ref, int V, int32_t target, 
     int ra = 0;
     for (int v = 1; v < V; v++)
         if (ref[v] > rm) rm = ref[v], ra = v;
-    for (int v = 0; v < V; v++) rz += exp(ref[v] - rm);
+    for (int v = 0; v < V; v++)
+        rz += exp(ref[v] - rm);
     double rlz = rm + log(rz), k = 0;
     for (int v = 0; v < V; v++) {
         double lp = ref[v] - rlz;
@@ -133,7 +138,8 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     r->kv_bytes = s.kv.bytes;
     double t0 = now_s(), nll = 0, kl = 0;
     int64_t agree = 0;
-    for (int b = 0; b < nwin && !rc; b++) rc = fr_tf_prefill(&s, b, ids + (size_t)b * L, P, lg + (size_t)b * V, 0);
+    for (int b = 0; b < nwin && !rc; b++)
+        rc = fr_tf_prefill(&s, b, ids + (size_t)b * L, P, lg + (size_t)b * V, 0);
     g_record = 1;
     for (int64_t j = 0; j < S && !rc; j++) {
         for (int b = 0; b < nwin; b++) {
@@ -157,7 +163,8 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     r->top1 = ref_logits ? (double)agree / (double)r->scored : NAN;
     r->kl = ref_logits ? kl / (double)r->scored : NAN;
     int64_t nh = (int64_t)nwin * m->cfg.n_layers * m->cfg.n_kv_heads, ev = 0;
-    for (int64_t i = 0; i < nh; i++) ev += s.kv.heads[i].n < s.kv.heads[i].seen;
+    for (int64_t i = 0; i < nh; i++)
+        ev += s.kv.heads[i].n < s.kv.heads[i].seen;
     r->evicted = (double)ev / (double)nh;
     if (s.kv.policy == &STATS) {
         /* the accumulated scores by position, for the power law and the
@@ -166,7 +173,8 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
             const struct fr_kv_head *h = &s.kv.heads[i];
             float *f = g_rs->facc + i * L;
             memset(f, 0, sizeof(float) * (size_t)L);
-            for (int64_t j = 0; j < h->n; j++) f[h->pos[j]] = h->acc[j];
+            for (int64_t j = 0; j < h->n; j++)
+                f[h->pos[j]] = h->acc[j];
         }
     }
 cleanup:
@@ -197,7 +205,8 @@ static void budget_cfg(const char *pol, double f, int64_t L, struct fr_kv_config
     }
 }
 
-static void say(const struct fr_kv_eval_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct fr_kv_eval_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void say(const struct fr_kv_eval_opts *o, const char *fmt, ...) {
     if (!o->progress) return;
     char line[512];
@@ -231,9 +240,12 @@ static void token_label(const struct fr_tokenizer *tok, int32_t id, char *out, s
     size_t w = 0;
     out[w++] = '\'';
     for (size_t i = 0; i < n && w + 6 < cap; i++) {
-        if (b[i] == '\n') out[w++] = '\\', out[w++] = 'n';
-        else if (b[i] < 32 || b[i] > 126) w += (size_t)snprintf(out + w, cap - w, "\\x%02x", b[i]);
-        else out[w++] = (char)b[i];
+        if (b[i] == '\n')
+            out[w++] = '\\', out[w++] = 'n';
+        else if (b[i] < 32 || b[i] > 126)
+            w += (size_t)snprintf(out + w, cap - w, "\\x%02x", b[i]);
+        else
+            out[w++] = (char)b[i];
     }
     out[w++] = '\'';
     out[w] = 0;
@@ -277,7 +289,8 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
     if (kh < 1) kh = 1;
     enum { NB = 16 };
     double hist[NB] = {0}, histn[NB] = {0}, bx[NB];
-    double *hh_tok = calloc((size_t)V, sizeof(double)), *all_tok = calloc((size_t)V, sizeof(double));
+    double *hh_tok = calloc((size_t)V, sizeof(double)),
+           *all_tok = calloc((size_t)V, sizeof(double));
     int64_t *order = malloc(sizeof(int64_t) * L);
     double first_hh = 0, topk_mass = 0;
     if (!share || !rank || !tmp || !hh_tok || !all_tok || !order) goto cleanup;
@@ -285,7 +298,8 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
         const float *f = rs->facc + i * L;
         int b = (int)(i / ((int64_t)nl * nkv));
         double tot = 0;
-        for (int64_t j = 0; j < L; j++) tmp[j] = f[j], tot += f[j];
+        for (int64_t j = 0; j < L; j++)
+            tmp[j] = f[j], tot += f[j];
         qsort(tmp, (size_t)L, sizeof *tmp, cmp_desc);
         double top = 0;
         for (int64_t j = 0; j < L; j++) {
@@ -296,7 +310,8 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
         /* the heavy hitters: top kh positions by accumulated score; and by
          * mean score per query that saw them (removes the age bias) */
         for (int pass = 0; pass < 2; pass++) {
-            for (int64_t j = 0; j < L; j++) order[j] = j;
+            for (int64_t j = 0; j < L; j++)
+                order[j] = j;
             for (int64_t a = 0; a < kh; a++) { /* partial selection */
                 int64_t best = a;
                 for (int64_t c = a + 1; c < L; c++) {
@@ -316,8 +331,10 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
         }
     }
     for (int b = 0; b < nwin; b++)
-        for (int64_t j = 0; j < L; j++) all_tok[ids[(size_t)b * L + j]] += 1;
-    for (int64_t j = 0; j < L; j++) rank[j] = log10((double)(j + 1));
+        for (int64_t j = 0; j < L; j++)
+            all_tok[ids[(size_t)b * L + j]] += 1;
+    for (int64_t j = 0; j < L; j++)
+        rank[j] = log10((double)(j + 1));
     /* slope of log share vs log rank over ranks 1..L/2 */
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     int64_t nfit = 0;
@@ -338,7 +355,8 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
     struct fr_plot_series s1 = {"mean over heads", L, rank, share};
     plot(r, o, "powerlaw", "accumulated attention by rank (full cache)", "log10 rank",
          "share of the head's accumulated attention", 1, 1, &s1);
-    for (int i = 0; i < NB; i++) bx[i] = (i + 0.5) * (double)L / NB, hist[i] *= 100, histn[i] *= 100;
+    for (int i = 0; i < NB; i++)
+        bx[i] = (i + 0.5) * (double)L / NB, hist[i] *= 100, histn[i] *= 100;
     snprintf(key, sizeof key, "%s heavy-hitter positions", o->label);
     fr_results_series(r, key, "position", "% of heavy hitters", NB, bx, hist);
     struct fr_plot_series s3[2] = {{"by accumulated score (H2O's choice)", NB, bx, hist},
@@ -380,9 +398,10 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     const int V = m->cfg.vocab_size, nb = o->nbudgets, np = o->npolicies;
     int64_t nh = (int64_t)nwin * m->cfg.n_layers * m->cfg.n_kv_heads;
     if (L > m->cfg.max_seq || P < 1 || P >= L || nb < 1 || nb > 32 || np < 1 || np > 16)
-        return fr_error(FR_EINVAL, "kv eval: bad study (length %lld, prompt %lld, %d budgets, %d "
-                        "policies; the model's context is %d)", (long long)L, (long long)P, nb, np,
-                        m->cfg.max_seq);
+        return fr_error(FR_EINVAL,
+                        "kv eval: bad study (length %lld, prompt %lld, %d budgets, %d "
+                        "policies; the model's context is %d)",
+                        (long long)L, (long long)P, nb, np, m->cfg.max_seq);
     for (int p = 0; p < np; p++)
         if (!fr_kv_policy_find(o->policies[p]))
             return fr_error(FR_EINVAL, "unknown kv policy '%s'", o->policies[p]);
@@ -397,7 +416,7 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     rs.scratch = malloc(sizeof(float) * (size_t)(nh * L));
     rs.facc = calloc((size_t)(nh * L), sizeof(float));
     float *ref = malloc(sizeof(float) * (size_t)nwin * S * V);
-    double (*res)[32][4] = calloc((size_t)np, sizeof *res); /* ppl, top1, kl, evicted */
+    double(*res)[32][4] = calloc((size_t)np, sizeof *res); /* ppl, top1, kl, evicted */
     if (!rs.sparse || !rs.top10 || !rs.rows || !rs.scratch || !rs.facc || !ref || !res) {
         rc = fr_error(FR_ENOMEM, "kv eval: out of memory");
         goto cleanup;
@@ -450,7 +469,8 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
         fr_results_table(r, key, nb + 1, cols);
         for (int p = 0; p < np; p++) {
             double vals[32];
-            for (int b = 0; b < nb; b++) vals[b] = res[p][b][q];
+            for (int b = 0; b < nb; b++)
+                vals[b] = res[p][b][q];
             fr_results_table_row(r, key, o->policies[p], vals);
         }
     }
@@ -458,21 +478,24 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     double bx[32], fy[32];
     double ys[3][16][32];
     struct fr_plot_series s[17];
-    for (int b = 0; b < nb; b++) bx[b] = 100 * o->budgets[b], fy[b] = fr.ppl;
+    for (int b = 0; b < nb; b++)
+        bx[b] = 100 * o->budgets[b], fy[b] = fr.ppl;
     static const char *const suffix[3] = {"ppl", "top1", "kl"};
     static const char *const ylab[3] = {"perplexity", "top-1 agreement (%)", "KL (nats)"};
     for (int q = 0; q < 3; q++) {
         for (int p = 0; p < np; p++) {
-            for (int b = 0; b < nb; b++) ys[q][p][b] = res[p][b][q];
+            for (int b = 0; b < nb; b++)
+                ys[q][p][b] = res[p][b][q];
             s[p] = (struct fr_plot_series){o->policies[p], nb, bx, ys[q][p]};
             snprintf(key, sizeof key, "%s %s %s", o->label, o->policies[p], suffix[q]);
             fr_results_series(r, key, "budget (% of the window)", ylab[q], nb, bx, ys[q][p]);
         }
         int ns = np;
         if (q == 0) s[ns++] = (struct fr_plot_series){"full cache", nb, bx, fy};
-        plot(r, o, suffix[q], q == 0 ? "streaming perplexity vs KV budget"
-                              : q == 1 ? "agreement with the full cache"
-                                       : "divergence from the full cache",
+        plot(r, o, suffix[q],
+             q == 0   ? "streaming perplexity vs KV budget"
+             : q == 1 ? "agreement with the full cache"
+                      : "divergence from the full cache",
              "KV budget (% of the window)", ylab[q], q != 1, ns, s);
     }
 cleanup:
@@ -506,10 +529,12 @@ int fr_kv_eval_self_text(const struct fr_tf_model *m, int nwin, int64_t L, int32
         rc = fr_error(FR_ENOMEM, "self text: out of memory");
         goto cleanup;
     }
-    for (int b = 0; b < nwin; b++) cur[b] = ids[(size_t)b * L] = bos;
+    for (int b = 0; b < nwin; b++)
+        cur[b] = ids[(size_t)b * L] = bos;
     for (int64_t t = 1; t < L && !rc; t++) {
         if ((rc = fr_tf_decode(&s, cur, lg))) break;
-        for (int b = 0; b < nwin; b++) cur[b] = ids[(size_t)b * L + t] = fr_sample(&sp, lg + (size_t)b * V);
+        for (int b = 0; b < nwin; b++)
+            cur[b] = ids[(size_t)b * L + t] = fr_sample(&sp, lg + (size_t)b * V);
     }
 cleanup:
     free(lg);

@@ -68,7 +68,9 @@ static void protected_split(enum kind kd, const struct fr_kv_config *cfg, int64_
     *sink = 0;
     *recent = 1;
     switch (kd) {
-    case K_LOCAL: *recent = cap; break;
+    case K_LOCAL:
+        *recent = cap;
+        break;
     case K_H2O: {
         int64_t r;
         if (prompt_len > 0)
@@ -86,7 +88,8 @@ static void protected_split(enum kind kd, const struct fr_kv_config *cfg, int64_
         *recent = cap - *sink;
         break;
     case K_HEAVY:
-    case K_TOVA: break;
+    case K_TOVA:
+        break;
     }
     if (*recent < 1) *recent = 1;
     if (*recent > cap) *recent = cap;
@@ -165,9 +168,11 @@ static int admit_chunk(struct fr_kv_head *h, enum kind kd, int64_t sink, int64_t
         for (int64_t i = 0; i < M; i++)
             if (!c[i].keep) rest[nr] = c[i], rest[nr++].id = i;
         if (kd == K_LOCAL || kd == K_SINK)
-            for (int64_t i = 0; i < nr; i++) rest[i].score = (float)rest[i].pos;
+            for (int64_t i = 0; i < nr; i++)
+                rest[i].score = (float)rest[i].pos;
         qsort(rest, (size_t)nr, sizeof *rest, cand_cmp_keep);
-        for (int64_t i = 0; i < nr && kept < cap; i++) c[rest[i].id].keep = 1, kept++;
+        for (int64_t i = 0; i < nr && kept < cap; i++)
+            c[rest[i].id].keep = 1, kept++;
         free(rest);
     }
     /* kept new tokens go first into free slots at the end, then into the
@@ -217,10 +222,10 @@ static int admit_kind(enum kind kd, struct fr_kv_head *h, const struct fr_kv_con
             if (oldest < 0 || h->pos[i] < h->pos[oldest]) oldest = i;
             if (h->pos[i] > lim) continue;
             float s = kd == K_LOCAL || kd == K_SINK ? (float)h->pos[i] : h->acc[i];
-            if (victim < 0 ||
-                evicts_before(s, h->pos[i],
-                              kd == K_LOCAL || kd == K_SINK ? (float)h->pos[victim] : h->acc[victim],
-                              h->pos[victim]))
+            if (victim < 0 || evicts_before(s, h->pos[i],
+                                            kd == K_LOCAL || kd == K_SINK ? (float)h->pos[victim]
+                                                                          : h->acc[victim],
+                                            h->pos[victim]))
                 victim = i;
         }
         if (victim < 0) victim = oldest >= 0 ? oldest : 0;
@@ -233,7 +238,8 @@ static int admit_kind(enum kind kd, struct fr_kv_head *h, const struct fr_kv_con
 }
 
 static void observe_acc(struct fr_kv_head *h, const float *w) {
-    for (int64_t i = 0; i < h->n; i++) h->acc[i] += w[i];
+    for (int64_t i = 0; i < h->n; i++)
+        h->acc[i] += w[i];
 }
 
 /* TOVA keeps only the latest step's weights. */
@@ -266,11 +272,11 @@ static int local_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg, int
     return 0;
 }
 
-#define ADMIT(NAME, KIND)                                                                         \
-    static int NAME##_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg,                 \
-                            int64_t prompt_len, const float *k, const float *v,                   \
-                            const int32_t *pos, const float *mass, int64_t T, int hs) {           \
-        return admit_kind(KIND, h, cfg, prompt_len, k, v, pos, mass, T, hs);                      \
+#define ADMIT(NAME, KIND)                                                                          \
+    static int NAME##_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg,                  \
+                            int64_t prompt_len, const float *k, const float *v,                    \
+                            const int32_t *pos, const float *mass, int64_t T, int hs) {            \
+        return admit_kind(KIND, h, cfg, prompt_len, k, v, pos, mass, T, hs);                       \
     }
 ADMIT(h2o, K_H2O)
 ADMIT(heavy, K_HEAVY)
