@@ -121,14 +121,68 @@ static void data_tables(struct rp_buf *b, const cJSON *tables) {
 }
 
 /* Inlines dir/file (an SVG); the name must stay inside dir. */
-static void inline_plot(struct rp_buf *b, const char *dir, const char *file) {
+/* Values of a JSON number array as doubles (malloc'd; null -> NaN). */
+static double *num_array(const cJSON *a, int64_t *n) {
+    *n = cJSON_GetArraySize(a);
+    double *v = malloc(sizeof(double) * (size_t)(*n ? *n : 1));
+    int64_t i = 0;
+    const cJSON *it;
+    if (!v) return NULL;
+    cJSON_ArrayForEach(it, a) v[i++] = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    return v;
+}
+
+/* An experiment that recorded series but named no plot file still gets a
+ * plot: every series sharing the first series' y label, on one chart. */
+static void series_plot(struct rp_buf *b, const cJSON *series) {
+    int ns = cJSON_GetArraySize(series);
+    if (ns <= 0) return;
+    struct fr_plot_series *ps = calloc((size_t)ns, sizeof *ps);
+    double **bufs = calloc((size_t)ns * 2, sizeof *bufs);
+    const char *xl = NULL, *yl = NULL;
+    int k = 0;
+    const cJSON *it;
+    if (!ps || !bufs) goto done;
+    cJSON_ArrayForEach(it, series) {
+        const char *y = str_of(it, "ylabel"), *x = str_of(it, "xlabel"), *nm = str_of(it, "name");
+        if (!yl) yl = y, xl = x;
+        if (!y || !yl || strcmp(y, yl) != 0) continue;
+        int64_t nx, ny;
+        bufs[2 * k] = num_array(cJSON_GetObjectItemCaseSensitive(it, "x"), &nx);
+        bufs[2 * k + 1] = num_array(cJSON_GetObjectItemCaseSensitive(it, "y"), &ny);
+        if (!bufs[2 * k] || !bufs[2 * k + 1]) continue;
+        ps[k].name = nm ? nm : "";
+        ps[k].n = nx < ny ? nx : ny;
+        ps[k].x = bufs[2 * k];
+        ps[k].y = bufs[2 * k + 1];
+        k++;
+    }
+    if (k) {
+        struct fr_plot p = {.title = yl, .xlabel = xl ? xl : "", .ylabel = yl, .markers = 1};
+        char *svg = fr_plot_svg(&p, k, ps);
+        if (svg) {
+            rp_puts(b, "<figure>");
+            rp_puts(b, svg);
+            rp_puts(b, "</figure>\n");
+            free(svg);
+        }
+    }
+done:
+    for (int i = 0; bufs && i < 2 * ns; i++) free(bufs[i]);
+    free(bufs);
+    free(ps);
+}
+
+/* Inlines one SVG file of the experiment; returns 1 if it was shown. */
+static int inline_plot(struct rp_buf *b, const char *dir, const char *file) {
     char path[8192];
+    int shown = 0;
     if (!file[0] || file[0] == '/' || strstr(file, "..") ||
         (size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path) {
         rp_puts(b, "<p class=\"error\">plot name refused: ");
         rp_escape(b, file);
         rp_puts(b, "</p>\n");
-        return;
+        return 0;
     }
     char *svg = rp_read_file(path, MAX_SVG_BYTES, NULL);
     const char *start = svg ? strstr(svg, "<svg") : NULL;
@@ -142,8 +196,10 @@ static void inline_plot(struct rp_buf *b, const char *dir, const char *file) {
         rp_puts(b, "<figcaption>");
         rp_escape(b, file);
         rp_puts(b, "</figcaption></figure>\n");
+        shown = 1;
     }
     free(svg);
+    return shown;
 }
 
 static void section(struct rp_buf *b, const char *out_dir, const struct entry *e) {
@@ -190,9 +246,11 @@ static void section(struct rp_buf *b, const char *out_dir, const struct entry *e
         rp_escape(b, notes);
         rp_puts(b, "</p>\n");
     }
+    int nplots = 0;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "plots")) {
-        if (cJSON_IsString(it)) inline_plot(b, dir, it->valuestring);
+        if (cJSON_IsString(it)) nplots += inline_plot(b, dir, it->valuestring);
     }
+    if (!nplots) series_plot(b, cJSON_GetObjectItemCaseSensitive(root, "series"));
     if (cmd) {
         rp_puts(b, "<p><b>Reproduce:</b></p>\n<pre><code>");
         rp_escape(b, cmd);
