@@ -7,7 +7,9 @@
  *   - out/shakespeare-char-6l.safetensors when present: 6-layer char GPT,
  *     context 256;
  *   - data/stories260K.bin: llama2.c's LLaMA (GQA 8q/4kv), context 512, on
- *     its own samples at temperature 1 (it ships without a tokenizer).
+ *     its own samples at temperature 1 (it ships without a tokenizer);
+ *   - out/shakespeare-bpe.safetensors when present: 512-token BPE GPT,
+ *     context 256, on the same text.
  * The claim checked: at 20% H2O stays close to the full cache while local
  * collapses, and both halves (heavy, recent) are needed. The verdict per
  * model is written from the numbers, whichever way they go.
@@ -54,6 +56,11 @@ int repro_h2o(const struct repro_opts *o) {
         {"char256", "out/shakespeare-char-6l.safetensors", "data/tinyshakespeare.txt",
          "data/shakespeare-char.safetensors.tok", 256, 32, 8, 2},
         {"stories260K", "data/stories260K.bin", NULL, NULL, 512, 64, 8, 2},
+        /* BPE (512 tokens) GPT, context 256, when trained:
+         * frugal train-lm --tokenizer bpe --bpe-vocab 512 --block 256 --batch 8 --iters 800
+         *     --eval-interval 200 --eval-iters 5 --out out/shakespeare-bpe.safetensors */
+        {"bpe256", "out/shakespeare-bpe.safetensors", "data/tinyshakespeare.txt", NULL, 256, 32, 8,
+         2},
     };
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/h2o", o->out);
