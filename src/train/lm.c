@@ -240,9 +240,10 @@ static int load_data(struct lm_run *R) {
     return 0;
 }
 
-static int save_resume(struct lm_run *R, int64_t it, double best) {
-    double state[2] = {(double)it, best};
-    struct fr_ckpt_blob blobs[6] = {
+/* The arrays a resumable checkpoint holds besides the weights. */
+enum { N_BLOBS = 6 };
+static void resume_blobs(struct lm_run *R, double *state, struct fr_ckpt_blob *b) {
+    struct fr_ckpt_blob t[N_BLOBS] = {
         {"__optim__.m", FR_F32, R->opt.m, R->m.params.n, 0, 0},
         {"__optim__.v", FR_F32, R->opt.v, R->m.params.n, 0, 0},
         {"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0},
@@ -250,25 +251,26 @@ static int save_resume(struct lm_run *R, int64_t it, double best) {
         {"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0},
         {"__state__.iter_best", FR_F64, state, 2, 0, 0},
     };
+    memcpy(b, t, sizeof t);
+}
+
+static int save_resume(struct lm_run *R, int64_t it, double best) {
+    double state[2] = {(double)it, best};
+    struct fr_ckpt_blob blobs[N_BLOBS];
+    resume_blobs(R, state, blobs);
     struct fr_ckpt o = {0};
     o.blobs = blobs;
-    o.nblobs = 6;
+    o.nblobs = N_BLOBS;
     return fr_params_save(&R->m.params, R->c->ckpt, &o);
 }
 
 static int load_resume(struct lm_run *R, int64_t *it, double *best) {
     double state[2];
-    struct fr_ckpt_blob blobs[6] = {
-        {"__optim__.m", FR_F32, R->opt.m, R->m.params.n, 0, 0},
-        {"__optim__.v", FR_F32, R->opt.v, R->m.params.n, 0, 0},
-        {"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0},
-        {"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0},
-        {"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0},
-        {"__state__.iter_best", FR_F64, state, 2, 0, 0},
-    };
+    struct fr_ckpt_blob blobs[N_BLOBS];
+    resume_blobs(R, state, blobs);
     struct fr_ckpt o = {0};
     o.blobs = blobs;
-    o.nblobs = 6;
+    o.nblobs = N_BLOBS;
     int rc = fr_params_load(&R->m.params, R->c->ckpt, &o);
     if (rc) return rc;
     *it = (int64_t)state[0];
