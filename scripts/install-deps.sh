@@ -5,7 +5,7 @@
 # reference files and benchmarks; clang for fuzzing)
 set -e
 PKGS="build-essential cmake pkg-config zlib1g-dev libcjson-dev libopenblas-dev dataset-fashion-mnist"
-PKGS="$PKGS python3-numpy python3-torch clang"
+PKGS="$PKGS python3-numpy python3-torch clang time"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
