@@ -89,6 +89,18 @@ static void test_svg(void) {
     CHECK(svg && balanced(svg, "g", &groups), "log svg malformed");
     CHECK(svg && strstr(svg, ">0.001<") && strstr(svg, ">10<"), "log ticks missing");
     free(svg);
+    /* log-x: x in 1..4000 spans decades, x <= 0 skipped */
+    double gx[4] = {0, 4, 40, 4000}, gy[4] = {1, 2, 3, 4};
+    struct fr_plot_series s3 = {"logx", 4, gx, gy};
+    struct fr_plot p3 = {.title = "logx", .xlabel = "L", .log_x = 1, .markers = 1};
+    svg = fr_plot_svg(&p3, 1, &s3);
+    CHECK(svg && balanced(svg, "g", &groups), "log-x svg malformed");
+    CHECK(svg && strstr(svg, ">1<") && strstr(svg, ">10000<") && strstr(svg, "L (log)"),
+          "log-x decade ticks and label");
+    int c3 = 0;
+    for (const char *q = svg; q && (q = strstr(q, "<circle")); q++) c3++;
+    CHECK(c3 == 3, "log-x skips x <= 0: %d markers", c3);
+    free(svg);
     struct fr_plot_series one = {"one", 1, lx, ly + 2};
     svg = fr_plot_svg(&p, 1, &one);
     CHECK(svg && balanced(svg, "g", &groups), "single-point svg malformed");

@@ -107,6 +107,7 @@ struct fr_plot {
     int log_y;         /* logarithmic y axis */
     int markers;       /* draw a marker at each point */
     int width, height; /* pixels; 0 = 640 x 400 */
+    int log_x;         /* logarithmic x axis (points with x <= 0 are skipped) */
 };
 
 /* Renders a line plot as a standalone SVG document (malloc'd, caller frees).

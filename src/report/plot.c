@@ -24,8 +24,8 @@ struct axis {
     int log;
 };
 
-static int usable(double x, double y, int log_y) {
-    return isfinite(x) && isfinite(y) && (!log_y || y > 0);
+static int usable(double x, double y, int log_x, int log_y) {
+    return isfinite(x) && isfinite(y) && (!log_y || y > 0) && (!log_x || x > 0);
 }
 
 static double nice_step(double range) {
@@ -100,21 +100,22 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
     const int W = p->width > 0 ? p->width : 640, H = p->height > 0 ? p->height : 400;
     const double L = 72, R = 16, T = 40, B = 52; /* margins */
     const double pw = W - L - R, ph = H - T - B;
-    int log_y = p->log_y != 0;
+    int log_y = p->log_y != 0, log_x = p->log_x != 0;
+#define TXV(v) (log_x ? log10(v) : (v))
 
     double xmn = INFINITY, xmx = -INFINITY, ymn = INFINITY, ymx = -INFINITY;
     for (int k = 0; k < nseries; k++)
         for (int64_t i = 0; i < s[k].n; i++) {
-            if (!usable(s[k].x[i], s[k].y[i], log_y)) continue;
+            if (!usable(s[k].x[i], s[k].y[i], log_x, log_y)) continue;
             double y = log_y ? log10(s[k].y[i]) : s[k].y[i];
-            xmn = fmin(xmn, s[k].x[i]);
-            xmx = fmax(xmx, s[k].x[i]);
+            xmn = fmin(xmn, TXV(s[k].x[i]));
+            xmx = fmax(xmx, TXV(s[k].x[i]));
             ymn = fmin(ymn, y);
             ymx = fmax(ymx, y);
         }
     if (!(xmn <= xmx)) xmn = 0, xmx = 1, ymn = 0, ymx = 1;
     struct axis ax, ay;
-    fit_axis(&ax, xmn, xmx, 0);
+    fit_axis(&ax, xmn, xmx, log_x);
     fit_axis(&ay, ymn, ymx, log_y);
 #define PX(v) (L + ((v)-ax.lo) / (ax.hi - ax.lo) * pw)
 #define PY(v) (T + ph - ((v)-ay.lo) / (ay.hi - ay.lo) * ph)
@@ -164,9 +165,9 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
               (double)H - 10);
     rp_escape(&b, p->xlabel ? p->xlabel : "");
     rp_printf(&b,
-              "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
+              "%s</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
               "transform=\"rotate(-90 16 %.1f)\">",
-              T + ph / 2, T + ph / 2);
+              log_x ? " (log)" : "", T + ph / 2, T + ph / 2);
     rp_escape(&b, p->ylabel ? p->ylabel : "");
     rp_printf(&b, "%s</text>\n</g>\n", log_y ? " (log)" : "");
 
@@ -177,20 +178,20 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
         rp_printf(&b, "\">\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", color);
         int pen_down = 0;
         for (int64_t i = 0; i < s[k].n; i++) {
-            if (!usable(s[k].x[i], s[k].y[i], log_y)) {
+            if (!usable(s[k].x[i], s[k].y[i], log_x, log_y)) {
                 pen_down = 0;
                 continue;
             }
             double y = log_y ? log10(s[k].y[i]) : s[k].y[i];
-            rp_printf(&b, "%s%.2f %.2f ", pen_down ? "L" : "M", PX(s[k].x[i]), PY(y));
+            rp_printf(&b, "%s%.2f %.2f ", pen_down ? "L" : "M", PX(TXV(s[k].x[i])), PY(y));
             pen_down = 1;
         }
         rp_puts(&b, "\"/>\n");
         for (int64_t i = 0; p->markers && i < s[k].n; i++) {
-            if (!usable(s[k].x[i], s[k].y[i], log_y)) continue;
+            if (!usable(s[k].x[i], s[k].y[i], log_x, log_y)) continue;
             double y = log_y ? log10(s[k].y[i]) : s[k].y[i];
-            rp_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", PX(s[k].x[i]),
-                      PY(y), color);
+            rp_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                      PX(TXV(s[k].x[i])), PY(y), color);
         }
         rp_puts(&b, "</g>\n");
     }

@@ -186,7 +186,7 @@ static int probe_grid(struct ctx *c, const int64_t *Ns, int nN, const int64_t *D
                 snprintf(file, sizeof file, "%sprobe_N%lld_D%lld.svg", complex_inputs ? "complex_" : "",
                          (long long)N, (long long)D);
                 snprintf(path, sizeof path, "%s/%s", c->dir, file);
-                struct fr_plot p = {title, "latent width L", "smallest ||dPhi|| / d(X,X') found", 1, 1, 0, 0};
+                struct fr_plot p = {title, "latent width L", "smallest ||dPhi|| / d(X,X') found", 1, 1, 0, 0, 1};
                 if (fr_plot_write(path, &p, 6, s) == 0) fr_results_plot(c->r, file);
             }
         }
@@ -359,7 +359,7 @@ static int learn_grid(struct ctx *c, const enum fr_sets_task *tasks, int ntask, 
                     for (char *p = file; *p; p++)
                         if (*p == ' ') *p = '_';
                     snprintf(path, sizeof path, "%s/%s", c->dir, file);
-                    struct fr_plot p = {title, "latent width L", "relative test MSE", 1, 1, 0, 0};
+                    struct fr_plot p = {title, "latent width L", "relative test MSE", 1, 1, 0, 0, 1};
                     if (fr_plot_write(path, &p, 4, s) == 0) fr_results_plot(c->r, file);
                 }
             }
