@@ -6,6 +6,9 @@
  * Rows of x are handled 4 at a time (4 accumulators x 2 unrolled vectors),
  * then a scalar tail for cols % VW.
  */
+#ifndef NAME_LINKAGE
+#define NAME_LINKAGE
+#endif
 #define MV_BLOCK(NB)                                                                               \
     {                                                                                              \
         VF a0[NB], a1[NB];                                                                         \
@@ -29,7 +32,7 @@
         }                                                                                          \
     }
 
-void NAME(const void *W, int64_t cols, const float *x, int64_t ldx, int B, float *y, int64_t ldy,
+NAME_LINKAGE void NAME(const void *W, int64_t cols, const float *x, int64_t ldx, int B, float *y, int64_t ldy,
           int64_t r0, int64_t r1) {
     const WT *Wt = (const WT *)W;
     for (int64_t r = r0; r < r1; r++) {
