@@ -210,7 +210,9 @@ void fr_csr_matmul(const struct fr_csr *A, int64_t B, const float *X, int64_t ld
         return;
     }
     int64_t Wmax = B > 32 ? 64 : B > 16 ? 32 : B > 8 ? 16 : 8;
-    float *Xt = aligned_alloc(64, (size_t)(A->cols * Wmax) * sizeof(float));
+    /* aligned_alloc wants a size that is a multiple of the alignment */
+    size_t xt_bytes = ((size_t)(A->cols * Wmax) * sizeof(float) + 63) & ~(size_t)63;
+    float *Xt = aligned_alloc(64, xt_bytes);
     if (!Xt) { /* no scratch: the plain loop still gives the answer */
         fr_csr_matmul_ref(A, B, X, ldx, Y, ldy);
         return;
