@@ -21,6 +21,9 @@
  *   vgg-small  features: [conv-bn-relu] 32, 32, maxpool, 64, 64, maxpool,
  *              128, maxpool (PyTorch nn.Sequential indices 0..17, convs
  *              without bias), classifier: linear to n_classes
+ *   vit        patch_embed.proj 4x4 stride 4 -> 64, pos_embed, 2 pre-LN
+ *              blocks (4 heads, MLP 128, GELU), norm, mean pool, head
+ *              (timm names; body linears prunable, see vit.c)
  * The architecture and config are stored in checkpoint metadata
  * (fr_model_meta_*) so a checkpoint alone rebuilds its model.
  */

@@ -13,11 +13,12 @@ static const struct {
     {"cnn", fr_build_cnn},
     {"resnet20", fr_build_resnet20},
     {"vgg-small", fr_build_vgg_small},
+    {"vit", fr_build_vit},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
 const char *fr_model_list(void) {
-    return "mlp, cnn, resnet20, vgg-small";
+    return "mlp, cnn, resnet20, vgg-small, vit";
 }
 
 void fr_model_config_defaults(struct fr_model_config *c) {

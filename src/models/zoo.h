@@ -13,5 +13,6 @@ int fr_build_mlp(struct fr_model *m, struct fr_rng *rng);
 int fr_build_cnn(struct fr_model *m, struct fr_rng *rng);
 int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng);
+int fr_build_vit(struct fr_model *m, struct fr_rng *rng);
 
 #endif

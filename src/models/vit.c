@@ -1,0 +1,156 @@
+/* vit.c: a small Vision Transformer for 28x28 / 32x32 images.
+ *
+ * Layout (timm VisionTransformer names, so a frugal checkpoint maps onto
+ * timm's state_dict with class_token=False, global_pool='avg'):
+ *   patch_embed.proj  Conv2d(C, 64, 4, stride 4)       tokens T = (H/4)(W/4)
+ *   pos_embed         learned {64, T} (PyTorch [1, T, 64]); no class token
+ *   blocks.i (i < 2)  pre-LN: x += attn.proj(MHSA(attn.qkv(norm1(x))))
+ *                             x += mlp.fc2(GELU(mlp.fc1(norm2(x))))
+ *                     4 heads of 16, non-causal; MLP 64 -> 128 -> 64
+ *   norm              final LayerNorm, then MEAN POOLING over the tokens
+ *   head              Linear(64, n_classes)
+ * The pooled-mean readout (instead of a class token) keeps the graph to
+ * broadcasting adds and a mean. Init: Linear/Conv PyTorch defaults, LayerNorm
+ * weight 1 / bias 0, pos_embed N(0, 0.02) (timm's trunc-normal std).
+ *
+ * Pruning scope: the body linears (qkv, proj, fc1, fc2) are
+ * FR_PARAM_PRUNABLE; patch embedding, position embedding, norms, biases and
+ * the classifier head are not (the convention in the sparsity papers).
+ */
+#include "zoo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define VIT_DIM 64
+#define VIT_DEPTH 2
+#define VIT_HEADS 4
+#define VIT_MLP 128
+#define VIT_PATCH 4
+
+struct vit_norm {
+    struct fr_tensor *w, *b;
+};
+
+struct vit_block {
+    struct vit_norm norm1, norm2;
+    struct fr_linear qkv, proj, fc1, fc2;
+};
+
+struct vit {
+    struct fr_conv patch;
+    struct fr_tensor *pos;
+    struct vit_block blocks[VIT_DEPTH];
+    struct vit_norm norm;
+    struct fr_linear head;
+    int64_t gw, gh; /* patch grid */
+};
+
+static int norm_declare(struct fr_params *p, struct vit_norm *n, const char *prefix) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    n->w = fr_params_add(p, name, 1, (int64_t[]){VIT_DIM}, FR_PARAM_NO_DECAY);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    n->b = fr_params_add(p, name, 1, (int64_t[]){VIT_DIM}, FR_PARAM_NO_DECAY);
+    return n->w && n->b ? 0 : FR_EINVAL;
+}
+
+static struct fr_tensor *ln(struct fr_ctx *ctx, const struct vit_norm *n, struct fr_tensor *x) {
+    return fr_layernorm(ctx, x, n->w, n->b, 1e-6f); /* timm's eps */
+}
+
+static struct fr_tensor *block_forward(struct fr_ctx *ctx, const struct vit_block *b,
+                                       struct fr_tensor *x) {
+    struct fr_tensor *qkv = fr_linear_forward(ctx, &b->qkv, ln(ctx, &b->norm1, x));
+    struct fr_tensor *q = fr_slice(ctx, qkv, 0, 0, VIT_DIM);
+    struct fr_tensor *k = fr_slice(ctx, qkv, 0, VIT_DIM, VIT_DIM);
+    struct fr_tensor *v = fr_slice(ctx, qkv, 0, 2 * VIT_DIM, VIT_DIM);
+    struct fr_tensor *a = fr_attention(ctx, q, k, v, VIT_HEADS, VIT_HEADS, 0);
+    x = fr_add(ctx, x, fr_linear_forward(ctx, &b->proj, a));
+    struct fr_tensor *h = fr_gelu(ctx, fr_linear_forward(ctx, &b->fc1, ln(ctx, &b->norm2, x)));
+    return fr_add(ctx, x, fr_linear_forward(ctx, &b->fc2, h));
+}
+
+static struct fr_tensor *vit_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+    struct vit *n = m->impl;
+    if (!x) return NULL;
+    if (x->ndim < 3 || x->ne[0] != m->cfg.in_w || x->ne[1] != m->cfg.in_h ||
+        x->ne[2] != m->cfg.in_channels) {
+        fr_error(FR_EINVAL, "vit: input is not {%d, %d, %d, N}", m->cfg.in_w, m->cfg.in_h,
+                 m->cfg.in_channels);
+        return NULL;
+    }
+    int64_t N = x->ne[3], T = n->gw * n->gh;
+    struct fr_tensor *t = fr_conv_forward(ctx, &n->patch, x);              /* {gw, gh, D, N} */
+    t = fr_reshape(ctx, t, 3, (int64_t[]){T, VIT_DIM, N});                 /* {T, D, N} */
+    t = fr_contiguous(ctx, fr_permute(ctx, t, (const int[]){1, 0, 2, 3})); /* {D, T, N} */
+    t = fr_add(ctx, t, n->pos);
+    for (int i = 0; i < VIT_DEPTH; i++) t = block_forward(ctx, &n->blocks[i], t);
+    t = fr_mean(ctx, ln(ctx, &n->norm, t), 1); /* {D, 1, N} */
+    t = fr_reshape2(ctx, t, VIT_DIM, N);
+    return fr_linear_forward(ctx, &n->head, t);
+}
+
+static void unprunable(struct fr_params *p, const char *name) {
+    struct fr_param *q = fr_params_find(p, name);
+    if (q) q->flags &= ~FR_PARAM_PRUNABLE;
+}
+
+int fr_build_vit(struct fr_model *m, struct fr_rng *rng) {
+    if (m->cfg.in_h < VIT_PATCH || m->cfg.in_w < VIT_PATCH)
+        return fr_error(FR_EINVAL, "vit: input %d x %d is smaller than one %d x %d patch",
+                        m->cfg.in_h, m->cfg.in_w, VIT_PATCH, VIT_PATCH);
+    struct vit *n = calloc(1, sizeof *n);
+    if (!n) return fr_error(FR_ENOMEM, "vit: out of memory");
+    m->impl = n;
+    m->forward = vit_forward;
+    n->gw = m->cfg.in_w / VIT_PATCH;
+    n->gh = m->cfg.in_h / VIT_PATCH;
+    struct fr_params *p = &m->params;
+    int rc = fr_conv_declare(p, &n->patch, "patch_embed.proj", m->cfg.in_channels, VIT_DIM,
+                             VIT_PATCH, VIT_PATCH, 0, 1);
+    if (!rc) {
+        n->pos = fr_params_add(p, "pos_embed", 2, (int64_t[]){VIT_DIM, n->gw * n->gh},
+                               FR_PARAM_NO_DECAY);
+        if (!n->pos) rc = FR_EINVAL;
+    }
+    for (int i = 0; i < VIT_DEPTH && !rc; i++) {
+        struct vit_block *b = &n->blocks[i];
+        char pre[64];
+        snprintf(pre, sizeof pre, "blocks.%d.norm1", i);
+        rc = norm_declare(p, &b->norm1, pre);
+        snprintf(pre, sizeof pre, "blocks.%d.attn.qkv", i);
+        if (!rc) rc = fr_linear_declare(p, &b->qkv, pre, VIT_DIM, 3 * VIT_DIM, 1);
+        snprintf(pre, sizeof pre, "blocks.%d.attn.proj", i);
+        if (!rc) rc = fr_linear_declare(p, &b->proj, pre, VIT_DIM, VIT_DIM, 1);
+        snprintf(pre, sizeof pre, "blocks.%d.norm2", i);
+        if (!rc) rc = norm_declare(p, &b->norm2, pre);
+        snprintf(pre, sizeof pre, "blocks.%d.mlp.fc1", i);
+        if (!rc) rc = fr_linear_declare(p, &b->fc1, pre, VIT_DIM, VIT_MLP, 1);
+        snprintf(pre, sizeof pre, "blocks.%d.mlp.fc2", i);
+        if (!rc) rc = fr_linear_declare(p, &b->fc2, pre, VIT_MLP, VIT_DIM, 1);
+    }
+    if (!rc) rc = norm_declare(p, &n->norm, "norm");
+    if (!rc) rc = fr_linear_declare(p, &n->head, "head", VIT_DIM, m->cfg.n_classes, 1);
+    if (!rc) rc = fr_params_alloc(p);
+    if (rc) return rc;
+    unprunable(p, "patch_embed.proj.weight");
+    unprunable(p, "head.weight");
+    fr_conv_init(&n->patch, rng);
+    fr_rng_fill_normal(rng, n->pos->data, fr_nelem(n->pos), 0.0f, 0.02f);
+    for (int i = 0; i < VIT_DEPTH; i++) {
+        struct vit_block *b = &n->blocks[i];
+        fr_init_const(b->norm1.w, 1.0f);
+        fr_init_const(b->norm1.b, 0.0f);
+        fr_init_const(b->norm2.w, 1.0f);
+        fr_init_const(b->norm2.b, 0.0f);
+        fr_linear_init(&b->qkv, rng);
+        fr_linear_init(&b->proj, rng);
+        fr_linear_init(&b->fc1, rng);
+        fr_linear_init(&b->fc2, rng);
+    }
+    fr_init_const(n->norm.w, 1.0f);
+    fr_init_const(n->norm.b, 0.0f);
+    fr_linear_init(&n->head, rng);
+    return 0;
+}
