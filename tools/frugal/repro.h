@@ -27,5 +27,6 @@ struct repro_method {
 int repro_fashion_cnn(const struct repro_opts *o);
 int repro_deepsets(const struct repro_opts *o);
 int repro_h2o(const struct repro_opts *o);
+int repro_essential_sparsity(const struct repro_opts *o);
 
 #endif
