@@ -77,6 +77,15 @@ static void test_usage_errors(void) {
     expect_error("bogus", 2);
     expect_error("help bogus", 2);
     expect_error("train --bogus 1", 2);
+    expect_error("generate", 2);                                 /* --model missing */
+    expect_error("generate --model /nonexistent/m.bin", 1);
+    expect_error("generate --model data/stories260K.bin --top-p 2", 2);
+    expect_error("generate --model data/stories260K.bin --kv bogus", 2);
+    expect_error("generate --model data/stories260K.bin --ids --prompt '1 9999'", 1);
+    expect_error("train-lm --block 0", 2);
+    expect_error("train-lm --data /nonexistent.txt --iters 1", 1);
+    expect_error("perplexity --model data/stories260K.bin", 2); /* --text missing */
+    expect_error("convert --model data/stories260K.bin --out /tmp/x.st --dtype f8", 2);
     expect_error("train --epochs", 2);
     expect_error("train --epochs abc", 2);
     expect_error("train --epochs 1x", 2);
@@ -157,12 +166,31 @@ static void test_help(void) {
     expect_help("report", report);
     expect_help("version", NULL);
     expect_help("info", NULL);
+    /* the language-model, pruning and KV commands */
+    static const char *const trainlm[] = {"data", "tokenizer", "arch", "layers", "heads",
+                                          "kv-heads", "dim", "block", "batch", "iters", "lr",
+                                          "min-lr", "dropout", "threads", "seed", "out", NULL};
+    static const char *const gen[] = {"model", "tokenizer", "prompt", "steps", "temperature",
+                                      "top-p", "top-k", "seed", "kv", "heavy", "recent", NULL};
+    static const char *const ppl[] = {"model", "text", "tokenizer", "block", NULL};
+    static const char *const conv[] = {"model", "out", "dtype", NULL};
+    static const char *const prune[] = {"model", "out", "method", "sparsity", "layerwise", "scope",
+                                        NULL};
+    expect_help("train-lm", trainlm);
+    expect_help("generate", gen);
+    expect_help("perplexity", ppl);
+    expect_help("convert", conv);
+    expect_help("prune", prune);
+    expect_help("sparsity", NULL);
+    expect_help("kv-eval", NULL);
     int rc = run("help train");
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
-    static const char *const cmds[] = {"train", "eval",  "info",   "report",
-                                       "demo",  "repro", "version"};
+    static const char *const cmds[] = {"train",    "eval",       "info",    "report",
+                                       "demo",     "repro",      "version", "train-lm",
+                                       "generate", "perplexity", "convert", "prune",
+                                       "sparsity", "kv-eval"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);
