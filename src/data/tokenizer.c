@@ -14,6 +14,7 @@
  * tokenizer.json or tokenizer.bin saves and reloads to the same encoder.
  * Loaders treat their input as hostile: every size is checked before use. */
 #include "tokenizer_internal.h"
+#include "../core/file.h"
 
 #include "frugal/status.h"
 
@@ -698,33 +699,19 @@ int fr_tokenizer_load_memory(const void *buf, size_t len, struct fr_tokenizer **
 
 int fr_tokenizer_load(const char *path, struct fr_tokenizer **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fr_error(FR_EIO, "tokenizer: cannot open %s", path);
-    int rc = 0;
-    uint8_t *buf = NULL;
-    if (fseek(f, 0, SEEK_END) || ftell(f) < 0) {
-        rc = fr_error(FR_EIO, "tokenizer: cannot size %s", path);
-        goto cleanup;
-    }
-    size_t len = (size_t)ftell(f);
-    rewind(f);
-    buf = malloc(len ? len : 1);
+    size_t len;
+    uint8_t *buf = (uint8_t *)fr_read_file(path, (size_t)1 << 30, &len);
     if (!buf) {
-        rc = fr_error(FR_ENOMEM, "tokenizer: out of memory reading %s (%zu bytes)", path, len);
-        goto cleanup;
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", fr_last_error());
+        return fr_error(FR_EIO, "tokenizer: %s", msg);
     }
-    if (fread(buf, 1, len, f) != len) {
-        rc = fr_error(FR_EIO, "tokenizer: error reading %s", path);
-        goto cleanup;
-    }
-    rc = fr_tokenizer_load_memory(buf, len, out);
+    int rc = fr_tokenizer_load_memory(buf, len, out);
     if (rc) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", fr_last_error());
         fr_error(rc, "%s: %s", path, msg);
     }
-cleanup:
     free(buf);
-    fclose(f);
     return rc;
 }

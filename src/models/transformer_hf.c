@@ -13,6 +13,8 @@
 #include "frugal/transformer.h"
 
 #include <cjson/cJSON.h>
+
+#include "../core/file.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,23 +50,12 @@ static int read_config(const char *model_path, struct fr_tf_config *c) {
     else
         snprintf(dir, sizeof dir, ".");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return fr_error(FR_EIO, "Hugging Face checkpoint needs %s (not found)", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    if (n <= 0 || n > (1 << 24)) {
-        fclose(fp);
-        return fr_error(FR_EFORMAT, "%s: bad size", path);
+    char *buf = fr_read_file(path, 1 << 24, NULL);
+    if (!buf) {
+        if (strstr(fr_last_error(), "cannot open"))
+            return fr_error(FR_EIO, "Hugging Face checkpoint needs %s (not found)", path);
+        return FR_EFORMAT;
     }
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, fp) : 0;
-    fclose(fp);
-    if (!buf || got != (size_t)n) {
-        free(buf);
-        return fr_error(FR_EIO, "cannot read %s", path);
-    }
-    buf[n] = 0;
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     if (!cJSON_IsObject(j)) {

@@ -1,5 +1,5 @@
 /* fsutil.h: file helpers private to src/report: recursive mkdir, atomic
- * whole-file write, whole-file read, and text escaping for XML/HTML. */
+ * whole-file write and text escaping (reading: src/core/file.h) for XML/HTML. */
 #ifndef FRUGAL_REPORT_FSUTIL_H
 #define FRUGAL_REPORT_FSUTIL_H
 
@@ -9,8 +9,6 @@
 int rp_mkdirs(const char *dir);
 /* Writes n bytes to path via a temp file + rename, creating parent dirs. */
 int rp_write_file(const char *path, const char *data, size_t n);
-/* Reads a whole file (NUL-terminated, malloc'd) up to max bytes; NULL + message. */
-char *rp_read_file(const char *path, size_t max, size_t *n_out);
 
 /* A growable string. */
 struct rp_buf {

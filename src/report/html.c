@@ -6,6 +6,7 @@
  */
 #include "frugal/report.h"
 #include "frugal/status.h"
+#include "../core/file.h"
 #include "fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -184,7 +185,7 @@ static int inline_plot(struct rp_buf *b, const char *dir, const char *file) {
         rp_puts(b, "</p>\n");
         return 0;
     }
-    char *svg = rp_read_file(path, MAX_SVG_BYTES, NULL);
+    char *svg = fr_read_file(path, MAX_SVG_BYTES, NULL);
     const char *start = svg ? strstr(svg, "<svg") : NULL;
     if (!start) {
         rp_puts(b, "<p class=\"error\">missing plot ");

@@ -13,6 +13,7 @@
  */
 #include "frugal/report.h"
 #include "frugal/status.h"
+#include "../core/file.h"
 #include "fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -250,7 +251,7 @@ int fr_results_write(struct fr_results *r, const char *path) {
 
 struct fr_results *fr_results_read(const char *path) {
     size_t n = 0;
-    char *text = rp_read_file(path, RESULTS_MAX_BYTES, &n);
+    char *text = fr_read_file(path, RESULTS_MAX_BYTES, &n);
     if (!text) return NULL;
     cJSON *root = cJSON_ParseWithLength(text, n);
     free(text);

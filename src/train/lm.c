@@ -5,6 +5,8 @@
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 
+#include "../core/file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,29 +53,10 @@ void fr_lm_result_free(struct fr_lm_result *r) {
     r->eval_train = r->eval_val = NULL;
 }
 
+/* Token ids or text: up to 4 GiB. */
 static int read_file(const char *path, uint8_t **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return fr_error(FR_EIO, "cannot open '%s'", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0) {
-        fclose(f);
-        return fr_error(FR_EIO, "cannot read '%s'", path);
-    }
-    *buf = malloc((size_t)n + 1);
-    if (!*buf) {
-        fclose(f);
-        return fr_error(FR_ENOMEM, "out of memory reading '%s'", path);
-    }
-    size_t got = fread(*buf, 1, (size_t)n, f);
-    fclose(f);
-    if (got != (size_t)n) {
-        free(*buf);
-        return fr_error(FR_EIO, "short read on '%s'", path);
-    }
-    *len = (size_t)n;
-    return 0;
+    *buf = (uint8_t *)fr_read_file(path, (size_t)1 << 32, len);
+    return *buf ? 0 : FR_EIO;
 }
 
 static int is_ids_file(const char *path) {
