@@ -19,6 +19,7 @@
 
 #include "../kernels/matvec.h"
 #include "../kernels/vec.h"
+#include "../kernels/vec_math.h"
 
 /* y[R x rows] = x[R x cols] W^T */
 static void wmul(const struct fr_wmat *W, const float *x, int64_t R, float *y) {
@@ -300,9 +301,6 @@ static void embed_row(const struct fr_tf_model *m, int32_t tok, int32_t pos, flo
     }
 }
 
-static float gelu_tanh(float x) {
-    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-}
 
 /* The body shared by prefill and decode: R rows whose sequence and position
  * are seq[r], pos[r]; `chunk` != 0 means all rows are one sequence's chunk. */
@@ -340,26 +338,23 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
         if (rc) return rc;
         wmul(&L->wo, w.att, R, w.xb);
         add_bias(&L->bo, w.xb, R, D);
-        for (int64_t i = 0; i < R * D; i++) w.x[i] += w.xb[i];
+        fr_vec_acc(R * D, w.xb, w.x);
         norm_rows(m, &L->norm2, &L->norm2_b, w.x, w.xb, R);
         wmul(&L->w1, w.xb, R, w.h1);
         add_bias(&L->b1, w.h1, R, Hd);
+        /* the activations the training ops use (vec_math.h) */
         if (c->arch == FR_TF_LLAMA) {
             wmul(&L->w3, w.xb, R, w.h3);
-            for (int64_t i = 0; i < R * Hd; i++) {
-                float a = w.h1[i];
-                w.h1[i] = a / (1.0f + expf(-a)) * w.h3[i];
-            }
+            fr_vec_silu(R * Hd, w.h1, w.h1);
+            fr_vec_mul(R * Hd, w.h1, w.h3, w.h1);
+        } else if (c->gelu_exact) {
+            fr_vec_gelu(R * Hd, w.h1, w.h1);
         } else {
-            if (c->gelu_exact)
-                for (int64_t i = 0; i < R * Hd; i++)
-                    w.h1[i] = 0.5f * w.h1[i] * (1.0f + erff(w.h1[i] * 0.70710678118654752f));
-            else
-                for (int64_t i = 0; i < R * Hd; i++) w.h1[i] = gelu_tanh(w.h1[i]);
+            fr_vec_gelu_tanh(R * Hd, w.h1, w.h1);
         }
         wmul(&L->w2, w.h1, R, w.xb);
         add_bias(&L->b2, w.xb, R, D);
-        for (int64_t i = 0; i < R * D; i++) w.x[i] += w.xb[i];
+        fr_vec_acc(R * D, w.xb, w.x);
     }
     int64_t first = all ? 0 : (chunk ? R - 1 : 0);
     int64_t nl = all ? R : (chunk ? 1 : R);
