@@ -60,7 +60,7 @@ int main(void) {
     int64_t nid;
     double nll;
     CHECK(fr_lm_load_tokens("/tmp/frugal_lm.txt", tok, &ids, &nid) == 0, "encode");
-    CHECK(fr_lm_nll(&m, ids, 2000, 32, 1, &nll, NULL) == 0 && nll < 3.5, "nll %.3f", nll);
+    CHECK(fr_lm_nll(&m, ids, 2000, 32, &nll, NULL) == 0 && nll < 3.5, "nll %.3f", nll);
     free(ids);
     fr_tokenizer_free(tok);
     fr_tf_free(&m);

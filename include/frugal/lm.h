@@ -62,8 +62,9 @@ void fr_lm_result_free(struct fr_lm_result *r);
 int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids, int64_t *n);
 /* Mean next-token negative log-likelihood (nats) of ids[0..n) under the
  * model, in windows of `block` tokens (each window's first token has no
- * prediction; windows are non-overlapping), batched over `batch` windows. */
-int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block, int batch,
+ * prediction; windows are non-overlapping), one window at a time through the
+ * inference engine. */
+int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block,
               double *nll, int64_t *count);
 
 #ifdef __cplusplus

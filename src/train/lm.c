@@ -96,9 +96,8 @@ static double nll_of(const float *lg, int V, int32_t target) {
     return log(z) + mx - lg[target];
 }
 
-int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block, int batch,
+int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block,
               double *nll, int64_t *count) {
-    (void)batch;
     if (block < 1 || block > m->cfg.max_seq)
         return fr_error(FR_EINVAL, "block %d not in 1..%d", block, m->cfg.max_seq);
     if (n < 2) return fr_error(FR_EINVAL, "need at least 2 tokens to score, have %lld", (long long)n);
@@ -379,7 +378,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     res->tokens_per_s = (double)tokens / res->seconds;
     res->best_val_loss = best;
     /* score the whole validation split with the final model */
-    rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, c->batch, &res->full_val_loss, NULL);
+    rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->full_val_loss, NULL);
     if (!rc && c->out && R.tok) {
         char tp[4096];
         snprintf(tp, sizeof tp, "%s.tok", c->out);

@@ -59,7 +59,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     if (limit && n > limit) n = limit;
     if (!block) block = m.cfg.max_seq;
-    if (fr_lm_nll(&m, ids, n, (int)block, 1, &nll, &cnt)) {
+    if (fr_lm_nll(&m, ids, n, (int)block, &nll, &cnt)) {
         rc = cli_fail("perplexity", "%s", fr_last_error());
         goto done;
     }
