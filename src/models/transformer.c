@@ -175,11 +175,11 @@ static int declare(struct fr_tf_model *m, const struct fr_st_file *f, const char
             L->wq = wm_rows(L->wqkv, 0, D);
             L->wk = wm_rows(L->wqkv, D, D);
             L->wv = wm_rows(L->wqkv, 2 * D, D);
-            if (L->bqkv.p) {
-                L->bq = wm_rows(L->bqkv, 0, 1);
-                L->bq.p = (const float *)L->bqkv.p;
-                L->bk = L->bq, L->bk.p = (const float *)L->bqkv.p + D;
-                L->bv = L->bq, L->bv.p = (const float *)L->bqkv.p + 2 * D;
+            if (L->bqkv.p) { /* the fused bias vector in thirds */
+                const float *b = L->bqkv.p;
+                struct fr_wmat v = {b, FR_F32, 1, D, NULL};
+                L->bq = v, L->bk = v, L->bv = v;
+                L->bk.p = b + D, L->bv.p = b + 2 * D;
             }
         }
     }
