@@ -185,7 +185,27 @@ int main(void) {
         remove("/tmp/frugal_s260_v2deq_legacy.bin");
     }
 
-    /* 7. malformed checkpoints */
+    /* 7. fr_tf_copy_weights (frugal convert): a slab copy of the mapped
+     * llama2.c weights gives bit-identical logits */
+    {
+        struct fr_tf_model cp;
+        CHECK(fr_tf_init(&cp, &m.cfg, 0) == 0 && fr_tf_copy_weights(&cp, &m) == 0,
+              "copy weights: %s", fr_last_error());
+        struct fr_tf_state sa, sb;
+        fr_tf_state_init(&sa, &m, 1, 64, 64, NULL, 0);
+        fr_tf_state_init(&sb, &cp, 1, 64, 64, NULL, 0);
+        float *la = malloc(sizeof(float) * 24 * V), *lb3 = malloc(sizeof(float) * 24 * V);
+        fr_tf_prefill(&sa, 0, tok, nt, la, 1);
+        fr_tf_prefill(&sb, 0, tok, nt, lb3, 1);
+        CHECK(memcmp(la, lb3, sizeof(float) * nt * V) == 0, "copied weights give the same logits");
+        free(la);
+        free(lb3);
+        fr_tf_state_free(&sa);
+        fr_tf_state_free(&sb);
+        fr_tf_free(&cp);
+    }
+
+    /* 8. malformed checkpoints */
     FILE *f = fopen(MODEL, "rb");
     size_t n = 1056540;
     unsigned char *buf = malloc(n);

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,31 +245,39 @@ int64_t fr_tf_param_count(const struct fr_tf_model *m) {
 
 /* Copies every weight of src (any dtype, mapped or slab) into dst's slab;
  * both must have the same config. */
+/* dst's slab tensor of a weight (if it has one) <- src's data in any dtype. */
+static int copy_mat(const struct fr_wmat *s, const struct fr_wmat *d) {
+    if (!d->t || !s->p) return 0; /* views (fused slices) and absent weights */
+    int64_t n = s->rows * s->cols;
+    if (n != fr_nelem(d->t)) return fr_error(FR_EINVAL, "copy weights: size mismatch");
+    float *o = d->t->data;
+    for (int64_t k = 0; k < n; k++)
+        o[k] = s->dt == FR_F32    ? ((const float *)s->p)[k]
+               : s->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)s->p)[k])
+                                 : fr_bf16_to_f32(((const uint16_t *)s->p)[k]);
+    return 0;
+}
+
 int fr_tf_copy_weights(struct fr_tf_model *dst, const struct fr_tf_model *src) {
     if (!dst->params.allocated || memcmp(&dst->cfg, &src->cfg, sizeof dst->cfg) != 0)
         return fr_error(FR_EINVAL, "copy weights: models differ or target has no slab");
-    const struct fr_wmat *S[] = {&src->tok_emb, &src->pos_emb, &src->norm_f, &src->norm_f_b,
-                                 &src->cls};
-    struct fr_wmat *D[] = {&dst->tok_emb, &dst->pos_emb, &dst->norm_f, &dst->norm_f_b, &dst->cls};
-    for (int l = -1; l < src->cfg.n_layers; l++) {
-        int n = l < 0 ? 5 : (int)(sizeof(struct fr_tf_layer) / sizeof(struct fr_wmat));
-        const struct fr_wmat *s0 = l < 0 ? NULL : (const struct fr_wmat *)&src->layers[l];
-        struct fr_wmat *d0 = l < 0 ? NULL : (struct fr_wmat *)&dst->layers[l];
-        for (int i = 0; i < n; i++) {
-            const struct fr_wmat *s = l < 0 ? S[i] : s0 + i;
-            struct fr_wmat *d = l < 0 ? D[i] : d0 + i;
-            if (!d->t || !s->p) continue; /* views (fused slices) and absent weights */
-            int64_t n_el = s->rows * s->cols;
-            if (n_el != fr_nelem(d->t))
-                return fr_error(FR_EINVAL, "copy weights: size mismatch");
-            float *o = d->t->data;
-            for (int64_t k = 0; k < n_el; k++)
-                o[k] = s->dt == FR_F32    ? ((const float *)s->p)[k]
-                       : s->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)s->p)[k])
-                                         : fr_bf16_to_f32(((const uint16_t *)s->p)[k]);
-        }
-    }
-    return 0;
+    static const size_t LAYER[] = {
+        offsetof(struct fr_tf_layer, norm1), offsetof(struct fr_tf_layer, norm1_b),
+        offsetof(struct fr_tf_layer, norm2), offsetof(struct fr_tf_layer, norm2_b),
+        offsetof(struct fr_tf_layer, wq),    offsetof(struct fr_tf_layer, wk),
+        offsetof(struct fr_tf_layer, wv),    offsetof(struct fr_tf_layer, wo),
+        offsetof(struct fr_tf_layer, bo),    offsetof(struct fr_tf_layer, w1),
+        offsetof(struct fr_tf_layer, w2),    offsetof(struct fr_tf_layer, w3),
+        offsetof(struct fr_tf_layer, b1),    offsetof(struct fr_tf_layer, b2),
+        offsetof(struct fr_tf_layer, wqkv),  offsetof(struct fr_tf_layer, bqkv)};
+    int rc = copy_mat(&src->tok_emb, &dst->tok_emb) || copy_mat(&src->pos_emb, &dst->pos_emb) ||
+             copy_mat(&src->norm_f, &dst->norm_f) || copy_mat(&src->norm_f_b, &dst->norm_f_b) ||
+             copy_mat(&src->cls, &dst->cls);
+    for (int l = 0; l < src->cfg.n_layers && !rc; l++)
+        for (size_t i = 0; i < sizeof LAYER / sizeof LAYER[0] && !rc; i++)
+            rc = copy_mat((const struct fr_wmat *)((const char *)&src->layers[l] + LAYER[i]),
+                          (const struct fr_wmat *)((const char *)&dst->layers[l] + LAYER[i]));
+    return rc ? FR_EINVAL : 0;
 }
 
 /* ---------------- saving ---------------- */
