@@ -81,12 +81,14 @@ int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t s
  * Hugging Face safetensors (GPT-2 / LLaMA names, config.json beside the
  * file; converted into an f32 slab). Such a model has no trainable slab
  * unless loaded with FR_TF_TRAINABLE, which copies a frugal checkpoint into
- * an f32 slab (for fine-tuning and saving). */
+ * an f32 slab (for fine-tuning and saving), with its keep-mask (p->mask,
+ * masked weights zeroed) when the file has one (prune.h's "__mask__"). */
 enum { FR_TF_TRAINABLE = 1 };
 int fr_tf_load(struct fr_tf_model *m, const char *path);
 int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags);
 /* Writes a frugal safetensors checkpoint (dtype FR_F32, FR_F16 or FR_BF16)
- * with the config in __metadata__; atomic. Needs a slab model. */
+ * with the config in __metadata__ and, when the slab has a keep-mask, the
+ * mask as the U8 array "__mask__" (prune.h); atomic. Needs a slab model. */
 int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype);
 void fr_tf_free(struct fr_tf_model *m);
 /* Copies every weight of src (mapped or slab, any dtype) into dst's f32

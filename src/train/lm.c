@@ -2,6 +2,7 @@
 #include "frugal/lm.h"
 #include "frugal/io.h"
 #include "frugal/optim.h"
+#include "frugal/prune.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 
@@ -176,8 +177,19 @@ static double estimate(struct lm_run *R, const int32_t *data, int64_t n, struct 
     return s / R->c->eval_iters;
 }
 
+/* A fine-tune reads the init model's own tokenizer unless given a file. */
+static int init_tokenizer(const struct fr_lm_config *c) {
+    return c->init && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0 ||
+                       strcmp(c->tokenizer, "bpe") == 0);
+}
+
 static int setup_tokenizer(struct lm_run *R, const uint8_t *text, size_t len) {
     const char *t = R->c->tokenizer;
+    if (init_tokenizer(R->c)) {
+        char tp[4096];
+        snprintf(tp, sizeof tp, "%s.tok", R->c->init);
+        return fr_tokenizer_load(tp, &R->tok);
+    }
     if (!t || strcmp(t, "char") == 0) return fr_tokenizer_train_char(text, len, &R->tok);
     if (strcmp(t, "bpe") == 0) return fr_tokenizer_train_bpe(text, len, R->c->bpe_vocab, &R->tok);
     return fr_tokenizer_load(t, &R->tok);
@@ -208,7 +220,7 @@ static int load_data(struct lm_run *R) {
     if ((rc = read_file(c->data, &text, &len))) return rc;
     size_t cut = len * 9 / 10;
     rc = setup_tokenizer(R, text, cut); /* vocabulary from the training split only */
-    if (rc == 0 && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0)) {
+    if (rc == 0 && !init_tokenizer(c) && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0)) {
         /* a character of the validation text missing from training would be
          * unencodable: build the vocabulary from the whole text as nanoGPT does */
         fr_tokenizer_free(R->tok);
@@ -277,6 +289,78 @@ static int push_eval(struct fr_lm_result *r, int64_t it, double tr, double va) {
     return 0;
 }
 
+int fr_lm_load_trainable(struct fr_tf_model *m, const char *path, int *has_mask) {
+    if (has_mask) *has_mask = 0;
+    int rc = fr_tf_load_ex(m, path, FR_TF_TRAINABLE);
+    if (rc) return rc;
+    if (!m->params.allocated) { /* llama2.c: weights mapped, copy them into a slab */
+        struct fr_tf_model t;
+        rc = fr_tf_init(&t, &m->cfg, 0);
+        if (!rc && (rc = fr_tf_copy_weights(&t, m))) fr_tf_free(&t);
+        fr_tf_free(m);
+        if (rc) return rc;
+        *m = t;
+    }
+    if (has_mask) *has_mask = m->params.mask != NULL;
+    return 0;
+}
+
+int fr_lm_prune(struct fr_tf_model *m, double sparsity, int layerwise) {
+    if (!(sparsity >= 0 && sparsity < 1))
+        return fr_error(FR_EINVAL, "prune sparsity %g not in [0, 1)", sparsity);
+    if (!m->params.allocated) return fr_error(FR_EINVAL, "prune: model has no parameter slab");
+    int *sel = calloc((size_t)m->params.count, sizeof *sel);
+    if (!sel) return fr_error(FR_ENOMEM, "out of memory");
+    struct fr_prune_config pc;
+    fr_prune_config_defaults(&pc);
+    pc.method = FR_PRUNE_MAGNITUDE;
+    pc.sparsity = sparsity;
+    pc.layerwise = layerwise;
+    int rc = fr_prune_scope(&m->params, NULL, NULL, sel);
+    if (!rc) rc = fr_prune(&m->params, sel, &pc, NULL, NULL);
+    free(sel);
+    return rc;
+}
+
+/* Fraction of the prunable weights that are zero. */
+static double scope_sparsity(const struct fr_params *p) {
+    int64_t n = 0, z = 0;
+    for (int i = 0; i < p->count; i++) {
+        if (!(p->items[i].flags & FR_PARAM_PRUNABLE)) continue;
+        const float *d = p->data + p->items[i].offset;
+        int64_t k = fr_nelem(p->items[i].t);
+        for (int64_t j = 0; j < k; j++) z += d[j] == 0.0f;
+        n += k;
+    }
+    return n ? (double)z / (double)n : 0.0;
+}
+
+/* The starting model: a checkpoint (whose config wins over c->model, except
+ * dropout) or a fresh init, then the optional pruning. */
+static int setup_model(struct lm_run *R) {
+    const struct fr_lm_config *c = R->c;
+    int rc;
+    if (!c->init) {
+        struct fr_tf_config mc = c->model;
+        mc.vocab_size = R->m.cfg.vocab_size;
+        mc.max_seq = c->block;
+        rc = fr_tf_init(&R->m, &mc, c->seed);
+    } else {
+        int V = R->m.cfg.vocab_size;
+        if ((rc = fr_lm_load_trainable(&R->m, c->init, NULL))) return rc;
+        R->m.cfg.dropout = c->model.dropout;
+        if ((rc = fr_tf_config_check(&R->m.cfg))) return rc;
+        if (V != R->m.cfg.vocab_size)
+            return fr_error(FR_EINVAL, "%s has a vocabulary of %d but the tokenized data has %d",
+                            c->init, R->m.cfg.vocab_size, V);
+        if (c->block > R->m.cfg.max_seq)
+            return fr_error(FR_EINVAL, "block %d is longer than %s's context of %d", c->block,
+                            c->init, R->m.cfg.max_seq);
+    }
+    if (rc || !(c->prune_sparsity > 0)) return rc;
+    return fr_lm_prune(&R->m, c->prune_sparsity, c->prune_layerwise);
+}
+
 int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     memset(res, 0, sizeof *res);
     if (c->block < 1 || c->batch < 1 || c->iters < 1)
@@ -285,6 +369,9 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         c->eval_iters < 1 || c->warmup < 0)
         return fr_error(FR_EINVAL, "bad optimisation settings (lr > 0, min-lr/wd/clip/warmup >= 0, "
                         "eval interval and iters >= 1)");
+    if (!(c->prune_sparsity >= 0 && c->prune_sparsity < 1))
+        return fr_error(FR_EINVAL, "prune sparsity %g not in [0, 1)", c->prune_sparsity);
+    res->init_val_loss = NAN;
     struct lm_run R;
     memset(&R, 0, sizeof R);
     R.c = c;
@@ -296,10 +383,10 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
                       c->data, c->block, (long long)R.ntrain, (long long)R.nval);
         goto done;
     }
-    struct fr_tf_config mc = c->model;
-    mc.vocab_size = R.m.cfg.vocab_size;
-    mc.max_seq = c->block;
-    if ((rc = fr_tf_init(&R.m, &mc, c->seed))) goto done;
+    if ((rc = setup_model(&R))) goto done;
+    if ((c->init || c->prune_sparsity > 0) &&
+        (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->init_val_loss, NULL)))
+        goto done;
     struct fr_optim_config oc;
     fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
     oc.lr = c->lr;
@@ -379,6 +466,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     res->best_val_loss = best;
     /* score the whole validation split with the final model */
     rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->full_val_loss, NULL);
+    res->scope_sparsity = scope_sparsity(&R.m.params);
     if (!rc && c->out && R.tok) {
         char tp[4096];
         snprintf(tp, sizeof tp, "%s.tok", c->out);

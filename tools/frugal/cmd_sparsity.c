@@ -13,6 +13,7 @@
 #include "cmd.h"
 
 #include "frugal/io.h"
+#include "frugal/lm.h"
 #include "frugal/models.h"
 #include "frugal/prune.h"
 #include "frugal/status.h"
@@ -118,13 +119,27 @@ int cmd_sparsity(int argc, char **argv) {
     struct fr_st_file *f = NULL;
     if (fr_st_open(pos[0], &f)) return cli_fail("sparsity", "%s", fr_last_error());
     int is_model = fr_st_meta(f, "arch") != NULL;
+    const char *kind = fr_st_meta(f, "frugal.model");
+    int is_lm = kind && strcmp(kind, "transformer") == 0;
     fr_st_close(f);
 
     struct fr_sparsity_table t = {0};
     struct fr_model *m = NULL;
+    struct fr_tf_model lm = {0};
     int *sel = NULL, has_mask = 0;
     rc = EXIT_OK;
-    if (is_model) {
+    if (is_lm) { /* a transformer language model (lm.h), with its mask if stored */
+        if (fr_lm_load_trainable(&lm, pos[0], &has_mask)) {
+            rc = cli_fail("sparsity", "%s", fr_last_error());
+            goto cleanup;
+        }
+        if (!(sel = calloc((size_t)lm.params.count, sizeof *sel)) ||
+            fr_prune_scope(&lm.params, scope, exclude, sel) ||
+            fr_sparsity_table_params(&lm.params, sel, &t)) {
+            rc = cli_fail("sparsity", "%s", fr_last_error()[0] ? fr_last_error() : "out of memory");
+            goto cleanup;
+        }
+    } else if (is_model) {
         if (!(m = cli_load_model(pos[0], &has_mask))) {
             rc = cli_fail("sparsity", "%s", fr_last_error());
             goto cleanup;
@@ -162,5 +177,6 @@ cleanup:
     fr_sparsity_table_free(&t);
     free(sel);
     fr_model_free(m);
+    fr_tf_free(&lm);
     return rc;
 }

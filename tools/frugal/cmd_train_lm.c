@@ -1,6 +1,8 @@
 /* cmd_train_lm.c: `frugal train-lm`: train a GPT-2 or LLaMA-style language
- * model on a text file; logs `val loss X` at each evaluation; writes the
- * best checkpoint, its tokenizer, results.json and the loss curve. */
+ * model on a text file (or fine-tune one from --init, optionally magnitude-
+ * pruned first with --prune); logs `val loss X` at each evaluation; writes
+ * the best checkpoint (with its keep-mask when pruned), its tokenizer,
+ * results.json and the loss curve. */
 #include "args.h"
 #include "cmd.h"
 #include "frugal/frugal.h"
@@ -77,18 +79,27 @@ int cmd_train_lm(int argc, char **argv) {
     struct fr_lm_config c;
     fr_lm_config_defaults(&c);
     const char *data = "data/tinyshakespeare.txt", *arch = "gpt2", *results = "out/train-lm";
-    const char *tokp = c.tokenizer, *out = NULL, *ckpt = NULL;
+    const char *tokp = c.tokenizer, *out = NULL, *ckpt = NULL, *init = NULL;
     int64_t layers = c.model.n_layers, heads = c.model.n_heads, kvh = 0, dim = c.model.dim;
     int64_t block = c.block, batch = c.batch, iters = c.iters, warmup = c.warmup;
     int64_t eval_int = c.eval_interval, eval_iters = c.eval_iters, seed = (int64_t)c.seed;
     int64_t threads = 0, bpe_vocab = c.bpe_vocab, ckpt_every = 0;
     double lr = c.lr, min_lr = c.min_lr, dropout = 0, wd = c.wd, beta2 = c.beta2, clip = c.clip;
-    int resume = 0, bias = !c.model.no_bias;
+    int resume = 0, bias = !c.model.no_bias, prune_layerwise = 0;
+    double prune = 0;
     const char *gelu = c.model.gelu_exact ? "exact" : "tanh";
     static const char *const gelus[] = {"exact", "tanh", NULL};
     static const char *const archs[] = {"gpt2", "llama", NULL};
     struct arg_flag flags[] = {
         {"data", ARG_STR, &data, "text file (90% train / 10% validation) or .ids token file"},
+        {"init", ARG_STR, &init,
+         "fine-tune from this checkpoint (its weights, mask, architecture and context; "
+         "tokenizer FILE.tok; the size flags below are ignored)"},
+        {"prune", ARG_DOUBLE, &prune,
+         "magnitude-prune the attention and MLP matrices to this sparsity before training, [0, 1)",
+         0, 0},
+        {"prune-layerwise", ARG_BOOL, &prune_layerwise,
+         "--prune the same fraction of each matrix (else one global threshold)"},
         {"tokenizer", ARG_STR, &tokp, "char, bpe, or a tokenizer file"},
         {"bpe-vocab", ARG_INT, &bpe_vocab, "vocabulary size when training BPE", 257, 1 << 20},
         {"arch", ARG_STR, &arch, "model family", 0, 0, archs},
@@ -125,6 +136,7 @@ int cmd_train_lm(int argc, char **argv) {
     int npos = 0;
     int rc = args_parse(&cmd, argc, argv, NULL, &npos);
     if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
+    if (!(prune >= 0 && prune < 1)) return cli_fail("train-lm", "--prune %g must be in [0, 1)", prune);
     if ((rc = cli_threads("train-lm", threads))) return rc;
     if (results && *results && (rc = cli_mkdirs("train-lm", results, 0))) return rc;
     if (out && (rc = cli_mkdirs("train-lm", out, 1))) return rc;
@@ -156,6 +168,9 @@ int cmd_train_lm(int argc, char **argv) {
     c.ckpt = ckpt;
     c.ckpt_every = (int)ckpt_every;
     c.resume = resume;
+    c.init = init;
+    c.prune_sparsity = prune;
+    c.prune_layerwise = prune_layerwise;
     struct lm_progress p;
     fr_progress_init(&p.bar, stderr, 0);
     c.progress = on_progress;
@@ -170,6 +185,10 @@ int cmd_train_lm(int argc, char **argv) {
     printf("params %lld, vocab %lld, %lld iterations in %.1f s (%.0f tokens/s)\n",
            (long long)r.n_params, (long long)r.vocab, (long long)r.iters_done, r.seconds,
            r.tokens_per_s);
+    if (init || prune > 0)
+        printf("start (%s%s): full validation split %.4f, prunable weights %.2f%% zero at the end\n",
+               init ? init : "fresh init", prune > 0 ? ", pruned" : "", r.init_val_loss,
+               100.0 * r.scope_sparsity);
     printf("best val loss %.4f (estimated on %d batches); full validation split %.4f\n",
            r.best_val_loss, c.eval_iters, r.full_val_loss);
     if (results && *results && r.n_evals) {
@@ -189,7 +208,16 @@ int cmd_train_lm(int argc, char **argv) {
         fr_results_config_int(res, "iters", iters);
         fr_results_config_double(res, "lr", lr);
         fr_results_config_double(res, "dropout", dropout);
-        int nanogpt = layers == 4 && heads == 4 && dim == 128 && block == 64 && batch == 12 &&
+        if (init) fr_results_config_str(res, "init", init);
+        if (prune > 0) {
+            fr_results_config_double(res, "prune", prune);
+            fr_results_config_int(res, "prune_layerwise", prune_layerwise);
+        }
+        if (init || prune > 0) {
+            fr_results_metric(res, "init_val_loss", r.init_val_loss, "nats/token");
+            fr_results_metric(res, "scope_sparsity", r.scope_sparsity, "fraction");
+        }
+        int nanogpt = !init && prune == 0 && layers == 4 && heads == 4 && dim == 128 && block == 64 && batch == 12 &&
                       iters == 2000 && dropout == 0 && strcmp(arch, "gpt2") == 0;
         if (nanogpt) {
             fr_results_set_str(res, "paper", "nanoGPT (Karpathy), CPU shakespeare-char configuration");
