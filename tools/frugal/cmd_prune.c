@@ -7,18 +7,28 @@
  * from it. SNIP and GraSP score weights on the first --batch training
  * images of Fashion-MNIST (training mode, as the papers do). Everything is
  * checked before the output is written, and the write is atomic, so a
- * failure never leaves a partial file. Transformer checkpoints are not
- * handled yet (their loader keeps weights mmap'd outside a slab).
+ * failure never leaves a partial file.
+ *
+ * A transformer language model (any file fr_tf_load reads: frugal, Hugging
+ * Face safetensors, llama2.c) is loaded into an f32 slab with its stored
+ * mask (lm.h); its scope is the body's attention and MLP matrices
+ * (embeddings, norms, biases, positions and the LM head stay dense). SNIP
+ * and GraSP score it on --batch windows of the model's context taken evenly
+ * from the training part (first 90%) of --text, tokenized with MODEL.tok.
+ * The output is a frugal transformer checkpoint with "__mask__", and the
+ * tokenizer is copied to OUT.tok so perplexity/generate find it.
  */
 #include "args.h"
 #include "cmd.h"
 
 #include "frugal/data.h"
 #include "frugal/io.h"
+#include "frugal/lm.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
 #include "frugal/prune.h"
 #include "frugal/status.h"
+#include "frugal/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,15 +85,161 @@ static int batch_loss(void *user, struct fr_params *p, double *loss) {
     return rc;
 }
 
+/* 1 if path is an image-classifier checkpoint (metadata "arch" without
+ * "frugal.model"); anything else is tried as a transformer. */
+static int is_image_model(const char *path) {
+    struct fr_st_file *f = NULL;
+    if (fr_st_open(path, &f)) return 0;
+    int r = fr_st_meta(f, "arch") && !fr_st_meta(f, "frugal.model");
+    fr_st_close(f);
+    return r;
+}
+
+/* The scoring batch of a language model for SNIP and GraSP: B windows of
+ * T + 1 tokens. */
+struct lm_batch {
+    struct fr_tf_model *m;
+    struct fr_ctx *ctx;
+    int32_t *x, *y;
+    int64_t T, B;
+};
+
+static int lm_batch_loss(void *user, struct fr_params *p, double *loss) {
+    struct lm_batch *b = user;
+    fr_params_zero_grad(p);
+    int64_t ne[2] = {b->T, b->B};
+    struct fr_tensor *x = fr_wrap(b->ctx, FR_I32, 2, ne, b->x);
+    struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 2, ne, b->y);
+    struct fr_tensor *l = x && y ? fr_cross_entropy(b->ctx, fr_tf_forward(b->ctx, b->m, x, NULL),
+                                                    y, 0.0f)
+                                 : NULL;
+    int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
+    if (!rc) *loss = fr_get(l, 0);
+    fr_ctx_reset(b->ctx);
+    return rc;
+}
+
+/* Fills b with `batch` windows spread evenly over the first 90% of text. */
+static int lm_batch_init(struct lm_batch *b, struct fr_tf_model *m, const char *text,
+                         const struct fr_tokenizer *tok, int64_t batch) {
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    int rc = fr_lm_load_tokens(text, (struct fr_tokenizer *)tok, &ids, &n);
+    if (rc) return rc;
+    int64_t T = m->cfg.max_seq, ntrain = n * 9 / 10;
+    if (ntrain < T + 2) {
+        free(ids);
+        return fr_error(FR_EINVAL, "%s: %lld training tokens, too few for windows of %lld", text,
+                        (long long)ntrain, (long long)T);
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size) {
+            free(ids);
+            return fr_error(FR_EINVAL, "%s: token %d is outside the model's vocabulary of %d", text,
+                            ids[i], m->cfg.vocab_size);
+        }
+    b->m = m, b->T = T, b->B = batch;
+    b->x = malloc(sizeof(int32_t) * (size_t)(T * batch));
+    b->y = malloc(sizeof(int32_t) * (size_t)(T * batch));
+    b->ctx = fr_ctx_new((size_t)256 << 20);
+    if (!b->x || !b->y || !b->ctx) {
+        free(ids);
+        return fr_error(FR_ENOMEM, "out of memory");
+    }
+    int64_t span = ntrain - T - 1;
+    for (int64_t k = 0; k < batch; k++) {
+        int64_t s0 = batch > 1 ? k * span / (batch - 1) : 0;
+        memcpy(b->x + k * T, ids + s0, sizeof(int32_t) * (size_t)T);
+        memcpy(b->y + k * T, ids + s0 + 1, sizeof(int32_t) * (size_t)T);
+    }
+    free(ids);
+    return 0;
+}
+
+/* `frugal prune` of a transformer language model. */
+static int prune_lm(const char *model, const char *out, const char *method, const char *scope,
+                    const char *exclude, const char *text, int64_t batch,
+                    const struct fr_prune_config *pc) {
+    struct fr_tf_model m;
+    struct lm_batch lb = {0};
+    struct fr_tokenizer *tok = NULL;
+    int *sel = NULL, has_mask = 0, rc = EXIT_OK;
+    char tp[4096];
+    if (fr_lm_load_trainable(&m, model, &has_mask)) return cli_fail("prune", "%s", fr_last_error());
+    snprintf(tp, sizeof tp, "%s.tok", model);
+    FILE *tf = fopen(tp, "rb");
+    if (tf) {
+        fclose(tf);
+        if (fr_tokenizer_load(tp, &tok)) {
+            rc = cli_fail("prune", "%s", fr_last_error());
+            goto cleanup;
+        }
+    }
+    if (!(sel = calloc((size_t)m.params.count, sizeof *sel))) {
+        rc = cli_fail("prune", "out of memory");
+        goto cleanup;
+    }
+    if (fr_prune_scope(&m.params, scope, exclude, sel)) {
+        rc = cli_fail("prune", "%s", fr_last_error());
+        goto cleanup;
+    }
+    int scored = pc->method == FR_PRUNE_SNIP || pc->method == FR_PRUNE_GRASP;
+    if (scored) {
+        if (!tok) {
+            rc = cli_fail("prune", "%s needs a tokenizer beside the model (%s) to score --text",
+                          method, tp);
+            goto cleanup;
+        }
+        if (lm_batch_init(&lb, &m, text, tok, batch)) {
+            rc = cli_fail("prune", "%s", fr_last_error());
+            goto cleanup;
+        }
+    }
+    if (fr_prune(&m.params, sel, pc, scored ? lm_batch_loss : NULL, &lb)) {
+        rc = cli_fail("prune", "%s", fr_last_error());
+        goto cleanup;
+    }
+    if ((rc = cli_mkdirs("prune", out, 1)) != EXIT_OK) goto cleanup;
+    if (fr_tf_save(&m, out, FR_F32)) {
+        rc = cli_fail("prune", "%s", fr_last_error());
+        goto cleanup;
+    }
+    snprintf(tp, sizeof tp, "%s.tok", out);
+    if (tok && fr_tokenizer_save(tok, tp)) {
+        rc = cli_fail("prune", "%s", fr_last_error());
+        goto cleanup;
+    }
+    struct fr_sparsity_table t;
+    if (fr_sparsity_table_params(&m.params, sel, &t) == 0) {
+        printf("pruned %s (%s%s) -> %s: scope %.2f%% sparse (%lld of %lld weights zero), "
+               "overall %.2f%%\n",
+               model, method, pc->layerwise ? ", layer-wise" : "", out,
+               100.0 * (1.0 - (double)t.scope_nonzero / (double)t.scope),
+               (long long)(t.scope - t.scope_nonzero), (long long)t.scope,
+               100.0 * (1.0 - (double)t.total_nonzero / (double)t.total));
+        fr_sparsity_table_free(&t);
+    }
+cleanup:
+    fr_ctx_free(lb.ctx);
+    free(lb.x);
+    free(lb.y);
+    fr_tokenizer_free(tok);
+    free(sel);
+    fr_tf_free(&m);
+    return rc;
+}
+
 int cmd_prune(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *method = "omp", *scope = "", *exclude = "",
-               *nm = "2:4", *data_dir = DEFAULT_DATA_DIR;
+               *nm = "2:4", *data_dir = DEFAULT_DATA_DIR,
+               *text = "data/tinyshakespeare.txt";
     double sparsity = 0.5;
     int layerwise = 0;
     int64_t seed = 1, batch = 256, threads = 0;
     static const char *const methods[] = {"omp", "random", "nm", "snip", "grasp", NULL};
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "checkpoint to prune (.safetensors from frugal train)", 0, 0, NULL},
+        {"model", ARG_STR, &model,
+         "checkpoint to prune (image classifier from frugal train, or a transformer LM)", 0, 0, NULL},
         {"out", ARG_STR, &out, "pruned checkpoint to write (weights + __mask__)", 0, 0, NULL},
         {"method", ARG_STR, &method, "omp (global magnitude), random, nm, snip, grasp", 0, 0, methods},
         {"sparsity", ARG_DOUBLE, &sparsity, "fraction of the scoped weights to prune, [0, 1)", 0, 1,
@@ -95,7 +251,9 @@ int cmd_prune(int argc, char **argv) {
         {"exclude", ARG_STR, &exclude, "comma list of name globs to leave dense", 0, 0, NULL},
         {"nm", ARG_STR, &nm, "N:M pattern for --method nm (keep N of every M along a row)", 0, 0, NULL},
         {"seed", ARG_INT, &seed, "seed of --method random", 0, 1e18, NULL},
-        {"batch", ARG_INT, &batch, "training images scored by snip / grasp", 1, 60000, NULL},
+        {"batch", ARG_INT, &batch, "training images (or LM text windows) scored by snip / grasp", 1,
+         60000, NULL},
+        {"text", ARG_STR, &text, "LM: text whose first 90% scores snip / grasp", 0, 0, NULL},
         {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip / grasp)", 0, 0, NULL},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
     };
@@ -132,6 +290,8 @@ int cmd_prune(int argc, char **argv) {
     if (pc.method != FR_PRUNE_NM && !(sparsity < 1))
         return cli_fail("prune", "sparsity %g must be in [0, 1)", sparsity);
     if ((rc = cli_threads("prune", threads)) != EXIT_OK) return rc;
+    if (!is_image_model(model))
+        return prune_lm(model, out, method, scope, exclude, text, batch, &pc);
 
     struct batch_loss bl = {0};
     int *sel = NULL, has_mask = 0;
