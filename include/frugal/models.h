@@ -23,7 +23,9 @@
  *              without bias), classifier: linear to n_classes
  *   vit        patch_embed.proj 4x4 stride 4 -> 64, pos_embed, 2 pre-LN
  *              blocks (4 heads, MLP 128, GELU), norm, mean pool, head
- *              (timm names; body linears prunable, see vit.c)
+ *              (timm names; body linears prunable, see vit.c); with
+ *              cfg.mim also mask_token and mim_head for masked-patch
+ *              pretraining (fr_vit_mim_loss)
  * The architecture and config are stored in checkpoint metadata
  * (fr_model_meta_*) so a checkpoint alone rebuilds its model.
  */
@@ -40,6 +42,7 @@ extern "C" {
 struct fr_model_config {
     int n_classes;
     int in_channels, in_h, in_w;
+    int mim; /* vit only: add the masked-image-modelling groups (fr_vit_mim_loss) */
 };
 
 struct fr_model {
@@ -53,15 +56,30 @@ struct fr_model {
     void *impl; /* architecture-private layer table (freed by fr_model_free) */
 };
 
-/* 10 classes, 1 x 28 x 28 (Fashion-MNIST). */
+/* 10 classes, 1 x 28 x 28 (Fashion-MNIST), mim 0. */
 void fr_model_config_defaults(struct fr_model_config *c);
 
 /* Builds and initialises (PyTorch default init, drawn from seed) the named
  * architecture. NULL with FR_ENOTFOUND ("unknown model 'x' (known: ...)") or
- * FR_EINVAL (config the architecture cannot take) in fr_last_error(). */
+ * FR_EINVAL (config the architecture cannot take, mim != 0 for anything but
+ * vit) in fr_last_error(). */
 struct fr_model *fr_model_create(const char *arch, const struct fr_model_config *cfg,
                                  uint64_t seed);
 void fr_model_free(struct fr_model *m);
+
+/* The classifier layer's name prefix ("fc2" for cnn, "head" for vit, ...):
+ * its tensors are left out of the default pruning scope and re-initialised
+ * by fr_model_transfer. "" for an unknown arch. */
+const char *fr_model_head(const struct fr_model *m);
+
+/* Transfer learning: copies into dst every tensor that src has under the
+ * same name and shape, except dst's classifier (fr_model_head), which keeps
+ * its fresh initialisation. Tensors only one side has (e.g. a
+ * self-supervised decoder) are skipped. When src has a mask, the copied
+ * tensors' mask entries come with them (dst gets a mask). Returns the
+ * number of tensors copied, or FR_EINVAL when nothing matches (different
+ * architectures). */
+int fr_model_transfer(struct fr_model *dst, const struct fr_model *src);
 
 /* Comma-separated list of known architectures (static string). */
 const char *fr_model_list(void);
@@ -70,11 +88,26 @@ const char *fr_model_list(void);
  * pairs describing arch and config into keys/vals (each buffer 64 bytes) and
  * returns the count; fr_model_meta_read parses such pairs back (unknown keys
  * ignored) and returns 0 or FR_EFORMAT when arch or a number is missing or
- * malformed. */
+ * malformed. "mim" is written only when set (absent reads as 0), so
+ * checkpoints of other models are as before. */
 #define FR_MODEL_META_MAX 8
 int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
 int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
                        size_t arch_size, struct fr_model_config *cfg);
+
+/* SimMIM-style masked-patch reconstruction loss of a vit built with mim=1.
+ * x {W, H, C, N} f32 (normalised images). Per image, exactly
+ * round(mask_ratio * T) of the T patch tokens, drawn from rng, are replaced
+ * by mask_token; the encoder (pos_embed, blocks, norm: the classifier's)
+ * runs on all tokens and mim_head predicts each masked token's 4x4xC
+ * pixels. Returns the scalar mean squared error over the masked patches'
+ * pixels (the targets are x's values; unmasked patches do not count),
+ * recorded on the tape so fr_backward reaches every parameter the loss
+ * depends on (classifier head excluded). NULL with FR_EINVAL when m is not
+ * such a vit, mask_ratio is outside (0, 1) or masks no patch, or x has the
+ * wrong shape; FR_ENOMEM. */
+struct fr_tensor *fr_vit_mim_loss(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x,
+                                  double mask_ratio, struct fr_rng *rng);
 
 #ifdef __cplusplus
 }

@@ -72,6 +72,66 @@ void fr_train_config_defaults(struct fr_train_config *cfg);
 int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res);
 void fr_train_result_free(struct fr_train_result *res);
 
+/* ---- lower level: train / evaluate a model the caller holds ----
+ *
+ * fr_fit runs mini-batch training of m on the samples sub (NULL: all) of ds
+ * from m's current weights, keeping m->params.mask (pruned weights and
+ * their optimizer moments stay exactly zero). It is what fine-tuning,
+ * pretraining for transfer, IMP/ISP rounds and weak-model training share.
+ * No checkpoints, no validation split: callers that need those use
+ * fr_train_run. Deterministic for a given seed and thread count. */
+struct fr_model;
+struct fr_ctx;
+struct fr_tensor;
+struct fr_dataset;
+struct fr_subset;
+
+struct fr_fit_config {
+    int64_t steps;      /* optimizer steps, cycling over epochs (> 0), or ... */
+    int epochs;         /* ... whole epochs when steps == 0 */
+    int batch;          /* default 128 (a last partial batch is dropped) */
+    const char *opt;    /* "adamw" (default) | "sgd" */
+    double lr;          /* peak learning rate, default 1e-3 */
+    double momentum;    /* sgd, default 0.9 */
+    double wd;          /* decoupled weight decay (adamw) / L2 (sgd), default 1e-4 */
+    const char *schedule; /* "cosine" (default, to 0) | "none" */
+    int warmup_steps;   /* linear warmup, default 0 */
+    double clip;        /* global grad-norm clip, 0 = off (default) */
+    int augment;        /* random crop (pad 2) + horizontal flip, default 0 */
+    uint64_t seed;      /* batch order and augmentation, default 1 */
+    /* The training loss of one batch (tape recorded; x {W,H,C,B}, y {B}).
+     * NULL: cross entropy of m->forward(x) against y. */
+    struct fr_tensor *(*loss)(void *user, struct fr_model *m, struct fr_ctx *ctx,
+                              struct fr_tensor *x, struct fr_tensor *y);
+    void *loss_user;
+    /* Called after optimizer step `step` (1-based) with that batch's loss;
+     * a nonzero return stops training and is returned by fr_fit. */
+    int (*on_step)(void *user, struct fr_model *m, int64_t step, int64_t total, double loss);
+    void *step_user;
+};
+
+struct fr_fit_result {
+    int64_t steps;       /* optimizer steps taken */
+    int64_t samples;     /* training samples seen */
+    double last_loss;    /* mean batch loss over the last min(steps, 50) steps */
+    double seconds;
+};
+
+/* The defaults above. */
+void fr_fit_config_defaults(struct fr_fit_config *c);
+/* Trains m (see above). ctx: an arena to use (reset after every step), or
+ * NULL to make one. FR_EINVAL on a bad config (no steps and no epochs,
+ * batch larger than the sample count, unknown optimizer/schedule) or a
+ * non-finite loss (training stops there, weights as of the last good step
+ * plus that step's update are kept); errors of the loss/hook otherwise. */
+int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+           struct fr_ctx *ctx, const struct fr_fit_config *c, struct fr_fit_result *res);
+/* Classification accuracy in [0, 1] (and mean cross-entropy when loss is not
+ * NULL) of m on sub (NULL: all) of ds, eval mode, no grad, batches of
+ * `batch` (0: 500). ctx as for fr_fit. */
+int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+                struct fr_ctx *ctx, int batch, double *acc, double *loss);
+
 /* Evaluates a checkpoint on the test split: accuracy in [0,1]. */
 int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double *acc);
 

@@ -8,12 +8,13 @@
 static const struct {
     const char *name;
     int (*build)(struct fr_model *m, struct fr_rng *rng);
+    const char *head; /* the classifier layer's name prefix */
 } g_arch[] = {
-    {"mlp", fr_build_mlp},
-    {"cnn", fr_build_cnn},
-    {"resnet20", fr_build_resnet20},
-    {"vgg-small", fr_build_vgg_small},
-    {"vit", fr_build_vit},
+    {"mlp", fr_build_mlp, "fc3"},
+    {"cnn", fr_build_cnn, "fc2"},
+    {"resnet20", fr_build_resnet20, "linear"},
+    {"vgg-small", fr_build_vgg_small, "classifier"},
+    {"vit", fr_build_vit, "head"},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
@@ -26,6 +27,7 @@ void fr_model_config_defaults(struct fr_model_config *c) {
     c->in_channels = 1;
     c->in_h = 28;
     c->in_w = 28;
+    c->mim = 0;
 }
 
 struct fr_model *fr_model_create(const char *arch, const struct fr_model_config *cfg,
@@ -53,6 +55,12 @@ struct fr_model *fr_model_create(const char *arch, const struct fr_model_config 
                  cfg->n_classes, cfg->in_channels, cfg->in_h, cfg->in_w);
         return NULL;
     }
+    if (cfg->mim != 0 && (cfg->mim != 1 || strcmp(g_arch[k].name, "vit") != 0)) {
+        fr_error(FR_EINVAL,
+                 "model '%s': mim=%d (masked-patch pretraining) needs arch vit and mim 0 or 1",
+                 arch, cfg->mim);
+        return NULL;
+    }
     struct fr_model *m = calloc(1, sizeof *m);
     if (!m) {
         fr_error(FR_ENOMEM, "model: out of memory");
@@ -67,7 +75,18 @@ struct fr_model *fr_model_create(const char *arch, const struct fr_model_config 
         fr_model_free(m);
         return NULL;
     }
+    /* the sparsity papers keep the classifier dense: out of the default scope */
+    char head_w[64];
+    snprintf(head_w, sizeof head_w, "%s.weight", g_arch[k].head);
+    struct fr_param *hw = fr_params_find(&m->params, head_w);
+    if (hw) hw->flags &= ~FR_PARAM_PRUNABLE;
     return m;
+}
+
+const char *fr_model_head(const struct fr_model *m) {
+    for (int i = 0; i < N_ARCH; i++)
+        if (strcmp(m->arch, g_arch[i].name) == 0) return g_arch[i].head;
+    return "";
 }
 
 void fr_model_free(struct fr_model *m) {
@@ -94,6 +113,11 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
     for (int i = 0; i < 4 && n < max; i++, n++) {
         snprintf(keys[n], 64, "%s", num[i].k);
         snprintf(vals[n], 64, "%d", num[i].v);
+    }
+    if (m->cfg.mim && n < max) {
+        snprintf(keys[n], 64, "mim");
+        snprintf(vals[n], 64, "%d", m->cfg.mim);
+        n++;
     }
     return n;
 }
@@ -124,6 +148,12 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
         if (strcmp(k, "in_channels") == 0) dst = &cfg->in_channels;
         if (strcmp(k, "in_h") == 0) dst = &cfg->in_h;
         if (strcmp(k, "in_w") == 0) dst = &cfg->in_w;
+        if (strcmp(k, "mim") == 0) {
+            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+                return fr_error(FR_EFORMAT, "checkpoint: metadata 'mim' = '%s' is not 0 or 1", v);
+            cfg->mim = v[0] - '0';
+            continue;
+        }
         if (dst && parse_int(v, dst) != 0)
             return fr_error(FR_EFORMAT, "checkpoint: metadata '%s' = '%s' is not a valid size", k,
                             v);

@@ -78,41 +78,9 @@ static int rewrap(int rc, const char *prefix) {
 
 /* ---- evaluation ---- */
 
-/* Accuracy of m on the samples of sub (NULL: all of ds), eval mode, no
- * grad, batches of `batch`. Leaves ctx reset and in training mode. */
 static int evaluate(struct fr_model *m, struct fr_ctx *ctx, const struct fr_dataset *ds,
                     const struct fr_subset *sub, int batch, double *acc) {
-    struct fr_loader L;
-    struct fr_loader_config lc = {.batch = batch};
-    int rc = fr_loader_init(&L, ds, sub, &lc);
-    if (rc) return rc;
-    int64_t correct = 0, seen = 0, got;
-    int g = fr_no_grad_begin(ctx);
-    fr_set_training(ctx, 0);
-    struct fr_tensor *x, *y;
-    while ((got = fr_loader_next_tensor(&L, ctx, &x, &y)) > 0) {
-        struct fr_tensor *logits = m->forward(m, ctx, x);
-        if (!logits) {
-            got = FR_EINVAL;
-            break;
-        }
-        int64_t K = logits->ne[0];
-        for (int64_t i = 0; i < got; i++) {
-            const float *row = (const float *)((const char *)logits->data + i * logits->nb[1]);
-            int64_t best = 0;
-            for (int64_t k = 1; k < K; k++)
-                if (row[k] > row[best]) best = k;
-            correct += best == ((int32_t *)y->data)[i];
-        }
-        seen += got;
-        fr_ctx_reset(ctx);
-    }
-    fr_ctx_reset(ctx);
-    fr_set_training(ctx, 1);
-    fr_no_grad_end(ctx, g);
-    fr_loader_free(&L);
-    *acc = seen > 0 ? (double)correct / (double)seen : 0.0;
-    return got < 0 ? (int)got : 0;
+    return fr_evaluate(m, ds, sub, ctx, batch, acc, NULL);
 }
 
 /* ---- run state and checkpoints ---- */
