@@ -1,0 +1,249 @@
+/* test_lm_prune.c: pruned fine-tuning of a transformer language model
+ * (lm.h): the prunable scope is exactly the body's attention and MLP
+ * matrices, OMP on an LM checkpoint masks exactly the requested count
+ * (globally and per matrix), masked weights are still exactly zero in the
+ * raw slab after AdamW fine-tuning iterations, the mask round-trips through
+ * the saved checkpoint (and the file still loads for inference), and bad
+ * sparsities and shapes are refused. */
+#include "check.h"
+#include "frugal/io.h"
+#include "frugal/lm.h"
+#include "frugal/prune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TXT "/tmp/frugal_lm_prune.txt"
+#define DENSE "/tmp/frugal_lm_prune_dense.safetensors"
+#define PRUNED "/tmp/frugal_lm_prune_ft.safetensors"
+#define RUN "/tmp/frugal_lm_prune_ft.ckpt"
+
+static void tiny(struct fr_lm_config *c) {
+    fr_lm_config_defaults(c);
+    c->data = TXT;
+    c->model.n_layers = 2;
+    c->model.n_heads = 2;
+    c->model.dim = 32;
+    c->block = 32;
+    c->batch = 4;
+    c->iters = 20;
+    c->eval_interval = 100;
+    c->eval_iters = 1;
+    c->warmup = 2;
+    c->lr = 3e-3;
+}
+
+/* 1 if a parameter name is an attention or MLP matrix of the body. */
+static int body_matrix(const char *nm) {
+    static const char *const pats[] = {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
+                                       "mlp.c_proj.weight",  "q_proj.weight",      "k_proj.weight",
+                                       "v_proj.weight",      "o_proj.weight",      "gate_proj.weight",
+                                       "up_proj.weight",     "down_proj.weight"};
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
+        if (strstr(nm, pats[i])) return 1;
+    return 0;
+}
+
+static void check_scope(const struct fr_tf_model *m, const char *what) {
+    int ok = 1, n = 0;
+    for (int i = 0; i < m->params.count; i++) {
+        const struct fr_param *p = &m->params.items[i];
+        int pr = (p->flags & FR_PARAM_PRUNABLE) != 0;
+        n += pr;
+        if (pr != body_matrix(p->name)) {
+            fprintf(stderr, "%s: %s prunable=%d\n", what, p->name, pr);
+            ok = 0;
+        }
+    }
+    CHECK(ok && n > 0, "%s: FR_PARAM_PRUNABLE is exactly the body's matrices (%d)", what, n);
+}
+
+/* Masked entries of the prunable tensors (and of the rest, in *other). */
+static int64_t count_masked(const struct fr_params *p, int64_t *scope_n, int64_t *other) {
+    int64_t z = 0;
+    *scope_n = 0, *other = 0;
+    for (int i = 0; i < p->count; i++) {
+        const struct fr_param *it = &p->items[i];
+        int64_t n = fr_nelem(it->t), k = 0;
+        for (int64_t j = 0; j < n; j++) k += p->mask && p->mask[it->offset + j] == 0.0f;
+        if (it->flags & FR_PARAM_PRUNABLE) {
+            z += k;
+            *scope_n += n;
+        } else {
+            *other += k;
+        }
+    }
+    return z;
+}
+
+/* Every weight the mask removes is exactly 0.0f in the file's raw tensors. */
+static int64_t nonzero_masked_in_file(const char *path, const struct fr_params *p) {
+    struct fr_st_file *f;
+    if (fr_st_open(path, &f)) return -1;
+    int64_t bad = 0;
+    float *buf = malloc((size_t)p->n * sizeof *buf);
+    for (int i = 0; buf && i < p->count; i++) {
+        const struct fr_st_entry *e = fr_st_find(f, p->items[i].name);
+        if (!e) {
+            bad = -1;
+            break;
+        }
+        fr_st_entry_to_f32(e, buf);
+        for (int64_t j = 0; j < e->nelem; j++)
+            bad += p->mask[p->items[i].offset + j] == 0.0f && buf[j] != 0.0f;
+    }
+    free(buf);
+    fr_st_close(f);
+    return bad;
+}
+
+int main(void) {
+    fr_threads_set(2);
+    FILE *in = fopen("data/tinyshakespeare.txt", "rb"), *out = fopen(TXT, "wb");
+    CHECK(in && out, "data/tinyshakespeare.txt present");
+    if (!in || !out) return check_report("test_lm_prune");
+    char *buf = malloc(30000);
+    size_t nb = fread(buf, 1, 30000, in);
+    fwrite(buf, 1, nb, out);
+    fclose(in);
+    fclose(out);
+    free(buf);
+
+    /* the scope of both architectures */
+    struct fr_tf_model m;
+    struct fr_tf_config lc = {.arch = FR_TF_LLAMA, .dim = 32, .n_layers = 2, .n_heads = 4,
+                              .n_kv_heads = 2, .vocab_size = 50, .max_seq = 16};
+    CHECK(fr_tf_init(&m, &lc, 1) == 0, "llama init: %s", fr_last_error());
+    check_scope(&m, "llama");
+    fr_tf_free(&m);
+
+    /* a dense "pretrained" model */
+    struct fr_lm_config c;
+    struct fr_lm_result r;
+    tiny(&c);
+    c.out = DENSE;
+    c.eval_interval = 19; /* the last iteration is evaluated and saved as best */
+    CHECK(fr_lm_train(&c, &r) == 0, "dense training: %s", fr_last_error());
+    fr_lm_result_free(&r);
+
+    /* OMP on the checkpoint: exactly round(s * n) masked in scope, global
+     * and per matrix; nothing outside the scope */
+    int has_mask = 1;
+    CHECK(fr_lm_load_trainable(&m, DENSE, &has_mask) == 0 && !has_mask, "dense loads, no mask: %s",
+          fr_last_error());
+    check_scope(&m, "gpt2 checkpoint");
+    CHECK(fr_lm_prune(&m, 0.37, 0) == 0, "global prune: %s", fr_last_error());
+    int64_t sn, other, z = count_masked(&m.params, &sn, &other);
+    CHECK(z == llround(0.37 * (double)sn) && other == 0, "global: %lld masked of %lld (want %lld), "
+          "%lld outside the scope", (long long)z, (long long)sn,
+          (long long)llround(0.37 * (double)sn), (long long)other);
+    float *mask_global = malloc((size_t)m.params.n * sizeof *mask_global);
+    memcpy(mask_global, m.params.mask, (size_t)m.params.n * sizeof *mask_global);
+    /* bad sparsities leave the mask as it was */
+    CHECK(fr_lm_prune(&m, 1.0, 0) == FR_EINVAL, "sparsity 1 refused");
+    CHECK(fr_lm_prune(&m, -0.1, 0) == FR_EINVAL, "sparsity -0.1 refused");
+    CHECK(fr_lm_prune(&m, NAN, 1) == FR_EINVAL, "sparsity NaN refused");
+    CHECK(fr_lm_prune(&m, 0.2, 0) != 0, "a lower sparsity than the mask has is refused");
+    CHECK(memcmp(mask_global, m.params.mask, (size_t)m.params.n * sizeof *mask_global) == 0,
+          "refused prunes leave the mask unchanged");
+    fr_tf_free(&m);
+
+    CHECK(fr_lm_load_trainable(&m, DENSE, NULL) == 0, "reload: %s", fr_last_error());
+    CHECK(fr_lm_prune(&m, 0.6, 1) == 0, "layer-wise prune: %s", fr_last_error());
+    int exact = 1;
+    for (int i = 0; i < m.params.count; i++) {
+        const struct fr_param *it = &m.params.items[i];
+        if (!(it->flags & FR_PARAM_PRUNABLE)) continue;
+        int64_t n = fr_nelem(it->t), k = 0;
+        for (int64_t j = 0; j < n; j++) k += m.params.mask[it->offset + j] == 0.0f;
+        exact &= k == llround(0.6 * (double)n);
+    }
+    CHECK(exact, "layer-wise: exactly round(0.6 n) masked in every matrix");
+    fr_tf_free(&m);
+
+    /* fine-tune from the checkpoint, pruned to 0.37 at start (global OMP on
+     * the same weights: the same mask as above) */
+    tiny(&c);
+    c.init = DENSE;
+    c.prune_sparsity = 0.37;
+    c.iters = 15;
+    c.out = PRUNED;
+    c.ckpt = RUN;
+    c.ckpt_every = 15; /* the raw slab after the last step */
+    remove(RUN);
+    CHECK(fr_lm_train(&c, &r) == 0, "pruned fine-tune: %s", fr_last_error());
+    CHECK(isfinite(r.init_val_loss) && isfinite(r.full_val_loss), "losses %.3f -> %.3f",
+          r.init_val_loss, r.full_val_loss);
+    CHECK(fabs(r.scope_sparsity - 0.37) < 1e-3, "scope sparsity at the end %.4f",
+          r.scope_sparsity);
+    fr_lm_result_free(&r);
+
+    CHECK(fr_lm_load_trainable(&m, PRUNED, &has_mask) == 0 && has_mask,
+          "pruned checkpoint loads with its mask: %s", fr_last_error());
+    if (m.params.mask) {
+        CHECK(memcmp(mask_global, m.params.mask, (size_t)m.params.n * sizeof *mask_global) == 0,
+              "the stored mask is the OMP mask");
+        CHECK(nonzero_masked_in_file(RUN, &m.params) == 0,
+              "masked weights exactly zero in the slab after 15 AdamW steps");
+        CHECK(nonzero_masked_in_file(PRUNED, &m.params) == 0,
+              "masked weights exactly zero in the saved checkpoint");
+        struct fr_tf_model d, f;
+        struct fr_ckpt o = {0};
+        o.allow_extra = 1; /* optimizer moments and RNG state */
+        CHECK(fr_lm_load_trainable(&d, DENSE, NULL) == 0 && fr_tf_init(&f, &m.cfg, 0) == 0 &&
+                  fr_params_load(&f.params, RUN, &o) == 0,
+              "dense and final slabs load: %s", fr_last_error());
+        int64_t moved = 0;
+        for (int64_t j = 0; j < m.params.n && d.params.allocated && f.params.allocated; j++)
+            moved += m.params.mask[j] != 0.0f && f.params.data[j] != d.params.data[j];
+        CHECK(moved > 1000, "kept weights were trained (%lld changed)", (long long)moved);
+        fr_tf_free(&d);
+        fr_tf_free(&f);
+    }
+    /* the pruned file still serves inference (weights read from the mapping) */
+    struct fr_tf_model inf;
+    CHECK(fr_tf_load(&inf, PRUNED) == 0, "inference load: %s", fr_last_error());
+    int32_t ids[33];
+    for (int i = 0; i < 33; i++) ids[i] = (i * 7) % 40;
+    double a = 0, b = 0;
+    CHECK(fr_lm_nll(&inf, ids, 33, 32, &a, NULL) == 0 && fr_lm_nll(&m, ids, 33, 32, &b, NULL) == 0 &&
+              fabs(a - b) < 1e-4,
+          "inference and slab models agree: %.6f vs %.6f", a, b);
+    fr_tf_free(&inf);
+
+    /* the mask of an init checkpoint is kept and only grows */
+    tiny(&c);
+    c.init = PRUNED;
+    c.iters = 3;
+    CHECK(fr_lm_train(&c, &r) == 0 && fabs(r.scope_sparsity - 0.37) < 1e-3,
+          "fine-tune of a pruned checkpoint keeps its sparsity (%.4f): %s", r.scope_sparsity,
+          fr_last_error());
+    fr_lm_result_free(&r);
+    c.prune_sparsity = 0.2;
+    CHECK(fr_lm_train(&c, &r) != 0, "pruning below the stored mask's sparsity refused");
+    fr_lm_result_free(&r);
+
+    /* bad settings */
+    tiny(&c);
+    c.init = DENSE;
+    c.prune_sparsity = 1.0;
+    CHECK(fr_lm_train(&c, &r) == FR_EINVAL && strstr(fr_last_error(), "[0, 1)"),
+          "prune sparsity 1 refused: %s", fr_last_error());
+    fr_lm_result_free(&r);
+    c.prune_sparsity = 0.5;
+    c.block = 64;
+    CHECK(fr_lm_train(&c, &r) == FR_EINVAL && strstr(fr_last_error(), "context"),
+          "block beyond the init model's context refused: %s", fr_last_error());
+    fr_lm_result_free(&r);
+
+    fr_tf_free(&m);
+    free(mask_global);
+    remove(TXT);
+    remove(DENSE);
+    remove(DENSE ".tok");
+    remove(PRUNED);
+    remove(PRUNED ".tok");
+    remove(RUN);
+    return check_report("test_lm_prune");
+}
