@@ -133,6 +133,16 @@ int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
                              struct fr_sparsity_table *t);
 void fr_sparsity_table_free(struct fr_sparsity_table *t);
 
+/* Near-zero weights (abrupt sparsification, Essential Sparsity sec. 4):
+ * over the scoped non-buffer tensors (sel as above, NULL: the
+ * FR_PARAM_PRUNABLE flag), *n_scope gets the weight count, *n_rel the
+ * weights with w == 0 or |w| < rel * max|w| of their own tensor, and *n_abs
+ * those with w == 0 or |w| < abs_thresh (any output may be NULL). Exact
+ * zeros (pruned weights) always count. FR_EINVAL unless rel and abs_thresh
+ * are finite and >= 0. */
+int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
+                          double abs_thresh, int64_t *n_scope, int64_t *n_rel, int64_t *n_abs);
+
 /* ---------------- masks in checkpoints ---------------- */
 
 #define FR_PRUNE_MASK_BLOB "__mask__" /* U8 over the whole slab (p->n) */

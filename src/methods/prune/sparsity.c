@@ -5,11 +5,14 @@
  * so it is p->n long): a file written for one architecture loads into the
  * same architecture only, which fr_params_load already enforces for the
  * weights. Counting nonzeros reads the values, so a table of a pruned model
- * is right whether or not it still carries its mask.
+ * is right whether or not it still carries its mask. Near-zero counts
+ * (values below a threshold, not exact zeros) are for watching a dense
+ * model's weights during training.
  */
 #include "frugal/prune.h"
 #include "frugal/status.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,34 @@ void fr_sparsity_table_free(struct fr_sparsity_table *t) {
     if (!t) return;
     free(t->rows);
     memset(t, 0, sizeof *t);
+}
+
+int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
+                          double abs_thresh, int64_t *n_scope, int64_t *n_rel, int64_t *n_abs) {
+    if (!(rel >= 0 && rel < INFINITY) || !(abs_thresh >= 0 && abs_thresh < INFINITY))
+        return fr_error(FR_EINVAL, "sparsity: near-zero thresholds must be finite and >= 0 "
+                                   "(rel %g, abs %g)", rel, abs_thresh);
+    int64_t ns = 0, nr = 0, na = 0;
+    for (int i = 0; i < p->count; i++) {
+        const struct fr_param *it = &p->items[i];
+        int in = sel ? sel[i] != 0 : (it->flags & FR_PARAM_PRUNABLE) != 0;
+        if (!in || (it->flags & FR_PARAM_BUFFER)) continue;
+        const float *w = p->data + it->offset;
+        int64_t n = fr_nelem(it->t);
+        float mx = 0.0f;
+        for (int64_t j = 0; j < n; j++) mx = fabsf(w[j]) > mx ? fabsf(w[j]) : mx;
+        double tr = rel * mx;
+        for (int64_t j = 0; j < n; j++) {
+            double a = fabs((double)w[j]);
+            nr += w[j] == 0.0f || a < tr;
+            na += w[j] == 0.0f || a < abs_thresh;
+        }
+        ns += n;
+    }
+    if (n_scope) *n_scope = ns;
+    if (n_rel) *n_rel = nr;
+    if (n_abs) *n_abs = na;
+    return 0;
 }
 
 #define MAX_BLOBS 16
