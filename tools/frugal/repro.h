@@ -29,4 +29,14 @@ int repro_deepsets(const struct repro_opts *o);
 int repro_h2o(const struct repro_opts *o);
 int repro_essential_sparsity(const struct repro_opts *o);
 
+/* The language-model curve of essential sparsity (repro_es_lm.c): OMP +
+ * fine-tune of data/shakespeare-char.safetensors at rising sparsity, scored
+ * by held-out perplexity. Adds its config, metrics, series and the table
+ * "lm sweep" to r and writes dir/lm.svg (named in r); the caller writes
+ * results.json. quick: ~100 fine-tune steps per point and fewer layer-wise
+ * points (a few minutes on 2 cores). Returns an exit code (one line on
+ * stderr on failure). */
+struct fr_results;
+int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick);
+
 #endif
