@@ -13,11 +13,37 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define TXT "/tmp/frugal_lm_prune.txt"
 #define DENSE "/tmp/frugal_lm_prune_dense.safetensors"
 #define PRUNED "/tmp/frugal_lm_prune_ft.safetensors"
 #define RUN "/tmp/frugal_lm_prune_ft.ckpt"
+#define CLI_OUT "/tmp/frugal_lm_prune_cli.safetensors"
+#define CLI_ERR "/tmp/frugal_lm_prune_cli.err"
+
+/* Runs `$FRUGAL_BIN args` (stderr to CLI_ERR); the exit code, or -1 when
+ * the binary is not known. */
+static int cli(const char *args) {
+    const char *bin = getenv("FRUGAL_BIN");
+    if (!bin) return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>" CLI_ERR " </dev/null", bin, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* CLI_ERR holds exactly one line starting "frugal". */
+static int one_error_line(void) {
+    char b[1024] = {0};
+    FILE *f = fopen(CLI_ERR, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, sizeof b - 1, f);
+    fclose(f);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += b[i] == '\n';
+    return lines == 1 && strncmp(b, "frugal", 6) == 0;
+}
 
 static void tiny(struct fr_lm_config *c) {
     fr_lm_config_defaults(c);
@@ -223,6 +249,40 @@ int main(void) {
     c.prune_sparsity = 0.2;
     CHECK(fr_lm_train(&c, &r) != 0, "pruning below the stored mask's sparsity refused");
     fr_lm_result_free(&r);
+
+    /* `frugal prune` on the LM checkpoint (when ctest gives FRUGAL_BIN) */
+    if (getenv("FRUGAL_BIN")) {
+        CHECK(cli("prune --model " DENSE " --method omp --sparsity 0.37 --threads 1 --out " CLI_OUT)
+                  == 0, "frugal prune omp on an LM checkpoint");
+        struct fr_tf_model p;
+        if (fr_lm_load_trainable(&p, CLI_OUT, &has_mask) == 0) {
+            int64_t pn, po, pz = count_masked(&p.params, &pn, &po);
+            CHECK(has_mask && memcmp(mask_global, p.params.mask,
+                                     (size_t)p.params.n * sizeof *mask_global) == 0 && po == 0 &&
+                      pz == llround(0.37 * (double)pn),
+                  "CLI prune: the same mask as fr_lm_prune (%lld of %lld)", (long long)pz,
+                  (long long)pn);
+            fr_tf_free(&p);
+        } else {
+            CHECK(0, "CLI prune output loads: %s", fr_last_error());
+        }
+        FILE *tk = fopen(CLI_OUT ".tok", "rb");
+        CHECK(tk != NULL, "CLI prune copies the tokenizer");
+        if (tk) fclose(tk);
+        CHECK(cli("prune --model " DENSE " --method nm --nm 2:4 --out " CLI_OUT) == 0,
+              "frugal prune nm 2:4 on an LM checkpoint");
+        CHECK(cli("prune --model " DENSE " --sparsity 1 --out " CLI_OUT) != 0 && one_error_line(),
+              "CLI prune sparsity 1: one error line");
+        CHECK(cli("prune --model " DENSE " --method nm --nm 3:5 --out " CLI_OUT) != 0 &&
+                  one_error_line(),
+              "CLI prune 3:5 on rows of 32: one error line");
+        CHECK(cli("train-lm --init " DENSE " --data " TXT " --block 64 --iters 1 --results ''") != 0 &&
+                  one_error_line(),
+              "CLI train-lm --init with a block beyond the context: one error line");
+        remove(CLI_OUT);
+        remove(CLI_OUT ".tok");
+        remove(CLI_ERR);
+    }
 
     /* bad settings */
     tiny(&c);
