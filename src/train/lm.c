@@ -350,9 +350,11 @@ static int setup_model(struct lm_run *R) {
         if ((rc = fr_lm_load_trainable(&R->m, c->init, NULL))) return rc;
         R->m.cfg.dropout = c->model.dropout;
         if ((rc = fr_tf_config_check(&R->m.cfg))) return rc;
-        if (V != R->m.cfg.vocab_size)
-            return fr_error(FR_EINVAL, "%s has a vocabulary of %d but the tokenized data has %d",
-                            c->init, R->m.cfg.vocab_size, V);
+        /* token ids only need to fit; a tokenizer must be the model's own */
+        if (is_ids_file(c->data) ? V > R->m.cfg.vocab_size : V != R->m.cfg.vocab_size)
+            return fr_error(FR_EINVAL, "%s has a vocabulary of %d but the %s has %d", c->init,
+                            R->m.cfg.vocab_size,
+                            is_ids_file(c->data) ? "largest token id + 1" : "tokenizer", V);
         if (c->block > R->m.cfg.max_seq)
             return fr_error(FR_EINVAL, "block %d is longer than %s's context of %d", c->block,
                             c->init, R->m.cfg.max_seq);
