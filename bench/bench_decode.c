@@ -10,7 +10,8 @@
  * (the machine is shared: the minimum is the least disturbed). The bound is B * bandwidth / bytes read per
  * step (every weight matrix incl. the classifier once, plus each sequence's
  * K and V cache). Prefill: one 512-token prompt (or the model's context).
- * usage: bench_decode SHAPE READ_GBS [threads]
+ * usage: bench_decode SHAPE READ_GBS [threads [batch context]]: with batch
+ * and context given, only that one decode row is measured (for profiling).
  */
 #include "frugal/frugal.h"
 #include "frugal/transformer.h"
@@ -35,7 +36,7 @@ static double weight_bytes(const struct fr_tf_model *m) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_decode 15m|gpt2|260k READ_GBS [threads]\n");
+        fprintf(stderr, "usage: bench_decode 15m|gpt2|260k READ_GBS [threads [batch context]]\n");
         return 2;
     }
     const char *shape = argv[1];
@@ -61,12 +62,19 @@ int main(int argc, char **argv) {
     }
     const struct fr_tf_config *mc = &m.cfg;
     int V = mc->vocab_size, hs = mc->dim / mc->n_heads;
-    int batches[2] = {1, 8}, ctxs[2] = {256, 1024};
+    int batches[2] = {1, 8}, ctxs[2] = {256, 1024}, nb = 2, nc = 2;
+    if (argc > 5) {
+        batches[0] = atoi(argv[4]), ctxs[0] = atoi(argv[5]), nb = nc = 1;
+        if (batches[0] < 1 || ctxs[0] < 97) {
+            fprintf(stderr, "batch must be >= 1 and context >= 97\n");
+            return 2;
+        }
+    }
     struct fr_rng r;
     fr_rng_seed(&r, 3);
     printf("| shape | batch | context | tok/s | bound tok/s | %% of bound | ms/step |\n|---|---|---|---|---|---|---|\n");
-    for (int bi = 0; bi < 2; bi++)
-        for (int ci = 0; ci < 2; ci++) {
+    for (int bi = 0; bi < nb; bi++)
+        for (int ci = 0; ci < nc; ci++) {
             int B = batches[bi], L = ctxs[ci] < mc->max_seq ? ctxs[ci] : mc->max_seq;
             int steps = 96; /* three timed blocks of 32; the best block is reported */
             struct fr_tf_state s;
@@ -106,6 +114,10 @@ int main(int argc, char **argv) {
             free(tok);
             fr_tf_state_free(&s);
         }
+    if (argc > 5) {
+        fr_tf_free(&m);
+        return 0;
+    }
     int P = mc->max_seq < 512 ? mc->max_seq : 512;
     struct fr_tf_state s;
     fr_tf_state_init(&s, &m, 1, P, P, NULL, 0);

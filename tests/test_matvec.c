@@ -1,7 +1,9 @@
 /* test_matvec.c: the decode-time matvec kernels (f32/f16/bf16 weights; the
- * plain, AVX2 and AVX-512 paths, incl. the AVX-512 4x4 batched kernel)
+ * plain, AVX2 and AVX-512 paths, incl. the AVX-512 4xN batched kernel with
+ * its prefetch and left-over rows of x, and the 16-row short-row kernel)
  * against the double-accumulating reference, on odd shapes, every batch
- * size 1..9, strided x and y, and the threaded driver. */
+ * size 1..13, strided x and y, sub-ranges of rows, and the threaded driver;
+ * and the vecmat kernels (y = a W) of every ISA against theirs. */
 #include "check.h"
 #include "frugal/kernels.h"
 
@@ -14,16 +16,22 @@ int main(void) {
     fr_threads_set(2);
     struct fr_rng r;
     fr_rng_seed(&r, 11);
-    int64_t shapes[][2] = {{1, 1}, {5, 7}, {8, 16}, {13, 33}, {37, 288}, {64, 65}, {9, 768}};
+    /* rows x cols: tiny, odd, short rows (<= 128: the 16-row kernel; 48 is
+     * a head size), and enough 4-row blocks that the prefetch runs ahead */
+    int64_t shapes[][2] = {{1, 1},   {5, 7},    {8, 16},   {13, 33},  {37, 288}, {64, 65},
+                           {9, 768}, {16, 48},  {37, 48},  {50, 13},  {33, 100}, {64, 128},
+                           {19, 129}, {70, 288}, {45, 1000}};
+    enum { NB = 13 };
     int dts[3] = {FR_F32, FR_F16, FR_BF16};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         int64_t R = shapes[si][0], C = shapes[si][1], ldx = C + 3, ldy = R + 2;
         float *wf = malloc(sizeof(float) * R * C);
         uint16_t *wh = malloc(2 * R * C);
-        float *x = malloc(sizeof(float) * 9 * ldx);
-        float *y = malloc(sizeof(float) * 9 * ldy), *yr = malloc(sizeof(float) * 9 * ldy);
+        float *x = malloc(sizeof(float) * NB * ldx);
+        size_t ny = (size_t)(NB * ldy > C + 1 ? NB * ldy : C + 1); /* matvec / vecmat outputs */
+        float *y = malloc(sizeof(float) * ny), *yr = malloc(sizeof(float) * ny);
         fr_rng_fill_normal(&r, wf, R * C, 0, 1);
-        fr_rng_fill_normal(&r, x, 9 * ldx, 0, 1);
+        fr_rng_fill_normal(&r, x, NB * ldx, 0, 1);
         for (int d = 0; d < 3; d++) {
             const void *W = wf;
             if (dts[d] != FR_F32) {
@@ -33,16 +41,18 @@ int main(void) {
             }
             for (int isa = 0; isa <= (int)fr_cpu_isa(); isa++) {
                 fr_matvec_fn fn = fr_matvec_kernel_isa(dts[d], isa);
-                for (int B = 1; B <= 9; B++) {
-                    for (int i = 0; i < 9 * ldy; i++) y[i] = yr[i] = -7.0f; /* padding sentinel */
-                    fn(W, C, x, ldx, B, y, ldy, 0, R);
-                    fr_matvec_ref(dts[d], W, C, x, ldx, B, yr, ldy, 0, R);
+                for (int B = 1; B <= NB; B++) {
+                    /* all rows, then a sub-range that starts off a block */
+                    int64_t lo = B % 2 && R > 3 ? 3 : 0;
+                    for (int i = 0; i < NB * ldy; i++) y[i] = yr[i] = -7.0f; /* padding sentinel */
+                    fn(W, C, x, ldx, B, y, ldy, lo, R);
+                    fr_matvec_ref(dts[d], W, C, x, ldx, B, yr, ldy, lo, R);
                     double worst = 0;
                     int pad_ok = 1;
-                    for (int b = 0; b < 9; b++)
+                    for (int b = 0; b < NB; b++)
                         for (int64_t j = 0; j < ldy; j++) {
                             float a = y[b * ldy + j], e = yr[b * ldy + j];
-                            if (b >= B || j >= R) {
+                            if (b >= B || j >= R || j < lo) {
                                 if (a != -7.0f) pad_ok = 0;
                                 continue;
                             }
@@ -53,16 +63,30 @@ int main(void) {
                 }
             }
             /* the threaded driver equals the kernel */
-            memset(y, 0, sizeof(float) * 9 * ldy);
-            fr_matvec(dts[d], W, R, C, x, ldx, 9, y, ldy);
-            fr_matvec_ref(dts[d], W, C, x, ldx, 9, yr, ldy, 0, R);
+            memset(y, 0, sizeof(float) * NB * ldy);
+            fr_matvec(dts[d], W, R, C, x, ldx, NB, y, ldy);
+            fr_matvec_ref(dts[d], W, C, x, ldx, NB, yr, ldy, 0, R);
             double worst = 0;
-            for (int b = 0; b < 9; b++)
+            for (int b = 0; b < NB; b++)
                 for (int64_t j = 0; j < R; j++)
                     worst = fmax(worst, fabs(y[b * ldy + j] - yr[b * ldy + j]) /
                                             (1e-5 * (1 + fabs(yr[b * ldy + j])) * sqrt((double)C)));
             CHECK(worst <= 1, "fr_matvec threaded, dtype %d: ratio %.3g", dts[d], worst);
         }
+        /* vecmat over the first 0..R rows of W (the cached keys so far) */
+        int64_t nrows[3] = {0, R / 2 + 1, R};
+        for (int ni = 0; ni < 3; ni++)
+            for (int isa = 0; isa <= (int)fr_cpu_isa(); isa++) {
+                int64_t n = nrows[ni] > R ? R : nrows[ni];
+                for (int64_t i = 0; i < C + 1; i++) y[i] = yr[i] = -7.0f;
+                fr_vecmat_kernel_isa(isa)(wf, n, C, x, y);
+                fr_vecmat_ref(wf, n, C, x, yr);
+                double worst = 0;
+                for (int64_t i = 0; i < C; i++)
+                    worst = fmax(worst, fabs(y[i] - yr[i]) / (1e-5 * (1 + fabs(yr[i])) * sqrt((double)n + 1)));
+                CHECK(worst <= 1 && y[C] == -7.0f, "vecmat isa %d R%lld C%lld: ratio %.3g", isa,
+                      (long long)n, (long long)C, worst);
+            }
         free(wf);
         free(wh);
         free(x);

@@ -1,5 +1,5 @@
-/* matvec.c: matvec dispatch, the plain-C and reference kernels, the
- * threaded driver, and f16/bf16 conversions. */
+/* matvec.c: matvec and vecmat dispatch, the plain-C and reference kernels,
+ * the threaded driver, and f16/bf16 conversions. */
 #include "matvec.h"
 
 #include <string.h>
@@ -92,6 +92,31 @@ fr_matvec_fn fr_matvec_kernel_isa(int dt, int isa) {
 
 fr_matvec_fn fr_matvec_kernel(int dt) {
     return fr_matvec_kernel_isa(dt, (int)fr_cpu_isa());
+}
+
+void fr_vecmat_ref(const float *W, int64_t rows, int64_t cols, const float *a, float *y) {
+    for (int64_t c = 0; c < cols; c++) {
+        double s = 0;
+        for (int64_t r = 0; r < rows; r++) s += (double)a[r] * W[r * cols + c];
+        y[c] = (float)s;
+    }
+}
+
+/* Plain C: y accumulated row by row (vectorises over columns). */
+static void vecmat_plain(const float *W, int64_t rows, int64_t cols, const float *a, float *y) {
+    for (int64_t c = 0; c < cols; c++) y[c] = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) y[c] += a[r] * W[r * cols + c];
+}
+
+fr_vecmat_fn fr_vecmat_kernel_isa(int isa) {
+    static const fr_vecmat_fn T[3] = {vecmat_plain, fr_vecmat_avx2, fr_vecmat_avx512};
+    if (isa < 0 || isa > (int)fr_cpu_isa()) return NULL;
+    return T[isa];
+}
+
+fr_vecmat_fn fr_vecmat_kernel(void) {
+    return fr_vecmat_kernel_isa((int)fr_cpu_isa());
 }
 
 struct mv_job {

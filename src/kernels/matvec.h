@@ -25,6 +25,16 @@ void fr_matvec_ref(int dt, const void *W, int64_t cols, const float *x, int64_t 
 void fr_matvec(int dt, const void *W, int64_t rows, int64_t cols, const float *x, int64_t ldx,
                int B, float *y, int64_t ldy);
 
+/* vecmat: y[c] = sum_{r < rows} a[r] * W[r*cols + c] for c in [0, cols),
+ * f32 W (row-major, rows x cols), y overwritten (rows == 0 gives zeros).
+ * The attention value sum over a KV cache: the weights stay in registers
+ * over all rows instead of a load and store of y per row. */
+typedef void (*fr_vecmat_fn)(const float *W, int64_t rows, int64_t cols, const float *a, float *y);
+/* The kernel for this CPU; for an explicit ISA (NULL if unsupported). */
+fr_vecmat_fn fr_vecmat_kernel(void);
+fr_vecmat_fn fr_vecmat_kernel_isa(int isa);
+void fr_vecmat_ref(const float *W, int64_t rows, int64_t cols, const float *a, float *y);
+
 /* f16 / bf16 element to float. */
 float fr_f16_to_f32(uint16_t h);
 float fr_bf16_to_f32(uint16_t h);
@@ -37,5 +47,7 @@ void fr_matvec_avx512_bf16(const void *, int64_t, const float *, int64_t, int, f
 void fr_matvec_avx2_f32(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
 void fr_matvec_avx2_f16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
 void fr_matvec_avx2_bf16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
+void fr_vecmat_avx512(const float *, int64_t, int64_t, const float *, float *);
+void fr_vecmat_avx2(const float *, int64_t, int64_t, const float *, float *);
 
 #endif

@@ -23,7 +23,11 @@ static inline float hsum256(__m256 v) {
 #define LOADW(p) _mm256_loadu_ps(p)
 #define SCALARW(v) (v)
 #define NAME fr_matvec_avx2_f32
+#define VSET1(s) _mm256_set1_ps(s)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define NAME_T fr_vecmat_avx2
 #include "matvec_tmpl.h"
+#undef NAME_T
 #undef WT
 #undef LOADW
 #undef SCALARW

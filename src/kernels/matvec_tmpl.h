@@ -5,6 +5,10 @@
  *   WT (weight element type), NAME (function name).
  * Rows of x are handled 4 at a time (4 accumulators x 2 unrolled vectors),
  * then a scalar tail for cols % VW.
+ * With VSET1(s) (broadcast) and NAME_T also defined, it also emits NAME_T,
+ * the f32 vecmat kernel (matvec.h): columns in blocks of up to 4 vectors
+ * held in registers over all rows, two rows per step into two accumulator
+ * sets, so 2-8 independent FMA chains; a scalar tail for cols % VW.
  */
 #ifndef NAME_LINKAGE
 #define NAME_LINKAGE
@@ -52,3 +56,43 @@ NAME_LINKAGE void NAME(const void *W, int64_t cols, const float *x, int64_t ldx,
     }
 }
 #undef MV_BLOCK
+
+#ifdef NAME_T
+#define VM_BLOCK(NV)                                                                               \
+    {                                                                                              \
+        VF e[NV], o[NV];                                                                           \
+        for (int j = 0; j < NV; j++) e[j] = VZERO(), o[j] = VZERO();                              \
+        int64_t r = 0;                                                                             \
+        for (; r + 2 <= rows; r += 2) {                                                            \
+            VF a0 = VSET1(a[r]), a1 = VSET1(a[r + 1]);                                             \
+            const float *w0 = W + r * cols + c, *w1 = w0 + cols;                                   \
+            for (int j = 0; j < NV; j++) {                                                         \
+                e[j] = VFMA(a0, VLOADX(w0 + j * VW), e[j]);                                        \
+                o[j] = VFMA(a1, VLOADX(w1 + j * VW), o[j]);                                        \
+            }                                                                                      \
+        }                                                                                          \
+        if (r < rows) {                                                                            \
+            VF a0 = VSET1(a[r]);                                                                   \
+            for (int j = 0; j < NV; j++) e[j] = VFMA(a0, VLOADX(W + r * cols + c + j * VW), e[j]); \
+        }                                                                                          \
+        for (int j = 0; j < NV; j++) VSTORE(y + c + j * VW, VADD(e[j], o[j]));                     \
+        c += NV * VW;                                                                              \
+    }
+
+void NAME_T(const float *W, int64_t rows, int64_t cols, const float *a, float *y) {
+    int64_t c = 0;
+    while (c + 4 * VW <= cols) VM_BLOCK(4)
+    switch ((cols - c) / VW) {
+    case 3: VM_BLOCK(3) break;
+    case 2: VM_BLOCK(2) break;
+    case 1: VM_BLOCK(1) break;
+    default: break;
+    }
+    for (; c < cols; c++) {
+        float s = 0;
+        for (int64_t r = 0; r < rows; r++) s += a[r] * W[r * cols + c];
+        y[c] = s;
+    }
+}
+#undef VM_BLOCK
+#endif

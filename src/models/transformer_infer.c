@@ -132,6 +132,7 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
     float scale = 1.0f / sqrtf((float)hs);
     int64_t T = j->T;
     fr_matvec_fn mv = fr_matvec_kernel(FR_F32);
+    fr_vecmat_fn vm = fr_vecmat_kernel();
     int64_t ld = s->kv.cap + s->max_chunk; /* row stride of the score matrix */
     float *sc0 = s->buf + (size_t)tid * head_scratch(s->kv.cap, s->max_chunk, hs, rep);
     float *wsum = sc0 + (size_t)rep * ld;
@@ -178,12 +179,12 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
                 }
                 float iz = (float)(1.0 / z);
                 float *o = ou + t * j->qstride + h * hs;
-                memset(o, 0, (size_t)hs * sizeof(float));
                 for (int64_t k = 0; k < n; k++) {
-                    float p = sc[k] * iz;
-                    wsum[k] += p;
-                    if (p != 0) fr_vec_acc_scaled(hs, p, hd->v + k * hs, o);
+                    sc[k] *= iz;
+                    wsum[k] += sc[k];
                 }
+                /* o = sum_k p_k V_k over the cache in one pass, o in registers */
+                vm(hd->v, n, hs, sc, o);
                 for (int64_t w = 0; w <= t; w++) {
                     float p = sc[n + w] * iz;
                     mass[w] += p;
