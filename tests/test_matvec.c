@@ -2,7 +2,8 @@
  * plain, AVX2 and AVX-512 paths, incl. the AVX-512 4xN batched kernel with
  * its prefetch and left-over rows of x, and the 16-row short-row kernel)
  * against the double-accumulating reference, on odd shapes, every batch
- * size 1..13, strided x and y, sub-ranges of rows, and the threaded driver;
+ * size 1..13, strided x and y, sub-ranges of rows, the threaded driver and
+ * the multi-matrix one;
  * and the vecmat kernels (y = a W) of every ISA against theirs. */
 #include "check.h"
 #include "frugal/kernels.h"
@@ -90,6 +91,43 @@ int main(void) {
         free(wf);
         free(wh);
         free(x);
+        free(y);
+        free(yr);
+    }
+    /* fr_matvec_multi: three parts of different dtypes and row counts,
+     * threaded over their rows together, equal the reference per part */
+    {
+        int64_t C = 100, rows[3] = {37, 5, 64}, tot = 106;
+        float *wf = malloc(sizeof(float) * tot * C), *x = malloc(sizeof(float) * 8 * C);
+        uint16_t *wh = malloc(2 * tot * C);
+        float *y = malloc(sizeof(float) * 8 * tot), *yr = malloc(sizeof(float) * 8 * tot);
+        fr_rng_fill_normal(&r, wf, tot * C, 0, 1);
+        fr_rng_fill_normal(&r, x, 8 * C, 0, 1);
+        for (int64_t i = 0; i < tot * C; i++) wh[i] = fr_f32_to_bf16(wf[i]);
+        const void *Ws[3] = {wf, wh + rows[0] * C, wf + (rows[0] + rows[1]) * C};
+        int pdt[3] = {FR_F32, FR_BF16, FR_F32};
+        for (int B = 1; B <= 8; B += 7) {
+            struct fr_matvec_part parts[3];
+            int64_t off = 0;
+            for (int p = 0; p < 3; p++) {
+                parts[p] = (struct fr_matvec_part){pdt[p], Ws[p], rows[p], y + off * 8, rows[p]};
+                fr_matvec_ref(pdt[p], Ws[p], C, x, C, B, yr + off * 8, rows[p], 0, rows[p]);
+                off += rows[p];
+            }
+            fr_matvec_multi(3, parts, C, x, C, B);
+            double worst = 0;
+            off = 0;
+            for (int p = 0; p < 3; p++) {
+                for (int64_t i = 0; i < B * rows[p]; i++)
+                    worst = fmax(worst, fabs(y[off * 8 + i] - yr[off * 8 + i]) /
+                                            (1e-5 * (1 + fabs(yr[off * 8 + i])) * sqrt((double)C)));
+                off += rows[p];
+            }
+            CHECK(worst <= 1, "fr_matvec_multi B%d: ratio %.3g", B, worst);
+        }
+        free(wf);
+        free(x);
+        free(wh);
         free(y);
         free(yr);
     }

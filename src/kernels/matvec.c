@@ -134,6 +134,36 @@ static void mv_task(void *vp, int64_t r0, int64_t r1, int tid) {
     j->fn(j->W, j->cols, j->x, j->ldx, j->B, j->y, j->ldy, r0, r1);
 }
 
+struct mvm_job {
+    const struct fr_matvec_part *parts;
+    int n, B;
+    int64_t cols, ldx;
+    const float *x;
+};
+
+/* rows [r0, r1) of the parts laid end to end */
+static void mvm_task(void *vp, int64_t r0, int64_t r1, int tid) {
+    (void)tid;
+    const struct mvm_job *j = vp;
+    int64_t base = 0;
+    for (int p = 0; p < j->n && base < r1; p++) {
+        const struct fr_matvec_part *q = &j->parts[p];
+        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < q->rows ? r1 - base : q->rows;
+        if (lo < hi)
+            fr_matvec_kernel(q->dt)(q->W, j->cols, j->x, j->ldx, j->B, q->y, q->ldy, lo, hi);
+        base += q->rows;
+    }
+}
+
+void fr_matvec_multi(int n, const struct fr_matvec_part *parts, int64_t cols, const float *x,
+                     int64_t ldx, int B) {
+    struct mvm_job j = {parts, n, B, cols, ldx, x};
+    int64_t rows = 0;
+    for (int p = 0; p < n; p++) rows += parts[p].rows;
+    int64_t grain = (1 << 16) / (cols > 0 ? cols : 1) + 1;
+    fr_parallel_for(rows, grain, mvm_task, &j);
+}
+
 void fr_matvec(int dt, const void *W, int64_t rows, int64_t cols, const float *x, int64_t ldx,
                int B, float *y, int64_t ldy) {
     struct mv_job j = {fr_matvec_kernel(dt), W, cols, ldx, ldy, x, y, B};

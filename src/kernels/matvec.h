@@ -25,6 +25,20 @@ void fr_matvec_ref(int dt, const void *W, int64_t cols, const float *x, int64_t 
 void fr_matvec(int dt, const void *W, int64_t rows, int64_t cols, const float *x, int64_t ldx,
                int B, float *y, int64_t ldy);
 
+/* Several matrices with the same cols and the same x (q/k/v, or w1/w3):
+ * y_p = x W_p^T for each part, threaded over their rows together, so one
+ * pool hand-off instead of one per matrix and the threads' shares are
+ * balanced across the parts. */
+struct fr_matvec_part {
+    int dt;
+    const void *W;
+    int64_t rows;
+    float *y;
+    int64_t ldy;
+};
+void fr_matvec_multi(int n, const struct fr_matvec_part *parts, int64_t cols, const float *x,
+                     int64_t ldx, int B);
+
 /* vecmat: y[c] = sum_{r < rows} a[r] * W[r*cols + c] for c in [0, cols),
  * f32 W (row-major, rows x cols), y overwritten (rows == 0 gives zeros).
  * The attention value sum over a KV cache: the weights stay in registers

@@ -29,6 +29,23 @@ static void wmul(const struct fr_wmat *W, const float *x, int64_t R, float *y) {
         fr_matvec(W->dt, W->p, W->rows, W->cols, x, W->cols, (int)R, y, W->rows);
 }
 
+/* Two or three products of the same x (q/k/v, w1/w3): one threaded matvec
+ * over all their rows when each would take the matvec path. */
+static void wmul_n(int n, const struct fr_wmat *const *W, const float *x, int64_t R,
+                   float *const *y) {
+    struct fr_matvec_part parts[3];
+    int mv = 1;
+    for (int i = 0; i < n; i++) {
+        if ((W[i]->dt == FR_F32 && R > 16) || W[i]->cols != W[0]->cols) mv = 0;
+        parts[i] = (struct fr_matvec_part){W[i]->dt, W[i]->p, W[i]->rows, y[i], W[i]->rows};
+    }
+    if (mv) {
+        fr_matvec_multi(n, parts, W[0]->cols, x, W[0]->cols, (int)R);
+        return;
+    }
+    for (int i = 0; i < n; i++) wmul(W[i], x, R, y[i]);
+}
+
 static void add_bias(const struct fr_wmat *b, float *y, int64_t R, int64_t n) {
     if (!b->p) return;
     const float *bb = b->p;
@@ -322,9 +339,8 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
     for (int l = 0; l < c->n_layers; l++) {
         const struct fr_tf_layer *L = &m->layers[l];
         norm_rows(m, &L->norm1, &L->norm1_b, w.x, w.xb, R);
-        wmul(&L->wq, w.xb, R, w.q);
-        wmul(&L->wk, w.xb, R, w.k);
-        wmul(&L->wv, w.xb, R, w.v);
+        wmul_n(3, (const struct fr_wmat *[]){&L->wq, &L->wk, &L->wv}, w.xb, R,
+               (float *[]){w.q, w.k, w.v});
         add_bias(&L->bq, w.q, R, D);
         add_bias(&L->bk, w.k, R, kvd);
         add_bias(&L->bv, w.v, R, kvd);
@@ -341,11 +357,14 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
         add_bias(&L->bo, w.xb, R, D);
         fr_vec_acc(R * D, w.xb, w.x);
         norm_rows(m, &L->norm2, &L->norm2_b, w.x, w.xb, R);
-        wmul(&L->w1, w.xb, R, w.h1);
+        if (c->arch == FR_TF_LLAMA)
+            wmul_n(2, (const struct fr_wmat *[]){&L->w1, &L->w3}, w.xb, R,
+                   (float *[]){w.h1, w.h3});
+        else
+            wmul(&L->w1, w.xb, R, w.h1);
         add_bias(&L->b1, w.h1, R, Hd);
         /* the activations the training ops use (vec_math.h) */
         if (c->arch == FR_TF_LLAMA) {
-            wmul(&L->w3, w.xb, R, w.h3);
             fr_vec_silu(R * Hd, w.h1, w.h1);
             fr_vec_mul(R * Hd, w.h1, w.h3, w.h1);
         } else if (c->gelu_exact) {
