@@ -177,33 +177,22 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
                 int h = (int)g * rep + r;
                 const float *q = q0 + r * hs;
                 float *sc = sc0 + r * ld;
-                float mx = -INFINITY;
-                for (int64_t k = 0; k < n; k++) {
-                    sc[k] *= scale;
-                    if (sc[k] > mx) mx = sc[k];
-                }
-                for (int64_t w = 0; w <= t; w++) {
-                    sc[n + w] = dotf(q, kc + w * hs, hs) * scale;
-                    if (sc[n + w] > mx) mx = sc[n + w];
-                }
+                fr_vec_scale(n, scale, sc, sc);
+                for (int64_t w = 0; w <= t; w++) sc[n + w] = dotf(q, kc + w * hs, hs) * scale;
                 int64_t tot = n + t + 1;
-                double z = 0;
-                for (int64_t k = 0; k < tot; k++) {
-                    /* below e^-80 a weight is 0: avoids denormal arithmetic */
-                    float d = sc[k] - mx;
-                    sc[k] = d < -80.0f ? 0.0f : expf(d);
-                    z += sc[k];
-                }
-                float iz = (float)(1.0 / z);
+                /* vec_math's softmax (vectorised exp, ~6% of a step at context
+                 * 1024 with libm's expf); a weight below 1e-30 is 0: avoids
+                 * denormal arithmetic in the value sum */
+                fr_vec_softmax_row(tot, sc, sc);
                 float *o = ou + t * j->qstride + h * hs;
                 for (int64_t k = 0; k < n; k++) {
-                    sc[k] *= iz;
+                    sc[k] = sc[k] < 1e-30f ? 0.0f : sc[k];
                     wsum[k] += sc[k];
                 }
                 /* o = sum_k p_k V_k over the cache in one pass, o in registers */
                 vm(hd->v, n, hs, sc, o);
                 for (int64_t w = 0; w <= t; w++) {
-                    float p = sc[n + w] * iz;
+                    float p = sc[n + w];
                     mass[w] += p;
                     fr_vec_acc_scaled(hs, p, vc + w * hs, o);
                 }
