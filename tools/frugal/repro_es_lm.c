@@ -20,8 +20,9 @@
  * nats), the "sharp dropping point"; then the midpoint between those two
  * grid points is run as well (finer grid near the drop, REFINE times) and
  * the answer recomputed. If no point drops, the top of the grid is a lower
- * bound. It does not write results.json: the caller owns r and the
- * document (repro_essential_sparsity.c).
+ * bound. Plots: lm.svg (fine-tuned curves, tolerance, markers) and
+ * lm-oneshot.svg. It does not write results.json: the caller owns r and
+ * the document (repro_essential_sparsity.c).
  */
 #include "cmd.h"
 #include "repro.h"
@@ -190,30 +191,29 @@ static void record(struct fr_results *r, const char *name, const struct lm_curve
     }
 }
 
-/* Perplexity curves (log axis: one-shot perplexity explodes at high
- * sparsity), the tolerance line and a marker at each essential sparsity. */
+/* lm.svg: fine-tuned perplexity (linear axis), the tolerance line and a
+ * marker at each essential sparsity. lm-oneshot.svg: the same beside the
+ * perplexity right after pruning (log axis: it explodes at high sparsity). */
 static int plot(const char *dir, const struct lm_curve *const *cv, const char *const *names,
                 int nc, struct fr_results *r) {
     struct fr_plot_series s[12];
-    static double x[4][MAXPTS], ft[4][MAXPTS], os[4][MAXPTS];
-    double tol_x[2] = {0, 100 * GRID[NGRID - 1]}, tol_y[2], mx[4][2], my[4][2];
-    char nm[12][128];
-    int ns = 0;
+    static double x[2][MAXPTS], ft[2][MAXPTS], os[2][MAXPTS];
+    double tol_x[2] = {0, 100 * GRID[NGRID - 1]}, tol_y[2], mx[2][2], my[2][2];
+    char nm[12][128], path[4300];
+    int ns = 0, rc;
     double lo = INFINITY, hi = 0;
+    if (nc > 2) nc = 2;
     for (int i = 0; i < nc; i++)
         for (int k = 0; k < cv[i]->n; k++) {
             x[i][k] = 100 * cv[i]->p[k].s;
             ft[i][k] = exp(cv[i]->p[k].loss);
             os[i][k] = exp(cv[i]->p[k].loss0);
             lo = fmin(lo, ft[i][k]);
-            hi = fmax(hi, fmax(ft[i][k], os[i][k]));
+            hi = fmax(hi, ft[i][k]);
         }
     for (int i = 0; i < nc; i++) {
         snprintf(nm[ns], 128, "%s, fine-tuned", names[i]);
         s[ns] = (struct fr_plot_series){nm[ns], cv[i]->n, x[i], ft[i]};
-        ns++;
-        snprintf(nm[ns], 128, "%s, one-shot (before fine-tune)", names[i]);
-        s[ns] = (struct fr_plot_series){nm[ns], cv[i]->n, x[i], os[i]};
         ns++;
     }
     tol_y[0] = tol_y[1] = exp(cv[0]->p[0].loss * (1 + EPS_REL));
@@ -223,25 +223,36 @@ static int plot(const char *dir, const struct lm_curve *const *cv, const char *c
     for (int i = 0; i < nc; i++) {
         const struct lm_curve *c = cv[i];
         mx[i][0] = mx[i][1] = 100 * c->p[c->ess].s;
-        my[i][0] = lo * 0.95, my[i][1] = hi;
+        my[i][0] = lo, my[i][1] = hi;
         snprintf(nm[ns], 128, "%s essential sparsity %s%.1f%%", names[i], c->bounded ? "" : ">= ",
                  100 * c->p[c->ess].s);
         s[ns] = (struct fr_plot_series){nm[ns], 2, mx[i], my[i]};
         ns++;
     }
-    char path[4300];
     snprintf(path, sizeof path, "%s/lm.svg", dir);
     struct fr_plot p = {"Essential sparsity, tinyshakespeare char GPT: OMP + fine-tune",
-                        "sparsity of the attention and MLP matrices (%)",
-                        "validation perplexity (log scale)", 1, 1, 720, 480, 0};
-    int rc = fr_plot_write(path, &p, ns, s);
-    if (!rc) fr_results_plot(r, "lm.svg");
-    return rc;
+                        "sparsity of the attention and MLP matrices (%)", "validation perplexity",
+                        0, 1, 720, 480, 0};
+    if ((rc = fr_plot_write(path, &p, ns, s))) return rc;
+    fr_results_plot(r, "lm.svg");
+    ns = nc; /* keep the fine-tuned curves, add the one-shot ones */
+    for (int i = 0; i < nc; i++) {
+        snprintf(nm[ns], 128, "%s, one-shot (before fine-tune)", names[i]);
+        s[ns] = (struct fr_plot_series){nm[ns], cv[i]->n, x[i], os[i]};
+        ns++;
+    }
+    snprintf(path, sizeof path, "%s/lm-oneshot.svg", dir);
+    struct fr_plot q = {"tinyshakespeare char GPT: perplexity right after OMP and after fine-tune",
+                        "sparsity of the attention and MLP matrices (%)", "validation perplexity",
+                        1, 1, 720, 480, 0};
+    if ((rc = fr_plot_write(path, &q, ns, s))) return rc;
+    fr_results_plot(r, "lm-oneshot.svg");
+    return 0;
 }
 
 int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick) {
     double t0 = now_s();
-    struct lm_recipe rc = {quick ? 100 : 600, 10, 3e-4, 3e-5, o->seed};
+    struct lm_recipe rc = {quick ? 100 : 500, 10, 3e-4, 3e-5, o->seed};
     const int refine = quick ? 1 : 2;
     static struct lm_curve glob, lw;
     fr_results_config_str(r, "lm model", LM_MODEL " (nanoGPT CPU shakespeare-char: gpt2, 4 layers, "
