@@ -604,13 +604,15 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     fr_results_plot(e->r, file);
     /* accuracy vs compute: one curve per method through its four sparsities */
     for (int m = 0; m < NM; m++) s[m] = (struct fr_plot_series){MNAME[m], NS, cx[m], ys[m]};
+    double mx = T->omp_matched.steps, my = T->omp_matched.acc;
+    s[NM] = (struct fr_plot_series){"OMP+FT at ISP's total steps (80%)", 1, &mx, &my};
     snprintf(file, sizeof file, "%s-compute.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
     snprintf(title, sizeof title, "vit, %s: accuracy vs training steps spent (points: S = 50, 70, "
                                   "80, 90 %%)", task);
     struct fr_plot pc = {title, "total training steps (mask search + fine-tune)",
                          "test accuracy (%)", 0, 1, 760, 480, 1};
-    if ((rc = fr_plot_write(path, &pc, NM, s))) return rc;
+    if ((rc = fr_plot_write(path, &pc, NM + 1, s))) return rc;
     fr_results_plot(e->r, file);
     if (!with_ablation) return 0;
     double nx[MAXABL], ny[MAXABL], kx[MAXABL], ky[MAXABL];
