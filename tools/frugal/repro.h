@@ -39,5 +39,12 @@ int repro_isp(const struct repro_opts *o);
  * stderr on failure). */
 struct fr_results;
 int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick);
+/* Abrupt sparsification (repro_es_abrupt.c): vit pretraining runs (sup and
+ * mim, several data sizes) counting near-zero body weights every few steps;
+ * adds its config, metrics, table, series and notes to r (keys start with
+ * "abrupt") and writes abrupt-*.svg into dir (named in r's plots). quick:
+ * 2 data sizes, fewer steps. Returns an exit code (one line on stderr on
+ * failure); r is not written. */
+int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick);
 
 #endif
