@@ -13,7 +13,7 @@
  *  - ~200 AdamW steps on 512 Fashion-MNIST images cut the loss below 0.7x
  *    (skipped with a message when the dataset is absent);
  *  - a mim checkpoint saves and reloads with its metadata, and a classifier
- *    built from it by copying tensors by name gives the same logits.
+ *    built from it (fr_model_transfer, then the head) gives the same logits.
  */
 #include "check.h"
 #include "frugal/data.h"
@@ -256,23 +256,6 @@ static void test_fit_fmnist(void) {
     fr_dataset_free(&ds);
 }
 
-/* Copies every tensor of src whose name and shape dst also has, except
- * the names in skip; returns how many were copied. */
-static int copy_by_name(struct fr_model *dst, const struct fr_model *src, const char *const *skip,
-                        int nskip) {
-    int n = 0;
-    for (int i = 0; i < src->params.count; i++) {
-        const struct fr_param *s = &src->params.items[i];
-        int skipped = 0;
-        for (int k = 0; k < nskip; k++) skipped |= strcmp(s->name, skip[k]) == 0;
-        struct fr_param *d = fr_params_find(&dst->params, s->name);
-        if (skipped || !d || !fr_same_shape(d->t, s->t)) continue;
-        memcpy(d->t->data, s->t->data, (size_t)fr_nelem(s->t) * sizeof(float));
-        n++;
-    }
-    return n;
-}
-
 static void test_checkpoint(void) {
     const char *path = "/tmp/frugal_test_vit_mim.safetensors";
     struct fr_model *m = mim_vit(1, 12), *back = NULL, *cls = mim_vit(0, 99);
@@ -306,10 +289,17 @@ static void test_checkpoint(void) {
     int n0 = fr_model_meta_write(cls, keys, vals, FR_MODEL_META_MAX), has = 0;
     for (int i = 0; i < n0; i++) has |= strcmp(keys[i], "mim") == 0;
     CHECK(n0 == 5 && !has, "mim=0 writes no mim key (%d keys)", n0);
-    /* the classifier from the mim checkpoint: every shared tensor by name */
-    const char *skip[] = {"mask_token", "mim_head.weight", "mim_head.bias"};
-    int copied = copy_by_name(cls, back, skip, 3);
-    CHECK(copied == 31, "copied %d of 31 classifier tensors", copied);
+    /* the classifier from the mim checkpoint: the body by name (fr_model_transfer
+     * skips mask_token, mim_head and the head); with the head copied too the
+     * logits must be the mim model's */
+    int copied = fr_model_transfer(cls, back);
+    CHECK(copied == 29, "transferred %d of the 29 body tensors", copied);
+    const char *hn[] = {"head.weight", "head.bias"};
+    for (int i = 0; i < 2; i++) {
+        struct fr_param *d = fr_params_find(&cls->params, hn[i]);
+        const struct fr_param *s = fr_params_find(&back->params, hn[i]);
+        memcpy(d->t->data, s->t->data, (size_t)fr_nelem(s->t) * sizeof(float));
+    }
     double a = logit_sum(back, ctx, x), b = logit_sum(cls, ctx, x);
     CHECK(a == b && isfinite(a), "classifier built from the mim checkpoint: logits %g vs %g", b, a);
 done:
