@@ -9,7 +9,11 @@
  * weights at a third of the batch-1 kernel's rate (the hardware prefetchers
  * do not keep up with 4 interleaved short row streams), which is what held
  * batch 8 at ~2x batch 1. The last 1-3 weight rows, and inputs of fewer
- * than 4 rows, go through the simple kernel of matvec_tmpl.h. */
+ * than 4 rows, go through the simple kernel of matvec_tmpl.h, except short
+ * f32 rows (attention scores over a KV cache, cols <= 128), which take a
+ * 16-row kernel. The vecmat kernel (attention value sums) is the template's.
+ * A quick 2-row x 8-sequence block (16 accumulators, one pass) with the
+ * same prefetch measured several times slower; not pursued. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -56,7 +60,7 @@ static inline __m512 reduce16(const __m512 *v) {
 #define MV4XN(NAME4, WT, LOADW, SCALARW)                                                           \
     static inline __attribute__((always_inline)) void NAME4(                                       \
         const WT *W, int64_t cols, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t r,  \
-        const int nb, int64_t pfd, int pfm) {                                                               \
+        const int nb, int64_t pfd, int pfm) {                                                      \
         __m512 v[16];                                                                              \
         for (int k = 0; k < 16; k++) v[k] = _mm512_setzero_ps();                                   \
         const WT *w0 = W + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;            \
