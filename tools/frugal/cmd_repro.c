@@ -18,6 +18,7 @@ static const struct repro_method METHODS[] = {
     {"h2o", "2306.14048", "H2O KV-cache eviction vs local/sink/TOVA: quality per budget", repro_h2o},
     {"essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity", repro_essential_sparsity},
     {"isp", "2306.10460", "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation", repro_isp},
+    {"isp-resnet20", "2306.10460", "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)", repro_isp_resnet20},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

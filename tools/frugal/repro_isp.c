@@ -66,6 +66,9 @@ static const int PAIRS[NPAIRS][2] = {{M_OMP, M_IMP}, {M_OMP, M_ISP}, {M_IMP, M_I
                                      {M_ISP, M_SOUP}};
 
 struct plan {
+    const char *name;  /* results directory and report section */
+    const char *arch;  /* vit | resnet20 */
+    const char *about; /* the model, for results.json */
     int quick;
     const char *tasks[MAXTASKS];
     int ntasks;
@@ -84,9 +87,25 @@ struct plan {
     int n_abl_c;
 };
 
-static const struct plan QUICK = {1, {"rotate"}, 1, 10000, 2, 64, 60, 1e-3, 1e-4, 2000, 0.3,
+#define VIT_ABOUT                                                                                  \
+    "vit (patch 4, dim 64, 2 blocks), pretrained supervised on Fashion-MNIST train images "        \
+    "0-49999 (fr_pretrain)"
+#define RESNET_ABOUT                                                                               \
+    "resnet20 (CIFAR ResNet-20, batch norm), pretrained supervised on the first 20000 "            \
+    "Fashion-MNIST pretraining images, 2 epochs (fr_pretrain)"
+static const struct plan QUICK = {"isp", "vit", VIT_ABOUT, 1, {"rotate"}, 1, 10000, 2, 64, 60,
+                                  1e-3, 1e-4, 2000, 0.3,
                                   4, 8, 6, 4, {0, 2, 4, 8, 16}, 5, {4, 8, 16}, 3};
-static const struct plan FULL = {0, {"rotate", "invert"}, 2, 0, 3, 64, 200, 1e-3, 1e-4, 0, 0.2,
+/* resnet20 costs ~5x the vit per step: the full plan is the vit's quick
+ * one, --quick drops the ablations and halves F */
+static const struct plan RESNET = {"isp-resnet20", "resnet20", RESNET_ABOUT, 0, {"rotate"}, 1,
+                                   20000, 2, 64, 60, 1e-3, 1e-4, 2000, 0.3,
+                                   4, 8, 6, 4, {0, 2, 4, 8, 16}, 5, {4, 8, 16}, 3};
+static const struct plan RESNET_QUICK = {"isp-resnet20", "resnet20", RESNET_ABOUT, 1, {"rotate"},
+                                         1, 20000, 2, 64, 30, 1e-3, 1e-4, 1000, 0.3,
+                                         4, 8, 6, 4, {0}, 0, {0}, 0};
+static const struct plan FULL = {"isp", "vit", VIT_ABOUT, 0, {"rotate", "invert"}, 2, 0, 3, 64,
+                                 200, 1e-3, 1e-4, 0, 0.2,
                                  4, 20, 20, 4, {0, 2, 4, 8, 16}, 5, {10, 20, 40}, 3};
 
 static double now_s(void) {
@@ -437,7 +456,7 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
     fr_model_config_defaults(&mc);
     mc.n_classes = e->task.train.nclass;
     int rc = 0;
-    if (!(e->m = fr_model_create("vit", &mc, e->o->seed + 1))) return FR_EINVAL;
+    if (!(e->m = fr_model_create(e->P->arch, &mc, e->o->seed + 1))) return FR_EINVAL;
     if ((rc = fr_model_transfer(e->m, e->pre)) < 0) return rc;
     size_t b = (size_t)e->m->params.n * sizeof(float);
     if (!(e->start = malloc(b)) || !(e->sel = calloc((size_t)e->m->params.count, sizeof(int))))
@@ -596,8 +615,8 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     s[NM] = (struct fr_plot_series){"dense + same fine-tune", 2, dx, dy};
     snprintf(file, sizeof file, "%s-accuracy.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "vit, %s: test accuracy after pruning + %lld fine-tune steps",
-             task, (long long)e->P->ft_steps);
+    snprintf(title, sizeof title, "%s, %s: test accuracy after pruning + %lld fine-tune steps",
+             e->P->arch, task, (long long)e->P->ft_steps);
     struct fr_plot p = {title, "sparsity of the prunable weights (%)", "test accuracy (%)", 0, 1,
                         760, 480, 0};
     if ((rc = fr_plot_write(path, &p, NM + 1, s))) return rc;
@@ -608,8 +627,8 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     s[NM] = (struct fr_plot_series){"OMP+FT at ISP's total steps (80%)", 1, &mx, &my};
     snprintf(file, sizeof file, "%s-compute.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "vit, %s: accuracy vs training steps spent (points: S = 50, 70, "
-                                  "80, 90 %%)", task);
+    snprintf(title, sizeof title, "%s, %s: accuracy vs training steps spent (points: S = 50, "
+                                  "70, 80, 90 %%)", e->P->arch, task);
     struct fr_plot pc = {title, "total training steps (mask search + fine-tune)",
                          "test accuracy (%)", 0, 1, 760, 480, 1};
     if ((rc = fr_plot_write(path, &pc, NM + 1, s))) return rc;
@@ -621,16 +640,16 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     struct fr_plot_series sa[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_n, nx, ny}};
     snprintf(file, sizeof file, "%s-ablation-n.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "vit, %s, 80%%: weak masks per round (C = %lld)", task,
-             (long long)e->P->lookahead);
+    snprintf(title, sizeof title, "%s, %s, 80%%: weak masks per round (C = %lld)", e->P->arch,
+             task, (long long)e->P->lookahead);
     struct fr_plot pa = {title, "weak masks per round N", "test accuracy (%)", 0, 1, 640, 400, 0};
     if ((rc = fr_plot_write(path, &pa, 1, sa))) return rc;
     fr_results_plot(e->r, file);
     struct fr_plot_series sc[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_c, kx, ky}};
     snprintf(file, sizeof file, "%s-ablation-c.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "vit, %s, 80%%: look-ahead steps C (N = %d)", task,
-             e->P->n_weak);
+    snprintf(title, sizeof title, "%s, %s, 80%%: look-ahead steps C (N = %d)", e->P->arch,
+             task, e->P->n_weak);
     struct fr_plot pb = {title, "look-ahead steps C", "test accuracy (%)", 0, 1, 640, 400, 0};
     if ((rc = fr_plot_write(path, &pb, 1, sc))) return rc;
     fr_results_plot(e->r, file);
@@ -654,8 +673,7 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
     fr_results_set_str(r, "command", e->o->command);
     fr_results_set_seed(r, e->o->seed);
     fr_results_config_int(r, "quick", P->quick);
-    fr_results_config_str(r, "model", "vit (patch 4, dim 64, 2 blocks), pretrained supervised "
-                                      "on Fashion-MNIST train images 0-49999 (fr_pretrain)");
+    fr_results_config_str(r, "model", P->about);
     fr_results_config_str(r, "pretrained cache", info->path);
     fr_results_config_int(r, "pretraining images", ps->images ? ps->images : 50000);
     fr_results_config_int(r, "pretraining epochs", ps->epochs);
@@ -701,44 +719,46 @@ static void record_ours(struct env *e, const char *task, const struct task_res *
     char key[192];
     const int ms[4] = {M_ISP, M_IMP, M_OMP, M_SOUP};
     for (int k = 0; k < 4; k++) {
-        snprintf(key, sizeof key, "ours: %s, vit on %s at 80%%", MNAME[ms[k]], task);
+        snprintf(key, sizeof key, "ours: %s, %s on %s at 80%%", MNAME[ms[k]], e->P->arch, task);
         fr_results_metric(e->r, key, T->c[ms[k]][S80].acc, "%");
     }
     snprintf(key, sizeof key, "ours: ISP's training steps / IMP's, %s at 80%%", task);
     fr_results_metric(e->r, key, T->c[M_ISP][S80].steps / T->c[M_IMP][S80].steps, "x");
 }
 
-int repro_isp(const struct repro_opts *o) {
+static int run_plan(const struct repro_opts *o, const struct plan *P) {
     static struct env E;
     static struct task_res T[MAXTASKS];
     memset(&E, 0, sizeof E);
     memset(T, 0, sizeof T);
     E.o = o;
-    E.P = o->quick ? &QUICK : &FULL;
+    E.P = P;
     E.t0 = now_s();
     int rc = EXIT_RUNTIME;
     char dir[4096], cache[4200], path[4200];
-    snprintf(dir, sizeof dir, "%s/isp", o->out);
+    snprintf(dir, sizeof dir, "%s/%s", o->out, P->name);
     snprintf(cache, sizeof cache, "%s/pretrained", o->out);
     if (cli_mkdirs("repro", dir, 0) != EXIT_OK) return EXIT_RUNTIME;
     struct fr_pretrain_spec ps;
     fr_pretrain_spec_defaults(&ps);
-    ps.arch = "vit";
+    ps.arch = P->arch;
     ps.images = E.P->pre_images;
     ps.epochs = E.P->pre_epochs;
     ps.seed = o->seed;
     ps.cache_dir = cache;
     struct fr_pretrain_info info;
     if (fr_pretrain(&ps, o->data_dir, &E.pre, &info)) goto fail;
-    fprintf(stderr, "isp: pretrained vit %s (%lld steps) %s\n",
+    fprintf(stderr, "isp: pretrained %s %s (%lld steps) %s\n", P->arch,
             info.cached ? "loaded from the cache" : "trained and cached", (long long)info.steps,
             info.path);
     if (!(E.ctx = fr_ctx_new(64 << 20))) {
         fr_error(FR_ENOMEM, "out of memory");
         goto fail;
     }
-    E.r = fr_results_new("isp", o->quick ? "Instant Soup Pruning vs lottery tickets (quick)"
-                                         : "Instant Soup Pruning vs lottery tickets");
+    char title[160];
+    snprintf(title, sizeof title, "Instant Soup Pruning vs lottery tickets, %s%s", P->arch,
+             P->quick ? " (quick)" : "");
+    E.r = fr_results_new(P->name, title);
     if (!E.r) {
         fr_error(FR_ENOMEM, "out of memory");
         goto fail;
@@ -746,10 +766,11 @@ int repro_isp(const struct repro_opts *o) {
     record_header(&E, &ps, &info);
     for (int t = 0; t < E.P->ntasks; t++) {
         const char *task = E.P->tasks[t];
-        if (load_task(&E, task) || run_task(&E, &T[t], t == 0)) goto fail;
-        record_task(&E, task, &T[t], t == 0);
+        int abl = t == 0 && P->n_abl_n + P->n_abl_c > 0;
+        if (load_task(&E, task) || run_task(&E, &T[t], abl)) goto fail;
+        record_task(&E, task, &T[t], abl);
         record_ours(&E, task, &T[t]);
-        if (write_plots(&E, dir, task, &T[t], t == 0)) goto fail;
+        if (write_plots(&E, dir, task, &T[t], abl)) goto fail;
         task_free(&E, &T[t]);
         if (t + 1 < E.P->ntasks) { /* a partial results.json while the next task runs */
             snprintf(path, sizeof path, "%s/results.json", dir);
@@ -761,7 +782,8 @@ int repro_isp(const struct repro_opts *o) {
     fr_results_metric(E.r, "total time", now_s() - E.t0, "s");
     fr_results_set_str(
         E.r, "notes",
-        "A 72k-parameter vit pretrained on Fashion-MNIST and its downstream tasks stand in for "
+        "A small model (vit 72k, resnet20 271k parameters) pretrained on Fashion-MNIST and its "
+        "downstream tasks stand in for "
         "the paper's CLIP ViT-B/32 on CIFAR: compare directions and ratios, not the absolute "
         "numbers. Every pruned model gets the same fine-tune budget F; 'total steps' adds what "
         "the method spent finding its mask (IMP: one F-step training per round; ISP: its own "
@@ -787,4 +809,12 @@ done:
     fr_ctx_free(E.ctx);
     fr_results_free(E.r);
     return rc;
+}
+
+int repro_isp(const struct repro_opts *o) {
+    return run_plan(o, o->quick ? &QUICK : &FULL);
+}
+
+int repro_isp_resnet20(const struct repro_opts *o) {
+    return run_plan(o, o->quick ? &RESNET_QUICK : &RESNET);
 }
