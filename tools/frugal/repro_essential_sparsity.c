@@ -65,8 +65,8 @@ struct es_model {
     int64_t images; /* pretraining images (0: all 50,000) */
     int epochs;
     double wd;
-    int layerwise;  /* also sweep layer-wise OMP */
-    int ntasks;     /* the first ntasks of the run's task list */
+    int layerwise; /* also sweep layer-wise OMP */
+    int ntasks;    /* the first ntasks of the run's task list */
 };
 
 /* The fixed fine-tune and grid of a run. */
@@ -104,7 +104,8 @@ static double measured_sparsity(const struct fr_params *p, const int *sel) {
         if (!sel[i]) continue;
         int64_t k = fr_nelem(p->items[i].t);
         n += k;
-        for (int64_t j = 0; p->mask && j < k; j++) z += p->mask[p->items[i].offset + j] == 0.0f;
+        for (int64_t j = 0; p->mask && j < k; j++)
+            z += p->mask[p->items[i].offset + j] == 0.0f;
     }
     return n ? (double)z / (double)n : 0.0;
 }
@@ -172,8 +173,8 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     cv->acc_ft[k] = 100.0 * acc_ft;
     cv->loss[k] = fres.last_loss;
     cv->n++;
-    double row[6] = {100.0 * s,    cv->measured[k], cv->acc_pre[k], cv->acc_ft[k],
-                     fres.last_loss, now_s() - R->t0};
+    double row[6] = {100.0 * s,     cv->measured[k], cv->acc_pre[k],
+                     cv->acc_ft[k], fres.last_loss,  now_s() - R->t0};
     char rl[96];
     snprintf(rl, sizeof rl, "%s %g%%", label, 100.0 * s);
     fr_results_table_row(R->r, "sweep", rl, row);
@@ -260,9 +261,12 @@ static int plot(struct es_run *R, const char *dir, const char *file, const char 
     if (eps_line) s[ns++] = (struct fr_plot_series){"dense - 1 point (epsilon)", 2, ex, ey};
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    struct fr_plot p = {title, "sparsity of the pruned body weights (%)",
-                        "fine-tuned acc - dense acc (points, floor -15); tick = ES", 0, 1, 760,
-                        500, 0};
+    struct fr_plot p = {.title = title,
+                        .xlabel = "sparsity of the pruned body weights (%)",
+                        .ylabel = "fine-tuned acc - dense acc (points, floor -15); tick = ES",
+                        .markers = 1,
+                        .width = 760,
+                        .height = 500};
     int rc = fr_plot_write(path, &p, ns, s);
     if (!rc) fr_results_plot(R->r, file);
     return rc;
@@ -284,8 +288,7 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
     ps.cache_dir = cache;
     struct fr_pretrain_info info;
     double t = now_s();
-    fprintf(stderr, "essential-sparsity: %s: pretraining (or loading from %s)...\n", M->key,
-            cache);
+    fprintf(stderr, "essential-sparsity: %s: pretraining (or loading from %s)...\n", M->key, cache);
     int rc = fr_pretrain(&ps, R->o->data_dir, pre, &info);
     if (rc) return rc;
     double acc = info.test_acc;
@@ -296,9 +299,8 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
     char desc[900];
     snprintf(desc, sizeof desc,
              "%s %s, %lld images, %d epochs, batch %d, AdamW lr %g cosine, wd %g%s; %s %s", M->arch,
-             M->objective, (long long)(M->images ? M->images : FR_TASK_PRETRAIN_IMAGES),
-             M->epochs, ps.batch, ps.lr, ps.wd,
-             strcmp(M->objective, "mim") == 0 ? ", mask ratio 0.5" : "",
+             M->objective, (long long)(M->images ? M->images : FR_TASK_PRETRAIN_IMAGES), M->epochs,
+             ps.batch, ps.lr, ps.wd, strcmp(M->objective, "mim") == 0 ? ", mask ratio 0.5" : "",
              info.cached ? "loaded from the cache" : "trained now, cached as", info.path);
     fr_results_config_str(R->r, key, desc);
     snprintf(key, sizeof key, "%s pretraining steps", M->key);
@@ -313,9 +315,10 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
         snprintf(key, sizeof key, "%s pretraining final loss (masked-patch MSE)", M->key);
         fr_results_metric(R->r, key, info.last_loss, "");
     }
-    fprintf(stderr, "essential-sparsity: %s: %s, %lld steps, %.0f s, test accuracy %.2f%%\n",
-            M->key, info.cached ? "cached" : "pretrained", (long long)info.steps, now_s() - t,
-            100.0 * acc);
+    fprintf(stderr, "essential-sparsity: %s: %s, %lld steps, %.0f s, %s %.4g\n", M->key,
+            info.cached ? "cached" : "pretrained", (long long)info.steps, now_s() - t,
+            isnan(acc) ? "final loss" : "test accuracy (%)",
+            isnan(acc) ? info.last_loss : 100 * acc);
     return 0;
 }
 
@@ -366,11 +369,29 @@ int repro_essential_sparsity(const struct repro_opts *o) {
         {"vit-sup", "vit", "supervised", 10000, 2, 1e-4, 1, 2},
         {"vit-mim", "vit", "mim", 10000, 2, 5e-2, 0, 2},
     };
-    static const struct es_plan PLAN_FULL = {0, 60, 64, 1e-3, 1e-4, 5000, 10,
-                                             {0, .1, .2, .3, .4, .5, .6, .7, .8, .9},
-                                             2, 1, 2, {.95, .98}};
-    static const struct es_plan PLAN_QUICK = {1, 40, 64, 1e-3, 1e-4, 2000, 6,
-                                              {0, .2, .4, .6, .8, .9}, 1, 1, 1, {.95, 0}};
+    static const struct es_plan PLAN_FULL = {.ft_steps = 60,
+                                             .ft_batch = 64,
+                                             .ft_lr = 1e-3,
+                                             .ft_wd = 1e-4,
+                                             .test_images = 5000,
+                                             .ncoarse = 10,
+                                             .coarse = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9},
+                                             .bisections = 2,
+                                             .lw_bisections = 1,
+                                             .nhigh = 2,
+                                             .high = {.95, .98}};
+    static const struct es_plan PLAN_QUICK = {.quick = 1,
+                                              .ft_steps = 40,
+                                              .ft_batch = 64,
+                                              .ft_lr = 1e-3,
+                                              .ft_wd = 1e-4,
+                                              .test_images = 2000,
+                                              .ncoarse = 6,
+                                              .coarse = {0, .2, .4, .6, .8, .9},
+                                              .bisections = 1,
+                                              .lw_bisections = 1,
+                                              .nhigh = 1,
+                                              .high = {.95}};
     const struct es_model *models = o->quick ? QUICK : FULL;
     const int nmodels = o->quick ? 2 : 3, ntasks = o->quick ? 2 : 4;
     static struct es_run R;
@@ -402,7 +423,8 @@ int repro_essential_sparsity(const struct repro_opts *o) {
             fr_error(FR_ENOMEM, "out of memory");
             goto fail;
         }
-        for (int64_t i = 0; i < ne; i++) R.pre_eval[ti].idx[i] = i;
+        for (int64_t i = 0; i < ne; i++)
+            R.pre_eval[ti].idx[i] = i;
         R.pre_eval[ti].n = ne;
     }
 
@@ -416,9 +438,10 @@ int repro_essential_sparsity(const struct repro_opts *o) {
         goto fail;
     }
     struct fr_results *r = R.r;
-    fr_results_set_str(r, "paper", "Jaiswal, Liu, Chen, Wang: The Emergence of Essential Sparsity "
-                                   "in Large Pre-trained Models: The Weights that Matter "
-                                   "(arXiv 2306.03805)");
+    fr_results_set_str(r, "paper",
+                       "Jaiswal, Liu, Chen, Wang: The Emergence of Essential Sparsity "
+                       "in Large Pre-trained Models: The Weights that Matter "
+                       "(arXiv 2306.03805)");
     fr_results_set_str(r, "claim",
                        "One-shot magnitude pruning of a pretrained model followed by fine-tuning "
                        "keeps the dense score (within 1 point) up to a sharp dropping point, the "
@@ -434,10 +457,12 @@ int repro_essential_sparsity(const struct repro_opts *o) {
     char buf[512];
     size_t bl = 0;
     for (int ti = 0; ti < ntasks; ti++)
-        bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "%s%s (%lld train, %lld test, %d "
-                               "classes: %s)", ti ? "; " : "", TASKS[ti],
-                               (long long)R.tasks[ti].train.n, (long long)R.tasks[ti].test.n,
-                               R.tasks[ti].train.nclass, R.tasks[ti].about);
+        bl += (size_t)snprintf(buf + bl, sizeof buf - bl,
+                               "%s%s (%lld train, %lld test, %d "
+                               "classes: %s)",
+                               ti ? "; " : "", TASKS[ti], (long long)R.tasks[ti].train.n,
+                               (long long)R.tasks[ti].test.n, R.tasks[ti].train.nclass,
+                               R.tasks[ti].about);
     fr_results_config_str(r, "downstream tasks", buf);
     snprintf(buf, sizeof buf,
              "fr_fit: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, the same "
@@ -463,19 +488,27 @@ int repro_essential_sparsity(const struct repro_opts *o) {
                           P->test_images ? P->test_images : test.n);
     fr_results_config_int(r, "test images (accuracy before fine-tuning, fresh head)",
                           R.pre_eval[0].n);
-    const char *cols[7] = {"run",           "sparsity (%)",  "measured sparsity (%)",
-                           "acc before fine-tune, fresh head (%)", "fine-tuned acc (%)",
-                           "fine-tune loss", "elapsed (s)"};
+    const char *cols[7] = {"run",
+                           "sparsity (%)",
+                           "measured sparsity (%)",
+                           "acc before fine-tune, fresh head (%)",
+                           "fine-tuned acc (%)",
+                           "fine-tune loss",
+                           "elapsed (s)"};
     fr_results_table(r, "sweep", 7, cols);
-    const char *scols[7] = {"model / task / pruning",  "dense acc (%)",
-                            "essential sparsity (%)", "acc there (%)",
-                            "next sparsity (%)",       "acc at next (%)",
+    const char *scols[7] = {"model / task / pruning",
+                            "dense acc (%)",
+                            "essential sparsity (%)",
+                            "acc there (%)",
+                            "next sparsity (%)",
+                            "acc at next (%)",
                             "bounded (1) or lower bound (0)"};
     fr_results_table(r, "summary", 7, scols);
 
     double es_g[MAXMODELS][MAXTASKS];
     for (int mi = 0; mi < MAXMODELS; mi++)
-        for (int ti = 0; ti < MAXTASKS; ti++) es_g[mi][ti] = NAN;
+        for (int ti = 0; ti < MAXTASKS; ti++)
+            es_g[mi][ti] = NAN;
     for (int mi = 0; mi < nmodels; mi++) {
         const struct es_model *M = &models[mi];
         if (pretrained(&R, M, &test, &pre)) goto fail;
@@ -543,8 +576,9 @@ int repro_essential_sparsity(const struct repro_opts *o) {
              "construction). Not here: OMP vs lottery-ticket mask similarity, more seeds.",
              (long long)(models[0].images ? models[0].images : FR_TASK_PRETRAIN_IMAGES),
              models[0].epochs,
-             o->quick ? "not used" : "10,000 images x 2 epochs, swept on the coarse task only "
-                                     "(about 5x the ViT's cost per image)",
+             o->quick ? "not used"
+                      : "10,000 images x 2 epochs, swept on the coarse task only "
+                        "(about 5x the ViT's cost per image)",
              (long long)R.tasks[0].test.n, (long long)P->ft_steps, P->ft_batch,
              100.0 / (double)R.tasks[0].test.n,
              100.0 * sqrt(0.8 * 0.2 / (double)R.tasks[0].test.n));
