@@ -13,19 +13,13 @@
  * usage: bench_decode SHAPE READ_GBS [threads [batch context]]: with batch
  * and context given, only that one decode row is measured (for profiling).
  */
+#include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/transformer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static double weight_bytes(const struct fr_tf_model *m) {
     const struct fr_tf_config *c = &m->cfg;
@@ -100,9 +94,9 @@ int main(int argc, char **argv) {
             fr_tf_decode(&s, tok, lg); /* warm-up */
             double dt = 1e30;
             for (int blk = 0; blk < 3; blk++) {
-                double t0 = now();
+                double t0 = fr_seconds();
                 for (int i = 0; i < 31; i++) fr_tf_decode(&s, tok, lg);
-                double d = (now() - t0) / 31;
+                double d = (fr_seconds() - t0) / 31;
                 dt = d < dt ? d : dt;
             }
             double kv = 2.0 * 4 * mc->n_layers * mc->n_kv_heads * hs * (double)(L - 1) * B;
@@ -127,9 +121,9 @@ int main(int argc, char **argv) {
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         fr_tf_state_reset(&s, -1);
-        double t0 = now();
+        double t0 = fr_seconds();
         fr_tf_prefill(&s, 0, prompt, P, lg, 0);
-        double dt = now() - t0;
+        double dt = fr_seconds() - t0;
         best = dt < best ? dt : best;
     }
     printf("\nprefill %s: %d tokens in %.3f s = %.0f tok/s (best of 3)\n", shape, P, best, P / best);

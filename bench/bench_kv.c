@@ -16,19 +16,13 @@
  * at the same budget end to end.
  * usage: bench_kv [kv_cap_MB=32] [steps=512] [threads=0]
  */
+#include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/transformer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 enum { PROMPT = 512, CTX = 1024 };
 
@@ -63,13 +57,13 @@ static int run(const struct fr_tf_model *m, const char *pol, int B, int steps, s
             }
         s.pos[b] = s.pos[0];
     }
-    double t0 = now();
+    double t0 = fr_seconds();
     for (int st = 0; st < steps && !rc; st++) {
         for (int b = 0; b < B; b++)
             cur[b] = (int32_t)(fr_rng_u64(&rng) % (uint64_t)V);
         rc = fr_tf_decode(&s, cur, lg);
     }
-    double dt = now() - t0;
+    double dt = fr_seconds() - t0;
     r->tok_s = (double)B * steps / dt;
     r->ms_step = 1e3 * dt / steps;
     r->bytes = s.kv.bytes;
@@ -102,12 +96,12 @@ static double h2o_ns(int64_t cap, int hs) {
     for (; pos < cap; pos++)
         p->admit(&h, &kc, 0, kv, kv, &pos, &mass, 1, hs);
     const int N = 200000;
-    double t0 = now();
+    double t0 = fr_seconds();
     for (int i = 0; i < N; i++, pos++) {
         p->observe(&h, w);
         p->admit(&h, &kc, 0, kv, kv, &pos, &mass, 1, hs);
     }
-    double ns = 1e9 * (now() - t0) / N;
+    double ns = 1e9 * (fr_seconds() - t0) / N;
     free(h.k), free(h.v), free(h.pos), free(h.acc), free(w), free(kv);
     return ns;
 }

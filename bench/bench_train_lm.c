@@ -3,19 +3,13 @@
  * vocab 65, AdamW, clip 1.0) on random tokens, timed over 50 steps after 5
  * warm-up steps: the same protocol as bench/torch_lm.py train.
  * usage: bench_train_lm [threads] */
+#include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/optim.h"
 #include "frugal/transformer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     fr_threads_set(argc > 1 ? atoi(argv[1]) : 2);
@@ -35,7 +29,7 @@ int main(int argc, char **argv) {
     int B = 12, T = 64;
     double t0 = 0;
     for (int i = 0; i < 55; i++) {
-        if (i == 5) t0 = now();
+        if (i == 5) t0 = fr_seconds();
         fr_t *x = fr_new2(ctx, FR_I32, T, B), *y = fr_new2(ctx, FR_I32, T, B);
         for (int k = 0; k < B * T; k++) {
             ((int32_t *)x->data)[k] = (int32_t)fr_rng_below(&r, 65);
@@ -48,7 +42,7 @@ int main(int argc, char **argv) {
         fr_optim_step(&opt, -1);
         fr_ctx_reset(ctx);
     }
-    double dt = now() - t0;
+    double dt = fr_seconds() - t0;
     printf("frugal train: %.0f tokens/s (%.1f ms/iter), arena peak %.1f MB\n", 50.0 * B * T / dt,
            1000 * dt / 50, fr_ctx_peak(ctx) / 1e6);
     fr_ctx_free(ctx);

@@ -5,6 +5,7 @@
  * least disturbed; the bound should be the machine's, not the noise's),
  * GB/s = 1e9 bytes/s. Prints one line per case and a machine-readable last
  * line "read_gbs N". */
+#include "frugal/clock.h"
 #include "frugal/threads.h"
 #include "../src/kernels/vec.h"
 
@@ -12,13 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static float *A, *B;
 static int64_t N;
@@ -56,9 +50,9 @@ static int cmp(const void *a, const void *b) {
 static double run(fr_task_fn fn, double bytes) {
     double t[9];
     for (int r = 0; r < 9; r++) {
-        double t0 = now();
+        double t0 = fr_seconds();
         fr_parallel_for(N, 1 << 16, fn, NULL);
-        t[r] = now() - t0;
+        t[r] = fr_seconds() - t0;
     }
     qsort(t, 9, sizeof t[0], cmp);
     return bytes / t[0] / 1e9;

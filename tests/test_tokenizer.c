@@ -15,17 +15,11 @@
  *    never a crash (every truncation and random corruptions of each). */
 #include "check.h"
 #include "data/tokenizer_internal.h"
+#include "frugal/clock.h"
 #include "frugal/tokenizer.h"
 
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -556,21 +550,21 @@ static void test_shakespeare(void) {
     CHECK(fr_tokenizer_train_char(text, n, &c) == 0 && fr_tokenizer_vocab_size(c) == 65,
           "shakespeare: 65 characters (nanoGPT's shakespeare_char)");
     fr_tokenizer_free(c);
-    double t0 = now();
+    double t0 = fr_seconds();
     int rc = fr_tokenizer_train_bpe(text, n, 512, &t);
-    double t1 = now();
+    double t1 = fr_seconds();
     CHECK(rc == 0 && fr_tokenizer_vocab_size(t) == 512, "shakespeare bpe 512: %s", fr_last_error());
     if (t) {
         int32_t *ids;
         int64_t k;
-        double t2 = now();
+        double t2 = fr_seconds();
         rc = fr_tokenizer_encode(t, text, n, 0, &ids, &k);
-        double t3 = now();
+        double t3 = fr_seconds();
         CHECK(rc == 0, "encode shakespeare");
         uint8_t *back;
         size_t len;
         fr_tokenizer_decode(t, ids, k, 0, &back, &len);
-        double t4 = now();
+        double t4 = fr_seconds();
         CHECK(len == n && memcmp(back, text, n) == 0, "shakespeare round trip");
         double ratio = (double)n / (double)k;
         /* the naive Python trainer (gen_tokenizer_fixtures.py --shakespeare:
@@ -759,7 +753,7 @@ static void test_malformed(void) {
 }
 
 int main(void) {
-    double t0 = now();
+    double t0 = fr_seconds();
     test_pretok();
     test_known();
     test_gpt2_real();
@@ -768,6 +762,6 @@ int main(void) {
     test_bpe_train();
     test_malformed();
     test_shakespeare();
-    printf("test_tokenizer: %.2f s\n", now() - t0);
+    printf("test_tokenizer: %.2f s\n", fr_seconds() - t0);
     return check_report("test_tokenizer");
 }

@@ -10,23 +10,17 @@
  *  - corrupt, truncated and mismatched checkpoints and bad configs give a
  *    clear error, never a crash. */
 #include "check.h"
+#include "frugal/clock.h"
 #include "frugal/io.h"
 #include "frugal/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char g_dir[256];
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char *tmp(const char *name) {
     static char buf[8][512];
@@ -88,7 +82,7 @@ static void test_learns(const char *model, int64_t limit, int batch, int epochs,
  * ckpt_every and at epoch ends; spe steps per epoch) and resumed: final
  * checkpoints must be byte-identical. */
 static void test_resume(struct fr_train_config base, int ckpt_every, int64_t kill_at, int64_t spe) {
-    double t0 = now_s();
+    double t0 = fr_seconds();
     const char *model = base.model;
     char *outA = tmp("A.safetensors"), *outB = tmp("B.safetensors"), *ck = tmp("B.ckpt");
     unlink(ck);
@@ -157,7 +151,7 @@ static void test_resume(struct fr_train_config base, int ckpt_every, int64_t kil
     CHECK(rc != 0 && strstr(fr_last_error(), "arch"), "%s: model mismatch: %s", model,
           fr_last_error());
     printf("%s resume: bit-identical after a kill at step %lld (%.2f s)\n", model,
-           (long long)kill_at, now_s() - t0);
+           (long long)kill_at, fr_seconds() - t0);
     fr_train_result_free(&ra);
     fr_train_result_free(&rb2);
 }

@@ -3,18 +3,12 @@
  * in a profile); into a pipe or file it writes plain lines every `every`
  * steps and at each epoch end, which read well in CI logs. The ETA assumes
  * the remaining steps run at the average speed so far. */
+#include "frugal/clock.h"
 #include "frugal/report.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fmt_dur(double s, char *buf, size_t cap) {
     if (!isfinite(s) || s < 0) {
@@ -33,7 +27,7 @@ void fr_progress_init(struct fr_progress *p, FILE *out, int64_t every) {
     p->out = out;
     p->tty = out && isatty(fileno(out));
     p->every = every;
-    p->t_start = now_s();
+    p->t_start = fr_seconds();
     p->t_last_draw = -1;
     p->first_step = -1;
 }
@@ -49,7 +43,7 @@ void fr_progress_update(void *user, int epoch, int64_t step, int64_t steps_total
                         double lr, int epoch_end, double val_acc) {
     struct fr_progress *p = user;
     if (!p || !p->out) return;
-    double now = now_s();
+    double now = fr_seconds();
     if (p->first_step < 0) {
         p->first_step = step;
         p->t_first = now;

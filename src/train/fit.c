@@ -7,6 +7,7 @@
  * plain: no checkpoints, no validation split, no early stop (fr_train_run in
  * train.c has those for whole runs).
  */
+#include "frugal/clock.h"
 #include "frugal/train.h"
 
 #include "frugal/data.h"
@@ -18,15 +19,8 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #define LOSS_WINDOW 50
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void fr_fit_config_defaults(struct fr_fit_config *c) {
     memset(c, 0, sizeof *c);
@@ -140,7 +134,7 @@ int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subs
     struct fr_schedule sch = {.kind = cosine ? FR_SCHED_COSINE : FR_SCHED_CONST,
                               .base_lr = c->lr, .warmup_steps = c->warmup_steps,
                               .total_steps = total};
-    double window[LOSS_WINDOW], t0 = now_s();
+    double window[LOSS_WINDOW], t0 = fr_seconds();
     int64_t step = 0;
     fr_set_training(ctx, 1);
     while (step < total && !rc) {
@@ -177,7 +171,7 @@ int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subs
     for (int64_t i = 0; i < w; i++) s += window[i];
     res->steps = step;
     res->last_loss = w ? s / (double)w : NAN;
-    res->seconds = now_s() - t0;
+    res->seconds = fr_seconds() - t0;
     fr_optim_free(&opt);
     fr_loader_free(&L);
     fr_ctx_free(own);

@@ -1,4 +1,5 @@
 /* lm.c: language-model training and scoring (see lm.h). */
+#include "frugal/clock.h"
 #include "frugal/lm.h"
 #include "frugal/io.h"
 #include "frugal/optim.h"
@@ -12,13 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void fr_lm_config_defaults(struct fr_lm_config *c) {
     memset(c, 0, sizeof *c);
@@ -420,7 +414,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     res->n_params = fr_params_count_trainable(&R.m.params);
     res->vocab = R.m.cfg.vocab_size;
 
-    double t0 = now_s();
+    double t0 = fr_seconds();
     int64_t tokens = 0;
     for (int64_t it = it0; it < c->iters; it++) {
         if (it % c->eval_interval == 0 || it == c->iters - 1) {
@@ -463,7 +457,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
             if ((rc = save_resume(&R, it + 1, best))) goto done;
         if (stop) goto done;
     }
-    res->seconds = now_s() - t0;
+    res->seconds = fr_seconds() - t0;
     res->tokens_per_s = (double)tokens / res->seconds;
     res->best_val_loss = best;
     /* score the whole validation split with the final model */

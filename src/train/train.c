@@ -16,6 +16,7 @@
  * Checkpoints are written atomically (fr_params_save: temp file, fsync,
  * rename), so a kill leaves the previous one intact.
  */
+#include "frugal/clock.h"
 #include "frugal/train.h"
 #include "frugal/data.h"
 #include "frugal/io.h"
@@ -30,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TR_FORMAT 1
@@ -60,12 +60,6 @@ void fr_train_result_free(struct fr_train_result *res) {
     free(res->val_acc);
     free(res->epoch_seconds);
     res->train_loss = res->val_acc = res->epoch_seconds = NULL;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Prefixes the current error message (copied first: fr_error writes the
@@ -160,7 +154,7 @@ static int save_state(struct run *r, double t_start) {
     r->counters[C_STEP] = r->opt.step;
     fr_loader_get_state(&r->loader, r->loader_state);
     double f_sec = r->f[F_SECONDS];
-    r->f[F_SECONDS] += now_s() - t_start; /* stored total; in memory stays the base */
+    r->f[F_SECONDS] += fr_seconds() - t_start; /* stored total; in memory stays the base */
     int nb = blobs(r, b);
     const char *kp[32], *vp[32];
     for (int i = 0; i < r->nmeta; i++) kp[i] = r->keys[i], vp[i] = r->vals[i];
@@ -302,13 +296,13 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         goto cleanup;
     }
 
-    const double t_run = now_s(); /* seconds before this call are in r.f[F_SECONDS] */
+    const double t_run = fr_seconds(); /* seconds before this call are in r.f[F_SECONDS] */
     int stop = 0;
     while (!stop && r.counters[C_EPOCH] < cfg->epochs) {
         const int64_t e = r.counters[C_EPOCH];
         if (r.counters[C_POS] == 0) {
             r.f[F_LOSS_SUM] = r.f[F_LOSS_N] = 0;
-            r.f[F_EPOCH_T0] = r.f[F_SECONDS] + (now_s() - t_run);
+            r.f[F_EPOCH_T0] = r.f[F_SECONDS] + (fr_seconds() - t_run);
         }
         struct fr_tensor *x, *y;
         int64_t nb;
@@ -353,7 +347,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         if (sub_va.n > 0 && (rc = evaluate(r.m, ctx, &tr, &sub_va, cfg->batch, &acc)))
             goto cleanup;
         va[e] = acc;
-        es[e] = r.f[F_SECONDS] + (now_s() - t_run) - r.f[F_EPOCH_T0];
+        es[e] = r.f[F_SECONDS] + (fr_seconds() - t_run) - r.f[F_EPOCH_T0];
         if (acc > r.f[F_BEST_VAL]) {
             r.f[F_BEST_VAL] = acc;
             r.counters[C_BAD_EPOCHS] = 0;
@@ -380,7 +374,7 @@ finish:
     res->best_val_acc = r.f[F_BEST_VAL] < 0 ? 0 : r.f[F_BEST_VAL];
     res->final_train_loss = res->epochs_run > 0 ? r.curves[res->epochs_run - 1] : 0;
     res->peak_arena_bytes = fr_ctx_peak(ctx);
-    res->seconds = r.f[F_SECONDS] + (now_s() - t_run);
+    res->seconds = r.f[F_SECONDS] + (fr_seconds() - t_run);
     res->train_loss = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
     res->val_acc = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
     res->epoch_seconds = malloc((size_t)(res->epochs_run + 1) * sizeof(double));

@@ -2,6 +2,7 @@
  * transformer checkpoint with a KV cache, streaming pieces to stdout. */
 #include "args.h"
 #include "cmd.h"
+#include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/tokenizer.h"
 #include "frugal/transformer.h"
@@ -9,13 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Loads the tokenizer: --tokenizer, else MODEL.tok beside the checkpoint;
  * NULL (ids only) when neither exists and none was asked for. */
@@ -136,7 +130,7 @@ int cmd_generate(int argc, char **argv) {
     int32_t *hist = malloc(sizeof(int32_t) * (size_t)(hcap * batch));
     for (int b = 0; b < batch; b++) memcpy(hist + b * hcap, pr, (size_t)np * sizeof(int32_t));
     int64_t hlen = np;
-    double t0 = now_s();
+    double t0 = fr_seconds();
     for (int b = 0; b < batch; b++) {
         if (fr_tf_prefill(&st, b, pr, np, lg + (size_t)b * V, 0)) {
             rc = cli_fail("generate", "%s", fr_last_error());
@@ -145,7 +139,7 @@ int cmd_generate(int argc, char **argv) {
         cur[b] = fr_sample(&sp, lg + (size_t)b * V);
         prev[b] = pr[np - 1];
     }
-    double t1 = now_s();
+    double t1 = fr_seconds();
     if (!rc && !ids && tok && prompt) fputs(prompt, stdout);
     int64_t made = 0;
     for (int64_t s = 0; s < steps && !rc; s++) {
@@ -185,7 +179,7 @@ int cmd_generate(int argc, char **argv) {
     }
     printf("\n");
     if (stats && !rc) {
-        double t2 = now_s();
+        double t2 = fr_seconds();
         fprintf(stderr, "prefill %lld tokens in %.3f s; decode %.1f tok/s (batch %lld: %.1f tok/s "
                 "total); kv cache %.2f MB\n", (long long)(np * batch), t1 - t0,
                 made > 1 ? (double)(made - 1) / (t2 - t1) : 0.0, (long long)batch,

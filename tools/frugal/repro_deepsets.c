@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/clock.h"
 #include "frugal/report.h"
 #include "frugal/sets.h"
 #include "frugal/status.h"
@@ -27,16 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define COLLIDE 1e-6 /* a ratio below this counts as a collision */
 #define MAXPTS 64
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int ilog2(int64_t n) {
     int r = 0;
@@ -156,7 +150,7 @@ static int probe_grid(struct ctx *c, const int64_t *Ns, int nN, const int64_t *D
                             "LE L*=%lld, constructive L=%lld ratio %.3g  [%.0fs]\n",
                     complex_inputs ? "complex probe" : "probe", (long long)N, (long long)D,
                     (long long)lp_star, (long long)(N * (D + 1)), (long long)(kc * N),
-                    (long long)le_star, (long long)(Kc * N), cons_ratio, now_s() - c->t0);
+                    (long long)le_star, (long long)(Kc * N), cons_ratio, fr_seconds() - c->t0);
             /* a plot per (N, D) on the diagonal-ish selection, and the series */
             char nm[128];
             snprintf(nm, sizeof nm, "%sLP random N=%lld D=%lld", complex_inputs ? "complex " : "",
@@ -341,7 +335,7 @@ static int learn_grid(struct ctx *c, const enum fr_sets_task *tasks, int ntask, 
                 fprintf(stderr, "deepsets: %s %s N=%lld D=%lld: L_sat LP %g LE %g MLP %g; best err "
                                 "%.3g / %.3g / %.3g  [%.0fs]\n",
                         tag, fr_sets_task_name(tasks[t]), (long long)N, (long long)D, row[2], row[4],
-                        row[6], row[3], row[5], row[7], now_s() - c->t0);
+                        row[6], row[3], row[5], row[7], fr_seconds() - c->t0);
                 /* plot error vs L at the largest grid point */
                 if (a == nN - 1 && b == nD - 1) {
                     double x[16], y[3][16];
@@ -392,7 +386,7 @@ static int learn_grid(struct ctx *c, const enum fr_sets_task *tasks, int ntask, 
 int repro_deepsets(const struct repro_opts *o) {
     struct ctx c = {0};
     c.o = o;
-    c.t0 = now_s();
+    c.t0 = fr_seconds();
     fr_rng_seed(&c.rng, o->seed);
     fr_sets_probe_defaults(&c.po);
     c.po.restarts = o->quick ? 16 : 48, c.po.steps = o->quick ? 1000 : 2000;
@@ -423,7 +417,7 @@ int repro_deepsets(const struct repro_opts *o) {
     const int64_t pN_f[] = {2, 3, 4, 5, 6, 7, 8}, pD_f[] = {1, 2, 3, 4, 5, 6};
     if ((rc = o->quick ? probe_grid(&c, pN_q, 4, pD_q, 4, 0) : probe_grid(&c, pN_f, 7, pD_f, 6, 0)))
         goto done;
-    double t_probe = now_s() - c.t0;
+    double t_probe = fr_seconds() - c.t0;
     /* 2. learning */
     const enum fr_sets_task tasks[] = {FR_SETS_TASK_PAIRPROD, FR_SETS_TASK_SORTED0,
                                        FR_SETS_TASK_LEXMEDIAN};
@@ -450,7 +444,7 @@ int repro_deepsets(const struct repro_opts *o) {
                        : learn_grid(&c, cp, 1, lN_f, 4, cl_D, 2, ks_f, 7, steps, "complex")))
         goto done;
     fr_results_metric(c.r, "probe time", t_probe, "s");
-    fr_results_metric(c.r, "total time", now_s() - c.t0, "s");
+    fr_results_metric(c.r, "total time", fr_seconds() - c.t0, "s");
     fr_results_set_str(c.r, "notes",
                        "Probe: sets in [-1,1]^D with elements >= 0.1 apart (without this every "
                        "embedding's ratio tends to 0 near coinciding elements: sum pooling is "
@@ -466,7 +460,7 @@ int repro_deepsets(const struct repro_opts *o) {
         rc = cli_fail("repro", "%s", fr_last_error());
         goto done;
     }
-    printf("deepsets: wrote %s in %.0f s\n", path, now_s() - c.t0);
+    printf("deepsets: wrote %s in %.0f s\n", path, fr_seconds() - c.t0);
     rc = EXIT_OK;
 done:
     fr_results_free(c.r);

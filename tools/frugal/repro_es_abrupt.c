@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/clock.h"
 #include "frugal/data.h"
 #include "frugal/models.h"
 #include "frugal/prune.h"
@@ -45,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NTHR 3
 /* thresholds: relative to the tensor's max|w| (rel > 0) or absolute */
@@ -62,12 +62,6 @@ static const struct {
 #define WD 0.05
 #define MASK_RATIO 0.5
 #define MAXRUNS 8
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* One pretraining run's curve. */
 struct ab_run {
@@ -173,10 +167,10 @@ static int run_one(const struct repro_opts *o, const struct fr_task *t, struct a
     if (r->mim) fc.loss = mim_loss, fc.loss_user = &h;
     struct fr_fit_result fres;
     int nt = 0;
-    double lm0 = log_max_sum(&m->params, sel, &nt), t0 = now_s();
+    double lm0 = log_max_sum(&m->params, sel, &nt), t0 = fr_seconds();
     if ((rc = fr_fit(m, &t->train, &sub, NULL, &fc, &fres))) goto done;
     r->max_growth = exp((log_max_sum(&m->params, sel, &nt) - lm0) / (nt ? nt : 1));
-    r->seconds = now_s() - t0;
+    r->seconds = fr_seconds() - t0;
     r->last_loss = fres.last_loss;
     r->test_acc = NAN;
     if (!r->mim) {
@@ -292,7 +286,7 @@ int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char
     const int64_t steps = quick ? 160 : 1500, every = quick ? 10 : 30;
     struct ab_run runs[MAXRUNS];
     int nr = 0, rc = 0;
-    double t0 = now_s();
+    double t0 = fr_seconds();
     memset(runs, 0, sizeof runs);
     struct fr_task t;
     if (fr_task_load(&t, "pretrain", o->data_dir, sizes[nsizes - 1], o->seed))
@@ -327,7 +321,7 @@ int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char
     if (!rc) {
         record(r, runs, nr);
         notes(r, steps, every);
-        fr_results_metric(r, "abrupt total time", now_s() - t0, "s");
+        fr_results_metric(r, "abrupt total time", fr_seconds() - t0, "s");
         rc = plots(dir, runs, nr, every, r);
     }
     int ret = rc ? cli_fail("repro", "abrupt: %s", fr_last_error()) : EXIT_OK;

@@ -27,6 +27,7 @@
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/clock.h"
 #include "frugal/lm.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -34,7 +35,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define LM_MODEL "data/shakespeare-char.safetensors"
 #define LM_TEXT "data/tinyshakespeare.txt"
@@ -46,12 +46,6 @@ static const double GRID[NGRID] = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95};
  * that global OMP shows (65-70 %) */
 #define NGRID_LW_QUICK 3
 static const double GRID_LW_QUICK[NGRID_LW_QUICK] = {.5, .6, .7};
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* The fixed fine-tuning recipe. */
 struct lm_recipe {
@@ -86,13 +80,13 @@ static int run_point(const struct lm_recipe *rc, double s, int layerwise, struct
     c.eval_interval = rc->iters; /* the estimates only drive progress; the score is the full split */
     c.eval_iters = 2;
     struct fr_lm_result r;
-    double t = now_s();
+    double t = fr_seconds();
     int err = fr_lm_train(&c, &r);
     pt->s = s;
     pt->measured = r.scope_sparsity;
     pt->loss0 = r.init_val_loss;
     pt->loss = r.full_val_loss;
-    pt->seconds = now_s() - t;
+    pt->seconds = fr_seconds() - t;
     fr_lm_result_free(&r);
     return err;
 }
@@ -123,7 +117,7 @@ static int essential_index(const struct lm_curve *cv, int *drop) {
 static void log_point(const char *label, const struct lm_point *p, double t0) {
     fprintf(stderr, "essential-sparsity: lm %-6s s=%4.1f%%  val loss %.4f -> %.4f after fine-tune "
                     "(ppl %.3f -> %.3f)  (%.0f s)\n",
-            label, 100 * p->s, p->loss0, p->loss, exp(p->loss0), exp(p->loss), now_s() - t0);
+            label, 100 * p->s, p->loss0, p->loss, exp(p->loss0), exp(p->loss), fr_seconds() - t0);
 }
 
 /* Runs the points of grid[0..n) into cv (dense: a point already run, or
@@ -251,7 +245,7 @@ static int plot(const char *dir, const struct lm_curve *const *cv, const char *c
 }
 
 int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick) {
-    double t0 = now_s();
+    double t0 = fr_seconds();
     struct lm_recipe rc = {quick ? 100 : 500, 10, 3e-4, 3e-5, o->seed};
     const int refine = quick ? 1 : 2;
     static struct lm_curve glob, lw;
@@ -284,7 +278,7 @@ int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *di
     const struct lm_curve *cv[2] = {&glob, &lw};
     const char *names[2] = {"global OMP", "layer-wise OMP"};
     if (plot(dir, cv, names, 2, r)) return cli_fail("repro", "%s", fr_last_error());
-    fr_results_metric(r, "lm time", now_s() - t0, "s");
+    fr_results_metric(r, "lm time", fr_seconds() - t0, "s");
     for (int i = 0; i < 2; i++) {
         const struct lm_point *d = &cv[i]->p[0], *e = &cv[i]->p[cv[i]->ess];
         printf("essential-sparsity: lm %-14s dense ppl %.3f, essential sparsity %s%.1f%% "

@@ -34,6 +34,7 @@
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/clock.h"
 #include "frugal/lottery.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
@@ -49,7 +50,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NS 4
 static const double SP[NS] = {.5, .7, .8, .9};
@@ -107,12 +107,6 @@ static const struct plan RESNET_QUICK = {"isp-resnet20", "resnet20", RESNET_ABOU
 static const struct plan FULL = {"isp", "vit", VIT_ABOUT, 0, {"rotate", "invert"}, 2, 0, 3, 64,
                                  200, 1e-3, 1e-4, 0, 0.2,
                                  4, 20, 20, 4, {0, 2, 4, 8, 16}, 5, {10, 20, 40}, 3};
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 struct cell {
     double acc, steps, search_steps, seconds;
@@ -180,11 +174,11 @@ static int finish(struct env *e, struct cell *c, int64_t steps) {
     struct fr_fit_config f;
     base_fit(e, &f, steps > 0 ? steps : e->P->ft_steps, e->o->seed + 500);
     struct fr_fit_result fr;
-    double t = now_s();
+    double t = fr_seconds();
     int rc = fr_fit(e->m, &e->task.train, &e->tr, e->ctx, &f, &fr);
     if (!rc) rc = test_acc(e, &c->acc);
     c->steps = c->search_steps + (double)fr.steps;
-    c->seconds += now_s() - t;
+    c->seconds += fr_seconds() - t;
     return rc;
 }
 
@@ -192,7 +186,7 @@ static void log_cell(struct env *e, const char *what, double s, const struct cel
     fprintf(stderr, "isp: %-8s %-26s S=%2.0f%%  acc %6.2f%%  steps %6.0f (search %6.0f)  %6.1f s  "
                     "[%.0f s]\n",
             e->task.name, what, 100 * s, c->acc, c->steps, c->search_steps, c->seconds,
-            now_s() - e->t0);
+            fr_seconds() - e->t0);
 }
 
 static int batch_loss(void *user, struct fr_params *p, double *loss) {
@@ -229,9 +223,9 @@ static int run_oneshot(struct env *e, struct task_res *T, int method) {
         pc.method = PM[method];
         pc.sparsity = SP[i];
         pc.seed = e->o->seed;
-        double t = now_s();
+        double t = fr_seconds();
         if ((rc = fr_prune(&e->m->params, e->sel, &pc, batch_loss, e))) break;
-        c->seconds = now_s() - t;
+        c->seconds = fr_seconds() - t;
         if (method == M_OMP && (rc = keep_mask(e, &T->mask[M_OMP][i]))) break;
         if ((rc = finish(e, c, 0))) break;
         log_cell(e, MNAME[method], SP[i], c);
@@ -260,7 +254,7 @@ static int snap_round(void *user, struct fr_model *m, int round, double s, int64
         memcpy(S->data[i], m->params.data, b);
         memcpy(S->mask[i], m->params.mask, b);
         S->steps[i] = steps;
-        S->secs[i] = now_s() - S->t0;
+        S->secs[i] = fr_seconds() - S->t0;
     }
     return 0;
 }
@@ -292,7 +286,7 @@ static int finish_snaps(struct env *e, struct snaps *S, struct cell *cells, floa
 }
 
 static int run_imp(struct env *e, struct task_res *T) {
-    struct snaps S = {.e = e, .n = NS, .t0 = now_s()};
+    struct snaps S = {.e = e, .n = NS, .t0 = fr_seconds()};
     struct fr_imp_config c;
     fr_imp_config_defaults(&c);
     c.sparsity = SP[NS - 1];
@@ -317,7 +311,7 @@ static int isp_search(struct env *e, int ntarget, int N, int64_t C, int soup, st
     memset(S, 0, sizeof *S);
     S->e = e;
     S->n = ntarget;
-    S->t0 = now_s();
+    S->t0 = fr_seconds();
     struct fr_isp_config c;
     fr_isp_config_defaults(&c);
     c.sparsity = SP[ntarget - 1];
@@ -384,10 +378,10 @@ static int run_soups(struct env *e, struct task_res *T) {
         ing[i].fit.lr *= LRM[i % 8];
         ing[i].sub = &e->tr;
     }
-    double t = now_s();
+    double t = fr_seconds();
     if ((rc = fr_ingredients_train(e->m, &e->task.train, K, ing, 0, w, NULL))) goto done;
     double search = (double)T->isp80_steps + (double)K * (double)e->P->ft_steps;
-    double secs = T->isp80_secs + now_s() - t;
+    double secs = T->isp80_secs + fr_seconds() - t;
     /* the ingredient that is best on held-out, alone */
     double best_held = -1;
     int best = 0;
@@ -411,7 +405,7 @@ static int run_soups(struct env *e, struct task_res *T) {
     T->uniform_held *= 100;
     struct fr_greedy_soup g;
     if ((rc = fr_soup_greedy(e->m, w, K, &e->task.train, &e->held, &g))) goto done;
-    T->greedy = (struct cell){0, search, search, now_s() - t + T->isp80_secs};
+    T->greedy = (struct cell){0, search, search, fr_seconds() - t + T->isp80_secs};
     T->greedy_held = 100 * g.soup_acc;
     T->greedy_used = g.n_used;
     fr_greedy_soup_free(&g);
@@ -733,7 +727,7 @@ static int run_plan(const struct repro_opts *o, const struct plan *P) {
     memset(T, 0, sizeof T);
     E.o = o;
     E.P = P;
-    E.t0 = now_s();
+    E.t0 = fr_seconds();
     int rc = EXIT_RUNTIME;
     char dir[4096], cache[4200], path[4200];
     snprintf(dir, sizeof dir, "%s/%s", o->out, P->name);
@@ -779,7 +773,7 @@ static int run_plan(const struct repro_opts *o, const struct plan *P) {
         }
     }
     fr_results_set_str(E.r, "status", "complete");
-    fr_results_metric(E.r, "total time", now_s() - E.t0, "s");
+    fr_results_metric(E.r, "total time", fr_seconds() - E.t0, "s");
     fr_results_set_str(
         E.r, "notes",
         "A small model (vit 72k, resnet20 271k parameters) pretrained on Fashion-MNIST and its "
@@ -798,7 +792,7 @@ static int run_plan(const struct repro_opts *o, const struct plan *P) {
                E.P->tasks[t], T[t].c[M_ISP][S80].acc, T[t].c[M_ISP][S80].steps,
                T[t].c[M_IMP][S80].acc, T[t].c[M_IMP][S80].steps, T[t].c[M_OMP][S80].acc,
                T[t].c[M_OMP][S80].steps, T[t].c[M_SOUP][S80].acc);
-    printf("isp: wrote %s in %.0f s\n", path, now_s() - E.t0);
+    printf("isp: wrote %s in %.0f s\n", path, fr_seconds() - E.t0);
     rc = EXIT_OK;
     goto done;
 fail:

@@ -6,6 +6,7 @@
  * Accumulators are per head (the engine runs heads in parallel, each head
  * in one task), summed per layer at the end.
  */
+#include "frugal/clock.h"
 #include "frugal/kv_eval.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -16,13 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ---- the statistics hook ---- */
 
@@ -136,7 +130,7 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     }
     r->slots = s.kv.cap;
     r->kv_bytes = s.kv.bytes;
-    double t0 = now_s(), nll = 0, kl = 0;
+    double t0 = fr_seconds(), nll = 0, kl = 0;
     int64_t agree = 0;
     for (int b = 0; b < nwin && !rc; b++)
         rc = fr_tf_prefill(&s, b, ids + (size_t)b * L, P, lg + (size_t)b * V, 0);
@@ -156,7 +150,7 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     }
     g_record = 0;
     if (rc) goto cleanup;
-    r->seconds = now_s() - t0;
+    r->seconds = fr_seconds() - t0;
     r->scored = S * nwin;
     r->nll = nll / (double)r->scored;
     r->ppl = exp(r->nll);

@@ -8,6 +8,7 @@
  * against. Not here: the final training of the ticket (the caller's, at
  * the budget it compares methods with).
  */
+#include "frugal/clock.h"
 #include "frugal/lottery.h"
 
 #include "frugal/prune.h"
@@ -16,13 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int fr_lottery_schedule(double target, double rate, const double *stops, int nstops, double *s,
                         int cap) {
@@ -60,7 +54,7 @@ int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
            const struct fr_subset *sub, const struct fr_imp_config *c,
            struct fr_lottery_result *res) {
     memset(res, 0, sizeof *res);
-    double t0 = now_s(), sched[FR_LOTTERY_MAX_ROUNDS];
+    double t0 = fr_seconds(), sched[FR_LOTTERY_MAX_ROUNDS];
     int R = fr_lottery_schedule(c->sparsity, c->rate, c->stops, c->nstops, sched,
                                 FR_LOTTERY_MAX_ROUNDS);
     if (R < 0) return R;
@@ -83,7 +77,7 @@ int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
         res->rounds = r + 1;
         if (c->on_round) rc = c->on_round(c->user, m, r + 1, sched[r], res->steps);
     }
-    res->seconds = now_s() - t0;
+    res->seconds = fr_seconds() - t0;
     free(rewind);
     return rc;
 }

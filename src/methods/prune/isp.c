@@ -9,6 +9,7 @@
  * random (slices, subsets, weak seeds) is drawn from c->seed, the round and
  * the weak model's index only. Not here: the final fine-tune (the caller's).
  */
+#include "frugal/clock.h"
 #include "frugal/lottery.h"
 
 #include "frugal/prune.h"
@@ -19,16 +20,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const double LR_MULT[5] = {1.0, 0.5, 2.0, 0.7, 1.4};
 static const double WD_MULT[4] = {1.0, 0.0, 10.0, 3.0};
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void fr_isp_config_defaults(struct fr_isp_config *c) {
     memset(c, 0, sizeof *c);
@@ -218,7 +212,7 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
            const struct fr_subset *sub, const struct fr_isp_config *c,
            struct fr_lottery_result *res) {
     memset(res, 0, sizeof *res);
-    double t0 = now_s(), sched[FR_LOTTERY_MAX_ROUNDS];
+    double t0 = fr_seconds(), sched[FR_LOTTERY_MAX_ROUNDS];
     int64_t n = sub ? sub->n : ds->n;
     int rc = check_config(c, n);
     if (rc) return rc;
@@ -272,7 +266,7 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
         rc = fr_prune(p, sel, &pc, NULL, NULL);
     }
 cleanup:
-    res->seconds = now_s() - t0;
+    res->seconds = fr_seconds() - t0;
     state_free(&s, K + 1);
     return rc;
 }
