@@ -31,6 +31,7 @@
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/clock.h"
 #include "frugal/data.h"
 #include "frugal/models.h"
 #include "frugal/prune.h"
@@ -44,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define EPS_POINTS 1.0 /* the paper's epsilon, in accuracy points */
 #define MAXPTS 20
@@ -52,12 +52,6 @@
 #define MAXMODELS 3
 #define PRE_EVAL_IMAGES 1000 /* test images for the (fresh-head) accuracy before fine-tuning */
 #define PLOT_FLOOR (-15.0)   /* relative accuracy drawn no lower than this */
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* One pretrained model of the study. */
 struct es_model {
@@ -174,14 +168,14 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     cv->loss[k] = fres.last_loss;
     cv->n++;
     double row[6] = {100.0 * s,     cv->measured[k], cv->acc_pre[k],
-                     cv->acc_ft[k], fres.last_loss,  now_s() - R->t0};
+                     cv->acc_ft[k], fres.last_loss,  fr_seconds() - R->t0};
     char rl[96];
     snprintf(rl, sizeof rl, "%s %g%%", label, 100.0 * s);
     fr_results_table_row(R->r, "sweep", rl, row);
     fprintf(stderr,
             "essential-sparsity: %-26s s=%4.1f%%  before fine-tune %.2f%%  fine-tuned %.2f%%  "
             "(%.0f s)\n",
-            label, 100.0 * s, cv->acc_pre[k], cv->acc_ft[k], now_s() - R->t0);
+            label, 100.0 * s, cv->acc_pre[k], cv->acc_ft[k], fr_seconds() - R->t0);
     rc = 0;
 done:
     free(sel);
@@ -287,7 +281,7 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
     ps.seed = R->o->seed;
     ps.cache_dir = cache;
     struct fr_pretrain_info info;
-    double t = now_s();
+    double t = fr_seconds();
     fprintf(stderr, "essential-sparsity: %s: pretraining (or loading from %s)...\n", M->key, cache);
     int rc = fr_pretrain(&ps, R->o->data_dir, pre, &info);
     if (rc) return rc;
@@ -316,7 +310,7 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
         fr_results_metric(R->r, key, info.last_loss, "");
     }
     fprintf(stderr, "essential-sparsity: %s: %s, %lld steps, %.0f s, %s %.4g\n", M->key,
-            info.cached ? "cached" : "pretrained", (long long)info.steps, now_s() - t,
+            info.cached ? "cached" : "pretrained", (long long)info.steps, fr_seconds() - t,
             isnan(acc) ? "final loss" : "test accuracy (%)",
             isnan(acc) ? info.last_loss : 100 * acc);
     return 0;
@@ -399,7 +393,7 @@ int repro_essential_sparsity(const struct repro_opts *o) {
     memset(&R, 0, sizeof R);
     R.o = o;
     R.plan = o->quick ? &PLAN_QUICK : &PLAN_FULL;
-    R.t0 = now_s();
+    R.t0 = fr_seconds();
     struct fr_dataset test = {0};
     struct fr_model *pre = NULL;
     int rc = EXIT_RUNTIME;
@@ -555,7 +549,7 @@ int repro_essential_sparsity(const struct repro_opts *o) {
                       mean_range(&es_g[0][0], nmodels, ntasks, MAXTASKS, 1), "points of sparsity");
     fr_results_metric(r, "ES spread across models (mean over tasks of max - min, global)",
                       mean_range(&es_g[0][0], ntasks, nmodels, 1, MAXTASKS), "points of sparsity");
-    fr_results_metric(r, "image models time", now_s() - R.t0, "s");
+    fr_results_metric(r, "image models time", fr_seconds() - R.t0, "s");
     char notes[2048];
     snprintf(notes, sizeof notes,
              "What differs from the paper: tiny models (a 72k-parameter 2-block ViT, resnet20) "
@@ -591,9 +585,9 @@ int repro_essential_sparsity(const struct repro_opts *o) {
     if ((rc = repro_es_lm(o, r, dir, o->quick)) != EXIT_OK ||
         (rc = repro_es_abrupt(o, r, dir, o->quick)) != EXIT_OK)
         goto done;
-    fr_results_metric(r, "total time", now_s() - R.t0, "s");
+    fr_results_metric(r, "total time", fr_seconds() - R.t0, "s");
     if (fr_results_write(r, path)) goto fail;
-    printf("essential-sparsity: wrote %s in %.0f s\n", path, now_s() - R.t0);
+    printf("essential-sparsity: wrote %s in %.0f s\n", path, fr_seconds() - R.t0);
     rc = EXIT_OK;
     goto done;
 fail:
