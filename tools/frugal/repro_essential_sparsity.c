@@ -357,7 +357,7 @@ int repro_essential_sparsity(const struct repro_opts *o) {
     static const struct es_model FULL[] = {
         {"vit-sup", "vit", "supervised", 0, 3, 1e-4, 1, 4},
         {"vit-mim", "vit", "mim", 0, 3, 5e-2, 0, 4},
-        {"resnet20-sup", "resnet20", "supervised", 10000, 2, 1e-4, 0, 1},
+        {"resnet20-sup", "resnet20", "supervised", 10000, 2, 1e-4, 0, 4},
     };
     static const struct es_model QUICK[] = {
         {"vit-sup", "vit", "supervised", 10000, 2, 1e-4, 1, 2},
@@ -567,12 +567,12 @@ int repro_essential_sparsity(const struct repro_opts *o) {
              "%.1f point, so the 1-point rule is itself noisy here (the points of one curve share "
              "test images and fine-tune batches, which makes their differences less noisy). The "
              "accuracy before fine-tuning is of a fresh classifier head (near chance by "
-             "construction). Not here: OMP vs lottery-ticket mask similarity, more seeds.",
+             "construction). OMP vs lottery-ticket (IMP) mask similarity is measured by "
+             "`frugal repro isp`. Not here: more seeds.",
              (long long)(models[0].images ? models[0].images : FR_TASK_PRETRAIN_IMAGES),
              models[0].epochs,
              o->quick ? "not used"
-                      : "10,000 images x 2 epochs, swept on the coarse task only "
-                        "(about 5x the ViT's cost per image)",
+                      : "10,000 images x 2 epochs (about 5x the ViT's cost per image)",
              (long long)R.tasks[0].test.n, (long long)P->ft_steps, P->ft_batch,
              100.0 / (double)R.tasks[0].test.n,
              100.0 * sqrt(0.8 * 0.2 / (double)R.tasks[0].test.n));
