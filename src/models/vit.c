@@ -243,7 +243,6 @@ int fr_build_vit(struct fr_model *m, struct fr_rng *rng) {
     if (!rc) rc = fr_params_alloc(p);
     if (rc) return rc;
     unprunable(p, "patch_embed.proj.weight");
-    unprunable(p, "head.weight");
     unprunable(p, "mim_head.weight");
     fr_conv_init(&n->patch, rng);
     fr_rng_fill_normal(rng, n->pos->data, fr_nelem(n->pos), 0.0f, 0.02f);
