@@ -82,6 +82,19 @@ int fr_prune_parse_nm(const char *s, int *n, int *m);
  * the whole value slab afterwards. */
 typedef int (*fr_prune_loss_fn)(void *user, struct fr_params *p, double *loss);
 
+/* The loss callback for image classifiers: cross entropy of m on all of ds
+ * as one batch (x {W, H, C, n}), arena ctx reset afterwards. Pass a
+ * struct fr_prune_batch as user. */
+struct fr_model;
+struct fr_ctx;
+struct fr_dataset;
+struct fr_prune_batch {
+    struct fr_model *m;
+    struct fr_ctx *ctx;
+    const struct fr_dataset *ds;
+};
+int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss);
+
 /* Per-weight keep-scores for method over the scoped tensors into score[0..p->n)
  * (entries outside the scope are left untouched). Weights already masked get
  * -INFINITY. MAGNITUDE |w|, RANDOM uniform [0,1), SNIP |w g|, GRASP w * (H g)

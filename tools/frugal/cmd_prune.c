@@ -64,27 +64,6 @@ struct fr_model *cli_load_model(const char *path, int *has_mask) {
     return m;
 }
 
-/* The scoring batch for SNIP and GraSP. */
-struct batch_loss {
-    struct fr_model *m;
-    struct fr_ctx *ctx;
-    struct fr_dataset ds;
-};
-
-static int batch_loss(void *user, struct fr_params *p, double *loss) {
-    struct batch_loss *b = user;
-    fr_params_zero_grad(p);
-    int64_t ne[4] = {b->ds.W, b->ds.H, b->ds.C, b->ds.n};
-    struct fr_tensor *x = fr_wrap(b->ctx, FR_F32, 4, ne, b->ds.x);
-    struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 1, &b->ds.n, b->ds.y);
-    struct fr_tensor *l = x && y ? fr_cross_entropy(b->ctx, b->m->forward(b->m, b->ctx, x), y, 0.0f)
-                                 : NULL;
-    int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
-    if (!rc) *loss = fr_get(l, 0);
-    fr_ctx_reset(b->ctx);
-    return rc;
-}
-
 /* 1 if path is an image-classifier checkpoint (metadata "arch" without
  * "frugal.model"); anything else is tried as a transformer. */
 static int is_image_model(const char *path) {
@@ -293,7 +272,8 @@ int cmd_prune(int argc, char **argv) {
     if (!is_image_model(model))
         return prune_lm(model, out, method, scope, exclude, text, batch, &pc);
 
-    struct batch_loss bl = {0};
+    struct fr_dataset score = {0}; /* the SNIP / GraSP batch */
+    struct fr_prune_batch bl = {.ds = &score};
     int *sel = NULL, has_mask = 0;
     rc = EXIT_OK;
     struct fr_model *m = cli_load_model(model, &has_mask);
@@ -311,13 +291,13 @@ int cmd_prune(int argc, char **argv) {
     }
     if (pc.method == FR_PRUNE_SNIP || pc.method == FR_PRUNE_GRASP) {
         if ((rc = cli_check_data_dir("prune", data_dir)) != EXIT_OK) goto cleanup;
-        if (fr_dataset_fashion_mnist(&bl.ds, data_dir, 1, batch)) {
+        if (fr_dataset_fashion_mnist(&score, data_dir, 1, batch)) {
             rc = cli_fail("prune", "%s", fr_last_error());
             goto cleanup;
         }
-        if (bl.ds.C != m->cfg.in_channels || bl.ds.H != m->cfg.in_h || bl.ds.W != m->cfg.in_w) {
+        if (score.C != m->cfg.in_channels || score.H != m->cfg.in_h || score.W != m->cfg.in_w) {
             rc = cli_fail("prune", "%s takes %d x %d x %d images, the data has %d x %d x %d", model,
-                          m->cfg.in_channels, m->cfg.in_h, m->cfg.in_w, bl.ds.C, bl.ds.H, bl.ds.W);
+                          m->cfg.in_channels, m->cfg.in_h, m->cfg.in_w, score.C, score.H, score.W);
             goto cleanup;
         }
         bl.m = m;
@@ -326,7 +306,7 @@ int cmd_prune(int argc, char **argv) {
             goto cleanup;
         }
     }
-    if (fr_prune(&m->params, sel, &pc, bl.ctx ? batch_loss : NULL, &bl)) {
+    if (fr_prune(&m->params, sel, &pc, bl.ctx ? fr_prune_batch_loss : NULL, &bl)) {
         rc = cli_fail("prune", "%s", fr_last_error());
         goto cleanup;
     }
@@ -361,7 +341,7 @@ int cmd_prune(int argc, char **argv) {
     }
 cleanup:
     fr_ctx_free(bl.ctx);
-    fr_dataset_free(&bl.ds);
+    fr_dataset_free(&score);
     free(sel);
     fr_model_free(m);
     return rc;

@@ -189,20 +189,6 @@ static void log_cell(struct env *e, const char *what, double s, const struct cel
             fr_seconds() - e->t0);
 }
 
-static int batch_loss(void *user, struct fr_params *p, double *loss) {
-    struct env *e = user;
-    fr_params_zero_grad(p);
-    int64_t ne[4] = {e->score.W, e->score.H, e->score.C, e->score.n};
-    struct fr_tensor *x = fr_wrap(e->ctx, FR_F32, 4, ne, e->score.x);
-    struct fr_tensor *y = fr_wrap(e->ctx, FR_I32, 1, &e->score.n, e->score.y);
-    struct fr_tensor *l =
-        x && y ? fr_cross_entropy(e->ctx, e->m->forward(e->m, e->ctx, x), y, 0.0f) : NULL;
-    int rc = l ? fr_backward(e->ctx, l) : FR_EINVAL;
-    if (!rc) *loss = fr_get(l, 0);
-    fr_ctx_reset(e->ctx);
-    return rc;
-}
-
 static int keep_mask(struct env *e, float **dst) {
     size_t b = (size_t)e->m->params.n * sizeof(float);
     if (!*dst && !(*dst = malloc(b))) return fr_error(FR_ENOMEM, "out of memory");
@@ -224,7 +210,8 @@ static int run_oneshot(struct env *e, struct task_res *T, int method) {
         pc.sparsity = SP[i];
         pc.seed = e->o->seed;
         double t = fr_seconds();
-        if ((rc = fr_prune(&e->m->params, e->sel, &pc, batch_loss, e))) break;
+        struct fr_prune_batch pb = {e->m, e->ctx, &e->score};
+        if ((rc = fr_prune(&e->m->params, e->sel, &pc, fr_prune_batch_loss, &pb))) break;
         c->seconds = fr_seconds() - t;
         if (method == M_OMP && (rc = keep_mask(e, &T->mask[M_OMP][i]))) break;
         if ((rc = finish(e, c, 0))) break;

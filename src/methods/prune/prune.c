@@ -13,6 +13,10 @@
  * they call fr_prune / fr_prune_lowest between training runs.
  */
 #include "frugal/prune.h"
+
+#include "frugal/data.h"
+#include "frugal/models.h"
+#include "frugal/ops.h"
 #include "frugal/rng.h"
 #include "frugal/status.h"
 
@@ -430,5 +434,20 @@ int fr_prune(struct fr_params *p, const int *sel, const struct fr_prune_config *
 cleanup:
     free(score);
     free(saved);
+    return rc;
+}
+
+int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss) {
+    const struct fr_prune_batch *b = user;
+    const struct fr_dataset *ds = b->ds;
+    fr_params_zero_grad(p);
+    int64_t ne[4] = {ds->W, ds->H, ds->C, ds->n};
+    struct fr_tensor *x = fr_wrap(b->ctx, FR_F32, 4, ne, ds->x);
+    struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 1, &ds->n, ds->y);
+    struct fr_tensor *l =
+        x && y ? fr_cross_entropy(b->ctx, b->m->forward(b->m, b->ctx, x), y, 0.0f) : NULL;
+    int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
+    if (!rc) *loss = fr_get(l, 0);
+    fr_ctx_reset(b->ctx);
     return rc;
 }
