@@ -266,6 +266,17 @@ int main(void) {
         } else {
             CHECK(0, "CLI prune output loads: %s", fr_last_error());
         }
+        struct fr_st_file *sf = NULL;
+        if (fr_st_open(CLI_OUT, &sf) == 0) {
+            const char *pm = fr_st_meta(sf, "prune.method"), *ps = fr_st_meta(sf, "prune.sparsity");
+            CHECK(pm && strcmp(pm, "omp") == 0 && ps && fabs(atof(ps) - 0.37) < 1e-12 &&
+                      fr_st_meta(sf, "prune.layerwise"),
+                  "CLI prune records method and sparsity (%s, %s)", pm ? pm : "none",
+                  ps ? ps : "none");
+            fr_st_close(sf);
+        } else {
+            CHECK(0, "CLI prune output opens: %s", fr_last_error());
+        }
         FILE *tk = fopen(CLI_OUT ".tok", "rb");
         CHECK(tk != NULL, "CLI prune copies the tokenizer");
         if (tk) fclose(tk);

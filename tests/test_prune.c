@@ -712,6 +712,36 @@ static void test_cli(void) {
         snprintf(args, sizeof args, "prune --model %s --method grasp --sparsity 0.5 --batch 32 --out %s",
                  ck, out);
         CHECK(run(bin, args) == 0, "prune grasp on Fashion-MNIST: %s", g_err);
+        /* the training methods: exact sparsity, provenance, a report line */
+        const char *iter[2] = {"imp --steps 5", "isp --steps 3 --lookahead 3 --weak 2 --soup"};
+        for (int i = 0; i < 2; i++) {
+            unlink(out);
+            snprintf(args, sizeof args,
+                     "prune --model %s --method %s --sparsity 0.7 --limit-train 256 --fit-batch 32 "
+                     "--out %s", ck, iter[i], out);
+            rc = run(bin, args);
+            CHECK(rc == 0 && strstr(g_out, "test acc") && strstr(g_out, "70.00%"),
+                  "prune %s: exit %d: %s%s", iter[i], rc, g_out, g_err);
+            struct fr_model *q = fr_model_create("mlp", &mc, 9);
+            has = 0;
+            CHECK(fr_prune_load(&q->params, out, NULL, &has) == 0 && has, "%s: mask", iter[i]);
+            fr_model_free(q);
+            snprintf(args, sizeof args, "info %s", out);
+            rc = run(bin, args);
+            CHECK(rc == 0 && strstr(g_out, i ? "prune.method: isp" : "prune.method: imp") &&
+                      strstr(g_out, "prune.train_steps"),
+                  "%s: provenance in the metadata: %s", iter[i], g_out);
+        }
+        const char *ifails[] = {"--method isp --task coarse", "--method imp --layerwise",
+                                "--method imp --task nosuch", "--method isp --sparsity 0"};
+        for (int i = 0; i < 4; i++) {
+            unlink(out);
+            snprintf(args, sizeof args, "prune --model %s --sparsity 0.5 %s --limit-train 256 --out %s",
+                     ck, ifails[i], out);
+            rc = run(bin, args);
+            CHECK(rc == 1 && one_line(g_err) && access(out, F_OK) != 0,
+                  "`prune %s`: exit %d [%s]", ifails[i], rc, g_err);
+        }
     }
 
     const char *fails[][2] = {

@@ -90,6 +90,10 @@ int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags);
  * with the config in __metadata__ and, when the slab has a keep-mask, the
  * mask as the U8 array "__mask__" (prune.h); atomic. Needs a slab model. */
 int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype);
+/* fr_tf_save with up to 16 more __metadata__ entries (provenance such as
+ * "prune.method"); FR_EINVAL for more, or for a key the config writes. */
+int fr_tf_save_ex(const struct fr_tf_model *m, const char *path, int dtype,
+                  const char *const *extra_keys, const char *const *extra_vals, int nextra);
 void fr_tf_free(struct fr_tf_model *m);
 /* Copies every weight of src (mapped or slab, any dtype) into dst's f32
  * slab; the configs must be equal. */

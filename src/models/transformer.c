@@ -288,6 +288,13 @@ int fr_tf_copy_weights(struct fr_tf_model *dst, const struct fr_tf_model *src) {
 /* ---------------- saving ---------------- */
 
 int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
+    return fr_tf_save_ex(m, path, dtype, NULL, NULL, 0);
+}
+
+int fr_tf_save_ex(const struct fr_tf_model *m, const char *path, int dtype,
+                  const char *const *extra_keys, const char *const *extra_vals, int nextra) {
+    if (nextra < 0 || nextra > 16)
+        return fr_error(FR_EINVAL, "save: %d extra metadata entries (at most 16)", nextra);
     if (!m->params.allocated)
         return fr_error(FR_EINVAL, "save: model has no parameter slab (loaded read-only)");
     const struct fr_tf_config *c = &m->cfg;
@@ -306,9 +313,9 @@ int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
     snprintf(v[9], 32, "%.9g", c->norm_eps);
     snprintf(v[10], 32, "%.9g", c->rope_theta);
     snprintf(v[11], 32, "%d", c->tied);
-    const char *vals[15];
+    const char *vals[15 + 16];
     for (int i = 0; i < 12; i++) vals[i] = v[i];
-    const char *k2[15];
+    const char *k2[15 + 16];
     memcpy(k2, keys, sizeof keys);
     k2[12] = "rope_half", k2[13] = "no_bias", k2[14] = "gelu_exact";
     char rh[3][4];
@@ -316,10 +323,17 @@ int fr_tf_save(const struct fr_tf_model *m, const char *path, int dtype) {
     snprintf(rh[1], 4, "%d", c->no_bias);
     snprintf(rh[2], 4, "%d", c->gelu_exact);
     vals[12] = rh[0], vals[13] = rh[1], vals[14] = rh[2];
+    for (int i = 0; i < nextra; i++) {
+        for (int j = 0; j < 15; j++)
+            if (strcmp(extra_keys[i], k2[j]) == 0)
+                return fr_error(FR_EINVAL, "save: extra metadata key %s is the config's own",
+                                extra_keys[i]);
+        k2[15 + i] = extra_keys[i], vals[15 + i] = extra_vals[i];
+    }
     struct fr_ckpt opt = {0};
     opt.meta_keys = k2;
     opt.meta_vals = vals;
-    opt.nmeta = 15;
+    opt.nmeta = 15 + nextra;
     opt.store = (enum fr_dtype)dtype;
     if (!m->params.mask) return fr_params_save(&m->params, path, &opt);
     /* a pruned model keeps its keep-mask beside the weights */

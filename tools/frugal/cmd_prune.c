@@ -9,6 +9,12 @@
  * checked before the output is written, and the write is atomic, so a
  * failure never leaves a partial file.
  *
+ * --method imp and isp train while they prune (lottery.h): IMP with
+ * rewinding to the checkpoint's weights (the ticket is written, not
+ * fine-tuned), Instant Soup Pruning (the pruned, trained model is written),
+ * on --task (the Fashion-MNIST training split or a tasks.h task), scored on
+ * that task's test split before and after.
+ *
  * A transformer language model (any file fr_tf_load reads: frugal, Hugging
  * Face safetensors, llama2.c) is loaded into an f32 slab with its stored
  * mask (lm.h); its scope is the body's attention and MLP matrices
@@ -24,10 +30,12 @@
 #include "frugal/data.h"
 #include "frugal/io.h"
 #include "frugal/lm.h"
+#include "frugal/lottery.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
 #include "frugal/prune.h"
 #include "frugal/status.h"
+#include "frugal/tasks.h"
 #include "frugal/tokenizer.h"
 
 #include <stdio.h>
@@ -179,7 +187,16 @@ static int prune_lm(const char *model, const char *out, const char *method, cons
         goto cleanup;
     }
     if ((rc = cli_mkdirs("prune", out, 1)) != EXIT_OK) goto cleanup;
-    if (fr_tf_save(&m, out, FR_F32)) {
+    char pv[3][64];
+    const char *pk[3] = {"prune.method", "prune.sparsity", "prune.layerwise"}, *pvp[3];
+    snprintf(pv[0], 64, "%s", method);
+    if (pc->method == FR_PRUNE_NM)
+        snprintf(pv[1], 64, "%d:%d", pc->nm_n, pc->nm_m);
+    else
+        snprintf(pv[1], 64, "%.17g", pc->sparsity);
+    snprintf(pv[2], 64, "%d", pc->layerwise);
+    for (int i = 0; i < 3; i++) pvp[i] = pv[i];
+    if (fr_tf_save_ex(&m, out, FR_F32, pk, pvp, 3)) {
         rc = cli_fail("prune", "%s", fr_last_error());
         goto cleanup;
     }
@@ -208,6 +225,106 @@ cleanup:
     return rc;
 }
 
+/* The knobs of --method imp / isp. */
+struct iter_opts {
+    const char *task, *data_dir;
+    int64_t limit, steps, weak, lookahead, fit_batch, workers;
+    double rate, lr, subset;
+    int soup;
+    uint64_t seed;
+};
+
+/* Training data of --task: "fashion" is the whole Fashion-MNIST training
+ * split (test: its test split), anything else a tasks.h task. */
+static int load_task(struct fr_task *t, const struct iter_opts *o) {
+    memset(t, 0, sizeof *t);
+    if (strcmp(o->task, "fashion") != 0) {
+        int rc = fr_task_load(t, o->task, o->data_dir, o->limit, o->seed);
+        if (rc == FR_ENOTFOUND && !strstr(fr_task_list(), o->task))
+            return fr_error(rc, "unknown task '%s' (known: fashion, %s)", o->task, fr_task_list());
+        return rc;
+    }
+    snprintf(t->name, sizeof t->name, "fashion");
+    int rc = fr_dataset_fashion_mnist(&t->train, o->data_dir, 1, o->limit);
+    if (!rc) rc = fr_dataset_fashion_mnist(&t->test, o->data_dir, 0, 0);
+    return rc;
+}
+
+/* IMP or ISP of image model m on its scope sel; prints the accuracy on the
+ * task's test split before and after, and the training it spent. */
+static int prune_iterative(struct fr_model *m, const int *sel, int isp, double sparsity,
+                           const struct iter_opts *o, int64_t *steps_out) {
+    struct fr_task t;
+    int rc = load_task(&t, o);
+    if (rc) return rc;
+    struct fr_ctx *ctx = NULL;
+    if (t.train.C != m->cfg.in_channels || t.train.H != m->cfg.in_h || t.train.W != m->cfg.in_w) {
+        rc = fr_error(FR_EINVAL, "the model takes %d x %d x %d images, task %s has %d x %d x %d",
+                      m->cfg.in_channels, m->cfg.in_h, m->cfg.in_w, o->task, t.train.C, t.train.H,
+                      t.train.W);
+        goto done;
+    }
+    if (t.train.nclass != m->cfg.n_classes) {
+        rc = fr_error(FR_EINVAL, "the model has %d classes, task %s has %d (fine-tune it on the "
+                      "task first, or pick its task)", m->cfg.n_classes, o->task, t.train.nclass);
+        goto done;
+    }
+    if (o->fit_batch > t.train.n) {
+        rc = fr_error(FR_EINVAL, "--fit-batch %lld exceeds the %lld training images of task %s",
+                      (long long)o->fit_batch, (long long)t.train.n, o->task);
+        goto done;
+    }
+    if (!(ctx = fr_ctx_new(64 << 20))) {
+        rc = fr_error(FR_ENOMEM, "out of memory");
+        goto done;
+    }
+    double before = 0, after = 0;
+    if ((rc = fr_evaluate(m, &t.test, NULL, ctx, 0, &before, NULL))) goto done;
+    struct fr_fit_config fit;
+    fr_fit_config_defaults(&fit);
+    fit.epochs = 0;
+    fit.batch = (int)o->fit_batch;
+    fit.lr = o->lr;
+    fit.seed = o->seed;
+    struct fr_lottery_result res;
+    if (isp) {
+        struct fr_isp_config c;
+        fr_isp_config_defaults(&c);
+        c.sparsity = sparsity;
+        if (o->rate > 0) c.rate = o->rate;
+        c.n_weak = (int)o->weak;
+        c.lookahead = o->lookahead;
+        c.subset_frac = o->subset;
+        c.round_steps = o->steps;
+        fit.steps = 1; /* the base protocol; its step counts come from the fields above */
+        c.fit = fit;
+        c.soup = o->soup;
+        c.workers = (int)o->workers;
+        c.seed = o->seed;
+        rc = fr_isp(m, sel, &t.train, NULL, &c, &res);
+    } else {
+        struct fr_imp_config c;
+        fr_imp_config_defaults(&c);
+        c.sparsity = sparsity;
+        if (o->rate > 0) c.rate = o->rate;
+        fit.steps = o->steps;
+        c.fit = fit;
+        rc = fr_imp(m, sel, &t.train, NULL, &c, &res);
+    }
+    if (rc) goto done;
+    if ((rc = fr_evaluate(m, &t.test, NULL, ctx, 0, &after, NULL))) goto done;
+    printf("%s on task %s: %d rounds, %lld training steps (%lld in weak models), %.1f s; "
+           "test acc %.2f%% before, %.2f%% after (%s)\n",
+           isp ? "isp" : "imp", t.name, res.rounds, (long long)res.steps,
+           (long long)res.weak_steps, res.seconds, 100 * before, 100 * after,
+           isp ? "trained, not fine-tuned" : "rewound ticket, not fine-tuned");
+    *steps_out = res.steps;
+done:
+    fr_ctx_free(ctx);
+    fr_task_free(&t);
+    return rc;
+}
+
 int cmd_prune(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *method = "omp", *scope = "", *exclude = "",
                *nm = "2:4", *data_dir = DEFAULT_DATA_DIR,
@@ -215,12 +332,17 @@ int cmd_prune(int argc, char **argv) {
     double sparsity = 0.5;
     int layerwise = 0;
     int64_t seed = 1, batch = 256, threads = 0;
-    static const char *const methods[] = {"omp", "random", "nm", "snip", "grasp", NULL};
+    struct iter_opts io = {.task = "fashion", .steps = 0, .weak = 4, .lookahead = 40,
+                           .fit_batch = 64, .lr = 1e-3, .subset = 0.1};
+    static const char *const methods[] = {"omp", "random", "nm", "snip", "grasp", "imp", "isp",
+                                          NULL};
     struct arg_flag flags[] = {
         {"model", ARG_STR, &model,
          "checkpoint to prune (image classifier from frugal train, or a transformer LM)", 0, 0, NULL},
         {"out", ARG_STR, &out, "pruned checkpoint to write (weights + __mask__)", 0, 0, NULL},
-        {"method", ARG_STR, &method, "omp (global magnitude), random, nm, snip, grasp", 0, 0, methods},
+        {"method", ARG_STR, &method,
+         "omp (global magnitude), random, nm, snip, grasp; imp, isp (train while pruning; image "
+         "models)", 0, 0, methods},
         {"sparsity", ARG_DOUBLE, &sparsity, "fraction of the scoped weights to prune, [0, 1)", 0, 1,
          NULL},
         {"layerwise", ARG_BOOL, &layerwise, "the same sparsity in every tensor (else one global threshold)",
@@ -229,18 +351,43 @@ int cmd_prune(int argc, char **argv) {
          "comma list of name globs to prune (empty: the model's prunable weights)", 0, 0, NULL},
         {"exclude", ARG_STR, &exclude, "comma list of name globs to leave dense", 0, 0, NULL},
         {"nm", ARG_STR, &nm, "N:M pattern for --method nm (keep N of every M along a row)", 0, 0, NULL},
-        {"seed", ARG_INT, &seed, "seed of --method random", 0, 1e18, NULL},
+        {"seed", ARG_INT, &seed, "seed of --method random, imp and isp", 0, 1e18, NULL},
         {"batch", ARG_INT, &batch, "training images (or LM text windows) scored by snip / grasp", 1,
          60000, NULL},
         {"text", ARG_STR, &text, "LM: text whose first 90% scores snip / grasp", 0, 0, NULL},
-        {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip / grasp)", 0, 0, NULL},
+        {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip, grasp, imp, isp)", 0, 0,
+         NULL},
+        {"task", ARG_STR, &io.task,
+         "imp / isp: training data, fashion (the whole training split) or a transfer task: "
+         "pretrain, few, coarse, rotate, invert", 0, 0, NULL},
+        {"limit-train", ARG_INT, &io.limit, "imp / isp: use only the first N training images (0 = all)",
+         0, 1e9, NULL},
+        {"steps", ARG_INT, &io.steps,
+         "imp: training steps per round (0 = 200); isp: the model's own steps per round (0 = 40)",
+         0, 1e9, NULL},
+        {"rate", ARG_DOUBLE, &io.rate,
+         "imp / isp: fraction of the remaining weights pruned per round (0 = 0.2 imp, 0.15 isp)",
+         0, 0.99, NULL},
+        {"weak", ARG_INT, &io.weak, "isp: weak masks per round (0 = gradual magnitude pruning)", 0,
+         256, NULL},
+        {"lookahead", ARG_INT, &io.lookahead, "isp: training steps of each weak model", 1, 1e6, NULL},
+        {"subset", ARG_DOUBLE, &io.subset, "isp: fraction of the training images per weak model",
+         0.001, 1, NULL},
+        {"soup", ARG_BOOL, &io.soup, "isp: instant model soup (average the weak models each round)",
+         0, 0, NULL},
+        {"workers", ARG_INT, &io.workers, "isp: weak-model processes (0 = one per core)", 0, 256,
+         NULL},
+        {"fit-batch", ARG_INT, &io.fit_batch, "imp / isp: training batch", 1, 60000, NULL},
+        {"lr", ARG_DOUBLE, &io.lr, "imp / isp: AdamW learning rate (cosine within each run)", 1e-8,
+         10, NULL},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
     };
     struct arg_cmd spec = {"prune",
                            "frugal prune --model CKPT --out FILE [flags]",
                            "Prunes a checkpoint's weights by magnitude, at random, N:M, SNIP or\n"
-                           "GraSP and writes them with their keep-mask. Masks only grow: weights\n"
-                           "the checkpoint already pruned stay pruned.",
+                           "GraSP, or while training (IMP with rewinding, Instant Soup Pruning),\n"
+                           "and writes them with their keep-mask. Masks only grow: weights the\n"
+                           "checkpoint already pruned stay pruned.",
                            flags,
                            (int)(sizeof flags / sizeof flags[0]),
                            0,
@@ -257,9 +404,10 @@ int cmd_prune(int argc, char **argv) {
         fprintf(stderr, "frugal prune: --out FILE is required\n");
         return EXIT_USAGE;
     }
+    int iterative = strcmp(method, "imp") == 0 ? 1 : strcmp(method, "isp") == 0 ? 2 : 0;
     struct fr_prune_config pc;
     fr_prune_config_defaults(&pc);
-    pc.method = (enum fr_prune_method)fr_prune_method_parse(method);
+    pc.method = iterative ? FR_PRUNE_MAGNITUDE : (enum fr_prune_method)fr_prune_method_parse(method);
     pc.sparsity = sparsity;
     pc.layerwise = layerwise;
     pc.seed = (uint64_t)seed;
@@ -269,8 +417,21 @@ int cmd_prune(int argc, char **argv) {
     if (pc.method != FR_PRUNE_NM && !(sparsity < 1))
         return cli_fail("prune", "sparsity %g must be in [0, 1)", sparsity);
     if ((rc = cli_threads("prune", threads)) != EXIT_OK) return rc;
-    if (!is_image_model(model))
+    if (iterative && !(sparsity > 0))
+        return cli_fail("prune", "--method %s needs a sparsity in (0, 1)", method);
+    if (iterative && layerwise)
+        return cli_fail("prune", "--layerwise does not apply to --method %s (global magnitude "
+                        "each round)", method);
+    if (!is_image_model(model)) {
+        if (iterative)
+            return cli_fail("prune", "--method %s trains image classifiers; for a language model "
+                            "use omp/random/nm/snip/grasp, then `frugal train-lm --init`", method);
         return prune_lm(model, out, method, scope, exclude, text, batch, &pc);
+    }
+    io.seed = (uint64_t)seed;
+    io.data_dir = data_dir;
+    if (!io.steps) io.steps = iterative == 1 ? 200 : 40;
+    int64_t iter_steps = 0;
 
     struct fr_dataset score = {0}; /* the SNIP / GraSP batch */
     struct fr_prune_batch bl = {.ds = &score};
@@ -306,12 +467,18 @@ int cmd_prune(int argc, char **argv) {
             goto cleanup;
         }
     }
-    if (fr_prune(&m->params, sel, &pc, bl.ctx ? fr_prune_batch_loss : NULL, &bl)) {
+    if (iterative) {
+        if ((rc = cli_check_data_dir("prune", data_dir)) != EXIT_OK) goto cleanup;
+        if (prune_iterative(m, sel, iterative == 2, sparsity, &io, &iter_steps)) {
+            rc = cli_fail("prune", "%s", fr_last_error());
+            goto cleanup;
+        }
+    } else if (fr_prune(&m->params, sel, &pc, bl.ctx ? fr_prune_batch_loss : NULL, &bl)) {
         rc = cli_fail("prune", "%s", fr_last_error());
         goto cleanup;
     }
-    char keys[FR_MODEL_META_MAX + 4][64], vals[FR_MODEL_META_MAX + 4][64];
-    const char *kp[FR_MODEL_META_MAX + 4], *vp[FR_MODEL_META_MAX + 4];
+    char keys[FR_MODEL_META_MAX + 5][64], vals[FR_MODEL_META_MAX + 5][64];
+    const char *kp[FR_MODEL_META_MAX + 5], *vp[FR_MODEL_META_MAX + 5];
     int nmeta = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
     snprintf(keys[nmeta], 64, "prune.method");
     snprintf(vals[nmeta++], 64, "%s", method);
@@ -321,7 +488,11 @@ int cmd_prune(int argc, char **argv) {
     else
         snprintf(vals[nmeta++], 64, "%.17g", sparsity);
     snprintf(keys[nmeta], 64, "prune.layerwise");
-    snprintf(vals[nmeta++], 64, "%d", layerwise);
+    snprintf(vals[nmeta++], 64, "%d", iterative ? 0 : layerwise);
+    if (iterative) {
+        snprintf(keys[nmeta], 64, "prune.train_steps");
+        snprintf(vals[nmeta++], 64, "%lld", (long long)iter_steps);
+    }
     for (int i = 0; i < nmeta; i++) kp[i] = keys[i], vp[i] = vals[i];
     struct fr_ckpt o = {kp, vp, nmeta, NULL, 0, FR_F32, 0, 0};
     if ((rc = cli_mkdirs("prune", out, 1)) != EXIT_OK) goto cleanup;
