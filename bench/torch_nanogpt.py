@@ -10,7 +10,14 @@ projections. Recipe: 4 layers, 4 heads, 128 embedding, block 64, batch 12,
 tensors), warmup 100, cosine to 1e-4, clip 1.0, dropout 0. Reports the loss
 estimated on 20 validation batches (as nanoGPT prints it) and on the whole
 validation split in non-overlapping windows (as frugal's final number).
-usage: torch_nanogpt.py [--seed S] [--iters N] [--threads 2]
+
+--arch llama swaps the model for the LLaMA form that `frugal train-lm --arch
+llama` builds, same recipe: RMSNorm (eps 1e-5), rotary embeddings (theta
+10000, adjacent pairs as llama2.c rotates them) instead of learned
+positions, SwiGLU MLP with hidden 352 (8*128/3 rounded up to a multiple of
+32), no biases, tied classifier, the same init (0.02; 0.02/sqrt(2 n_layer)
+on o_proj and down_proj).
+usage: torch_nanogpt.py [--arch gpt2|llama] [--seed S] [--iters N] [--threads 2]
 """
 import argparse
 import math
@@ -69,8 +76,76 @@ class GPT(nn.Module):
         return s.ln_f(x) @ s.wte.weight.T
 
 
+class RMS(nn.Module):
+    def __init__(s, d):
+        super().__init__()
+        s.weight = nn.Parameter(torch.ones(d))
+
+    def forward(s, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * s.weight
+
+
+def rope(x, cos, sin):
+    # x: B, H, T, hs; rotate adjacent pairs (x0, x1), (x2, x3), ...
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)
+
+
+class LlamaBlock(nn.Module):
+    def __init__(s, D, H, Hd):
+        super().__init__()
+        s.H = H
+        s.n1, s.n2 = RMS(D), RMS(D)
+        s.q_proj = nn.Linear(D, D, bias=False)
+        s.k_proj = nn.Linear(D, D, bias=False)
+        s.v_proj = nn.Linear(D, D, bias=False)
+        s.o_proj = nn.Linear(D, D, bias=False)
+        s.gate_proj = nn.Linear(D, Hd, bias=False)
+        s.up_proj = nn.Linear(D, Hd, bias=False)
+        s.down_proj = nn.Linear(Hd, D, bias=False)
+
+    def forward(s, x, cos, sin):
+        B, T, D = x.shape
+        h = s.n1(x)
+        q, k, v = (p(h).view(B, T, s.H, D // s.H).transpose(1, 2)
+                   for p in (s.q_proj, s.k_proj, s.v_proj))
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(D // s.H)
+        att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).tril().logical_not(), float("-inf"))
+        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
+        x = x + s.o_proj(y)
+        h = s.n2(x)
+        return x + s.down_proj(F.silu(s.gate_proj(h)) * s.up_proj(h))
+
+
+class Llama(nn.Module):
+    def __init__(s, V, S, L, H, D):
+        super().__init__()
+        Hd = (8 * D // 3 + 31) // 32 * 32
+        s.wte = nn.Embedding(V, D)
+        s.h = nn.ModuleList(LlamaBlock(D, H, Hd) for _ in range(L))
+        s.norm = RMS(D)
+        hs = D // H
+        inv = 1.0 / (10000.0 ** (torch.arange(0, hs, 2).float() / hs))
+        ang = torch.arange(S).float()[:, None] * inv[None, :]
+        s.register_buffer("cos", ang.cos())
+        s.register_buffer("sin", ang.sin())
+        for n, p in s.named_parameters():
+            if p.dim() == 2:
+                std = 0.02 / math.sqrt(2 * L) if n.endswith("o_proj.weight") or n.endswith("down_proj.weight") else 0.02
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(s, idx):
+        T = idx.shape[1]
+        x = s.wte(idx)
+        for b in s.h:
+            x = b(x, s.cos[:T], s.sin[:T])
+        return s.norm(x) @ s.wte.weight.T
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", choices=("gpt2", "llama"), default="gpt2")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--iters", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
@@ -85,7 +160,7 @@ def main():
     n = int(0.9 * len(data))
     train, val = data[:n], data[n:]
     B, T = 12, 64
-    m = GPT(len(chars), T, 4, 4, 128)
+    m = (GPT if a.arch == "gpt2" else Llama)(len(chars), T, 4, 4, 128)
     decay = [p for p in m.parameters() if p.dim() >= 2]
     nodecay = [p for p in m.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
@@ -122,8 +197,9 @@ def main():
             lg = m(val[s0:s0 + t][None])[0]
             tot += F.cross_entropy(lg, val[s0 + 1:s0 + 1 + t], reduction="sum").item()
             cnt += t
-    print("torch nanogpt seed %d: %d iters in %.1f s (%.0f tokens/s); val loss est %.4f; full val %.4f"
-          % (a.seed, a.iters, dt, a.iters * B * T / dt, est, tot / cnt))
+    print("torch %s seed %d: %d params, %d iters in %.1f s (%.0f tokens/s); val loss est %.4f; full val %.4f"
+          % ("nanogpt" if a.arch == "gpt2" else "llama", a.seed,
+             sum(p.numel() for p in m.parameters()), a.iters, dt, a.iters * B * T / dt, est, tot / cnt))
 
 
 if __name__ == "__main__":
