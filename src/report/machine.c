@@ -50,7 +50,8 @@ static void git_commit(char *out, size_t cap) {
     if (n != 40) return;
     for (size_t i = 0; i < n; i++)
         if (!isxdigit((unsigned char)buf[i])) return;
-    snprintf(out, cap, "%s", buf);
+    buf[40] = '\0'; /* n == 40: says so to the compiler's truncation check too */
+    snprintf(out, cap, "%.40s", buf);
 }
 
 void fr_machine_probe(struct fr_machine *m) {
