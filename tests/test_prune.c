@@ -9,12 +9,14 @@
  * and the `frugal prune` / `frugal sparsity` commands (FRUGAL_BIN). */
 #include "check.h"
 
+#include "frugal/data.h"
 #include "frugal/io.h"
 #include "frugal/kernels.h"
 #include "frugal/models.h"
 #include "frugal/optim.h"
 #include "frugal/prune.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -497,6 +499,53 @@ static void grad_ref(const struct tiny *t, double *w, double *g) {
     }
 }
 
+/* fr_prune_batch_loss: the cross entropy of the model's logits divided by
+ * the temperature, gradients left in p->grad (GraSP scores with T = 200). */
+static void test_batch_loss(void) {
+    struct fr_model_config mc;
+    fr_model_config_defaults(&mc);
+    mc.in_h = mc.in_w = 8;
+    struct fr_model *m = fr_model_create("mlp", &mc, 4);
+    struct fr_dataset ds = {0};
+    ds.n = 6, ds.C = 1, ds.H = ds.W = 8, ds.nclass = 10;
+    ds.x = malloc(sizeof(float) * 6 * 64);
+    ds.y = malloc(sizeof(int32_t) * 6);
+    struct fr_rng r;
+    fr_rng_seed(&r, 11);
+    fr_rng_fill_uniform(&r, ds.x, 6 * 64, -2, 2);
+    for (int i = 0; i < 6; i++) ds.y[i] = (i * 7) % 10;
+    struct fr_ctx *ctx = fr_ctx_new(8 << 20);
+    int64_t ne[4] = {8, 8, 1, 6};
+    struct fr_tensor *z = m->forward(m, ctx, fr_wrap(ctx, FR_F32, 4, ne, ds.x));
+    double want[2] = {0, 0};
+    const double T[2] = {1, 200};
+    for (int t = 0; t < 2; t++) {
+        for (int b = 0; b < 6; b++) {
+            double mx = -1e300, se = 0;
+            for (int k = 0; k < 10; k++) mx = fmax(mx, fr_get(z, b * 10 + k) / T[t]);
+            for (int k = 0; k < 10; k++) se += exp(fr_get(z, b * 10 + k) / T[t] - mx);
+            want[t] += (mx + log(se) - fr_get(z, b * 10 + ds.y[b]) / T[t]) / 6;
+        }
+    }
+    fr_ctx_reset(ctx);
+    double got[2] = {0, 0}, gnorm[2] = {0, 0};
+    for (int t = 0; t < 2; t++) {
+        struct fr_prune_batch b = {m, ctx, &ds, t ? 200.0f : 0.0f};
+        CHECK(fr_prune_batch_loss(&b, &m->params, &got[t]) == 0, "batch loss T=%g", T[t]);
+        for (int64_t i = 0; i < m->params.n; i++) gnorm[t] += (double)m->params.grad[i] * m->params.grad[i];
+        CHECK(fabs(got[t] - want[t]) < 1e-5 * (1 + want[t]), "T=%g: loss %.8f, by hand %.8f", T[t],
+              got[t], want[t]);
+    }
+    /* near-uniform softmax at T = 200: loss near log 10, gradients ~T times smaller */
+    CHECK(fabs(got[1] - log(10.0)) < 0.05 && gnorm[1] > 0 && gnorm[1] < gnorm[0] * 1e-2,
+          "T=200: loss %.5f (log 10 = %.5f), |g|^2 %.3g vs %.3g", got[1], log(10.0), gnorm[1],
+          gnorm[0]);
+    fr_ctx_free(ctx);
+    free(ds.x);
+    free(ds.y);
+    fr_model_free(m);
+}
+
 static void test_snip_grasp(void) {
     struct tiny t;
     fr_params_init(&t.p);
@@ -787,6 +836,7 @@ int main(void) {
     test_optim_masked();
     test_csr();
     test_snip_grasp();
+    test_batch_loss();
     test_save_load();
     test_cli();
     char cmd[400];

@@ -92,6 +92,8 @@ struct fr_prune_batch {
     struct fr_model *m;
     struct fr_ctx *ctx;
     const struct fr_dataset *ds;
+    float temperature; /* the logits are divided by it (0 or 1: as they are); GraSP's paper
+                          scores with 200, which keeps the softmax far from saturation */
 };
 int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss);
 

@@ -89,6 +89,7 @@ struct lm_batch {
     struct fr_ctx *ctx;
     int32_t *x, *y;
     int64_t T, B;
+    float temperature; /* as struct fr_prune_batch's */
 };
 
 static int lm_batch_loss(void *user, struct fr_params *p, double *loss) {
@@ -97,9 +98,10 @@ static int lm_batch_loss(void *user, struct fr_params *p, double *loss) {
     int64_t ne[2] = {b->T, b->B};
     struct fr_tensor *x = fr_wrap(b->ctx, FR_I32, 2, ne, b->x);
     struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 2, ne, b->y);
-    struct fr_tensor *l = x && y ? fr_cross_entropy(b->ctx, fr_tf_forward(b->ctx, b->m, x, NULL),
-                                                    y, 0.0f)
-                                 : NULL;
+    struct fr_tensor *z = x && y ? fr_tf_forward(b->ctx, b->m, x, NULL) : NULL;
+    if (z && b->temperature > 0 && b->temperature != 1)
+        z = fr_scale(b->ctx, z, 1.0f / b->temperature);
+    struct fr_tensor *l = z ? fr_cross_entropy(b->ctx, z, y, 0.0f) : NULL;
     int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
     if (!rc) *loss = fr_get(l, 0);
     fr_ctx_reset(b->ctx);
@@ -145,7 +147,7 @@ static int lm_batch_init(struct lm_batch *b, struct fr_tf_model *m, const char *
 
 /* `frugal prune` of a transformer language model. */
 static int prune_lm(const char *model, const char *out, const char *method, const char *scope,
-                    const char *exclude, const char *text, int64_t batch,
+                    const char *exclude, const char *text, int64_t batch, float temperature,
                     const struct fr_prune_config *pc) {
     struct fr_tf_model m;
     struct lm_batch lb = {0};
@@ -181,6 +183,7 @@ static int prune_lm(const char *model, const char *out, const char *method, cons
             rc = cli_fail("prune", "%s", fr_last_error());
             goto cleanup;
         }
+        lb.temperature = temperature;
     }
     if (fr_prune(&m.params, sel, pc, scored ? lm_batch_loss : NULL, &lb)) {
         rc = cli_fail("prune", "%s", fr_last_error());
@@ -329,7 +332,7 @@ int cmd_prune(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *method = "omp", *scope = "", *exclude = "",
                *nm = "2:4", *data_dir = DEFAULT_DATA_DIR,
                *text = "data/tinyshakespeare.txt";
-    double sparsity = 0.5;
+    double sparsity = 0.5, temperature = 200;
     int layerwise = 0;
     int64_t seed = 1, batch = 256, threads = 0;
     struct iter_opts io = {.task = "fashion", .steps = 0, .weak = 4, .lookahead = 40,
@@ -354,6 +357,9 @@ int cmd_prune(int argc, char **argv) {
         {"seed", ARG_INT, &seed, "seed of --method random, imp and isp", 0, 1e18, NULL},
         {"batch", ARG_INT, &batch, "training images (or LM text windows) scored by snip / grasp", 1,
          60000, NULL},
+        {"temperature", ARG_DOUBLE, &temperature,
+         "grasp: logits divided by this before the loss, as in the GraSP paper (1 = none)", 1e-3,
+         1e6, NULL},
         {"text", ARG_STR, &text, "LM: text whose first 90% scores snip / grasp", 0, 0, NULL},
         {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip, grasp, imp, isp)", 0, 0,
          NULL},
@@ -417,6 +423,7 @@ int cmd_prune(int argc, char **argv) {
     if (pc.method != FR_PRUNE_NM && !(sparsity < 1))
         return cli_fail("prune", "sparsity %g must be in [0, 1)", sparsity);
     if ((rc = cli_threads("prune", threads)) != EXIT_OK) return rc;
+    float score_t = pc.method == FR_PRUNE_GRASP ? (float)temperature : 1.0f;
     if (iterative && !(sparsity > 0))
         return cli_fail("prune", "--method %s needs a sparsity in (0, 1)", method);
     if (iterative && layerwise)
@@ -426,7 +433,7 @@ int cmd_prune(int argc, char **argv) {
         if (iterative)
             return cli_fail("prune", "--method %s trains image classifiers; for a language model "
                             "use omp/random/nm/snip/grasp, then `frugal train-lm --init`", method);
-        return prune_lm(model, out, method, scope, exclude, text, batch, &pc);
+        return prune_lm(model, out, method, scope, exclude, text, batch, score_t, &pc);
     }
     io.seed = (uint64_t)seed;
     io.data_dir = data_dir;
@@ -462,6 +469,7 @@ int cmd_prune(int argc, char **argv) {
             goto cleanup;
         }
         bl.m = m;
+        bl.temperature = score_t;
         if (!(bl.ctx = fr_ctx_new(64 << 20))) {
             rc = cli_fail("prune", "out of memory");
             goto cleanup;
@@ -492,6 +500,9 @@ int cmd_prune(int argc, char **argv) {
     if (iterative) {
         snprintf(keys[nmeta], 64, "prune.train_steps");
         snprintf(vals[nmeta++], 64, "%lld", (long long)iter_steps);
+    } else if (pc.method == FR_PRUNE_GRASP) {
+        snprintf(keys[nmeta], 64, "prune.temperature");
+        snprintf(vals[nmeta++], 64, "%g", (double)score_t);
     }
     for (int i = 0; i < nmeta; i++) kp[i] = keys[i], vp[i] = vals[i];
     struct fr_ckpt o = {kp, vp, nmeta, NULL, 0, FR_F32, 0, 0};

@@ -444,8 +444,10 @@ int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss) {
     int64_t ne[4] = {ds->W, ds->H, ds->C, ds->n};
     struct fr_tensor *x = fr_wrap(b->ctx, FR_F32, 4, ne, ds->x);
     struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 1, &ds->n, ds->y);
-    struct fr_tensor *l =
-        x && y ? fr_cross_entropy(b->ctx, b->m->forward(b->m, b->ctx, x), y, 0.0f) : NULL;
+    struct fr_tensor *z = x && y ? b->m->forward(b->m, b->ctx, x) : NULL;
+    if (z && b->temperature > 0 && b->temperature != 1)
+        z = fr_scale(b->ctx, z, 1.0f / b->temperature);
+    struct fr_tensor *l = z ? fr_cross_entropy(b->ctx, z, y, 0.0f) : NULL;
     int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
     if (!rc) *loss = fr_get(l, 0);
     fr_ctx_reset(b->ctx);
