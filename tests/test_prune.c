@@ -761,6 +761,43 @@ static void test_cli(void) {
         snprintf(args, sizeof args, "prune --model %s --method grasp --sparsity 0.5 --batch 32 --out %s",
                  ck, out);
         CHECK(run(bin, args) == 0, "prune grasp on Fashion-MNIST: %s", g_err);
+        /* fine-tune the 80% OMP checkpoint with `frugal train --init`: the mask
+         * survives training and is written with the result */
+        char ft[300];
+        snprintf(ft, sizeof ft, "%s/ft.safetensors", g_tmp);
+        snprintf(args, sizeof args, "prune --model %s --method omp --sparsity 0.8 --out %s", ck, out);
+        CHECK(run(bin, args) == 0, "prune omp for the fine-tune: %s", g_err);
+        snprintf(args, sizeof args,
+                 "train --init %s --epochs 1 --limit-train 256 --batch 64 --val-frac 0 --results '' "
+                 "--out %s", out, ft);
+        rc = run(bin, args);
+        CHECK(rc == 0 && strstr(g_out, "test acc"), "train --init: exit %d: %s%s", rc, g_out, g_err);
+        struct fr_model *a = fr_model_create("mlp", &mc, 9), *b = fr_model_create("mlp", &mc, 9);
+        int ha = 0, hb = 0;
+        if (fr_prune_load(&a->params, out, NULL, &ha) == 0 && fr_prune_load(&b->params, ft, NULL, &hb) == 0) {
+            int64_t same_mask = 0, zero = 0, moved = 0, masked = 0;
+            for (int64_t i = 0; i < a->params.n; i++) {
+                same_mask += a->params.mask[i] == b->params.mask[i];
+                masked += b->params.mask[i] == 0;
+                zero += b->params.mask[i] == 0 && b->params.data[i] == 0;
+                moved += b->params.mask[i] != 0 && b->params.data[i] != a->params.data[i];
+            }
+            CHECK(ha && hb && same_mask == a->params.n && zero == masked && masked > 0 && moved > 0,
+                  "train --init keeps the mask (%lld of %lld equal), pruned stay zero (%lld of "
+                  "%lld), the rest trained (%lld moved)", (long long)same_mask,
+                  (long long)a->params.n, (long long)zero, (long long)masked, (long long)moved);
+        } else {
+            CHECK(0, "train --init output loads: %s", fr_last_error());
+        }
+        fr_model_free(a);
+        fr_model_free(b);
+        snprintf(args, sizeof args, "train --init %s --epochs 1 --limit-train 256 --results ''", bad);
+        rc = run(bin, args);
+        CHECK(rc == 1 && one_line(g_err) && strstr(g_err, "--init"), "train --init with wrong shapes: "
+              "exit %d [%s]", rc, g_err);
+        snprintf(args, sizeof args, "train --init %s/none.safetensors --results ''", g_tmp);
+        rc = run(bin, args);
+        CHECK(rc == 1 && one_line(g_err), "train --init missing: exit %d [%s]", rc, g_err);
         /* the training methods: exact sparsity, provenance, a report line */
         const char *iter[2] = {"imp --steps 5", "isp --steps 3 --lookahead 3 --weak 2 --soup"};
         for (int i = 0; i < 2; i++) {

@@ -18,6 +18,8 @@
 extern "C" {
 #endif
 
+struct fr_model;
+
 struct fr_train_config {
     const char *model;    /* mlp | cnn | resnet20 | vgg-small */
     const char *data;     /* fashion-mnist */
@@ -44,6 +46,15 @@ struct fr_train_config {
     int ckpt_every;     /* steps between checkpoints (0 = each epoch end only) */
     int resume;         /* continue from ckpt if it exists */
     int64_t stop_after_steps; /* stop (as if killed) after this many steps; 0 = never (tests) */
+    /* Optional start point: called once on the newly created model, before a
+     * resume is loaded, e.g. to load pretrained or pruned weights with their
+     * keep-mask (the mask is kept through training and written with the
+     * final checkpoint as "__mask__"). A nonzero return stops the run and is
+     * returned. init_name (required with init) is recorded in the run
+     * checkpoint, so a resume must name the same start. */
+    int (*init)(void *user, struct fr_model *m);
+    void *init_user;
+    const char *init_name;
     /* progress: called after each step and each epoch */
     void (*progress)(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
                      double lr, int epoch_end, double val_acc);

@@ -133,6 +133,7 @@ static void build_meta(struct run *r) {
     meta_add(r, "train.augment", "%d", c->augment);
     meta_add(r, "train.limit_train", "%lld", (long long)c->limit_train);
     meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
+    if (c->init) meta_add(r, "train.init", "%.63s", c->init_name);
 }
 
 /* The run's extra arrays; returns how many (optimizer slabs only if used). */
@@ -222,6 +223,8 @@ static int check_config(const struct fr_train_config *c) {
         c->limit_train < 0 || c->limit_test < 0 || c->stop_after_steps < 0 || !(c->clip >= 0))
         return fr_error(FR_EINVAL, "train: negative warmup/step_every/patience/ckpt_every/limit/clip");
     if (c->resume && !c->ckpt) return fr_error(FR_EINVAL, "train: resume needs a checkpoint path");
+    if (c->init && (!c->init_name || !c->init_name[0]))
+        return fr_error(FR_EINVAL, "train: an init callback needs init_name");
     return 0;
 }
 
@@ -262,6 +265,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         rc = FR_EINVAL;
         goto cleanup;
     }
+    if (cfg->init && (rc = cfg->init(cfg->init_user, r.m))) goto cleanup;
+    if (r.m->params.mask) fr_params_apply_mask(&r.m->params);
     res->n_params = fr_params_count_trainable(&r.m->params);
     struct fr_optim_config oc;
     fr_optim_config_defaults(&oc, (enum fr_opt_kind)fr_optim_parse(cfg->opt));
@@ -365,8 +370,23 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     if (cfg->out) {
         const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
         for (int i = 0; i < r.nmodel_meta; i++) kp[i] = r.keys[i], vp[i] = r.vals[i];
-        struct fr_ckpt o = {kp, vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
-        if ((rc = fr_params_save(&r.m->params, cfg->out, &o))) goto cleanup;
+        /* a pruned start keeps its keep-mask beside the weights, under
+         * prune.h's FR_PRUNE_MASK_BLOB name (spelled out: train sits below
+         * the method layer) */
+        uint8_t *mk = NULL;
+        struct fr_ckpt_blob mb = {"__mask__", FR_U8, NULL, r.m->params.n, 0, 0};
+        if (r.m->params.mask) {
+            if (!(mk = malloc((size_t)r.m->params.n))) {
+                rc = fr_error(FR_ENOMEM, "train: out of memory for the mask");
+                goto cleanup;
+            }
+            for (int64_t i = 0; i < r.m->params.n; i++) mk[i] = r.m->params.mask[i] != 0.0f;
+            mb.data = mk;
+        }
+        struct fr_ckpt o = {kp, vp, r.nmodel_meta, mk ? &mb : NULL, mk ? 1 : 0, FR_F32, 0, 0};
+        rc = fr_params_save(&r.m->params, cfg->out, &o);
+        free(mk);
+        if (rc) goto cleanup;
     }
 finish:
     res->epochs_run = (int)r.counters[C_EPOCHS_RUN];

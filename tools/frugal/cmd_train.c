@@ -9,6 +9,9 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/io.h"
+#include "frugal/models.h"
+#include "frugal/prune.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
 
@@ -236,6 +239,38 @@ cleanup:
     return code;
 }
 
+/* --init: the start checkpoint's weights and keep-mask (pruned by `frugal
+ * prune` or not); its tensors must fit the model the run builds. */
+static int load_init(void *user, struct fr_model *m) {
+    const char *path = user;
+    struct fr_ckpt o = {0};
+    o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
+    int has_mask = 0, rc = fr_prune_load(&m->params, path, &o, &has_mask);
+    if (rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", fr_last_error());
+        return fr_error(rc, "--init %.200s: %s", path, msg);
+    }
+    return 0;
+}
+
+/* The architecture written in checkpoint path's metadata into arch. */
+static int init_arch(const char *path, char *arch, size_t cap) {
+    struct fr_st_file *f = NULL;
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    struct fr_model_config mc;
+    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
+                            (const char *const *)f->meta_vals, arch, cap, &mc);
+    fr_st_close(f);
+    if (rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", fr_last_error());
+        return fr_error(rc, "--init %.200s: %s", path, msg);
+    }
+    return 0;
+}
+
 static const char *const MODELS[] = {"mlp", "cnn", "resnet20", "vgg-small", NULL};
 static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
@@ -255,9 +290,12 @@ int cmd_train(int argc, char **argv) {
                *data = cfg.data ? cfg.data : "fashion-mnist";
     const char *opt = cfg.opt ? cfg.opt : "sgd", *schedule = cfg.schedule ? cfg.schedule : "none";
     const char *data_dir = cfg.data_dir ? cfg.data_dir : DEFAULT_DATA_DIR;
-    const char *out = "", *ckpt = "", *results = "out/train";
+    const char *out = "", *ckpt = "", *results = "out/train", *init = "";
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "architecture", 0, 0, MODELS},
+        {"model", ARG_STR, &model, "architecture (with --init: the checkpoint's)", 0, 0, MODELS},
+        {"init", ARG_STR, &init,
+         "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; pruned "
+         "weights stay zero) instead of a fresh init (\"\" = none)", 0, 0, NULL},
         {"data", ARG_STR, &data, "dataset", 0, 0, DATASETS},
         {"data-dir", ARG_STR, &data_dir, "directory with the dataset's IDX .gz files", 0, 0, NULL},
         {"epochs", ARG_INT, &epochs, "passes over the training set", 1, 100000, NULL},
@@ -317,7 +355,14 @@ int cmd_train(int argc, char **argv) {
     if ((rc = cli_threads("train", threads)) != EXIT_OK) return rc;
     if ((rc = cli_check_data_dir("train", data_dir)) != EXIT_OK) return rc;
 
-    char out_buf[4200], command[2048];
+    char out_buf[4200], command[2048], arch[32];
+    if (*init) {
+        if (init_arch(init, arch, sizeof arch)) return cli_fail("train", "%s", fr_last_error());
+        model = arch;
+        cfg.init = load_init;
+        cfg.init_user = (void *)init;
+        cfg.init_name = init;
+    }
     if (!*out && *results) {
         snprintf(out_buf, sizeof out_buf, "%s/model.safetensors", results);
         out = out_buf;
