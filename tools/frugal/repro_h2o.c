@@ -6,6 +6,9 @@
  *     for budgets to matter much, kept as the baseline case);
  *   - out/shakespeare-char-6l.safetensors when present: 6-layer char GPT,
  *     context 256;
+ *   - data/shakespeare-char-llama6.safetensors: 6-layer char LLaMA (rotary
+ *     positions), context 256, shipped, so a clean clone has a long-context
+ *     character model;
  *   - data/stories260K.bin: llama2.c's LLaMA (GQA 8q/4kv), context 512, on
  *     its own samples at temperature 1 (it ships without a tokenizer);
  *   - out/shakespeare-bpe.safetensors when present: 512-token BPE GPT,
@@ -55,6 +58,8 @@ int repro_h2o(const struct repro_opts *o) {
         /* the same character vocabulary as the 2-layer model */
         {"char256", "out/shakespeare-char-6l.safetensors", "data/tinyshakespeare.txt",
          "data/shakespeare-char.safetensors.tok", 256, 32, 8, 2},
+        {"llama256", "data/shakespeare-char-llama6.safetensors", "data/tinyshakespeare.txt", NULL,
+         256, 32, 8, 2},
         {"stories260K", "data/stories260K.bin", NULL, NULL, 512, 64, 8, 2},
         /* BPE (512 tokens) GPT, context 256, when trained:
          * frugal train-lm --tokenizer bpe --bpe-vocab 512 --block 256 --batch 8 --iters 800
