@@ -210,7 +210,8 @@ static int run_oneshot(struct env *e, struct task_res *T, int method) {
         pc.sparsity = SP[i];
         pc.seed = e->o->seed;
         double t = fr_seconds();
-        struct fr_prune_batch pb = {e->m, e->ctx, &e->score};
+        /* GraSP scores at the paper's logit temperature (SNIP at 1) */
+        struct fr_prune_batch pb = {e->m, e->ctx, &e->score, method == M_GRASP ? 200.0f : 1.0f};
         if ((rc = fr_prune(&e->m->params, e->sel, &pc, fr_prune_batch_loss, &pb))) break;
         c->seconds = fr_seconds() - t;
         if (method == M_OMP && (rc = keep_mask(e, &T->mask[M_OMP][i]))) break;
