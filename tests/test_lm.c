@@ -7,6 +7,7 @@
 #include "frugal/lm.h"
 #include "frugal/tokenizer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,32 @@ int main(void) {
     free(ids);
     fr_tokenizer_free(tok);
     fr_tf_free(&m);
+
+    /* select_full: the kept checkpoint is the one best on the whole validation
+     * split, and best_val_loss is its score */
+    tiny(&c, "/tmp/frugal_lm.txt");
+    c.out = "/tmp/frugal_lm_sel.safetensors";
+    c.select_full = 1;
+    c.iters = 40;
+    c.eval_interval = 10;
+    CHECK(fr_lm_train(&c, &r) == 0, "select_full train: %s", fr_last_error());
+    double best_sel = r.best_val_loss;
+    fr_lm_result_free(&r);
+    if (fr_tf_load(&m, c.out) == 0 && fr_tokenizer_load("/tmp/frugal_lm_sel.safetensors.tok", &tok) == 0) {
+        CHECK(fr_lm_load_tokens("/tmp/frugal_lm.txt", tok, &ids, &nid) == 0, "encode");
+        int64_t nval = nid - nid * 9 / 10;
+        CHECK(fr_lm_nll(&m, ids + nid * 9 / 10, nval, 32, &nll, NULL) == 0 &&
+                  fabs(nll - best_sel) < 1e-9 * (1 + nll),
+              "kept checkpoint scores %.6f on the validation split, best_val_loss %.6f", nll,
+              best_sel);
+        free(ids);
+        fr_tokenizer_free(tok);
+        fr_tf_free(&m);
+    } else {
+        CHECK(0, "select_full checkpoint loads: %s", fr_last_error());
+    }
+    remove("/tmp/frugal_lm_sel.safetensors");
+    remove("/tmp/frugal_lm_sel.safetensors.tok");
 
     /* resume: stopped at 20 of 40 iterations, then continued */
     struct fr_lm_config a, b;

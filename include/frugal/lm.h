@@ -42,6 +42,9 @@ struct fr_lm_config {
     double lr, min_lr, wd, beta2, clip;
     int warmup;
     int eval_interval, eval_iters;
+    int select_full; /* keep (out) the checkpoint best on the whole validation split, scored at
+                        each evaluation (one inference pass over it each time), instead of
+                        the one best on the eval_iters-batch estimate (nanoGPT's rule) */
     uint64_t seed;
     const char *out;  /* best checkpoint (NULL: none) */
     const char *ckpt; /* resumable checkpoint (NULL: none) */
@@ -60,6 +63,9 @@ struct fr_lm_config {
 struct fr_lm_result {
     int64_t iters_done;
     double best_val_loss, final_val_loss, full_val_loss, train_loss;
+    /* best_val_loss: the lowest selection score (the estimate, or with
+       select_full the whole split); full_val_loss: the final weights on the
+       whole split */
     double init_val_loss; /* whole validation split before the first step, after pruning
                              (computed when init or prune_sparsity is set, else NAN) */
     double scope_sparsity; /* fraction of the prunable weights that are zero at the end */

@@ -423,8 +423,11 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
             if ((rc = push_eval(res, it, tr, va))) goto done;
             if (c->progress) c->progress(c->user, it, c->iters, tr, 0, 1, va);
             res->final_val_loss = va;
-            if (va < best) {
-                best = va;
+            double score = va;
+            if (c->select_full && (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &score, NULL)))
+                goto done;
+            if (score < best) {
+                best = score;
                 if (c->out && (rc = fr_tf_save(&R.m, c->out, FR_F32))) goto done;
             }
         }

@@ -85,7 +85,7 @@ int cmd_train_lm(int argc, char **argv) {
     int64_t eval_int = c.eval_interval, eval_iters = c.eval_iters, seed = (int64_t)c.seed;
     int64_t threads = 0, bpe_vocab = c.bpe_vocab, ckpt_every = 0;
     double lr = c.lr, min_lr = c.min_lr, dropout = 0, wd = c.wd, beta2 = c.beta2, clip = c.clip;
-    int resume = 0, bias = !c.model.no_bias, prune_layerwise = 0;
+    int resume = 0, bias = !c.model.no_bias, prune_layerwise = 0, select_full = 0;
     double prune = 0;
     const char *gelu = c.model.gelu_exact ? "exact" : "tanh";
     static const char *const gelus[] = {"exact", "tanh", NULL};
@@ -121,6 +121,9 @@ int cmd_train_lm(int argc, char **argv) {
         {"dropout", ARG_DOUBLE, &dropout, "dropout on embeddings and residual branches", 0, 0.99},
         {"eval-interval", ARG_INT, &eval_int, "iterations between evaluations", 1, 1e9},
         {"eval-iters", ARG_INT, &eval_iters, "batches per evaluation", 1, 1e6},
+        {"select-full", ARG_BOOL, &select_full,
+         "keep the checkpoint best on the whole validation split (one pass over it per "
+         "evaluation) instead of best on the batch estimate"},
         {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
         {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
         {"out", ARG_STR, &out, "best checkpoint (.safetensors; tokenizer goes to OUT.tok)"},
@@ -163,6 +166,7 @@ int cmd_train_lm(int argc, char **argv) {
     c.clip = clip;
     c.eval_interval = (int)eval_int;
     c.eval_iters = (int)eval_iters;
+    c.select_full = select_full;
     c.seed = (uint64_t)seed;
     c.out = out;
     c.ckpt = ckpt;
@@ -189,8 +193,12 @@ int cmd_train_lm(int argc, char **argv) {
         printf("start (%s%s): full validation split %.4f, prunable weights %.2f%% zero at the end\n",
                init ? init : "fresh init", prune > 0 ? ", pruned" : "", r.init_val_loss,
                100.0 * r.scope_sparsity);
-    printf("best val loss %.4f (estimated on %d batches); full validation split %.4f\n",
-           r.best_val_loss, c.eval_iters, r.full_val_loss);
+    if (select_full)
+        printf("best val loss %.4f (whole validation split, kept in --out); final weights %.4f\n",
+               r.best_val_loss, r.full_val_loss);
+    else
+        printf("best val loss %.4f (estimated on %d batches); full validation split %.4f\n",
+               r.best_val_loss, c.eval_iters, r.full_val_loss);
     if (results && *results && r.n_evals) {
         char line[2048], path[4096];
         cli_command_line(argc, argv, line, sizeof line);
