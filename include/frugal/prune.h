@@ -96,6 +96,13 @@ struct fr_prune_batch {
                           scores with 200, which keeps the softmax far from saturation */
 };
 int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss);
+/* The end every scoring loss shares (fr_prune_batch_loss, the CLI's LM
+ * windows): cross entropy of logits / temperature (0 or 1: as they are)
+ * against y, backward, *loss set, ctx reset. FR_EINVAL when logits or y is
+ * NULL (an earlier op failed). */
+struct fr_tensor;
+int fr_prune_logits_loss(struct fr_ctx *ctx, struct fr_tensor *logits, struct fr_tensor *y,
+                         float temperature, double *loss);
 
 /* Per-weight keep-scores for method over the scoped tensors into score[0..p->n)
  * (entries outside the scope are left untouched). Weights already masked get

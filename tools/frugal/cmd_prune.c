@@ -99,13 +99,7 @@ static int lm_batch_loss(void *user, struct fr_params *p, double *loss) {
     struct fr_tensor *x = fr_wrap(b->ctx, FR_I32, 2, ne, b->x);
     struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 2, ne, b->y);
     struct fr_tensor *z = x && y ? fr_tf_forward(b->ctx, b->m, x, NULL) : NULL;
-    if (z && b->temperature > 0 && b->temperature != 1)
-        z = fr_scale(b->ctx, z, 1.0f / b->temperature);
-    struct fr_tensor *l = z ? fr_cross_entropy(b->ctx, z, y, 0.0f) : NULL;
-    int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
-    if (!rc) *loss = fr_get(l, 0);
-    fr_ctx_reset(b->ctx);
-    return rc;
+    return fr_prune_logits_loss(b->ctx, z, y, b->temperature, loss);
 }
 
 /* Fills b with `batch` windows spread evenly over the first 90% of text. */

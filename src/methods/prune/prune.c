@@ -437,6 +437,17 @@ cleanup:
     return rc;
 }
 
+int fr_prune_logits_loss(struct fr_ctx *ctx, struct fr_tensor *logits, struct fr_tensor *y,
+                         float temperature, double *loss) {
+    struct fr_tensor *z = logits;
+    if (z && temperature > 0 && temperature != 1) z = fr_scale(ctx, z, 1.0f / temperature);
+    struct fr_tensor *l = z && y ? fr_cross_entropy(ctx, z, y, 0.0f) : NULL;
+    int rc = l ? fr_backward(ctx, l) : FR_EINVAL;
+    if (!rc) *loss = fr_get(l, 0);
+    fr_ctx_reset(ctx);
+    return rc;
+}
+
 int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss) {
     const struct fr_prune_batch *b = user;
     const struct fr_dataset *ds = b->ds;
@@ -445,11 +456,5 @@ int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss) {
     struct fr_tensor *x = fr_wrap(b->ctx, FR_F32, 4, ne, ds->x);
     struct fr_tensor *y = fr_wrap(b->ctx, FR_I32, 1, &ds->n, ds->y);
     struct fr_tensor *z = x && y ? b->m->forward(b->m, b->ctx, x) : NULL;
-    if (z && b->temperature > 0 && b->temperature != 1)
-        z = fr_scale(b->ctx, z, 1.0f / b->temperature);
-    struct fr_tensor *l = z ? fr_cross_entropy(b->ctx, z, y, 0.0f) : NULL;
-    int rc = l ? fr_backward(b->ctx, l) : FR_EINVAL;
-    if (!rc) *loss = fr_get(l, 0);
-    fr_ctx_reset(b->ctx);
-    return rc;
+    return fr_prune_logits_loss(b->ctx, z, y, b->temperature, loss);
 }
