@@ -157,6 +157,18 @@ int fr_params_save(const struct fr_params *p, const char *path, const struct fr_
  * is copied, so on failure the slab and the blobs are unchanged. */
 int fr_params_load(struct fr_params *p, const char *path, struct fr_ckpt *opt);
 
+/* The keep-mask of a pruned slab (p->mask) travels as this U8 blob over the
+ * whole slab (p->n entries, 1 keep / 0 pruned). */
+#define FR_MASK_BLOB "__mask__"
+/* fr_params_save plus the mask (when p->mask is set) as FR_MASK_BLOB; opt's
+ * own blobs and metadata are kept (at most 15 blobs). */
+int fr_params_save_masked(const struct fr_params *p, const char *path, const struct fr_ckpt *opt);
+/* fr_params_load plus the mask blob when the file has one: then p->mask is
+ * allocated, set, and applied (masked weights zeroed). *has_mask (may be
+ * NULL) tells which. A mask blob of the wrong size is FR_EINVAL. */
+int fr_params_load_masked(struct fr_params *p, const char *path, struct fr_ckpt *opt,
+                          int *has_mask);
+
 /* ---------------- IDX (MNIST family) ---------------- */
 
 /* An IDX array: dims outermost first as in the file; data converted to host

@@ -167,14 +167,11 @@ int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
 
 /* ---------------- masks in checkpoints ---------------- */
 
-#define FR_PRUNE_MASK_BLOB "__mask__" /* U8 over the whole slab (p->n) */
+#define FR_PRUNE_MASK_BLOB FR_MASK_BLOB /* U8 over the whole slab (p->n), io.h */
 
-/* fr_params_save plus the mask (when p->mask is set) as the U8 blob
- * FR_PRUNE_MASK_BLOB; opt's own blobs and metadata are kept (at most 15). */
+/* fr_params_save_masked / fr_params_load_masked (io.h), under the names the
+ * pruning code has always used. */
 int fr_prune_save(const struct fr_params *p, const char *path, const struct fr_ckpt *opt);
-/* fr_params_load plus the mask blob when the file has one: then p->mask is
- * allocated, set, and applied (masked weights zeroed). *has_mask (may be
- * NULL) tells which. A mask blob of the wrong size is FR_EINVAL. */
 int fr_prune_load(struct fr_params *p, const char *path, struct fr_ckpt *opt, int *has_mask);
 
 /* ---------------- sparse inference ---------------- */

@@ -21,11 +21,6 @@
 
 #include "../kernels/matvec.h"
 
-/* The keep-mask of a pruned model (params.h) in its checkpoint: a U8 array
- * over the whole slab, under prune.h's FR_PRUNE_MASK_BLOB name (spelled out
- * here because models sit above the method layer). */
-#define TF_MASK_BLOB "__mask__"
-
 int fr_tf_config_check(struct fr_tf_config *c) {
     if (c->arch != FR_TF_LLAMA && c->arch != FR_TF_GPT2)
         return fr_error(FR_EINVAL, "unknown transformer arch %d", c->arch);
@@ -335,17 +330,7 @@ int fr_tf_save_ex(const struct fr_tf_model *m, const char *path, int dtype,
     opt.meta_vals = vals;
     opt.nmeta = 15 + nextra;
     opt.store = (enum fr_dtype)dtype;
-    if (!m->params.mask) return fr_params_save(&m->params, path, &opt);
-    /* a pruned model keeps its keep-mask beside the weights */
-    uint8_t *mk = malloc((size_t)m->params.n);
-    if (!mk) return fr_error(FR_ENOMEM, "save: out of memory for the mask");
-    for (int64_t i = 0; i < m->params.n; i++) mk[i] = m->params.mask[i] != 0.0f;
-    struct fr_ckpt_blob b = {TF_MASK_BLOB, FR_U8, mk, m->params.n, 0, 0};
-    opt.blobs = &b;
-    opt.nblobs = 1;
-    int rc = fr_params_save(&m->params, path, &opt);
-    free(mk);
-    return rc;
+    return fr_params_save_masked(&m->params, path, &opt); /* a pruned model keeps its mask */
 }
 
 int fr_tf_load_hf(struct fr_tf_model *m, const char *path, struct fr_st_file *f);
@@ -579,19 +564,7 @@ static int load_frugal_st(struct fr_tf_model *m, const char *path, struct fr_st_
     }
     rc = fr_tf_init(m, &c, 0);
     if (rc) return fr_error(FR_EFORMAT, "%s: %s", path, fr_last_error());
-    uint8_t *mk = malloc((size_t)m->params.n);
-    if (!mk) return fr_error(FR_ENOMEM, "out of memory loading %s", path);
-    struct fr_ckpt_blob b = {TF_MASK_BLOB, FR_U8, mk, m->params.n, 1, 0};
-    struct fr_ckpt o = {0};
-    o.blobs = &b;
-    o.nblobs = 1;
-    rc = fr_params_load(&m->params, path, &o);
-    if (!rc && b.found && !(rc = fr_params_mask_init(&m->params))) {
-        for (int64_t i = 0; i < m->params.n; i++) m->params.mask[i] = mk[i] ? 1.0f : 0.0f;
-        fr_params_apply_mask(&m->params);
-    }
-    free(mk);
-    if (rc) return rc;
+    if ((rc = fr_params_load_masked(&m->params, path, NULL, NULL))) return rc;
     return check_nan(m->params.data, (size_t)m->params.n, path);
 }
 

@@ -370,23 +370,9 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     if (cfg->out) {
         const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
         for (int i = 0; i < r.nmodel_meta; i++) kp[i] = r.keys[i], vp[i] = r.vals[i];
-        /* a pruned start keeps its keep-mask beside the weights, under
-         * prune.h's FR_PRUNE_MASK_BLOB name (spelled out: train sits below
-         * the method layer) */
-        uint8_t *mk = NULL;
-        struct fr_ckpt_blob mb = {"__mask__", FR_U8, NULL, r.m->params.n, 0, 0};
-        if (r.m->params.mask) {
-            if (!(mk = malloc((size_t)r.m->params.n))) {
-                rc = fr_error(FR_ENOMEM, "train: out of memory for the mask");
-                goto cleanup;
-            }
-            for (int64_t i = 0; i < r.m->params.n; i++) mk[i] = r.m->params.mask[i] != 0.0f;
-            mb.data = mk;
-        }
-        struct fr_ckpt o = {kp, vp, r.nmodel_meta, mk ? &mb : NULL, mk ? 1 : 0, FR_F32, 0, 0};
-        rc = fr_params_save(&r.m->params, cfg->out, &o);
-        free(mk);
-        if (rc) goto cleanup;
+        struct fr_ckpt o = {kp, vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
+        /* a pruned start (cfg->init) keeps its keep-mask beside the weights */
+        if ((rc = fr_params_save_masked(&r.m->params, cfg->out, &o))) goto cleanup;
     }
 finish:
     res->epochs_run = (int)r.counters[C_EPOCHS_RUN];

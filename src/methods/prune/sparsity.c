@@ -80,53 +80,10 @@ int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
     return 0;
 }
 
-#define MAX_BLOBS 16
-
 int fr_prune_save(const struct fr_params *p, const char *path, const struct fr_ckpt *opt) {
-    struct fr_ckpt o = {0};
-    struct fr_ckpt_blob b[MAX_BLOBS];
-    if (opt) o = *opt;
-    if (o.nblobs > MAX_BLOBS - 1)
-        return fr_error(FR_EINVAL, "prune: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
-    if (!p->mask) return fr_params_save(p, path, &o);
-    uint8_t *m = malloc((size_t)p->n);
-    if (!m) return fr_error(FR_ENOMEM, "prune: out of memory");
-    for (int64_t i = 0; i < p->n; i++) m[i] = p->mask[i] != 0.0f;
-    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
-    b[o.nblobs] = (struct fr_ckpt_blob){FR_PRUNE_MASK_BLOB, FR_U8, m, p->n, 0, 0};
-    o.blobs = b;
-    o.nblobs++;
-    int rc = fr_params_save(p, path, &o);
-    free(m);
-    return rc;
+    return fr_params_save_masked(p, path, opt);
 }
 
 int fr_prune_load(struct fr_params *p, const char *path, struct fr_ckpt *opt, int *has_mask) {
-    struct fr_ckpt o = {0};
-    struct fr_ckpt_blob b[MAX_BLOBS];
-    if (opt) o = *opt;
-    if (has_mask) *has_mask = 0;
-    if (o.nblobs > MAX_BLOBS - 1)
-        return fr_error(FR_EINVAL, "prune: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
-    uint8_t *m = malloc((size_t)(p->n > 0 ? p->n : 1));
-    if (!m) return fr_error(FR_ENOMEM, "prune: out of memory");
-    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
-    b[o.nblobs] = (struct fr_ckpt_blob){FR_PRUNE_MASK_BLOB, FR_U8, m, p->n, 1, 0};
-    o.blobs = b;
-    o.nblobs++;
-    int rc = fr_params_load(p, path, &o);
-    if (rc) goto cleanup;
-    if (opt) {
-        for (int i = 0; i < opt->nblobs; i++) opt->blobs[i].found = b[i].found;
-        opt->n_ignored = o.n_ignored;
-    }
-    if (b[o.nblobs - 1].found) {
-        if ((rc = fr_params_mask_init(p))) goto cleanup;
-        for (int64_t i = 0; i < p->n; i++) p->mask[i] = m[i] ? 1.0f : 0.0f;
-        fr_params_apply_mask(p);
-        if (has_mask) *has_mask = 1;
-    }
-cleanup:
-    free(m);
-    return rc;
+    return fr_params_load_masked(p, path, opt, has_mask);
 }
