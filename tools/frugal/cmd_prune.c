@@ -44,20 +44,25 @@
 
 /* Loads a checkpoint's model (arch from metadata) with its mask, if any.
  * Shared with cmd_sparsity.c through cmd.h. */
-struct fr_model *cli_load_model(const char *path, int *has_mask) {
+int cli_model_arch(const char *path, char *arch, size_t cap, struct fr_model_config *mc) {
     struct fr_st_file *f = NULL;
-    if (fr_st_open(path, &f)) return NULL;
-    char arch[32];
-    struct fr_model_config mc;
-    int rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
-                                (const char *const *)f->meta_vals, arch, sizeof arch, &mc);
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
+                            (const char *const *)f->meta_vals, arch, cap, mc);
     fr_st_close(f);
     if (rc) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", fr_last_error());
-        fr_error(rc, "%.200s: %s", path, msg);
-        return NULL;
+        return fr_error(rc, "%.200s: %s", path, msg);
     }
+    return 0;
+}
+
+struct fr_model *cli_load_model(const char *path, int *has_mask) {
+    char arch[32];
+    struct fr_model_config mc;
+    if (cli_model_arch(path, arch, sizeof arch, &mc)) return NULL;
     struct fr_model *m = fr_model_create(arch, &mc, 0);
     if (!m) return NULL;
     struct fr_ckpt o = {0};

@@ -11,7 +11,6 @@
 
 #include "frugal/io.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
 
@@ -245,24 +244,7 @@ static int load_init(void *user, struct fr_model *m) {
     const char *path = user;
     struct fr_ckpt o = {0};
     o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
-    int has_mask = 0, rc = fr_prune_load(&m->params, path, &o, &has_mask);
-    if (rc) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s", fr_last_error());
-        return fr_error(rc, "--init %.200s: %s", path, msg);
-    }
-    return 0;
-}
-
-/* The architecture written in checkpoint path's metadata into arch. */
-static int init_arch(const char *path, char *arch, size_t cap) {
-    struct fr_st_file *f = NULL;
-    int rc = fr_st_open(path, &f);
-    if (rc) return rc;
-    struct fr_model_config mc;
-    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
-                            (const char *const *)f->meta_vals, arch, cap, &mc);
-    fr_st_close(f);
+    int rc = fr_params_load_masked(&m->params, path, &o, NULL);
     if (rc) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", fr_last_error());
@@ -357,7 +339,14 @@ int cmd_train(int argc, char **argv) {
 
     char out_buf[4200], command[2048], arch[32];
     if (*init) {
-        if (init_arch(init, arch, sizeof arch)) return cli_fail("train", "%s", fr_last_error());
+        struct fr_model_config mc;
+        if (cli_model_arch(init, arch, sizeof arch, &mc))
+            return cli_fail("train", "--init %s", fr_last_error());
+        int known = strcmp(arch, "vit") == 0;
+        for (int i = 0; MODELS[i]; i++) known |= strcmp(arch, MODELS[i]) == 0;
+        if (!known)
+            return cli_fail("train", "--init %s: '%s' is not an image classifier (a language "
+                            "model fine-tunes with frugal train-lm --init)", init, arch);
         model = arch;
         cfg.init = load_init;
         cfg.init_user = (void *)init;
