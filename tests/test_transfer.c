@@ -179,6 +179,14 @@ static void test_tasks(void) {
     for (int k = 0; k < 3; k++) fr_dataset_rotate90(&rot.train);
     CHECK(memcmp(rot.train.x, all.x + 50000 * 784, 784 * sizeof(float)) == 0,
           "downstream starts at image 50000");
+    /* "fashion": the whole training split, unchanged */
+    struct fr_task fa;
+    CHECK(fr_task_load(&fa, "fashion", NULL, 0, 1) == 0 && fa.train.n == 60000 &&
+              fa.train.nclass == 10 && fa.test.n == 10000 &&
+              memcmp(fa.train.x, all.x, (size_t)all.n * 784 * sizeof(float)) == 0 &&
+              memcmp(fa.train.y, all.y, (size_t)all.n * sizeof(int32_t)) == 0,
+          "fashion is the whole training split");
+    fr_task_free(&fa);
     fr_dataset_free(&all);
     fr_task_free(&pre);
     fr_task_free(&few);

@@ -25,6 +25,8 @@
  *             (a shifted input distribution)
  *   invert    the downstream part as negatives (pixel -> 255 - pixel),
  *             10 classes (a shifted input distribution)
+ *   fashion   all 60,000 training images, the 10 classes, upright (plain
+ *             Fashion-MNIST; it overlaps pretrain, so not for transfer)
  */
 #ifndef FRUGAL_TASKS_H
 #define FRUGAL_TASKS_H
@@ -55,7 +57,7 @@ struct fr_task {
 int fr_task_load(struct fr_task *t, const char *name, const char *dir, int64_t limit_train,
                  uint64_t seed);
 void fr_task_free(struct fr_task *t);
-/* "pretrain, few, coarse, rotate, invert" */
+/* "pretrain, few, coarse, rotate, invert, fashion" */
 const char *fr_task_list(void);
 
 /* The transforms, exposed for tests (in place on normalised images). */

@@ -23,11 +23,12 @@ static const struct {
                "bag)"},
     {"rotate", "training images 50000-59999 rotated 90 degrees, 10 classes"},
     {"invert", "training images 50000-59999 as negatives, 10 classes"},
+    {"fashion", "all 60000 Fashion-MNIST training images, 10 classes (overlaps pretrain)"},
 };
 #define N_TASKS ((int)(sizeof g_tasks / sizeof g_tasks[0]))
 
 const char *fr_task_list(void) {
-    return "pretrain, few, coarse, rotate, invert";
+    return "pretrain, few, coarse, rotate, invert, fashion";
 }
 
 void fr_task_free(struct fr_task *t) {
@@ -143,10 +144,13 @@ int fr_task_load(struct fr_task *t, const char *name, const char *dir, int64_t l
                       (long long)all.n);
     }
     if (rc) return rc;
-    int pre = k == 0;
-    rc = pre ? fr_dataset_take(&t->train, &all, 0, FR_TASK_PRETRAIN_IMAGES)
-             : fr_dataset_take(&t->train, &all, FR_TASK_PRETRAIN_IMAGES,
-                               all.n - FR_TASK_PRETRAIN_IMAGES);
+    if (strcmp(t->name, "fashion") == 0)
+        rc = fr_dataset_take(&t->train, &all, 0, all.n);
+    else if (strcmp(t->name, "pretrain") == 0)
+        rc = fr_dataset_take(&t->train, &all, 0, FR_TASK_PRETRAIN_IMAGES);
+    else
+        rc = fr_dataset_take(&t->train, &all, FR_TASK_PRETRAIN_IMAGES,
+                             all.n - FR_TASK_PRETRAIN_IMAGES);
     if (!rc) rc = fr_dataset_fashion_mnist(&t->test, dir, 0, 0);
     if (!rc && strcmp(t->name, "few") == 0) rc = few_labels(&t->train, seed);
     if (!rc && strcmp(t->name, "coarse") == 0) {

@@ -236,28 +236,12 @@ struct iter_opts {
     uint64_t seed;
 };
 
-/* Training data of --task: "fashion" is the whole Fashion-MNIST training
- * split (test: its test split), anything else a tasks.h task. */
-static int load_task(struct fr_task *t, const struct iter_opts *o) {
-    memset(t, 0, sizeof *t);
-    if (strcmp(o->task, "fashion") != 0) {
-        int rc = fr_task_load(t, o->task, o->data_dir, o->limit, o->seed);
-        if (rc == FR_ENOTFOUND && !strstr(fr_task_list(), o->task))
-            return fr_error(rc, "unknown task '%s' (known: fashion, %s)", o->task, fr_task_list());
-        return rc;
-    }
-    snprintf(t->name, sizeof t->name, "fashion");
-    int rc = fr_dataset_fashion_mnist(&t->train, o->data_dir, 1, o->limit);
-    if (!rc) rc = fr_dataset_fashion_mnist(&t->test, o->data_dir, 0, 0);
-    return rc;
-}
-
 /* IMP or ISP of image model m on its scope sel; prints the accuracy on the
  * task's test split before and after, and the training it spent. */
 static int prune_iterative(struct fr_model *m, const int *sel, int isp, double sparsity,
                            const struct iter_opts *o, int64_t *steps_out) {
     struct fr_task t;
-    int rc = load_task(&t, o);
+    int rc = fr_task_load(&t, o->task, o->data_dir, o->limit, o->seed);
     if (rc) return rc;
     struct fr_ctx *ctx = NULL;
     if (t.train.C != m->cfg.in_channels || t.train.H != m->cfg.in_h || t.train.W != m->cfg.in_w) {
@@ -363,7 +347,7 @@ int cmd_prune(int argc, char **argv) {
         {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip, grasp, imp, isp)", 0, 0,
          NULL},
         {"task", ARG_STR, &io.task,
-         "imp / isp: training data, fashion (the whole training split) or a transfer task: "
+         "imp / isp: training data, a tasks.h task: fashion (the whole training split), "
          "pretrain, few, coarse, rotate, invert", 0, 0, NULL},
         {"limit-train", ARG_INT, &io.limit, "imp / isp: use only the first N training images (0 = all)",
          0, 1e9, NULL},
