@@ -235,11 +235,8 @@ int cmd_train_lm(int argc, char **argv) {
                                "iterations, lr 1e-3 cosine to 1e-4, dropout 0 reaches a "
                                "validation loss of about 1.88 on character-level tinyshakespeare");
             snprintf(how, sizeof how,
-                     "Architecture here: %s. nanoGPT's own model is the gpt2 form (learned "
-                     "positions, LayerNorm, GELU); it reaches 1.90-1.92 over the whole "
-                     "validation split in frugal and in PyTorch alike on this machine. The "
-                     "llama form (rotary positions, RMSNorm, SwiGLU; 812,288 parameters vs "
-                     "804,096) under the same configuration reaches 1.67-1.69 (BENCHMARKS.md).",
+                     "Architecture here: %s (nanoGPT's own model is the gpt2 form; `frugal "
+                     "repro nanogpt` measures both forms of this configuration side by side).",
                      arch);
         }
         char *txt = out ? sample_text(out, 300, (uint64_t)seed) : NULL;

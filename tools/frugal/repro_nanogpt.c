@@ -31,14 +31,10 @@
 #define NG_CLAIM 1.88
 #define NG_MAXSEEDS 5
 
-struct ng_progress {
-    struct fr_progress bar;
-};
-
+/* fr_lm_config.progress onto a progress bar (user: struct fr_progress) */
 static void on_progress(void *user, int64_t it, int64_t iters, double loss, double lr, int is_eval,
                         double val) {
-    struct ng_progress *p = user;
-    if (!is_eval) fr_progress_update(&p->bar, 0, it, iters, loss, lr, 0, 0);
+    if (!is_eval) fr_progress_update(user, 0, it, iters, loss, lr, 0, 0);
     (void)val;
 }
 
@@ -57,13 +53,13 @@ static int run_one(const char *arch, uint64_t seed, struct ng_run *out) {
     c.seed = seed;
     c.model.arch = strcmp(arch, "llama") == 0 ? FR_TF_LLAMA : FR_TF_GPT2;
     if (c.model.arch == FR_TF_LLAMA) c.model.no_bias = c.model.gelu_exact = 0;
-    struct ng_progress pr;
-    fr_progress_init(&pr.bar, stderr, 0);
+    struct fr_progress bar;
+    fr_progress_init(&bar, stderr, 0);
     c.progress = on_progress;
-    c.user = &pr;
+    c.user = &bar;
     struct fr_lm_result r;
     int rc = fr_lm_train(&c, &r);
-    fr_progress_done(&pr.bar);
+    fr_progress_done(&bar);
     if (!rc) {
         out->full = r.full_val_loss;
         out->est = r.best_val_loss;
