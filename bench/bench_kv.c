@@ -17,6 +17,7 @@
  * usage: bench_kv [kv_cap_MB=32] [steps=512] [threads=0]
  */
 #include "frugal/clock.h"
+#include "frugal/methods/kv.h"
 #include "frugal/frugal.h"
 #include "frugal/transformer.h"
 
@@ -32,7 +33,7 @@ struct res {
 };
 
 static int run(const struct fr_tf_model *m, const char *pol, int B, int steps, struct res *r) {
-    struct fr_kv_config kc = {pol, 0.1, 0.1, 0};
+    struct fr_kv_config kc = {fr_kv_policy_find(pol), 0.1, 0.1, 0, NULL};
     struct fr_tf_state s;
     int V = m->cfg.vocab_size, rc = 0;
     if (fr_tf_state_init(&s, m, B, PROMPT + steps, PROMPT, &kc, PROMPT)) return 1;
@@ -79,7 +80,7 @@ done:
  * slots, hs floats per row. */
 static double h2o_ns(int64_t cap, int hs) {
     const struct fr_kv_policy *p = fr_kv_policy_find("h2o");
-    struct fr_kv_config kc = {"h2o", (double)(cap / 2), (double)(cap - cap / 2), 0};
+    struct fr_kv_config kc = {p, (double)(cap / 2), (double)(cap - cap / 2), 0, NULL};
     struct fr_kv_head h = {0};
     h.cap = cap;
     h.k = calloc((size_t)(cap * hs), sizeof(float));
@@ -98,7 +99,7 @@ static double h2o_ns(int64_t cap, int hs) {
     const int N = 200000;
     double t0 = fr_seconds();
     for (int i = 0; i < N; i++, pos++) {
-        p->observe(&h, w);
+        p->observe(&h, &kc, w);
         p->admit(&h, &kc, 0, kv, kv, &pos, &mass, 1, hs);
     }
     double ns = 1e9 * (fr_seconds() - t0) / N;

@@ -15,7 +15,7 @@
  * (--cpu-time: process CPU time / threads, for a shared machine).
  */
 #include "frugal/kernels.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/rng.h"
 #include "frugal/threads.h"
 

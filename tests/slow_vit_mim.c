@@ -24,7 +24,7 @@
 #include "check.h"
 #include "frugal/data.h"
 #include "frugal/models.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
 
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * fr_prune_scope and the sparsity table use. */
 #include "check.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  */
 #include "check.h"
 #include "frugal/kv.h"
+#include "frugal/methods/kv.h"
 #include "frugal/threads.h"
 #include "frugal/transformer.h"
 
@@ -55,10 +56,10 @@ static void test_interface(void) {
     CHECK(np == 6, "six policies listed (%d)", np);
 
     /* budgets: fractions of the prompt, or token counts */
-    struct fr_kv_config c = {"h2o", 0.1, 0.1, 0};
+    struct fr_kv_config c = {h2o, 0.1, 0.1, 0, NULL};
     CHECK(h2o->capacity(&c, 1000, 500) == 100, "20%% of 500 = 100 slots (%lld)",
           (long long)h2o->capacity(&c, 1000, 500));
-    struct fr_kv_config ca = {"h2o", 2, 2, 0};
+    struct fr_kv_config ca = {h2o, 2, 2, 0, NULL};
     CHECK(h2o->capacity(&ca, 1000, 500) == 4, "2 + 2 tokens = 4 slots");
     CHECK(h2o->capacity(&ca, 3, 500) == 3, "capped at max_seq");
 
@@ -68,13 +69,13 @@ static void test_interface(void) {
     float mass4[4] = {0.5f, 0.1f, 0.3f, 0.2f};
     CHECK(mini_admit(h2o, &ca, &m, 0, 4, mass4) == 0 && m.h.n == 4, "fill 4");
     float w0[4] = {0, 0, 0, 0}, m9 = 0.9f;
-    h2o->observe(&m.h, w0);
+    h2o->observe(&m.h, &ca, w0);
     CHECK(mini_admit(h2o, &ca, &m, 4, 1, &m9) == 0, "admit pos 4");
     CHECK(m.h.n == 4 && m.pos[1] == 4 && m.acc[1] == 0.9f && m.k[2] == 4 && m.v[3] == -4,
           "pos 1 (acc 0.1, lowest outside window {3,4}) evicted, slot 1 reused: pos %d acc %g",
           m.pos[1], m.acc[1]);
     float w1[4] = {0, 0, 0.05f, 0}, m1 = 0.1f;
-    h2o->observe(&m.h, w1);
+    h2o->observe(&m.h, &ca, w1);
     CHECK(mini_admit(h2o, &ca, &m, 5, 1, &m1) == 0, "admit pos 5");
     CHECK(m.pos[3] == 5 && slot_of(&m, 3) < 0 && slot_of(&m, 0) == 0 && slot_of(&m, 2) == 2,
           "pos 3 (acc 0.2 < 0.35 < 0.5) evicted although newer than pos 0 and 2");
@@ -98,7 +99,7 @@ static void test_interface(void) {
 
     /* heavy-only: the newest token survives its first step */
     const struct fr_kv_policy *hv = fr_kv_policy_find("heavy");
-    struct fr_kv_config ch = {"heavy", 3, 0, 0};
+    struct fr_kv_config ch = {hv, 3, 0, 0, NULL};
     mini_init(&m, 3);
     float big[3] = {5, 5, 5}, zero = 0;
     mini_admit(hv, &ch, &m, 0, 3, big);
@@ -107,7 +108,7 @@ static void test_interface(void) {
 
     /* sink: first tokens stay; local: the newest window */
     const struct fr_kv_policy *sk = fr_kv_policy_find("sink"), *lc = fr_kv_policy_find("local");
-    struct fr_kv_config cs = {"sink", 3, 3, 2};
+    struct fr_kv_config cs = {sk, 3, 3, 2, NULL};
     mini_init(&m, 6);
     for (int32_t p = 0; p < 20; p++)
         mini_admit(sk, &cs, &m, p, 1, &zero);
@@ -138,7 +139,8 @@ static void run_policy(const struct fr_tf_model *m, const char *pol, double heav
                        int64_t np, int64_t steps, int64_t chunk, struct run *r) {
     int V = m->cfg.vocab_size, rep = m->cfg.n_heads / m->cfg.n_kv_heads;
     memset(r, 0, sizeof *r);
-    struct fr_kv_config kc = {pol, heavy, recent, 0};
+    struct fr_kv_config kc = {fr_kv_policy_find(pol), heavy, recent, 0, NULL};
+    CHECK(kc.policy != NULL, "policy %s registered", pol);
     struct fr_tf_state s;
     int64_t L = np + steps;
     if (fr_tf_state_init(&s, m, 1, L, chunk, &kc, np)) {
@@ -280,13 +282,32 @@ int main(void) {
         test_engine(&m, "random llama 8q/2kv");
         fr_tf_free(&m);
     }
-    /* a policy name the registry does not know is a clear error */
+    /* the registry: unknown names are NULL, a policy without admit is
+     * refused by the cache and by the registry, a new one is found by name
+     * and listed, a second under the same name is refused */
     struct fr_tf_state s;
-    struct fr_kv_config bad = {"lru", 0.1, 0.1, 0};
+    CHECK(fr_kv_policy_find("lru") == NULL, "unknown policy name finds nothing");
+    static const struct fr_kv_policy broken = {"broken", NULL, NULL, NULL};
+    struct fr_kv_config bad = {&broken, 0.1, 0.1, 0, NULL};
     fr_tf_init(&m, &c, 7);
-    CHECK(fr_tf_state_init(&s, &m, 1, 16, 16, &bad, 8) != 0 &&
-              strstr(fr_last_error(), "unknown kv policy"),
-          "unknown policy rejected: %s", fr_last_error());
+    CHECK(fr_tf_state_init(&s, &m, 1, 16, 16, &bad, 8) != 0 && strstr(fr_last_error(), "broken"),
+          "policy without admit rejected: %s", fr_last_error());
+    CHECK(fr_kv_policy_register(&broken) != 0, "registry refuses a policy without admit");
+    static struct fr_kv_policy window2; /* outlives its registration */
+    struct fr_kv_policy *my = &window2;
+    *my = fr_kv_policy_local;
+    my->name = "window2";
+    CHECK(fr_kv_policy_register(my) == 0, "register a new policy: %s", fr_last_error());
+    CHECK(fr_kv_policy_find("window2") == my, "registered policy found by name");
+    int listed = 0;
+    for (const char *const *n = fr_kv_policy_names(); *n; n++) listed += !strcmp(*n, "window2");
+    CHECK(listed == 1, "registered policy listed once");
+    CHECK(fr_kv_policy_register(my) != 0 && strstr(fr_last_error(), "already"),
+          "same name twice refused");
+    struct fr_kv_config mc = {my, 0, 4, 0, NULL};
+    CHECK(fr_tf_state_init(&s, &m, 1, 16, 16, &mc, 8) == 0, "registered policy runs: %s",
+          fr_last_error());
+    fr_tf_state_free(&s);
     fr_tf_free(&m);
     return check_report("test_kv");
 }

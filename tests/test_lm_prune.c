@@ -8,7 +8,7 @@
 #include "check.h"
 #include "frugal/io.h"
 #include "frugal/lm.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 
 #include <math.h>
 #include <stdlib.h>

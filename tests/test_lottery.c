@@ -3,10 +3,10 @@
  * similarity (lottery.h, soup.h), on an 8x8 toy task and a small mlp. */
 #include "check.h"
 
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
-#include "frugal/soup.h"
+#include "frugal/methods/prune.h"
+#include "frugal/methods/soup.h"
 #include "frugal/train.h"
 
 #include <stdlib.h>

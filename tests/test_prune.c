@@ -14,7 +14,7 @@
 #include "frugal/kernels.h"
 #include "frugal/models.h"
 #include "frugal/optim.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  *  - degenerate inputs, conditioning warning, a short training run, and bad
  *    arguments. */
 #include "check.h"
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 
 #include <stdlib.h>
 

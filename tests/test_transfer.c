@@ -5,10 +5,10 @@
 #include "check.h"
 
 #include "frugal/models.h"
-#include "frugal/prune.h"
-#include "frugal/tasks.h"
+#include "frugal/methods/prune.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
-#include "frugal/transfer.h"
+#include "frugal/experiments/transfer.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /* kernels.h: the compute kernels that the ops (and benchmarks) call
- * directly: GEMM and the CPU feature probe.
+ * directly: GEMM (the CPU feature probe they dispatch on is core's cpu.h).
  *
  * fr_gemm computes C = alpha * op(A) @ op(B) + beta * C in row-major
  * storage (BLAS-style, PyTorch layout): op(A) is M x K, op(B) is K x N, C is
@@ -12,6 +12,8 @@
 #define FRUGAL_KERNELS_H
 
 #include <stdint.h>
+
+#include "frugal/cpu.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,12 +28,6 @@ void fr_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
 void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double alpha,
                  const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                  double *C, int64_t ldc);
-
-enum fr_isa { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 };
-/* Widest ISA this CPU supports (cpuid), capped by FRUGAL_ISA=scalar|avx2|avx512
- * in the environment (so AVX2 and plain paths can be tested on this machine). */
-enum fr_isa fr_cpu_isa(void);
-const char *fr_isa_name(enum fr_isa isa);
 
 #ifdef __cplusplus
 }

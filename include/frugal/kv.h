@@ -1,5 +1,7 @@
 /* kv.h: the KV cache behind transformer generation, with eviction policies
- * plugged in behind one interface.
+ * plugged in behind one interface (nn layer: the cache, the interface and
+ * the `full` policy; the eviction policies and the name registry are a
+ * method, frugal/methods/kv.h).
  *
  * The cache is split into heads: one struct fr_kv_head per (sequence, layer,
  * KV head). A head owns `cap` physical slots; slot i holds a key row, a value
@@ -39,13 +41,16 @@ struct fr_kv_head {
     int64_t seen;   /* tokens ever admitted (the sequence length so far) */
 };
 
+struct fr_kv_policy;
+
 /* What a policy is told at creation. Budgets below 1 are fractions of the
  * prompt length (e.g. heavy 0.1 + recent 0.1 = 20%), budgets >= 1 are token
  * counts. */
 struct fr_kv_config {
-    const char *policy; /* "full" (default); later issues add others */
+    const struct fr_kv_policy *policy; /* NULL: &fr_kv_policy_full; by name: fr_kv_policy_find */
     double heavy, recent;
-    int sink;           /* sink tokens kept forever (StreamingLLM) */
+    int sink;   /* sink tokens kept forever (StreamingLLM) */
+    void *user; /* handed to the policy's callbacks (state kept outside the heads) */
 };
 
 struct fr_kv_policy {
@@ -54,7 +59,7 @@ struct fr_kv_policy {
      * whose prompt has prompt_len tokens. */
     int64_t (*capacity)(const struct fr_kv_config *cfg, int64_t max_seq, int64_t prompt_len);
     /* Adds the weights w[0..n) the head's slots received this step; may be NULL. */
-    void (*observe)(struct fr_kv_head *h, const float *w);
+    void (*observe)(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w);
     /* Admits T new tokens (k, v: T x hs rows; pos; mass[t] received within
      * the chunk). Returns 0, or FR_ENOMEM-style error when they cannot fit. */
     int (*admit)(struct fr_kv_head *h, const struct fr_kv_config *cfg, int64_t prompt_len,
@@ -62,10 +67,9 @@ struct fr_kv_policy {
                  int hs);
 };
 
-/* The registered policies; NULL if the name is unknown. */
-const struct fr_kv_policy *fr_kv_policy_find(const char *name);
-/* Names of all policies, NULL-terminated. */
-const char *const *fr_kv_policy_names(void);
+/* Keeps every token (the cache is sized to the whole sequence); a chunk
+ * that does not fit is an error. */
+extern const struct fr_kv_policy fr_kv_policy_full;
 
 /* A whole cache: batch x layers x kv_heads heads with one slab of memory. */
 struct fr_kv_cache {

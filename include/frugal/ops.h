@@ -27,6 +27,13 @@ struct fr_tensor;
 struct fr_ctx;
 typedef struct fr_tensor fr_t;
 
+/* ---- the tape ---- */
+/* Back-propagates from a scalar (one element) loss: loss->grad = 1, then
+ * walks the tape in reverse. Gradients accumulate (+=) into leaves' grads;
+ * leaves with requires_grad and no grad get a zeroed arena grad first.
+ * Returns 0 or FR_EINVAL (loss not scalar / not on the tape). */
+int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss);
+
 /* ---- views (share data; backward scatters into the source's grad) ---- */
 /* New shape with the same element count; a non-contiguous x is copied first. */
 fr_t *fr_reshape(struct fr_ctx *ctx, fr_t *x, int ndim, const int64_t *ne);

@@ -50,6 +50,10 @@ void fr_machine_probe(struct fr_machine *m);
 /* frugal's version, e.g. "0.1.0". */
 const char *fr_version(void);
 
+/* Creates dir and its parents (mkdir -p). 0 or FR_EIO naming the part that
+ * failed. */
+int fr_mkdirs(const char *dir);
+
 /* ---- results ------------------------------------------------------------ */
 
 struct fr_results;

@@ -117,12 +117,6 @@ int fr_grad_enabled(const struct fr_ctx *ctx);
 void fr_set_training(struct fr_ctx *ctx, int on);
 int fr_is_training(const struct fr_ctx *ctx);
 
-/* Back-propagates from a scalar (one element) loss: loss->grad = 1, then
- * walks the tape in reverse. Gradients accumulate (+=) into leaves' grads;
- * leaves with requires_grad and no grad get a zeroed arena grad first.
- * Returns 0 or FR_EINVAL (loss not scalar / not on the tape). */
-int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss);
-
 #ifdef __cplusplus
 }
 #endif

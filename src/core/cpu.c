@@ -6,8 +6,7 @@
  * run and timed on a wide machine; it never raises the level above what the
  * CPU has. Both are read once and cached.
  */
-#include "../kernels/gemm.h"
-#include "frugal/kernels.h"
+#include "frugal/cpu.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

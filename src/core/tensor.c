@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../autograd/op.h"
+#include "ctx.h"
 
 static const struct {
     const char *name;
@@ -335,110 +335,21 @@ int fr_is_training(const struct fr_ctx *ctx) {
     return ctx->training;
 }
 
-/* ---------------- tape ---------------- */
+/* ---------------- tape storage (the autograd layer records and walks it) ---------------- */
 
-struct fr_tensor *fr_op_record(struct fr_ctx *ctx, struct fr_tensor *out) {
-    if (!out || !out->requires_grad) return out;
+int fr_ctx_tape_push(struct fr_ctx *ctx, struct fr_tensor *t) {
     if (ctx->ntape == ctx->captape) {
         size_t cap = ctx->captape ? ctx->captape * 2 : 1024;
         struct fr_tensor **nt = realloc(ctx->tape, cap * sizeof *nt);
-        if (!nt) {
-            fr_error(FR_ENOMEM, "out of memory growing the tape");
-            return NULL;
-        }
+        if (!nt) return fr_error(FR_ENOMEM, "out of memory growing the tape");
         ctx->tape = nt;
         ctx->captape = cap;
     }
-    ctx->tape[ctx->ntape++] = out;
-    return out;
-}
-
-static const fr_op_fn FWD[2][FR_OP_COUNT] = {
-    {
-        [FR_OP_NONE] = NULL,
-#define FR_OP(E, n) [FR_OP_##E] = fr_op_##n##_forward_f32,
-#include "../autograd/ops.def"
-#undef FR_OP
-    },
-    {
-        [FR_OP_NONE] = NULL,
-#define FR_OP(E, n) [FR_OP_##E] = fr_op_##n##_forward_f64,
-#include "../autograd/ops.def"
-#undef FR_OP
-    },
-};
-
-static const fr_op_fn BWD[2][FR_OP_COUNT] = {
-    {
-        [FR_OP_NONE] = NULL,
-#define FR_OP(E, n) [FR_OP_##E] = fr_op_##n##_backward_f32,
-#include "../autograd/ops.def"
-#undef FR_OP
-    },
-    {
-        [FR_OP_NONE] = NULL,
-#define FR_OP(E, n) [FR_OP_##E] = fr_op_##n##_backward_f64,
-#include "../autograd/ops.def"
-#undef FR_OP
-    },
-};
-
-static const char *const OPNAME[FR_OP_COUNT] = {
-    [FR_OP_NONE] = "leaf",
-#define FR_OP(E, n) [FR_OP_##E] = #n,
-#include "../autograd/ops.def"
-#undef FR_OP
-};
-
-const char *fr_op_name(int op) {
-    return op >= 0 && op < FR_OP_COUNT ? OPNAME[op] : "?";
-}
-
-struct fr_tensor *fr_op_new(struct fr_ctx *ctx, int op, enum fr_dtype dt, int ndim,
-                            const int64_t *ne, struct fr_tensor *s0, struct fr_tensor *s1,
-                            struct fr_tensor *s2, struct fr_tensor *s3) {
-    struct fr_tensor *t = fr_new(ctx, dt, ndim, ne);
-    if (!t) return NULL;
-    t->op = op;
-    t->src[0] = s0;
-    t->src[1] = s1;
-    t->src[2] = s2;
-    t->src[3] = s3;
-    if (ctx->grad_on)
-        for (int i = 0; i < FR_MAX_SRC; i++)
-            if (t->src[i] && t->src[i]->requires_grad) t->requires_grad = 1;
-    return t;
-}
-
-struct fr_tensor *fr_op_run(struct fr_ctx *ctx, struct fr_tensor *out) {
-    if (!out) return NULL;
-    FWD[out->dtype == FR_F64][out->op](ctx, out);
-    return fr_op_record(ctx, out);
-}
-
-struct fr_tensor *fr_op_grad(struct fr_ctx *ctx, struct fr_tensor *t) {
-    if (!t || !t->requires_grad) return NULL;
-    if (!t->grad) {
-        t->grad = fr_zeros(ctx, t->dtype, t->ndim, t->ne);
-        if (!t->grad) return NULL;
-    }
-    return t->grad;
-}
-
-int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss) {
-    if (!loss) return fr_error(FR_EINVAL, "backward: loss is NULL");
-    if (fr_nelem(loss) != 1)
-        return fr_error(FR_EINVAL, "backward: loss must have one element, has %lld",
-                        (long long)fr_nelem(loss));
-    if (!loss->requires_grad)
-        return fr_error(FR_EINVAL, "backward: loss does not depend on any tensor needing grad");
-    struct fr_tensor *g = fr_op_grad(ctx, loss);
-    if (!g) return FR_ENOMEM;
-    fr_set(g, 0, fr_get(g, 0) + 1.0);
-    for (size_t i = ctx->ntape; i-- > 0;) {
-        struct fr_tensor *t = ctx->tape[i];
-        if (!t->grad || t->op == FR_OP_NONE) continue;
-        BWD[t->dtype == FR_F64][t->op](ctx, t);
-    }
+    ctx->tape[ctx->ntape++] = t;
     return 0;
+}
+
+struct fr_tensor *const *fr_ctx_tape(const struct fr_ctx *ctx, size_t *n) {
+    *n = ctx->ntape;
+    return ctx->tape;
 }

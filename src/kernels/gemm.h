@@ -65,7 +65,4 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
 
-/* The ISA the CPU supports, ignoring the FRUGAL_ISA cap (cpu.c). */
-enum fr_isa fr_cpu_isa_hw(void);
-
 #endif

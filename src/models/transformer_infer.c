@@ -199,7 +199,7 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
             }
         }
         const struct fr_kv_policy *pol = s->kv.policy;
-        if (pol->observe && n) pol->observe(hd, wsum);
+        if (pol->observe && n) pol->observe(hd, &s->kv.cfg, wsum);
         if (pol->admit(hd, &s->kv.cfg, s->kv.prompt_len, kc, vc, j->pos + u * T, mass, T, hs))
             j->err = 1;
     }
@@ -379,7 +379,7 @@ int fr_tf_prefill(struct fr_tf_state *s, int b, const int32_t *tokens, int64_t T
     int64_t V = s->m->cfg.vocab_size;
     for (int64_t t0 = 0; t0 < T; t0 += s->max_chunk) {
         int64_t n = T - t0 < s->max_chunk ? T - t0 : s->max_chunk;
-        if (s->pos[b] + n > s->kv.cap && strcmp(s->kv.policy->name, "full") == 0)
+        if (s->pos[b] + n > s->kv.cap && s->kv.policy == &fr_kv_policy_full)
             return fr_error(FR_EINVAL, "sequence %d would exceed its %lld-token context", b,
                             (long long)s->kv.cap);
         int32_t *pos = malloc((size_t)n * sizeof(int32_t));

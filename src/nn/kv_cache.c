@@ -1,6 +1,7 @@
 /* kv_cache.c: the KV cache container (one slab for all heads) and the
- * policy registry, with the `full` policy (keep everything). Eviction
- * policies (H2O and peers) register here too, from src/methods/kv. */
+ * `full` policy (keep everything). Eviction policies (H2O and peers) and
+ * the registry that finds a policy by name are a method (src/methods/kv):
+ * this layer knows only the interface. */
 #include "frugal/kv.h"
 #include "frugal/status.h"
 
@@ -32,39 +33,21 @@ static int full_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg, int6
     return 0;
 }
 
-static void full_observe(struct fr_kv_head *h, const float *w) {
+static void full_observe(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w) {
+    (void)cfg;
     for (int64_t i = 0; i < h->n; i++) h->acc[i] += w[i];
 }
 
-static const struct fr_kv_policy FULL = {"full", full_capacity, full_observe, full_admit};
-
-/* eviction policies, defined in src/methods/kv/kv_policies.c */
-extern const struct fr_kv_policy fr_kv_policy_local, fr_kv_policy_h2o, fr_kv_policy_heavy,
-    fr_kv_policy_sink, fr_kv_policy_tova;
-
-static const struct fr_kv_policy *const POLICIES[] = {
-    &FULL, &fr_kv_policy_local, &fr_kv_policy_h2o, &fr_kv_policy_heavy, &fr_kv_policy_sink,
-    &fr_kv_policy_tova};
-static const char *const NAMES[] = {"full", "local", "h2o", "heavy", "sink", "tova", NULL};
-
-const struct fr_kv_policy *fr_kv_policy_find(const char *name) {
-    if (!name) return &FULL;
-    for (size_t i = 0; i < sizeof POLICIES / sizeof POLICIES[0]; i++)
-        if (strcmp(POLICIES[i]->name, name) == 0) return POLICIES[i];
-    return NULL;
-}
-
-const char *const *fr_kv_policy_names(void) {
-    return NAMES;
-}
+const struct fr_kv_policy fr_kv_policy_full = {"full", full_capacity, full_observe, full_admit};
 
 int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int batch,
                      int n_layers, int n_kv_heads, int head_size, int64_t max_seq,
                      int64_t prompt_len) {
     memset(c, 0, sizeof *c);
     if (cfg) c->cfg = *cfg;
-    c->policy = fr_kv_policy_find(c->cfg.policy);
-    if (!c->policy) return fr_error(FR_EINVAL, "unknown kv policy '%s'", c->cfg.policy);
+    c->policy = c->cfg.policy ? c->cfg.policy : &fr_kv_policy_full;
+    if (!c->policy->capacity || !c->policy->admit)
+        return fr_error(FR_EINVAL, "kv policy '%s' lacks capacity/admit", c->policy->name);
     if (batch < 1 || n_layers < 1 || n_kv_heads < 1 || head_size < 1 || max_seq < 1)
         return fr_error(FR_EINVAL, "kv cache: bad geometry");
     int64_t cap = c->policy->capacity(&c->cfg, max_seq, prompt_len);

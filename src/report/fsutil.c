@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int rp_mkdirs(const char *dir) {
+int fr_mkdirs(const char *dir) {
     char tmp[4096];
     size_t n = strlen(dir);
     if (n == 0) return 0;
@@ -39,7 +39,7 @@ int rp_write_file(const char *path, const char *data, size_t n) {
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if ((rc = rp_mkdirs(dir)) != 0) return rc;
+        if ((rc = fr_mkdirs(dir)) != 0) return rc;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     f = fopen(tmp, "wb");

@@ -3,10 +3,10 @@
 #ifndef FRUGAL_REPORT_FSUTIL_H
 #define FRUGAL_REPORT_FSUTIL_H
 
+#include "frugal/report.h"
+
 #include <stddef.h>
 
-/* Creates dir and its parents (like mkdir -p). 0 or FR_EIO. */
-int rp_mkdirs(const char *dir);
 /* Writes n bytes to path via a temp file + rename, creating parent dirs. */
 int rp_write_file(const char *path, const char *data, size_t n);
 

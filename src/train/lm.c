@@ -3,7 +3,7 @@
 #include "frugal/lm.h"
 #include "frugal/io.h"
 #include "frugal/optim.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 

@@ -33,24 +33,6 @@ struct fr_model_config;
 int cli_model_arch(const char *path, char *arch, size_t cap, struct fr_model_config *mc);
 int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
 
-/* One model's KV-eviction study (cmd_kv_eval.c, also used by repro h2o):
- * loads the model (and MODEL.tok), reads held-out windows of `text` (NULL:
- * the model's own samples), runs fr_kv_eval_model into r with plots in dir.
- * Returns an exit code (one line on stderr on failure). */
-struct fr_results;
-struct kv_eval_spec {
-    const char *model, *text, *label;
-    const char *tokenizer; /* NULL: MODEL.tok (if present) */
-    int64_t length, prompt, windows; /* 0 length: the model's context; 0 prompt: length / 8 */
-    const char *const *policies;
-    int npolicies;
-    const double *budgets;
-    int nbudgets;
-    uint64_t seed;
-    const char *dir;
-};
-int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_results *r);
-
 /* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
  * stderr and returns EXIT_RUNTIME. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,8 @@
  * transformer checkpoint with a KV cache, streaming pieces to stdout. */
 #include "args.h"
 #include "cmd.h"
+
+#include "frugal/methods/kv.h"
 #include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/tokenizer.h"
@@ -110,7 +112,7 @@ int cmd_generate(int argc, char **argv) {
                       (long long)np, m.cfg.max_seq);
         goto done;
     }
-    struct fr_kv_config kc = {kv, heavy, recent, 0};
+    struct fr_kv_config kc = {fr_kv_policy_find(kv), heavy, recent, 0, NULL};
     struct fr_tf_state st;
     int64_t ctx = np + steps < m.cfg.max_seq ? np + steps : m.cfg.max_seq;
     if (fr_tf_state_init(&st, &m, (int)batch, ctx, ctx, &kc, np)) {

@@ -1,7 +1,8 @@
 /* cmd_kv_eval.c: `frugal kv-eval`: how KV-cache eviction policies (h2o,
  * local, heavy, sink, tova) trade memory for quality on one model:
  * streaming perplexity, agreement with the full cache and attention
- * statistics (kv_eval.h), written as OUT/results.json with SVG plots.
+ * statistics (experiments/kv_study.h), written as OUT/results.json with SVG
+ * plots.
  *
  * Text: held-out windows of a text file (the last 10%, nanoGPT's split,
  * tokenized with the model's tokenizer), or with no --text the model's own
@@ -10,11 +11,11 @@
  */
 #include "args.h"
 #include "cmd.h"
-#include "frugal/frugal.h"
-#include "frugal/kv_eval.h"
-#include "frugal/lm.h"
+
+#include "frugal/experiments/kv_study.h"
+#include "frugal/methods/kv.h"
 #include "frugal/report.h"
-#include "frugal/tokenizer.h"
+#include "frugal/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,93 +24,6 @@
 static void progress_line(void *user, const char *line) {
     (void)user;
     fprintf(stderr, "%s\n", line);
-}
-
-int kv_eval_file(const char *cmd, const struct kv_eval_spec *sp, struct fr_results *r) {
-    struct fr_tf_model m;
-    struct fr_tokenizer *tok = NULL;
-    int32_t *text = NULL, *ids = NULL;
-    int64_t n = 0;
-    int rc = EXIT_OK;
-    if (fr_tf_load(&m, sp->model)) return cli_fail(cmd, "%s", fr_last_error());
-    int64_t L = sp->length ? sp->length : m.cfg.max_seq;
-    int64_t P = sp->prompt ? sp->prompt : L / 8;
-    if (L > m.cfg.max_seq || P < 1 || P >= L) {
-        rc = cli_fail(cmd, "%s: need 1 <= prompt (%lld) < length (%lld) <= context (%d)", sp->model,
-                      (long long)P, (long long)L, m.cfg.max_seq);
-        goto done;
-    }
-    ids = malloc(sizeof(int32_t) * (size_t)(sp->windows * L));
-    if (!ids) {
-        rc = cli_fail(cmd, "out of memory");
-        goto done;
-    }
-    char tp[4200];
-    snprintf(tp, sizeof tp, "%s", sp->tokenizer ? sp->tokenizer : "");
-    if (!sp->tokenizer) snprintf(tp, sizeof tp, "%s.tok", sp->model);
-    FILE *f = fopen(tp, "rb");
-    if (f) {
-        fclose(f);
-        if (fr_tokenizer_load(tp, &tok)) {
-            rc = cli_fail(cmd, "%s", fr_last_error());
-            goto done;
-        }
-        if (fr_tokenizer_vocab_size(tok) > m.cfg.vocab_size) {
-            rc = cli_fail(cmd, "%s has %lld tokens but the model only %d", tp,
-                          (long long)fr_tokenizer_vocab_size(tok), m.cfg.vocab_size);
-            goto done;
-        }
-    } else if (sp->tokenizer) {
-        rc = cli_fail(cmd, "cannot open tokenizer %s", tp);
-        goto done;
-    }
-    if (sp->text) {
-        if (!tok) {
-            rc = cli_fail(cmd, "%s has no tokenizer beside it (%s) to read %s", sp->model, tp,
-                          sp->text);
-            goto done;
-        }
-        if (fr_lm_load_tokens(sp->text, tok, &text, &n)) {
-            rc = cli_fail(cmd, "%s", fr_last_error());
-            goto done;
-        }
-        int64_t start = n - n / 10;
-        if (n - start < sp->windows * L) {
-            rc = cli_fail(cmd, "%s: held-out 10%% has %lld tokens, fewer than %lld windows of %lld",
-                          sp->text, (long long)(n - start), (long long)sp->windows, (long long)L);
-            goto done;
-        }
-        memcpy(ids, text + start, sizeof(int32_t) * (size_t)(sp->windows * L));
-        fr_results_config_str(r, "text", sp->text);
-    } else {
-        int32_t bos = tok && fr_tokenizer_bos(tok) >= 0 ? fr_tokenizer_bos(tok) : 1;
-        if (fr_kv_eval_self_text(&m, (int)sp->windows, L, bos, 1.0f, sp->seed, ids)) {
-            rc = cli_fail(cmd, "%s", fr_last_error());
-            goto done;
-        }
-    }
-    struct fr_kv_eval_opts o = {
-        sp->label, sp->policies, sp->npolicies, sp->budgets,   sp->nbudgets, L,
-        P,         tok,          sp->dir,       progress_line, NULL};
-    char key[256];
-    snprintf(key, sizeof key, "%s model", sp->label);
-    fr_results_config_str(r, key, sp->model);
-    snprintf(key, sizeof key, "%s text", sp->label);
-    fr_results_config_str(r, key, sp->text ? "held-out 10% of the text" : "own samples, T=1");
-    snprintf(key, sizeof key, "%s window", sp->label);
-    fr_results_config_int(r, key, L);
-    snprintf(key, sizeof key, "%s prompt", sp->label);
-    fr_results_config_int(r, key, P);
-    snprintf(key, sizeof key, "%s windows", sp->label);
-    fr_results_config_int(r, key, sp->windows);
-    if (fr_kv_eval_model(&m, ids, (int)sp->windows, &o, r))
-        rc = cli_fail(cmd, "%s", fr_last_error());
-done:
-    free(text);
-    free(ids);
-    fr_tokenizer_free(tok);
-    fr_tf_free(&m);
-    return rc;
 }
 
 /* Splits "a,b,c" into at most cap pieces (in place). */
@@ -186,9 +100,21 @@ int cmd_kv_eval(int argc, char **argv) {
     cli_command_line(argc, argv, command, sizeof command);
     fr_results_set_str(r, "command", command);
     fr_results_set_seed(r, (uint64_t)seed);
-    struct kv_eval_spec sp = {model, text, "model", tokp, length,         prompt, windows,
-                              pols,  np,   budgets, nb,   (uint64_t)seed, out};
-    rc = kv_eval_file("kv-eval", &sp, r);
+    struct fr_kv_study_spec sp = {.model = model,
+                                  .text = text,
+                                  .label = "model",
+                                  .tokenizer = tokp,
+                                  .length = length,
+                                  .prompt = prompt,
+                                  .windows = windows,
+                                  .policies = pols,
+                                  .npolicies = np,
+                                  .budgets = budgets,
+                                  .nbudgets = nb,
+                                  .seed = (uint64_t)seed,
+                                  .dir = out,
+                                  .progress = progress_line};
+    if (fr_kv_study_run(&sp, r)) rc = cli_fail("kv-eval", "%s", fr_last_error());
     char path[4200];
     snprintf(path, sizeof path, "%s/results.json", out);
     if (!rc && fr_results_write(r, path)) rc = cli_fail("kv-eval", "%s", fr_last_error());

@@ -30,12 +30,12 @@
 #include "frugal/data.h"
 #include "frugal/io.h"
 #include "frugal/lm.h"
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/tokenizer.h"
 
 #include <stdio.h>

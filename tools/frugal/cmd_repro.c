@@ -1,10 +1,10 @@
 /* cmd_repro.c: `frugal repro NAME [--quick]`: runs one registered
- * reproduction, then rebuilds the report. Adding a method = one line in
- * METHODS and one repro_<name>.c file (see repro.h). */
+ * reproduction (experiments/experiment.h), then rebuilds the report. */
 #include "args.h"
 #include "cmd.h"
 #include "repro.h"
 
+#include "frugal/experiments/experiment.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
 
@@ -12,10 +12,7 @@
 #include <string.h>
 
 static const struct repro_method METHODS[] = {
-    {"fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
-     repro_fashion_cnn},
     {"deepsets", "2307.04001", "DeepSets LP/LE embeddings: injectivity probe and width study", repro_deepsets},
-    {"h2o", "2306.14048", "H2O KV-cache eviction vs local/sink/TOVA: quality per budget", repro_h2o},
     {"essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity", repro_essential_sparsity},
     {"isp", "2306.10460", "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation", repro_isp},
     {"isp-resnet20", "2306.10460", "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)", repro_isp_resnet20},
@@ -24,17 +21,26 @@ static const struct repro_method METHODS[] = {
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
 static void list_methods(FILE *f) {
+    for (int i = 0; i < fr_experiment_count(); i++) {
+        const struct fr_experiment *e = fr_experiment_at(i);
+        fprintf(f, "%-20s %-12s %s\n", e->name, e->paper, e->about);
+    }
     for (int i = 0; i < NMETHODS; i++)
         fprintf(f, "%-20s %-12s %s\n", METHODS[i].name, METHODS[i].paper, METHODS[i].about);
 }
 
 int cmd_repro(int argc, char **argv) {
     int quick = 0, list = 0;
+    const char *plan = "full";
+    static const char *const PLANS[] = {"tiny", "quick", "full", NULL};
     int64_t threads = 0, seed = 1;
     const char *data_dir = "", *out = "out";
     struct arg_flag flags[] = {
         {"list", ARG_BOOL, &list, "list the registered experiments and exit", 0, 0, NULL},
-        {"quick", ARG_BOOL, &quick, "a small, fast version of the experiment", 0, 0, NULL},
+        {"quick", ARG_BOOL, &quick, "a small, fast version of the experiment (= --plan quick)", 0,
+         0, NULL},
+        {"plan", ARG_STR, &plan, "which plan: tiny (seconds, a smoke test), quick, full", 0, 0,
+         PLANS},
         {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
         {"seed", ARG_INT, &seed, "seed for everything random in the experiment", 0, 1e18, NULL},
         {"data-dir", ARG_STR, &data_dir, "dataset directory (\"\" = the experiment's default)", 0,
@@ -60,18 +66,23 @@ int cmd_repro(int argc, char **argv) {
         return EXIT_OK;
     }
     char names[1024] = "";
+    for (int i = 0; i < fr_experiment_count(); i++) {
+        size_t n = strlen(names);
+        snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", fr_experiment_at(i)->name);
+    }
     for (int i = 0; i < NMETHODS; i++) {
         size_t n = strlen(names);
-        snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", METHODS[i].name);
+        snprintf(names + n, sizeof names - n, "%s%s", *names ? ", " : "", METHODS[i].name);
     }
     if (npos == 0) {
         fprintf(stderr, "frugal repro: missing NAME (one of: %s)\n", names);
         return EXIT_USAGE;
     }
     const struct repro_method *m = NULL;
+    const struct fr_experiment *e = fr_experiment_find(pos[0]);
     for (int i = 0; i < NMETHODS && !m; i++)
         if (strcmp(METHODS[i].name, pos[0]) == 0) m = &METHODS[i];
-    if (!m) {
+    if (!m && !e) {
         fprintf(stderr, "frugal repro: unknown experiment '%s' (one of: %s)\n", pos[0], names);
         return EXIT_USAGE;
     }
@@ -79,9 +90,26 @@ int cmd_repro(int argc, char **argv) {
     if (*data_dir && (rc = cli_check_data_dir("repro", data_dir)) != EXIT_OK) return rc;
     char command[2048];
     cli_command_line(argc, argv, command, sizeof command);
-    struct repro_opts o = {quick, threads, (uint64_t)seed, *data_dir ? data_dir : NULL,
-                           out,   command};
-    if ((rc = m->run(&o)) != EXIT_OK) return rc;
+    if (quick) plan = "quick";
+    if (e) {
+        struct fr_exp_opts eo;
+        fr_exp_opts_defaults(&eo);
+        eo.size = !strcmp(plan, "tiny") ? FR_EXP_TINY : !strcmp(plan, "quick") ? FR_EXP_QUICK
+                                                                                : FR_EXP_FULL;
+        eo.seed = (uint64_t)seed;
+        eo.threads = (int)threads;
+        eo.data_dir = *data_dir ? data_dir : NULL;
+        eo.out = out;
+        eo.command = command;
+        eo.log = stderr;
+        struct fr_exp_outcome res;
+        if (fr_experiment_run(e, &eo, &res)) return cli_fail("repro", "%s", fr_last_error());
+        fputs(res.summary, stdout);
+    } else {
+        struct repro_opts o = {!strcmp(plan, "quick"), threads, (uint64_t)seed,
+                               *data_dir ? data_dir : NULL, out, command};
+        if ((rc = m->run(&o)) != EXIT_OK) return rc;
+    }
     char path[4200];
     if (fr_report_build(out, path, sizeof path, NULL) != 0)
         return cli_fail("repro", "%s", fr_last_error());

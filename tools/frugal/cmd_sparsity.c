@@ -15,7 +15,7 @@
 #include "frugal/io.h"
 #include "frugal/lm.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 
 #include <fnmatch.h>

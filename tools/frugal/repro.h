@@ -24,9 +24,7 @@ struct repro_method {
     int (*run)(const struct repro_opts *o);
 };
 
-int repro_fashion_cnn(const struct repro_opts *o);
 int repro_deepsets(const struct repro_opts *o);
-int repro_h2o(const struct repro_opts *o);
 int repro_essential_sparsity(const struct repro_opts *o);
 int repro_isp(const struct repro_opts *o);
 int repro_isp_resnet20(const struct repro_opts *o);

@@ -20,7 +20,7 @@
 
 #include "frugal/clock.h"
 #include "frugal/report.h"
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
 

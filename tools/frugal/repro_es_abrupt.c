@@ -35,11 +35,11 @@
 #include "frugal/clock.h"
 #include "frugal/data.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/report.h"
 #include "frugal/rng.h"
 #include "frugal/status.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
 
 #include <math.h>

@@ -34,12 +34,12 @@
 #include "frugal/clock.h"
 #include "frugal/data.h"
 #include "frugal/models.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
-#include "frugal/transfer.h"
+#include "frugal/experiments/transfer.h"
 
 #include <math.h>
 #include <stdio.h>

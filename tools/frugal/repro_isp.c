@@ -35,16 +35,16 @@
 #include "repro.h"
 
 #include "frugal/clock.h"
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/report.h"
-#include "frugal/soup.h"
+#include "frugal/methods/soup.h"
 #include "frugal/status.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
-#include "frugal/transfer.h"
+#include "frugal/experiments/transfer.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,16 +1,16 @@
 /* kv_eval.c: streaming evaluation of KV-cache eviction policies and the
- * attention statistics that explain it (see kv_eval.h).
+ * attention statistics that explain it (see methods/kv_eval.h).
  *
  * The statistics ride on the full-cache run: a wrapper policy behaves as
  * `full` and, while recording, looks at each decode row a head receives.
- * Accumulators are per head (the engine runs heads in parallel, each head
- * in one task), summed per layer at the end.
+ * Its state travels in the cache config's user pointer (no globals), with
+ * accumulators per head (the engine runs heads in parallel, each head in
+ * one task), summed per layer at the end. Nothing here writes files.
  */
 #include "frugal/clock.h"
-#include "frugal/kv_eval.h"
-#include "frugal/report.h"
+#include "frugal/methods/kv.h"
+#include "frugal/methods/kv_eval.h"
 #include "frugal/status.h"
-#include "frugal/tokenizer.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -26,24 +26,22 @@ struct rowstats {
     float *scratch; /* per head: L floats */
     float *facc;    /* per head: the final accumulated scores (L), by position */
     int64_t L;
-    int rep;
+    const struct fr_kv_head *heads; /* the cache's heads (index = h - heads) */
+    int record;                     /* decode rows are being recorded */
 };
-
-static struct rowstats *g_rs;
-static struct fr_kv_head *g_heads;
-static int g_record;
 
 static int cmp_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x < y) - (x > y);
 }
 
-static void stats_observe(struct fr_kv_head *h, const float *w) {
+static void stats_observe(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w) {
+    struct rowstats *rs = cfg->user;
     for (int64_t i = 0; i < h->n; i++)
         h->acc[i] += w[i];
-    if (!g_record || h->n < 10) return;
-    int64_t idx = h - g_heads, n = h->n;
-    float *s = g_rs->scratch + idx * g_rs->L, mx = 0;
+    if (!rs->record || h->n < 10) return;
+    int64_t idx = h - rs->heads, n = h->n;
+    float *s = rs->scratch + idx * rs->L, mx = 0;
     double tot = 0;
     for (int64_t i = 0; i < n; i++) {
         s[i] = w[i];
@@ -58,19 +56,19 @@ static void stats_observe(struct fr_kv_head *h, const float *w) {
     double top = 0;
     for (int64_t i = 0; i < k; i++)
         top += s[i];
-    g_rs->sparse[idx] += (double)small / (double)n;
-    g_rs->top10[idx] += tot > 0 ? top / tot : 0;
-    g_rs->rows[idx]++;
+    rs->sparse[idx] += (double)small / (double)n;
+    rs->top10[idx] += tot > 0 ? top / tot : 0;
+    rs->rows[idx]++;
 }
 
 static int64_t full_capacity(const struct fr_kv_config *cfg, int64_t max_seq, int64_t prompt_len) {
-    return fr_kv_policy_find("full")->capacity(cfg, max_seq, prompt_len);
+    return fr_kv_policy_full.capacity(cfg, max_seq, prompt_len);
 }
 
 static int full_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg, int64_t prompt_len,
                       const float *k, const float *v, const int32_t *pos, const float *mass,
                       int64_t T, int hs) {
-    return fr_kv_policy_find("full")->admit(h, cfg, prompt_len, k, v, pos, mass, T, hs);
+    return fr_kv_policy_full.admit(h, cfg, prompt_len, k, v, pos, mass, T, hs);
 }
 
 static const struct fr_kv_policy STATS = {"full", full_capacity, stats_observe, full_admit};
@@ -107,9 +105,10 @@ static void score_row(const float *lg, const float *ref, int V, int32_t target, 
     *ref_argmax = ra;
 }
 
-int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int64_t L,
-                      int64_t P, const struct fr_kv_config *kc, const float *ref_logits,
-                      float *out_logits, struct fr_kv_eval_run *r) {
+/* fr_kv_eval_stream; with rs, the full cache run with the statistics hook. */
+static int stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int64_t L, int64_t P,
+                  const struct fr_kv_config *kc, const float *ref_logits, float *out_logits,
+                  struct fr_kv_eval_run *r, struct rowstats *rs) {
     memset(r, 0, sizeof *r);
     if (nwin < 1 || P < 1 || L <= P || L > m->cfg.max_seq)
         return fr_error(FR_EINVAL, "kv eval: need 1 <= prompt < length <= %d (got %lld, %lld)",
@@ -124,9 +123,10 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
         rc = fr_error(FR_ENOMEM, "kv eval: out of memory");
         goto cleanup;
     }
-    if (kc && kc->policy && !strcmp(kc->policy, "full") && g_rs) {
+    if (rs) {
         s.kv.policy = &STATS;
-        g_heads = s.kv.heads;
+        s.kv.cfg.user = rs;
+        rs->heads = s.kv.heads;
     }
     r->slots = s.kv.cap;
     r->kv_bytes = s.kv.bytes;
@@ -134,7 +134,7 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     int64_t agree = 0;
     for (int b = 0; b < nwin && !rc; b++)
         rc = fr_tf_prefill(&s, b, ids + (size_t)b * L, P, lg + (size_t)b * V, 0);
-    g_record = 1;
+    if (rs) rs->record = 1;
     for (int64_t j = 0; j < S && !rc; j++) {
         for (int b = 0; b < nwin; b++) {
             size_t o = ((size_t)b * S + j) * V;
@@ -148,7 +148,7 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
         }
         if (j + 1 < S) rc = fr_tf_decode(&s, cur, lg);
     }
-    g_record = 0;
+    if (rs) rs->record = 0;
     if (rc) goto cleanup;
     r->seconds = fr_seconds() - t0;
     r->scored = S * nwin;
@@ -160,39 +160,44 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     for (int64_t i = 0; i < nh; i++)
         ev += s.kv.heads[i].n < s.kv.heads[i].seen;
     r->evicted = (double)ev / (double)nh;
-    if (s.kv.policy == &STATS) {
+    if (rs) {
         /* the accumulated scores by position, for the power law and the
          * heavy hitters */
         for (int64_t i = 0; i < nh; i++) {
             const struct fr_kv_head *h = &s.kv.heads[i];
-            float *f = g_rs->facc + i * L;
+            float *f = rs->facc + i * L;
             memset(f, 0, sizeof(float) * (size_t)L);
             for (int64_t j = 0; j < h->n; j++)
                 f[h->pos[j]] = h->acc[j];
         }
     }
 cleanup:
-    g_record = 0;
-    g_heads = NULL;
+    if (rs) rs->record = 0, rs->heads = NULL;
     free(lg);
     free(cur);
     fr_tf_state_free(&s);
     return rc;
 }
 
+int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int64_t L,
+                      int64_t P, const struct fr_kv_config *kc, const float *ref_logits,
+                      float *out_logits, struct fr_kv_eval_run *r) {
+    return stream(m, ids, nwin, L, P, kc, ref_logits, out_logits, r, NULL);
+}
+
 /* ---- the study ---- */
 
-/* A budget (fraction f of L) as token counts for one policy. */
-static void budget_cfg(const char *pol, double f, int64_t L, struct fr_kv_config *kc) {
+void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L,
+                       struct fr_kv_config *kc) {
     int64_t b = llround(f * (double)L);
     if (b < 1) b = 1;
     if (b > L) b = L;
     memset(kc, 0, sizeof *kc);
-    kc->policy = pol;
-    if (!strcmp(pol, "h2o")) {
+    kc->policy = p;
+    if (p == &fr_kv_policy_h2o) {
         kc->heavy = (double)(b / 2);
         kc->recent = (double)(b - b / 2);
-    } else if (!strcmp(pol, "heavy")) {
+    } else if (p == &fr_kv_policy_heavy) {
         kc->heavy = (double)b;
     } else {
         kc->recent = (double)b;
@@ -211,83 +216,51 @@ static void say(const struct fr_kv_eval_opts *o, const char *fmt, ...) {
     o->progress(o->user, line);
 }
 
-static void plot(struct fr_results *r, const struct fr_kv_eval_opts *o, const char *suffix,
-                 const char *title, const char *xl, const char *yl, int logy, int ns,
-                 const struct fr_plot_series *s) {
-    if (!o->plot_dir) return;
-    char file[256], path[4400], t[256];
-    snprintf(file, sizeof file, "%s_%s.svg", o->label, suffix);
-    snprintf(path, sizeof path, "%s/%s", o->plot_dir, file);
-    snprintf(t, sizeof t, "%s: %s", o->label, title);
-    struct fr_plot p = {t, xl, yl, logy, 1, 0, 0};
-    if (fr_plot_write(path, &p, ns, s) == 0) fr_results_plot(r, file);
-}
-
-/* A token as a short printable label. */
-static void token_label(const struct fr_tokenizer *tok, int32_t id, char *out, size_t cap) {
-    const uint8_t *b = NULL;
-    size_t n = 0;
-    if (!tok || fr_tokenizer_piece(tok, id, &b, &n, NULL) || n == 0) {
-        snprintf(out, cap, "id %d", id);
-        return;
-    }
-    size_t w = 0;
-    out[w++] = '\'';
-    for (size_t i = 0; i < n && w + 6 < cap; i++) {
-        if (b[i] == '\n')
-            out[w++] = '\\', out[w++] = 'n';
-        else if (b[i] < 32 || b[i] > 126)
-            w += (size_t)snprintf(out + w, cap - w, "\\x%02x", b[i]);
-        else
-            out[w++] = (char)b[i];
-    }
-    out[w++] = '\'';
-    out[w] = 0;
-}
-
-/* Attention statistics of the full-cache run into r. */
-static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwin,
-                        const struct fr_kv_eval_opts *o, const struct rowstats *rs,
-                        struct fr_results *r) {
+/* Attention statistics of the full-cache run into st. */
+static int compute_stats(const struct fr_tf_model *m, const int32_t *ids, int nwin,
+                         const struct fr_kv_eval_opts *o, const struct rowstats *rs,
+                         struct fr_kv_study *st) {
     const int nl = m->cfg.n_layers, nkv = m->cfg.n_kv_heads, V = m->cfg.vocab_size;
     const int64_t L = o->L, nh = (int64_t)nwin * nl * nkv;
-    char key[256];
+    const int nlp = nl < 64 ? nl : 64;
+    int rc = 0;
+    st->n_layers = nlp;
+    st->layer_sparsity = malloc(sizeof(double) * (size_t)nlp);
+    st->layer_top10 = malloc(sizeof(double) * (size_t)nlp);
+    st->rank_share = calloc((size_t)L, sizeof(double));
+    st->rank_log10 = malloc(sizeof(double) * (size_t)L);
+    float *tmp = malloc(sizeof(float) * (size_t)L);
+    double *hh_tok = calloc((size_t)V, sizeof(double)), *all_tok = calloc((size_t)V, sizeof(double));
+    int64_t *order = malloc(sizeof(int64_t) * (size_t)L);
+    if (!st->layer_sparsity || !st->layer_top10 || !st->rank_share || !st->rank_log10 || !tmp ||
+        !hh_tok || !all_tok || !order) {
+        rc = fr_error(FR_ENOMEM, "kv eval: out of memory");
+        goto cleanup;
+    }
     /* row sparsity per layer */
-    double lx[64], sp[64], t10[64], all_sp = 0, all_t10 = 0;
+    double all_sp = 0, all_t10 = 0;
     int64_t all_rows = 0;
-    for (int l = 0; l < nl && l < 64; l++) {
+    for (int l = 0; l < nlp; l++) {
         double a = 0, b = 0;
         int64_t n = 0;
         for (int64_t i = 0; i < nh; i++)
             if ((i / nkv) % nl == l) a += rs->sparse[i], b += rs->top10[i], n += rs->rows[i];
-        lx[l] = l;
-        sp[l] = n ? 100 * a / (double)n : NAN;
-        t10[l] = n ? 100 * b / (double)n : NAN;
+        st->layer_sparsity[l] = n ? 100 * a / (double)n : NAN;
+        st->layer_top10[l] = n ? 100 * b / (double)n : NAN;
         all_sp += a, all_t10 += b, all_rows += n;
     }
-    int nlp = nl < 64 ? nl : 64;
-    snprintf(key, sizeof key, "%s_attn_sparsity", o->label);
-    fr_results_metric(r, key, all_rows ? 100 * all_sp / (double)all_rows : NAN, "%");
-    snprintf(key, sizeof key, "%s_attn_top10_mass", o->label);
-    fr_results_metric(r, key, all_rows ? 100 * all_t10 / (double)all_rows : NAN, "%");
-    snprintf(key, sizeof key, "%s sparsity per layer", o->label);
-    fr_results_series(r, key, "layer", "% of row entries < 1% of the row max", nlp, lx, sp);
-    struct fr_plot_series s2[2] = {{"entries < 1% of row max (%)", nlp, lx, sp},
-                                   {"mass in the top 10% of entries (%)", nlp, lx, t10}};
-    plot(r, o, "sparsity", "attention rows (decode, full cache)", "layer", "%", 0, 2, s2);
+    st->attn_sparsity = all_rows ? 100 * all_sp / (double)all_rows : NAN;
+    st->attn_top10_mass = all_rows ? 100 * all_t10 / (double)all_rows : NAN;
 
     /* power law of accumulated scores: mean normalised share at each rank */
-    double *share = calloc((size_t)L, sizeof(double)), *rank = malloc(sizeof(double) * L);
-    float *tmp = malloc(sizeof(float) * L);
+    double *share = st->rank_share, *rank = st->rank_log10;
     int64_t kh = llround(0.1 * (double)L);
     if (kh < 1) kh = 1;
-    enum { NB = 16 };
-    double hist[NB] = {0}, histn[NB] = {0}, bx[NB];
-    double *hh_tok = calloc((size_t)V, sizeof(double)),
-           *all_tok = calloc((size_t)V, sizeof(double));
-    int64_t *order = malloc(sizeof(int64_t) * L);
+    enum { NB = FR_KV_HH_BINS };
+    double *hist = st->hh_by_score, *histn = st->hh_by_mean;
+    memset(st->hh_by_score, 0, sizeof st->hh_by_score);
+    memset(st->hh_by_mean, 0, sizeof st->hh_by_mean);
     double first_hh = 0, topk_mass = 0;
-    if (!share || !rank || !tmp || !hh_tok || !all_tok || !order) goto cleanup;
     for (int64_t i = 0; i < nh; i++) {
         const float *f = rs->facc + i * L;
         int b = (int)(i / ((int64_t)nl * nkv));
@@ -337,32 +310,15 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
             double y = log10(share[j]);
             sx += rank[j], sy += y, sxx += rank[j] * rank[j], sxy += rank[j] * y, nfit++;
         }
-    double slope = nfit > 2 ? (nfit * sxy - sx * sy) / (nfit * sxx - sx * sx) : NAN;
-    snprintf(key, sizeof key, "%s_acc_powerlaw_slope", o->label);
-    fr_results_metric(r, key, slope, "");
-    snprintf(key, sizeof key, "%s_acc_top10_mass", o->label);
-    fr_results_metric(r, key, 100 * topk_mass / (double)nh, "%");
-    snprintf(key, sizeof key, "%s_first_token_heavy", o->label);
-    fr_results_metric(r, key, 100 * first_hh / (double)nh, "%");
-    snprintf(key, sizeof key, "%s accumulated score by rank", o->label);
-    fr_results_series(r, key, "log10 rank", "share of accumulated attention", L, rank, share);
-    struct fr_plot_series s1 = {"mean over heads", L, rank, share};
-    plot(r, o, "powerlaw", "accumulated attention by rank (full cache)", "log10 rank",
-         "share of the head's accumulated attention", 1, 1, &s1);
+    st->powerlaw_slope = nfit > 2 ? (nfit * sxy - sx * sy) / (nfit * sxx - sx * sx) : NAN;
+    st->acc_top10_mass = 100 * topk_mass / (double)nh;
+    st->first_token_heavy = 100 * first_hh / (double)nh;
     for (int i = 0; i < NB; i++)
-        bx[i] = (i + 0.5) * (double)L / NB, hist[i] *= 100, histn[i] *= 100;
-    snprintf(key, sizeof key, "%s heavy-hitter positions", o->label);
-    fr_results_series(r, key, "position", "% of heavy hitters", NB, bx, hist);
-    struct fr_plot_series s3[2] = {{"by accumulated score (H2O's choice)", NB, bx, hist},
-                                   {"by mean score per query seen", NB, bx, histn}};
-    plot(r, o, "hh_positions", "where the top 10% tokens sit", "position in the window",
-         "% of heavy hitters", 0, 2, s3);
+        st->hh_bin_center[i] = (i + 0.5) * (double)L / NB, hist[i] *= 100, histn[i] *= 100;
     /* tokens most over-represented among heavy hitters (seen >= 0.5% of text) */
-    snprintf(key, sizeof key, "%s heavy-hitter tokens", o->label);
-    const char *cols[4] = {"token", "% of heavy hitters", "% of text", "ratio"};
-    fr_results_table(r, key, 4, cols);
     double hh_tot = (double)nh * kh, all_tot = (double)nwin * L;
-    for (int shown = 0; shown < 8; shown++) {
+    st->n_hh_tokens = 0;
+    for (int shown = 0; shown < FR_KV_HH_TOKENS; shown++) {
         int best = -1;
         double bestv = 0;
         for (int v = 0; v < V; v++) {
@@ -371,136 +327,87 @@ static void write_stats(const struct fr_tf_model *m, const int32_t *ids, int nwi
             if (ratio > bestv) bestv = ratio, best = v;
         }
         if (best < 0) break;
-        char lab[64];
-        token_label(o->tok, best, lab, sizeof lab);
-        double vals[3] = {100 * hh_tok[best] / hh_tot, 100 * all_tok[best] / all_tot, bestv};
-        fr_results_table_row(r, key, lab, vals);
-        hh_tok[best] = -1; /* shown */
+        st->hh_token[shown] = best;
+        st->hh_token_pct[shown] = 100 * hh_tok[best] / hh_tot;
+        st->hh_text_pct[shown] = 100 * all_tok[best] / all_tot;
+        st->hh_ratio[shown] = bestv;
+        st->n_hh_tokens = shown + 1;
+        hh_tok[best] = -1; /* taken */
     }
 cleanup:
-    free(share);
-    free(rank);
     free(tmp);
     free(hh_tok);
     free(all_tok);
     free(order);
+    return rc;
+}
+
+void fr_kv_study_free(struct fr_kv_study *st) {
+    if (!st) return;
+    free(st->runs);
+    free(st->layer_sparsity);
+    free(st->layer_top10);
+    free(st->rank_log10);
+    free(st->rank_share);
+    memset(st, 0, sizeof *st);
 }
 
 int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
-                     const struct fr_kv_eval_opts *o, struct fr_results *r) {
+                     const struct fr_kv_eval_opts *o, struct fr_kv_study *st) {
     const int64_t L = o->L, P = o->P, S = L - P;
     const int V = m->cfg.vocab_size, nb = o->nbudgets, np = o->npolicies;
     int64_t nh = (int64_t)nwin * m->cfg.n_layers * m->cfg.n_kv_heads;
-    if (L > m->cfg.max_seq || P < 1 || P >= L || nb < 1 || nb > 32 || np < 1 || np > 16)
+    memset(st, 0, sizeof *st);
+    if (L > m->cfg.max_seq || P < 1 || P >= L || nb < 1 || nb > FR_KV_EVAL_MAX_BUDGETS ||
+        np < 1 || np > FR_KV_EVAL_MAX_POLICIES)
         return fr_error(FR_EINVAL,
                         "kv eval: bad study (length %lld, prompt %lld, %d budgets, %d "
                         "policies; the model's context is %d)",
                         (long long)L, (long long)P, nb, np, m->cfg.max_seq);
+    const struct fr_kv_policy *pols[FR_KV_EVAL_MAX_POLICIES];
     for (int p = 0; p < np; p++)
-        if (!fr_kv_policy_find(o->policies[p]))
+        if (!(pols[p] = fr_kv_policy_find(o->policies[p])))
             return fr_error(FR_EINVAL, "unknown kv policy '%s'", o->policies[p]);
     int rc = 0;
-    char key[256];
     struct rowstats rs = {0};
     rs.L = L;
-    rs.rep = m->cfg.n_heads / m->cfg.n_kv_heads;
     rs.sparse = calloc((size_t)nh, sizeof(double));
     rs.top10 = calloc((size_t)nh, sizeof(double));
     rs.rows = calloc((size_t)nh, sizeof(int64_t));
     rs.scratch = malloc(sizeof(float) * (size_t)(nh * L));
     rs.facc = calloc((size_t)(nh * L), sizeof(float));
     float *ref = malloc(sizeof(float) * (size_t)nwin * S * V);
-    double(*res)[32][4] = calloc((size_t)np, sizeof *res); /* ppl, top1, kl, evicted */
-    if (!rs.sparse || !rs.top10 || !rs.rows || !rs.scratch || !rs.facc || !ref || !res) {
+    st->runs = calloc((size_t)np * nb, sizeof *st->runs);
+    st->npolicies = np, st->nbudgets = nb, st->L = L;
+    if (!rs.sparse || !rs.top10 || !rs.rows || !rs.scratch || !rs.facc || !ref || !st->runs) {
         rc = fr_error(FR_ENOMEM, "kv eval: out of memory");
         goto cleanup;
     }
-    struct fr_kv_config full = {"full", 0, 0, 0};
-    struct fr_kv_eval_run fr;
-    g_rs = &rs;
-    rc = fr_kv_eval_stream(m, ids, nwin, L, P, &full, NULL, ref, &fr);
-    g_rs = NULL;
-    if (rc) goto cleanup;
-    say(o, "%s full cache: ppl %.4f over %lld predictions (%.1f s)", o->label, fr.ppl,
-        (long long)fr.scored, fr.seconds);
-    snprintf(key, sizeof key, "%s_full_ppl", o->label);
-    fr_results_metric(r, key, fr.ppl, "");
-    snprintf(key, sizeof key, "%s_full_kv_bytes", o->label);
-    fr_results_metric(r, key, (double)fr.kv_bytes, "bytes");
-    write_stats(m, ids, nwin, o, &rs, r);
+    struct fr_kv_config full = {&fr_kv_policy_full, 0, 0, 0, NULL};
+    if ((rc = stream(m, ids, nwin, L, P, &full, NULL, ref, &st->full, &rs))) goto cleanup;
+    say(o, "%s full cache: ppl %.4f over %lld predictions (%.1f s)", o->label, st->full.ppl,
+        (long long)st->full.scored, st->full.seconds);
+    if ((rc = compute_stats(m, ids, nwin, o, &rs, st))) goto cleanup;
     for (int p = 0; p < np; p++)
         for (int b = 0; b < nb; b++) {
             struct fr_kv_config kc;
-            struct fr_kv_eval_run e;
-            budget_cfg(o->policies[p], o->budgets[b], L, &kc);
-            if ((rc = fr_kv_eval_stream(m, ids, nwin, L, P, &kc, ref, NULL, &e))) goto cleanup;
-            res[p][b][0] = e.ppl, res[p][b][1] = 100 * e.top1, res[p][b][2] = e.kl;
-            res[p][b][3] = 100 * e.evicted;
+            struct fr_kv_eval_run *e = &st->runs[(size_t)p * nb + b];
+            fr_kv_eval_budget(pols[p], o->budgets[b], L, &kc);
+            if ((rc = fr_kv_eval_stream(m, ids, nwin, L, P, &kc, ref, NULL, e))) goto cleanup;
             int pct = (int)llround(100 * o->budgets[b]);
             say(o, "%s %-5s %3d%% (%lld slots%s): ppl %.4f  top-1 %.2f%%  KL %.4f  (%.1f s)",
-                o->label, o->policies[p], pct, (long long)e.slots,
-                e.evicted > 0 ? ", evicting" : ", never evicts", e.ppl, 100 * e.top1, e.kl,
-                e.seconds);
-            snprintf(key, sizeof key, "%s_%s_%d_ppl", o->label, o->policies[p], pct);
-            fr_results_metric(r, key, e.ppl, "");
-            snprintf(key, sizeof key, "%s_%s_%d_top1", o->label, o->policies[p], pct);
-            fr_results_metric(r, key, 100 * e.top1, "%");
-            snprintf(key, sizeof key, "%s_%s_%d_kl", o->label, o->policies[p], pct);
-            fr_results_metric(r, key, e.kl, "nats");
+                o->label, o->policies[p], pct, (long long)e->slots,
+                e->evicted > 0 ? ", evicting" : ", never evicts", e->ppl, 100 * e->top1, e->kl,
+                e->seconds);
         }
-    /* tables: one per quantity, policies x budgets */
-    static const char *const what[4] = {"perplexity", "top-1 agreement with full cache (%)",
-                                        "KL(full || policy), nats", "heads that evicted (%)"};
-    char colbuf[33][16];
-    const char *cols[33];
-    cols[0] = "policy";
-    for (int b = 0; b < nb; b++) {
-        snprintf(colbuf[b], sizeof colbuf[b], "%g%%", 100 * o->budgets[b]);
-        cols[b + 1] = colbuf[b];
-    }
-    for (int q = 0; q < 4; q++) {
-        snprintf(key, sizeof key, "%s %s (full cache ppl %.4f)", o->label, what[q], fr.ppl);
-        fr_results_table(r, key, nb + 1, cols);
-        for (int p = 0; p < np; p++) {
-            double vals[32];
-            for (int b = 0; b < nb; b++)
-                vals[b] = res[p][b][q];
-            fr_results_table_row(r, key, o->policies[p], vals);
-        }
-    }
-    /* curves */
-    double bx[32], fy[32];
-    double ys[3][16][32];
-    struct fr_plot_series s[17];
-    for (int b = 0; b < nb; b++)
-        bx[b] = 100 * o->budgets[b], fy[b] = fr.ppl;
-    static const char *const suffix[3] = {"ppl", "top1", "kl"};
-    static const char *const ylab[3] = {"perplexity", "top-1 agreement (%)", "KL (nats)"};
-    for (int q = 0; q < 3; q++) {
-        for (int p = 0; p < np; p++) {
-            for (int b = 0; b < nb; b++)
-                ys[q][p][b] = res[p][b][q];
-            s[p] = (struct fr_plot_series){o->policies[p], nb, bx, ys[q][p]};
-            snprintf(key, sizeof key, "%s %s %s", o->label, o->policies[p], suffix[q]);
-            fr_results_series(r, key, "budget (% of the window)", ylab[q], nb, bx, ys[q][p]);
-        }
-        int ns = np;
-        if (q == 0) s[ns++] = (struct fr_plot_series){"full cache", nb, bx, fy};
-        plot(r, o, suffix[q],
-             q == 0   ? "streaming perplexity vs KV budget"
-             : q == 1 ? "agreement with the full cache"
-                      : "divergence from the full cache",
-             "KV budget (% of the window)", ylab[q], q != 1, ns, s);
-    }
 cleanup:
-    g_rs = NULL;
     free(rs.sparse);
     free(rs.top10);
     free(rs.rows);
     free(rs.scratch);
     free(rs.facc);
     free(ref);
-    free(res);
+    if (rc) fr_kv_study_free(st);
     return rc;
 }
 

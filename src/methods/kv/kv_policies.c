@@ -1,6 +1,6 @@
 /* kv_policies.c: KV-cache eviction policies behind struct fr_kv_policy
- * (kv.h): local, h2o, heavy, sink and tova. The registry in
- * src/nn/kv_cache.c lists them; nothing else knows them.
+ * (kv.h): local, h2o, heavy, sink and tova. The registry beside this
+ * file (kv_registry.c) finds them by name.
  *
  * Budgets. heavy and recent are fractions of the prompt length (< 1) or
  * token counts (>= 1); a head holds budget = heavy + recent slots, never
@@ -33,6 +33,7 @@
  * Ties in scores go to the older token being evicted (deterministic).
  */
 #include "frugal/kv.h"
+#include "frugal/methods/kv.h"
 #include "frugal/status.h"
 
 #include <math.h>
@@ -237,13 +238,15 @@ static int admit_kind(enum kind kd, struct fr_kv_head *h, const struct fr_kv_con
     return rc;
 }
 
-static void observe_acc(struct fr_kv_head *h, const float *w) {
+static void observe_acc(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w) {
+    (void)cfg;
     for (int64_t i = 0; i < h->n; i++)
         h->acc[i] += w[i];
 }
 
 /* TOVA keeps only the latest step's weights. */
-static void observe_last(struct fr_kv_head *h, const float *w) {
+static void observe_last(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w) {
+    (void)cfg;
     memcpy(h->acc, w, (size_t)h->n * sizeof(float));
 }
 

@@ -14,7 +14,7 @@
  * rule in fr_sparse_preferred is read off bench/bench_sparse.c.
  */
 #include "frugal/kernels.h"
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
 

@@ -9,9 +9,9 @@
  * the budget it compares methods with).
  */
 #include "frugal/clock.h"
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 
 #include <math.h>

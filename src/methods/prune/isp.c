@@ -10,11 +10,11 @@
  * the weak model's index only. Not here: the final fine-tune (the caller's).
  */
 #include "frugal/clock.h"
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/rng.h"
-#include "frugal/soup.h"
+#include "frugal/methods/soup.h"
 #include "frugal/status.h"
 
 #include <math.h>

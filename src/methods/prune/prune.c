@@ -12,7 +12,7 @@
  * Deliberately not here: iterative schedules (IMP, ISP) and fine-tuning;
  * they call fr_prune / fr_prune_lowest between training runs.
  */
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 
 #include "frugal/data.h"
 #include "frugal/models.h"

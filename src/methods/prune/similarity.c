@@ -2,7 +2,7 @@
  * scoped entries only, so dense tensors do not inflate the agreement. Both
  * set measures (on the pruned sets) and the cosine of the keep-masks are
  * given because the papers report either. */
-#include "frugal/lottery.h"
+#include "frugal/methods/lottery.h"
 
 #include "frugal/status.h"
 

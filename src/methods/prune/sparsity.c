@@ -9,7 +9,7 @@
  * (values below a threshold, not exact zeros) are for watching a dense
  * model's weights during training.
  */
-#include "frugal/prune.h"
+#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 
 #include <math.h>

@@ -17,7 +17,7 @@
  *    the paper's lower bound K >= D + 1.
  * Plain double precision; no autograd.
  */
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 #include "frugal/status.h"
 
 #include <math.h>

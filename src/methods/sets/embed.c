@@ -8,7 +8,7 @@
  * the mask), so an overflowing exp in a padded slot cannot turn into
  * inf * 0 = NaN. It does not train: the caller owns the loop and optimizer.
  */
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 #include "frugal/status.h"
 
 #include <math.h>

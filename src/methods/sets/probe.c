@@ -8,7 +8,7 @@
  * building a tape per step. test_sets.c checks it against the autograd
  * layers (fr_sets_lp / fr_sets_le in F64) and against finite differences.
  */
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 #include "frugal/status.h"
 
 #include <math.h>

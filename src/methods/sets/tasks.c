@@ -11,7 +11,7 @@
  * data.
  */
 #include "frugal/optim.h"
-#include "frugal/sets.h"
+#include "frugal/methods/sets.h"
 #include "frugal/status.h"
 
 #include <math.h>

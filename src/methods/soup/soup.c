@@ -10,7 +10,7 @@
  * the result independent of the worker count. A soup is a loop over slabs.
  */
 #define _GNU_SOURCE
-#include "frugal/soup.h"
+#include "frugal/methods/soup.h"
 
 #include "frugal/status.h"
 #include "frugal/threads.h"

@@ -1,12 +1,12 @@
 /* pretrain.c: pretrained models for transfer experiments, with a cache
  * (transfer.h). Training is fr_fit on the "pretrain" task; the cache is a
  * plain frugal checkpoint whose metadata also records the spec. */
-#include "frugal/transfer.h"
+#include "frugal/experiments/transfer.h"
 
 #include "frugal/io.h"
 #include "frugal/rng.h"
 #include "frugal/status.h"
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* tasks.c: the pretraining / downstream split of Fashion-MNIST and the
  * downstream transforms (tasks.h). Everything works on the normalised
  * images in place; a task owns copies, never views of another dataset. */
-#include "frugal/tasks.h"
+#include "frugal/experiments/tasks.h"
 
 #include "frugal/rng.h"
 #include "frugal/status.h"
