@@ -16,7 +16,6 @@ static const struct repro_method METHODS[] = {
     {"essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity", repro_essential_sparsity},
     {"isp", "2306.10460", "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation", repro_isp},
     {"isp-resnet20", "2306.10460", "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)", repro_isp_resnet20},
-    {"nanogpt", "baseline", "nanoGPT's CPU shakespeare-char run in its GPT form and the LLaMA form: whole-split validation loss vs the README's 1.88", repro_nanogpt},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

@@ -28,7 +28,6 @@ int repro_deepsets(const struct repro_opts *o);
 int repro_essential_sparsity(const struct repro_opts *o);
 int repro_isp(const struct repro_opts *o);
 int repro_isp_resnet20(const struct repro_opts *o);
-int repro_nanogpt(const struct repro_opts *o);
 
 /* The language-model curve of essential sparsity (repro_es_lm.c): OMP +
  * fine-tune of data/shakespeare-char.safetensors at rising sparsity, scored

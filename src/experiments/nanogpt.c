@@ -1,4 +1,4 @@
-/* repro_nanogpt.c: `frugal repro nanogpt`: nanoGPT's CPU shakespeare-char
+/* nanogpt.c: `frugal repro nanogpt`: nanoGPT's CPU shakespeare-char
  * run (4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000
  * iterations, AdamW lr 1e-3 cosine to 1e-4 after 100 warmup steps, betas
  * 0.9/0.99, weight decay 0.1, clip 1, dropout 0; the first 90% of
@@ -8,16 +8,15 @@
  *     no biases, tied classifier; 804,096 parameters);
  *   - llama: rotary positions, RMSNorm, SwiGLU (hidden 352), tied
  *     classifier (812,288 parameters).
- * Each form runs for several seeds (1 with --quick) and is scored on the
+ * Each form runs for several seeds (3 in the full plan, 1 in the quick
+ * one; the tiny plan trains 30 iterations) and is scored on the
  * whole validation split in non-overlapping 64-token windows (the 20-batch
  * estimate nanoGPT prints is recorded too). The claim checked is nanoGPT's
  * README figure of about 1.88; the verdict is written from the numbers.
  * Wall time includes the periodic evaluations, as nanoGPT's does.
  */
-#include "cmd.h"
-#include "repro.h"
+#include "frugal/experiments/experiment.h"
 
-#include "frugal/clock.h"
 #include "frugal/lm.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -31,10 +30,21 @@
 #define NG_CLAIM 1.88
 #define NG_MAXSEEDS 5
 
+struct nanogpt_plan {
+    int nseeds;                     /* per form */
+    int iters;                      /* 0: the recipe's 2000 */
+    int eval_interval, eval_iters;  /* 0: the recipe's */
+};
+
+static const struct nanogpt_plan TINY = {1, 30, 10, 2};
+static const struct nanogpt_plan QUICK = {1, 0, 0, 0};
+static const struct nanogpt_plan FULL = {3, 0, 0, 0};
+
 /* fr_lm_config.progress onto a progress bar (user: struct fr_progress) */
 static void on_progress(void *user, int64_t it, int64_t iters, double loss, double lr, int is_eval,
                         double val) {
-    if (!is_eval) fr_progress_update(user, 0, it, iters, loss, lr, 0, 0);
+    struct fr_progress *bar = user;
+    if (!is_eval && bar->out) fr_progress_update(bar, 0, it, iters, loss, lr, 0, 0);
     (void)val;
 }
 
@@ -45,21 +55,25 @@ struct ng_run {
     double it[64], val[64]; /* the 20-batch validation estimates */
 };
 
-static int run_one(const char *arch, uint64_t seed, struct ng_run *out) {
+static int run_one(const struct nanogpt_plan *P, const struct fr_exp_opts *o, const char *text,
+                   const char *arch, uint64_t seed, struct ng_run *out) {
     struct fr_lm_config c;
     fr_lm_config_defaults(&c);
-    c.data = NG_TEXT;
+    c.data = text;
+    if (P->iters) c.iters = P->iters;
+    if (P->eval_interval) c.eval_interval = P->eval_interval;
+    if (P->eval_iters) c.eval_iters = P->eval_iters;
     c.tokenizer = "char";
     c.seed = seed;
     c.model.arch = strcmp(arch, "llama") == 0 ? FR_TF_LLAMA : FR_TF_GPT2;
     if (c.model.arch == FR_TF_LLAMA) c.model.no_bias = c.model.gelu_exact = 0;
-    struct fr_progress bar;
-    fr_progress_init(&bar, stderr, 0);
+    struct fr_progress bar = {0};
+    if (o->log) fr_progress_init(&bar, o->log, 0);
     c.progress = on_progress;
     c.user = &bar;
     struct fr_lm_result r;
     int rc = fr_lm_train(&c, &r);
-    fr_progress_done(&bar);
+    if (o->log) fr_progress_done(&bar);
     if (!rc) {
         out->full = r.full_val_loss;
         out->est = r.best_val_loss;
@@ -73,18 +87,17 @@ static int run_one(const char *arch, uint64_t seed, struct ng_run *out) {
     return rc;
 }
 
-int repro_nanogpt(const struct repro_opts *o) {
+static int run(const struct fr_experiment *e, const void *plan, const struct fr_exp_opts *o,
+               struct fr_exp_outcome *out) {
     static const char *const forms[2] = {"gpt2", "llama"};
-    const int nseeds = o->quick ? 1 : 3;
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/nanogpt", o->out);
-    int rc = cli_mkdirs("repro", dir, 0);
+    const struct nanogpt_plan *P = plan;
+    const int nseeds = P->nseeds, iters = P->iters ? P->iters : 2000;
+    char dir[4096], path[4200], text[4200];
+    int rc = fr_exp_dir(o, e->name, dir, sizeof dir);
     if (rc) return rc;
-    FILE *tf = fopen(NG_TEXT, "rb");
-    if (!tf) return cli_fail("repro", "%s not found: run from the repository root", NG_TEXT);
-    fclose(tf);
+    if ((rc = fr_exp_data_path(NG_TEXT, text, sizeof text))) return rc;
     struct fr_results *r = fr_results_new("nanogpt", "nanoGPT's CPU shakespeare-char run");
-    if (!r) return cli_fail("repro", "out of memory");
+    if (!r) return fr_error(FR_ENOMEM, "out of memory");
     fr_results_set_str(r, "paper", "nanoGPT (Karpathy), README: the CPU shakespeare-char configuration");
     fr_results_set_str(r, "claim",
                        "4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000 iterations, lr "
@@ -92,7 +105,7 @@ int repro_nanogpt(const struct repro_opts *o) {
                        "character-level tinyshakespeare (about 3 minutes on a CPU)");
     fr_results_set_str(r, "command", o->command);
     fr_results_set_seed(r, o->seed);
-    fr_results_config_int(r, "quick", o->quick);
+    fr_results_config_int(r, "quick", o->size != FR_EXP_FULL);
     fr_results_config_int(r, "seeds per form", nseeds);
     fr_results_config_str(r, "data", NG_TEXT " (first 90% train, last 10% validation)");
     fr_results_config_str(r, "recipe", "4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000 "
@@ -107,14 +120,11 @@ int repro_nanogpt(const struct repro_opts *o) {
     for (int f = 0; f < 2 && !rc; f++)
         for (int s = 0; s < nseeds; s++) {
             uint64_t seed = o->seed + (uint64_t)s;
-            fprintf(stderr, "repro nanogpt: %s form, seed %llu\n", forms[f], (unsigned long long)seed);
+            fr_exp_log(o, "repro nanogpt: %s form, seed %llu", forms[f], (unsigned long long)seed);
             struct ng_run *u = &runs[f][s];
-            if (run_one(forms[f], seed, u)) {
-                rc = cli_fail("repro", "%s", fr_last_error());
-                break;
-            }
-            fprintf(stderr, "repro nanogpt: %s seed %llu: whole-split val loss %.4f (estimate %.4f), "
-                            "%.1f s\n", forms[f], (unsigned long long)seed, u->full, u->est, u->seconds);
+            if ((rc = run_one(P, o, text, forms[f], seed, u))) break;
+            fr_exp_log(o, "repro nanogpt: %s seed %llu: whole-split val loss %.4f (estimate %.4f), "
+                          "%.1f s", forms[f], (unsigned long long)seed, u->full, u->est, u->seconds);
             mean[f] += u->full / nseeds;
             wall[f] += u->seconds / nseeds;
             lo[f] = fmin(lo[f], u->full);
@@ -145,7 +155,7 @@ int repro_nanogpt(const struct repro_opts *o) {
                           runs[f][0].val);
     }
     struct fr_plot_series ps[3];
-    double cx[2] = {0, 2000}, cy[2] = {NG_CLAIM, NG_CLAIM};
+    double cx[2] = {0, iters}, cy[2] = {NG_CLAIM, NG_CLAIM};
     ps[0] = (struct fr_plot_series){"gpt2 form (nanoGPT's model)", runs[0][0].n, runs[0][0].it,
                                     runs[0][0].val};
     ps[1] = (struct fr_plot_series){"llama form", runs[1][0].n, runs[1][0].it, runs[1][0].val};
@@ -166,12 +176,19 @@ int repro_nanogpt(const struct repro_opts *o) {
              mean[0] <= NG_CLAIM ? "reaches" : "does not reach", mean[1], lo[1], hi[1],
              mean[1] <= NG_CLAIM ? "reaches" : "does not reach");
     fr_results_set_str(r, "notes", notes);
-    snprintf(path, sizeof path, "%s/results.json", dir);
-    rc = fr_results_write(r, path);
+    snprintf(out->results, sizeof out->results, "%s/results.json", dir);
+    rc = fr_results_write(r, out->results);
     fr_results_free(r);
-    if (rc) return cli_fail("repro", "%s", fr_last_error());
-    printf("nanogpt: gpt2 form %.4f, llama form %.4f (whole validation split, mean of %d); "
-           "nanoGPT README 1.88\n",
-           mean[0], mean[1], nseeds);
-    return EXIT_OK;
+    if (rc) return rc;
+    snprintf(out->summary, sizeof out->summary,
+             "nanogpt: gpt2 form %.4f, llama form %.4f (whole validation split, mean of %d); "
+             "nanoGPT README 1.88\n",
+             mean[0], mean[1], nseeds);
+    return 0;
 }
+
+const struct fr_experiment fr_exp_nanogpt = {
+    "nanogpt", "baseline",
+    "nanoGPT's CPU shakespeare-char run in its GPT form and the LLaMA form: whole-split "
+    "validation loss vs the README's 1.88",
+    {&TINY, &QUICK, &FULL}, run};
