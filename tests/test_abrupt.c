@@ -1,5 +1,5 @@
 /* test_abrupt.c: fr_sparsity_near_zero, the count behind the abrupt-
- * sparsification curves (tools/frugal/repro_es_abrupt.c), on a hand-made
+ * sparsification curves (src/experiments/es_abrupt.c), on a hand-made
  * slab: exact counts at a relative (per-tensor max) and an absolute
  * threshold, strict "<" at the boundary, exact zeros always counted,
  * tensors outside the scope and buffers ignored, an explicit scope, bad

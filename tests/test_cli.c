@@ -61,7 +61,8 @@ static void expect_help(const char *cmd, const char *const *must) {
     for (char *line = strtok(g_out, "\n"); line; line = strtok(NULL, "\n")) {
         if (strncmp(line, "  --", 4) != 0 || strncmp(line, "  --help", 8) == 0) continue;
         flags++;
-        CHECK(strstr(line, "(default: ") != NULL, "`frugal %s`: no default in: %s", args, line);
+        CHECK(strstr(line, "(default: ") != NULL || strstr(line, "(required)") != NULL,
+              "`frugal %s`: neither a default nor (required) in: %s", args, line);
     }
     run(args); /* strtok consumed g_out */
     for (int i = 0; must && must[i]; i++) {

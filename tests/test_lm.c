@@ -117,6 +117,7 @@ int main(void) {
     int same = fa->n == fb->n;
     for (int i = 0; same && i < fa->n; i++) {
         const struct fr_st_entry *x = &fa->entries[i], *y = fr_st_find(fb, x->name);
+        if (!strcmp(x->name, "__fit__.seconds")) continue; /* wall time */
         same = y && x->nbytes == y->nbytes && memcmp(x->data, y->data, x->nbytes) == 0;
         if (!same) fprintf(stderr, "differs: %s\n", x->name);
     }

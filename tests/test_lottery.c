@@ -275,6 +275,17 @@ static void test_soups(void) {
           "greedy soup never below its best ingredient on held-out (%g vs %g, %d used)",
           g.soup_acc, best, g.n_used);
     CHECK(g.acc[g.order[0]] >= g.acc[g.order[K - 1]], "ordered by held-out accuracy");
+    /* repro isp takes order[0] as the best single ingredient: acc[i] must be
+     * exactly the slab's own held-out accuracy, ties to the lower index */
+    int same = 1, first = 0;
+    for (int i = 0; i < K; i++) {
+        double a = -1;
+        memcpy(m->params.data, w1 + (size_t)i * n, n * sizeof(float));
+        fr_evaluate(m, &ds, &held, NULL, 0, &a, NULL);
+        same &= a == g.acc[i];
+        if (g.acc[i] > g.acc[first]) first = i;
+    }
+    CHECK(same && g.order[0] == first, "acc[i] is ingredient i alone, order[0] the first best");
     fr_greedy_soup_free(&g);
     CHECK(fr_ingredients_train(m, &ds, 0, ing, 1, w1, NULL) == FR_EINVAL, "no ingredients");
     ing[1].fit.lr = -1;

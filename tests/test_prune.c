@@ -5,8 +5,10 @@
  * full sort); N:M groups; nested one-shot masks; the CSR kernel against
  * dense GEMM and its own reference on odd shapes and batches; SNIP and
  * GraSP scores against double-precision finite differences of a tiny
- * network written out by hand; the mask's checkpoint round trip; errors;
- * and the `frugal prune` / `frugal sparsity` commands (FRUGAL_BIN). */
+ * network written out by hand; the mask's checkpoint round trip and the
+ * sparsity table's masked counts; the essential-sparsity index against a
+ * naive scan; errors; and the `frugal prune` / `frugal sparsity` commands
+ * (FRUGAL_BIN). */
 #include "check.h"
 
 #include "frugal/data.h"
@@ -664,10 +666,34 @@ static void test_save_load(void) {
     int64_t masked = 0;
     for (int i = 0; i < ta.count; i++) masked += ta.rows[i].masked;
     CHECK(masked == ta.scope - ta.scope_nonzero, "table counts masked entries");
+    CHECK(ta.scope_masked == masked && tb.scope_masked == masked,
+          "scope_masked %lld / %lld, rows %lld", (long long)ta.scope_masked,
+          (long long)tb.scope_masked, (long long)masked);
+    /* a scope narrower than the pruned one counts only its own masked entries */
+    int *one = calloc(a->params.count, sizeof *one);
+    int64_t want = 0;
+    for (int i = 0; i < a->params.count && !want; i++)
+        if (sel[i]) {
+            one[i] = 1;
+            for (int64_t j = 0; j < fr_nelem(a->params.items[i].t); j++)
+                want += a->params.mask[a->params.items[i].offset + j] == 0.0f;
+        }
+    struct fr_sparsity_table t1;
+    CHECK(fr_sparsity_table_params(&a->params, one, &t1) == 0 && t1.scope_masked == want &&
+              want > 0 && want < masked,
+          "scope_masked of one tensor: %lld, want %lld", (long long)t1.scope_masked,
+          (long long)want);
+    fr_sparsity_table_free(&t1);
+    free(one);
     fr_sparsity_table_free(&ta);
     fr_sparsity_table_free(&tb);
     /* a checkpoint without a mask loads without one */
     struct fr_model *c = fr_model_create("cnn", &mc, 3);
+    struct fr_sparsity_table tc;
+    CHECK(fr_sparsity_table_params(&c->params, NULL, &tc) == 0 && tc.scope > 0 &&
+              tc.scope_masked == 0,
+          "no mask: scope_masked %lld", (long long)tc.scope_masked);
+    fr_sparsity_table_free(&tc);
     fr_params_save(&c->params, plain, NULL);
     CHECK(fr_prune_load(&c->params, plain, NULL, &has) == 0 && has == 0 && c->params.mask == NULL,
           "no mask in, no mask out");
@@ -679,6 +705,53 @@ static void test_save_load(void) {
     fr_model_free(c);
     fr_model_free(d);
     free(sel);
+}
+
+/* ---- essential sparsity ---- */
+
+/* The naive twin: scan for the first point past the tolerance. */
+static int essential_ref(const double *y, int n, double limit, int higher, int *drop) {
+    for (int i = 1; i < n; i++)
+        if (isnan(y[i]) || (higher ? y[i] < limit : y[i] > limit)) {
+            *drop = i;
+            return i - 1;
+        }
+    *drop = -1;
+    return n - 1;
+}
+
+static void test_essential_index(void) {
+    /* accuracies (%): dense 90, one point of tolerance */
+    const double acc[6] = {90.0, 90.4, 89.5, 89.0, 88.99, 70.0};
+    int drop = 7;
+    CHECK(fr_prune_essential_index(acc, 6, 90.0 - 1.0, 1, &drop) == 3 && drop == 4,
+          "accuracy: 89.0 is within the point, 88.99 is not (drop %d)", drop);
+    CHECK(fr_prune_essential_index(acc, 4, 89.0, 1, &drop) == 3 && drop == -1,
+          "nothing drops: the last point, a lower bound");
+    CHECK(fr_prune_essential_index(acc, 1, 89.0, 1, &drop) == 0 && drop == -1, "dense only");
+    /* losses: dense 1.9, 1% tolerance; a diverged (NaN) fine-tune drops */
+    const double loss[5] = {1.9, 1.89, 1.918, 1.92, 2.5};
+    CHECK(fr_prune_essential_index(loss, 5, 1.9 * 1.01, 0, &drop) == 2 && drop == 3,
+          "loss: 1.918 within 1%%, 1.92 not (drop %d)", drop);
+    const double nan_loss[3] = {1.9, NAN, 1.9};
+    CHECK(fr_prune_essential_index(nan_loss, 3, 1.919, 0, &drop) == 0 && drop == 1, "NaN drops");
+    CHECK(fr_prune_essential_index(nan_loss, 3, 1.0, 1, &drop) == 0 && drop == 1,
+          "NaN drops (higher is better)");
+    /* random curves against the naive twin */
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 5);
+    int bad = 0;
+    for (int trial = 0; trial < 500; trial++) {
+        double y[12];
+        int n = 1 + (int)(fr_rng_uniform(&rng) * 12), higher = trial & 1, d1, d2;
+        for (int i = 0; i < n; i++) y[i] = 80.0 + 4.0 * fr_rng_uniform(&rng);
+        if (trial % 7 == 0) y[n - 1] = NAN;
+        double limit = higher ? y[0] - 1.0 : y[0] * 1.01;
+        int e1 = fr_prune_essential_index(y, n, limit, higher, &d1);
+        int e2 = essential_ref(y, n, limit, higher, &d2);
+        bad += e1 != e2 || d1 != d2 || (d1 >= 0 && d1 != e1 + 1);
+    }
+    CHECK(bad == 0, "essential index vs the naive scan: %d of 500 differ", bad);
 }
 
 /* ---- the CLI ---- */
@@ -875,6 +948,7 @@ int main(void) {
     test_snip_grasp();
     test_batch_loss();
     test_save_load();
+    test_essential_index();
     test_cli();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);

@@ -7,7 +7,10 @@
  *  - the constructive LP weights (size, general position, separation in a
  *    randomised search at the stated L) and the certified collisions;
  *  - degenerate inputs, conditioning warning, a short training run, and bad
- *    arguments. */
+ *    arguments;
+ *  - the width study's bounds and statistics (certified LP bound against the
+ *    switching construction, random directions, L*, L_sat, the width fit)
+ *    on hand-computed cases. */
 #include "check.h"
 #include "frugal/methods/sets.h"
 
@@ -397,6 +400,77 @@ static void test_training(void) {
     free(xtr), free(ytr), free(xte), free(yte);
 }
 
+/* The certified bound, random directions, and reading widths off curves. */
+static void test_widths(void) {
+    /* (d-1)(floor(log2 n)+1)+1 by hand; d = 1 needs a single direction */
+    CHECK(fr_sets_lp_certified_k(4, 1) == 1 && fr_sets_lp_certified_k(1, 1) == 1, "cert k, d = 1");
+    CHECK(fr_sets_lp_certified_k(2, 2) == 3, "cert k (2, 2): 1*2+1");
+    CHECK(fr_sets_lp_certified_k(3, 2) == 3, "cert k (3, 2): floor(log2 3) = 1");
+    CHECK(fr_sets_lp_certified_k(4, 3) == 7, "cert k (4, 3): 2*3+1");
+    CHECK(fr_sets_lp_certified_k(5, 4) == 10, "cert k (5, 4): 3*3+1");
+    CHECK(fr_sets_lp_certified_k(8, 2) == 5, "cert k (8, 2): 1*4+1");
+    /* the bound is where the switching construction stops */
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 61);
+    double w[12 * 3], x[5 * 3], y[5 * 3];
+    int64_t nd[][2] = {{2, 2}, {4, 3}, {5, 3}};
+    for (int t = 0; t < 3; t++) {
+        int64_t n = nd[t][0], d = nd[t][1], kc = fr_sets_lp_certified_k(n, d);
+        fr_sets_lp_random(kc, d, &rng, w);
+        struct fr_sets_emb64 below = {FR_SETS_LP, d, kc - 1, n, w}, at = {FR_SETS_LP, d, kc, n, w};
+        CHECK(fr_sets_lp_switching_pair(&below, n, 0.1, &rng, x, y) == 1 &&
+                  fr_sets_lp_switching_pair(&at, n, 0.1, &rng, x, y) == 0,
+              "n %lld d %lld: switching pair up to K = %lld - 1 only", (long long)n, (long long)d,
+              (long long)kc);
+    }
+    /* random directions: unit norm, nested under the same seed */
+    double w2[4 * 3];
+    fr_rng_seed(&rng, 7);
+    fr_sets_lp_random(12, 3, &rng, w);
+    fr_rng_seed(&rng, 7);
+    fr_sets_lp_random(4, 3, &rng, w2);
+    double worst = 0;
+    for (int k = 0; k < 12; k++)
+        worst = fmax(worst, fabs(sqrt(w[3 * k] * w[3 * k] + w[3 * k + 1] * w[3 * k + 1] +
+                                      w[3 * k + 2] * w[3 * k + 2]) - 1));
+    CHECK(worst < 1e-15, "random directions have unit norm: off by %g", worst);
+    CHECK(memcmp(w, w2, sizeof w2) == 0, "random directions nest: first 4 of 12 = a draw of 4");
+    fr_sets_lp_random(3, 1, &rng, w);
+    CHECK(fabs(w[0]) == 1 && fabs(w[1]) == 1 && fabs(w[2]) == 1, "d = 1 directions are +-1");
+    /* L*: the start of the last collision-free run */
+    double L[4] = {2, 4, 6, 8};
+    CHECK(fr_sets_probe_threshold(L, (double[]){0, 1e-7, 0.5, 0.2}, 4, 1e-6) == 6, "L* = 6");
+    CHECK(fr_sets_probe_threshold(L, (double[]){0.5, 0, 0.5, 0.5}, 4, 1e-6) == 6,
+          "a later collision resets L*");
+    CHECK(fr_sets_probe_threshold(L, (double[]){0.3, 0.2, 0.1, 0.1}, 4, 1e-6) == 2,
+          "no collision: L* = the first width");
+    CHECK(fr_sets_probe_threshold(L, (double[]){NAN, 0.1, 0.1, 0.1}, 4, 1e-6) == 2,
+          "a NaN ratio is no collision");
+    CHECK(isnan(fr_sets_probe_threshold(L, (double[]){0.5, 0.5, 0.5, 1e-9}, 4, 1e-6)),
+          "last width collides: no L*");
+    CHECK(isnan(fr_sets_probe_threshold(L, NULL, 0, 1e-6)), "empty curve: no L*");
+    /* best error and L_sat: best 0.1, so within 1.1 * 0.1 + 0.01 = 0.12 */
+    double e1[4] = {NAN, 0.5, 0.115, 0.1}, e2[4] = {0.3, INFINITY, 0.1, 0.125};
+    double none[2] = {NAN, INFINITY};
+    CHECK(fr_sets_best_error(e1, 4) == 0.1 && fr_sets_best_error(e2, 4) == 0.1, "best error 0.1");
+    CHECK(isnan(fr_sets_best_error(none, 2)), "no finite error: best NaN");
+    CHECK(fr_sets_saturation_width(L, e1, 4) == 6, "L_sat: 0.115 is within 0.12");
+    CHECK(fr_sets_saturation_width(L, e2, 4) == 6, "L_sat: 0.3 is not, inf skipped");
+    CHECK(isnan(fr_sets_saturation_width(L, none, 2)), "no finite error: L_sat NaN");
+    /* the fit: an exact plane, and a 2x2 design by hand: b = c = 1.5,
+     * a = -0.25, residuals +-0.25, R^2 = 1 - 0.25 / 4.75 = 18/19 */
+    double u[6] = {1, 2, 3, 1, 2, 3}, v[6] = {1, 1, 1, 2, 2, 4}, yp[6], b, c;
+    for (int i = 0; i < 6; i++) yp[i] = 1 + 2 * u[i] - 3 * v[i];
+    double r2 = fr_sets_fit_width(yp, u, v, 6, &b, &c);
+    CHECK(fabs(b - 2) < 1e-6 && fabs(c + 3) < 1e-6 && fabs(r2 - 1) < 1e-9,
+          "exact plane: b %g c %g R2 %g", b, c, r2);
+    r2 = fr_sets_fit_width((double[]){0, 1, 1, 3}, (double[]){0, 1, 0, 1}, (double[]){0, 0, 1, 1},
+                           4, &b, &c);
+    CHECK(fabs(b - 1.5) < 1e-6 && fabs(c - 1.5) < 1e-6 && fabs(r2 - 18.0 / 19.0) < 1e-6,
+          "2x2 design: b %g c %g R2 %g (18/19)", b, c, r2);
+    CHECK(isnan(fr_sets_fit_width((double[]){2, 2, 2}, u, v, 3, &b, &c)), "constant y: R2 NaN");
+}
+
 int main(void) {
     fr_threads_set(1);
     test_grads();
@@ -408,5 +482,6 @@ int main(void) {
     test_degenerate_and_errors();
     test_tasks();
     test_training();
+    test_widths();
     return check_report("test_sets");
 }

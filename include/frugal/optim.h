@@ -88,6 +88,31 @@ int fr_schedule_parse(const char *name);
  * counts from step 0, as torch's StepLR after a warmup would). */
 double fr_schedule_lr(const struct fr_schedule *s, int64_t step);
 
+/* ---- one builder for an optimizer and its schedule ---- */
+
+/* Everything a training loop says about its optimizer; every trainer in
+ * frugal (train.h's fr_fit and its front-ends) builds through this. */
+struct fr_optim_spec {
+    const char *opt;      /* "adamw" (NULL: adamw) | "sgd" */
+    double lr;            /* peak learning rate, > 0 */
+    double momentum;      /* SGD momentum */
+    int nesterov;         /* SGD */
+    double beta2;         /* AdamW; 0: 0.999 */
+    double wd;            /* decoupled (AdamW) / L2 (SGD) weight decay */
+    const char *schedule; /* "none" (NULL: none) | "step" | "cosine" */
+    int64_t warmup;       /* linear warmup steps */
+    int64_t step_every;   /* step schedule: lr *= gamma every step_every steps */
+    double gamma;
+    double min_lr;        /* cosine: the floor reached at total_steps */
+    int64_t total_steps;  /* cosine: its length */
+};
+
+/* Initialises o over p (fr_optim_init) and fills s from spec. FR_EINVAL
+ * naming the bad field (unknown optimizer or schedule, lr <= 0, negative
+ * decay, warmup or steps), FR_ENOMEM. On error o holds nothing to free. */
+int fr_optim_build(struct fr_optim *o, struct fr_schedule *s, struct fr_params *p,
+                   const struct fr_optim_spec *spec);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frugal/optim.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,14 +85,123 @@ void fr_train_config_defaults(struct fr_train_config *cfg);
 int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res);
 void fr_train_result_free(struct fr_train_result *res);
 
-/* ---- lower level: train / evaluate a model the caller holds ----
+/* ---- the one training loop ----
+ *
+ * fr_fit_loop runs mini-batch training of a parameter slab; every trainer in
+ * frugal is this loop with hooks: image classification (fr_train_run,
+ * fr_fit), language models (lm.h), DeepSets (methods/sets.h) and the
+ * experiments. One step: hooks->next gives a batch, zero the gradients,
+ * hooks->loss records the loss, backward, a non-finite loss stops the run,
+ * clip, optimizer step at lr = schedule(step), the arena is reset. The
+ * optimizer and schedule come from c->optim (fr_optim_build); masked
+ * weights (p->mask) and their moments stay exactly zero.
+ *
+ * Epochs end when next returns 0 (a finite source such as the image
+ * loader); a source that never does (random windows, random sets) runs
+ * by steps only. The run ends after c->steps steps or c->epochs epochs
+ * (whichever is set; both: whichever comes first), when a hook asks, when
+ * the validation score has not improved for c->patience epochs, or after
+ * c->stop_after steps of this call (a simulated kill for resume tests).
+ *
+ * Checkpoint + resume: with c->ckpt, the slab, the optimizer moments, the
+ * loop's counters and the caller's blobs (hooks->blobs) are written
+ * atomically every c->ckpt_every steps, at every epoch end when
+ * c->ckpt_epoch_end, and when stop_after stops the run when
+ * c->ckpt_on_stop. The metadata pairs c->meta_keys/vals go into the file;
+ * with c->resume and an existing c->ckpt the run first checks that every
+ * pair matches (a resume needs the same config) and continues from it, bit
+ * for bit (same seed, same thread count).
+ */
+struct fr_ckpt_blob;
+
+/* What the loop tells its hooks. */
+struct fr_fit_state {
+    int64_t step;          /* optimizer steps done */
+    int64_t total;         /* steps the run will take if nothing stops it (0: unknown) */
+    int64_t epoch;         /* epochs finished */
+    int64_t pos;           /* steps done in the current epoch */
+    int64_t batch_samples; /* after_step: samples in the batch just taken */
+    double seconds;        /* wall time of the whole run so far (resumed runs included) */
+    double best_score;     /* best validation score so far (-inf: none) */
+    int64_t bad_epochs;    /* epochs since it last improved */
+};
+
+struct fr_fit_hooks {
+    void *user;
+    /* Required. The next training batch, made in ctx: returns its sample
+     * count (> 0), 0 when the epoch ended (the loop counts it and asks
+     * again), < 0 an error. */
+    int64_t (*next)(void *user, struct fr_ctx *ctx, struct fr_tensor **x, struct fr_tensor **y);
+    /* Required. The batch's loss (one element, tape recorded); NULL with the
+     * error set on failure. */
+    struct fr_tensor *(*loss)(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
+                              struct fr_tensor *y);
+    /* Optional; nonzero return values stop the run and are returned (use
+     * FR_FIT_STOP to stop without an error). */
+    int (*before_step)(void *user, const struct fr_fit_state *st); /* once per step, before next */
+    int (*after_step)(void *user, const struct fr_fit_state *st, double loss, double lr);
+    /* At an epoch end (st->epoch already counts it): *score (preset NaN)
+     * may receive a validation score, higher is better, which drives
+     * best_score, bad_epochs and c->patience. */
+    int (*epoch_end)(void *user, const struct fr_fit_state *st, double *score);
+    /* The caller's run state saved with every checkpoint and restored on
+     * resume (RNGs, data-loader state, curves): fills b[0..cap) and returns
+     * the count. Called before each save and once before a resume load; after
+     * the load, resumed (if set) is called. */
+    int (*blobs)(void *user, struct fr_ckpt_blob *b, int cap);
+    int (*resumed)(void *user, const struct fr_fit_state *st);
+};
+
+/* A hook's "stop here, no error". */
+#define FR_FIT_STOP 1
+
+struct fr_loop_config {
+    struct fr_optim_spec optim;
+    int64_t steps;      /* stop after this many steps in all (0: by epochs) */
+    int64_t epochs;     /* stop after this many epochs (0: by steps) */
+    int64_t total;      /* the steps the run will take, for schedules and progress when the
+                           loop cannot know (epochs of a source); 0: steps */
+    double clip;        /* global gradient-norm clip, 0 = off */
+    int patience;       /* stop after this many epochs without a better score; 0 = off */
+    struct fr_ctx *ctx; /* the arena to use (reset after every step); NULL: one of 64 MiB */
+    /* checkpoint + resume */
+    const char *ckpt;
+    int64_t ckpt_every; /* steps between checkpoints (0: none by steps) */
+    int ckpt_epoch_end; /* also at every epoch end */
+    int ckpt_on_stop;   /* also when stop_after stops the run */
+    int resume;         /* continue from ckpt when it exists */
+    const char *const *meta_keys, *const *meta_vals; /* written, and checked on resume */
+    int nmeta;
+    int64_t stop_after; /* stop after this many steps of this call (0: never) */
+};
+
+struct fr_fit_result {
+    int64_t steps;       /* optimizer steps done in all */
+    int64_t samples;     /* training samples seen by this call */
+    int64_t epochs;      /* epochs finished */
+    double last_loss;    /* mean batch loss over the last min(steps, 50) steps of this call */
+    double seconds;      /* wall time of the whole run (resumed runs included) */
+    double best_score;   /* best epoch_end score (-inf: none) */
+    int stopped;         /* 1: stop_after, 2: patience, 3: a hook's FR_FIT_STOP */
+    int resumed;         /* continued from c->ckpt */
+    int64_t resumed_step;
+};
+
+/* Runs the loop on slab p (see above). Errors: FR_EINVAL for a bad config
+ * or a non-finite loss (the run stops there), the hooks' and checkpoint
+ * errors. res is filled as far as the run got. */
+int fr_fit_loop(struct fr_params *p, const struct fr_loop_config *c, const struct fr_fit_hooks *h,
+                struct fr_fit_result *res);
+
+/* ---- image classifiers: train / evaluate a model the caller holds ----
  *
  * fr_fit runs mini-batch training of m on the samples sub (NULL: all) of ds
  * from m's current weights, keeping m->params.mask (pruned weights and
  * their optimizer moments stay exactly zero). It is what fine-tuning,
- * pretraining for transfer, IMP/ISP rounds and weak-model training share.
- * No checkpoints, no validation split: callers that need those use
- * fr_train_run. Deterministic for a given seed and thread count. */
+ * pretraining for transfer, IMP/ISP rounds and weak-model training share:
+ * fr_fit_loop with the image loader (last partial batch dropped), cross
+ * entropy (or c->loss) and no checkpoints. Deterministic for a given seed
+ * and thread count. */
 struct fr_model;
 struct fr_ctx;
 struct fr_tensor;
@@ -121,20 +232,13 @@ struct fr_fit_config {
     void *step_user;
 };
 
-struct fr_fit_result {
-    int64_t steps;       /* optimizer steps taken */
-    int64_t samples;     /* training samples seen */
-    double last_loss;    /* mean batch loss over the last min(steps, 50) steps */
-    double seconds;
-};
-
 /* The defaults above. */
 void fr_fit_config_defaults(struct fr_fit_config *c);
 /* Trains m (see above). ctx: an arena to use (reset after every step), or
  * NULL to make one. FR_EINVAL on a bad config (no steps and no epochs,
  * batch larger than the sample count, unknown optimizer/schedule) or a
- * non-finite loss (training stops there, weights as of the last good step
- * plus that step's update are kept); errors of the loss/hook otherwise. */
+ * non-finite loss (training stops there); errors of the loss/hook
+ * otherwise. */
 int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
            struct fr_ctx *ctx, const struct fr_fit_config *c, struct fr_fit_result *res);
 /* Classification accuracy in [0, 1] (and mean cross-entropy when loss is not

@@ -1,8 +1,11 @@
-/* lm.c: language-model training and scoring (see lm.h). */
+/* lm.c: language-model training and scoring (see lm.h). Training is the
+ * one training loop (loop.c) with random windows as batches and nanoGPT's
+ * periodic evaluation as a before-step hook. */
 #include "frugal/clock.h"
 #include "frugal/lm.h"
 #include "frugal/io.h"
 #include "frugal/optim.h"
+#include "frugal/train.h"
 #include "frugal/methods/prune.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
@@ -131,14 +134,19 @@ int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block,
 
 struct lm_run {
     const struct fr_lm_config *c;
+    struct fr_lm_result *res;
     struct fr_tf_model m;
     struct fr_tokenizer *tok;
     int32_t *train, *val;
-    int64_t ntrain, nval;
-    struct fr_optim opt;
-    struct fr_schedule sched;
+    int64_t ntrain, nval, tokens;
+    double best; /* the best selection score so far */
     struct fr_rng rng, drop_rng, eval_rng;
     struct fr_ctx *ctx;
+    struct lm_meta {
+        const char *k;
+        char v[160];
+    } meta[24];
+    const char *meta_k[24], *meta_v[24];
 };
 
 static void fill_batch(struct lm_run *R, const int32_t *data, int64_t n, fr_t *x, fr_t *y,
@@ -225,45 +233,6 @@ static int load_data(struct lm_run *R) {
     free(text);
     if (rc) return rc;
     R->m.cfg.vocab_size = (int)fr_tokenizer_vocab_size(R->tok);
-    return 0;
-}
-
-/* The arrays a resumable checkpoint holds besides the weights. */
-enum { N_BLOBS = 6 };
-static void resume_blobs(struct lm_run *R, double *state, struct fr_ckpt_blob *b) {
-    struct fr_ckpt_blob t[N_BLOBS] = {
-        {"__optim__.m", FR_F32, R->opt.m, R->m.params.n, 0, 0},
-        {"__optim__.v", FR_F32, R->opt.v, R->m.params.n, 0, 0},
-        {"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0},
-        {"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0},
-        {"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0},
-        {"__state__.iter_best", FR_F64, state, 2, 0, 0},
-    };
-    memcpy(b, t, sizeof t);
-}
-
-static int save_resume(struct lm_run *R, int64_t it, double best) {
-    double state[2] = {(double)it, best};
-    struct fr_ckpt_blob blobs[N_BLOBS];
-    resume_blobs(R, state, blobs);
-    struct fr_ckpt o = {0};
-    o.blobs = blobs;
-    o.nblobs = N_BLOBS;
-    return fr_params_save(&R->m.params, R->c->ckpt, &o);
-}
-
-static int load_resume(struct lm_run *R, int64_t *it, double *best) {
-    double state[2];
-    struct fr_ckpt_blob blobs[N_BLOBS];
-    resume_blobs(R, state, blobs);
-    struct fr_ckpt o = {0};
-    o.blobs = blobs;
-    o.nblobs = N_BLOBS;
-    int rc = fr_params_load(&R->m.params, R->c->ckpt, &o);
-    if (rc) return rc;
-    *it = (int64_t)state[0];
-    *best = state[1];
-    R->opt.step = *it;
     return 0;
 }
 
@@ -357,6 +326,96 @@ static int setup_model(struct lm_run *R) {
     return fr_lm_prune(&R->m, c->prune_sparsity, c->prune_layerwise);
 }
 
+/* ---- the loop's hooks ---- */
+
+/* The next batch: random windows of the training split. */
+static int64_t lm_next(void *user, struct fr_ctx *ctx, fr_t **x, fr_t **y) {
+    struct lm_run *R = user;
+    *x = fr_new2(ctx, FR_I32, R->c->block, R->c->batch);
+    *y = fr_new2(ctx, FR_I32, R->c->block, R->c->batch);
+    if (!*x || !*y) return fr_error(FR_ENOMEM, "out of memory for a batch");
+    fill_batch(R, R->train, R->ntrain, *x, *y, &R->rng);
+    return R->c->batch;
+}
+
+static fr_t *lm_loss(void *user, struct fr_ctx *ctx, fr_t *x, fr_t *y) {
+    struct lm_run *R = user;
+    fr_t *logits = fr_tf_forward(ctx, &R->m, x, R->m.cfg.dropout > 0 ? &R->drop_rng : NULL);
+    return fr_cross_entropy(ctx, logits, y, 0);
+}
+
+/* nanoGPT's evaluation: before iteration it when it % eval_interval == 0
+ * and before the last one; the best model so far goes to c->out. */
+static int lm_before_step(void *user, const struct fr_fit_state *st) {
+    struct lm_run *R = user;
+    const struct fr_lm_config *c = R->c;
+    int64_t it = st->step;
+    if (!(it % c->eval_interval == 0 || it == c->iters - 1)) return 0;
+    double tr = estimate(R, R->train, R->ntrain, &R->eval_rng);
+    double va = estimate(R, R->val, R->nval, &R->eval_rng);
+    int rc = push_eval(R->res, it, tr, va);
+    if (rc) return rc;
+    if (c->progress) c->progress(c->user, it, c->iters, tr, 0, 1, va);
+    R->res->final_val_loss = va;
+    double score = va;
+    if (c->select_full && (rc = fr_lm_nll(&R->m, R->val, R->nval, c->block, &score, NULL)))
+        return rc;
+    if (score < R->best) {
+        R->best = score;
+        if (c->out && (rc = fr_tf_save(&R->m, c->out, FR_F32))) return rc;
+    }
+    return 0;
+}
+
+static int lm_after_step(void *user, const struct fr_fit_state *st, double loss, double lr) {
+    struct lm_run *R = user;
+    R->res->train_loss = loss;
+    R->res->iters_done = st->step;
+    R->tokens += (int64_t)R->c->block * R->c->batch;
+    if (R->c->progress) R->c->progress(R->c->user, st->step, R->c->iters, loss, lr, 0, 0);
+    return 0;
+}
+
+/* What a resumable checkpoint holds besides the weights and the loop's own
+ * state: the three generators and the best selection score. */
+static int lm_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
+    struct lm_run *R = user;
+    if (cap < 4) return fr_error(FR_EINVAL, "train-lm: no room for the run state");
+    b[0] = (struct fr_ckpt_blob){"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0};
+    b[1] = (struct fr_ckpt_blob){"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0};
+    b[2] = (struct fr_ckpt_blob){"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0};
+    b[3] = (struct fr_ckpt_blob){"__state__.best", FR_F64, &R->best, 1, 0, 0};
+    return 4;
+}
+
+/* The settings a resumed run must share with its checkpoint. */
+static int lm_meta(struct lm_run *R) {
+    const struct fr_lm_config *c = R->c;
+    const struct fr_tf_config *m = &R->m.cfg;
+    struct lm_meta *t = R->meta;
+    int n = 0;
+#define META(K, ...) (snprintf(t[n].v, sizeof t[n].v, __VA_ARGS__), t[n++].k = (K))
+    META("lm.format", "%d", 1);
+    META("lm.data", "%.150s", c->data);
+    META("lm.tokenizer", "%.150s", c->tokenizer ? c->tokenizer : "char");
+    META("lm.bpe_vocab", "%d", c->bpe_vocab);
+    META("lm.init", "%.150s", c->init ? c->init : "");
+    META("lm.arch", "%d/%d/%d/%d/%d/%d/%d/%d", (int)m->arch, m->n_layers, m->n_heads,
+         m->n_kv_heads, m->dim, m->hidden_dim, m->vocab_size, m->max_seq);
+    META("lm.dropout", "%.17g", (double)m->dropout);
+    META("lm.block", "%d", c->block);
+    META("lm.batch", "%d", c->batch);
+    META("lm.iters", "%d", c->iters);
+    META("lm.lr", "%.17g/%.17g/%.17g/%.17g/%.17g", c->lr, c->min_lr, c->wd, c->beta2, c->clip);
+    META("lm.warmup", "%d", c->warmup);
+    META("lm.eval", "%d/%d/%d", c->eval_interval, c->eval_iters, c->select_full);
+    META("lm.prune", "%.17g/%d", c->prune_sparsity, c->prune_layerwise);
+    META("lm.seed", "%llu", (unsigned long long)c->seed);
+#undef META
+    for (int i = 0; i < n; i++) R->meta_k[i] = t[i].k, R->meta_v[i] = t[i].v;
+    return n;
+}
+
 int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     memset(res, 0, sizeof *res);
     if (c->block < 1 || c->batch < 1 || c->iters < 1)
@@ -371,6 +430,8 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     struct lm_run R;
     memset(&R, 0, sizeof R);
     R.c = c;
+    R.res = res;
+    R.best = INFINITY;
     R.m.cfg = c->model;
     int rc = load_data(&R);
     if (rc) goto done;
@@ -383,17 +444,6 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     if ((c->init || c->prune_sparsity > 0) &&
         (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->init_val_loss, NULL)))
         goto done;
-    struct fr_optim_config oc;
-    fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
-    oc.lr = c->lr;
-    oc.beta2 = c->beta2;
-    oc.weight_decay = c->wd;
-    if ((rc = fr_optim_init(&R.opt, &R.m.params, &oc))) goto done;
-    R.sched.kind = FR_SCHED_COSINE;
-    R.sched.base_lr = c->lr;
-    R.sched.warmup_steps = c->warmup;
-    R.sched.total_steps = c->iters;
-    R.sched.min_lr = c->min_lr;
     fr_rng_seed(&R.rng, c->seed + 1);
     fr_rng_seed(&R.drop_rng, c->seed + 2);
     fr_rng_seed(&R.eval_rng, c->seed + 3);
@@ -402,67 +452,43 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         rc = FR_ENOMEM;
         goto done;
     }
-    int64_t it0 = 0;
-    double best = INFINITY;
-    if (c->resume && c->ckpt) {
-        FILE *f = fopen(c->ckpt, "rb");
-        if (f) {
-            fclose(f);
-            if ((rc = load_resume(&R, &it0, &best))) goto done;
-        }
-    }
     res->n_params = fr_params_count_trainable(&R.m.params);
     res->vocab = R.m.cfg.vocab_size;
-
+    int nmeta = lm_meta(&R);
+    struct fr_loop_config lp = {
+        .optim = {.opt = "adamw",
+                  .lr = c->lr,
+                  .beta2 = c->beta2,
+                  .wd = c->wd,
+                  .schedule = "cosine",
+                  .warmup = c->warmup,
+                  .min_lr = c->min_lr,
+                  .total_steps = c->iters},
+        .steps = c->iters,
+        .clip = c->clip,
+        .ctx = R.ctx,
+        .ckpt = c->ckpt,
+        .ckpt_every = c->ckpt_every,
+        .ckpt_on_stop = 1,
+        .resume = c->resume && c->ckpt,
+        .meta_keys = R.meta_k,
+        .meta_vals = R.meta_v,
+        .nmeta = nmeta,
+        .stop_after = c->stop_after,
+    };
+    struct fr_fit_hooks h = {.user = &R,
+                             .next = lm_next,
+                             .loss = lm_loss,
+                             .before_step = lm_before_step,
+                             .after_step = lm_after_step,
+                             .blobs = lm_blobs};
+    struct fr_fit_result fit;
     double t0 = fr_seconds();
-    int64_t tokens = 0;
-    for (int64_t it = it0; it < c->iters; it++) {
-        if (it % c->eval_interval == 0 || it == c->iters - 1) {
-            double tr = estimate(&R, R.train, R.ntrain, &R.eval_rng);
-            double va = estimate(&R, R.val, R.nval, &R.eval_rng);
-            if ((rc = push_eval(res, it, tr, va))) goto done;
-            if (c->progress) c->progress(c->user, it, c->iters, tr, 0, 1, va);
-            res->final_val_loss = va;
-            double score = va;
-            if (c->select_full && (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &score, NULL)))
-                goto done;
-            if (score < best) {
-                best = score;
-                if (c->out && (rc = fr_tf_save(&R.m, c->out, FR_F32))) goto done;
-            }
-        }
-        fr_t *x = fr_new2(R.ctx, FR_I32, c->block, c->batch);
-        fr_t *y = fr_new2(R.ctx, FR_I32, c->block, c->batch);
-        fill_batch(&R, R.train, R.ntrain, x, y, &R.rng);
-        fr_t *logits = fr_tf_forward(R.ctx, &R.m, x, R.m.cfg.dropout > 0 ? &R.drop_rng : NULL);
-        fr_t *loss = fr_cross_entropy(R.ctx, logits, y, 0);
-        if (!loss) {
-            rc = FR_EINVAL;
-            goto done;
-        }
-        fr_params_zero_grad(&R.m.params);
-        if ((rc = fr_backward(R.ctx, loss))) goto done;
-        if (c->clip > 0) fr_clip_grad_norm(&R.m.params, c->clip);
-        double lr = fr_schedule_lr(&R.sched, it);
-        fr_optim_step(&R.opt, lr);
-        res->train_loss = fr_get(loss, 0);
-        if (!isfinite(res->train_loss)) {
-            rc = fr_error(FR_EINVAL, "training diverged at iteration %lld (loss %g)",
-                          (long long)it, res->train_loss);
-            goto done;
-        }
-        fr_ctx_reset(R.ctx);
-        tokens += (int64_t)c->block * c->batch;
-        res->iters_done = it + 1;
-        if (c->progress) c->progress(c->user, it + 1, c->iters, res->train_loss, lr, 0, 0);
-        int stop = c->stop_after && it + 1 - it0 >= c->stop_after;
-        if (c->ckpt && ((c->ckpt_every && (it + 1) % c->ckpt_every == 0) || stop))
-            if ((rc = save_resume(&R, it + 1, best))) goto done;
-        if (stop) goto done;
-    }
+    if ((rc = fr_fit_loop(&R.m.params, &lp, &h, &fit))) goto done;
+    if (fit.stopped == 1) goto done; /* stop_after: the checkpoint holds the run */
     res->seconds = fr_seconds() - t0;
-    res->tokens_per_s = (double)tokens / res->seconds;
-    res->best_val_loss = best;
+    res->tokens_per_s = (double)R.tokens / res->seconds;
+    res->best_val_loss = R.best;
     /* score the whole validation split with the final model */
     rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->full_val_loss, NULL);
     res->scope_sparsity = scope_sparsity(&R.m.params);
@@ -473,7 +499,6 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     }
 done:
     fr_ctx_free(R.ctx);
-    fr_optim_free(&R.opt);
     fr_tf_free(&R.m);
     fr_tokenizer_free(R.tok);
     if (R.train && is_ids_file(c->data)) {

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TR_FORMAT 1
+#define TR_FORMAT 2 /* 2: the one training loop's checkpoint layout (loop.c) */
 #define TR_RNG_SPLIT 0x53504c4954ULL /* mixed into the seed for the validation split */
 
 void fr_train_config_defaults(struct fr_train_config *cfg) {
@@ -70,29 +70,24 @@ static int rewrap(int rc, const char *prefix) {
     return fr_error(rc, "%s%s", prefix, msg);
 }
 
-/* ---- evaluation ---- */
+/* ---- the run: the image loader, curves and validation as loop hooks ---- */
 
-static int evaluate(struct fr_model *m, struct fr_ctx *ctx, const struct fr_dataset *ds,
-                    const struct fr_subset *sub, int batch, double *acc) {
-    return fr_evaluate(m, ds, sub, ctx, batch, acc, NULL);
-}
-
-/* ---- run state and checkpoints ---- */
-
-enum { C_FORMAT, C_STEP, C_EPOCH, C_POS, C_EPOCHS_RUN, C_BAD_EPOCHS, C_N };
-enum { F_LOSS_SUM, F_LOSS_N, F_BEST_VAL, F_SECONDS, F_EPOCH_T0, F_N };
+enum { E_LOSS_SUM, E_LOSS_N, E_T0, E_N }; /* the current epoch's accumulators */
 
 struct run {
     const struct fr_train_config *cfg;
     struct fr_model *m;
-    struct fr_optim opt;
     struct fr_loader loader;
+    const struct fr_dataset *tr;
+    const struct fr_subset *val;
+    struct fr_ctx *ctx;
     uint8_t loader_state[FR_LOADER_STATE_BYTES];
-    int64_t counters[C_N];
-    double f[F_N];
+    double epoch_acc[E_N];
     double *curves; /* 3 * epochs: train_loss, val_acc, epoch_seconds */
+    int64_t spe, total;
     /* metadata: model's, then the run's config */
     char keys[32][64], vals[32][64];
+    const char *kp[32], *vp[32];
     int nmeta, nmodel_meta;
 };
 
@@ -134,72 +129,73 @@ static void build_meta(struct run *r) {
     meta_add(r, "train.limit_train", "%lld", (long long)c->limit_train);
     meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
     if (c->init) meta_add(r, "train.init", "%.63s", c->init_name);
+    for (int i = 0; i < r->nmeta; i++) r->kp[i] = r->keys[i], r->vp[i] = r->vals[i];
 }
 
-/* The run's extra arrays; returns how many (optimizer slabs only if used). */
-static int blobs(struct run *r, struct fr_ckpt_blob *b) {
-    int64_t n = r->m->params.n, E = r->cfg->epochs;
-    int k = 0;
-    b[k++] = (struct fr_ckpt_blob){"__state__.counters", FR_I64, r->counters, C_N, 0, 0};
-    b[k++] = (struct fr_ckpt_blob){"__state__.scalars", FR_F64, r->f, F_N, 0, 0};
-    b[k++] = (struct fr_ckpt_blob){"__state__.curves", FR_F64, r->curves, 3 * E, 0, 0};
-    b[k++] = (struct fr_ckpt_blob){"__state__.loader", FR_U8, r->loader_state,
-                                   FR_LOADER_STATE_BYTES, 0, 0};
-    if (r->opt.m) b[k++] = (struct fr_ckpt_blob){"__optim__.m", FR_F32, r->opt.m, n, 0, 0};
-    if (r->opt.v) b[k++] = (struct fr_ckpt_blob){"__optim__.v", FR_F32, r->opt.v, n, 0, 0};
-    return k;
+static int64_t run_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
+                        struct fr_tensor **y) {
+    struct run *r = user;
+    return fr_loader_next_tensor(&r->loader, ctx, x, y);
 }
 
-static int save_state(struct run *r, double t_start) {
-    struct fr_ckpt_blob b[6];
-    r->counters[C_STEP] = r->opt.step;
-    fr_loader_get_state(&r->loader, r->loader_state);
-    double f_sec = r->f[F_SECONDS];
-    r->f[F_SECONDS] += fr_seconds() - t_start; /* stored total; in memory stays the base */
-    int nb = blobs(r, b);
-    const char *kp[32], *vp[32];
-    for (int i = 0; i < r->nmeta; i++) kp[i] = r->keys[i], vp[i] = r->vals[i];
-    struct fr_ckpt o = {kp, vp, r->nmeta, b, nb, FR_F32, 0, 0};
-    int rc = fr_params_save(&r->m->params, r->cfg->ckpt, &o);
-    r->f[F_SECONDS] = f_sec;
-    return rc;
+static struct fr_tensor *run_loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
+                                  struct fr_tensor *y) {
+    struct run *r = user;
+    return fr_cross_entropy(ctx, r->m->forward(r->m, ctx, x), y, 0.0f);
 }
 
-/* Loads a run checkpoint after checking it was written by the same config. */
-static int load_state(struct run *r) {
-    const char *path = r->cfg->ckpt;
-    struct fr_st_file *f = NULL;
-    int rc = fr_st_open(path, &f);
-    if (rc) return rewrap(rc, "resume: ");
-    for (int i = 0; i < r->nmeta && !rc; i++) {
-        const char *have = fr_st_meta(f, r->keys[i]);
-        if (!have)
-            rc = fr_error(FR_EFORMAT, "resume: %s is not a training checkpoint (no '%s')", path,
-                          r->keys[i]);
-        else if (strcmp(have, r->vals[i]) != 0)
-            rc = fr_error(FR_EINVAL,
-                          "resume: %s was written with %s=%s but this run has %s=%s; resume needs "
-                          "the same config",
-                          path, r->keys[i], have, r->keys[i], r->vals[i]);
-    }
-    fr_st_close(f);
-    if (rc) return rc;
-    struct fr_ckpt_blob b[6];
-    int nb = blobs(r, b);
-    struct fr_ckpt o = {NULL, NULL, 0, b, nb, FR_F32, 0, 0};
-    rc = fr_params_load(&r->m->params, path, &o);
-    if (rc) return rewrap(rc, "resume: ");
-    if (r->counters[C_FORMAT] != TR_FORMAT || r->counters[C_STEP] < 0 || r->counters[C_EPOCH] < 0 ||
-        r->counters[C_EPOCH] > r->cfg->epochs || r->counters[C_POS] < 0 || r->counters[C_EPOCHS_RUN] < 0 ||
-        r->counters[C_EPOCHS_RUN] > r->cfg->epochs)
-        return fr_error(FR_EFORMAT, "resume: %s has inconsistent run counters", path);
-    if ((rc = fr_loader_set_state(&r->loader, r->loader_state)))
-        return rewrap(rc, "resume: ");
-    r->opt.step = r->counters[C_STEP];
+static int run_after_step(void *user, const struct fr_fit_state *st, double loss, double lr) {
+    struct run *r = user;
+    r->epoch_acc[E_LOSS_SUM] += loss * (double)st->batch_samples;
+    r->epoch_acc[E_LOSS_N] += (double)st->batch_samples;
+    if (r->cfg->progress)
+        r->cfg->progress(r->cfg->user, (int)st->epoch, st->step, r->total, loss, lr, 0, 0);
     return 0;
 }
 
-/* ---- the run ---- */
+/* Epoch end (the loader is now at the next epoch): curves, validation
+ * accuracy as the loop's score (0 without a validation split), then the
+ * next epoch's accumulators. */
+static int run_epoch_end(void *user, const struct fr_fit_state *st, double *score) {
+    struct run *r = user;
+    const double t_hook = fr_seconds();
+    const int64_t E = r->cfg->epochs, e = st->epoch - 1;
+    double *tl = r->curves, *va = r->curves + E, *es = r->curves + 2 * E;
+    tl[e] = r->epoch_acc[E_LOSS_N] > 0 ? r->epoch_acc[E_LOSS_SUM] / r->epoch_acc[E_LOSS_N] : 0;
+    double acc = 0;
+    if (r->val->n > 0) {
+        int rc = fr_evaluate(r->m, r->tr, r->val, r->ctx, r->cfg->batch, &acc, NULL);
+        if (rc) return rc;
+    }
+    va[e] = acc;
+    es[e] = st->seconds - r->epoch_acc[E_T0];
+    *score = acc;
+    if (r->cfg->progress)
+        r->cfg->progress(r->cfg->user, (int)e, st->step, r->total, tl[e], 0, 1, acc);
+    r->epoch_acc[E_LOSS_SUM] = r->epoch_acc[E_LOSS_N] = 0;
+    r->epoch_acc[E_T0] = st->seconds + (fr_seconds() - t_hook);
+    return 0;
+}
+
+static int run_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
+    struct run *r = user;
+    if (cap < 3) return fr_error(FR_EINVAL, "train: no room for the run state");
+    fr_loader_get_state(&r->loader, r->loader_state);
+    b[0] = (struct fr_ckpt_blob){"__state__.epoch", FR_F64, r->epoch_acc, E_N, 0, 0};
+    b[1] = (struct fr_ckpt_blob){"__state__.curves", FR_F64, r->curves, 3 * r->cfg->epochs, 0, 0};
+    b[2] = (struct fr_ckpt_blob){"__state__.loader", FR_U8, r->loader_state,
+                                 FR_LOADER_STATE_BYTES, 0, 0};
+    return 3;
+}
+
+static int run_resumed(void *user, const struct fr_fit_state *st) {
+    struct run *r = user;
+    if (st->pos > r->spe)
+        return fr_error(FR_EFORMAT, "resume: %s has batch position %lld past an epoch of %lld",
+                        r->cfg->ckpt, (long long)st->pos, (long long)r->spe);
+    int rc = fr_loader_set_state(&r->loader, r->loader_state);
+    return rc ? rewrap(rc, "resume: ") : 0;
+}
 
 static int check_config(const struct fr_train_config *c) {
     if (!c->model) return fr_error(FR_EINVAL, "train: no model given (known: %s)", fr_model_list());
@@ -235,7 +231,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     struct fr_dataset tr = {0}, te = {0};
     struct fr_subset sub_tr = {0}, sub_va = {0};
     struct run r = {0};
-    struct fr_ctx *ctx = NULL;
+    struct fr_fit_result fit = {0};
     r.cfg = cfg;
     if (cfg->threads > 0 && (rc = fr_threads_set(cfg->threads))) goto cleanup;
 
@@ -247,6 +243,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         rc = fr_error(FR_EINVAL, "train: no training images left after the validation split");
         goto cleanup;
     }
+    r.tr = &tr;
+    r.val = &sub_va;
     struct fr_loader_config lc = {.batch = cfg->batch, .shuffle = 1, .seed = cfg->seed};
     if (cfg->augment) lc.crop_pad = 2, lc.flip = 1;
     if ((rc = fr_loader_init(&r.loader, &tr, &sub_tr, &lc))) goto cleanup;
@@ -268,119 +266,69 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     if (cfg->init && (rc = cfg->init(cfg->init_user, r.m))) goto cleanup;
     if (r.m->params.mask) fr_params_apply_mask(&r.m->params);
     res->n_params = fr_params_count_trainable(&r.m->params);
-    struct fr_optim_config oc;
-    fr_optim_config_defaults(&oc, (enum fr_opt_kind)fr_optim_parse(cfg->opt));
-    oc.lr = cfg->lr;
-    oc.weight_decay = cfg->wd;
-    if (oc.kind == FR_OPT_SGD) {
-        oc.momentum = cfg->momentum;
-        oc.nesterov = cfg->nesterov;
-    }
-    if ((rc = fr_optim_init(&r.opt, &r.m->params, &oc))) goto cleanup;
-
-    const int64_t spe = fr_loader_batches(&r.loader), total = spe * cfg->epochs;
-    struct fr_schedule sch = {(enum fr_sched_kind)(cfg->schedule ? fr_schedule_parse(cfg->schedule)
-                                                                 : FR_SCHED_CONST),
-                              cfg->lr, cfg->warmup_steps, (int64_t)cfg->step_every * spe,
-                              cfg->step_gamma, total, 0.0};
     build_meta(&r);
-    r.counters[C_FORMAT] = TR_FORMAT;
-    r.f[F_BEST_VAL] = -1.0;
-    if (cfg->resume && access(cfg->ckpt, F_OK) == 0) {
-        if ((rc = load_state(&r))) goto cleanup;
-        if (r.counters[C_POS] > spe) {
-            rc = fr_error(FR_EFORMAT, "resume: %s has batch position %lld past an epoch of %lld",
-                          cfg->ckpt, (long long)r.counters[C_POS], (long long)spe);
-            goto cleanup;
-        }
-        res->resumed = 1;
-        res->resumed_step = r.opt.step;
-    }
-    if (!(ctx = fr_ctx_new(64 << 20))) {
+    if (!(r.ctx = fr_ctx_new(64 << 20))) {
         rc = FR_ENOMEM;
         goto cleanup;
     }
-
-    const double t_run = fr_seconds(); /* seconds before this call are in r.f[F_SECONDS] */
-    int stop = 0;
-    while (!stop && r.counters[C_EPOCH] < cfg->epochs) {
-        const int64_t e = r.counters[C_EPOCH];
-        if (r.counters[C_POS] == 0) {
-            r.f[F_LOSS_SUM] = r.f[F_LOSS_N] = 0;
-            r.f[F_EPOCH_T0] = r.f[F_SECONDS] + (fr_seconds() - t_run);
-        }
-        struct fr_tensor *x, *y;
-        int64_t nb;
-        while ((nb = fr_loader_next_tensor(&r.loader, ctx, &x, &y)) > 0) {
-            fr_params_zero_grad(&r.m->params);
-            struct fr_tensor *loss = fr_cross_entropy(ctx, r.m->forward(r.m, ctx, x), y, 0.0f);
-            if (!loss || fr_backward(ctx, loss)) {
-                rc = rewrap(FR_EINVAL, "train: a training step failed: ");
-                goto cleanup;
-            }
-            double lv = fr_get(loss, 0);
-            if (!isfinite(lv)) {
-                rc = fr_error(FR_EINVAL, "train: loss is %g at step %lld (lr %g too high?)", lv,
-                              (long long)r.opt.step, cfg->lr);
-                goto cleanup;
-            }
-            if (cfg->clip > 0) fr_clip_grad_norm(&r.m->params, cfg->clip);
-            double lr = fr_schedule_lr(&sch, r.opt.step);
-            fr_optim_step(&r.opt, lr);
-            fr_ctx_reset(ctx);
-            r.f[F_LOSS_SUM] += lv * (double)nb;
-            r.f[F_LOSS_N] += (double)nb;
-            r.counters[C_POS]++;
-            if (cfg->progress) cfg->progress(cfg->user, (int)e, r.opt.step, total, lv, lr, 0, 0);
-            if (cfg->ckpt && cfg->ckpt_every && r.opt.step % cfg->ckpt_every == 0 &&
-                (rc = save_state(&r, t_run)))
-                goto cleanup;
-            if (cfg->stop_after_steps && r.opt.step >= cfg->stop_after_steps) {
-                res->interrupted = 1;
-                goto finish;
-            }
-        }
-        if (nb < 0) {
-            rc = (int)nb;
-            goto cleanup;
-        }
-        /* epoch end (the loader is now at the next epoch): curves,
-         * validation, early stopping */
-        double *tl = r.curves, *va = r.curves + cfg->epochs, *es = r.curves + 2 * cfg->epochs;
-        tl[e] = r.f[F_LOSS_N] > 0 ? r.f[F_LOSS_SUM] / r.f[F_LOSS_N] : 0;
-        double acc = 0;
-        if (sub_va.n > 0 && (rc = evaluate(r.m, ctx, &tr, &sub_va, cfg->batch, &acc)))
-            goto cleanup;
-        va[e] = acc;
-        es[e] = r.f[F_SECONDS] + (fr_seconds() - t_run) - r.f[F_EPOCH_T0];
-        if (acc > r.f[F_BEST_VAL]) {
-            r.f[F_BEST_VAL] = acc;
-            r.counters[C_BAD_EPOCHS] = 0;
-        } else {
-            r.counters[C_BAD_EPOCHS]++;
-        }
-        r.counters[C_EPOCHS_RUN] = e + 1;
-        r.counters[C_EPOCH] = e + 1;
-        r.counters[C_POS] = 0;
-        if (cfg->progress) cfg->progress(cfg->user, (int)e, r.opt.step, total, tl[e], 0, 1, acc);
-        if (cfg->patience > 0 && sub_va.n > 0 && r.counters[C_BAD_EPOCHS] >= cfg->patience) stop = 1;
-        if (cfg->ckpt && (rc = save_state(&r, t_run))) goto cleanup;
+    r.spe = fr_loader_batches(&r.loader);
+    r.total = r.spe * cfg->epochs;
+    struct fr_loop_config lp = {
+        .optim = {.opt = cfg->opt,
+                  .lr = cfg->lr,
+                  .momentum = cfg->momentum,
+                  .nesterov = cfg->nesterov,
+                  .wd = cfg->wd,
+                  .schedule = cfg->schedule,
+                  .warmup = cfg->warmup_steps,
+                  .step_every = (int64_t)cfg->step_every * r.spe,
+                  .gamma = cfg->step_gamma,
+                  .total_steps = r.total},
+        .epochs = cfg->epochs,
+        .total = r.total,
+        .clip = cfg->clip,
+        .patience = sub_va.n > 0 ? cfg->patience : 0,
+        .ctx = r.ctx,
+        .ckpt = cfg->ckpt,
+        .ckpt_every = cfg->ckpt_every,
+        .ckpt_epoch_end = 1,
+        .resume = cfg->resume,
+        .meta_keys = r.kp,
+        .meta_vals = r.vp,
+        .nmeta = r.nmeta,
+        .stop_after = cfg->stop_after_steps,
+    };
+    struct fr_fit_hooks h = {.user = &r,
+                             .next = run_next,
+                             .loss = run_loss,
+                             .after_step = run_after_step,
+                             .epoch_end = run_epoch_end,
+                             .blobs = run_blobs,
+                             .resumed = run_resumed};
+    rc = fr_fit_loop(&r.m->params, &lp, &h, &fit);
+    res->resumed = fit.resumed;
+    res->resumed_step = fit.resumed_step;
+    if (rc) {
+        if (strncmp(fr_last_error(), "resume:", 7) != 0) rc = rewrap(rc, "train: ");
+        goto cleanup;
     }
-    if ((rc = evaluate(r.m, ctx, &te, NULL, cfg->batch, &res->test_acc))) goto cleanup;
-    if (cfg->out) {
-        const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
-        for (int i = 0; i < r.nmodel_meta; i++) kp[i] = r.keys[i], vp[i] = r.vals[i];
-        struct fr_ckpt o = {kp, vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
-        /* a pruned start (cfg->init) keeps its keep-mask beside the weights */
-        if ((rc = fr_params_save_masked(&r.m->params, cfg->out, &o))) goto cleanup;
+    if (fit.stopped == 1) {
+        res->interrupted = 1;
+    } else {
+        if ((rc = fr_evaluate(r.m, &te, NULL, r.ctx, cfg->batch, &res->test_acc, NULL)))
+            goto cleanup;
+        if (cfg->out) {
+            struct fr_ckpt o = {r.kp, r.vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
+            /* a pruned start (cfg->init) keeps its keep-mask beside the weights */
+            if ((rc = fr_params_save_masked(&r.m->params, cfg->out, &o))) goto cleanup;
+        }
     }
-finish:
-    res->epochs_run = (int)r.counters[C_EPOCHS_RUN];
-    res->steps = r.opt.step;
-    res->best_val_acc = r.f[F_BEST_VAL] < 0 ? 0 : r.f[F_BEST_VAL];
+    res->epochs_run = (int)fit.epochs;
+    res->steps = fit.steps;
+    res->best_val_acc = fit.best_score < 0 ? 0 : fit.best_score;
     res->final_train_loss = res->epochs_run > 0 ? r.curves[res->epochs_run - 1] : 0;
-    res->peak_arena_bytes = fr_ctx_peak(ctx);
-    res->seconds = r.f[F_SECONDS] + (fr_seconds() - t_run);
+    res->peak_arena_bytes = fr_ctx_peak(r.ctx);
+    res->seconds = fit.seconds;
     res->train_loss = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
     res->val_acc = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
     res->epoch_seconds = malloc((size_t)(res->epochs_run + 1) * sizeof(double));
@@ -395,8 +343,7 @@ finish:
         res->epoch_seconds[i] = r.curves[2 * cfg->epochs + i];
     }
 cleanup:
-    fr_ctx_free(ctx);
-    fr_optim_free(&r.opt);
+    fr_ctx_free(r.ctx);
     fr_loader_free(&r.loader);
     fr_model_free(r.m);
     free(r.curves);
@@ -440,7 +387,7 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
         rc = fr_error(FR_ENOMEM, "eval: out of memory");
         goto cleanup;
     }
-    rc = evaluate(m, ctx, &te, NULL, batch, acc);
+    rc = fr_evaluate(m, &te, NULL, ctx, batch, acc, NULL);
 cleanup:
     fr_ctx_free(ctx);
     fr_dataset_free(&te);

@@ -1,14 +1,54 @@
 /* check.c: see check.h. */
+#define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include "check.h"
 
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int g_check_pass, g_check_fail;
 
 int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, g_check_pass, g_check_fail);
     return g_check_fail ? 1 : 0;
+}
+
+int check_skip(const char *name, const char *why) {
+    printf("%s: SKIPPED: %s\n", name, why);
+    return CHECK_SKIP;
+}
+
+static char g_tmpdir[512];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rm_tmpdir(void) {
+    if (g_tmpdir[0] && !getenv("CHECK_KEEP_TMP")) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *check_tmpdir(void) {
+    if (g_tmpdir[0]) return g_tmpdir;
+    const char *base = getenv("TMPDIR");
+    snprintf(g_tmpdir, sizeof g_tmpdir, "%s/frugal-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(g_tmpdir)) {
+        fprintf(stderr, "check: cannot create a temporary directory under %s\n",
+                base && *base ? base : "/tmp");
+        exit(1);
+    }
+    atexit(rm_tmpdir);
+    return g_tmpdir;
+}
+
+const char *check_tmp(const char *name) {
+    static char bufs[8][768];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", check_tmpdir(), name);
+    return b;
 }
 
 double check_compare(const fr_t *a, const fr_t *b, double rtol, double atol) {

@@ -38,6 +38,20 @@ extern int g_check_pass, g_check_fail;
 
 int check_report(const char *name);
 
+/* CTest's skip code (SKIP_RETURN_CODE in tests/CMakeLists.txt): a test that
+ * cannot run (missing data) returns check_skip(name, why), which prints
+ * "name: SKIPPED: why" and returns it; ctest then lists the test as
+ * skipped, never passed. */
+#define CHECK_SKIP 77
+int check_skip(const char *name, const char *why);
+
+/* This test's own temporary directory (mkdtemp under $TMPDIR or /tmp),
+ * made on first use and removed with its contents at exit, so tests never
+ * share or collide on paths. check_tmp("x.bin") is a path inside it in a
+ * static rotating buffer (8 live at a time). */
+const char *check_tmpdir(void);
+const char *check_tmp(const char *name);
+
 /* An input of an op under test. */
 struct check_input {
     int ndim;

@@ -50,6 +50,7 @@ void args_usage(const struct arg_cmd *cmd, FILE *f) {
         char left[64], def[256];
         snprintf(left, sizeof left, "--%s %s", fl->name, type_word(fl->type));
         format_value(fl, def, sizeof def);
+        if (fl->required) snprintf(def, sizeof def, "required");
         fprintf(f, "  %-22s %s", left, fl->help);
         if (fl->choices) {
             fprintf(f, " [");
@@ -57,7 +58,7 @@ void args_usage(const struct arg_cmd *cmd, FILE *f) {
                 fprintf(f, "%s%s", c ? "|" : "", fl->choices[c]);
             fprintf(f, "]");
         }
-        fprintf(f, " (default: %s)\n", def);
+        fprintf(f, fl->required ? " (%s)\n" : " (default: %s)\n", def);
     }
     fprintf(f, "  %-22s %s\n", "--help", "print this text and exit");
 }
@@ -174,5 +175,10 @@ int args_parse(const struct arg_cmd *cmd, int argc, char **argv, const char **po
         if (rc != ARGS_OK) return rc;
     }
     if (*npos < cmd->min_pos) USAGE("missing argument (usage: %s)", cmd->synopsis);
+    for (int k = 0; k < cmd->nflags; k++) {
+        const struct arg_flag *f = &cmd->flags[k];
+        const char *v = f->type == ARG_STR ? *(const char **)f->dst : NULL;
+        if (f->required && (!v || !*v)) USAGE("--%s is required (see frugal %s --help)", f->name, cmd->name);
+    }
     return ARGS_OK;
 }

@@ -9,7 +9,9 @@
  * which lists every flag with its default.
  *
  * It deliberately has no short options, no repeated flags, and no
- * environment lookups: one way to say each thing.
+ * environment lookups: one way to say each thing. Tables are written with
+ * designated initializers: {.name = "lr", .type = ARG_DOUBLE, .dst = &lr,
+ * .help = "...", .min = 0, .max = 10}.
  */
 #ifndef FRUGAL_CLI_ARGS_H
 #define FRUGAL_CLI_ARGS_H
@@ -26,7 +28,11 @@ struct arg_flag {
     const char *help;
     double min, max; /* inclusive range for ARG_INT/ARG_DOUBLE; ignored when min == max == 0 */
     const char *const *choices; /* ARG_STR: NULL-terminated allowed values, or NULL for any */
+    int required;               /* ARG_STR: must be given (a NULL or "" value is a usage error) */
 };
+
+/* The number of entries of a flag table. */
+#define ARGS_COUNT(flags) ((int)(sizeof(flags) / sizeof((flags)[0])))
 
 struct arg_cmd {
     const char *name;     /* subcommand, used in messages: "frugal <name>: ..." */

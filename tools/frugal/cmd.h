@@ -33,6 +33,15 @@ struct fr_model_config;
 int cli_model_arch(const char *path, char *arch, size_t cap, struct fr_model_config *mc);
 int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
 
+/* The start every command shares: parses argv against spec (args.h:
+ * flags, positionals, required flags; --help prints the usage text), then
+ * applies --threads when the command has that flag. Returns CLI_GO when the
+ * command should go on, else the exit code to return at once (EXIT_OK after
+ * --help, EXIT_USAGE or EXIT_RUNTIME after printing one line). */
+struct arg_cmd;
+#define CLI_GO (-1)
+int cli_begin(const struct arg_cmd *spec, int argc, char **argv, const char **pos, int *npos);
+
 /* Prints `frugal <cmd>: <message>` (message printf-style) as one line on
  * stderr and returns EXIT_RUNTIME. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,21 +13,21 @@ int cmd_convert(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *dtype = "bf16";
     static const char *const dts[] = {"f32", "f16", "bf16", NULL};
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "input checkpoint (required)"},
-        {"out", ARG_STR, &out, "output .safetensors (required)"},
-        {"dtype", ARG_STR, &dtype, "stored weight type", 0, 0, dts},
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "input checkpoint", .required = 1},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "output .safetensors", .required = 1},
+        {.name = "dtype", .type = ARG_STR, .dst = &dtype, .help = "stored weight type", .choices = dts},
     };
-    struct arg_cmd c = {"convert", "frugal convert --model IN --out OUT [--dtype bf16]",
-                        "Rewrites a transformer checkpoint as frugal safetensors in f32, f16 or "
+    struct arg_cmd c = {
+        .name = "convert",
+        .synopsis = "frugal convert --model IN --out OUT [--dtype bf16]",
+        .about = "Rewrites a transformer checkpoint as frugal safetensors in f32, f16 or "
                         "bf16 (compute stays f32).",
-                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     int npos = 0;
-    int rc = args_parse(&c, argc, argv, NULL, &npos);
-    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
-    if (!model || !out) {
-        fprintf(stderr, "frugal convert: --model and --out are required\n");
-        return EXIT_USAGE;
-    }
+    int rc = cli_begin(&c, argc, argv, NULL, &npos);
+    if (rc != CLI_GO) return rc;
     struct fr_tf_model m, s;
     if (fr_tf_load_ex(&m, model, FR_TF_TRAINABLE)) return cli_fail("convert", "%s", fr_last_error());
     if (!m.params.allocated) {

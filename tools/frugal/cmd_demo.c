@@ -15,28 +15,24 @@ int cmd_demo(int argc, char **argv) {
     int64_t epochs = 2, threads = 0, seed = (int64_t)cfg.seed, limit = 0;
     const char *data_dir = DEFAULT_DATA_DIR, *out = "out";
     struct arg_flag flags[] = {
-        {"epochs", ARG_INT, &epochs, "passes over the training set", 1, 1000, NULL},
-        {"limit-train", ARG_INT, &limit, "use only the first N training images (0 = all)", 0, 1e12,
-         NULL},
-        {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
-        {"seed", ARG_INT, &seed, "seed for init, shuffling and augmentation", 0, 1e18, NULL},
-        {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST's IDX .gz files", 0, 0,
-         NULL},
-        {"out", ARG_STR, &out, "results root: writes OUT/demo/ and OUT/report/", 0, 0, NULL},
+        {.name = "epochs", .type = ARG_INT, .dst = &epochs, .help = "passes over the training set", .min = 1, .max = 1000},
+        {.name = "limit-train", .type = ARG_INT, .dst = &limit, .help = "use only the first N training images (0 = all)", .max = 1e12},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed for init, shuffling and augmentation", .max = 1e18},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with Fashion-MNIST's IDX .gz files"},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "results root: writes OUT/demo/ and OUT/report/"},
     };
-    struct arg_cmd spec = {"demo",
-                           "frugal demo [flags]",
-                           "Trains the small CNN on Fashion-MNIST for a short schedule, writes\n"
+    struct arg_cmd spec = {
+        .name = "demo",
+        .synopsis = "frugal demo [flags]",
+        .about = "Trains the small CNN on Fashion-MNIST for a short schedule, writes\n"
                            "OUT/demo/results.json and plots, and builds OUT/report/index.html.",
-                           flags,
-                           (int)(sizeof flags / sizeof flags[0]),
-                           0,
-                           0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
-    if ((rc = cli_threads("demo", threads)) != EXIT_OK) return rc;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     if ((rc = cli_check_data_dir("demo", data_dir)) != EXIT_OK) return rc;
 
     char dir[4096], ckpt[4200], command[2048], path[4200];

@@ -15,24 +15,24 @@ int cmd_eval(int argc, char **argv) {
     int64_t batch = 256, threads = 0, seed = 1;
     const char *data_dir = DEFAULT_DATA_DIR;
     struct arg_flag flags[] = {
-        {"data-dir", ARG_STR, &data_dir, "directory with the dataset's IDX .gz files", 0, 0, NULL},
-        {"batch", ARG_INT, &batch, "images per forward pass", 1, 65536, NULL},
-        {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
-        {"seed", ARG_INT, &seed,
-         "seed (evaluation draws no random numbers; accepted for uniformity)", 0, 1e18, NULL},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with the dataset's IDX .gz files"},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "images per forward pass", .min = 1, .max = 65536},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed (evaluation draws no random numbers; accepted for uniformity)", .max = 1e18},
     };
-    struct arg_cmd spec = {"eval",
-                           "frugal eval CKPT [flags]",
-                           "Evaluates a checkpoint (.safetensors written by frugal train) on the\n"
+    struct arg_cmd spec = {
+        .name = "eval",
+        .synopsis = "frugal eval CKPT [flags]",
+        .about = "Evaluates a checkpoint (.safetensors written by frugal train) on the\n"
                            "test split and prints `test acc NN.NN%`.",
-                           flags,
-                           (int)(sizeof flags / sizeof flags[0]),
-                           1,
-                           1};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+        .min_pos = 1,
+        .max_pos = 1,
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     const char *ckpt = pos[0];
     struct stat st;
     FILE *f = fopen(ckpt, "rb");
@@ -40,7 +40,6 @@ int cmd_eval(int argc, char **argv) {
     fclose(f);
     if (stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode))
         return cli_fail("eval", "checkpoint %s is a directory", ckpt);
-    if ((rc = cli_threads("eval", threads)) != EXIT_OK) return rc;
     if ((rc = cli_check_data_dir("eval", data_dir)) != EXIT_OK) return rc;
     double acc = 0;
     fr_clear_error();

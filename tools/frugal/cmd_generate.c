@@ -37,37 +37,36 @@ int cmd_generate(int argc, char **argv) {
     int ids = 0, stats = 0;
     const char *const *kvs = fr_kv_policy_names();
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "checkpoint: llama2.c .bin or frugal .safetensors (required)"},
-        {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok if present, else ids)"},
-        {"prompt", ARG_STR, &prompt, "prompt text (default: start from BOS); with --ids, ids"},
-        {"steps", ARG_INT, &steps, "tokens to generate (past the model's context the window "
-                                   "slides: the last half is re-read)", 1, 1 << 20},
-        {"temperature", ARG_DOUBLE, &temp, "sampling temperature (0 = greedy)", 0, 100},
-        {"top-p", ARG_DOUBLE, &top_p, "nucleus sampling mass (1 = off)", 1e-6, 1},
-        {"top-k", ARG_INT, &top_k, "sample among the k most likely (0 = off)", 0, 1 << 24},
-        {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
-        {"batch", ARG_INT, &batch, "sequences generated together", 1, 4096},
-        {"kv", ARG_STR, &kv, "KV-cache policy: full, or an eviction policy holding heavy + recent "
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "checkpoint: llama2.c .bin or frugal .safetensors", .required = 1},
+        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp, .help = "tokenizer file (default: MODEL.tok if present, else ids)"},
+        {.name = "prompt", .type = ARG_STR, .dst = &prompt, .help = "prompt text (default: start from BOS); with --ids, ids"},
+        {.name = "steps", .type = ARG_INT, .dst = &steps, .help = "tokens to generate (past the model's context the window "
+                                   "slides: the last half is re-read)", .min = 1, .max = 1 << 20},
+        {.name = "temperature", .type = ARG_DOUBLE, .dst = &temp, .help = "sampling temperature (0 = greedy)", .max = 100},
+        {.name = "top-p", .type = ARG_DOUBLE, .dst = &top_p, .help = "nucleus sampling mass (1 = off)", .min = 1e-6, .max = 1},
+        {.name = "top-k", .type = ARG_INT, .dst = &top_k, .help = "sample among the k most likely (0 = off)", .max = 1 << 24},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "random seed", .max = 9e15},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "sequences generated together", .min = 1, .max = 4096},
+        {.name = "kv", .type = ARG_STR, .dst = &kv, .help = "KV-cache policy: full, or an eviction policy holding heavy + recent "
                              "tokens (h2o: heavy hitters + recent window; heavy; local; sink: 4 "
-                             "first + recent; tova)", 0, 0, kvs},
-        {"heavy", ARG_DOUBLE, &heavy, "heavy-hitter budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
-        {"recent", ARG_DOUBLE, &recent, "recent-window budget (fraction of prompt if < 1, else tokens)", 0, 1e9},
-        {"ids", ARG_BOOL, &ids, "print token ids instead of text (prompt given as ids)"},
-        {"stats", ARG_BOOL, &stats, "print tokens/s and KV bytes to stderr at the end"},
-        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+                             "first + recent; tova)", .choices = kvs},
+        {.name = "heavy", .type = ARG_DOUBLE, .dst = &heavy, .help = "heavy-hitter budget (fraction of prompt if < 1, else tokens)", .max = 1e9},
+        {.name = "recent", .type = ARG_DOUBLE, .dst = &recent, .help = "recent-window budget (fraction of prompt if < 1, else tokens)", .max = 1e9},
+        {.name = "ids", .type = ARG_BOOL, .dst = &ids, .help = "print token ids instead of text (prompt given as ids)"},
+        {.name = "stats", .type = ARG_BOOL, .dst = &stats, .help = "print tokens/s and KV bytes to stderr at the end"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "threads (0 = all cores)", .max = 256},
     };
-    struct arg_cmd c = {"generate", "frugal generate --model FILE [flags]",
-                        "Generates text from a transformer checkpoint with a KV cache; the "
+    struct arg_cmd c = {
+        .name = "generate",
+        .synopsis = "frugal generate --model FILE [flags]",
+        .about = "Generates text from a transformer checkpoint with a KV cache; the "
                         "decoded pieces stream to stdout.",
-                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     int npos = 0;
-    int rc = args_parse(&c, argc, argv, NULL, &npos);
-    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
-    if (!model) {
-        fprintf(stderr, "frugal generate: --model is required\n");
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_threads("generate", threads))) return rc;
+    int rc = cli_begin(&c, argc, argv, NULL, &npos);
+    if (rc != CLI_GO) return rc;
     struct fr_tf_model m;
     if (fr_tf_load(&m, model)) return cli_fail("generate", "%s", fr_last_error());
     struct fr_tokenizer *tok = NULL;

@@ -28,23 +28,22 @@ int cmd_info(int argc, char **argv) {
     int64_t limit = 0;
     int no_meta = 0;
     struct arg_flag flags[] = {
-        {"limit", ARG_INT, &limit, "list at most N tensors (0 = all); totals count every tensor", 0,
-         1e12, NULL},
-        {"no-meta", ARG_BOOL, &no_meta, "do not print the __metadata__ map", 0, 0, NULL},
+        {.name = "limit", .type = ARG_INT, .dst = &limit, .help = "list at most N tensors (0 = all); totals count every tensor", .max = 1e12},
+        {.name = "no-meta", .type = ARG_BOOL, .dst = &no_meta, .help = "do not print the __metadata__ map"},
     };
     struct arg_cmd spec = {
-        "info",
-        "frugal info FILE [flags]",
-        "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
+        .name = "info",
+        .synopsis = "frugal info FILE [flags]",
+        .about = "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
         "the parameter count, the file size and the metadata.",
-        flags,
-        (int)(sizeof flags / sizeof flags[0]),
-        1,
-        1};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+        .min_pos = 1,
+        .max_pos = 1,
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
 
     struct fr_st_file *f = NULL;
     fr_clear_error();

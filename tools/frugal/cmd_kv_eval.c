@@ -39,35 +39,30 @@ int cmd_kv_eval(int argc, char **argv) {
     const char *pol = "h2o,local,heavy,sink,tova", *bud = "0.04,0.1,0.2,0.4,0.6,1";
     int64_t length = 0, prompt = 0, windows = 8, seed = 1, threads = 0;
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "checkpoint (required)"},
-        {"text", ARG_STR, &text,
-         "text file whose last 10% is read (default: the model's own "
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "checkpoint", .required = 1},
+        {.name = "text", .type = ARG_STR, .dst = &text, .help = "text file whose last 10% is read (default: the model's own "
          "samples at temperature 1)"},
-        {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok)"},
-        {"length", ARG_INT, &length, "window length (0 = the model's context)", 0, 1 << 20},
-        {"prompt", ARG_INT, &prompt, "tokens prefilled per window (0 = length / 8)", 0, 1 << 20},
-        {"windows", ARG_INT, &windows, "windows, decoded together as a batch", 1, 256},
-        {"policies", ARG_STR, &pol, "comma-separated policies compared with the full cache"},
-        {"budgets", ARG_STR, &bud, "comma-separated budgets, fractions of the window"},
-        {"seed", ARG_INT, &seed, "seed of the self-generated text", 0, 9e15},
-        {"out", ARG_STR, &out, "directory for results.json and the plots"},
-        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp, .help = "tokenizer file (default: MODEL.tok)"},
+        {.name = "length", .type = ARG_INT, .dst = &length, .help = "window length (0 = the model's context)", .max = 1 << 20},
+        {.name = "prompt", .type = ARG_INT, .dst = &prompt, .help = "tokens prefilled per window (0 = length / 8)", .max = 1 << 20},
+        {.name = "windows", .type = ARG_INT, .dst = &windows, .help = "windows, decoded together as a batch", .min = 1, .max = 256},
+        {.name = "policies", .type = ARG_STR, .dst = &pol, .help = "comma-separated policies compared with the full cache"},
+        {.name = "budgets", .type = ARG_STR, .dst = &bud, .help = "comma-separated budgets, fractions of the window"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed of the self-generated text", .max = 9e15},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "directory for results.json and the plots"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "threads (0 = all cores)", .max = 256},
     };
-    struct arg_cmd c = {"kv-eval",
-                        "frugal kv-eval --model FILE [flags]",
-                        "Streams held-out text through each KV-cache policy at each budget: "
+    struct arg_cmd c = {
+        .name = "kv-eval",
+        .synopsis = "frugal kv-eval --model FILE [flags]",
+        .about = "Streams held-out text through each KV-cache policy at each budget: "
                         "perplexity, top-1 agreement and KL vs the full cache, attention "
                         "statistics; writes OUT/results.json and SVG plots.",
-                        flags,
-                        (int)(sizeof flags / sizeof flags[0]),
-                        0,
-                        0};
-    int npos = 0, rc = args_parse(&c, argc, argv, NULL, &npos);
-    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
-    if (!model) {
-        fprintf(stderr, "frugal kv-eval: --model is required\n");
-        return EXIT_USAGE;
-    }
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
+    int npos = 0, rc = cli_begin(&c, argc, argv, NULL, &npos);
+    if (rc != CLI_GO) return rc;
     char pbuf[512], bbuf[512];
     snprintf(pbuf, sizeof pbuf, "%s", pol);
     snprintf(bbuf, sizeof bbuf, "%s", bud);
@@ -92,7 +87,6 @@ int cmd_kv_eval(int argc, char **argv) {
         fprintf(stderr, "frugal kv-eval: need at least one policy and one budget\n");
         return EXIT_USAGE;
     }
-    if ((rc = cli_threads("kv-eval", threads))) return rc;
     if ((rc = cli_mkdirs("kv-eval", out, 0))) return rc;
     struct fr_results *r = fr_results_new("kv-eval", "KV-cache eviction policies");
     if (!r) return cli_fail("kv-eval", "out of memory");

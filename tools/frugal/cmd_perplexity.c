@@ -14,25 +14,24 @@ int cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *tokp = NULL;
     int64_t block = 0, threads = 0, limit = 0;
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "checkpoint (required)"},
-        {"text", ARG_STR, &text, "text file, or int32 token ids in a .ids file (required)"},
-        {"tokenizer", ARG_STR, &tokp, "tokenizer file (default: MODEL.tok)"},
-        {"block", ARG_INT, &block, "window length (0 = the model's context)", 0, 1 << 20},
-        {"limit", ARG_INT, &limit, "score only the first N tokens (0 = all)", 0, 9e15},
-        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "checkpoint", .required = 1},
+        {.name = "text", .type = ARG_STR, .dst = &text, .help = "text file, or int32 token ids in a .ids file", .required = 1},
+        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp, .help = "tokenizer file (default: MODEL.tok)"},
+        {.name = "block", .type = ARG_INT, .dst = &block, .help = "window length (0 = the model's context)", .max = 1 << 20},
+        {.name = "limit", .type = ARG_INT, .dst = &limit, .help = "score only the first N tokens (0 = all)", .max = 9e15},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "threads (0 = all cores)", .max = 256},
     };
-    struct arg_cmd c = {"perplexity", "frugal perplexity --model FILE --text FILE [flags]",
-                        "Scores a text: mean negative log-likelihood per token (nats) and "
+    struct arg_cmd c = {
+        .name = "perplexity",
+        .synopsis = "frugal perplexity --model FILE --text FILE [flags]",
+        .about = "Scores a text: mean negative log-likelihood per token (nats) and "
                         "perplexity, in non-overlapping windows.",
-                        flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     int npos = 0;
-    int rc = args_parse(&c, argc, argv, NULL, &npos);
-    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
-    if (!model || !text) {
-        fprintf(stderr, "frugal perplexity: --model and --text are required\n");
-        return EXIT_USAGE;
-    }
-    if ((rc = cli_threads("perplexity", threads))) return rc;
+    int rc = cli_begin(&c, argc, argv, NULL, &npos);
+    if (rc != CLI_GO) return rc;
     struct fr_tf_model m;
     if (fr_tf_load(&m, model)) return cli_fail("perplexity", "%s", fr_last_error());
     struct fr_tokenizer *tok = NULL;

@@ -323,76 +323,47 @@ int cmd_prune(int argc, char **argv) {
     static const char *const methods[] = {"omp", "random", "nm", "snip", "grasp", "imp", "isp",
                                           NULL};
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model,
-         "checkpoint to prune (image classifier from frugal train, or a transformer LM)", 0, 0, NULL},
-        {"out", ARG_STR, &out, "pruned checkpoint to write (weights + __mask__)", 0, 0, NULL},
-        {"method", ARG_STR, &method,
-         "omp (global magnitude), random, nm, snip, grasp; imp, isp (train while pruning; image "
-         "models)", 0, 0, methods},
-        {"sparsity", ARG_DOUBLE, &sparsity, "fraction of the scoped weights to prune, [0, 1)", 0, 1,
-         NULL},
-        {"layerwise", ARG_BOOL, &layerwise, "the same sparsity in every tensor (else one global threshold)",
-         0, 0, NULL},
-        {"scope", ARG_STR, &scope,
-         "comma list of name globs to prune (empty: the model's prunable weights)", 0, 0, NULL},
-        {"exclude", ARG_STR, &exclude, "comma list of name globs to leave dense", 0, 0, NULL},
-        {"nm", ARG_STR, &nm, "N:M pattern for --method nm (keep N of every M along a row)", 0, 0, NULL},
-        {"seed", ARG_INT, &seed, "seed of --method random, imp and isp", 0, 1e18, NULL},
-        {"batch", ARG_INT, &batch, "training images (or LM text windows) scored by snip / grasp", 1,
-         60000, NULL},
-        {"temperature", ARG_DOUBLE, &temperature,
-         "grasp: logits divided by this before the loss, as in the GraSP paper (1 = none)", 1e-3,
-         1e6, NULL},
-        {"text", ARG_STR, &text, "LM: text whose first 90% scores snip / grasp", 0, 0, NULL},
-        {"data-dir", ARG_STR, &data_dir, "directory with Fashion-MNIST (snip, grasp, imp, isp)", 0, 0,
-         NULL},
-        {"task", ARG_STR, &io.task,
-         "imp / isp: training data, a tasks.h task: fashion (the whole training split), "
-         "pretrain, few, coarse, rotate, invert", 0, 0, NULL},
-        {"limit-train", ARG_INT, &io.limit, "imp / isp: use only the first N training images (0 = all)",
-         0, 1e9, NULL},
-        {"steps", ARG_INT, &io.steps,
-         "imp: training steps per round (0 = 200); isp: the model's own steps per round (0 = 40)",
-         0, 1e9, NULL},
-        {"rate", ARG_DOUBLE, &io.rate,
-         "imp / isp: fraction of the remaining weights pruned per round (0 = 0.2 imp, 0.15 isp)",
-         0, 0.99, NULL},
-        {"weak", ARG_INT, &io.weak, "isp: weak masks per round (0 = gradual magnitude pruning)", 0,
-         256, NULL},
-        {"lookahead", ARG_INT, &io.lookahead, "isp: training steps of each weak model", 1, 1e6, NULL},
-        {"subset", ARG_DOUBLE, &io.subset, "isp: fraction of the training images per weak model",
-         0.001, 1, NULL},
-        {"soup", ARG_BOOL, &io.soup, "isp: instant model soup (average the weak models each round)",
-         0, 0, NULL},
-        {"workers", ARG_INT, &io.workers, "isp: weak-model processes (0 = one per core)", 0, 256,
-         NULL},
-        {"fit-batch", ARG_INT, &io.fit_batch, "imp / isp: training batch", 1, 60000, NULL},
-        {"lr", ARG_DOUBLE, &io.lr, "imp / isp: AdamW learning rate (cosine within each run)", 1e-8,
-         10, NULL},
-        {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "checkpoint to prune (image classifier from frugal train, or a transformer LM)", .required = 1},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "pruned checkpoint to write (weights + __mask__)", .required = 1},
+        {.name = "method", .type = ARG_STR, .dst = &method, .help = "omp (global magnitude), random, nm, snip, grasp; imp, isp (train while pruning; image "
+         "models)", .choices = methods},
+        {.name = "sparsity", .type = ARG_DOUBLE, .dst = &sparsity, .help = "fraction of the scoped weights to prune, [0, 1)", .max = 1},
+        {.name = "layerwise", .type = ARG_BOOL, .dst = &layerwise, .help = "the same sparsity in every tensor (else one global threshold)"},
+        {.name = "scope", .type = ARG_STR, .dst = &scope, .help = "comma list of name globs to prune (empty: the model's prunable weights)"},
+        {.name = "exclude", .type = ARG_STR, .dst = &exclude, .help = "comma list of name globs to leave dense"},
+        {.name = "nm", .type = ARG_STR, .dst = &nm, .help = "N:M pattern for --method nm (keep N of every M along a row)"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed of --method random, imp and isp", .max = 1e18},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "training images (or LM text windows) scored by snip / grasp", .min = 1, .max = 60000},
+        {.name = "temperature", .type = ARG_DOUBLE, .dst = &temperature, .help = "grasp: logits divided by this before the loss, as in the GraSP paper (1 = none)", .min = 1e-3, .max = 1e6},
+        {.name = "text", .type = ARG_STR, .dst = &text, .help = "LM: text whose first 90% scores snip / grasp"},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with Fashion-MNIST (snip, grasp, imp, isp)"},
+        {.name = "task", .type = ARG_STR, .dst = &io.task, .help = "imp / isp: training data, a tasks.h task: fashion (the whole training split), "
+         "pretrain, few, coarse, rotate, invert"},
+        {.name = "limit-train", .type = ARG_INT, .dst = &io.limit, .help = "imp / isp: use only the first N training images (0 = all)", .max = 1e9},
+        {.name = "steps", .type = ARG_INT, .dst = &io.steps, .help = "imp: training steps per round (0 = 200); isp: the model's own steps per round (0 = 40)", .max = 1e9},
+        {.name = "rate", .type = ARG_DOUBLE, .dst = &io.rate, .help = "imp / isp: fraction of the remaining weights pruned per round (0 = 0.2 imp, 0.15 isp)", .max = 0.99},
+        {.name = "weak", .type = ARG_INT, .dst = &io.weak, .help = "isp: weak masks per round (0 = gradual magnitude pruning)", .max = 256},
+        {.name = "lookahead", .type = ARG_INT, .dst = &io.lookahead, .help = "isp: training steps of each weak model", .min = 1, .max = 1e6},
+        {.name = "subset", .type = ARG_DOUBLE, .dst = &io.subset, .help = "isp: fraction of the training images per weak model", .min = 0.001, .max = 1},
+        {.name = "soup", .type = ARG_BOOL, .dst = &io.soup, .help = "isp: instant model soup (average the weak models each round)"},
+        {.name = "workers", .type = ARG_INT, .dst = &io.workers, .help = "isp: weak-model processes (0 = one per core)", .max = 256},
+        {.name = "fit-batch", .type = ARG_INT, .dst = &io.fit_batch, .help = "imp / isp: training batch", .min = 1, .max = 60000},
+        {.name = "lr", .type = ARG_DOUBLE, .dst = &io.lr, .help = "imp / isp: AdamW learning rate (cosine within each run)", .min = 1e-8, .max = 10},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
     };
-    struct arg_cmd spec = {"prune",
-                           "frugal prune --model CKPT --out FILE [flags]",
-                           "Prunes a checkpoint's weights by magnitude, at random, N:M, SNIP or\n"
+    struct arg_cmd spec = {
+        .name = "prune",
+        .synopsis = "frugal prune --model CKPT --out FILE [flags]",
+        .about = "Prunes a checkpoint's weights by magnitude, at random, N:M, SNIP or\n"
                            "GraSP, or while training (IMP with rewinding, Instant Soup Pruning),\n"
                            "and writes them with their keep-mask. Masks only grow: weights the\n"
                            "checkpoint already pruned stay pruned.",
-                           flags,
-                           (int)(sizeof flags / sizeof flags[0]),
-                           0,
-                           0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
-    if (!model || !model[0]) {
-        fprintf(stderr, "frugal prune: --model CKPT is required\n");
-        return EXIT_USAGE;
-    }
-    if (!out || !out[0]) {
-        fprintf(stderr, "frugal prune: --out FILE is required\n");
-        return EXIT_USAGE;
-    }
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     int iterative = strcmp(method, "imp") == 0 ? 1 : strcmp(method, "isp") == 0 ? 2 : 0;
     struct fr_prune_config pc;
     fr_prune_config_defaults(&pc);
@@ -405,7 +376,6 @@ int cmd_prune(int argc, char **argv) {
         return cli_fail("prune", "%s", fr_last_error());
     if (pc.method != FR_PRUNE_NM && !(sparsity < 1))
         return cli_fail("prune", "sparsity %g must be in [0, 1)", sparsity);
-    if ((rc = cli_threads("prune", threads)) != EXIT_OK) return rc;
     float score_t = pc.method == FR_PRUNE_GRASP ? (float)temperature : 1.0f;
     if (iterative && !(sparsity > 0))
         return cli_fail("prune", "--method %s needs a sparsity in (0, 1)", method);

@@ -11,21 +11,19 @@
 int cmd_report(int argc, char **argv) {
     const char *out = "out";
     struct arg_flag flags[] = {
-        {"out", ARG_STR, &out, "directory holding <name>/results.json", 0, 0, NULL},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "directory holding <name>/results.json"},
     };
     struct arg_cmd spec = {
-        "report",
-        "frugal report [flags]",
-        "Builds OUT/report/index.html: one section per experiment with its claim,\n"
+        .name = "report",
+        .synopsis = "frugal report [flags]",
+        .about = "Builds OUT/report/index.html: one section per experiment with its claim,\n"
         "our measurement, the plots and the command that reproduces it.",
-        flags,
-        1,
-        0,
-        0};
+        .flags = flags,
+        .nflags = 1,
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     char path[4200];
     int n = 0;
     if (fr_report_build(out, path, sizeof path, &n) != 0)

@@ -12,10 +12,6 @@
 #include <string.h>
 
 static const struct repro_method METHODS[] = {
-    {"deepsets", "2307.04001", "DeepSets LP/LE embeddings: injectivity probe and width study", repro_deepsets},
-    {"essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity", repro_essential_sparsity},
-    {"isp", "2306.10460", "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation", repro_isp},
-    {"isp-resnet20", "2306.10460", "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)", repro_isp_resnet20},
 };
 #define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

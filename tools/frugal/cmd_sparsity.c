@@ -99,22 +99,22 @@ static double pct(int64_t nonzero, int64_t n) {
 int cmd_sparsity(int argc, char **argv) {
     const char *scope = "", *exclude = "";
     struct arg_flag flags[] = {
-        {"scope", ARG_STR, &scope, "comma list of name globs in the scope (empty: prunable weights)",
-         0, 0, NULL},
-        {"exclude", ARG_STR, &exclude, "comma list of name globs left out of the scope", 0, 0, NULL},
+        {.name = "scope", .type = ARG_STR, .dst = &scope, .help = "comma list of name globs in the scope (empty: prunable weights)"},
+        {.name = "exclude", .type = ARG_STR, .dst = &exclude, .help = "comma list of name globs left out of the scope"},
     };
-    struct arg_cmd spec = {"sparsity",
-                           "frugal sparsity CKPT [flags]",
-                           "Prints each tensor's nonzeros and sparsity, then the overall sparsity\n"
+    struct arg_cmd spec = {
+        .name = "sparsity",
+        .synopsis = "frugal sparsity CKPT [flags]",
+        .about = "Prints each tensor's nonzeros and sparsity, then the overall sparsity\n"
                            "of all weights and of the pruning scope.",
-                           flags,
-                           (int)(sizeof flags / sizeof flags[0]),
-                           1,
-                           1};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+        .min_pos = 1,
+        .max_pos = 1,
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     fr_clear_error();
     struct fr_st_file *f = NULL;
     if (fr_st_open(pos[0], &f)) return cli_fail("sparsity", "%s", fr_last_error());

@@ -75,67 +75,52 @@ int cmd_train(int argc, char **argv) {
     const char *data_dir = cfg.data_dir ? cfg.data_dir : DEFAULT_DATA_DIR;
     const char *out = "", *ckpt = "", *results = "out/train", *init = "";
     struct arg_flag flags[] = {
-        {"model", ARG_STR, &model, "architecture (with --init: the checkpoint's)", 0, 0, MODELS},
-        {"init", ARG_STR, &init,
-         "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; pruned "
-         "weights stay zero) instead of a fresh init (\"\" = none)", 0, 0, NULL},
-        {"data", ARG_STR, &data, "dataset", 0, 0, DATASETS},
-        {"data-dir", ARG_STR, &data_dir, "directory with the dataset's IDX .gz files", 0, 0, NULL},
-        {"epochs", ARG_INT, &epochs, "passes over the training set", 1, 100000, NULL},
-        {"batch", ARG_INT, &batch, "minibatch size", 1, 65536, NULL},
-        {"opt", ARG_STR, &opt, "optimizer", 0, 0, OPTS},
-        {"lr", ARG_DOUBLE, &lr, "peak learning rate", 0, 10, NULL},
-        {"momentum", ARG_DOUBLE, &momentum, "SGD momentum (AdamW: beta1 is fixed)", 0, 0.999999,
-         NULL},
-        {"nesterov", ARG_BOOL, &nesterov, "Nesterov momentum (SGD)", 0, 0, NULL},
-        {"wd", ARG_DOUBLE, &wd, "weight decay (decoupled for AdamW)", 0, 1, NULL},
-        {"schedule", ARG_STR, &schedule, "learning-rate schedule after warmup", 0, 0, SCHEDULES},
-        {"warmup", ARG_INT, &warmup, "linear warmup steps", 0, 1e9, NULL},
-        {"step-gamma", ARG_DOUBLE, &gamma, "step schedule: lr factor", 0, 1, NULL},
-        {"step-every", ARG_INT, &step_every, "step schedule: epochs between decays", 1, 100000,
-         NULL},
-        {"clip", ARG_DOUBLE, &clip, "clip the global gradient norm to this (0 = off)", 0, 1e9,
-         NULL},
-        {"val-frac", ARG_DOUBLE, &val_frac, "fraction of training images held out for validation",
-         0, 0.9, NULL},
-        {"patience", ARG_INT, &patience,
-         "stop after this many epochs without val improvement (0 = off)", 0, 100000, NULL},
-        {"augment", ARG_BOOL, &augment, "random crop (pad 2) and horizontal flip", 0, 0, NULL},
-        {"limit-train", ARG_INT, &limit, "use only the first N training images (0 = all)", 0, 1e12,
-         NULL},
-        {"threads", ARG_INT, &threads, "worker threads (0 = all cores)", 0, 256, NULL},
-        {"seed", ARG_INT, &seed, "seed for init, shuffling and augmentation", 0, 1e18, NULL},
-        {"out", ARG_STR, &out, "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)",
-         0, 0, NULL},
-        {"ckpt", ARG_STR, &ckpt, "periodic checkpoint for --resume (\"\" = none)", 0, 0, NULL},
-        {"ckpt-every", ARG_INT, &ckpt_every,
-         "steps between periodic checkpoints (0 = each epoch end)", 0, 1e12, NULL},
-        {"resume", ARG_BOOL, &resume, "continue from --ckpt when it exists", 0, 0, NULL},
-        {"stop-after", ARG_INT, &stop_after,
-         "stop after this many steps as if killed (tests --resume; 0 = never)", 0, 1e12, NULL},
-        {"results", ARG_STR, &results, "directory for results.json and plots (\"\" = none)", 0, 0,
-         NULL},
-        {"progress-every", ARG_INT, &progress_every,
-         "without a terminal: a progress line every N steps (0 = auto)", 0, 1e12, NULL},
+        {.name = "model", .type = ARG_STR, .dst = &model, .help = "architecture (with --init: the checkpoint's)", .choices = MODELS},
+        {.name = "init", .type = ARG_STR, .dst = &init, .help = "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; pruned "
+         "weights stay zero) instead of a fresh init (\"\" = none)"},
+        {.name = "data", .type = ARG_STR, .dst = &data, .help = "dataset", .choices = DATASETS},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with the dataset's IDX .gz files"},
+        {.name = "epochs", .type = ARG_INT, .dst = &epochs, .help = "passes over the training set", .min = 1, .max = 100000},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "minibatch size", .min = 1, .max = 65536},
+        {.name = "opt", .type = ARG_STR, .dst = &opt, .help = "optimizer", .choices = OPTS},
+        {.name = "lr", .type = ARG_DOUBLE, .dst = &lr, .help = "peak learning rate", .max = 10},
+        {.name = "momentum", .type = ARG_DOUBLE, .dst = &momentum, .help = "SGD momentum (AdamW: beta1 is fixed)", .max = 0.999999},
+        {.name = "nesterov", .type = ARG_BOOL, .dst = &nesterov, .help = "Nesterov momentum (SGD)"},
+        {.name = "wd", .type = ARG_DOUBLE, .dst = &wd, .help = "weight decay (decoupled for AdamW)", .max = 1},
+        {.name = "schedule", .type = ARG_STR, .dst = &schedule, .help = "learning-rate schedule after warmup", .choices = SCHEDULES},
+        {.name = "warmup", .type = ARG_INT, .dst = &warmup, .help = "linear warmup steps", .max = 1e9},
+        {.name = "step-gamma", .type = ARG_DOUBLE, .dst = &gamma, .help = "step schedule: lr factor", .max = 1},
+        {.name = "step-every", .type = ARG_INT, .dst = &step_every, .help = "step schedule: epochs between decays", .min = 1, .max = 100000},
+        {.name = "clip", .type = ARG_DOUBLE, .dst = &clip, .help = "clip the global gradient norm to this (0 = off)", .max = 1e9},
+        {.name = "val-frac", .type = ARG_DOUBLE, .dst = &val_frac, .help = "fraction of training images held out for validation", .max = 0.9},
+        {.name = "patience", .type = ARG_INT, .dst = &patience, .help = "stop after this many epochs without val improvement (0 = off)", .max = 100000},
+        {.name = "augment", .type = ARG_BOOL, .dst = &augment, .help = "random crop (pad 2) and horizontal flip"},
+        {.name = "limit-train", .type = ARG_INT, .dst = &limit, .help = "use only the first N training images (0 = all)", .max = 1e12},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed for init, shuffling and augmentation", .max = 1e18},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)"},
+        {.name = "ckpt", .type = ARG_STR, .dst = &ckpt, .help = "periodic checkpoint for --resume (\"\" = none)"},
+        {.name = "ckpt-every", .type = ARG_INT, .dst = &ckpt_every, .help = "steps between periodic checkpoints (0 = each epoch end)", .max = 1e12},
+        {.name = "resume", .type = ARG_BOOL, .dst = &resume, .help = "continue from --ckpt when it exists"},
+        {.name = "stop-after", .type = ARG_INT, .dst = &stop_after, .help = "stop after this many steps as if killed (tests --resume; 0 = never)", .max = 1e12},
+        {.name = "results", .type = ARG_STR, .dst = &results, .help = "directory for results.json and plots (\"\" = none)"},
+        {.name = "progress-every", .type = ARG_INT, .dst = &progress_every, .help = "without a terminal: a progress line every N steps (0 = auto)", .max = 1e12},
     };
     struct arg_cmd spec = {
-        "train",
-        "frugal train [flags]",
-        "Trains a model on an image-classification dataset, writes the checkpoint,\n"
+        .name = "train",
+        .synopsis = "frugal train [flags]",
+        .about = "Trains a model on an image-classification dataset, writes the checkpoint,\n"
         "RESULTS/results.json and loss/accuracy plots, and prints `test acc NN.NN%`.",
-        flags,
-        (int)(sizeof flags / sizeof flags[0]),
-        0,
-        0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     if (resume && !*ckpt) {
         fprintf(stderr, "frugal train: --resume needs --ckpt PATH\n");
         return EXIT_USAGE;
     }
-    if ((rc = cli_threads("train", threads)) != EXIT_OK) return rc;
     if ((rc = cli_check_data_dir("train", data_dir)) != EXIT_OK) return rc;
 
     char out_buf[4200], command[2048], arch[32];

@@ -91,56 +91,54 @@ int cmd_train_lm(int argc, char **argv) {
     static const char *const gelus[] = {"exact", "tanh", NULL};
     static const char *const archs[] = {"gpt2", "llama", NULL};
     struct arg_flag flags[] = {
-        {"data", ARG_STR, &data, "text file (90% train / 10% validation) or .ids token file"},
-        {"init", ARG_STR, &init,
-         "fine-tune from this checkpoint (its weights, mask, architecture and context; "
+        {.name = "data", .type = ARG_STR, .dst = &data, .help = "text file (90% train / 10% validation) or .ids token file"},
+        {.name = "init", .type = ARG_STR, .dst = &init, .help = "fine-tune from this checkpoint (its weights, mask, architecture and context; "
          "tokenizer FILE.tok; the size flags below are ignored)"},
-        {"prune", ARG_DOUBLE, &prune,
-         "magnitude-prune the attention and MLP matrices to this sparsity before training, [0, 1)",
-         0, 0},
-        {"prune-layerwise", ARG_BOOL, &prune_layerwise,
-         "--prune the same fraction of each matrix (else one global threshold)"},
-        {"tokenizer", ARG_STR, &tokp, "char, bpe, or a tokenizer file"},
-        {"bpe-vocab", ARG_INT, &bpe_vocab, "vocabulary size when training BPE", 257, 1 << 20},
-        {"arch", ARG_STR, &arch, "model family", 0, 0, archs},
-        {"layers", ARG_INT, &layers, "transformer blocks", 1, 1024},
-        {"heads", ARG_INT, &heads, "attention heads", 1, 1024},
-        {"kv-heads", ARG_INT, &kvh, "KV heads for llama (0 = heads)", 0, 1024},
-        {"dim", ARG_INT, &dim, "embedding size", 1, 65536},
-        {"block", ARG_INT, &block, "context length", 2, 1 << 20},
-        {"batch", ARG_INT, &batch, "sequences per step", 1, 1 << 16},
-        {"iters", ARG_INT, &iters, "optimizer steps", 1, 1e9},
-        {"lr", ARG_DOUBLE, &lr, "peak learning rate", 1e-9, 10},
-        {"min-lr", ARG_DOUBLE, &min_lr, "final learning rate of the cosine decay", 0, 10},
-        {"warmup", ARG_INT, &warmup, "linear warmup steps", 0, 1e9},
-        {"wd", ARG_DOUBLE, &wd, "AdamW weight decay (matrices and embeddings)", 0, 10},
-        {"beta2", ARG_DOUBLE, &beta2, "AdamW beta2", 0, 0.999999},
-        {"clip", ARG_DOUBLE, &clip, "gradient-norm clip (0 = off)", 0, 1e9},
-        {"bias", ARG_BOOL, &bias, "gpt2: biases in linears and LayerNorms (nanoGPT: off)"},
-        {"gelu", ARG_STR, &gelu, "gpt2: GELU form", 0, 0, gelus},
-        {"dropout", ARG_DOUBLE, &dropout, "dropout on embeddings and residual branches", 0, 0.99},
-        {"eval-interval", ARG_INT, &eval_int, "iterations between evaluations", 1, 1e9},
-        {"eval-iters", ARG_INT, &eval_iters, "batches per evaluation", 1, 1e6},
-        {"select-full", ARG_BOOL, &select_full,
-         "keep the checkpoint best on the whole validation split (one pass over it per "
+        {.name = "prune", .type = ARG_DOUBLE, .dst = &prune, .help = "magnitude-prune the attention and MLP matrices to this sparsity before training, [0, 1)"},
+        {.name = "prune-layerwise", .type = ARG_BOOL, .dst = &prune_layerwise, .help = "--prune the same fraction of each matrix (else one global threshold)"},
+        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp, .help = "char, bpe, or a tokenizer file"},
+        {.name = "bpe-vocab", .type = ARG_INT, .dst = &bpe_vocab, .help = "vocabulary size when training BPE", .min = 257, .max = 1 << 20},
+        {.name = "arch", .type = ARG_STR, .dst = &arch, .help = "model family", .choices = archs},
+        {.name = "layers", .type = ARG_INT, .dst = &layers, .help = "transformer blocks", .min = 1, .max = 1024},
+        {.name = "heads", .type = ARG_INT, .dst = &heads, .help = "attention heads", .min = 1, .max = 1024},
+        {.name = "kv-heads", .type = ARG_INT, .dst = &kvh, .help = "KV heads for llama (0 = heads)", .max = 1024},
+        {.name = "dim", .type = ARG_INT, .dst = &dim, .help = "embedding size", .min = 1, .max = 65536},
+        {.name = "block", .type = ARG_INT, .dst = &block, .help = "context length", .min = 2, .max = 1 << 20},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "sequences per step", .min = 1, .max = 1 << 16},
+        {.name = "iters", .type = ARG_INT, .dst = &iters, .help = "optimizer steps", .min = 1, .max = 1e9},
+        {.name = "lr", .type = ARG_DOUBLE, .dst = &lr, .help = "peak learning rate", .min = 1e-9, .max = 10},
+        {.name = "min-lr", .type = ARG_DOUBLE, .dst = &min_lr, .help = "final learning rate of the cosine decay", .max = 10},
+        {.name = "warmup", .type = ARG_INT, .dst = &warmup, .help = "linear warmup steps", .max = 1e9},
+        {.name = "wd", .type = ARG_DOUBLE, .dst = &wd, .help = "AdamW weight decay (matrices and embeddings)", .max = 10},
+        {.name = "beta2", .type = ARG_DOUBLE, .dst = &beta2, .help = "AdamW beta2", .max = 0.999999},
+        {.name = "clip", .type = ARG_DOUBLE, .dst = &clip, .help = "gradient-norm clip (0 = off)", .max = 1e9},
+        {.name = "bias", .type = ARG_BOOL, .dst = &bias, .help = "gpt2: biases in linears and LayerNorms (nanoGPT: off)"},
+        {.name = "gelu", .type = ARG_STR, .dst = &gelu, .help = "gpt2: GELU form", .choices = gelus},
+        {.name = "dropout", .type = ARG_DOUBLE, .dst = &dropout, .help = "dropout on embeddings and residual branches", .max = 0.99},
+        {.name = "eval-interval", .type = ARG_INT, .dst = &eval_int, .help = "iterations between evaluations", .min = 1, .max = 1e9},
+        {.name = "eval-iters", .type = ARG_INT, .dst = &eval_iters, .help = "batches per evaluation", .min = 1, .max = 1e6},
+        {.name = "select-full", .type = ARG_BOOL, .dst = &select_full, .help = "keep the checkpoint best on the whole validation split (one pass over it per "
          "evaluation) instead of best on the batch estimate"},
-        {"seed", ARG_INT, &seed, "random seed", 0, 9e15},
-        {"threads", ARG_INT, &threads, "threads (0 = all cores)", 0, 256},
-        {"out", ARG_STR, &out, "best checkpoint (.safetensors; tokenizer goes to OUT.tok)"},
-        {"ckpt", ARG_STR, &ckpt, "resumable checkpoint path (none by default)"},
-        {"ckpt-every", ARG_INT, &ckpt_every, "iterations between resumable checkpoints", 0, 1e9},
-        {"resume", ARG_BOOL, &resume, "continue from --ckpt if it exists"},
-        {"results", ARG_STR, &results, "directory for results.json and loss.svg (\"\" = none)"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "random seed", .max = 9e15},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "threads (0 = all cores)", .max = 256},
+        {.name = "out", .type = ARG_STR, .dst = &out, .help = "best checkpoint (.safetensors; tokenizer goes to OUT.tok)"},
+        {.name = "ckpt", .type = ARG_STR, .dst = &ckpt, .help = "resumable checkpoint path (none by default)"},
+        {.name = "ckpt-every", .type = ARG_INT, .dst = &ckpt_every, .help = "iterations between resumable checkpoints", .max = 1e9},
+        {.name = "resume", .type = ARG_BOOL, .dst = &resume, .help = "continue from --ckpt if it exists"},
+        {.name = "results", .type = ARG_STR, .dst = &results, .help = "directory for results.json and loss.svg (\"\" = none)"},
     };
-    struct arg_cmd cmd = {"train-lm", "frugal train-lm [flags]",
-                          "Trains a transformer language model (defaults: nanoGPT's CPU "
+    struct arg_cmd cmd = {
+        .name = "train-lm",
+        .synopsis = "frugal train-lm [flags]",
+        .about = "Trains a transformer language model (defaults: nanoGPT's CPU "
                           "shakespeare-char configuration).",
-                          flags, (int)(sizeof flags / sizeof flags[0]), 0, 0};
+        .flags = flags,
+        .nflags = ARGS_COUNT(flags),
+    };
     int npos = 0;
-    int rc = args_parse(&cmd, argc, argv, NULL, &npos);
-    if (rc) return rc == ARGS_HELP ? EXIT_OK : EXIT_USAGE;
+    int rc = cli_begin(&cmd, argc, argv, NULL, &npos);
+    if (rc != CLI_GO) return rc;
     if (!(prune >= 0 && prune < 1)) return cli_fail("train-lm", "--prune %g must be in [0, 1)", prune);
-    if ((rc = cli_threads("train-lm", threads))) return rc;
     if (results && *results && (rc = cli_mkdirs("train-lm", results, 0))) return rc;
     if (out && (rc = cli_mkdirs("train-lm", out, 1))) return rc;
     c.data = data;

@@ -2,6 +2,7 @@
  * pool, up-front checks on paths (so a typo fails in milliseconds with a
  * clear message, not after a model is built), and the reproducing command
  * line recorded in results. */
+#include "args.h"
 #include "cmd.h"
 
 #include "frugal/status.h"
@@ -26,6 +27,18 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
     fflush(stdout);
     fprintf(stderr, "frugal %s: %s\n", cmd, msg);
     return EXIT_RUNTIME;
+}
+
+int cli_begin(const struct arg_cmd *spec, int argc, char **argv, const char **pos, int *npos) {
+    const char *none[1];
+    int n = 0;
+    int rc = args_parse(spec, argc, argv, pos ? pos : none, npos ? npos : &n);
+    if (rc == ARGS_HELP) return EXIT_OK;
+    if (rc != ARGS_OK) return EXIT_USAGE;
+    for (int i = 0; i < spec->nflags; i++)
+        if (spec->flags[i].type == ARG_INT && !strcmp(spec->flags[i].name, "threads"))
+            return (rc = cli_threads(spec->name, *(int64_t *)spec->flags[i].dst)) ? rc : CLI_GO;
+    return CLI_GO;
 }
 
 int cli_threads(const char *cmd, int64_t threads) {

@@ -12,18 +12,15 @@
 #include <string.h>
 
 int cmd_version(int argc, char **argv) {
-    struct arg_cmd spec = {"version",
-                           "frugal version",
-                           "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
+    struct arg_cmd spec = {
+        .name = "version",
+        .synopsis = "frugal version",
+        .about = "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
                            "caps it) and the default thread count, one `key value` per line.",
-                           NULL,
-                           0,
-                           0,
-                           0};
+    };
     const char *pos[1];
-    int npos = 0, rc = args_parse(&spec, argc, argv, pos, &npos);
-    if (rc == ARGS_HELP) return EXIT_OK;
-    if (rc != ARGS_OK) return EXIT_USAGE;
+    int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
+    if (rc != CLI_GO) return rc;
     printf("frugal %s\n", fr_version());
     printf("isa %s\n", fr_isa_name(fr_cpu_isa()));
     /* what a command run with the default --threads 0 would use */

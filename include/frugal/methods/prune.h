@@ -147,6 +147,7 @@ struct fr_sparsity_table {
     int count;
     int64_t total, total_nonzero;  /* all non-buffer tensors */
     int64_t scope, scope_nonzero;  /* tensors with in_scope */
+    int64_t scope_masked;          /* mask == 0 in tensors with in_scope (0 without a mask) */
 };
 
 /* One row per non-buffer tensor of p; in_scope from sel (NULL: the
@@ -164,6 +165,20 @@ void fr_sparsity_table_free(struct fr_sparsity_table *t);
  * are finite and >= 0. */
 int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
                           double abs_thresh, int64_t *n_scope, int64_t *n_rel, int64_t *n_abs);
+
+/* ---------------- essential sparsity ---------------- */
+
+/* The essential sparsity of a curve (Essential Sparsity, arXiv 2306.03805):
+ * score[0..n) are a model's scores at ascending sparsities, score[0] the
+ * dense one. A point drops when its score is worse than limit: below it
+ * when higher_is_better (an accuracy), above it otherwise (a loss); a NaN
+ * score always drops. Returns the index of the last point before the first
+ * that drops and sets *drop to the index of that point; when none drops,
+ * returns n - 1 (the answer is then only a lower bound) with *drop = -1.
+ * The caller sets the tolerance: limit = score[0] - 1 (one accuracy point),
+ * score[0] * 1.01 (a loss 1% above dense). */
+int fr_prune_essential_index(const double *score, int n, double limit, int higher_is_better,
+                             int *drop);
 
 /* ---------------- masks in checkpoints ---------------- */
 

@@ -241,6 +241,16 @@ int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int6
  * construction exists (d = 1 or too many directions). */
 int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double sep,
                               struct fr_rng *rng, double *x, double *y);
+/* The number of LP directions from which the switching construction no
+ * longer applies: (d-1)(floor(log2 n) + 1) + 1 for d >= 2, 1 for d = 1
+ * (power sums of one coordinate are injective). LP on sets of n elements in
+ * R^d with fewer directions has certified collisions, so K * n is a lower
+ * bound on its latent width. n, d >= 1. */
+int64_t fr_sets_lp_certified_k(int64_t n, int64_t d);
+/* k random LP directions in R^d into w (k x d, row-major): Gaussian rows
+ * scaled to unit norm, drawn in order from rng (so the first j rows of a
+ * larger draw are a draw of j: nested widths share their directions). */
+void fr_sets_lp_random(int64_t k, int64_t d, struct fr_rng *rng, double *w);
 
 struct fr_sets_probe_opts {
     int64_t random_pairs;  /* independent random set pairs (default 2000) */
@@ -290,6 +300,30 @@ struct fr_sets_cond {
 /* x: nsets sets of n elements (nsets * n * d doubles). 0 or FR_EINVAL. */
 int fr_sets_condition(const struct fr_sets_emb64 *e, const double *x, int64_t n, int64_t nsets,
                       struct fr_sets_cond *c);
+
+/* ---- reading widths off measured curves ---- */
+
+/* The injectivity threshold L* of a probed curve: ratio[i] is the smallest
+ * ratio found at latent width width[i] (n points, widths increasing); a
+ * ratio below collide is a collision. Returns the smallest width from which
+ * no probed width collided (the start of the last collision-free run), NaN
+ * when the last point collides or n < 1. A NaN ratio counts as no
+ * collision. */
+double fr_sets_probe_threshold(const double *width, const double *ratio, int n, double collide);
+/* The smallest finite err[i] (n points); NaN when none is finite. */
+double fr_sets_best_error(const double *err, int n);
+/* The saturation width of a learning curve: the smallest width[i] whose
+ * error err[i] is within 10% (+0.01) of the best finite error,
+ * err <= 1.1 * best + 0.01 (non-finite errors, e.g. a diverged run, are
+ * skipped). NaN when no error is finite. */
+double fr_sets_saturation_width(const double *width, const double *err, int n);
+/* Least squares y = a + b u + c v over n points (a tiny ridge keeps a
+ * constant column solvable); writes b and c and returns R^2 (NaN when y is
+ * constant). With u, v = log N, log D and y = log L_sat, b and c are the
+ * polynomial exponents of the saturation width; with u, v = N, D, an
+ * exponential growth's rates. */
+double fr_sets_fit_width(const double *y, const double *u, const double *v, int n, double *b,
+                         double *c);
 
 #ifdef __cplusplus
 }

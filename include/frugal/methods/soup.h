@@ -59,9 +59,11 @@ int fr_soup_uniform(const float *slabs, int k, int64_t n, float *out);
 
 struct fr_greedy_soup {
     int k;            /* ingredients */
-    int *order;       /* k indices, by held-out accuracy, best first (ties: lower index) */
+    int *order;       /* k indices, by held-out accuracy, best first (ties: lower index):
+                         order[0] is the best single ingredient */
     int *used;        /* k flags: ingredient i is in the soup */
-    double *acc;      /* k held-out accuracies of the ingredients alone, [0, 1] */
+    double *acc;      /* k held-out accuracies of the ingredients alone, [0, 1]: exactly
+                         fr_evaluate's for slab i (masked) on held */
     int n_used;
     double soup_acc;  /* held-out accuracy of the final soup */
 };

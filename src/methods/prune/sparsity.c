@@ -41,6 +41,7 @@ int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
         if (r->in_scope) {
             t->scope += r->n;
             t->scope_nonzero += r->nonzero;
+            t->scope_masked += r->masked;
         }
     }
     return 0;

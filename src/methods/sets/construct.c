@@ -14,7 +14,10 @@
  *    equal power sums of every degree. This is the "switching component" of
  *    discrete tomography. It proves LP with K <= (D-1)(floor(log2 N) + 1)
  *    directions is not injective, which for D >= 3 (or N >= 4) is more than
- *    the paper's lower bound K >= D + 1.
+ *    the paper's lower bound K >= D + 1; fr_sets_lp_certified_k is the
+ *    first K it no longer covers.
+ *  - fr_sets_lp_random: the unstructured alternative, random unit
+ *    directions, to probe beside the constructive ones.
  * Plain double precision; no autograd.
  */
 #include "frugal/methods/sets.h"
@@ -229,4 +232,27 @@ cleanup:
     free(w);
     free(perm);
     return found;
+}
+
+static int ilog2(int64_t n) {
+    int r = 0;
+    while ((int64_t)1 << (r + 1) <= n) r++;
+    return r;
+}
+
+/* The largest K with 2^(ceil(K/(d-1)) - 1) <= n, the condition in
+ * fr_sets_lp_switching_pair, plus one. */
+int64_t fr_sets_lp_certified_k(int64_t n, int64_t d) {
+    return d == 1 ? 1 : (d - 1) * (ilog2(n) + 1) + 1;
+}
+
+void fr_sets_lp_random(int64_t k, int64_t d, struct fr_rng *rng, double *w) {
+    for (int64_t i = 0; i < k; i++) {
+        double s = 0;
+        for (int64_t c = 0; c < d; c++) {
+            w[i * d + c] = fr_rng_normal(rng);
+            s += w[i * d + c] * w[i * d + c];
+        }
+        for (int64_t c = 0; c < d; c++) w[i * d + c] /= sqrt(s);
+    }
 }

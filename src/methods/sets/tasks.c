@@ -1,7 +1,8 @@
 /* tasks.c: the set functions the width study learns (lexicographic median,
  * sorted first coordinate, sum of pairwise products, per-element rank, a
- * complex symmetric polynomial) and a small AdamW loop that trains a
- * DeepSets model on one of them and measures its relative test error.
+ * complex symmetric polynomial), and the training of a DeepSets model on
+ * one of them (the one training loop, train.h, with random sets as
+ * batches) with its relative test error.
  *
  * Targets are computed in double from the float inputs. Training
  * standardises the targets so every task and width shares one learning
@@ -10,9 +11,9 @@
  * the masked path is exercised by the tests and by callers with their own
  * data.
  */
-#include "frugal/optim.h"
 #include "frugal/methods/sets.h"
 #include "frugal/status.h"
+#include "frugal/train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -137,6 +138,44 @@ static void gather(const float *xs, const float *ys, const int64_t *idx, int64_t
     }
 }
 
+/* The training sets as fr_fit_loop hooks: B random sets (with replacement)
+ * per step, standardised targets, MSE; the mean loss of the last 10% of
+ * the steps is the train error. */
+struct sets_run {
+    struct fr_sets_model *m;
+    const float *xtr, *ytr;
+    int64_t ntrain, px, py;
+    const float *mu, *sd;
+    int64_t *idx;
+    struct fr_rng *rng;
+    int64_t steps, batch;
+    double tail_loss, tail_n;
+};
+
+static int64_t sets_next(void *user, struct fr_ctx *ctx, fr_t **x, fr_t **t) {
+    struct sets_run *r = user;
+    const struct fr_sets_config *c = &r->m->c;
+    int64_t B = r->batch;
+    for (int64_t i = 0; i < B; i++) r->idx[i] = (int64_t)fr_rng_below(r->rng, (uint64_t)r->ntrain);
+    *x = fr_new3(ctx, FR_F32, c->d, c->n, B);
+    *t = c->equivariant ? fr_new3(ctx, FR_F32, c->out, c->n, B) : fr_new2(ctx, FR_F32, c->out, B);
+    if (!*x || !*t) return fr_error(FR_ENOMEM, "sets train: arena exhausted");
+    gather(r->xtr, r->ytr, r->idx, B, r->px, r->py, r->mu, r->sd, (*x)->data, (*t)->data);
+    return B;
+}
+
+static fr_t *sets_loss(void *user, struct fr_ctx *ctx, fr_t *x, fr_t *t) {
+    struct sets_run *r = user;
+    return fr_mse(ctx, fr_sets_model_forward(ctx, r->m, x, NULL), t);
+}
+
+static int sets_after_step(void *user, const struct fr_fit_state *st, double loss, double lr) {
+    struct sets_run *r = user;
+    (void)lr;
+    if (st->step - 1 >= r->steps - r->steps / 10) r->tail_loss += loss, r->tail_n += 1;
+    return 0;
+}
+
 int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *ytr, int64_t ntrain,
                        const float *xte, const float *yte, int64_t ntest,
                        const struct fr_sets_train_opts *o, struct fr_rng *rng, double *test_err,
@@ -145,7 +184,6 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
     int64_t D = c->d, N = c->n, py = c->equivariant ? N * c->out : c->out, px = N * D;
     int rc = 0;
     struct fr_ctx *ctx = NULL;
-    struct fr_optim opt = {0};
     float *mu = NULL, *sd = NULL;
     int64_t *idx = NULL;
     if (!xtr || !ytr || !xte || !yte || ntrain < 1 || ntest < 1 || o->steps < 1 || o->batch < 1 ||
@@ -169,42 +207,23 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
         sd[k] = (float)fmax(sqrt(s2 / (double)ntrain), 1e-6);
     }
     if ((rc = fr_sets_model_fit_normaliser(m, xtr, NULL, ntrain))) goto cleanup;
-    struct fr_optim_config oc;
-    fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
-    oc.lr = o->lr;
-    oc.weight_decay = o->weight_decay;
-    if ((rc = fr_optim_init(&opt, &m->params, &oc))) goto cleanup;
-    struct fr_schedule sch = {FR_SCHED_COSINE, o->lr, o->steps / 20, 0, 0, o->steps, 0};
-    int64_t B = o->batch;
-    double tr_acc = 0, tr_den = 0;
-    fr_set_training(ctx, 1);
-    for (int64_t step = 0; step < o->steps; step++) {
-        for (int64_t i = 0; i < B; i++) idx[i] = (int64_t)fr_rng_below(rng, (uint64_t)ntrain);
-        fr_t *x = fr_new3(ctx, FR_F32, D, N, B);
-        fr_t *t = c->equivariant ? fr_new3(ctx, FR_F32, c->out, N, B) : fr_new2(ctx, FR_F32, c->out, B);
-        if (!x || !t) {
-            rc = fr_error(FR_ENOMEM, "sets train: arena exhausted");
-            goto cleanup;
-        }
-        gather(xtr, ytr, idx, B, px, py, mu, sd, x->data, t->data);
-        fr_params_zero_grad(&m->params);
-        fr_t *loss = fr_mse(ctx, fr_sets_model_forward(ctx, m, x, NULL), t);
-        if (!loss) {
-            rc = FR_EINVAL;
-            goto cleanup;
-        }
-        double lv = fr_get(loss, 0);
-        if (!isfinite(lv)) {
-            rc = fr_error(FR_EINVAL, "sets train: loss became non-finite at step %lld",
-                          (long long)step);
-            goto cleanup;
-        }
-        if (step >= o->steps - o->steps / 10) tr_acc += lv, tr_den += 1;
-        if ((rc = fr_backward(ctx, loss))) goto cleanup;
-        if (o->clip > 0) fr_clip_grad_norm(&m->params, o->clip);
-        fr_optim_step(&opt, fr_schedule_lr(&sch, step));
-        fr_ctx_reset(ctx);
-    }
+    struct sets_run sr = {m, xtr, ytr, ntrain, px, py, mu, sd, idx, rng, o->steps, o->batch, 0, 0};
+    struct fr_loop_config lp = {
+        .optim = {.opt = "adamw",
+                  .lr = o->lr,
+                  .wd = o->weight_decay,
+                  .schedule = "cosine",
+                  .warmup = o->steps / 20,
+                  .total_steps = o->steps},
+        .steps = o->steps,
+        .clip = o->clip,
+        .ctx = ctx,
+    };
+    struct fr_fit_hooks h = {.user = &sr, .next = sets_next, .loss = sets_loss,
+                             .after_step = sets_after_step};
+    struct fr_fit_result fit;
+    if ((rc = fr_fit_loop(&m->params, &lp, &h, &fit))) goto cleanup;
+    double tr_acc = sr.tail_loss, tr_den = sr.tail_n;
     fr_set_training(ctx, 0);
     /* test: squared error of de-standardised predictions / variance */
     double se = 0, var = 0;
@@ -246,7 +265,6 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
         if (train_err) *train_err = tr_den > 0 ? tr_acc / tr_den : NAN;
     }
 cleanup:
-    fr_optim_free(&opt);
     fr_ctx_free(ctx);
     free(mu);
     free(sd);

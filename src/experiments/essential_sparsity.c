@@ -1,4 +1,4 @@
-/* repro_essential_sparsity.c: `frugal repro essential-sparsity`, the
+/* essential_sparsity.c: `frugal repro essential-sparsity`, the
  * accuracy-vs-sparsity curves of Essential Sparsity (arXiv 2306.03805) on
  * frugal's small pretrained models and Fashion-MNIST downstream tasks
  * (docs/sparsity.md; paper notes /work/shared/papers/sparsity.md).
@@ -22,26 +22,34 @@
  *      add 95 % and 98 % (quick: 95 %) instead.
  *   4. Essential sparsity = the last grid point before the first one whose
  *      fine-tuned accuracy is more than EPS (1 point) below the dense
- *      fine-tuned accuracy; a lower bound when no point drops.
+ *      fine-tuned accuracy (fr_prune_essential_index); a lower bound when
+ *      no point drops.
+ * Then the language-model curve (es_lm.c) and abrupt sparsification
+ * (es_abrupt.c) add to the same document. The plans: FULL is the
+ * reproduction docs/sparsity.md quotes, QUICK (`--quick`) two vit models on
+ * two tasks, TINY a smoke test (seconds of pretraining on 300 images, one
+ * task, a few fine-tune steps, the language model on a 40 kB prefix of its
+ * text; its numbers mean nothing and its pretraining spec is its own, so it
+ * never touches the cache of the other plans).
  * Writes results.json (claim, per-point table, summary table model x task,
  * the task-vs-model spread of the essential sparsity), one SVG per model
  * (a curve per task, accuracy relative to dense, the 1-point line, a tick at
  * each essential sparsity) and layerwise.svg (global vs layer-wise).
  */
-#include "cmd.h"
-#include "repro.h"
+#include "essential_sparsity.h"
 
 #include "frugal/clock.h"
 #include "frugal/data.h"
-#include "frugal/models.h"
+#include "frugal/experiments/tasks.h"
+#include "frugal/experiments/transfer.h"
 #include "frugal/methods/prune.h"
+#include "frugal/models.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
-#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
-#include "frugal/experiments/transfer.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +71,11 @@ struct es_model {
     int ntasks;    /* the first ntasks of the run's task list */
 };
 
-/* The fixed fine-tune and grid of a run. */
+/* A run: the models, the fixed fine-tune and grid, and the parts' plans. */
 struct es_plan {
-    int quick;
+    const char *title;
+    const struct es_model *models;
+    int nmodels, ntasks;
     int64_t ft_steps;
     int ft_batch;
     double ft_lr, ft_wd;
@@ -74,6 +84,98 @@ struct es_plan {
     double coarse[MAXPTS];
     int bisections, lw_bisections, nhigh;
     double high[2];
+    const char *resnet_note; /* what the notes say of resnet20's pretraining */
+    struct es_lm_plan lm;
+    struct es_abrupt_plan abrupt;
+};
+
+static const struct es_model MODELS_FULL[] = {
+    {"vit-sup", "vit", "supervised", 0, 3, 1e-4, 1, 4},
+    {"vit-mim", "vit", "mim", 0, 3, 5e-2, 0, 4},
+    {"resnet20-sup", "resnet20", "supervised", 10000, 2, 1e-4, 0, 4},
+};
+static const struct es_model MODELS_QUICK[] = {
+    {"vit-sup", "vit", "supervised", 10000, 2, 1e-4, 1, 2},
+    {"vit-mim", "vit", "mim", 10000, 2, 5e-2, 0, 2},
+};
+static const struct es_model MODELS_TINY[] = {
+    {"vit-sup", "vit", "supervised", 300, 1, 1e-4, 1, 1},
+    {"vit-mim", "vit", "mim", 300, 1, 5e-2, 0, 1},
+};
+
+/* The language-model grids: global OMP on 0..95 %; layer-wise on the whole
+ * grid (full) or on 50/60/70 %, which bracket the drop global OMP shows at
+ * 65-70 % (quick; the dense point is shared). */
+static const double LM_GRID[] = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95};
+static const double LM_GRID_LW_QUICK[] = {.5, .6, .7};
+static const double LM_GRID_TINY[] = {0, .9};
+static const double LM_GRID_LW_TINY[] = {.9};
+static const int64_t ABRUPT_FULL[] = {5000, 20000, 50000}, ABRUPT_QUICK[] = {5000, 50000},
+                     ABRUPT_TINY[] = {1000};
+
+#define N(a) ((int)(sizeof a / sizeof a[0]))
+#define IMAGE_TITLE "Essential sparsity: OMP + fine-tune of pretrained models on downstream tasks"
+#define RESNET_FULL "10,000 images x 2 epochs (about 5x the ViT's cost per image)"
+
+static const struct es_plan FULL = {
+    .title = IMAGE_TITLE,
+    .models = MODELS_FULL,
+    .nmodels = N(MODELS_FULL),
+    .ntasks = 4,
+    .ft_steps = 60,
+    .ft_batch = 64,
+    .ft_lr = 1e-3,
+    .ft_wd = 1e-4,
+    .test_images = 5000,
+    .ncoarse = 10,
+    .coarse = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9},
+    .bisections = 2,
+    .lw_bisections = 1,
+    .nhigh = 2,
+    .high = {.95, .98},
+    .resnet_note = RESNET_FULL,
+    .lm = {500, LM_GRID, N(LM_GRID), 2, LM_GRID, N(LM_GRID), 2},
+    .abrupt = {ABRUPT_FULL, N(ABRUPT_FULL), 1500, 30},
+};
+static const struct es_plan QUICK = {
+    .title = IMAGE_TITLE " (quick)",
+    .models = MODELS_QUICK,
+    .nmodels = N(MODELS_QUICK),
+    .ntasks = 2,
+    .ft_steps = 40,
+    .ft_batch = 64,
+    .ft_lr = 1e-3,
+    .ft_wd = 1e-4,
+    .test_images = 2000,
+    .ncoarse = 6,
+    .coarse = {0, .2, .4, .6, .8, .9},
+    .bisections = 1,
+    .lw_bisections = 1,
+    .nhigh = 1,
+    .high = {.95},
+    .resnet_note = "not used",
+    .lm = {100, LM_GRID, N(LM_GRID), 1, LM_GRID_LW_QUICK, N(LM_GRID_LW_QUICK), 0},
+    .abrupt = {ABRUPT_QUICK, N(ABRUPT_QUICK), 160, 10},
+};
+static const struct es_plan TINY = {
+    .title = IMAGE_TITLE " (tiny)",
+    .models = MODELS_TINY,
+    .nmodels = N(MODELS_TINY),
+    .ntasks = 1,
+    .ft_steps = 5,
+    .ft_batch = 32,
+    .ft_lr = 1e-3,
+    .ft_wd = 1e-4,
+    .test_images = 200,
+    .ncoarse = 2,
+    .coarse = {0, .9},
+    .bisections = 1,
+    .lw_bisections = 1,
+    .nhigh = 1,
+    .high = {.95},
+    .resnet_note = "not used",
+    .lm = {3, LM_GRID_TINY, N(LM_GRID_TINY), 1, LM_GRID_LW_TINY, N(LM_GRID_LW_TINY), 0, 40000},
+    .abrupt = {ABRUPT_TINY, N(ABRUPT_TINY), 12, 4},
 };
 
 struct es_curve {
@@ -82,39 +184,36 @@ struct es_curve {
 };
 
 struct es_run {
-    const struct repro_opts *o;
+    const struct fr_exp_opts *o;
     const struct es_plan *plan;
     struct fr_results *r;
     struct fr_task tasks[MAXTASKS];
     struct fr_subset pre_eval[MAXTASKS];
     int ntasks;
     double t0;
+    struct es_curve glob[MAXMODELS][MAXTASKS], lw[MAXMODELS][MAXTASKS];
 };
 
-/* Fraction of the scoped weights that are masked. */
-static double measured_sparsity(const struct fr_params *p, const int *sel) {
-    int64_t n = 0, z = 0;
-    for (int i = 0; i < p->count; i++) {
-        if (!sel[i]) continue;
-        int64_t k = fr_nelem(p->items[i].t);
-        n += k;
-        for (int64_t j = 0; p->mask && j < k; j++)
-            z += p->mask[p->items[i].offset + j] == 0.0f;
-    }
-    return n ? (double)z / (double)n : 0.0;
+int es_fail(int rc, const char *prefix) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fr_last_error());
+    return fr_error(rc ? rc : FR_EINVAL, "%s: %s", prefix, msg);
 }
 
-/* Index of the essential sparsity in acc[0..n) (sparsities ascending): the
- * last point before the first that drops more than EPS_POINTS below acc[0].
- * *bounded = 0 when no point drops (the answer is then only a lower bound). */
-static int essential_index(const double *acc, int n, int *bounded) {
-    *bounded = 0;
-    for (int i = 1; i < n; i++)
-        if (acc[i] < acc[0] - EPS_POINTS) {
-            *bounded = 1;
-            return i - 1;
-        }
-    return n - 1;
+void es_append(char *buf, size_t cap, const char *fmt, ...) {
+    size_t n = strnlen(buf, cap);
+    if (n + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* cv->ess and cv->bounded from the fine-tuned accuracies. */
+static void essential(struct es_curve *cv) {
+    int drop;
+    cv->ess = fr_prune_essential_index(cv->acc_ft, cv->n, cv->acc_ft[0] - EPS_POINTS, 1, &drop);
+    cv->bounded = drop >= 0;
 }
 
 /* One grid point: fresh classifier, pretrained body, OMP to s, accuracy,
@@ -154,6 +253,10 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     struct fr_fit_result fres;
     if ((rc = fr_fit(m, &t->train, NULL, NULL, &fc, &fres))) goto done;
     if ((rc = fr_evaluate(m, &t->test, NULL, NULL, 0, &acc_ft, NULL))) goto done;
+    struct fr_sparsity_table st; /* the fraction of the scoped weights that are masked */
+    if ((rc = fr_sparsity_table_params(&m->params, sel, &st))) goto done;
+    double measured = st.scope ? (double)st.scope_masked / (double)st.scope : 0.0;
+    fr_sparsity_table_free(&st);
     int k = cv->n;
     while (k > 0 && cv->s[k - 1] > 100.0 * s) {
         cv->s[k] = cv->s[k - 1], cv->measured[k] = cv->measured[k - 1];
@@ -162,7 +265,7 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
         k--;
     }
     cv->s[k] = 100.0 * s;
-    cv->measured[k] = 100.0 * measured_sparsity(&m->params, sel);
+    cv->measured[k] = 100.0 * measured;
     cv->acc_pre[k] = 100.0 * acc_pre;
     cv->acc_ft[k] = 100.0 * acc_ft;
     cv->loss[k] = fres.last_loss;
@@ -172,10 +275,10 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     char rl[96];
     snprintf(rl, sizeof rl, "%s %g%%", label, 100.0 * s);
     fr_results_table_row(R->r, "sweep", rl, row);
-    fprintf(stderr,
-            "essential-sparsity: %-26s s=%4.1f%%  before fine-tune %.2f%%  fine-tuned %.2f%%  "
-            "(%.0f s)\n",
-            label, 100.0 * s, cv->acc_pre[k], cv->acc_ft[k], fr_seconds() - R->t0);
+    fr_exp_log(R->o,
+               "essential-sparsity: %-26s s=%4.1f%%  before fine-tune %.2f%%  fine-tuned %.2f%%  "
+               "(%.0f s)",
+               label, 100.0 * s, cv->acc_pre[k], cv->acc_ft[k], fr_seconds() - R->t0);
     rc = 0;
 done:
     free(sel);
@@ -193,17 +296,17 @@ static int sweep(struct es_run *R, const struct fr_model *pre, int ti, int layer
     for (int g = 0; g < P->ncoarse && !rc; g++)
         rc = point(R, pre, ti, layerwise, P->coarse[g], cv, label);
     if (rc) return rc;
-    cv->ess = essential_index(cv->acc_ft, cv->n, &cv->bounded);
+    essential(cv);
     if (cv->bounded) {
         for (int b = 0; b < bisections && !rc && cv->n < MAXPTS; b++) {
             double mid = 0.5 * (cv->s[cv->ess] + cv->s[cv->ess + 1]) / 100.0;
             rc = point(R, pre, ti, layerwise, mid, cv, label);
-            cv->ess = essential_index(cv->acc_ft, cv->n, &cv->bounded);
+            essential(cv);
         }
     } else {
         for (int h = 0; h < P->nhigh && !rc && !cv->bounded && cv->n < MAXPTS; h++) {
             rc = point(R, pre, ti, layerwise, P->high[h], cv, label);
-            cv->ess = essential_index(cv->acc_ft, cv->n, &cv->bounded);
+            essential(cv);
         }
     }
     return rc;
@@ -244,7 +347,7 @@ static void line_of(struct es_line *L, const struct es_curve *cv, const char *na
 
 static int plot(struct es_run *R, const char *dir, const char *file, const char *title, int nc,
                 const struct es_curve *const *cv, const char *const *names, int eps_line) {
-    static struct es_line L[2 * MAXTASKS];
+    struct es_line L[2 * MAXTASKS];
     struct fr_plot_series s[2 * MAXTASKS + 1];
     double ex[2] = {0, 100}, ey[2] = {-EPS_POINTS, -EPS_POINTS};
     int ns = 0;
@@ -282,7 +385,7 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
     ps.cache_dir = cache;
     struct fr_pretrain_info info;
     double t = fr_seconds();
-    fprintf(stderr, "essential-sparsity: %s: pretraining (or loading from %s)...\n", M->key, cache);
+    fr_exp_log(R->o, "essential-sparsity: %s: pretraining (or loading from %s)...", M->key, cache);
     int rc = fr_pretrain(&ps, R->o->data_dir, pre, &info);
     if (rc) return rc;
     double acc = info.test_acc;
@@ -309,31 +412,31 @@ static int pretrained(struct es_run *R, const struct es_model *M, const struct f
         snprintf(key, sizeof key, "%s pretraining final loss (masked-patch MSE)", M->key);
         fr_results_metric(R->r, key, info.last_loss, "");
     }
-    fprintf(stderr, "essential-sparsity: %s: %s, %lld steps, %.0f s, %s %.4g\n", M->key,
-            info.cached ? "cached" : "pretrained", (long long)info.steps, fr_seconds() - t,
-            isnan(acc) ? "final loss" : "test accuracy (%)",
-            isnan(acc) ? info.last_loss : 100 * acc);
+    fr_exp_log(R->o, "essential-sparsity: %s: %s, %lld steps, %.0f s, %s %.4g", M->key,
+               info.cached ? "cached" : "pretrained", (long long)info.steps, fr_seconds() - t,
+               isnan(acc) ? "final loss" : "test accuracy (%)",
+               isnan(acc) ? info.last_loss : 100 * acc);
     return 0;
 }
 
 static const char *const TASKS[MAXTASKS] = {"coarse", "rotate", "few", "invert"};
 
-/* One stdout line per curve. */
-static void print_summary(const struct es_model *models, int nmodels, int ntasks,
-                          struct es_curve glob[][MAXTASKS], struct es_curve lw[][MAXTASKS]) {
-    for (int mi = 0; mi < nmodels; mi++)
-        for (int ti = 0; ti < ntasks && ti < models[mi].ntasks; ti++)
-            for (int l = 0; l <= models[mi].layerwise; l++) {
-                const struct es_curve *c = l ? &lw[mi][ti] : &glob[mi][ti];
-                printf("essential-sparsity: %-13s %-7s %-10s dense %.2f%%, essential sparsity "
-                       "%s%g%% (%.2f%%)",
-                       models[mi].key, TASKS[ti], l ? "layer-wise" : "global", c->acc_ft[0],
-                       c->bounded ? "" : ">= ", c->s[c->ess], c->acc_ft[c->ess]);
+/* One line per curve, appended to buf (cap bytes). */
+static void summary_lines(const struct es_run *R, char *buf, size_t cap) {
+    const struct es_plan *P = R->plan;
+    for (int mi = 0; mi < P->nmodels; mi++)
+        for (int ti = 0; ti < P->ntasks && ti < P->models[mi].ntasks; ti++)
+            for (int l = 0; l <= P->models[mi].layerwise; l++) {
+                const struct es_curve *c = l ? &R->lw[mi][ti] : &R->glob[mi][ti];
+                es_append(buf, cap,
+                          "essential-sparsity: %-13s %-7s %-10s dense %.2f%%, essential sparsity "
+                          "%s%g%% (%.2f%%)",
+                          P->models[mi].key, TASKS[ti], l ? "layer-wise" : "global", c->acc_ft[0],
+                          c->bounded ? "" : ">= ", c->s[c->ess], c->acc_ft[c->ess]);
                 if (c->ess + 1 < c->n)
-                    printf(", %g%%: %.2f%%", c->s[c->ess + 1], c->acc_ft[c->ess + 1]);
-                printf("\n");
+                    es_append(buf, cap, ", %g%%: %.2f%%", c->s[c->ess + 1], c->acc_ft[c->ess + 1]);
+                es_append(buf, cap, "\n");
             }
-    fflush(stdout);
 }
 
 /* Mean over rows of (max - min over columns) of es[row][col], skipping NAN. */
@@ -353,85 +456,34 @@ static double mean_range(const double *es, int rows, int cols, int row_stride, i
     return n ? sum / n : NAN;
 }
 
-int repro_essential_sparsity(const struct repro_opts *o) {
-    static const struct es_model FULL[] = {
-        {"vit-sup", "vit", "supervised", 0, 3, 1e-4, 1, 4},
-        {"vit-mim", "vit", "mim", 0, 3, 5e-2, 0, 4},
-        {"resnet20-sup", "resnet20", "supervised", 10000, 2, 1e-4, 0, 4},
-    };
-    static const struct es_model QUICK[] = {
-        {"vit-sup", "vit", "supervised", 10000, 2, 1e-4, 1, 2},
-        {"vit-mim", "vit", "mim", 10000, 2, 5e-2, 0, 2},
-    };
-    static const struct es_plan PLAN_FULL = {.ft_steps = 60,
-                                             .ft_batch = 64,
-                                             .ft_lr = 1e-3,
-                                             .ft_wd = 1e-4,
-                                             .test_images = 5000,
-                                             .ncoarse = 10,
-                                             .coarse = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9},
-                                             .bisections = 2,
-                                             .lw_bisections = 1,
-                                             .nhigh = 2,
-                                             .high = {.95, .98}};
-    static const struct es_plan PLAN_QUICK = {.quick = 1,
-                                              .ft_steps = 40,
-                                              .ft_batch = 64,
-                                              .ft_lr = 1e-3,
-                                              .ft_wd = 1e-4,
-                                              .test_images = 2000,
-                                              .ncoarse = 6,
-                                              .coarse = {0, .2, .4, .6, .8, .9},
-                                              .bisections = 1,
-                                              .lw_bisections = 1,
-                                              .nhigh = 1,
-                                              .high = {.95}};
-    const struct es_model *models = o->quick ? QUICK : FULL;
-    const int nmodels = o->quick ? 2 : 3, ntasks = o->quick ? 2 : 4;
-    static struct es_run R;
-    static struct es_curve glob[MAXMODELS][MAXTASKS], lw[MAXMODELS][MAXTASKS];
-    memset(&R, 0, sizeof R);
-    R.o = o;
-    R.plan = o->quick ? &PLAN_QUICK : &PLAN_FULL;
-    R.t0 = fr_seconds();
-    struct fr_dataset test = {0};
-    struct fr_model *pre = NULL;
-    int rc = EXIT_RUNTIME;
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/essential-sparsity", o->out);
-    if (cli_mkdirs("repro", dir, 0) != EXIT_OK) return EXIT_RUNTIME;
-
-    /* tasks (test splits cut to test_images in --quick) */
-    if (fr_dataset_fashion_mnist(&test, o->data_dir, 0, 0)) goto fail;
-    for (int ti = 0; ti < ntasks; ti++) {
-        struct fr_task *t = &R.tasks[ti];
-        if (fr_task_load(t, TASKS[ti], o->data_dir, 0, o->seed)) goto fail;
-        R.ntasks = ti + 1;
-        if (R.plan->test_images && t->test.n > R.plan->test_images) {
+/* The downstream tasks, their test splits cut to P->test_images, and the
+ * first images of each for the accuracy before fine-tuning. */
+static int load_tasks(struct es_run *R) {
+    const struct es_plan *P = R->plan;
+    int rc;
+    for (int ti = 0; ti < P->ntasks; ti++) {
+        struct fr_task *t = &R->tasks[ti];
+        if ((rc = fr_task_load(t, TASKS[ti], R->o->data_dir, 0, R->o->seed))) return rc;
+        R->ntasks = ti + 1;
+        if (P->test_images && t->test.n > P->test_images) {
             struct fr_dataset cut;
-            if (fr_dataset_take(&cut, &t->test, 0, R.plan->test_images)) goto fail;
+            if ((rc = fr_dataset_take(&cut, &t->test, 0, P->test_images))) return rc;
             t->test = cut; /* fr_dataset_take emptied the old one */
         }
         int64_t ne = t->test.n < PRE_EVAL_IMAGES ? t->test.n : PRE_EVAL_IMAGES;
-        if (!(R.pre_eval[ti].idx = malloc((size_t)ne * sizeof(int64_t)))) {
-            fr_error(FR_ENOMEM, "out of memory");
-            goto fail;
-        }
-        for (int64_t i = 0; i < ne; i++)
-            R.pre_eval[ti].idx[i] = i;
-        R.pre_eval[ti].n = ne;
+        if (!(R->pre_eval[ti].idx = malloc((size_t)ne * sizeof(int64_t))))
+            return fr_error(FR_ENOMEM, "out of memory");
+        for (int64_t i = 0; i < ne; i++) R->pre_eval[ti].idx[i] = i;
+        R->pre_eval[ti].n = ne;
     }
+    return 0;
+}
 
-    R.r = fr_results_new("essential-sparsity",
-                         o->quick ? "Essential sparsity: OMP + fine-tune of pretrained models on "
-                                    "downstream tasks (quick)"
-                                  : "Essential sparsity: OMP + fine-tune of pretrained models on "
-                                    "downstream tasks");
-    if (!R.r) {
-        fr_error(FR_ENOMEM, "out of memory");
-        goto fail;
-    }
-    struct fr_results *r = R.r;
+/* The document's head: paper, claim, and the config of the image part. */
+static void record_setup(struct es_run *R, const struct fr_dataset *test) {
+    const struct fr_exp_opts *o = R->o;
+    const struct es_plan *P = R->plan;
+    struct fr_results *r = R->r;
     fr_results_set_str(r, "paper",
                        "Jaiswal, Liu, Chen, Wang: The Emergence of Essential Sparsity "
                        "in Large Pre-trained Models: The Weights that Matter "
@@ -446,17 +498,16 @@ int repro_essential_sparsity(const struct repro_opts *o) {
                        "more emergent sparsity than supervised pretraining.");
     fr_results_set_str(r, "command", o->command);
     fr_results_set_seed(r, o->seed);
-    const struct es_plan *P = R.plan;
-    fr_results_config_int(r, "quick", o->quick);
+    fr_results_config_int(r, "quick", o->size != FR_EXP_FULL);
     char buf[512];
     size_t bl = 0;
-    for (int ti = 0; ti < ntasks; ti++)
+    for (int ti = 0; ti < P->ntasks; ti++)
         bl += (size_t)snprintf(buf + bl, sizeof buf - bl,
                                "%s%s (%lld train, %lld test, %d "
                                "classes: %s)",
-                               ti ? "; " : "", TASKS[ti], (long long)R.tasks[ti].train.n,
-                               (long long)R.tasks[ti].test.n, R.tasks[ti].train.nclass,
-                               R.tasks[ti].about);
+                               ti ? "; " : "", TASKS[ti], (long long)R->tasks[ti].train.n,
+                               (long long)R->tasks[ti].test.n, R->tasks[ti].train.nclass,
+                               R->tasks[ti].about);
     fr_results_config_str(r, "downstream tasks", buf);
     snprintf(buf, sizeof buf,
              "fr_fit: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, the same "
@@ -479,9 +530,9 @@ int repro_essential_sparsity(const struct repro_opts *o) {
                           "classifier heads, embeddings, norms and biases dense; global threshold "
                           "unless 'layer-wise'");
     fr_results_config_int(r, "test images (fine-tuned accuracy)",
-                          P->test_images ? P->test_images : test.n);
+                          P->test_images ? P->test_images : test->n);
     fr_results_config_int(r, "test images (accuracy before fine-tuning, fresh head)",
-                          R.pre_eval[0].n);
+                          R->pre_eval[0].n);
     const char *cols[7] = {"run",
                            "sparsity (%)",
                            "measured sparsity (%)",
@@ -498,58 +549,61 @@ int repro_essential_sparsity(const struct repro_opts *o) {
                             "acc at next (%)",
                             "bounded (1) or lower bound (0)"};
     fr_results_table(r, "summary", 7, scols);
+}
 
-    double es_g[MAXMODELS][MAXTASKS];
-    for (int mi = 0; mi < MAXMODELS; mi++)
-        for (int ti = 0; ti < MAXTASKS; ti++)
-            es_g[mi][ti] = NAN;
-    for (int mi = 0; mi < nmodels; mi++) {
-        const struct es_model *M = &models[mi];
-        if (pretrained(&R, M, &test, &pre)) goto fail;
-        int nt = M->ntasks < ntasks ? M->ntasks : ntasks;
-        const struct es_curve *cv[2 * MAXTASKS];
-        char names[2 * MAXTASKS][96];
-        const char *np[2 * MAXTASKS];
-        for (int ti = 0; ti < nt; ti++) {
-            char label[96];
-            snprintf(label, sizeof label, "%s %s global", M->key, TASKS[ti]);
-            if (sweep(&R, pre, ti, 0, &glob[mi][ti], label)) goto fail;
-            record_curve(r, label, &glob[mi][ti]);
-            es_g[mi][ti] = glob[mi][ti].s[glob[mi][ti].ess];
-            if (M->layerwise) {
-                snprintf(label, sizeof label, "%s %s layer-wise", M->key, TASKS[ti]);
-                if (sweep(&R, pre, ti, 1, &lw[mi][ti], label)) goto fail;
-                record_curve(r, label, &lw[mi][ti]);
-            }
-            cv[ti] = &glob[mi][ti];
-            snprintf(names[ti], sizeof names[ti], "%s", TASKS[ti]);
-            np[ti] = names[ti];
-        }
-        char file[64], title[160];
-        snprintf(file, sizeof file, "%s.svg", M->key);
-        snprintf(title, sizeof title, "Essential sparsity, %s: global OMP + fine-tune per task",
-                 M->key);
-        if (plot(&R, dir, file, title, nt, cv, np, 1)) goto fail;
+/* Model mi of the plan: pretraining, a global (and layer-wise) sweep per
+ * task, its plots; es_g[mi][..] gets the global essential sparsities. */
+static int model_study(struct es_run *R, int mi, const struct fr_dataset *test, const char *dir,
+                       double es_g[][MAXTASKS]) {
+    const struct es_plan *P = R->plan;
+    const struct es_model *M = &P->models[mi];
+    struct fr_results *r = R->r;
+    struct fr_model *pre = NULL;
+    int rc = pretrained(R, M, test, &pre);
+    if (rc) return rc;
+    int nt = M->ntasks < P->ntasks ? M->ntasks : P->ntasks;
+    const struct es_curve *cv[2 * MAXTASKS];
+    char names[2 * MAXTASKS][96];
+    const char *np[2 * MAXTASKS];
+    for (int ti = 0; ti < nt; ti++) {
+        struct es_curve *g = &R->glob[mi][ti], *l = &R->lw[mi][ti];
+        char label[96];
+        snprintf(label, sizeof label, "%s %s global", M->key, TASKS[ti]);
+        if ((rc = sweep(R, pre, ti, 0, g, label))) goto done;
+        record_curve(r, label, g);
+        es_g[mi][ti] = g->s[g->ess];
         if (M->layerwise) {
-            for (int ti = 0; ti < nt; ti++) {
-                cv[nt + ti] = &lw[mi][ti];
-                snprintf(names[nt + ti], sizeof names[nt + ti], "%s layer-wise", TASKS[ti]);
-                snprintf(names[ti], sizeof names[ti], "%s global", TASKS[ti]);
-                np[nt + ti] = names[nt + ti];
-            }
-            snprintf(title, sizeof title, "Essential sparsity, %s: global vs layer-wise OMP",
-                     M->key);
-            if (plot(&R, dir, "layerwise.svg", title, 2 * nt, cv, np, 0)) goto fail;
+            snprintf(label, sizeof label, "%s %s layer-wise", M->key, TASKS[ti]);
+            if ((rc = sweep(R, pre, ti, 1, l, label))) goto done;
+            record_curve(r, label, l);
         }
-        fr_model_free(pre);
-        pre = NULL;
+        cv[ti] = g;
+        snprintf(names[ti], sizeof names[ti], "%s", TASKS[ti]);
+        np[ti] = names[ti];
     }
-    /* does the turning point depend on the task more than on the model? */
-    fr_results_metric(r, "ES spread across tasks (mean over models of max - min, global)",
-                      mean_range(&es_g[0][0], nmodels, ntasks, MAXTASKS, 1), "points of sparsity");
-    fr_results_metric(r, "ES spread across models (mean over tasks of max - min, global)",
-                      mean_range(&es_g[0][0], ntasks, nmodels, 1, MAXTASKS), "points of sparsity");
-    fr_results_metric(r, "image models time", fr_seconds() - R.t0, "s");
+    char file[64], title[160];
+    snprintf(file, sizeof file, "%s.svg", M->key);
+    snprintf(title, sizeof title, "Essential sparsity, %s: global OMP + fine-tune per task", M->key);
+    if ((rc = plot(R, dir, file, title, nt, cv, np, 1))) goto done;
+    if (M->layerwise) {
+        for (int ti = 0; ti < nt; ti++) {
+            cv[nt + ti] = &R->lw[mi][ti];
+            snprintf(names[nt + ti], sizeof names[nt + ti], "%s layer-wise", TASKS[ti]);
+            snprintf(names[ti], sizeof names[ti], "%s global", TASKS[ti]);
+            np[nt + ti] = names[nt + ti];
+        }
+        snprintf(title, sizeof title, "Essential sparsity, %s: global vs layer-wise OMP", M->key);
+        rc = plot(R, dir, "layerwise.svg", title, 2 * nt, cv, np, 0);
+    }
+done:
+    fr_model_free(pre);
+    return rc;
+}
+
+static void record_notes(const struct es_run *R) {
+    const struct es_plan *P = R->plan;
+    const struct es_model *M0 = &P->models[0];
+    int64_t nt = R->tasks[0].test.n;
     char notes[2048];
     snprintf(notes, sizeof notes,
              "What differs from the paper: tiny models (a 72k-parameter 2-block ViT, resnet20) "
@@ -569,36 +623,72 @@ int repro_essential_sparsity(const struct repro_opts *o) {
              "accuracy before fine-tuning is of a fresh classifier head (near chance by "
              "construction). OMP vs lottery-ticket (IMP) mask similarity is measured by "
              "`frugal repro isp`. Not here: more seeds.",
-             (long long)(models[0].images ? models[0].images : FR_TASK_PRETRAIN_IMAGES),
-             models[0].epochs,
-             o->quick ? "not used"
-                      : "10,000 images x 2 epochs (about 5x the ViT's cost per image)",
-             (long long)R.tasks[0].test.n, (long long)P->ft_steps, P->ft_batch,
-             100.0 / (double)R.tasks[0].test.n,
-             100.0 * sqrt(0.8 * 0.2 / (double)R.tasks[0].test.n));
-    fr_results_set_str(r, "notes", notes);
+             (long long)(M0->images ? M0->images : FR_TASK_PRETRAIN_IMAGES), M0->epochs,
+             P->resnet_note, (long long)nt, (long long)P->ft_steps, P->ft_batch,
+             100.0 / (double)nt, 100.0 * sqrt(0.8 * 0.2 / (double)nt));
+    fr_results_set_str(R->r, "notes", notes);
+}
+
+static int run(const struct fr_experiment *e, const void *plan, const struct fr_exp_opts *o,
+               struct fr_exp_outcome *out) {
+    const struct es_plan *P = plan;
+    struct es_run *R = calloc(1, sizeof *R);
+    struct fr_dataset test = {0};
+    char dir[4096];
+    int rc;
+    if (!R) return fr_error(FR_ENOMEM, "out of memory");
+    R->o = o;
+    R->plan = P;
+    R->t0 = fr_seconds();
+    if ((rc = fr_exp_dir(o, e->name, dir, sizeof dir))) goto done;
+    if ((rc = fr_dataset_fashion_mnist(&test, o->data_dir, 0, 0)) || (rc = load_tasks(R)))
+        goto fail;
+    if (!(R->r = fr_results_new(e->name, P->title))) {
+        rc = fr_error(FR_ENOMEM, "out of memory");
+        goto fail;
+    }
+    struct fr_results *r = R->r;
+    record_setup(R, &test);
+    double es_g[MAXMODELS][MAXTASKS];
+    for (int mi = 0; mi < MAXMODELS; mi++)
+        for (int ti = 0; ti < MAXTASKS; ti++) es_g[mi][ti] = NAN;
+    for (int mi = 0; mi < P->nmodels; mi++)
+        if ((rc = model_study(R, mi, &test, dir, es_g))) goto fail;
+    /* does the turning point depend on the task more than on the model? */
+    fr_results_metric(r, "ES spread across tasks (mean over models of max - min, global)",
+                      mean_range(&es_g[0][0], P->nmodels, P->ntasks, MAXTASKS, 1),
+                      "points of sparsity");
+    fr_results_metric(r, "ES spread across models (mean over tasks of max - min, global)",
+                      mean_range(&es_g[0][0], P->ntasks, P->nmodels, 1, MAXTASKS),
+                      "points of sparsity");
+    fr_results_metric(r, "image models time", fr_seconds() - R->t0, "s");
+    record_notes(R);
     /* the image part is written now, so a long language-model or abrupt-
      * sparsification part that fails or is stopped does not lose it */
-    snprintf(path, sizeof path, "%s/results.json", dir);
-    if (fr_results_write(r, path)) goto fail;
-    print_summary(models, nmodels, ntasks, glob, lw);
-    if ((rc = repro_es_lm(o, r, dir, o->quick)) != EXIT_OK ||
-        (rc = repro_es_abrupt(o, r, dir, o->quick)) != EXIT_OK)
+    snprintf(out->results, sizeof out->results, "%s/results.json", dir);
+    if ((rc = fr_results_write(r, out->results))) goto fail;
+    summary_lines(R, out->summary, sizeof out->summary);
+    if ((rc = es_lm_run(&P->lm, o, r, dir, out->summary, sizeof out->summary)) ||
+        (rc = es_abrupt_run(&P->abrupt, o, r, dir)))
         goto done;
-    fr_results_metric(r, "total time", fr_seconds() - R.t0, "s");
-    if (fr_results_write(r, path)) goto fail;
-    printf("essential-sparsity: wrote %s in %.0f s\n", path, fr_seconds() - R.t0);
-    rc = EXIT_OK;
+    fr_results_metric(r, "total time", fr_seconds() - R->t0, "s");
+    if ((rc = fr_results_write(r, out->results))) goto fail;
+    es_append(out->summary, sizeof out->summary, "essential-sparsity: wrote %s in %.0f s\n",
+              out->results, fr_seconds() - R->t0);
     goto done;
 fail:
-    rc = cli_fail("repro", "essential-sparsity: %s", fr_last_error());
+    rc = es_fail(rc, "essential-sparsity");
 done:
-    fr_model_free(pre);
-    fr_results_free(R.r);
-    for (int ti = 0; ti < R.ntasks; ti++) {
-        fr_task_free(&R.tasks[ti]);
-        free(R.pre_eval[ti].idx);
+    fr_results_free(R->r);
+    for (int ti = 0; ti < R->ntasks; ti++) {
+        fr_task_free(&R->tasks[ti]);
+        free(R->pre_eval[ti].idx);
     }
     fr_dataset_free(&test);
+    free(R);
     return rc;
 }
+
+const struct fr_experiment fr_exp_essential_sparsity = {
+    "essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity",
+    {&TINY, &QUICK, &FULL}, run};

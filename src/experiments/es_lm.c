@@ -1,34 +1,37 @@
-/* repro_es_lm.c: the language-model curve of `frugal repro
- * essential-sparsity` (Essential Sparsity, arXiv 2306.03805; notes in
+/* es_lm.c: the language-model curve of `frugal repro essential-sparsity`
+ * (Essential Sparsity, arXiv 2306.03805; notes in
  * /work/shared/papers/sparsity.md): held-out perplexity of the shipped
  * character-level tinyshakespeare GPT (data/shakespeare-char.safetensors,
  * nanoGPT's CPU configuration, bf16 weights loaded as f32) against one-shot
  * magnitude sparsity, each point fine-tuned with one fixed recipe.
  *
- * Per sparsity s of the grid 0, 10, ..., 90, 95 % (global OMP; layer-wise
- * OMP on the whole grid in the full run, on 50/60/70 % in --quick) one
- * fr_lm_train call (lm.h) restores the shipped weights, prunes the body's
- * attention and MLP matrices to s, scores the whole validation split (the
- * last 10% of data/tinyshakespeare.txt, non-overlapping 64-token windows)
- * before fine-tuning, fine-tunes (AdamW, the mask kept) and scores it
- * again. s = 0 gets the same fine-tune, so the dense reference has seen as
- * many steps as every pruned model (and is shared by both curves).
+ * Per sparsity s of the plan's grid (0, 10, ..., 90, 95 % in the quick and
+ * full plans; global OMP; layer-wise OMP on the whole grid in the full plan,
+ * on 50/60/70 % in the quick one) one fr_lm_train call (lm.h) restores the
+ * shipped weights, prunes the body's attention and MLP matrices to s,
+ * scores the whole validation split (the last 10% of
+ * data/tinyshakespeare.txt, non-overlapping 64-token windows) before
+ * fine-tuning, fine-tunes (AdamW, the mask kept) and scores it again. s = 0
+ * gets the same fine-tune, so the dense reference has seen as many steps as
+ * every pruned model (and is shared by both curves). The tiny plan reads a
+ * 40 kB prefix of the text instead (a copy in the results directory, removed
+ * afterwards), so its scoring takes a fraction of a second.
  *
  * Essential sparsity = the last grid point before the first one whose
  * fine-tuned validation loss exceeds the dense fine-tuned loss by more than
  * EPS_REL (1%, i.e. perplexity more than ~2% higher at a loss of ~1.9
- * nats), the "sharp dropping point"; then the midpoint between those two
- * grid points is run as well (finer grid near the drop, REFINE times) and
- * the answer recomputed. If no point drops, the top of the grid is a lower
- * bound. Plots: lm.svg (fine-tuned curves, tolerance, markers) and
- * lm-oneshot.svg. It does not write results.json: the caller owns r and
- * the document (repro_essential_sparsity.c).
+ * nats), the "sharp dropping point" (fr_prune_essential_index); then the
+ * midpoint between those two grid points is run as well (finer grid near
+ * the drop, the plan's refine times) and the answer recomputed. If no point
+ * drops, the top of the grid is a lower bound. Plots: lm.svg (fine-tuned
+ * curves, tolerance, markers) and lm-oneshot.svg. It does not write
+ * results.json: the caller owns r and the document (essential_sparsity.c).
  */
-#include "cmd.h"
-#include "repro.h"
+#include "essential_sparsity.h"
 
 #include "frugal/clock.h"
 #include "frugal/lm.h"
+#include "frugal/methods/prune.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
 
@@ -40,18 +43,13 @@
 #define LM_TEXT "data/tinyshakespeare.txt"
 #define EPS_REL 0.01 /* tolerated relative increase of the fine-tuned val loss */
 #define MAXPTS 20
-#define NGRID 11
-static const double GRID[NGRID] = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95};
-/* layer-wise in --quick: the dense point is shared; these bracket the drop
- * that global OMP shows (65-70 %) */
-#define NGRID_LW_QUICK 3
-static const double GRID_LW_QUICK[NGRID_LW_QUICK] = {.5, .6, .7};
 
-/* The fixed fine-tuning recipe. */
+/* The fixed fine-tuning recipe, and where the model and text are. */
 struct lm_recipe {
     int iters, warmup;
     double lr, min_lr;
     uint64_t seed;
+    const char *model, *text;
 };
 
 /* One point of a curve: sparsity (fraction), measured sparsity of the
@@ -68,8 +66,8 @@ struct lm_curve {
 static int run_point(const struct lm_recipe *rc, double s, int layerwise, struct lm_point *pt) {
     struct fr_lm_config c;
     fr_lm_config_defaults(&c);
-    c.data = LM_TEXT;
-    c.init = LM_MODEL; /* tokenizer: LM_MODEL.tok */
+    c.data = rc->text;
+    c.init = rc->model; /* tokenizer: model.tok */
     c.prune_sparsity = s;
     c.prune_layerwise = layerwise;
     c.iters = rc->iters;
@@ -104,26 +102,24 @@ static void insert(struct lm_curve *cv, const struct lm_point *pt) {
 /* The last point before the first whose loss exceeds dense * (1 + EPS_REL);
  * *drop is that first point's index (-1 if none). */
 static int essential_index(const struct lm_curve *cv, int *drop) {
-    double tol = cv->p[0].loss * (1.0 + EPS_REL);
-    *drop = -1;
-    for (int i = 1; i < cv->n; i++)
-        if (!(cv->p[i].loss <= tol)) {
-            *drop = i;
-            return i - 1;
-        }
-    return cv->n - 1;
+    double loss[MAXPTS];
+    for (int i = 0; i < cv->n; i++) loss[i] = cv->p[i].loss;
+    return fr_prune_essential_index(loss, cv->n, cv->p[0].loss * (1.0 + EPS_REL), 0, drop);
 }
 
-static void log_point(const char *label, const struct lm_point *p, double t0) {
-    fprintf(stderr, "essential-sparsity: lm %-6s s=%4.1f%%  val loss %.4f -> %.4f after fine-tune "
-                    "(ppl %.3f -> %.3f)  (%.0f s)\n",
-            label, 100 * p->s, p->loss0, p->loss, exp(p->loss0), exp(p->loss), fr_seconds() - t0);
+static void log_point(const struct fr_exp_opts *o, const char *label, const struct lm_point *p,
+                      double t0) {
+    fr_exp_log(o, "essential-sparsity: lm %-6s s=%4.1f%%  val loss %.4f -> %.4f after fine-tune "
+                  "(ppl %.3f -> %.3f)  (%.0f s)",
+               label, 100 * p->s, p->loss0, p->loss, exp(p->loss0), exp(p->loss),
+               fr_seconds() - t0);
 }
 
 /* Runs the points of grid[0..n) into cv (dense: a point already run, or
  * NULL to run s = 0 first), then `refine` midpoints at the drop. */
-static int sweep(const struct lm_recipe *rc, int layerwise, const struct lm_point *dense,
-                 const double *grid, int n, int refine, struct lm_curve *cv, double t0) {
+static int sweep(const struct fr_exp_opts *o, const struct lm_recipe *rc, int layerwise,
+                 const struct lm_point *dense, const double *grid, int n, int refine,
+                 struct lm_curve *cv, double t0) {
     const char *label = layerwise ? "layer" : "global";
     memset(cv, 0, sizeof *cv);
     if (dense) insert(cv, dense);
@@ -133,7 +129,7 @@ static int sweep(const struct lm_recipe *rc, int layerwise, const struct lm_poin
         int err = run_point(rc, grid[g], layerwise, &pt);
         if (err) return err;
         insert(cv, &pt);
-        log_point(label, &pt, t0);
+        log_point(o, label, &pt, t0);
     }
     for (int k = 0; k < refine && cv->n < MAXPTS; k++) {
         int drop;
@@ -143,7 +139,7 @@ static int sweep(const struct lm_recipe *rc, int layerwise, const struct lm_poin
         int err = run_point(rc, 0.5 * (cv->p[e].s + cv->p[drop].s), layerwise, &pt);
         if (err) return err;
         insert(cv, &pt);
-        log_point(label, &pt, t0);
+        log_point(o, label, &pt, t0);
     }
     int drop;
     cv->ess = essential_index(cv, &drop);
@@ -185,14 +181,15 @@ static void record(struct fr_results *r, const char *name, const struct lm_curve
     }
 }
 
-/* lm.svg: fine-tuned perplexity (linear axis), the tolerance line and a
- * marker at each essential sparsity. lm-oneshot.svg: the same beside the
- * perplexity right after pruning (log axis: it explodes at high sparsity). */
+/* lm.svg: fine-tuned perplexity (linear axis), the tolerance line (up to
+ * top, the grid's last sparsity) and a marker at each essential sparsity.
+ * lm-oneshot.svg: the same beside the perplexity right after pruning (log
+ * axis: it explodes at high sparsity). */
 static int plot(const char *dir, const struct lm_curve *const *cv, const char *const *names,
-                int nc, struct fr_results *r) {
+                int nc, double top, struct fr_results *r) {
     struct fr_plot_series s[12];
-    static double x[2][MAXPTS], ft[2][MAXPTS], os[2][MAXPTS];
-    double tol_x[2] = {0, 100 * GRID[NGRID - 1]}, tol_y[2], mx[2][2], my[2][2];
+    double x[2][MAXPTS], ft[2][MAXPTS], os[2][MAXPTS];
+    double tol_x[2] = {0, 100 * top}, tol_y[2], mx[2][2], my[2][2];
     char nm[12][128], path[4300];
     int ns = 0, rc;
     double lo = INFINITY, hi = 0;
@@ -244,14 +241,30 @@ static int plot(const char *dir, const struct lm_curve *const *cv, const char *c
     return 0;
 }
 
-int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick) {
-    double t0 = fr_seconds();
-    struct lm_recipe rc = {quick ? 100 : 500, 10, 3e-4, 3e-5, o->seed};
-    const int refine = quick ? 1 : 2;
-    static struct lm_curve glob, lw;
-    fr_results_config_str(r, "lm model", LM_MODEL " (nanoGPT CPU shakespeare-char: gpt2, 4 layers, "
-                                         "4 heads, dim 128, context 64, tied embeddings, bf16)");
-    fr_results_config_str(r, "lm data", LM_TEXT " (first 90% fine-tunes, last 10% scores)");
+/* Copies the first n bytes of src (all of a shorter file) into dst. */
+static int copy_prefix(const char *src, const char *dst, int64_t n) {
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    char buf[65536];
+    int rc = 0;
+    if (!out) rc = fr_error(FR_EIO, "cannot %s %s", in ? "write" : "read", in ? dst : src);
+    while (!rc && n > 0) {
+        size_t k = fread(buf, 1, n < (int64_t)sizeof buf ? (size_t)n : sizeof buf, in);
+        if (k == 0) break;
+        if (fwrite(buf, 1, k, out) != k) rc = fr_error(FR_EIO, "cannot write %s", dst);
+        n -= (int64_t)k;
+    }
+    if (in) fclose(in);
+    if (out && fclose(out) && !rc) rc = fr_error(FR_EIO, "cannot write %s", dst);
+    return rc;
+}
+
+/* The two curves, recorded and plotted, on the text at `text`. */
+static int curves(const struct es_lm_plan *P, const struct fr_exp_opts *o, struct fr_results *r,
+                  const char *dir, const char *model, const char *text, char *summary,
+                  size_t cap, double t0) {
+    struct lm_recipe rc = {P->iters, 10, 3e-4, 3e-5, o->seed, model, text};
+    struct lm_curve glob, lw;
+    int err;
     fr_results_config_str(r, "lm pruning", "one-shot magnitude over the FR_PARAM_PRUNABLE matrices "
                                            "(attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj); "
                                            "embeddings, positions, norms and the tied head dense");
@@ -269,21 +282,48 @@ int repro_es_lm(const struct repro_opts *o, struct fr_results *r, const char *di
                            "seconds"};
     fr_results_table(r, "lm sweep", 8, cols);
 
-    if (sweep(&rc, 0, NULL, GRID, NGRID, refine, &glob, t0) ||
-        sweep(&rc, 1, &glob.p[0], quick ? GRID_LW_QUICK : GRID, quick ? NGRID_LW_QUICK : NGRID,
-              quick ? 0 : refine, &lw, t0))
-        return cli_fail("repro", "essential-sparsity lm: %s", fr_last_error());
+    if ((err = sweep(o, &rc, 0, NULL, P->grid, P->ngrid, P->refine, &glob, t0)) ||
+        (err = sweep(o, &rc, 1, &glob.p[0], P->lw_grid, P->nlw, P->lw_refine, &lw, t0)))
+        return es_fail(err, "essential-sparsity lm");
     record(r, "lm global", &glob);
     record(r, "lm layer-wise", &lw);
     const struct lm_curve *cv[2] = {&glob, &lw};
     const char *names[2] = {"global OMP", "layer-wise OMP"};
-    if (plot(dir, cv, names, 2, r)) return cli_fail("repro", "%s", fr_last_error());
+    if ((err = plot(dir, cv, names, 2, P->grid[P->ngrid - 1], r))) return err;
     fr_results_metric(r, "lm time", fr_seconds() - t0, "s");
     for (int i = 0; i < 2; i++) {
         const struct lm_point *d = &cv[i]->p[0], *e = &cv[i]->p[cv[i]->ess];
-        printf("essential-sparsity: lm %-14s dense ppl %.3f, essential sparsity %s%.1f%% "
-               "(ppl %.3f)\n",
-               names[i], exp(d->loss), cv[i]->bounded ? "" : ">= ", 100 * e->s, exp(e->loss));
+        es_append(summary, cap,
+                  "essential-sparsity: lm %-14s dense ppl %.3f, essential sparsity %s%.1f%% "
+                  "(ppl %.3f)\n",
+                  names[i], exp(d->loss), cv[i]->bounded ? "" : ">= ", 100 * e->s, exp(e->loss));
     }
-    return EXIT_OK;
+    return 0;
+}
+
+int es_lm_run(const struct es_lm_plan *P, const struct fr_exp_opts *o, struct fr_results *r,
+              const char *dir, char *summary, size_t cap) {
+    double t0 = fr_seconds();
+    char model[4200], text[4200], part[4300], data[160];
+    int err;
+    if ((err = fr_exp_data_path(LM_MODEL, model, sizeof model)) ||
+        (err = fr_exp_data_path(LM_TEXT, text, sizeof text)))
+        return es_fail(err, "essential-sparsity lm");
+    fr_results_config_str(r, "lm model", LM_MODEL " (nanoGPT CPU shakespeare-char: gpt2, 4 layers, "
+                                         "4 heads, dim 128, context 64, tied embeddings, bf16)");
+    if (!P->text_bytes) {
+        fr_results_config_str(r, "lm data", LM_TEXT " (first 90% fine-tunes, last 10% scores)");
+        return curves(P, o, r, dir, model, text, summary, cap, t0);
+    }
+    snprintf(data, sizeof data, LM_TEXT ", its first %lld bytes (first 90%% fine-tunes, last 10%% "
+                                        "scores)",
+             (long long)P->text_bytes);
+    fr_results_config_str(r, "lm data", data);
+    snprintf(part, sizeof part, "%s/lm-text.txt", dir);
+    if ((err = copy_prefix(text, part, P->text_bytes)))
+        err = es_fail(err, "essential-sparsity lm");
+    else
+        err = curves(P, o, r, dir, model, part, summary, cap, t0);
+    remove(part);
+    return err;
 }

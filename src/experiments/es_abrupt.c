@@ -1,9 +1,9 @@
-/* repro_es_abrupt.c: abrupt sparsification (Essential Sparsity, arXiv
+/* es_abrupt.c: abrupt sparsification (Essential Sparsity, arXiv
  * 2306.03805, sec. 4; /work/shared/papers/sparsity.md): the share of
  * near-zero weights over pretraining, for several amounts of pretraining
  * data, supervised vs self-supervised. Part of `frugal repro
- * essential-sparsity` (repro_essential_sparsity.c calls repro_es_abrupt
- * with its results document).
+ * essential-sparsity` (essential_sparsity.c calls es_abrupt_run with its
+ * results document and the plan's data sizes and steps).
  *
  * Runs: the zoo's vit (models.h), objective "sup" (cross entropy on the 10
  * classes) or "mim" (cfg.mim = 1, fr_vit_mim_loss, mask ratio 0.5, no
@@ -27,19 +27,18 @@
  * tensor's max|w| over the run (geometric mean over the scoped tensors),
  * since a growing max alone raises the relative counts. No weights are saved to disk.
  * It does not look for the "1 point lost by OMP" sparsity (the sweep in
- * repro_essential_sparsity.c does that).
+ * essential_sparsity.c does that).
  */
-#include "cmd.h"
-#include "repro.h"
+#include "essential_sparsity.h"
 
 #include "frugal/clock.h"
 #include "frugal/data.h"
-#include "frugal/models.h"
+#include "frugal/experiments/tasks.h"
 #include "frugal/methods/prune.h"
+#include "frugal/models.h"
 #include "frugal/report.h"
 #include "frugal/rng.h"
 #include "frugal/status.h"
-#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
 
 #include <math.h>
@@ -128,7 +127,7 @@ static struct fr_tensor *mim_loss(void *user, struct fr_model *m, struct fr_ctx 
 }
 
 /* Trains one run for `steps` steps on the first r->images images of t. */
-static int run_one(const struct repro_opts *o, const struct fr_task *t, struct ab_run *r,
+static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct ab_run *r,
                    int64_t steps, int64_t every) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
@@ -279,18 +278,16 @@ static void notes(struct fr_results *r, int64_t steps, int64_t every) {
     fr_results_set_str(r, "notes", buf);
 }
 
-int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char *dir, int quick) {
-    const int64_t sizes_full[3] = {5000, 20000, 50000}, sizes_quick[2] = {5000, 50000};
-    const int64_t *sizes = quick ? sizes_quick : sizes_full;
-    const int nsizes = quick ? 2 : 3;
-    const int64_t steps = quick ? 160 : 1500, every = quick ? 10 : 30;
+int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o,
+                  struct fr_results *r, const char *dir) {
+    const int64_t steps = P->steps, every = P->every;
     struct ab_run runs[MAXRUNS];
     int nr = 0, rc = 0;
     double t0 = fr_seconds();
     memset(runs, 0, sizeof runs);
     struct fr_task t;
-    if (fr_task_load(&t, "pretrain", o->data_dir, sizes[nsizes - 1], o->seed))
-        return cli_fail("repro", "abrupt: %s", fr_last_error());
+    if ((rc = fr_task_load(&t, "pretrain", o->data_dir, P->sizes[P->nsizes - 1], o->seed)))
+        return es_fail(rc, "abrupt");
     fr_results_config_int(r, "abrupt steps per run", steps);
     fr_results_config_int(r, "abrupt count every (steps)", every);
     fr_results_config_int(r, "abrupt batch", BATCH);
@@ -303,20 +300,20 @@ int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char
         fr_results_config_str(r, key, THR[k].name);
     }
     for (int obj = 0; obj < 2 && !rc; obj++)
-        for (int s = 0; s < nsizes && !rc; s++) {
+        for (int s = 0; s < P->nsizes && !rc && nr < MAXRUNS; s++) {
             struct ab_run *a = &runs[nr++];
             a->mim = obj;
-            a->images = sizes[s];
+            a->images = P->sizes[s];
             snprintf(a->label, sizeof a->label, "%s %lldk", obj ? "mim" : "sup",
-                     (long long)(sizes[s] / 1000));
+                     (long long)(P->sizes[s] / 1000));
             rc = run_one(o, &t, a, steps, every);
             if (!rc)
-                fprintf(stderr,
-                        "abrupt: %-8s %lld steps %.0f s  loss %.4f  near-zero %.3f%% / %.2f%% / "
-                        "%.2f%% (init %.3f%% / %.2f%% / %.2f%%)  max|w| x%.2f  test acc %.2f%%\n",
-                        a->label, (long long)steps, a->seconds, a->last_loss,
-                        a->pct[0][a->n - 1], a->pct[1][a->n - 1], a->pct[2][a->n - 1],
-                        a->pct[0][0], a->pct[1][0], a->pct[2][0], a->max_growth, a->test_acc);
+                fr_exp_log(o,
+                           "abrupt: %-8s %lld steps %.0f s  loss %.4f  near-zero %.3f%% / %.2f%% / "
+                           "%.2f%% (init %.3f%% / %.2f%% / %.2f%%)  max|w| x%.2f  test acc %.2f%%",
+                           a->label, (long long)steps, a->seconds, a->last_loss,
+                           a->pct[0][a->n - 1], a->pct[1][a->n - 1], a->pct[2][a->n - 1],
+                           a->pct[0][0], a->pct[1][0], a->pct[2][0], a->max_growth, a->test_acc);
         }
     if (!rc) {
         record(r, runs, nr);
@@ -324,8 +321,8 @@ int repro_es_abrupt(const struct repro_opts *o, struct fr_results *r, const char
         fr_results_metric(r, "abrupt total time", fr_seconds() - t0, "s");
         rc = plots(dir, runs, nr, every, r);
     }
-    int ret = rc ? cli_fail("repro", "abrupt: %s", fr_last_error()) : EXIT_OK;
+    if (rc) rc = es_fail(rc, "abrupt");
     for (int i = 0; i < nr; i++) run_free(&runs[i]);
     fr_task_free(&t);
-    return ret;
+    return rc;
 }

@@ -1,0 +1,262 @@
+/* loop.c: the one training loop (train.h, fr_fit_loop). Every trainer in
+ * frugal is this loop plus hooks that say where batches come from and what
+ * the loss is; it owns what they share: the optimizer and schedule
+ * (fr_optim_build), the step (zero grads, loss, backward, a finite check,
+ * clip, update, arena reset), epoch counting, early stopping on a
+ * validation score, and checkpoints that resume bit for bit.
+ *
+ * Resume is exact because the loop saves everything a step depends on:
+ * the slab (buffers such as BN statistics included), the optimizer moments
+ * and step, its counters, and the caller's blobs (RNG and data-loader
+ * states, curves). The schedule is a pure function of the step. Files are
+ * written atomically (fr_params_save), so a kill leaves the last one whole.
+ */
+#include "frugal/train.h"
+
+#include "frugal/clock.h"
+#include "frugal/io.h"
+#include "frugal/ops.h"
+#include "frugal/status.h"
+#include "frugal/tensor.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOSS_WINDOW 50
+#define MAX_BLOBS 16
+#define FIT_FORMAT 1
+
+enum { K_FORMAT, K_STEP, K_EPOCH, K_POS, K_BAD, K_N };
+enum { S_BEST, S_N };
+
+struct loop {
+    const struct fr_loop_config *c;
+    const struct fr_fit_hooks *h;
+    struct fr_params *p;
+    struct fr_optim opt;
+    struct fr_fit_state st;
+    int64_t counters[K_N];
+    double scalars[S_N];
+    double seconds; /* the run's wall time, saved apart: the one thing a resume cannot repeat */
+    double t_call, seconds_before; /* this call's start; run time before it */
+};
+
+/* Prefixes the current error message (copied first: fr_error writes the
+ * buffer fr_last_error returns). */
+static int rewrap(int rc, const char *prefix) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fr_last_error());
+    return fr_error(rc, "%s%s", prefix, msg);
+}
+
+/* The loop's own blobs, then the caller's. Returns the count or < 0. */
+static int all_blobs(struct loop *L, struct fr_ckpt_blob *b) {
+    int64_t n = L->p->n;
+    int k = 0;
+    b[k++] = (struct fr_ckpt_blob){"__fit__.counters", FR_I64, L->counters, K_N, 0, 0};
+    b[k++] = (struct fr_ckpt_blob){"__fit__.scalars", FR_F64, L->scalars, S_N, 0, 0};
+    b[k++] = (struct fr_ckpt_blob){"__fit__.seconds", FR_F64, &L->seconds, 1, 0, 0};
+    if (L->opt.m) b[k++] = (struct fr_ckpt_blob){"__optim__.m", FR_F32, L->opt.m, n, 0, 0};
+    if (L->opt.v) b[k++] = (struct fr_ckpt_blob){"__optim__.v", FR_F32, L->opt.v, n, 0, 0};
+    if (L->h->blobs) {
+        int m = L->h->blobs(L->h->user, b + k, MAX_BLOBS - k);
+        if (m < 0 || m > MAX_BLOBS - k)
+            return fr_error(FR_EINVAL, "fit: the blobs hook returned %d (room for %d)", m,
+                            MAX_BLOBS - k);
+        k += m;
+    }
+    return k;
+}
+
+static double run_seconds(const struct loop *L) {
+    return L->seconds_before + (fr_seconds() - L->t_call);
+}
+
+static int save(struct loop *L) {
+    struct fr_ckpt_blob b[MAX_BLOBS];
+    L->counters[K_FORMAT] = FIT_FORMAT;
+    L->counters[K_STEP] = L->st.step;
+    L->counters[K_EPOCH] = L->st.epoch;
+    L->counters[K_POS] = L->st.pos;
+    L->counters[K_BAD] = L->st.bad_epochs;
+    L->scalars[S_BEST] = L->st.best_score;
+    L->seconds = run_seconds(L);
+    int nb = all_blobs(L, b);
+    if (nb < 0) return nb;
+    struct fr_ckpt o = {L->c->meta_keys, L->c->meta_vals, L->c->nmeta, b, nb, FR_F32, 0, 0};
+    return fr_params_save(L->p, L->c->ckpt, &o);
+}
+
+/* Loads c->ckpt after checking it was written by the same config. */
+static int load(struct loop *L) {
+    const struct fr_loop_config *c = L->c;
+    struct fr_st_file *f = NULL;
+    int rc = fr_st_open(c->ckpt, &f);
+    if (rc) return rewrap(rc, "resume: ");
+    for (int i = 0; i < c->nmeta && !rc; i++) {
+        const char *have = fr_st_meta(f, c->meta_keys[i]);
+        if (!have)
+            rc = fr_error(FR_EFORMAT, "resume: %s is not a checkpoint of this kind of run (no '%s')",
+                          c->ckpt, c->meta_keys[i]);
+        else if (strcmp(have, c->meta_vals[i]) != 0)
+            rc = fr_error(FR_EINVAL,
+                          "resume: %s was written with %s=%s but this run has %s=%s; resume needs "
+                          "the same config",
+                          c->ckpt, c->meta_keys[i], have, c->meta_keys[i], c->meta_vals[i]);
+    }
+    fr_st_close(f);
+    if (rc) return rc;
+    struct fr_ckpt_blob b[MAX_BLOBS];
+    int nb = all_blobs(L, b);
+    if (nb < 0) return nb;
+    struct fr_ckpt o = {NULL, NULL, 0, b, nb, FR_F32, 0, 0};
+    if ((rc = fr_params_load(L->p, c->ckpt, &o))) return rewrap(rc, "resume: ");
+    const int64_t *k = L->counters;
+    if (k[K_FORMAT] != FIT_FORMAT || k[K_STEP] < 0 || k[K_EPOCH] < 0 || k[K_POS] < 0 ||
+        k[K_BAD] < 0 || (c->epochs && k[K_EPOCH] > c->epochs) || (c->steps && k[K_STEP] > c->steps) ||
+        !isfinite(L->seconds) || L->seconds < 0)
+        return fr_error(FR_EFORMAT, "resume: %s has inconsistent run counters", c->ckpt);
+    L->st.step = L->opt.step = k[K_STEP];
+    L->st.epoch = k[K_EPOCH];
+    L->st.pos = k[K_POS];
+    L->st.bad_epochs = k[K_BAD];
+    L->st.best_score = L->scalars[S_BEST];
+    L->seconds_before = L->seconds;
+    return 0;
+}
+
+static int check(const struct fr_loop_config *c, const struct fr_fit_hooks *h) {
+    if (!h || !h->next || !h->loss) return fr_error(FR_EINVAL, "fit: the next and loss hooks are required");
+    if (c->steps < 0 || c->epochs < 0 || (c->steps == 0 && c->epochs == 0))
+        return fr_error(FR_EINVAL, "fit: no steps and no epochs to train");
+    if (!(c->clip >= 0) || c->patience < 0 || c->ckpt_every < 0 || c->stop_after < 0 ||
+        c->total < 0 || c->nmeta < 0)
+        return fr_error(FR_EINVAL, "fit: negative clip, patience, checkpoint interval or stop");
+    if (c->resume && !c->ckpt) return fr_error(FR_EINVAL, "fit: resume needs a checkpoint path");
+    return 0;
+}
+
+/* Calls a hook; FR_FIT_STOP becomes a clean stop. Returns 0 to go on, 1 to
+ * stop cleanly, < 0 for an error. */
+static int hook_rc(int rc, struct fr_fit_result *res) {
+    if (rc == FR_FIT_STOP) {
+        res->stopped = 3;
+        return 1;
+    }
+    return rc;
+}
+
+int fr_fit_loop(struct fr_params *p, const struct fr_loop_config *c, const struct fr_fit_hooks *h,
+                struct fr_fit_result *res) {
+    memset(res, 0, sizeof *res);
+    res->best_score = -INFINITY;
+    res->last_loss = NAN;
+    int rc = check(c, h);
+    if (rc) return rc;
+    struct loop L;
+    memset(&L, 0, sizeof L);
+    L.c = c, L.h = h, L.p = p;
+    L.st.best_score = -INFINITY;
+    L.st.total = c->total ? c->total : c->steps;
+    struct fr_schedule sch;
+    if ((rc = fr_optim_build(&L.opt, &sch, p, &c->optim))) return rc;
+    struct fr_ctx *ctx = c->ctx, *own = NULL;
+    if (!ctx && !(ctx = own = fr_ctx_new(64 << 20))) {
+        fr_optim_free(&L.opt);
+        return fr_error(FR_ENOMEM, "fit: out of memory");
+    }
+    L.t_call = fr_seconds();
+    if (c->resume && access(c->ckpt, F_OK) == 0) {
+        if ((rc = load(&L))) goto done;
+        res->resumed = 1;
+        res->resumed_step = L.st.step;
+        if (h->resumed && (rc = hook_rc(h->resumed(h->user, &L.st), res))) goto done;
+    }
+    double window[LOSS_WINDOW];
+    int64_t this_call = 0, before_done = -1;
+    fr_set_training(ctx, 1);
+    for (;;) {
+        if (c->steps && L.st.step >= c->steps) break;
+        if (c->epochs && L.st.epoch >= c->epochs) break;
+        L.st.seconds = run_seconds(&L);
+        if (h->before_step && before_done != L.st.step) {
+            before_done = L.st.step;
+            if ((rc = hook_rc(h->before_step(h->user, &L.st), res))) break;
+        }
+        struct fr_tensor *x = NULL, *y = NULL;
+        int64_t got = h->next(h->user, ctx, &x, &y);
+        if (got < 0) {
+            rc = (int)got;
+            break;
+        }
+        if (got == 0) { /* the source finished an epoch */
+            L.st.epoch++;
+            L.st.pos = 0;
+            L.st.seconds = run_seconds(&L);
+            double score = NAN;
+            if (h->epoch_end && (rc = hook_rc(h->epoch_end(h->user, &L.st, &score), res))) break;
+            int stop = 0;
+            if (isfinite(score)) {
+                if (score > L.st.best_score) {
+                    L.st.best_score = score;
+                    L.st.bad_epochs = 0;
+                } else {
+                    L.st.bad_epochs++;
+                }
+                if (c->patience > 0 && L.st.bad_epochs >= c->patience) stop = 1;
+            }
+            if (c->ckpt && c->ckpt_epoch_end && (rc = save(&L))) break;
+            if (stop) {
+                res->stopped = 2;
+                break;
+            }
+            continue;
+        }
+        fr_params_zero_grad(p);
+        struct fr_tensor *loss = h->loss(h->user, ctx, x, y);
+        if (!loss || fr_backward(ctx, loss)) {
+            rc = fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
+            break;
+        }
+        double lv = fr_get(loss, 0);
+        if (!isfinite(lv)) {
+            rc = fr_error(FR_EINVAL, "loss is %g at step %lld (learning rate %g too high?)", lv,
+                          (long long)L.st.step + 1, c->optim.lr);
+            break;
+        }
+        if (c->clip > 0) fr_clip_grad_norm(p, c->clip);
+        double lr = fr_schedule_lr(&sch, L.opt.step);
+        fr_optim_step(&L.opt, lr);
+        fr_ctx_reset(ctx);
+        window[this_call % LOSS_WINDOW] = lv;
+        this_call++;
+        L.st.step = L.opt.step;
+        L.st.pos++;
+        L.st.batch_samples = got;
+        L.st.seconds = run_seconds(&L);
+        res->samples += got;
+        if (h->after_step && (rc = hook_rc(h->after_step(h->user, &L.st, lv, lr), res))) break;
+        if (c->ckpt && c->ckpt_every && L.st.step % c->ckpt_every == 0 && (rc = save(&L))) break;
+        if (c->stop_after && this_call >= c->stop_after) {
+            res->stopped = 1;
+            if (c->ckpt && c->ckpt_on_stop) rc = save(&L);
+            break;
+        }
+    }
+    if (rc == 1) rc = 0; /* a hook's clean stop */
+    int64_t w = this_call < LOSS_WINDOW ? this_call : LOSS_WINDOW;
+    double s = 0;
+    for (int64_t i = 0; i < w; i++) s += window[i];
+    res->last_loss = w ? s / (double)w : NAN;
+done:
+    fr_ctx_reset(ctx);
+    res->steps = L.st.step;
+    res->epochs = L.st.epoch;
+    res->best_score = L.st.best_score;
+    res->seconds = run_seconds(&L);
+    fr_optim_free(&L.opt);
+    fr_ctx_free(own);
+    return rc;
+}
