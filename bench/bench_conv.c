@@ -40,8 +40,8 @@ static double median(double *v, int n) {
 /* Runs one case; returns nonzero on failure. */
 static int run_case(const struct bcase *c, int reps) {
     int64_t nx[4] = {c->W, c->H, c->C, c->N}, nw[4] = {c->K, c->K, c->C / c->groups, c->O};
-    struct fr_tensor *x = fr_tensor_alloc(FR_F32, 4, nx), *w = fr_tensor_alloc(FR_F32, 4, nw);
-    struct fr_tensor *b = fr_tensor_alloc(FR_F32, 1, (int64_t[]){c->O});
+    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, nx), *w = fr_tensor_new(FR_F32, 4, nw);
+    struct fr_tensor *b = fr_tensor_new(FR_F32, 1, (int64_t[]){c->O});
     struct fr_ctx *ctx = fr_ctx_new((size_t)1 << 28);
     double *tf = malloc(sizeof(double) * (size_t)reps), *tb = malloc(sizeof(double) * (size_t)reps);
     int rc = 1;

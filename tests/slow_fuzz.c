@@ -2,8 +2,9 @@
  * scratch directory, writes a seed corpus with frugal's own writer plus
  * hand-made edge cases, and runs each fuzzer for a bounded time
  * (FRUGAL_FUZZ_SECONDS, default 60). Any crash, sanitizer report or
- * invariant failure fails the test and keeps the scratch directory with
- * the reproducer. Without clang it prints a note and passes.
+ * invariant failure fails the test and keeps the scratch directory (the
+ * test's own check_tmpdir()) with the reproducer. Without clang it is
+ * skipped (77).
  *
  * Runs from the source root (ctest's working directory for tests).
  */
@@ -18,7 +19,7 @@
 #include <sys/wait.h>
 #include <zlib.h>
 
-static char g_dir[256];
+static const char *g_dir; /* check_tmpdir() */
 
 /* Runs a shell command (printf-style); returns its exit code. */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -129,7 +130,7 @@ static int fuzz(const char *target, const char *corpus, const char *extra, int s
              seconds, g_dir, extra, g_dir, corpus);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/build/tests/fuzz/%s", g_dir, target);
-    int rc = sh("%s %s > %s 2>&1", bin, args, log);
+    int rc = sh("TMPDIR='%s' %s %s > %s 2>&1", g_dir, bin, args, log);
     printf("%s: exit %d; ", target, rc);
     fflush(stdout);
     sh("grep -E '^(Done|stat::number_of_executed_units)' %s | tr '\\n' ' '; echo", log);
@@ -142,15 +143,9 @@ int main(void) {
     const char *secs_env = getenv("FRUGAL_FUZZ_SECONDS");
     int seconds = secs_env ? atoi(secs_env) : 60;
     if (seconds < 1) seconds = 60;
-    if (sh("command -v clang >/dev/null 2>&1") != 0) {
-        printf("note: clang not found (apt-get install clang); fuzzing skipped\n");
-        return check_report("slow_fuzz");
-    }
-    snprintf(g_dir, sizeof g_dir, "/tmp/frugal-fuzz-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (sh("command -v clang >/dev/null 2>&1") != 0)
+        return check_skip("slow_fuzz", "clang not found (apt-get install clang)");
+    g_dir = check_tmpdir();
     int rc = sh("cmake -S '%s' -B '%s/build' -DCMAKE_C_COMPILER=clang -DFRUGAL_FUZZ=ON "
                 "-DCMAKE_BUILD_TYPE=Release > '%s/build.log' 2>&1",
                 src, g_dir, g_dir);
@@ -161,6 +156,7 @@ int main(void) {
     CHECK(rc == 0, "building the fuzz targets failed; see %s/build.log", g_dir);
     if (rc) {
         sh("tail -30 '%s/build.log' >&2", g_dir);
+        setenv("CHECK_KEEP_TMP", "1", 1); /* keep the log for a look */
         return check_report("slow_fuzz");
     }
     sh("mkdir -p '%s/st' '%s/idx'", g_dir, g_dir);
@@ -171,6 +167,6 @@ int main(void) {
     int b = fuzz("fuzz_idx", "idx", "", seconds);
     CHECK(a == 0, "fuzz_safetensors found a failure; reproducer and log in %s", g_dir);
     CHECK(b == 0, "fuzz_idx found a failure; reproducer and log in %s", g_dir);
-    if (a == 0 && b == 0) sh("rm -rf '%s'", g_dir);
+    if (a != 0 || b != 0) setenv("CHECK_KEEP_TMP", "1", 1); /* keep the reproducer */
     return check_report("slow_fuzz");
 }

@@ -82,13 +82,13 @@ static double downstream(const struct fr_model *pre, const struct fr_dataset *tr
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.n_classes = train->nclass;
-    struct fr_model *m = fr_model_create("vit", &mc, 2);
+    struct fr_model *m = fr_model_new("vit", &mc, 2);
     double acc = NAN;
     struct probe pr = {0};
     if (!m) return NAN;
     if (pre && fr_model_transfer(m, pre) < 0) goto done;
-    struct fr_fit_config fc;
-    fr_fit_config_defaults(&fc);
+    struct fr_fit_classifier_config fc;
+    fr_fit_classifier_config_defaults(&fc);
     fc.epochs = epochs;
     fc.steps = steps;
     fc.batch = (int)(train->n < 128 ? train->n : 128);
@@ -106,7 +106,7 @@ static double downstream(const struct fr_model *pre, const struct fr_dataset *tr
         fc.step_user = &pr;
     }
     struct fr_fit_result res;
-    if (fr_fit(m, train, NULL, NULL, &fc, &res) || fr_evaluate(m, test, NULL, NULL, 0, &acc, NULL))
+    if (fr_fit_classifier(m, train, NULL, NULL, &fc, &res) || fr_evaluate(m, test, NULL, NULL, 0, &acc, NULL))
         acc = NAN;
     else
         printf("%-34s %s  test acc %.4f  (%lld steps, %.0f s)\n", what, pre ? "mim " : "rand", acc,
@@ -128,20 +128,20 @@ int main(void) {
     struct fr_task pre = {0}, few = {0};
     struct fr_dataset all = {0}, down = {0};
     struct fr_model *m = NULL;
-    if (fr_task_load(&pre, "pretrain", NULL, 0, 1) || fr_task_load(&few, "few", NULL, 0, 1) ||
-        fr_dataset_fashion_mnist(&all, NULL, 1, 0) ||
-        fr_dataset_take(&down, &all, FR_TASK_PRETRAIN_IMAGES, all.n - FR_TASK_PRETRAIN_IMAGES)) {
-        printf("SKIP slow_vit_mim: %s\n", fr_last_error());
-        goto done;
-    }
+    if (fr_dataset_fashion_mnist(&all, NULL, 1, 0) != 0)
+        return check_skip("slow_vit_mim", fr_last_error());
+    int rc = fr_task_load(&pre, "pretrain", NULL, 0, 1) || fr_task_load(&few, "few", NULL, 0, 1) ||
+             fr_dataset_take(&down, &all, FR_TASK_PRETRAIN_IMAGES, all.n - FR_TASK_PRETRAIN_IMAGES);
+    CHECK(rc == 0, "the pretrain/few tasks and the downstream split: %s", fr_last_error());
+    if (rc) goto done;
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = 1;
-    m = fr_model_create("vit", &mc, 1);
+    m = fr_model_new("vit", &mc, 1);
     struct mim_user u = {.ratio = ratio};
     fr_rng_seed(&u.rng, 7);
-    struct fr_fit_config fc;
-    fr_fit_config_defaults(&fc);
+    struct fr_fit_classifier_config fc;
+    fr_fit_classifier_config_defaults(&fc);
     fc.epochs = mim_epochs;
     fc.wd = 0.05;
     fc.warmup_steps = 100;
@@ -150,7 +150,7 @@ int main(void) {
     fc.on_step = mim_step;
     fc.step_user = &u;
     struct fr_fit_result res;
-    int rc = m ? fr_fit(m, &pre.train, NULL, NULL, &fc, &res) : FR_EINVAL;
+    rc = m ? fr_fit_classifier(m, &pre.train, NULL, NULL, &fc, &res) : FR_EINVAL;
     CHECK(rc == 0, "mim pretraining: %s", fr_last_error());
     if (rc) goto done;
     printf("mim pretrain: ratio %.2f, %lld images, %d epochs, %lld steps, %.1f s (%.1f s/epoch), loss %.4f -> "

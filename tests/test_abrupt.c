@@ -69,7 +69,7 @@ int main(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = 1;
-    struct fr_model *m = fr_model_create("vit", &mc, 3);
+    struct fr_model *m = fr_model_new("vit", &mc, 3);
     CHECK(m != NULL, "vit: %s", fr_last_error());
     if (m) {
         int *s = calloc((size_t)m->params.count, sizeof *s);

@@ -3,8 +3,11 @@
  * nonzero (2 for usage, 1 for runtime) with exactly one line on stderr;
  * every subcommand's --help lists every flag with its default; and a tiny
  * end-to-end run (MLP, 512 images, one epoch) writes a checkpoint that
- * `frugal eval` scores exactly as `frugal train` did. */
+ * `frugal eval` scores exactly as `frugal train` did (that part needs
+ * Fashion-MNIST and says it is skipped without it; the whole test is skipped
+ * when FRUGAL_BIN is unset). */
 #include "check.h"
+#include "frugal/data.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,7 @@
 #include <unistd.h>
 
 static const char *g_bin;
-static char g_tmp[] = "/tmp/frugal_test_cli_XXXXXX";
+static const char *g_tmp; /* check_tmpdir() */
 static char g_out[1 << 16], g_err[1 << 16];
 
 static void slurp(const char *path, char *buf, size_t cap) {
@@ -74,6 +77,7 @@ static void expect_help(const char *cmd, const char *const *must) {
 }
 
 static void test_usage_errors(void) {
+    char args[1024];
     expect_error("", 2);
     expect_error("bogus", 2);
     expect_error("help bogus", 2);
@@ -86,7 +90,9 @@ static void test_usage_errors(void) {
     expect_error("train-lm --block 0", 2);
     expect_error("train-lm --data /nonexistent.txt --iters 1", 1);
     expect_error("perplexity --model data/stories260K.bin", 2); /* --text missing */
-    expect_error("convert --model data/stories260K.bin --out /tmp/x.st --dtype f8", 2);
+    snprintf(args, sizeof args, "convert --model data/stories260K.bin --out '%s' --dtype f8",
+             check_tmp("x.st"));
+    expect_error(args, 2);
     expect_error("train --epochs", 2);
     expect_error("train --epochs abc", 2);
     expect_error("train --epochs 1x", 2);
@@ -243,20 +249,22 @@ static void test_end_to_end(void) {
 
 int main(void) {
     g_bin = getenv("FRUGAL_BIN");
-    if (!g_bin || access(g_bin, X_OK) != 0) {
-        fprintf(stderr, "test_cli: set FRUGAL_BIN to the frugal binary (ctest does)\n");
+    if (!g_bin) return check_skip("test_cli", "FRUGAL_BIN is not set (ctest sets it)");
+    if (access(g_bin, X_OK) != 0) {
+        fprintf(stderr, "test_cli: FRUGAL_BIN=%s is not an executable\n", g_bin);
         return 1;
     }
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    g_tmp = check_tmpdir();
     test_usage_errors();
     test_runtime_errors();
     test_help();
-    test_end_to_end();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "chmod -R u+rwX '%s'; rm -rf '%s'", g_tmp, g_tmp);
-    CHECK(system(cmd) == 0, "cleanup");
+    struct fr_dataset ds;
+    if (fr_dataset_fashion_mnist(&ds, NULL, 0, 1) == 0) {
+        fr_dataset_free(&ds);
+        test_end_to_end();
+    } else {
+        printf("test_cli: SKIPPED in part: the end-to-end train/eval/report run (%s)\n",
+               fr_last_error());
+    }
     return check_report("test_cli");
 }

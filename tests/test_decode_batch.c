@@ -69,7 +69,7 @@ static double batched_vs_single(const struct fr_tf_model *m, int B) {
 
 int main(void) {
     fr_threads_set(2);
-    const char *path = "/tmp/frugal_test_decode_batch.safetensors";
+    const char *path = check_tmp("decode_batch.safetensors");
     int archs[2] = {FR_TF_LLAMA, FR_TF_GPT2}, dts[3] = {FR_F32, FR_F16, FR_BF16};
     for (int a = 0; a < 2; a++) {
         struct fr_tf_config c = config(archs[a]);
@@ -91,6 +91,5 @@ int main(void) {
         }
         fr_tf_free(&m);
     }
-    remove(path);
     return check_report("test_decode_batch");
 }

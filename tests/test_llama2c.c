@@ -12,31 +12,60 @@
 
 #define MODEL "data/stories260K.bin"
 
+#define REF "tests/data/stories260K_ref.txt"
+
+/* Reads REF: a "tokens ..." line (at most 64 ids), a "greedy ..." line (at
+ * most 128) and one line of V logits per token; '#' lines are comments.
+ * Returns the number of logit rows, or -1 when the file is missing or
+ * malformed (a failed CHECK says why): a fixture that ships with the repo
+ * must never pass by being absent or short. */
 static int read_ref(int32_t *tok, int *nt, int32_t *greedy, int *ng, float *logits, int V) {
-    FILE *f = fopen("tests/data/stories260K_ref.txt", "r");
-    if (!f) return -1;
-    char line[1 << 16];
     *nt = *ng = 0;
-    int row = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
+    FILE *f = fopen(REF, "r");
+    CHECK(f != NULL, "%s is missing (it ships with the repo)", REF);
+    if (!f) return -1;
+    static char line[1 << 16];
+    int row = 0, bad = 0;
+    while (!bad && fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0') continue;
         char *p = line, *end;
         if (!strncmp(line, "tokens ", 7) || !strncmp(line, "greedy ", 7)) {
             int32_t *dst = line[0] == 't' ? tok : greedy;
-            int *n = line[0] == 't' ? nt : ng;
+            int *n = line[0] == 't' ? nt : ng, cap = line[0] == 't' ? 64 : 128;
             p += 7;
-            for (long v; (v = strtol(p, &end, 10)), end != p; p = end) dst[(*n)++] = (int32_t)v;
+            for (long v; (v = strtol(p, &end, 10)), end != p; p = end) {
+                if (*n == cap) {
+                    CHECK(0, "%s: more than %d ids on a line", REF, cap);
+                    bad = 1;
+                    break;
+                }
+                dst[(*n)++] = (int32_t)v;
+            }
             continue;
         }
-        for (int i = 0; i < V; i++, p = end) logits[(size_t)row * V + i] = strtof(p, &end);
+        if (row == 64) {
+            CHECK(0, "%s: more than 64 rows of logits", REF);
+            bad = 1;
+            break;
+        }
+        for (int i = 0; i < V; i++, p = end) {
+            logits[(size_t)row * V + i] = strtof(p, &end);
+            if (end == p) {
+                CHECK(0, "%s: logit row %d has %d of %d values", REF, row, i, V);
+                bad = 1;
+                break;
+            }
+        }
         row++;
     }
     fclose(f);
-    return row;
+    return bad ? -1 : row;
 }
 
 static void write_bad(const char *path, const void *b, size_t n) {
     FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
     fwrite(b, 1, n, f);
     fclose(f);
 }
@@ -56,7 +85,16 @@ int main(void) {
     int nt, ng;
     float *ref = malloc(sizeof(float) * 64 * V);
     int rows = read_ref(tok, &nt, greedy, &ng, ref, V);
-    CHECK(rows == nt && nt > 0, "reference file has %d rows for %d tokens", rows, nt);
+    /* the batched-decode check below prefills up to 7 of the tokens */
+    CHECK(rows == nt && nt >= 7 && ng >= 2,
+          "%s has %d rows of logits for %d tokens and %d greedy ids (needs one row per token, "
+          ">= 7 tokens, >= 2 greedy ids)",
+          REF, rows, nt, ng);
+    if (rows != nt || nt < 7 || ng < 2) {
+        free(ref);
+        fr_tf_free(&m);
+        return check_report("test_llama2c");
+    }
 
     /* 1. logits of a fixed sequence in one prefill pass */
     struct fr_tf_state s;
@@ -154,12 +192,18 @@ int main(void) {
      * independent exporter (scripts/ref/llama2c_export.py, following
      * llama2.c's export.py): v1 gives exactly the legacy logits; v2 gives
      * exactly the logits of its dequantised weights in the legacy layout. */
-    int py = system("/usr/bin/python3 scripts/ref/llama2c_export.py " MODEL " /tmp/frugal_s260 "
-                    "> /dev/null 2>&1");
+    char prefix[768], v1[800], v2[800], v2deq[800], cmd[2048];
+    snprintf(prefix, sizeof prefix, "%s", check_tmp("s260"));
+    snprintf(v1, sizeof v1, "%s_v1.bin", prefix);
+    snprintf(v2, sizeof v2, "%s_v2.bin", prefix);
+    snprintf(v2deq, sizeof v2deq, "%s_v2deq_legacy.bin", prefix);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 scripts/ref/llama2c_export.py " MODEL " '%s' > /dev/null 2>&1",
+             prefix);
+    int py = system(cmd);
     CHECK(py == 0, "exporter ran (python3-numpy comes from scripts/install-deps.sh)");
     if (py == 0) {
-        const char *pairs[2][2] = {{"/tmp/frugal_s260_v1.bin", MODEL},
-                                   {"/tmp/frugal_s260_v2.bin", "/tmp/frugal_s260_v2deq_legacy.bin"}};
+        const char *pairs[2][2] = {{v1, MODEL}, {v2, v2deq}};
         for (int k = 0; k < 2; k++) {
             struct fr_tf_model a, b2m;
             int ra = fr_tf_load(&a, pairs[k][0]), rb = fr_tf_load(&b2m, pairs[k][1]);
@@ -168,7 +212,7 @@ int main(void) {
             struct fr_tf_state sa, sb;
             fr_tf_state_init(&sa, &a, 1, 64, 64, NULL, 0);
             fr_tf_state_init(&sb, &b2m, 1, 64, 64, NULL, 0);
-            float *la = malloc(sizeof(float) * 24 * V), *lb2 = malloc(sizeof(float) * 24 * V);
+            float *la = malloc(sizeof(float) * nt * V), *lb2 = malloc(sizeof(float) * nt * V);
             fr_tf_prefill(&sa, 0, tok, nt, la, 1);
             fr_tf_prefill(&sb, 0, tok, nt, lb2, 1);
             CHECK(memcmp(la, lb2, sizeof(float) * nt * V) == 0,
@@ -180,9 +224,6 @@ int main(void) {
             fr_tf_free(&a);
             fr_tf_free(&b2m);
         }
-        remove("/tmp/frugal_s260_v1.bin");
-        remove("/tmp/frugal_s260_v2.bin");
-        remove("/tmp/frugal_s260_v2deq_legacy.bin");
     }
 
     /* 7. fr_tf_copy_weights (frugal convert): a slab copy of the mapped
@@ -194,7 +235,7 @@ int main(void) {
         struct fr_tf_state sa, sb;
         fr_tf_state_init(&sa, &m, 1, 64, 64, NULL, 0);
         fr_tf_state_init(&sb, &cp, 1, 64, 64, NULL, 0);
-        float *la = malloc(sizeof(float) * 24 * V), *lb3 = malloc(sizeof(float) * 24 * V);
+        float *la = malloc(sizeof(float) * nt * V), *lb3 = malloc(sizeof(float) * nt * V);
         fr_tf_prefill(&sa, 0, tok, nt, la, 1);
         fr_tf_prefill(&sb, 0, tok, nt, lb3, 1);
         CHECK(memcmp(la, lb3, sizeof(float) * nt * V) == 0, "copied weights give the same logits");
@@ -212,30 +253,31 @@ int main(void) {
     CHECK(fread(buf, 1, n, f) == n, "read model");
     fclose(f);
     struct fr_tf_model bad;
-    write_bad("/tmp/frugal_trunc.bin", buf, n - 100);
-    CHECK(fr_tf_load(&bad, "/tmp/frugal_trunc.bin") != 0 && strstr(fr_last_error(), "size"),
-          "truncated: %s", fr_last_error());
+    char trunc[768], dims[768], nanf[768], tiny[768];
+    snprintf(trunc, sizeof trunc, "%s", check_tmp("trunc.bin"));
+    snprintf(dims, sizeof dims, "%s", check_tmp("dims.bin"));
+    snprintf(nanf, sizeof nanf, "%s", check_tmp("nan.bin"));
+    snprintf(tiny, sizeof tiny, "%s", check_tmp("tiny.bin"));
+    write_bad(trunc, buf, n - 100);
+    CHECK(fr_tf_load(&bad, trunc) != 0 && strstr(fr_last_error(), "size"), "truncated: %s",
+          fr_last_error());
     unsigned char *b2 = malloc(n);
     memcpy(b2, buf, n);
     int32_t heads = 7; /* dim 64 not a multiple of 7 */
     memcpy(b2 + 12, &heads, 4);
-    write_bad("/tmp/frugal_dims.bin", b2, n);
-    CHECK(fr_tf_load(&bad, "/tmp/frugal_dims.bin") != 0, "wrong dims: %s", fr_last_error());
+    write_bad(dims, b2, n);
+    CHECK(fr_tf_load(&bad, dims) != 0, "wrong dims: %s", fr_last_error());
     memcpy(b2, buf, n);
     float nan = NAN;
     memcpy(b2 + 28 + 4 * 1000, &nan, 4);
-    write_bad("/tmp/frugal_nan.bin", b2, n);
-    CHECK(fr_tf_load(&bad, "/tmp/frugal_nan.bin") != 0 && strstr(fr_last_error(), "finite"),
-          "NaN weights: %s", fr_last_error());
-    write_bad("/tmp/frugal_tiny.bin", buf, 10);
-    CHECK(fr_tf_load(&bad, "/tmp/frugal_tiny.bin") != 0, "10-byte file rejected");
+    write_bad(nanf, b2, n);
+    CHECK(fr_tf_load(&bad, nanf) != 0 && strstr(fr_last_error(), "finite"), "NaN weights: %s",
+          fr_last_error());
+    write_bad(tiny, buf, 10);
+    CHECK(fr_tf_load(&bad, tiny) != 0, "10-byte file rejected");
     CHECK(fr_tf_load(&bad, "/nonexistent/model.bin") != 0 &&
               strstr(fr_last_error(), "cannot open"),
           "missing file: %s", fr_last_error());
-    remove("/tmp/frugal_trunc.bin");
-    remove("/tmp/frugal_dims.bin");
-    remove("/tmp/frugal_nan.bin");
-    remove("/tmp/frugal_tiny.bin");
     free(buf);
     free(b2);
     free(ref);

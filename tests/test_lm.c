@@ -28,20 +28,35 @@ static void tiny(struct fr_lm_config *c, const char *data) {
 
 int main(void) {
     fr_threads_set(2);
+    /* the paths stay alive the whole test: copies, not check_tmp's rotating buffers */
+    char txt[768], best[768], sel[768], ckpt_a[768], ckpt_b[768], best_tok[800], sel_tok[800];
+    snprintf(txt, sizeof txt, "%s", check_tmp("lm.txt"));
+    snprintf(best, sizeof best, "%s", check_tmp("lm.safetensors"));
+    snprintf(best_tok, sizeof best_tok, "%s.tok", best);
+    snprintf(sel, sizeof sel, "%s", check_tmp("lm_sel.safetensors"));
+    snprintf(sel_tok, sizeof sel_tok, "%s.tok", sel);
+    snprintf(ckpt_a, sizeof ckpt_a, "%s", check_tmp("lm_a.ckpt"));
+    snprintf(ckpt_b, sizeof ckpt_b, "%s", check_tmp("lm_b.ckpt"));
     /* 40 KB of Shakespeare */
-    FILE *in = fopen("data/tinyshakespeare.txt", "rb"), *out = fopen("/tmp/frugal_lm.txt", "wb");
-    CHECK(in && out, "data/tinyshakespeare.txt present");
-    if (!in || !out) return check_report("test_lm");
+    FILE *in = fopen("data/tinyshakespeare.txt", "rb"), *out = fopen(txt, "wb");
+    CHECK(in != NULL, "data/tinyshakespeare.txt (shipped with the repo) is missing");
+    CHECK(out != NULL, "cannot write %s", txt);
+    if (!in || !out) {
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return check_report("test_lm");
+    }
     char *buf = malloc(40000);
     size_t n = fread(buf, 1, 40000, in);
+    CHECK(n == 40000, "data/tinyshakespeare.txt is short: %zu bytes", n);
     fwrite(buf, 1, n, out);
     fclose(in);
     fclose(out);
     free(buf);
 
     struct fr_lm_config c;
-    tiny(&c, "/tmp/frugal_lm.txt");
-    c.out = "/tmp/frugal_lm.safetensors";
+    tiny(&c, txt);
+    c.out = best;
     struct fr_lm_result r;
     int rc = fr_lm_train(&c, &r);
     CHECK(rc == 0, "train: %s", fr_last_error());
@@ -52,15 +67,13 @@ int main(void) {
     fr_lm_result_free(&r);
 
     struct fr_tf_model m;
-    CHECK(fr_tf_load(&m, "/tmp/frugal_lm.safetensors") == 0, "best checkpoint loads: %s",
-          fr_last_error());
+    CHECK(fr_tf_load(&m, best) == 0, "best checkpoint loads: %s", fr_last_error());
     struct fr_tokenizer *tok;
-    CHECK(fr_tokenizer_load("/tmp/frugal_lm.safetensors.tok", &tok) == 0, "tokenizer saved: %s",
-          fr_last_error());
+    CHECK(fr_tokenizer_load(best_tok, &tok) == 0, "tokenizer saved: %s", fr_last_error());
     int32_t *ids;
     int64_t nid;
     double nll;
-    CHECK(fr_lm_load_tokens("/tmp/frugal_lm.txt", tok, &ids, &nid) == 0, "encode");
+    CHECK(fr_lm_load_tokens(txt, tok, &ids, &nid) == 0, "encode");
     CHECK(fr_lm_nll(&m, ids, 2000, 32, &nll, NULL) == 0 && nll < 3.5, "nll %.3f", nll);
     free(ids);
     fr_tokenizer_free(tok);
@@ -68,16 +81,16 @@ int main(void) {
 
     /* select_full: the kept checkpoint is the one best on the whole validation
      * split, and best_val_loss is its score */
-    tiny(&c, "/tmp/frugal_lm.txt");
-    c.out = "/tmp/frugal_lm_sel.safetensors";
+    tiny(&c, txt);
+    c.out = sel;
     c.select_full = 1;
     c.iters = 40;
     c.eval_interval = 10;
     CHECK(fr_lm_train(&c, &r) == 0, "select_full train: %s", fr_last_error());
     double best_sel = r.best_val_loss;
     fr_lm_result_free(&r);
-    if (fr_tf_load(&m, c.out) == 0 && fr_tokenizer_load("/tmp/frugal_lm_sel.safetensors.tok", &tok) == 0) {
-        CHECK(fr_lm_load_tokens("/tmp/frugal_lm.txt", tok, &ids, &nid) == 0, "encode");
+    if (fr_tf_load(&m, c.out) == 0 && fr_tokenizer_load(sel_tok, &tok) == 0) {
+        CHECK(fr_lm_load_tokens(txt, tok, &ids, &nid) == 0, "encode");
         int64_t nval = nid - nid * 9 / 10;
         CHECK(fr_lm_nll(&m, ids + nid * 9 / 10, nval, 32, &nll, NULL) == 0 &&
                   fabs(nll - best_sel) < 1e-9 * (1 + nll),
@@ -89,20 +102,18 @@ int main(void) {
     } else {
         CHECK(0, "select_full checkpoint loads: %s", fr_last_error());
     }
-    remove("/tmp/frugal_lm_sel.safetensors");
-    remove("/tmp/frugal_lm_sel.safetensors.tok");
 
     /* resume: stopped at 20 of 40 iterations, then continued */
     struct fr_lm_config a, b;
-    tiny(&a, "/tmp/frugal_lm.txt");
+    tiny(&a, txt);
     a.iters = 40;
-    a.ckpt = "/tmp/frugal_lm_a.ckpt";
+    a.ckpt = ckpt_a;
     a.ckpt_every = 40;
     CHECK(fr_lm_train(&a, &r) == 0, "run A: %s", fr_last_error());
     fr_lm_result_free(&r);
-    tiny(&b, "/tmp/frugal_lm.txt");
+    tiny(&b, txt);
     b.iters = 40;
-    b.ckpt = "/tmp/frugal_lm_b.ckpt";
+    b.ckpt = ckpt_b;
     b.stop_after = 20;
     remove(b.ckpt);
     CHECK(fr_lm_train(&b, &r) == 0 && r.iters_done == 20, "run B stops at 20");
@@ -126,19 +137,14 @@ int main(void) {
     fr_st_close(fb);
 
     struct fr_lm_config bad;
-    tiny(&bad, "/tmp/frugal_lm.txt");
+    tiny(&bad, txt);
     bad.block = 0;
     CHECK(fr_lm_train(&bad, &r) != 0, "block 0 refused");
     tiny(&bad, "/nonexistent.txt");
     CHECK(fr_lm_train(&bad, &r) != 0 && strstr(fr_last_error(), "cannot open"), "missing data: %s",
           fr_last_error());
-    tiny(&bad, "/tmp/frugal_lm.txt");
+    tiny(&bad, txt);
     bad.model.n_heads = 3;
     CHECK(fr_lm_train(&bad, &r) != 0, "dim not divisible by heads refused: %s", fr_last_error());
-    remove("/tmp/frugal_lm.txt");
-    remove("/tmp/frugal_lm.safetensors");
-    remove("/tmp/frugal_lm.safetensors.tok");
-    remove(a.ckpt);
-    remove(b.ckpt);
     return check_report("test_lm");
 }

@@ -34,7 +34,7 @@ static struct fr_model *mlp(uint64_t seed) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.in_h = mc.in_w = S;
-    return fr_model_create("mlp", &mc, seed);
+    return fr_model_new("mlp", &mc, seed);
 }
 
 static int64_t scoped_masked(const struct fr_params *p, const int *sel, int64_t *n) {
@@ -237,7 +237,7 @@ static void test_soups(void) {
     const int K = 4;
     struct fr_ingredient ing[4];
     for (int i = 0; i < K; i++) {
-        fr_fit_config_defaults(&ing[i].fit);
+        fr_fit_classifier_config_defaults(&ing[i].fit);
         ing[i].fit.epochs = 0;
         ing[i].fit.steps = 6 + 2 * i;
         ing[i].fit.batch = 32;

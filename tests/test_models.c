@@ -44,13 +44,13 @@ static void test_counts(const struct expect *e, struct fr_model *m) {
 static void test_fit(const char *arch) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
-    struct fr_model *m = fr_model_create(arch, &mc, 42);
+    struct fr_model *m = fr_model_new(arch, &mc, 42);
     CHECK(m != NULL, "%s: create: %s", arch, fr_last_error());
     if (!m) return;
     const int B = 16;
     struct fr_ctx *ctx = fr_ctx_new(16 << 20);
-    struct fr_tensor *x = fr_tensor_alloc(FR_F32, 4, (int64_t[]){28, 28, 1, B});
-    struct fr_tensor *y = fr_tensor_alloc(FR_I32, 1, (int64_t[]){B});
+    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, B});
+    struct fr_tensor *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
     struct fr_rng r;
     fr_rng_seed(&r, 7);
     fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);
@@ -100,7 +100,7 @@ static void test_meta_and_errors(void) {
     mc.n_classes = 7;
     mc.in_channels = 3;
     mc.in_h = mc.in_w = 32;
-    struct fr_model *m = fr_model_create("cnn", &mc, 1);
+    struct fr_model *m = fr_model_new("cnn", &mc, 1);
     CHECK(m && fr_params_find(&m->params, "fc1.weight")->t->ne[0] == 64 * 8 * 8 &&
               fr_params_find(&m->params, "fc2.bias")->t->ne[0] == 7,
           "cnn 3x32x32 / 7 classes shapes");
@@ -119,8 +119,8 @@ static void test_meta_and_errors(void) {
     fr_model_free(m);
 
     /* same seed, same weights; different seed, different weights */
-    struct fr_model *a = fr_model_create("mlp", NULL, 3), *b = fr_model_create("mlp", NULL, 3),
-                    *c = fr_model_create("mlp", NULL, 4);
+    struct fr_model *a = fr_model_new("mlp", NULL, 3), *b = fr_model_new("mlp", NULL, 3),
+                    *c = fr_model_new("mlp", NULL, 4);
     CHECK(a && b && c && memcmp(a->params.data, b->params.data, a->params.n * 4) == 0 &&
               memcmp(a->params.data, c->params.data, a->params.n * 4) != 0,
           "seeded init");
@@ -133,20 +133,20 @@ static void test_meta_and_errors(void) {
     fr_model_free(b);
     fr_model_free(c);
 
-    CHECK(fr_model_create("resnet21", NULL, 1) == NULL && strstr(fr_last_error(), "resnet21"),
+    CHECK(fr_model_new("resnet21", NULL, 1) == NULL && strstr(fr_last_error(), "resnet21"),
           "unknown model error: %s", fr_last_error());
     mc.in_h = 4;
-    CHECK(fr_model_create("resnet20", &mc, 1) == NULL && strstr(fr_last_error(), "smaller"),
+    CHECK(fr_model_new("resnet20", &mc, 1) == NULL && strstr(fr_last_error(), "smaller"),
           "too-small input error: %s", fr_last_error());
     mc.n_classes = 0;
-    CHECK(fr_model_create("mlp", &mc, 1) == NULL, "zero classes accepted");
+    CHECK(fr_model_new("mlp", &mc, 1) == NULL, "zero classes accepted");
     fr_model_free(NULL);
 }
 
 int main(void) {
     fr_threads_set(2);
     for (size_t i = 0; i < sizeof g_expect / sizeof g_expect[0]; i++) {
-        struct fr_model *m = fr_model_create(g_expect[i].arch, NULL, 1);
+        struct fr_model *m = fr_model_new(g_expect[i].arch, NULL, 1);
         CHECK(m != NULL, "%s: %s", g_expect[i].arch, fr_last_error());
         if (m) test_counts(&g_expect[i], m);
         fr_model_free(m);

@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_tmp[] = "/tmp/frugal_test_prune_XXXXXX";
+static const char *g_tmp; /* this test's own directory (check_tmpdir) */
 
 /* ---- a slab of hand-made tensors ---- */
 
@@ -316,7 +316,7 @@ static void test_optim_masked(void) {
     fr_model_config_defaults(&mc);
     const int kinds[3][2] = {{FR_OPT_SGD, 0}, {FR_OPT_SGD, 1}, {FR_OPT_ADAMW, 0}};
     for (int a = 0; a < 3; a++) {
-        struct fr_model *m = fr_model_create("mlp", &mc, 1);
+        struct fr_model *m = fr_model_new("mlp", &mc, 1);
         int *sel = calloc(m->params.count, sizeof *sel);
         fr_prune_scope(&m->params, NULL, NULL, sel);
         struct fr_prune_config pc;
@@ -507,7 +507,7 @@ static void test_batch_loss(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.in_h = mc.in_w = 8;
-    struct fr_model *m = fr_model_create("mlp", &mc, 4);
+    struct fr_model *m = fr_model_new("mlp", &mc, 4);
     struct fr_dataset ds = {0};
     ds.n = 6, ds.C = 1, ds.H = ds.W = 8, ds.nclass = 10;
     ds.x = malloc(sizeof(float) * 6 * 64);
@@ -638,7 +638,7 @@ static void test_snip_grasp(void) {
 static void test_save_load(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
-    struct fr_model *a = fr_model_create("cnn", &mc, 1), *b = fr_model_create("cnn", &mc, 2);
+    struct fr_model *a = fr_model_new("cnn", &mc, 1), *b = fr_model_new("cnn", &mc, 2);
     int *sel = calloc(a->params.count, sizeof *sel);
     fr_prune_scope(&a->params, NULL, NULL, sel);
     struct fr_prune_config pc;
@@ -688,7 +688,7 @@ static void test_save_load(void) {
     fr_sparsity_table_free(&ta);
     fr_sparsity_table_free(&tb);
     /* a checkpoint without a mask loads without one */
-    struct fr_model *c = fr_model_create("cnn", &mc, 3);
+    struct fr_model *c = fr_model_new("cnn", &mc, 3);
     struct fr_sparsity_table tc;
     CHECK(fr_sparsity_table_params(&c->params, NULL, &tc) == 0 && tc.scope > 0 &&
               tc.scope_masked == 0,
@@ -698,7 +698,7 @@ static void test_save_load(void) {
     CHECK(fr_prune_load(&c->params, plain, NULL, &has) == 0 && has == 0 && c->params.mask == NULL,
           "no mask in, no mask out");
     /* a mask of the wrong size is refused (mlp slab vs cnn file) */
-    struct fr_model *d = fr_model_create("mlp", &mc, 3);
+    struct fr_model *d = fr_model_new("mlp", &mc, 3);
     CHECK(fr_prune_load(&d->params, path, NULL, &has) != 0, "cnn checkpoint into mlp refused");
     fr_model_free(a);
     fr_model_free(b);
@@ -794,14 +794,14 @@ static void save_model(struct fr_model *m, const struct fr_model *meta_from, con
 static void test_cli(void) {
     const char *bin = getenv("FRUGAL_BIN");
     if (!bin) {
-        CHECK(0, "set FRUGAL_BIN to the frugal binary (ctest does)");
+        printf("test_prune: SKIPPED in part: the `frugal prune` checks (FRUGAL_BIN not set)\n");
         return;
     }
     struct fr_model_config mc, small;
     fr_model_config_defaults(&mc);
     small = mc;
     small.in_h = small.in_w = 14;
-    struct fr_model *m = fr_model_create("mlp", &mc, 1), *s = fr_model_create("mlp", &small, 1);
+    struct fr_model *m = fr_model_new("mlp", &mc, 1), *s = fr_model_new("mlp", &small, 1);
     char ck[300], bad[300], out[300], args[1200];
     snprintf(ck, sizeof ck, "%s/mlp.safetensors", g_tmp);
     snprintf(bad, sizeof bad, "%s/wrong.safetensors", g_tmp);
@@ -817,7 +817,7 @@ static void test_cli(void) {
     CHECK(rc == 0 && strstr(g_out, "fc1.weight") && strstr(g_out, "overall"),
           "sparsity table: exit %d: %s%s", rc, g_out, g_err);
     CHECK(strstr(g_out, "80.00%") != NULL, "the scope is 80%% sparse: %s", g_out);
-    struct fr_model *r = fr_model_create("mlp", &mc, 9);
+    struct fr_model *r = fr_model_new("mlp", &mc, 9);
     int has = 0;
     CHECK(fr_prune_load(&r->params, out, NULL, &has) == 0 && has, "CLI output carries the mask");
     fr_model_free(r);
@@ -845,7 +845,7 @@ static void test_cli(void) {
                  "--out %s", out, ft);
         rc = run(bin, args);
         CHECK(rc == 0 && strstr(g_out, "test acc"), "train --init: exit %d: %s%s", rc, g_out, g_err);
-        struct fr_model *a = fr_model_create("mlp", &mc, 9), *b = fr_model_create("mlp", &mc, 9);
+        struct fr_model *a = fr_model_new("mlp", &mc, 9), *b = fr_model_new("mlp", &mc, 9);
         int ha = 0, hb = 0;
         if (fr_prune_load(&a->params, out, NULL, &ha) == 0 && fr_prune_load(&b->params, ft, NULL, &hb) == 0) {
             int64_t same_mask = 0, zero = 0, moved = 0, masked = 0;
@@ -881,7 +881,7 @@ static void test_cli(void) {
             rc = run(bin, args);
             CHECK(rc == 0 && strstr(g_out, "test acc") && strstr(g_out, "70.00%"),
                   "prune %s: exit %d: %s%s", iter[i], rc, g_out, g_err);
-            struct fr_model *q = fr_model_create("mlp", &mc, 9);
+            struct fr_model *q = fr_model_new("mlp", &mc, 9);
             has = 0;
             CHECK(fr_prune_load(&q->params, out, NULL, &has) == 0 && has, "%s: mask", iter[i]);
             fr_model_free(q);
@@ -934,10 +934,7 @@ static void test_cli(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    g_tmp = check_tmpdir();
     test_lowest();
     test_scope();
     test_global_and_layerwise();
@@ -950,8 +947,5 @@ int main(void) {
     test_save_load();
     test_essential_index();
     test_cli();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (system(cmd) != 0) fprintf(stderr, "test_prune: could not remove %s\n", g_tmp);
     return check_report("test_prune");
 }

@@ -343,7 +343,7 @@ static void test_degenerate_and_errors(void) {
     fr_sets_probe_defaults(&o);
     CHECK(fr_sets_probe(&e, 0, &o, &rng, &r, NULL, NULL) == FR_EINVAL, "n = 0 rejected");
     float tx[4], ty[4];
-    CHECK(fr_sets_task_make(FR_SETS_TASK_CPAIR, 2, 3, 1, &rng, tx, ty) == FR_EINVAL,
+    CHECK(fr_sets_task_generate(FR_SETS_TASK_CPAIR, 2, 3, 1, &rng, tx, ty) == FR_EINVAL,
           "complex task with odd D rejected");
     CHECK(fr_sets_phi_parse("lp") == FR_SETS_LP && fr_sets_phi_parse("x") == -1, "phi parse");
     CHECK(fr_sets_task_parse("rank") == FR_SETS_TASK_RANK && fr_sets_task_parse("") == -1, "task parse");
@@ -355,14 +355,14 @@ static void test_tasks(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 41);
     float x[3 * 2], y[3];
-    fr_sets_task_make(FR_SETS_TASK_PAIRPROD, 3, 2, 1, &rng, x, y);
+    fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, 3, 2, 1, &rng, x, y);
     double s = 0;
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++) s += x[2 * i] * x[2 * j] + x[2 * i + 1] * x[2 * j + 1];
     CHECK_NEAR(y[0], s, 1e-6, "pairprod target");
-    fr_sets_task_make(FR_SETS_TASK_SORTED0, 3, 2, 1, &rng, x, y);
+    fr_sets_task_generate(FR_SETS_TASK_SORTED0, 3, 2, 1, &rng, x, y);
     CHECK(y[0] <= y[1] && y[1] <= y[2], "sorted0 sorted");
-    fr_sets_task_make(FR_SETS_TASK_RANK, 3, 2, 1, &rng, x, y);
+    fr_sets_task_generate(FR_SETS_TASK_RANK, 3, 2, 1, &rng, x, y);
     CHECK(fabs(y[0] + y[1] + y[2] - 1.5) < 1e-6, "ranks are {0, 0.5, 1}");
     double z[4] = {1, 2, 3, 4}, o[4];
     fr_sets_complex_split(z, 1, 2, o);
@@ -377,8 +377,8 @@ static void test_training(void) {
     int64_t n = 3, d = 2, ntr = 2048, nte = 512;
     float *xtr = malloc(sizeof(float) * (size_t)(ntr * n * d)), *ytr = malloc(sizeof(float) * (size_t)ntr);
     float *xte = malloc(sizeof(float) * (size_t)(nte * n * d)), *yte = malloc(sizeof(float) * (size_t)nte);
-    fr_sets_task_make(FR_SETS_TASK_PAIRPROD, n, d, ntr, &rng, xtr, ytr);
-    fr_sets_task_make(FR_SETS_TASK_PAIRPROD, n, d, nte, &rng, xte, yte);
+    fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, n, d, ntr, &rng, xtr, ytr);
+    fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, n, d, nte, &rng, xte, yte);
     struct fr_sets_train_opts o;
     fr_sets_train_defaults(&o);
     o.steps = 400;

@@ -19,7 +19,6 @@
 #include "frugal/tokenizer.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -162,15 +161,21 @@ static void test_gpt2_real(void) {
     size_t n;
     uint8_t *f = read_file("tests/data/gpt2_subset_sample.txt", &n);
     struct fr_tokenizer *t = load("tests/data/tok_gpt2_subset.json");
-    CHECK(f != NULL, "gpt2_subset_sample.txt missing");
+    CHECK(f != NULL, "tests/data/gpt2_subset_sample.txt is missing (it ships with the repo)");
     if (!f || !t) goto cleanup;
     f[n] = 0;
+    /* a line of GPT-2's ids, then the text they encode */
     int32_t want[2000];
     int64_t nw = 0;
-    char *p = (char *)f;
-    while (*p != '\n' && nw < 2000)
-        want[nw++] = (int32_t)strtol(p, &p, 10);
+    char *p = (char *)f, *e;
+    for (long v; *p != '\n' && nw < 2000 && (v = strtol(p, &e, 10), e != p); p = e)
+        want[nw++] = (int32_t)v;
     size_t off = (size_t)(p + 1 - (char *)f);
+    CHECK(*p == '\n' && nw > 0 && off < n,
+          "tests/data/gpt2_subset_sample.txt: want a line of ids, then text (%lld ids, %zu of %zu "
+          "bytes)",
+          (long long)nw, off, n);
+    if (*p != '\n' || nw == 0 || off >= n) goto cleanup;
     check_ids(t, (const char *)f + off, n - off, 0, want, nw, "gpt2 subset (GPT-2's own ids)");
 cleanup:
     fr_tokenizer_free(t);
@@ -412,8 +417,7 @@ static void check_same_tokenizer(struct fr_tokenizer *a, struct fr_tokenizer *b,
 }
 
 static void check_save_load(struct fr_tokenizer *t, const char *what) {
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/frugal_tok_%d.bin", (int)getpid());
+    const char *path = check_tmp("tok_saved.bin");
     CHECK(fr_tokenizer_save(t, path) == 0, "%s: save: %s", what, fr_last_error());
     struct fr_tokenizer *u = NULL;
     CHECK(fr_tokenizer_load(path, &u) == 0, "%s: reload: %s", what, fr_last_error());
@@ -636,8 +640,13 @@ static void put_i32(uint8_t *p, int32_t v) {
 static void test_malformed(void) {
     size_t n;
     uint8_t *bin = read_file("tests/data/tok_llama2c_tiny.bin", &n);
-    CHECK(bin != NULL, "fixture");
-    if (!bin) return;
+    /* the cuts and patches below reach 20 bytes into the file */
+    CHECK(bin != NULL && n >= 20, "tests/data/tok_llama2c_tiny.bin is missing or short (%zu bytes)",
+          bin ? n : 0);
+    if (!bin || n < 20) {
+        free(bin);
+        return;
+    }
     uint8_t *cp = malloc(n);
     expect_fail(bin, 2, FR_EFORMAT, "truncated header", "bin: 2 bytes");
     expect_fail(bin, 4, FR_EFORMAT, "at least 3", "bin: no tokens");
@@ -717,10 +726,10 @@ static void test_malformed(void) {
      * working tokenizer, never a crash (the sanitizer build checks memory) */
     const char *files[] = {"tests/data/tok_llama2c_tiny.bin", "tests/data/tok_gpt2_tiny.json",
                            "tests/data/tok_llama_tiny.json", NULL};
-    char saved[64];
-    snprintf(saved, sizeof saved, "/tmp/frugal_tok_m_%d.bin", (int)getpid());
+    char saved[768];
+    snprintf(saved, sizeof saved, "%s", check_tmp("tok_m.bin"));
     struct fr_tokenizer *g = load(files[1]);
-    if (g) fr_tokenizer_save(g, saved);
+    if (g) CHECK(fr_tokenizer_save(g, saved) == 0, "save %s: %s", saved, fr_last_error());
     fr_tokenizer_free(g);
     files[3] = saved;
     struct fr_rng r;
@@ -728,7 +737,11 @@ static void test_malformed(void) {
     for (int f = 0; f < 4; f++) {
         size_t len;
         uint8_t *buf = read_file(files[f], &len);
-        if (!buf) continue;
+        CHECK(buf != NULL && len > 0, "%s is missing or empty", files[f]);
+        if (!buf || len == 0) {
+            free(buf);
+            continue;
+        }
         int ok = 0, err = 0;
         size_t step = len / 300 + 1;
         for (size_t cut = 0; cut < len; cut += step)
@@ -747,7 +760,6 @@ static void test_malformed(void) {
         free(m);
         free(buf);
     }
-    remove(saved);
     free(cp);
     free(bin);
 }

@@ -180,7 +180,7 @@ int main(void) {
     fr_tf_free(&b);
 
     /* save / load */
-    const char *path = "/tmp/frugal_test_tf.safetensors";
+    const char *path = check_tmp("tf.safetensors");
     CHECK(fr_tf_save(&mg, path, FR_F32) == 0, "save: %s", fr_last_error());
     struct fr_tf_model r;
     CHECK(fr_tf_load_ex(&r, path, FR_TF_TRAINABLE) == 0, "load: %s", fr_last_error());

@@ -37,7 +37,7 @@ static double forward_sum(struct fr_model *m, struct fr_tensor *x, int64_t *n_ou
 }
 
 static void test_counts(void) {
-    struct fr_model *m = fr_model_create("vit", NULL, 1);
+    struct fr_model *m = fr_model_new("vit", NULL, 1);
     CHECK(m != NULL, "create: %s", fr_last_error());
     if (!m) return;
     CHECK(fr_params_count_trainable(&m->params) == 71946, "vit: %lld trainable, by hand 71946",
@@ -63,15 +63,15 @@ static void test_shapes_and_seed(void) {
     mc.in_channels = 3;
     mc.in_h = mc.in_w = 32;
     mc.n_classes = 7;
-    struct fr_model *a = fr_model_create("vit", &mc, 5), *b = fr_model_create("vit", &mc, 5),
-                    *c = fr_model_create("vit", &mc, 6);
+    struct fr_model *a = fr_model_new("vit", &mc, 5), *b = fr_model_new("vit", &mc, 5),
+                    *c = fr_model_new("vit", &mc, 6);
     CHECK(a && b && c, "create 3x32x32: %s", fr_last_error());
     if (!a || !b || !c) goto done;
     CHECK(fr_params_find(&a->params, "pos_embed")->t->ne[1] == 64, "32x32 -> 64 tokens");
     CHECK(memcmp(a->params.data, b->params.data, a->params.n * 4) == 0 &&
               memcmp(a->params.data, c->params.data, a->params.n * 4) != 0,
           "seeded init");
-    struct fr_tensor *x = fr_tensor_alloc(FR_F32, 4, (int64_t[]){32, 32, 3, 5});
+    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){32, 32, 3, 5});
     struct fr_rng r;
     fr_rng_seed(&r, 3);
     fr_rng_fill_uniform(&r, x->data, fr_nelem(x), -1, 1);
@@ -81,14 +81,14 @@ static void test_shapes_and_seed(void) {
     CHECK(sa == sb && isfinite(sa), "same seed, same logits (%g vs %g)", sa, sb);
     fr_tensor_free(x);
     /* wrong input shape: a clear error, no crash */
-    x = fr_tensor_alloc(FR_F32, 4, (int64_t[]){28, 28, 1, 2});
+    x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, 2});
     struct fr_ctx *ctx = fr_ctx_new(1 << 20);
     CHECK(a->forward(a, ctx, x) == NULL && strstr(fr_last_error(), "vit"), "bad input: %s",
           fr_last_error());
     fr_ctx_free(ctx);
     fr_tensor_free(x);
     mc.in_h = 3;
-    CHECK(fr_model_create("vit", &mc, 1) == NULL && strstr(fr_last_error(), "patch"),
+    CHECK(fr_model_new("vit", &mc, 1) == NULL && strstr(fr_last_error(), "patch"),
           "too-small input: %s", fr_last_error());
 done:
     fr_model_free(a);
@@ -98,12 +98,12 @@ done:
 
 /* 16 fixed random images, random labels, AdamW: the loss must halve. */
 static void test_fit(void) {
-    struct fr_model *m = fr_model_create("vit", NULL, 42);
+    struct fr_model *m = fr_model_new("vit", NULL, 42);
     if (!m) return;
     const int B = 16;
     struct fr_ctx *ctx = fr_ctx_new(32 << 20);
-    struct fr_tensor *x = fr_tensor_alloc(FR_F32, 4, (int64_t[]){28, 28, 1, B});
-    struct fr_tensor *y = fr_tensor_alloc(FR_I32, 1, (int64_t[]){B});
+    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, B});
+    struct fr_tensor *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
     struct fr_rng r;
     fr_rng_seed(&r, 7);
     fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);

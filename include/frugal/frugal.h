@@ -51,7 +51,7 @@
  * END EXAMPLE
  *
  * A whole training run with batches, checkpoints and resume is the loop in
- * train.h (fr_fit_loop) rather than a hand-written one like the above.
+ * train.h (fr_fit) rather than a hand-written one like the above.
  *
  * Errors: functions return 0 or a negative FR_E* code, or NULL, and
  * fr_last_error() says why in one line. The library never prints to

@@ -12,13 +12,13 @@
  *
  * Fine-tuning: with `init` the run starts from a checkpoint's weights (any
  * format fr_tf_load reads, converted to an f32 slab; its architecture and
- * context replace `model`) and its keep-mask when it has one. With
- * prune_sparsity > 0 the body's matrices (the FR_PARAM_PRUNABLE tensors:
- * attention q/k/v/o or fused qkv, MLP matrices; never embeddings, norms,
- * biases, positions or the LM head) are then pruned by one-shot magnitude
- * (prune.h; global, or per tensor with prune_layerwise). Pruned weights stay
- * exactly zero through AdamW (optim.h honours p->mask) and the saved
- * checkpoint carries the mask.
+ * context replace `model`) and its keep-mask when it has one. A `prepare`
+ * hook then gets the starting model, e.g. to prune it (methods/prune.h:
+ * fr_lm_prune_hook magnitude-prunes the body's matrices). Pruned weights
+ * stay exactly zero through AdamW (optim.h honours p->mask) and the saved
+ * checkpoint carries the mask. Training is the one training loop
+ * (train.h): resumable checkpoints record the run's settings and a resume
+ * with different ones is refused.
  */
 #ifndef FRUGAL_LM_H
 #define FRUGAL_LM_H
@@ -53,8 +53,13 @@ struct fr_lm_config {
     int64_t stop_after; /* stop as if killed after this many iterations (tests) */
     const char *init;      /* start from this checkpoint (NULL: random init); a "char" or
                               "bpe" tokenizer setting then means init + ".tok" */
-    double prune_sparsity; /* OMP the prunable matrices to this fraction at start, [0, 1) */
-    int prune_layerwise;   /* the same sparsity in each matrix instead of a global threshold */
+    /* Optional: called once on the starting model (after init is loaded,
+     * before it is scored and trained), e.g. to prune it. prepare_name
+     * (required with prepare) says what it does; it is recorded in resumable
+     * checkpoints. A nonzero return stops the run and is returned. */
+    int (*prepare)(void *user, struct fr_tf_model *m);
+    void *prepare_user;
+    const char *prepare_name;
     void (*progress)(void *user, int64_t it, int64_t iters, double loss, double lr,
                      int is_eval, double val_loss);
     void *user;
@@ -66,8 +71,8 @@ struct fr_lm_result {
     /* best_val_loss: the lowest selection score (the estimate, or with
        select_full the whole split); full_val_loss: the final weights on the
        whole split */
-    double init_val_loss; /* whole validation split before the first step, after pruning
-                             (computed when init or prune_sparsity is set, else NAN) */
+    double init_val_loss; /* whole validation split before the first step, after prepare
+                             (computed when init or prepare is set, else NAN) */
     double scope_sparsity; /* fraction of the prunable weights that are zero at the end */
     double seconds, tokens_per_s;
     int64_t n_params, vocab;
@@ -80,7 +85,7 @@ struct fr_lm_result {
 void fr_lm_config_defaults(struct fr_lm_config *c);
 /* Trains (or, with init, fine-tunes) as described above; r is filled (free
  * it with fr_lm_result_free, also on error). Errors: FR_EINVAL for bad
- * settings (prune_sparsity outside [0, 1), block longer than an init model's
+ * settings (block longer than an init model's
  * context, a tokenizer whose vocabulary differs from the init model's), the
  * loaders' and tokenizer's errors, FR_ENOMEM. */
 int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *r);
@@ -90,10 +95,6 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *r);
  * may be NULL, says which). m is zeroed first; on error it holds nothing. */
 int fr_lm_load_trainable(struct fr_tf_model *m, const char *path, int *has_mask);
 
-/* Magnitude-prunes m's prunable matrices (FR_PARAM_PRUNABLE) to `sparsity`
- * (global threshold, or per matrix when layerwise); masks only grow (prune.h).
- * FR_EINVAL for sparsity outside [0, 1) or a model without a slab. */
-int fr_lm_prune(struct fr_tf_model *m, double sparsity, int layerwise);
 void fr_lm_result_free(struct fr_lm_result *r);
 
 /* Reads a text file into tokens with the tokenizer (or an .ids file as is). */

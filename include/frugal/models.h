@@ -2,7 +2,7 @@
  *
  *     struct fr_model_config mc;
  *     fr_model_config_defaults(&mc);               // 10 classes, 1x28x28 input
- *     struct fr_model *m = fr_model_create("cnn", &mc, seed);
+ *     struct fr_model *m = fr_model_new("cnn", &mc, seed);
  *     fr_t *logits = m->forward(m, ctx, x);        // x {W,H,C,N} -> {n_classes, N}
  *     ... m->params is the slab the optimizer and checkpoints work on ...
  *     fr_model_free(m);
@@ -63,7 +63,7 @@ void fr_model_config_defaults(struct fr_model_config *c);
  * architecture. NULL with FR_ENOTFOUND ("unknown model 'x' (known: ...)") or
  * FR_EINVAL (config the architecture cannot take, mim != 0 for anything but
  * vit) in fr_last_error(). */
-struct fr_model *fr_model_create(const char *arch, const struct fr_model_config *cfg,
+struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg,
                                  uint64_t seed);
 void fr_model_free(struct fr_model *m);
 
@@ -94,6 +94,15 @@ const char *fr_model_list(void);
 int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
 int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
                        size_t arch_size, struct fr_model_config *cfg);
+
+/* The architecture and config an image-classifier checkpoint's metadata
+ * records (fr_model_meta_write): 0, or an error naming the file. */
+int fr_model_arch_load(const char *path, char *arch, size_t cap, struct fr_model_config *cfg);
+/* The model a checkpoint's metadata names, built and loaded from it with its
+ * keep-mask when it has one (*has_mask, may be NULL, says which); other run
+ * state in the file (optimizer moments, counters) is ignored. NULL with an
+ * error naming the file. Free with fr_model_free. */
+struct fr_model *fr_model_load(const char *path, int *has_mask);
 
 /* SimMIM-style masked-patch reconstruction loss of a vit built with mim=1.
  * x {W, H, C, N} f32 (normalised images). Per image, exactly

@@ -8,7 +8,7 @@
  * data and carry their own strides; an expanded (broadcast) dim has stride 0.
  *
  * Ownership: tensors made by ops live in a context's arena and die at
- * fr_ctx_reset(). Standalone tensors from fr_tensor_alloc() are owned by the
+ * fr_ctx_reset(). Standalone tensors from fr_tensor_new() are owned by the
  * caller (fr_tensor_free). Parameters live in a slab (params.h).
  *
  * Gradients: a tensor's grad, when present, is a contiguous tensor of the
@@ -66,7 +66,7 @@ const char *fr_shape_str(const struct fr_tensor *t, char *buf, size_t n);
 void fr_tensor_set_shape(struct fr_tensor *t, enum fr_dtype dt, int ndim, const int64_t *ne);
 
 /* Standalone tensor (malloc, 64-byte aligned data, zeroed). NULL on failure. */
-struct fr_tensor *fr_tensor_alloc(enum fr_dtype dt, int ndim, const int64_t *ne);
+struct fr_tensor *fr_tensor_new(enum fr_dtype dt, int ndim, const int64_t *ne);
 void fr_tensor_free(struct fr_tensor *t);
 
 /* Element access by flat logical index (any strides), as double. For tests,

@@ -87,10 +87,10 @@ void fr_train_result_free(struct fr_train_result *res);
 
 /* ---- the one training loop ----
  *
- * fr_fit_loop runs mini-batch training of a parameter slab; every trainer in
+ * fr_fit runs mini-batch training of a parameter slab; every trainer in
  * frugal is this loop with hooks: image classification (fr_train_run,
- * fr_fit), language models (lm.h), DeepSets (methods/sets.h) and the
- * experiments. One step: hooks->next gives a batch, zero the gradients,
+ * fr_fit_classifier), language models (lm.h), DeepSets (methods/sets.h)
+ * and the experiments. One step: hooks->next gives a batch, zero the gradients,
  * hooks->loss records the loss, backward, a non-finite loss stops the run,
  * clip, optimizer step at lr = schedule(step), the arena is reset. The
  * optimizer and schedule come from c->optim (fr_optim_build); masked
@@ -155,7 +155,7 @@ struct fr_fit_hooks {
 /* A hook's "stop here, no error". */
 #define FR_FIT_STOP 1
 
-struct fr_loop_config {
+struct fr_fit_config {
     struct fr_optim_spec optim;
     int64_t steps;      /* stop after this many steps in all (0: by epochs) */
     int64_t epochs;     /* stop after this many epochs (0: by steps) */
@@ -190,16 +190,16 @@ struct fr_fit_result {
 /* Runs the loop on slab p (see above). Errors: FR_EINVAL for a bad config
  * or a non-finite loss (the run stops there), the hooks' and checkpoint
  * errors. res is filled as far as the run got. */
-int fr_fit_loop(struct fr_params *p, const struct fr_loop_config *c, const struct fr_fit_hooks *h,
+int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
                 struct fr_fit_result *res);
 
 /* ---- image classifiers: train / evaluate a model the caller holds ----
  *
- * fr_fit runs mini-batch training of m on the samples sub (NULL: all) of ds
+ * fr_fit_classifier runs mini-batch training of m on the samples sub (NULL: all) of ds
  * from m's current weights, keeping m->params.mask (pruned weights and
  * their optimizer moments stay exactly zero). It is what fine-tuning,
  * pretraining for transfer, IMP/ISP rounds and weak-model training share:
- * fr_fit_loop with the image loader (last partial batch dropped), cross
+ * fr_fit with the image loader (last partial batch dropped), cross
  * entropy (or c->loss) and no checkpoints. Deterministic for a given seed
  * and thread count. */
 struct fr_model;
@@ -208,7 +208,7 @@ struct fr_tensor;
 struct fr_dataset;
 struct fr_subset;
 
-struct fr_fit_config {
+struct fr_fit_classifier_config {
     int64_t steps;      /* optimizer steps, cycling over epochs (> 0), or ... */
     int epochs;         /* ... whole epochs when steps == 0 */
     int batch;          /* default 128 (a last partial batch is dropped) */
@@ -227,23 +227,23 @@ struct fr_fit_config {
                               struct fr_tensor *x, struct fr_tensor *y);
     void *loss_user;
     /* Called after optimizer step `step` (1-based) with that batch's loss;
-     * a nonzero return stops training and is returned by fr_fit. */
+     * a nonzero return stops training and is returned by fr_fit_classifier. */
     int (*on_step)(void *user, struct fr_model *m, int64_t step, int64_t total, double loss);
     void *step_user;
 };
 
 /* The defaults above. */
-void fr_fit_config_defaults(struct fr_fit_config *c);
+void fr_fit_classifier_config_defaults(struct fr_fit_classifier_config *c);
 /* Trains m (see above). ctx: an arena to use (reset after every step), or
  * NULL to make one. FR_EINVAL on a bad config (no steps and no epochs,
  * batch larger than the sample count, unknown optimizer/schedule) or a
  * non-finite loss (training stops there); errors of the loss/hook
  * otherwise. */
-int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
-           struct fr_ctx *ctx, const struct fr_fit_config *c, struct fr_fit_result *res);
+int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+           struct fr_ctx *ctx, const struct fr_fit_classifier_config *c, struct fr_fit_result *res);
 /* Classification accuracy in [0, 1] (and mean cross-entropy when loss is not
  * NULL) of m on sub (NULL: all) of ds, eval mode, no grad, batches of
- * `batch` (0: 500). ctx as for fr_fit. */
+ * `batch` (0: 500). ctx as for fr_fit_classifier. */
 int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
                 struct fr_ctx *ctx, int batch, double *acc, double *loss);
 

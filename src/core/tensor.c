@@ -88,7 +88,7 @@ static int shape_ok(int ndim, const int64_t *ne) {
     return 0;
 }
 
-struct fr_tensor *fr_tensor_alloc(enum fr_dtype dt, int ndim, const int64_t *ne) {
+struct fr_tensor *fr_tensor_new(enum fr_dtype dt, int ndim, const int64_t *ne) {
     if (shape_ok(ndim, ne)) return NULL;
     struct fr_tensor *t = calloc(1, sizeof *t);
     if (!t) return NULL;

@@ -334,8 +334,8 @@ static int learn_curve(struct ctx *c, enum fr_sets_task t, int64_t N, int64_t D,
         rc = fr_error(FR_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if ((rc = fr_sets_task_make(t, N, D, P->ntrain, &c->rng, xtr, ytr)) ||
-        (rc = fr_sets_task_make(t, N, D, P->ntest, &c->rng, xte, yte)))
+    if ((rc = fr_sets_task_generate(t, N, D, P->ntrain, &c->rng, xtr, ytr)) ||
+        (rc = fr_sets_task_generate(t, N, D, P->ntest, &c->rng, xte, yte)))
         goto cleanup;
     struct fr_sets_train_opts to;
     fr_sets_train_defaults(&to);

@@ -132,7 +132,7 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = r->mim;
-    struct fr_model *m = fr_model_create("vit", &mc, o->seed);
+    struct fr_model *m = fr_model_new("vit", &mc, o->seed);
     if (!m) return FR_EINVAL;
     int *sel = calloc((size_t)m->params.count, sizeof *sel);
     struct fr_subset sub = {malloc((size_t)r->images * sizeof(int64_t)), r->images};
@@ -153,8 +153,8 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
     r->loss[0] = NAN;
     if ((rc = count(&m->params, sel, r, 0))) goto done;
     r->n = 1;
-    struct fr_fit_config fc;
-    fr_fit_config_defaults(&fc);
+    struct fr_fit_classifier_config fc;
+    fr_fit_classifier_config_defaults(&fc);
     fc.steps = steps;
     fc.batch = BATCH;
     fc.lr = LR;
@@ -167,7 +167,7 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
     struct fr_fit_result fres;
     int nt = 0;
     double lm0 = log_max_sum(&m->params, sel, &nt), t0 = fr_seconds();
-    if ((rc = fr_fit(m, &t->train, &sub, NULL, &fc, &fres))) goto done;
+    if ((rc = fr_fit_classifier(m, &t->train, &sub, NULL, &fc, &fres))) goto done;
     r->max_growth = exp((log_max_sum(&m->params, sel, &nt) - lm0) / (nt ? nt : 1));
     r->seconds = fr_seconds() - t0;
     r->last_loss = fres.last_loss;

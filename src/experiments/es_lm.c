@@ -68,8 +68,9 @@ static int run_point(const struct lm_recipe *rc, double s, int layerwise, struct
     fr_lm_config_defaults(&c);
     c.data = rc->text;
     c.init = rc->model; /* tokenizer: model.tok */
-    c.prune_sparsity = s;
-    c.prune_layerwise = layerwise;
+    struct fr_lm_prune_spec ps = {.sparsity = s, .layerwise = layerwise};
+    int prc = fr_lm_prune_prepare(&c, &ps);
+    if (prc) return prc;
     c.iters = rc->iters;
     c.warmup = rc->warmup;
     c.lr = rc->lr;

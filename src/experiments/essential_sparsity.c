@@ -14,7 +14,7 @@
  *      weights, heads excluded; global threshold, or layer-wise), test
  *      accuracy before fine-tuning (the head is fresh, so this is near
  *      chance and recorded on the first 1000 test images only), then ONE
- *      fixed fine-tune (fr_fit: same steps, batch, AdamW lr, cosine, seed
+ *      fixed fine-tune (fr_fit_classifier: same steps, batch, AdamW lr, cosine, seed
  *      at every s, s = 0 included) and the test accuracy.
  *   3. Grid: 0, 10, ..., 90 % (quick: 0, 20, 40, 60, 80, 90 %), then
  *      refinement: bisect between the essential point and the first point
@@ -225,7 +225,7 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.n_classes = t->train.nclass;
-    struct fr_model *m = fr_model_create(pre->arch, &mc, R->o->seed + 7);
+    struct fr_model *m = fr_model_new(pre->arch, &mc, R->o->seed + 7);
     int *sel = NULL;
     if (!m) return FR_EINVAL;
     int rc = fr_model_transfer(m, pre);
@@ -243,15 +243,15 @@ static int point(struct es_run *R, const struct fr_model *pre, int ti, int layer
     if ((rc = fr_prune(&m->params, sel, &pc, NULL, NULL))) goto done;
     double acc_pre = 0, acc_ft = 0;
     if ((rc = fr_evaluate(m, &t->test, &R->pre_eval[ti], NULL, 0, &acc_pre, NULL))) goto done;
-    struct fr_fit_config fc;
-    fr_fit_config_defaults(&fc);
+    struct fr_fit_classifier_config fc;
+    fr_fit_classifier_config_defaults(&fc);
     fc.steps = P->ft_steps;
     fc.batch = P->ft_batch;
     fc.lr = P->ft_lr;
     fc.wd = P->ft_wd;
     fc.seed = R->o->seed + 100;
     struct fr_fit_result fres;
-    if ((rc = fr_fit(m, &t->train, NULL, NULL, &fc, &fres))) goto done;
+    if ((rc = fr_fit_classifier(m, &t->train, NULL, NULL, &fc, &fres))) goto done;
     if ((rc = fr_evaluate(m, &t->test, NULL, NULL, 0, &acc_ft, NULL))) goto done;
     struct fr_sparsity_table st; /* the fraction of the scoped weights that are masked */
     if ((rc = fr_sparsity_table_params(&m->params, sel, &st))) goto done;
@@ -510,7 +510,7 @@ static void record_setup(struct es_run *R, const struct fr_dataset *test) {
                                R->tasks[ti].about);
     fr_results_config_str(r, "downstream tasks", buf);
     snprintf(buf, sizeof buf,
-             "fr_fit: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, the same "
+             "fr_fit_classifier: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, the same "
              "at every sparsity (s = 0 included); fresh head with the same init at every s",
              (long long)P->ft_steps, P->ft_batch, P->ft_lr, P->ft_wd,
              (unsigned long long)o->seed + 100);

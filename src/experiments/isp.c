@@ -78,6 +78,7 @@ struct isp_plan {
     int64_t task_images; /* the first N training images of each task (0: all) */
     int64_t pre_images;  /* the essential-sparsity repro's vit-sup spec */
     int pre_epochs;
+    int64_t pre_test_images; /* the pretrained model scored on N test images (0: all) */
     int batch;
     int64_t ft_steps; /* F: the fine-tune budget of every pruned model */
     double lr, wd;
@@ -117,6 +118,7 @@ static const struct isp_plan VIT_TINY = {
     .lr = 1e-3,
     .wd = 1e-4,
     .test_images = 300,
+    .pre_test_images = 300,
     .score_images = 64,
     .rate = 0.5,
     .n_weak = 2,
@@ -203,6 +205,7 @@ static const struct isp_plan RESNET_TINY = {
     .lr = 1e-3,
     .wd = 1e-4,
     .test_images = 100,
+    .pre_test_images = 100,
     .score_images = 16,
     .rate = 0.5,
     .n_weak = 2,
@@ -308,8 +311,8 @@ static int reset(struct env *e) {
     return rc;
 }
 
-static void base_fit(const struct env *e, struct fr_fit_config *f, int64_t steps, uint64_t seed) {
-    fr_fit_config_defaults(f);
+static void base_fit(const struct env *e, struct fr_fit_classifier_config *f, int64_t steps, uint64_t seed) {
+    fr_fit_classifier_config_defaults(f);
     f->steps = steps;
     f->epochs = 0;
     f->batch = e->P->batch;
@@ -328,11 +331,11 @@ static int test_acc(struct env *e, double *acc) {
 /* Fine-tunes m for the budget F (or steps when > 0), evaluates, fills the
  * cell (search steps and seconds already in it). */
 static int finish(struct env *e, struct cell *c, int64_t steps) {
-    struct fr_fit_config f;
+    struct fr_fit_classifier_config f;
     base_fit(e, &f, steps > 0 ? steps : e->P->ft_steps, e->o->seed + 500);
     struct fr_fit_result fr;
     double t = fr_seconds();
-    int rc = fr_fit(e->m, &e->task.train, &e->tr, e->ctx, &f, &fr);
+    int rc = fr_fit_classifier(e->m, &e->task.train, &e->tr, e->ctx, &f, &fr);
     if (!rc) rc = test_acc(e, &c->acc);
     c->steps = c->search_steps + (double)fr.steps;
     c->seconds += fr_seconds() - t;
@@ -592,7 +595,7 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
     fr_model_config_defaults(&mc);
     mc.n_classes = e->task.train.nclass;
     int rc = 0;
-    if (!(e->m = fr_model_create(e->P->arch, &mc, e->o->seed + 1))) return FR_EINVAL;
+    if (!(e->m = fr_model_new(e->P->arch, &mc, e->o->seed + 1))) return FR_EINVAL;
     if ((rc = fr_model_transfer(e->m, e->pre)) < 0) return rc;
     size_t b = (size_t)e->m->params.n * sizeof(float);
     if (!(e->start = malloc(b)) || !(e->sel = calloc((size_t)e->m->params.count, sizeof(int))))
@@ -899,6 +902,7 @@ static int run(const struct fr_experiment *ex, const void *plan, const struct fr
     ps.epochs = P->pre_epochs;
     ps.seed = o->seed;
     ps.cache_dir = cache;
+    ps.test_images = P->pre_test_images;
     struct fr_pretrain_info info;
     if ((rc = fr_pretrain(&ps, o->data_dir, &E.pre, &info))) goto fail;
     fr_exp_log(o, "isp: pretrained %s %s (%lld steps) %s", P->arch,

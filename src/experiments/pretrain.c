@@ -1,5 +1,5 @@
 /* pretrain.c: pretrained models for transfer experiments, with a cache
- * (transfer.h). Training is fr_fit on the "pretrain" task; the cache is a
+ * (transfer.h). Training is fr_fit_classifier on the "pretrain" task; the cache is a
  * plain frugal checkpoint whose metadata also records the spec. */
 #include "frugal/experiments/transfer.h"
 
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,7 +75,7 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = mim;
-    struct fr_model *m = fr_model_create(s->arch, &mc, s->seed);
+    struct fr_model *m = fr_model_new(s->arch, &mc, s->seed);
     if (!m) return FR_EINVAL;
     int64_t images = s->images ? s->images : FR_TASK_PRETRAIN_IMAGES;
     if (s->cache_dir) {
@@ -109,8 +110,8 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
         fr_model_free(m);
         return rc;
     }
-    struct fr_fit_config fc;
-    fr_fit_config_defaults(&fc);
+    struct fr_fit_classifier_config fc;
+    fr_fit_classifier_config_defaults(&fc);
     fc.epochs = s->epochs;
     fc.batch = s->batch;
     fc.lr = s->lr;
@@ -122,11 +123,20 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
     fr_rng_seed(&mu.rng, s->seed ^ 0x6d696dull);
     if (mim) fc.loss = mim_loss, fc.loss_user = &mu;
     struct fr_fit_result fres;
-    rc = fr_fit(m, &t.train, NULL, NULL, &fc, &fres);
+    rc = fr_fit_classifier(m, &t.train, NULL, NULL, &fc, &fres);
     info->steps = fres.steps;
     info->seconds = fres.seconds;
     info->last_loss = fres.last_loss;
-    if (!rc && !mim) rc = fr_evaluate(m, &t.test, NULL, NULL, 0, &info->test_acc, NULL);
+    if (!rc && !mim) {
+        struct fr_subset first = {NULL, 0};
+        int64_t nt = s->test_images > 0 && s->test_images < t.test.n ? s->test_images : 0;
+        if (nt && !(first.idx = malloc(sizeof(int64_t) * (size_t)nt)))
+            rc = fr_error(FR_ENOMEM, "pretrain: out of memory");
+        for (int64_t i = 0; i < nt; i++) first.idx[i] = i;
+        first.n = nt;
+        if (!rc) rc = fr_evaluate(m, &t.test, nt ? &first : NULL, NULL, 0, &info->test_acc, NULL);
+        free(first.idx);
+    }
     fr_task_free(&t);
     if (!rc && s->cache_dir && !(rc = mkdirs(s->cache_dir))) {
         char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];

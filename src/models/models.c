@@ -1,6 +1,8 @@
 /* models.c: the architecture table and the model handle's life cycle. */
 #include "zoo.h"
 
+#include "frugal/io.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@ void fr_model_config_defaults(struct fr_model_config *c) {
     c->mim = 0;
 }
 
-struct fr_model *fr_model_create(const char *arch, const struct fr_model_config *cfg,
+struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg,
                                  uint64_t seed) {
     struct fr_model_config def;
     if (!cfg) {
@@ -160,4 +162,40 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
     }
     if (!have) return fr_error(FR_EFORMAT, "checkpoint: no 'arch' in metadata");
     return 0;
+}
+
+/* Prefixes the current error with the file's name (copied first: fr_error
+ * writes the buffer fr_last_error returns). */
+static int name_file(int rc, const char *path) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", fr_last_error());
+    return fr_error(rc, "%.200s: %s", path, msg);
+}
+
+int fr_model_arch_load(const char *path, char *arch, size_t cap, struct fr_model_config *cfg) {
+    struct fr_st_file *f = NULL;
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
+                            (const char *const *)f->meta_vals, arch, cap, cfg);
+    fr_st_close(f);
+    return rc ? name_file(rc, path) : 0;
+}
+
+struct fr_model *fr_model_load(const char *path, int *has_mask) {
+    char arch[32];
+    struct fr_model_config mc;
+    if (has_mask) *has_mask = 0;
+    if (fr_model_arch_load(path, arch, sizeof arch, &mc)) return NULL;
+    struct fr_model *m = fr_model_new(arch, &mc, 0);
+    if (!m) return NULL;
+    struct fr_ckpt o = {0};
+    o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
+    int rc = fr_params_load_masked(&m->params, path, &o, has_mask);
+    if (rc) {
+        name_file(rc, path);
+        fr_model_free(m);
+        return NULL;
+    }
+    return m;
 }

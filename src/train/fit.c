@@ -21,7 +21,7 @@
 #include <string.h>
 
 
-void fr_fit_config_defaults(struct fr_fit_config *c) {
+void fr_fit_classifier_config_defaults(struct fr_fit_classifier_config *c) {
     memset(c, 0, sizeof *c);
     c->epochs = 1;
     c->batch = 128;
@@ -83,11 +83,11 @@ int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr
     return 0;
 }
 
-/* The image loader and the classifier's loss as fr_fit_loop hooks. */
+/* The image loader and the classifier's loss as fr_fit hooks. */
 struct classifier_run {
     struct fr_model *m;
     struct fr_loader loader;
-    const struct fr_fit_config *c;
+    const struct fr_fit_classifier_config *c;
 };
 
 static int64_t classifier_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
@@ -110,8 +110,8 @@ static int classifier_after_step(void *user, const struct fr_fit_state *st, doub
     return r->c->on_step ? r->c->on_step(r->c->step_user, r->m, st->step, st->total, loss) : 0;
 }
 
-int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
-           struct fr_ctx *ctx, const struct fr_fit_config *c, struct fr_fit_result *res) {
+int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+           struct fr_ctx *ctx, const struct fr_fit_classifier_config *c, struct fr_fit_result *res) {
     int64_t n_samples = sub ? sub->n : ds->n;
     memset(res, 0, sizeof *res);
     if (c->steps < 0 || c->epochs < 0 || (c->steps == 0 && c->epochs == 0))
@@ -129,7 +129,7 @@ int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subs
     int rc = fr_loader_init(&r.loader, ds, sub, &lc);
     if (rc) return rc;
     int64_t total = c->steps > 0 ? c->steps : (int64_t)c->epochs * fr_loader_batches(&r.loader);
-    struct fr_loop_config lp = {
+    struct fr_fit_config lp = {
         .optim = {.opt = c->opt ? c->opt : "adamw",
                   .lr = c->lr,
                   .momentum = c->momentum,
@@ -145,7 +145,7 @@ int fr_fit(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subs
                              .next = classifier_next,
                              .loss = classifier_loss,
                              .after_step = classifier_after_step};
-    rc = fr_fit_loop(&m->params, &lp, &h, res);
+    rc = fr_fit(&m->params, &lp, &h, res);
     fr_loader_free(&r.loader);
     return rc;
 }

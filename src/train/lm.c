@@ -6,7 +6,6 @@
 #include "frugal/io.h"
 #include "frugal/optim.h"
 #include "frugal/train.h"
-#include "frugal/methods/prune.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 
@@ -268,23 +267,6 @@ int fr_lm_load_trainable(struct fr_tf_model *m, const char *path, int *has_mask)
     return 0;
 }
 
-int fr_lm_prune(struct fr_tf_model *m, double sparsity, int layerwise) {
-    if (!(sparsity >= 0 && sparsity < 1))
-        return fr_error(FR_EINVAL, "prune sparsity %g not in [0, 1)", sparsity);
-    if (!m->params.allocated) return fr_error(FR_EINVAL, "prune: model has no parameter slab");
-    int *sel = calloc((size_t)m->params.count, sizeof *sel);
-    if (!sel) return fr_error(FR_ENOMEM, "out of memory");
-    struct fr_prune_config pc;
-    fr_prune_config_defaults(&pc);
-    pc.method = FR_PRUNE_MAGNITUDE;
-    pc.sparsity = sparsity;
-    pc.layerwise = layerwise;
-    int rc = fr_prune_scope(&m->params, NULL, NULL, sel);
-    if (!rc) rc = fr_prune(&m->params, sel, &pc, NULL, NULL);
-    free(sel);
-    return rc;
-}
-
 /* Fraction of the prunable weights that are zero. */
 static double scope_sparsity(const struct fr_params *p) {
     int64_t n = 0, z = 0;
@@ -299,7 +281,7 @@ static double scope_sparsity(const struct fr_params *p) {
 }
 
 /* The starting model: a checkpoint (whose config wins over c->model, except
- * dropout) or a fresh init, then the optional pruning. */
+ * dropout) or a fresh init, then the caller's prepare hook. */
 static int setup_model(struct lm_run *R) {
     const struct fr_lm_config *c = R->c;
     int rc;
@@ -322,8 +304,8 @@ static int setup_model(struct lm_run *R) {
             return fr_error(FR_EINVAL, "block %d is longer than %s's context of %d", c->block,
                             c->init, R->m.cfg.max_seq);
     }
-    if (rc || !(c->prune_sparsity > 0)) return rc;
-    return fr_lm_prune(&R->m, c->prune_sparsity, c->prune_layerwise);
+    if (rc || !c->prepare) return rc;
+    return c->prepare(c->prepare_user, &R->m);
 }
 
 /* ---- the loop's hooks ---- */
@@ -409,7 +391,7 @@ static int lm_meta(struct lm_run *R) {
     META("lm.lr", "%.17g/%.17g/%.17g/%.17g/%.17g", c->lr, c->min_lr, c->wd, c->beta2, c->clip);
     META("lm.warmup", "%d", c->warmup);
     META("lm.eval", "%d/%d/%d", c->eval_interval, c->eval_iters, c->select_full);
-    META("lm.prune", "%.17g/%d", c->prune_sparsity, c->prune_layerwise);
+    META("lm.prepare", "%.150s", c->prepare ? c->prepare_name : "");
     META("lm.seed", "%llu", (unsigned long long)c->seed);
 #undef META
     for (int i = 0; i < n; i++) R->meta_k[i] = t[i].k, R->meta_v[i] = t[i].v;
@@ -424,8 +406,8 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         c->eval_iters < 1 || c->warmup < 0)
         return fr_error(FR_EINVAL, "bad optimisation settings (lr > 0, min-lr/wd/clip/warmup >= 0, "
                         "eval interval and iters >= 1)");
-    if (!(c->prune_sparsity >= 0 && c->prune_sparsity < 1))
-        return fr_error(FR_EINVAL, "prune sparsity %g not in [0, 1)", c->prune_sparsity);
+    if (c->prepare && (!c->prepare_name || !*c->prepare_name))
+        return fr_error(FR_EINVAL, "a prepare hook needs prepare_name");
     res->init_val_loss = NAN;
     struct lm_run R;
     memset(&R, 0, sizeof R);
@@ -441,7 +423,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         goto done;
     }
     if ((rc = setup_model(&R))) goto done;
-    if ((c->init || c->prune_sparsity > 0) &&
+    if ((c->init || c->prepare) &&
         (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->init_val_loss, NULL)))
         goto done;
     fr_rng_seed(&R.rng, c->seed + 1);
@@ -455,7 +437,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     res->n_params = fr_params_count_trainable(&R.m.params);
     res->vocab = R.m.cfg.vocab_size;
     int nmeta = lm_meta(&R);
-    struct fr_loop_config lp = {
+    struct fr_fit_config lp = {
         .optim = {.opt = "adamw",
                   .lr = c->lr,
                   .beta2 = c->beta2,
@@ -484,7 +466,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
                              .blobs = lm_blobs};
     struct fr_fit_result fit;
     double t0 = fr_seconds();
-    if ((rc = fr_fit_loop(&R.m.params, &lp, &h, &fit))) goto done;
+    if ((rc = fr_fit(&R.m.params, &lp, &h, &fit))) goto done;
     if (fit.stopped == 1) goto done; /* stop_after: the checkpoint holds the run */
     res->seconds = fr_seconds() - t0;
     res->tokens_per_s = (double)R.tokens / res->seconds;

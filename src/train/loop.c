@@ -1,4 +1,4 @@
-/* loop.c: the one training loop (train.h, fr_fit_loop). Every trainer in
+/* loop.c: the one training loop (train.h, fr_fit). Every trainer in
  * frugal is this loop plus hooks that say where batches come from and what
  * the loss is; it owns what they share: the optimizer and schedule
  * (fr_optim_build), the step (zero grads, loss, backward, a finite check,
@@ -32,7 +32,7 @@ enum { K_FORMAT, K_STEP, K_EPOCH, K_POS, K_BAD, K_N };
 enum { S_BEST, S_N };
 
 struct loop {
-    const struct fr_loop_config *c;
+    const struct fr_fit_config *c;
     const struct fr_fit_hooks *h;
     struct fr_params *p;
     struct fr_optim opt;
@@ -91,7 +91,7 @@ static int save(struct loop *L) {
 
 /* Loads c->ckpt after checking it was written by the same config. */
 static int load(struct loop *L) {
-    const struct fr_loop_config *c = L->c;
+    const struct fr_fit_config *c = L->c;
     struct fr_st_file *f = NULL;
     int rc = fr_st_open(c->ckpt, &f);
     if (rc) return rewrap(rc, "resume: ");
@@ -127,7 +127,7 @@ static int load(struct loop *L) {
     return 0;
 }
 
-static int check(const struct fr_loop_config *c, const struct fr_fit_hooks *h) {
+static int check(const struct fr_fit_config *c, const struct fr_fit_hooks *h) {
     if (!h || !h->next || !h->loss) return fr_error(FR_EINVAL, "fit: the next and loss hooks are required");
     if (c->steps < 0 || c->epochs < 0 || (c->steps == 0 && c->epochs == 0))
         return fr_error(FR_EINVAL, "fit: no steps and no epochs to train");
@@ -148,7 +148,7 @@ static int hook_rc(int rc, struct fr_fit_result *res) {
     return rc;
 }
 
-int fr_fit_loop(struct fr_params *p, const struct fr_loop_config *c, const struct fr_fit_hooks *h,
+int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
                 struct fr_fit_result *res) {
     memset(res, 0, sizeof *res);
     res->best_score = -INFINITY;

@@ -259,7 +259,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.in_channels = tr.C;
     mc.in_h = tr.H;
     mc.in_w = tr.W;
-    if (!(r.m = fr_model_create(cfg->model, &mc, cfg->seed))) {
+    if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;
     }
@@ -273,7 +273,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     }
     r.spe = fr_loader_batches(&r.loader);
     r.total = r.spe * cfg->epochs;
-    struct fr_loop_config lp = {
+    struct fr_fit_config lp = {
         .optim = {.opt = cfg->opt,
                   .lr = cfg->lr,
                   .momentum = cfg->momentum,
@@ -305,7 +305,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
                              .epoch_end = run_epoch_end,
                              .blobs = run_blobs,
                              .resumed = run_resumed};
-    rc = fr_fit_loop(&r.m->params, &lp, &h, &fit);
+    rc = fr_fit(&r.m->params, &lp, &h, &fit);
     res->resumed = fit.resumed;
     res->resumed_step = fit.resumed_step;
     if (rc) {
@@ -372,7 +372,7 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
         snprintf(pre, sizeof pre, "%.280s: ", path);
         return rewrap(rc, pre);
     }
-    if (!(m = fr_model_create(arch, &mc, 0))) return FR_EINVAL;
+    if (!(m = fr_model_new(arch, &mc, 0))) return FR_EINVAL;
     struct fr_ckpt o = {0};
     o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
     if ((rc = fr_params_load(&m->params, path, &o))) goto cleanup;

@@ -40,8 +40,12 @@ static size_t esize(enum fr_dtype dt) {
     } while (0)
 
 static void round_trip(const struct fr_st_file *f) {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/frugal-fuzz-st-%d", (int)getpid());
+    static char path[512];
+    if (!path[0]) {
+        const char *dir = getenv("TMPDIR"); /* slow_fuzz points it at its own directory */
+        snprintf(path, sizeof path, "%s/frugal-fuzz-st-%d", dir && *dir ? dir : "/tmp",
+                 (int)getpid());
+    }
     struct fr_st_out out[16];
     int n = 0;
     for (int i = 0; i < f->n; i++) {

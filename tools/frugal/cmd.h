@@ -26,11 +26,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_train_lm(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
-int cmd_prune(int argc, char **argv); int cmd_sparsity(int argc, char **argv); struct fr_model *cli_load_model(const char *path, int *has_mask); /* cmd_prune.c */
-/* The architecture and config in a checkpoint's metadata (cmd_prune.c);
- * errors name the file. */
-struct fr_model_config;
-int cli_model_arch(const char *path, char *arch, size_t cap, struct fr_model_config *mc);
+int cmd_prune(int argc, char **argv);
+int cmd_sparsity(int argc, char **argv);
 int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
 
 /* The start every command shares: parses argv against spec (args.h:

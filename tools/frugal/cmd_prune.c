@@ -42,41 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Loads a checkpoint's model (arch from metadata) with its mask, if any.
- * Shared with cmd_sparsity.c through cmd.h. */
-int cli_model_arch(const char *path, char *arch, size_t cap, struct fr_model_config *mc) {
-    struct fr_st_file *f = NULL;
-    int rc = fr_st_open(path, &f);
-    if (rc) return rc;
-    rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
-                            (const char *const *)f->meta_vals, arch, cap, mc);
-    fr_st_close(f);
-    if (rc) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s", fr_last_error());
-        return fr_error(rc, "%.200s: %s", path, msg);
-    }
-    return 0;
-}
-
-struct fr_model *cli_load_model(const char *path, int *has_mask) {
-    char arch[32];
-    struct fr_model_config mc;
-    if (cli_model_arch(path, arch, sizeof arch, &mc)) return NULL;
-    struct fr_model *m = fr_model_create(arch, &mc, 0);
-    if (!m) return NULL;
-    struct fr_ckpt o = {0};
-    o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
-    if (fr_prune_load(&m->params, path, &o, has_mask)) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s", fr_last_error());
-        fr_error(FR_EINVAL, "%.200s: %s", path, msg);
-        fr_model_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 /* 1 if path is an image-classifier checkpoint (metadata "arch" without
  * "frugal.model"); anything else is tried as a transformer. */
 static int is_image_model(const char *path) {
@@ -266,8 +231,8 @@ static int prune_iterative(struct fr_model *m, const int *sel, int isp, double s
     }
     double before = 0, after = 0;
     if ((rc = fr_evaluate(m, &t.test, NULL, ctx, 0, &before, NULL))) goto done;
-    struct fr_fit_config fit;
-    fr_fit_config_defaults(&fit);
+    struct fr_fit_classifier_config fit;
+    fr_fit_classifier_config_defaults(&fit);
     fit.epochs = 0;
     fit.batch = (int)o->fit_batch;
     fit.lr = o->lr;
@@ -397,7 +362,7 @@ int cmd_prune(int argc, char **argv) {
     struct fr_prune_batch bl = {.ds = &score};
     int *sel = NULL, has_mask = 0;
     rc = EXIT_OK;
-    struct fr_model *m = cli_load_model(model, &has_mask);
+    struct fr_model *m = fr_model_load(model, &has_mask);
     if (!m) {
         rc = cli_fail("prune", "%s", fr_last_error());
         goto cleanup;

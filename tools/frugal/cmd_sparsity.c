@@ -140,7 +140,7 @@ int cmd_sparsity(int argc, char **argv) {
             goto cleanup;
         }
     } else if (is_model) {
-        if (!(m = cli_load_model(pos[0], &has_mask))) {
+        if (!(m = fr_model_load(pos[0], &has_mask))) {
             rc = cli_fail("sparsity", "%s", fr_last_error());
             goto cleanup;
         }

@@ -126,7 +126,7 @@ int cmd_train(int argc, char **argv) {
     char out_buf[4200], command[2048], arch[32];
     if (*init) {
         struct fr_model_config mc;
-        if (cli_model_arch(init, arch, sizeof arch, &mc))
+        if (fr_model_arch_load(init, arch, sizeof arch, &mc))
             return cli_fail("train", "--init %s", fr_last_error());
         int known = strcmp(arch, "vit") == 0;
         for (int i = 0; MODELS[i]; i++) known |= strcmp(arch, MODELS[i]) == 0;

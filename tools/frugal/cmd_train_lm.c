@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "frugal/frugal.h"
 #include "frugal/lm.h"
+#include "frugal/methods/prune.h"
 #include "frugal/report.h"
 
 #include "frugal/tokenizer.h"
@@ -171,8 +172,8 @@ int cmd_train_lm(int argc, char **argv) {
     c.ckpt_every = (int)ckpt_every;
     c.resume = resume;
     c.init = init;
-    c.prune_sparsity = prune;
-    c.prune_layerwise = prune_layerwise;
+    struct fr_lm_prune_spec ps = {.sparsity = prune, .layerwise = prune_layerwise};
+    if (fr_lm_prune_prepare(&c, &ps)) return cli_fail("train-lm", "%s", fr_last_error());
     struct lm_progress p;
     fr_progress_init(&p.bar, stderr, 0);
     c.progress = on_progress;

@@ -5,9 +5,9 @@
  *     if (fr_task_load(&t, "rotate", NULL, 0, seed)) die(fr_last_error());
  *     struct fr_model_config mc;  fr_model_config_defaults(&mc);
  *     mc.n_classes = t.train.nclass;
- *     struct fr_model *m = fr_model_create("vit", &mc, seed);
+ *     struct fr_model *m = fr_model_new("vit", &mc, seed);
  *     fr_model_transfer(m, pretrained);         // body from pretraining, fresh head
- *     fr_fit(m, &t.train, NULL, ctx, &fit, &res);
+ *     fr_fit_classifier(m, &t.train, NULL, ctx, &fit, &res);
  *     fr_evaluate(m, &t.test, NULL, ctx, 0, &acc, NULL);
  *
  * The 60,000 training images are cut in two disjoint parts: images

@@ -6,7 +6,7 @@
  *     ps.arch = "vit"; ps.objective = "mim"; ps.cache_dir = "out/pretrained";
  *     struct fr_model *pre;  struct fr_pretrain_info info;
  *     if (fr_pretrain(&ps, NULL, &pre, &info)) die(fr_last_error());
- *     ... fr_model_transfer(downstream_model, pre) (models.h), prune, fr_fit ...
+ *     ... fr_model_transfer(downstream_model, pre) (models.h), prune, fr_fit_classifier ...
  *
  * Pretraining uses the "pretrain" task of tasks.h (Fashion-MNIST training
  * images 0-49999) so downstream tasks never see its images. Objectives:
@@ -37,7 +37,9 @@ struct fr_pretrain_spec {
     double mask_ratio;     /* mim: fraction of patches masked, default 0.5 */
     uint64_t seed;         /* init and batch order, default 1 */
     const char *cache_dir; /* NULL: no cache */
-    /* Called after every optimizer step (see fr_fit's on_step). Setting it
+    int64_t test_images;   /* supervised: score the first N test images after training (0: all
+                              10,000); does not change the weights, so not in the cache key */
+    /* Called after every optimizer step (see fr_fit_classifier's on_step). Setting it
      * forces training (the cache is written but not read), so the hook sees
      * every step. */
     int (*on_step)(void *user, struct fr_model *m, int64_t step, int64_t total, double loss);

@@ -8,7 +8,7 @@
  *     ic.fit.batch = 64;                      // the base protocol of every fit
  *     struct fr_lottery_result res;
  *     fr_isp(m, sel, &task.train, NULL, &ic, &res);   // m pruned to exactly 80%
- *     fr_fit(m, &task.train, NULL, NULL, &finetune, &fr); // fine-tune, no rewinding
+ *     fr_fit_classifier(m, &task.train, NULL, NULL, &finetune, &fr); // fine-tune, no rewinding
  *     // res.steps (+ fr.steps) is the training compute the method spent
  *
  * Both methods prune the scoped tensors (sel, as from fr_prune_scope) of
@@ -84,7 +84,7 @@ struct fr_imp_config {
     double rate;              /* fraction of the remaining weights pruned per round, default 0.2 */
     const double *stops;      /* extra round sparsities (fr_lottery_schedule), may be NULL */
     int nstops;
-    struct fr_fit_config fit; /* each round's training (fr_fit_config_defaults) */
+    struct fr_fit_classifier_config fit; /* each round's training (fr_fit_classifier_config_defaults) */
     const float *rewind;      /* a value slab of m's layout to rewind to; NULL: m at entry */
     fr_lottery_round_fn on_round;
     void *user;
@@ -94,7 +94,7 @@ void fr_imp_config_defaults(struct fr_imp_config *c);
 /* IMP with rewinding on the scoped tensors (sel) of m, training on sub (NULL:
  * all) of ds. On success m holds the rewound weights with exactly
  * llround(S * n_scoped) scoped weights masked. FR_EINVAL on a bad config or
- * scope, fr_fit's and the hook's errors; m is then partly pruned. */
+ * scope, fr_fit_classifier's and the hook's errors; m is then partly pruned. */
 int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
            const struct fr_subset *sub, const struct fr_imp_config *c,
            struct fr_lottery_result *res);
@@ -114,7 +114,7 @@ struct fr_isp_config {
     int64_t lookahead;        /* C steps per weak model, default 40 */
     double subset_frac;       /* of the training samples per weak model, default 0.1 */
     int64_t round_steps;      /* m's own training per round, default 40 (0: none) */
-    struct fr_fit_config fit; /* base protocol of m's and the weak models' training */
+    struct fr_fit_classifier_config fit; /* base protocol of m's and the weak models' training */
     unsigned vary;            /* FR_ISP_VARY_* bits, default all */
     int soup;                 /* instant model soup: m := mean of the weak models each round */
     int workers;              /* weak-model processes: 0 one per CPU (default), 1 in-process */
@@ -128,7 +128,7 @@ void fr_isp_config_defaults(struct fr_isp_config *c);
  * of ds (see above). On success m holds its trained (not rewound) weights
  * with exactly llround(S * n_scoped) scoped weights masked. Deterministic
  * for a given config whatever c->workers is. FR_EINVAL on a bad config
- * (subset smaller than a batch, ...) or scope; errors of fr_fit, the worker
+ * (subset smaller than a batch, ...) or scope; errors of fr_fit_classifier, the worker
  * processes (soup.h) and the hook. */
 int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
            const struct fr_subset *sub, const struct fr_isp_config *c,

@@ -237,6 +237,31 @@ void fr_spmat_free(struct fr_spmat *S);
  * sparse kernel ran, 0 if dense. */
 int fr_spmat_matmul(const struct fr_spmat *S, int64_t B, const float *X, float *Y);
 
+/* ---- language models ---- */
+
+struct fr_tf_model;
+struct fr_lm_config;
+
+/* Magnitude-prunes m's prunable matrices (FR_PARAM_PRUNABLE: attention
+ * q/k/v/o or fused qkv, MLP matrices; never embeddings, norms, biases,
+ * positions or the LM head) to `sparsity` (global threshold, or per matrix
+ * when layerwise); masks only grow. FR_EINVAL for sparsity outside [0, 1)
+ * or a model without a slab (fr_lm_load_trainable gives one). */
+int fr_lm_prune(struct fr_tf_model *m, double sparsity, int layerwise);
+
+/* Pruning the start of an LM fine-tune (lm.h): fr_lm_prune_prepare sets c's
+ * prepare hook to fr_lm_prune(sparsity, layerwise) when sparsity > 0 (s
+ * must outlive the run; its name is what the run's checkpoints record).
+ * FR_EINVAL for sparsity outside [0, 1). */
+struct fr_lm_prune_spec {
+    double sparsity;
+    int layerwise;
+    char name[64]; /* filled by fr_lm_prune_prepare */
+};
+int fr_lm_prune_prepare(struct fr_lm_config *c, struct fr_lm_prune_spec *s);
+/* The hook itself (user: struct fr_lm_prune_spec *). */
+int fr_lm_prune_hook(void *user, struct fr_tf_model *m);
+
 #ifdef __cplusplus
 }
 #endif

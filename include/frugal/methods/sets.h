@@ -162,7 +162,7 @@ int64_t fr_sets_task_outputs(enum fr_sets_task t, int64_t n, int64_t d);
 /* nsets sets of n elements drawn uniformly from [-1, 1]^d into x
  * (nsets * n * d) and their targets into y (nsets * outputs, or
  * nsets * n for RANK). 0 or FR_EINVAL. */
-int fr_sets_task_make(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
+int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
                       struct fr_rng *rng, float *x, float *y);
 
 struct fr_sets_train_opts {
@@ -174,7 +174,7 @@ struct fr_sets_train_opts {
 };
 void fr_sets_train_defaults(struct fr_sets_train_opts *o);
 /* Trains m (normaliser fitted first) on ntrain sets (x, y as from
- * fr_sets_task_make, all sets full) with MSE on standardised targets, then
+ * fr_sets_task_generate, all sets full) with MSE on standardised targets, then
  * returns in *test_err the test MSE divided by the test targets' variance
  * (1 = predicting the mean) and in *train_err the same on the training
  * sets' last batches. 0, or an error (bad shapes, a non-finite loss). */

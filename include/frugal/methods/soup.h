@@ -4,7 +4,7 @@
  *
  *     struct fr_ingredient ing[4];
  *     for (int i = 0; i < 4; i++) {
- *         fr_fit_config_defaults(&ing[i].fit);
+ *         fr_fit_classifier_config_defaults(&ing[i].fit);
  *         ing[i].fit.steps = 200, ing[i].fit.lr = lrs[i], ing[i].fit.seed = 1 + i;
  *         ing[i].sub = NULL;                              // all of ds
  *     }
@@ -35,19 +35,19 @@ extern "C" {
 
 /* One ingredient: its training protocol and its training samples. */
 struct fr_ingredient {
-    struct fr_fit_config fit; /* steps/epochs, lr, wd, seed, ... (hooks run in the worker) */
+    struct fr_fit_classifier_config fit; /* steps/epochs, lr, wd, seed, ... (hooks run in the worker) */
     const struct fr_subset *sub; /* samples of ds (NULL: all); must outlive the call */
 };
 
 /* Trains k ingredients, each a copy of m (weights, buffers and mask) trained
- * by fr_fit(ing[i].fit) on ing[i].sub of ds, and writes ingredient i's whole
+ * by fr_fit_classifier(ing[i].fit) on ing[i].sub of ds, and writes ingredient i's whole
  * value slab to out[i * m->params.n ...]. m is left as it was. workers:
  * 0 = one per online CPU, 1 = in this process, w > 1 = min(w, k) forked
  * processes taking ingredients i = worker, worker + w, ...; the pool is
  * set to one thread while ingredients train and restored afterwards, so
  * results are bit-identical for every worker count. res (may be NULL)
  * receives k fit results. Errors: FR_EINVAL (k < 1, workers < 0), an
- * ingredient's fr_fit error (the lowest failing index's, message kept),
+ * ingredient's fr_fit_classifier error (the lowest failing index's, message kept),
  * FR_ENOMEM / FR_EIO when memory or a worker process cannot be had. */
 int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
                          const struct fr_ingredient *ing, int workers, float *out,

@@ -47,7 +47,7 @@ void fr_imp_config_defaults(struct fr_imp_config *c) {
     memset(c, 0, sizeof *c);
     c->sparsity = 0.5;
     c->rate = 0.2;
-    fr_fit_config_defaults(&c->fit);
+    fr_fit_classifier_config_defaults(&c->fit);
 }
 
 int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
@@ -66,7 +66,7 @@ int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
     int rc = fr_params_mask_init(p);
     for (int r = 0; r < R && !rc; r++) {
         struct fr_fit_result fr;
-        if ((rc = fr_fit(m, ds, sub, NULL, &c->fit, &fr))) break;
+        if ((rc = fr_fit_classifier(m, ds, sub, NULL, &c->fit, &fr))) break;
         res->steps += fr.steps;
         struct fr_prune_config pc;
         fr_prune_config_defaults(&pc);

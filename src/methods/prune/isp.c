@@ -32,7 +32,7 @@ void fr_isp_config_defaults(struct fr_isp_config *c) {
     c->lookahead = 40;
     c->subset_frac = 0.1;
     c->round_steps = 40;
-    fr_fit_config_defaults(&c->fit);
+    fr_fit_classifier_config_defaults(&c->fit);
     c->vary = FR_ISP_VARY_LR | FR_ISP_VARY_WD | FR_ISP_VARY_SEED;
     c->workers = 0;
     c->seed = 1;
@@ -172,7 +172,7 @@ static int weak_round(struct fr_model *m, const struct fr_dataset *ds,
         fr_subset_free(&s->subs[i]);
         uint64_t ws = mix3(c->seed, (uint64_t)r, (uint64_t)i + 1);
         if ((rc = draw_subset(sub, n, take, ws, s->perm, &s->subs[i]))) break;
-        struct fr_fit_config f = c->fit;
+        struct fr_fit_classifier_config f = c->fit;
         f.steps = c->lookahead;
         f.epochs = 0;
         if (c->vary & FR_ISP_VARY_LR) f.lr *= LR_MULT[i % 5];
@@ -243,12 +243,12 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
             if (take < c->fit.batch) take = c->fit.batch;
             struct fr_subset slice = {0};
             if ((rc = draw_subset(sub, n, take, mix3(c->seed, 0x51ce, 0), s.perm, &slice))) break;
-            struct fr_fit_config f = c->fit;
+            struct fr_fit_classifier_config f = c->fit;
             f.steps = c->round_steps;
             f.epochs = 0;
             f.seed = mix3(c->seed, (uint64_t)r, 0);
             struct fr_fit_result fr;
-            rc = fr_fit(m, ds, &slice, NULL, &f, &fr);
+            rc = fr_fit_classifier(m, ds, &slice, NULL, &f, &fr);
             fr_subset_free(&slice);
             res->steps += fr.steps;
             if (rc) break;

@@ -56,7 +56,7 @@ static int flt_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int fr_sets_task_make(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
+int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
                       struct fr_rng *rng, float *x, float *y) {
     int64_t out = fr_sets_task_outputs(t, n, d);
     if (out == 0 || nsets < 1 || n > 64 || !x || !y)
@@ -138,7 +138,7 @@ static void gather(const float *xs, const float *ys, const int64_t *idx, int64_t
     }
 }
 
-/* The training sets as fr_fit_loop hooks: B random sets (with replacement)
+/* The training sets as fr_fit hooks: B random sets (with replacement)
  * per step, standardised targets, MSE; the mean loss of the last 10% of
  * the steps is the train error. */
 struct sets_run {
@@ -208,7 +208,7 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
     }
     if ((rc = fr_sets_model_fit_normaliser(m, xtr, NULL, ntrain))) goto cleanup;
     struct sets_run sr = {m, xtr, ytr, ntrain, px, py, mu, sd, idx, rng, o->steps, o->batch, 0, 0};
-    struct fr_loop_config lp = {
+    struct fr_fit_config lp = {
         .optim = {.opt = "adamw",
                   .lr = o->lr,
                   .wd = o->weight_decay,
@@ -222,7 +222,7 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
     struct fr_fit_hooks h = {.user = &sr, .next = sets_next, .loss = sets_loss,
                              .after_step = sets_after_step};
     struct fr_fit_result fit;
-    if ((rc = fr_fit_loop(&m->params, &lp, &h, &fit))) goto cleanup;
+    if ((rc = fr_fit(&m->params, &lp, &h, &fit))) goto cleanup;
     double tr_acc = sr.tail_loss, tr_den = sr.tail_n;
     fr_set_training(ctx, 0);
     /* test: squared error of de-standardised predictions / variance */

@@ -37,7 +37,7 @@ static void train_one(struct fr_model *m, const float *start, const struct fr_da
                       const struct fr_ingredient *ing, float *dst, struct slot *s) {
     size_t bytes = (size_t)m->params.n * sizeof(float);
     memcpy(m->params.data, start, bytes);
-    s->status = fr_fit(m, ds, ing->sub, NULL, &ing->fit, &s->res);
+    s->status = fr_fit_classifier(m, ds, ing->sub, NULL, &ing->fit, &s->res);
     if (s->status) {
         snprintf(s->msg, MSG_LEN, "%s", fr_last_error());
         return;
