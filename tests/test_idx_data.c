@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -155,6 +156,34 @@ static void test_idx_bad(void) {
         gzbad[i] = (uint8_t)(i * 37);
     expect_idx_bad("corrupt gzip", put_file("gzbad", gzbad, sizeof gzbad, 0), FR_EFORMAT, "");
     expect_idx_bad("missing file", check_tmp("nope"), FR_EIO, "cannot open");
+}
+
+/* A Fashion-MNIST directory whose test labels hold 200: the message names
+ * that label (it once read the count after freeing, and said -1). And
+ * fr_error may take fr_last_error() as an argument. */
+static void test_bad_label(void) {
+    static uint8_t b[64 + 16 * 28 * 28];
+    char dir[800];
+    snprintf(dir, sizeof dir, "%s", check_tmp("fm-bad"));
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s", dir);
+    uint32_t di[3] = {2, 28, 28}, dl[1] = {2};
+    size_t h = idx_header(b, 0x08, 3, di);
+    memset(b + h, 7, 2 * 28 * 28);
+    char p[900];
+    snprintf(p, sizeof p, "fm-bad/t10k-images-idx3-ubyte");
+    put_file(p, b, h + 2 * 28 * 28, 0);
+    h = idx_header(b, 0x08, 1, dl);
+    b[h] = 3, b[h + 1] = 200;
+    snprintf(p, sizeof p, "fm-bad/t10k-labels-idx1-ubyte");
+    put_file(p, b, h + 2, 0);
+    struct fr_dataset ds;
+    int rc = fr_dataset_fashion_mnist(&ds, dir, 0, 0);
+    CHECK(rc == FR_EFORMAT && strstr(fr_last_error(), "label 200 outside 0..9"),
+          "label 200 is named: %s", fr_last_error());
+    fr_error(FR_EINVAL, "inner");
+    fr_error(FR_EINVAL, "outer (%s) and %s", fr_last_error(), fr_last_error());
+    CHECK(strcmp(fr_last_error(), "outer (inner) and inner") == 0,
+          "fr_error reading its own message: '%s'", fr_last_error());
 }
 
 static void test_fashion_mnist(void) {
@@ -484,6 +513,7 @@ static void test_loader(void) {
 int main(void) {
     test_idx_good();
     test_idx_bad();
+    test_bad_label();
     test_fashion_mnist();
     test_split();
     test_augment();

@@ -116,8 +116,9 @@ int fr_dataset_fashion_mnist(struct fr_dataset *ds, const char *dir, int train, 
     int rc = fr_dataset_from_idx(ds, pi, pl, FR_FMNIST_MEAN, FR_FMNIST_STD, limit);
     if (rc) return rc;
     if (ds->nclass > 10) {
+        int top = ds->nclass - 1; /* read before fr_dataset_free zeroes ds */
         fr_dataset_free(ds);
-        return fr_error(FR_EFORMAT, "%s: label %d outside 0..9", pl, ds->nclass - 1);
+        return fr_error(FR_EFORMAT, "%s: label %d outside 0..9", pl, top);
     }
     ds->nclass = 10;
     return 0;
