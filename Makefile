@@ -3,12 +3,16 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-slow asan install bench clean
+.PHONY: all deps bench-deps build demo test test-slow asan install bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# The benchmark peers (PyTorch, OpenBLAS) and clang for the fuzz targets.
+bench-deps:
+	@scripts/install-deps.sh --with-peers
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -29,7 +33,7 @@ asan: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L fast --output-on-failure -j $(JOBS)
 
-test-slow: build
+test-slow: bench-deps build
 	cd $(BUILD) && ctest -L slow --output-on-failure
 
 # PREFIX (default /usr/local) is set at configure time too, so frugal.pc
@@ -40,7 +44,7 @@ install: build
 	cmake --build $(BUILD) -j $(JOBS)
 	cmake --install $(BUILD)
 
-bench: build
+bench: bench-deps build
 	@echo "see BENCHMARKS.md for each benchmark's command"
 
 clean:
