@@ -151,7 +151,7 @@ static void test_runtime_errors(void) {
     }
     snprintf(args, sizeof args, "eval '%s'", path);
     expect_error(args, 1); /* empty or unreadable: either way a one-line error */
-    expect_error("report --out /nonexistent/frugal-out", 1);
+    expect_error("report --out /dev/null/frugal-out", 1);
     expect_error("info /nonexistent/model.safetensors", 1);
     snprintf(args, sizeof args, "info '%s/garbage.safetensors'", g_tmp);
     expect_error(args, 1);

@@ -145,6 +145,14 @@ static void test_results_and_report(void) {
     char path[1024], idx[1024];
     CHECK(write_fake(dir, "exp-a", "Paper A", 91.25) == 0, "write a: %s", fr_last_error());
     CHECK(write_fake(dir, "exp-b", "Paper B", NAN) == 0, "write b: %s", fr_last_error());
+    /* someone else's results: its plot carries script; the page must not */
+    snprintf(path, sizeof path, "%s/exp-b/loss.svg", dir);
+    FILE *hf = fopen(path, "w");
+    if (hf) {
+        fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\">"
+              "<script>alert(2)</script></svg>", hf);
+        fclose(hf);
+    }
 
     snprintf(path, sizeof path, "%s/exp-a/results.json", dir);
     struct fr_results *r = fr_results_read(path);
@@ -207,15 +215,33 @@ static void test_results_and_report(void) {
         CHECK(strstr(html, "claim of &lt;b&gt;") != NULL, "claim not escaped");
         CHECK(strstr(html, "91.25") != NULL, "measurement missing");
         CHECK(strstr(html, "frugal repro x --quick") != NULL, "command missing");
-        CHECK(strstr(html, "<svg") != NULL && strstr(html, "<?xml") == NULL, "plot not inlined");
+        CHECK(strstr(html, "<img alt=\"loss.svg\" src=\"data:image/svg+xml;base64,PD94bWwg") ||
+                  strstr(html, "<img alt=\"loss.svg\" src=\"data:image/svg+xml;base64,PHN2Zy"),
+              "plot not embedded as a data: image");
+        CHECK(strstr(html, "<script") == NULL && strstr(html, "onload") == NULL,
+              "a hostile plot's markup reached the page");
         CHECK(strstr(html, "could not read results") != NULL, "broken section missing");
         CHECK(strstr(html, "55.5") != NULL, "table row missing");
         /* sorted by paper: A before B */
         CHECK(strstr(html, "id=\"exp-a\"") < strstr(html, "id=\"exp-b\""), "order");
         free(html);
     }
-    CHECK(fr_report_build("/nonexistent/frugal", idx, sizeof idx, NULL) != 0,
-          "missing dir accepted");
+    /* no results directory yet: a report that says so */
+    char empty[800];
+    snprintf(empty, sizeof empty, "%s/none/yet", dir);
+    CHECK(fr_report_build(empty, idx, sizeof idx, &nsec) == 0 && nsec == 0,
+          "report of a missing directory: %s", fr_last_error());
+    f = fopen(idx, "rb");
+    char buf[4096] = "";
+    if (f) {
+        size_t got = fread(buf, 1, sizeof buf - 1, f);
+        buf[got] = 0;
+        fclose(f);
+    }
+    CHECK(strstr(buf, "No results yet") != NULL, "empty report says so");
+    /* a directory that cannot be made is an error */
+    snprintf(empty, sizeof empty, "%s/exp-a/results.json/sub", dir);
+    CHECK(fr_report_build(empty, idx, sizeof idx, NULL) != 0, "uncreatable directory accepted");
 }
 
 static void test_machine(void) {

@@ -1,8 +1,14 @@
 /* html.c: the HTML report (see report.h). One self-contained page: each
- * experiment's SVG plots are inlined, so out/report/index.html can be copied
- * or mailed alone. Sections are ordered by paper, then experiment name, so
- * one paper's experiments sit together. A results file that cannot be read
- * still gets a section saying why: a report never hides a failed run.
+ * experiment's SVG plots are embedded, so out/report/index.html can be
+ * copied or mailed alone. Sections are ordered by paper, then experiment
+ * name, so one paper's experiments sit together. A results file that
+ * cannot be read still gets a section saying why: a report never hides a
+ * failed run.
+ *
+ * A report may be built from someone else's results, so nothing from a
+ * results directory reaches the page as markup: strings are escaped, and a
+ * plot file is embedded as an <img> with a base64 data: URI, where a
+ * browser runs no script and loads nothing else, whatever the file holds.
  */
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -122,6 +128,20 @@ static void data_tables(struct rp_buf *b, const cJSON *tables) {
 }
 
 /* Inlines dir/file (an SVG); the name must stay inside dir. */
+/* Appends n bytes as base64 (RFC 4648, padded). */
+static void put_base64(struct rp_buf *b, const unsigned char *p, size_t n) {
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char q[5] = {0};
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        q[0] = A[v >> 18 & 63], q[1] = A[v >> 12 & 63];
+        q[2] = i + 1 < n ? A[v >> 6 & 63] : '=';
+        q[3] = i + 2 < n ? A[v & 63] : '=';
+        rp_puts(b, q);
+    }
+}
+
 /* Values of a JSON number array as doubles (malloc'd; null -> NaN). */
 static double *num_array(const cJSON *a, int64_t *n) {
     *n = cJSON_GetArraySize(a);
@@ -162,9 +182,9 @@ static void series_plot(struct rp_buf *b, const cJSON *series) {
         struct fr_plot p = {.title = yl, .xlabel = xl ? xl : "", .ylabel = yl, .markers = 1};
         char *svg = fr_plot_svg(&p, k, ps);
         if (svg) {
-            rp_puts(b, "<figure>");
-            rp_puts(b, svg);
-            rp_puts(b, "</figure>\n");
+            rp_puts(b, "<figure><img alt=\"series\" src=\"data:image/svg+xml;base64,");
+            put_base64(b, (const unsigned char *)svg, strlen(svg));
+            rp_puts(b, "\"/></figure>\n");
             free(svg);
         }
     }
@@ -174,7 +194,7 @@ done:
     free(ps);
 }
 
-/* Inlines one SVG file of the experiment; returns 1 if it was shown. */
+/* Embeds one SVG file of the experiment as an image; returns 1 if shown. */
 static int inline_plot(struct rp_buf *b, const char *dir, const char *file) {
     char path[8192];
     int shown = 0;
@@ -185,16 +205,19 @@ static int inline_plot(struct rp_buf *b, const char *dir, const char *file) {
         rp_puts(b, "</p>\n");
         return 0;
     }
-    char *svg = fr_read_file(path, MAX_SVG_BYTES, NULL);
+    size_t len = 0;
+    char *svg = fr_read_file(path, MAX_SVG_BYTES, &len);
     const char *start = svg ? strstr(svg, "<svg") : NULL;
     if (!start) {
         rp_puts(b, "<p class=\"error\">missing plot ");
         rp_escape(b, file);
         rp_puts(b, "</p>\n");
     } else {
-        rp_puts(b, "<figure>");
-        rp_puts(b, start);
-        rp_puts(b, "<figcaption>");
+        rp_puts(b, "<figure><img alt=\"");
+        rp_escape(b, file);
+        rp_puts(b, "\" src=\"data:image/svg+xml;base64,");
+        put_base64(b, (const unsigned char *)svg, len);
+        rp_puts(b, "\"/><figcaption>");
         rp_escape(b, file);
         rp_puts(b, "</figcaption></figure>\n");
         shown = 1;
@@ -295,8 +318,10 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
     int n = 0, capn = 0, rc = 0;
     struct rp_buf b = {0};
     char path[4096];
-    DIR *d = opendir(out_dir);
     if (n_sections) *n_sections = 0;
+    /* no results yet is a report that says so, not an error */
+    if (fr_mkdirs(out_dir)) return FR_EIO;
+    DIR *d = opendir(out_dir);
     if (!d) return fr_error(FR_EIO, "cannot open results directory %s", out_dir);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
