@@ -122,7 +122,15 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     for (int i = 0; i < P->nmodels; i++) {
         const struct h2o_model *md = &P->models[i];
         char model[4200], text[4200], tok[4200];
-        if (locate(md->path, model, sizeof model)) {
+        int missing = locate(md->path, model, sizeof model);
+        if (missing) {
+            /* a model frugal ships must be there: measuring nothing for it
+             * is an error (locate's message says where it looked); models
+             * trained into out/ are optional */
+            if (strncmp(md->path, "data/", 5) == 0) {
+                rc = missing;
+                goto done;
+            }
             nn += (size_t)snprintf(notes + nn, sizeof notes - nn, "%s: %s not present, skipped. ",
                                    md->label, md->path);
             continue;
