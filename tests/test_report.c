@@ -283,7 +283,89 @@ static void test_progress(void) {
           "no val acc when negative: %s", buf);
 }
 
+/* Intervals against hand computations, the bootstrap against the normal
+ * approximation, verdicts on each side of 0, and the round trip through
+ * results.json and the report. */
+static void test_stats(void) {
+    struct fr_interval iv;
+    double x3[3] = {1, 2, 3};
+    CHECK(fr_interval_t95(x3, 3, &iv) == 0 && iv.n == 3 && iv.mean == 2 &&
+              fabs(iv.lo - (2 - 4.3027 / sqrt(3.0))) < 1e-9 &&
+              fabs(iv.hi - (2 + 4.3027 / sqrt(3.0))) < 1e-9 && !strcmp(iv.method, "t95"),
+          "t95 of 1,2,3: [%g, %g]", iv.lo, iv.hi);
+    CHECK(fr_interval_t95(x3, 1, &iv) == 0 && iv.mean == 1 && isnan(iv.lo) && isnan(iv.hi),
+          "one run has no interval");
+    double bad[2] = {1, NAN};
+    CHECK(fr_interval_t95(bad, 2, &iv) == FR_EINVAL, "a NaN run is an error");
+    CHECK(fr_interval_t95(x3, 0, &iv) == FR_EINVAL, "no runs is an error");
+    /* t quantiles: the table and the expansion beyond it (exact values) */
+    static const int df[5] = {1, 30, 31, 100, 1000};
+    static const double want[5] = {12.7062, 2.0423, 2.0395, 1.9840, 1.9623};
+    for (int i = 0; i < 5; i++)
+        CHECK(fabs(fr_t975(df[i]) - want[i]) < 2e-4, "t975(%d) = %.5f, want %.4f", df[i],
+              fr_t975(df[i]), want[i]);
+    /* bootstrap of many normal values: close to mean +- 1.96 sd / sqrt(n) */
+    enum { N = 2000 };
+    static double xs[N];
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 11);
+    double m = 0, v = 0;
+    for (int i = 0; i < N; i++) xs[i] = 5 + 2 * fr_rng_normal(&rng), m += xs[i] / N;
+    for (int i = 0; i < N; i++) v += (xs[i] - m) * (xs[i] - m) / (N - 1);
+    double half = 1.96 * sqrt(v / N);
+    struct fr_interval bs, bs2;
+    CHECK(fr_interval_bootstrap95(xs, N, 2000, 3, &bs) == 0 && fabs(bs.mean - m) < 1e-12 &&
+              fabs((bs.hi - bs.lo) / 2 - half) < 0.1 * half && bs.lo < m && m < bs.hi,
+          "bootstrap [%g, %g] vs normal +-%g", bs.lo, bs.hi, half);
+    CHECK(fr_interval_bootstrap95(xs, N, 2000, 3, &bs2) == 0 && bs2.lo == bs.lo &&
+              bs2.hi == bs.hi,
+          "bootstrap is reproducible for a seed");
+    double same[4] = {7, 7, 7, 7};
+    CHECK(fr_interval_bootstrap95(same, 4, 100, 1, &bs) == 0 && bs.lo == 7 && bs.hi == 7,
+          "constant values: a zero-width interval");
+    CHECK(fr_interval_bootstrap95(same, 4, 10, 1, &bs) == FR_EINVAL, "too few resamples");
+    /* verdicts */
+    double a[4] = {1.0, 1.1, 0.9, 1.05}, b[4] = {0.5, 0.6, 0.45, 0.5}, c[4] = {1.2, 0.8, 1.0, 1.0};
+    struct fr_interval d;
+    char txt[128];
+    CHECK(fr_interval_diff_t95(a, b, 4, &d) == 0 && fr_verdict_of(&d, 1) == FR_VERDICT_A &&
+              fr_verdict_of(&d, 0) == FR_VERDICT_B,
+          "a clear difference decides");
+    CHECK(!strcmp(fr_verdict_text(fr_verdict_of(&d, 1), "h2o", "local", txt, sizeof txt),
+                  "h2o better than local"),
+          "verdict text: %s", txt);
+    CHECK(fr_interval_diff_t95(a, c, 4, &d) == 0 && fr_verdict_of(&d, 1) == FR_VERDICT_SAME &&
+              strstr(fr_verdict_text(FR_VERDICT_SAME, "a", "c", txt, sizeof txt),
+                     "no measurable difference"),
+          "an interval across 0: no measurable difference");
+    CHECK(fr_interval_diff_t95(a, b, 1, &d) == 0 && fr_verdict_of(&d, 1) == FR_VERDICT_UNKNOWN,
+          "one run: no verdict");
+    /* round trip and the report's "mean [lo, hi]" */
+    char dir[800], path[900], idx[900];
+    snprintf(dir, sizeof dir, "%s", check_tmp("stats"));
+    struct fr_results *r = fr_results_new("stats", "intervals");
+    fr_interval_t95(x3, 3, &iv);
+    CHECK(fr_results_metric_ci(r, "loss", &iv, "nats") == 0, "metric with an interval");
+    snprintf(path, sizeof path, "%s/stats/results.json", dir);
+    CHECK(fr_results_write(r, path) == 0, "write: %s", fr_last_error());
+    fr_results_free(r);
+    struct fr_results *back = fr_results_read(path);
+    double val = 0;
+    CHECK(back && fr_results_get_metric(back, "loss", &val, NULL) == 0 && val == 2,
+          "the mean reads back as the value");
+    fr_results_free(back);
+    CHECK(fr_report_build(dir, idx, sizeof idx, NULL) == 0, "report: %s", fr_last_error());
+    FILE *f = fopen(idx, "rb");
+    static char html[1 << 16];
+    size_t got = f ? fread(html, 1, sizeof html - 1, f) : 0;
+    html[got] = 0;
+    if (f) fclose(f);
+    CHECK(strstr(html, "2 [-0.4842, 4.484] <small>(n 3)</small>") != NULL,
+          "the report shows the interval");
+}
+
 int main(void) {
+    test_stats();
     test_progress();
     test_svg();
     test_results_and_report();

@@ -73,6 +73,12 @@ int fr_results_config_double(struct fr_results *r, const char *key, double value
 /* A measured number with its unit ("%", "s", "bytes", "" for counts), shown in
  * the report's table in insertion order. Non-finite values are stored as null. */
 int fr_results_metric(struct fr_results *r, const char *key, double value, const char *unit);
+/* A measured number over several runs: the mean and its 95% interval
+ * (fr_interval_*), stored as {value, lo, hi, n, interval, unit} and shown
+ * in the report as "mean [lo, hi]". */
+struct fr_interval;
+int fr_results_metric_ci(struct fr_results *r, const char *key, const struct fr_interval *iv,
+                         const char *unit);
 /* A curve: n points (x[i], y[i]) with axis labels; copied. */
 int fr_results_series(struct fr_results *r, const char *name, const char *xlabel,
                       const char *ylabel, int64_t n, const double *x, const double *y);
@@ -97,6 +103,44 @@ int fr_results_get_metric(const struct fr_results *r, const char *key, double *v
 /* Series by name: *n points, pointers valid until the next call on r. */
 int fr_results_get_series(struct fr_results *r, const char *name, int64_t *n, const double **x,
                           const double **y);
+
+/* ---- statistics: intervals over runs, verdicts from intervals ----------- */
+
+/* The mean of n values and its 95% interval. lo/hi are NaN when n < 2 (one
+ * run has no interval); method says how it was made. */
+struct fr_interval {
+    double mean, lo, hi;
+    int n;
+    const char *method; /* "t95": Student t over n runs; "bootstrap95": percentile bootstrap */
+};
+
+/* Student t interval: mean +- t(0.975, n-1) * sd / sqrt(n), for a handful of
+ * seeds (the bootstrap is too narrow there: 3 runs give 10 distinct
+ * resamples). Non-finite values are an error (FR_EINVAL), n < 1 too. */
+int fr_interval_t95(const double *x, int n, struct fr_interval *out);
+/* Percentile bootstrap of the mean (B resamples, seeded: reproducible), for
+ * many items such as text windows or test images. n >= 1, B >= 100. */
+int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed,
+                            struct fr_interval *out);
+/* The paired difference a[i] - b[i] (the same seeds or windows) and its t
+ * interval: the one to decide "A better than B" with. */
+int fr_interval_diff_t95(const double *a, const double *b, int n, struct fr_interval *out);
+/* t(0.975, df), the two-sided 95% Student t quantile; df >= 1. */
+double fr_t975(int df);
+
+enum fr_verdict {
+    FR_VERDICT_UNKNOWN = 0, /* fewer than 2 runs: no interval to decide with */
+    FR_VERDICT_A,           /* the interval of A - B excludes 0 on A's side */
+    FR_VERDICT_B,           /* ... on B's side */
+    FR_VERDICT_SAME,        /* the interval contains 0: no measurable difference */
+};
+/* The verdict the interval of A - B supports (higher_is_better: whether a
+ * larger value of the quantity is better). */
+enum fr_verdict fr_verdict_of(const struct fr_interval *diff, int higher_is_better);
+/* "A better than B" with A and B named, or "no measurable difference
+ * between A and B", or "not enough runs to compare A and B", into buf. */
+const char *fr_verdict_text(enum fr_verdict v, const char *a, const char *b, char *buf,
+                            size_t cap);
 
 /* ---- plots -------------------------------------------------------------- */
 

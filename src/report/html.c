@@ -86,10 +86,21 @@ static void metrics_table(struct rp_buf *b, const cJSON *metrics) {
             "<table class=\"metrics\">\n<tr><th>quantity</th><th>value</th><th>unit</th></tr>\n");
     cJSON_ArrayForEach(m, metrics) {
         const char *unit = str_of(m, "unit");
+        char lo[64], hi[64];
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(m, "lo");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "hi");
         fmt_number(cJSON_GetObjectItemCaseSensitive(m, "value"), num, sizeof num);
         rp_puts(b, "<tr><td>");
         rp_escape(b, m->string);
-        rp_printf(b, "</td><td class=\"num\">%s</td><td>", num);
+        rp_printf(b, "</td><td class=\"num\">%s", num);
+        if (cJSON_IsNumber(l) && cJSON_IsNumber(h)) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "n");
+            fmt_number(l, lo, sizeof lo);
+            fmt_number(h, hi, sizeof hi);
+            rp_printf(b, " [%s, %s]", lo, hi);
+            if (cJSON_IsNumber(n)) rp_printf(b, " <small>(n %d)</small>", (int)n->valuedouble);
+        }
+        rp_puts(b, "</td><td>");
         rp_escape(b, unit ? unit : "");
         rp_puts(b, "</td></tr>\n");
     }

@@ -3,7 +3,8 @@
  * file has the same shape:
  *
  *   { "schema": "frugal-results/1", "name", "title", "paper", "claim",
- *     "command", "seed", "config": {..}, "metrics": {key: {value, unit}},
+ *     "command", "seed", "config": {..}, "metrics": {key: {value, unit}
+ *       or, over several runs, {value, lo, hi, n, interval, unit}},
  *     "series": [{name, xlabel, ylabel, x: [..], y: [..]}],
  *     "tables": {name: {columns: [..], rows: [[label, v, ..], ..]}},
  *     "plots": ["loss.svg"], "machine": {cpu, cores, isa, threads},
@@ -127,6 +128,19 @@ int fr_results_config_double(struct fr_results *r, const char *key, double value
 int fr_results_metric(struct fr_results *r, const char *key, double value, const char *unit) {
     cJSON *m = cJSON_CreateObject();
     if (!m || !cJSON_AddItemToObject(m, "value", num(value)) ||
+        !cJSON_AddStringToObject(m, "unit", unit ? unit : "")) {
+        cJSON_Delete(m);
+        return fr_error(FR_ENOMEM, "results: out of memory");
+    }
+    return put(child(r->root, "metrics", 0), key, m);
+}
+
+int fr_results_metric_ci(struct fr_results *r, const char *key, const struct fr_interval *iv,
+                         const char *unit) {
+    cJSON *m = cJSON_CreateObject();
+    if (!m || put(m, "value", num(iv->mean)) || put(m, "lo", num(iv->lo)) ||
+        put(m, "hi", num(iv->hi)) || put(m, "n", cJSON_CreateNumber(iv->n)) ||
+        !cJSON_AddStringToObject(m, "interval", iv->method ? iv->method : "") ||
         !cJSON_AddStringToObject(m, "unit", unit ? unit : "")) {
         cJSON_Delete(m);
         return fr_error(FR_ENOMEM, "results: out of memory");
