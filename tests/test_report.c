@@ -196,7 +196,7 @@ static void test_results_and_report(void) {
     CHECK(fr_results_read(path) == NULL && fr_last_error()[0], "malformed json accepted");
 
     int nsec = 0;
-    CHECK(fr_report_build(dir, idx, sizeof idx, &nsec) == 0, "report: %s", fr_last_error());
+    CHECK(fr_report_build(dir, NULL, idx, sizeof idx, &nsec) == 0, "report: %s", fr_last_error());
     CHECK(nsec == 3, "expected 3 sections, got %d", nsec);
     char *html = NULL;
     f = fopen(idx, "rb");
@@ -229,7 +229,7 @@ static void test_results_and_report(void) {
     /* no results directory yet: a report that says so */
     char empty[800];
     snprintf(empty, sizeof empty, "%s/none/yet", dir);
-    CHECK(fr_report_build(empty, idx, sizeof idx, &nsec) == 0 && nsec == 0,
+    CHECK(fr_report_build(empty, NULL, idx, sizeof idx, &nsec) == 0 && nsec == 0,
           "report of a missing directory: %s", fr_last_error());
     f = fopen(idx, "rb");
     char buf[4096] = "";
@@ -241,7 +241,7 @@ static void test_results_and_report(void) {
     CHECK(strstr(buf, "No results yet") != NULL, "empty report says so");
     /* a directory that cannot be made is an error */
     snprintf(empty, sizeof empty, "%s/exp-a/results.json/sub", dir);
-    CHECK(fr_report_build(empty, idx, sizeof idx, NULL) != 0, "uncreatable directory accepted");
+    CHECK(fr_report_build(empty, NULL, idx, sizeof idx, NULL) != 0, "uncreatable directory accepted");
 }
 
 static void test_machine(void) {
@@ -354,7 +354,7 @@ static void test_stats(void) {
     CHECK(back && fr_results_get_metric(back, "loss", &val, NULL) == 0 && val == 2,
           "the mean reads back as the value");
     fr_results_free(back);
-    CHECK(fr_report_build(dir, idx, sizeof idx, NULL) == 0, "report: %s", fr_last_error());
+    CHECK(fr_report_build(dir, NULL, idx, sizeof idx, NULL) == 0, "report: %s", fr_last_error());
     FILE *f = fopen(idx, "rb");
     static char html[1 << 16];
     size_t got = f ? fread(html, 1, sizeof html - 1, f) : 0;
@@ -362,6 +362,46 @@ static void test_stats(void) {
     if (f) fclose(f);
     CHECK(strstr(html, "2 [-0.4842, 4.484] <small>(n 3)</small>") != NULL,
           "the report shows the interval");
+
+    /* a committed summary: no plot files, charts drawn from its series, its
+     * own section beside this machine's run of the same experiment */
+    char committed[800], empty_out[800];
+    snprintf(committed, sizeof committed, "%s", check_tmp("committed"));
+    snprintf(empty_out, sizeof empty_out, "%s", check_tmp("out-fresh"));
+    CHECK(mkdir(committed, 0700) == 0, "mkdir");
+    CHECK(write_fake(dir, "exp-c", "Paper C", 80.5) == 0, "write c: %s", fr_last_error());
+    snprintf(path, sizeof path, "%s/exp-c/results.json", dir);
+    struct fr_results *rc3 = fr_results_read(path);
+    snprintf(path, sizeof path, "%s/exp-c.json", committed);
+    CHECK(rc3 && fr_results_save_summary(rc3, path) == 0, "summary: %s", fr_last_error());
+    fr_results_free(rc3);
+    struct fr_results *sum = fr_results_read(path);
+    int64_t n = 0;
+    const double *sx, *sy;
+    CHECK(sum && fr_results_get_str(sum, "summary") &&
+              fr_results_get_series(sum, "train loss", &n, &sx, &sy) == 0 && n == 3,
+          "the summary keeps the series");
+    fr_results_free(sum);
+    int nsec = 0;
+    CHECK(fr_report_build(empty_out, committed, idx, sizeof idx, &nsec) == 0 && nsec == 1,
+          "report of a fresh clone from committed summaries only: %d sections (%s)", nsec,
+          fr_last_error());
+    f = fopen(idx, "rb");
+    got = f ? fread(html, 1, sizeof html - 1, f) : 0;
+    html[got] = 0;
+    if (f) fclose(f);
+    CHECK(strstr(html, "the committed full run") && strstr(html, "80.5") &&
+              strstr(html, "<img alt=\"series\" src=\"data:image/svg+xml;base64,"),
+          "committed section with a chart from its series");
+    CHECK(fr_report_build(dir, committed, idx, sizeof idx, &nsec) == 0,
+          "report of both: %s", fr_last_error());
+    f = fopen(idx, "rb");
+    got = f ? fread(html, 1, sizeof html - 1, f) : 0;
+    html[got] = 0;
+    if (f) fclose(f);
+    CHECK(strstr(html, "id=\"exp-c-committed\"") && strstr(html, "id=\"exp-c\"") &&
+              strstr(html, "id=\"exp-c-committed\"") < strstr(html, "id=\"exp-c\""),
+          "the committed run and this machine's run both shown, committed first");
 }
 
 int main(void) {

@@ -6,7 +6,8 @@
  *    library stays private) and read back the same way.
  *  - plots: SVG line plots (several series, ticked and labelled axes, legend,
  *    title, optional log-y and markers), drawn by frugal itself.
- *  - the report: fr_report_build gathers every out/<name>/results.json into
+ *  - the report: fr_report_build gathers results/<name>.json (committed full
+ *    runs) and every out/<name>/results.json into
  *    out/report/index.html, one section per experiment: the paper and claim,
  *    our measurement as a table, the plots inlined, the reproducing command.
  *  - progress: a bar redrawn in place on a terminal, plain lines otherwise.
@@ -93,6 +94,11 @@ int fr_results_plot(struct fr_results *r, const char *file);
 /* Adds machine, commit, version and the finish time, then writes the
  * document atomically (temp file + rename), creating parent directories. */
 int fr_results_write(struct fr_results *r, const char *path);
+/* The compact copy of a finished run that is committed (results/<name>.json):
+ * the document as written (numbers, intervals, seeds, command, commit,
+ * machine, times, series and tables) without the plot file names, since
+ * the files stay in out/; the report draws its plots from the series. */
+int fr_results_save_summary(const struct fr_results *r, const char *path);
 /* Reads a results.json; NULL with a message on a missing or malformed file. */
 struct fr_results *fr_results_read(const char *path);
 
@@ -167,12 +173,16 @@ int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
 
 /* ---- the HTML report ---------------------------------------------------- */
 
-/* Gathers out_dir/<name>/results.json (every subdirectory except report/)
- * into out_dir/report/index.html. Unreadable results become a section that
- * says why. Writes the index path into path_out (capacity cap) and returns 0,
- * or an error (out_dir missing, nothing writable). *n_sections (may be NULL)
- * receives the number of experiments found. */
-int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections);
+/* Gathers the committed summaries results_dir/<name>.json (NULL: none; the
+ * full runs the docs quote, plots drawn from their series) and this
+ * machine's runs out_dir/<name>/results.json (every subdirectory except
+ * report/, plot files embedded) into out_dir/report/index.html, created
+ * with out_dir when missing. Unreadable results become a section that says
+ * why. Writes the index path into path_out (capacity cap) and returns 0, or
+ * an error (nothing writable). *n_sections (may be NULL) receives the
+ * number of sections. */
+int fr_report_build(const char *out_dir, const char *results_dir, char *path_out, size_t cap,
+                    int *n_sections);
 
 /* ---- progress ----------------------------------------------------------- */
 

@@ -41,7 +41,17 @@ int fr_experiment_run(const struct fr_experiment *e, const struct fr_exp_opts *o
                         fr_exp_size_name(o->size));
     if (!o->out || !*o->out) return fr_error(FR_EINVAL, "experiment %s: no output root", e->name);
     if (fr_mkdirs(o->out)) return FR_EIO;
-    return e->run(e, e->plans[o->size], o, out);
+    int commit = o->size == FR_EXP_FULL && o->results_dir && *o->results_dir;
+    if (commit && fr_mkdirs(o->results_dir)) return FR_EIO; /* checked before the long work */
+    int rc = e->run(e, e->plans[o->size], o, out);
+    if (rc || !commit) return rc;
+    struct fr_results *r = fr_results_read(out->results);
+    if (!r) return FR_EIO;
+    snprintf(out->summary_path, sizeof out->summary_path, "%s/%s.json", o->results_dir, e->name);
+    rc = fr_results_save_summary(r, out->summary_path);
+    fr_results_free(r);
+    if (rc) out->summary_path[0] = '\0';
+    return rc;
 }
 
 int fr_exp_dir(const struct fr_exp_opts *o, const char *name, char *buf, size_t cap) {
@@ -58,6 +68,31 @@ void fr_exp_log(const struct fr_exp_opts *o, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', o->log);
     fflush(o->log);
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fr_exp_results_dir(char *buf, size_t cap) {
+    const char *env = getenv("FRUGAL_RESULTS");
+    char exe[4096];
+    if (env && *env && is_dir(env)) return snprintf(buf, cap, "%s", env), 0;
+    if (is_dir("results")) return snprintf(buf, cap, "results"), 0;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        static const char *const beside[2] = {"share/frugal/results", "results"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(buf, cap, "%s/../%s", exe, beside[i]);
+            if (is_dir(buf)) return 0;
+        }
+    }
+    if (cap) buf[0] = '\0';
+    return FR_ENOTFOUND;
 }
 
 static int is_file(const char *p) {

@@ -27,6 +27,8 @@
 struct entry {
     char name[256];
     char paper[256];
+    char dir[4096]; /* where its plot files are ("" for a committed summary: none) */
+    int committed;  /* from the committed results directory, not out/ */
     struct fr_results *res; /* NULL when unreadable */
     char error[512];
 };
@@ -36,7 +38,8 @@ static int cmp_entry(const void *a, const void *b) {
     /* entries with a paper first, grouped by paper */
     if (!x->paper[0] != !y->paper[0]) return x->paper[0] ? -1 : 1;
     int c = strcmp(x->paper, y->paper);
-    return c ? c : strcmp(x->name, y->name);
+    if (!c) c = strcmp(x->name, y->name);
+    return c ? c : y->committed - x->committed; /* the committed full run first */
 }
 
 static void fmt_number(const cJSON *v, char *buf, size_t cap) {
@@ -164,21 +167,18 @@ static double *num_array(const cJSON *a, int64_t *n) {
     return v;
 }
 
-/* An experiment that recorded series but named no plot file still gets a
- * plot: every series sharing the first series' y label, on one chart. */
-static void series_plot(struct rp_buf *b, const cJSON *series) {
-    int ns = cJSON_GetArraySize(series);
-    if (ns <= 0) return;
+/* One chart of every series whose y label is yl. */
+static void series_chart(struct rp_buf *b, const cJSON *series, const char *yl) {
+    int ns = cJSON_GetArraySize(series), k = 0;
     struct fr_plot_series *ps = calloc((size_t)ns, sizeof *ps);
     double **bufs = calloc((size_t)ns * 2, sizeof *bufs);
-    const char *xl = NULL, *yl = NULL;
-    int k = 0;
+    const char *xl = NULL;
     const cJSON *it;
     if (!ps || !bufs) goto done;
     cJSON_ArrayForEach(it, series) {
         const char *y = str_of(it, "ylabel"), *x = str_of(it, "xlabel"), *nm = str_of(it, "name");
-        if (!yl) yl = y, xl = x;
-        if (!y || !yl || strcmp(y, yl) != 0) continue;
+        if (!y || strcmp(y, yl) != 0) continue;
+        if (!xl) xl = x;
         int64_t nx, ny;
         bufs[2 * k] = num_array(cJSON_GetObjectItemCaseSensitive(it, "x"), &nx);
         bufs[2 * k + 1] = num_array(cJSON_GetObjectItemCaseSensitive(it, "y"), &ny);
@@ -203,6 +203,23 @@ done:
     for (int i = 0; bufs && i < 2 * ns; i++) free(bufs[i]);
     free(bufs);
     free(ps);
+}
+
+/* An experiment without plot files (a committed summary, or a run that
+ * named none) gets charts drawn from its series: one per y label, in the
+ * order the labels first appear, at most 12. */
+static void series_plot(struct rp_buf *b, const cJSON *series) {
+    const char *seen[12];
+    int nseen = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, series) {
+        const char *y = str_of(it, "ylabel");
+        int dup = !y;
+        for (int i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], y);
+        if (dup || nseen == 12) continue;
+        seen[nseen++] = y;
+        series_chart(b, series, y);
+    }
 }
 
 /* Embeds one SVG file of the experiment as an image; returns 1 if shown. */
@@ -237,11 +254,10 @@ static int inline_plot(struct rp_buf *b, const char *dir, const char *file) {
     return shown;
 }
 
-static void section(struct rp_buf *b, const char *out_dir, const struct entry *e) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", out_dir, e->name);
+static void section(struct rp_buf *b, const struct entry *e) {
     rp_puts(b, "<section id=\"");
     rp_escape(b, e->name);
+    rp_puts(b, e->committed ? "-committed" : "");
     rp_puts(b, "\">\n");
     if (!e->res) {
         rp_puts(b, "<h2>");
@@ -258,6 +274,7 @@ static void section(struct rp_buf *b, const char *out_dir, const struct entry *e
     rp_escape(b, title ? title : e->name);
     rp_puts(b, " <small>(");
     rp_escape(b, e->name);
+    rp_puts(b, e->committed ? ", the committed full run" : ", this machine's run");
     rp_puts(b, ")</small></h2>\n");
     if (e->paper[0]) {
         rp_puts(b, "<p class=\"paper\"><b>Paper:</b> ");
@@ -283,7 +300,7 @@ static void section(struct rp_buf *b, const char *out_dir, const struct entry *e
     }
     int nplots = 0;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "plots")) {
-        if (cJSON_IsString(it)) nplots += inline_plot(b, dir, it->valuestring);
+        if (cJSON_IsString(it) && e->dir[0]) nplots += inline_plot(b, e->dir, it->valuestring);
     }
     if (!nplots) series_plot(b, cJSON_GetObjectItemCaseSensitive(root, "series"));
     if (cmd) {
@@ -324,11 +341,36 @@ static const char CSS[] =
     "figure{display:inline-block;margin:.5rem}figcaption{font-size:small;color:#666}"
     ".error{color:#b00}.claim{background:#f8f8e8;padding:.4rem}small{color:#777}";
 
-int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sections) {
+/* Appends an entry read from path; 0 or FR_ENOMEM. */
+static int add_entry(struct entry **ents, int *n, int *capn, const char *name, const char *path,
+                     const char *dir, int committed) {
+    if (*n == *capn) {
+        *capn = *capn ? *capn * 2 : 16;
+        struct entry *ne = realloc(*ents, (size_t)*capn * sizeof **ents);
+        if (!ne) return fr_error(FR_ENOMEM, "report: out of memory");
+        *ents = ne;
+    }
+    struct entry *e = &(*ents)[(*n)++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->dir, sizeof e->dir, "%s", dir);
+    e->committed = committed;
+    e->res = fr_results_read(path);
+    if (!e->res) {
+        snprintf(e->error, sizeof e->error, "%s", fr_last_error());
+    } else {
+        const char *paper = fr_results_get_str(e->res, "paper");
+        snprintf(e->paper, sizeof e->paper, "%s", paper ? paper : "");
+    }
+    return 0;
+}
+
+int fr_report_build(const char *out_dir, const char *results_dir, char *path_out, size_t cap,
+                    int *n_sections) {
     struct entry *ents = NULL;
-    int n = 0, capn = 0, rc = 0;
+    int n = 0, capn = 0, rc = 0, ncommitted = 0;
     struct rp_buf b = {0};
-    char path[4096];
+    char path[4096], dir[4096];
     if (n_sections) *n_sections = 0;
     /* no results yet is a report that says so, not an error */
     if (fr_mkdirs(out_dir)) return FR_EIO;
@@ -340,27 +382,27 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
         if (de->d_name[0] == '.' || strcmp(de->d_name, "report") == 0) continue;
         if (strlen(de->d_name) >= sizeof ents[0].name) continue;
         snprintf(path, sizeof path, "%s/%s/results.json", out_dir, de->d_name);
-        if (stat(path, &st) != 0) continue;
-        if (n == capn) {
-            capn = capn ? capn * 2 : 16;
-            struct entry *ne = realloc(ents, (size_t)capn * sizeof *ents);
-            if (!ne) {
-                rc = fr_error(FR_ENOMEM, "report: out of memory");
-                goto cleanup;
-            }
-            ents = ne;
-        }
-        struct entry *e = &ents[n++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->name, sizeof e->name, "%s", de->d_name);
-        e->res = fr_results_read(path);
-        if (!e->res) {
-            snprintf(e->error, sizeof e->error, "%s", fr_last_error());
-        } else {
-            const char *paper = fr_results_get_str(e->res, "paper");
-            snprintf(e->paper, sizeof e->paper, "%s", paper ? paper : "");
-        }
+        snprintf(dir, sizeof dir, "%s/%s", out_dir, de->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if ((rc = add_entry(&ents, &n, &capn, de->d_name, path, dir, 0))) goto cleanup;
     }
+    /* the committed summaries: results_dir/<name>.json */
+    DIR *c = results_dir && *results_dir ? opendir(results_dir) : NULL;
+    while (c && (de = readdir(c)) != NULL) {
+        struct stat st;
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 6 || len >= sizeof ents[0].name ||
+            strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 5), de->d_name);
+        snprintf(path, sizeof path, "%s/%s", results_dir, de->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if ((rc = add_entry(&ents, &n, &capn, name, path, "", 1))) break;
+        ncommitted++;
+    }
+    if (c) closedir(c);
+    if (rc) goto cleanup;
     if (n > 1) qsort(ents, (size_t)n, sizeof *ents, cmp_entry);
 
     struct fr_machine m;
@@ -368,8 +410,15 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
     rp_printf(&b,
               "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
               "<title>frugal report</title>\n<style>%s</style>\n</head>\n<body>\n"
-              "<h1>frugal report</h1>\n<p>%d experiment%s from <code>",
-              CSS, n, n == 1 ? "" : "s");
+              "<h1>frugal report</h1>\n<p>%d section%s: %d committed full run%s",
+              CSS, n, n == 1 ? "" : "s", ncommitted, ncommitted == 1 ? "" : "s");
+    if (ncommitted) {
+        rp_puts(&b, " from <code>");
+        rp_escape(&b, results_dir);
+        rp_puts(&b, "</code>");
+    }
+    rp_printf(&b, " and %d run%s of this machine from <code>", n - ncommitted,
+              n - ncommitted == 1 ? "" : "s");
     rp_escape(&b, out_dir);
     rp_printf(&b, "/*/results.json</code>. Built by frugal %s at commit <code>", m.version);
     rp_escape(&b, m.commit);
@@ -383,9 +432,11 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
         const char *title = ents[i].res ? fr_results_get_str(ents[i].res, "title") : NULL;
         rp_puts(&b, "<li><a href=\"#");
         rp_escape(&b, ents[i].name);
+        rp_puts(&b, ents[i].committed ? "-committed" : "");
         rp_puts(&b, "\">");
         rp_escape(&b, title ? title : ents[i].name);
         rp_puts(&b, "</a>");
+        rp_puts(&b, ents[i].committed ? " (committed)" : "");
         if (ents[i].paper[0]) {
             rp_puts(&b, " &mdash; ");
             rp_escape(&b, ents[i].paper);
@@ -394,7 +445,7 @@ int fr_report_build(const char *out_dir, char *path_out, size_t cap, int *n_sect
     }
     rp_puts(&b, "</ul>\n");
     for (int i = 0; i < n; i++)
-        section(&b, out_dir, &ents[i]);
+        section(&b, &ents[i]);
     rp_puts(&b, "</body>\n</html>\n");
     if (b.oom) {
         rc = fr_error(FR_ENOMEM, "report: out of memory");

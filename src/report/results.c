@@ -263,6 +263,28 @@ int fr_results_write(struct fr_results *r, const char *path) {
     return rc;
 }
 
+int fr_results_save_summary(const struct fr_results *r, const char *path) {
+    cJSON *copy = cJSON_Duplicate(r->root, 1);
+    if (!copy) return fr_error(FR_ENOMEM, "results: out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "plots"); /* files stay in out/ */
+    int rc = put(copy, "summary", cJSON_CreateString("committed summary of a full run"));
+    char *text = rc ? NULL : cJSON_Print(copy);
+    cJSON_Delete(copy);
+    if (rc) return rc;
+    if (!text) return fr_error(FR_ENOMEM, "results: out of memory");
+    size_t n = strlen(text);
+    char *withnl = realloc(text, n + 2);
+    if (!withnl) {
+        free(text);
+        return fr_error(FR_ENOMEM, "results: out of memory");
+    }
+    withnl[n] = '\n';
+    withnl[n + 1] = '\0';
+    rc = rp_write_file(path, withnl, n + 1);
+    free(withnl);
+    return rc;
+}
+
 struct fr_results *fr_results_read(const char *path) {
     size_t n = 0;
     char *text = fr_read_file(path, RESULTS_MAX_BYTES, &n);

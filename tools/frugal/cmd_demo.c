@@ -4,6 +4,7 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/experiments/experiment.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
 
@@ -47,7 +48,7 @@ int cmd_demo(int argc, char **argv) {
     cfg.threads = (int)threads;
     cfg.seed = (uint64_t)seed;
     cfg.out = ckpt;
-    struct cli_run_info info = {
+    struct fr_train_run_info info = {
         .name = "demo",
         .title = "Demo: small CNN on Fashion-MNIST",
         .claim = "frugal trains a small CNN on Fashion-MNIST on a laptop-class CPU in minutes, "
@@ -59,7 +60,9 @@ int cmd_demo(int argc, char **argv) {
            (long long)epochs, epochs == 1 ? "" : "s");
     fflush(stdout);
     if ((rc = cli_train_and_record("demo", &cfg, &info)) != EXIT_OK) return rc;
-    if (fr_report_build(out, path, sizeof path, NULL) != 0)
+    char committed[4200] = "";
+    fr_exp_results_dir(committed, sizeof committed);
+    if (fr_report_build(out, *committed ? committed : NULL, path, sizeof path, NULL) != 0)
         return cli_fail("demo", "%s", fr_last_error());
     printf("report: %s\n", path);
     return EXIT_OK;

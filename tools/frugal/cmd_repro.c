@@ -20,7 +20,7 @@ static void list_experiments(FILE *f) {
 
 int cmd_repro(int argc, char **argv) {
     int quick = 0, list = 0;
-    const char *plan = "full", *data_dir = "", *out = "out";
+    const char *plan = "full", *data_dir = "", *out = "out", *results = "";
     static const char *const PLANS[] = {"tiny", "quick", "full", NULL};
     int64_t threads = 0, seed = 1;
     struct arg_flag flags[] = {
@@ -38,6 +38,9 @@ int cmd_repro(int argc, char **argv) {
          .help = "dataset directory (\"\" = the experiment's default)"},
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "results root: writes OUT/NAME/results.json and OUT/report/"},
+        {.name = "results-dir", .type = ARG_STR, .dst = &results,
+         .help = "where a full run writes its committed summary NAME.json (\"\" = ./results "
+                 "when that directory exists, else none)"},
     };
     struct arg_cmd spec = {
         .name = "repro",
@@ -83,11 +86,17 @@ int cmd_repro(int argc, char **argv) {
     o.out = out;
     o.command = command;
     o.log = stderr;
+    char committed[4200] = "";
+    int found = fr_exp_results_dir(committed, sizeof committed) == 0;
+    if (*results) o.results_dir = results;
+    else if (found && !strcmp(committed, "results")) o.results_dir = "results";
     struct fr_exp_outcome res;
     if (fr_experiment_run(e, &o, &res)) return cli_fail("repro", "%s", fr_last_error());
     fputs(res.summary, stdout);
+    if (res.summary_path[0]) printf("committed summary: %s\n", res.summary_path);
     char path[4200];
-    if (fr_report_build(out, path, sizeof path, NULL) != 0)
+    const char *rd = o.results_dir ? o.results_dir : found ? committed : NULL;
+    if (fr_report_build(out, rd, path, sizeof path, NULL) != 0)
         return cli_fail("repro", "%s", fr_last_error());
     printf("report: %s\n", path);
     return EXIT_OK;

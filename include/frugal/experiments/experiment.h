@@ -43,12 +43,17 @@ struct fr_exp_opts {
     const char *out;      /* results root: OUT/<name>/ (default "out") */
     const char *command;  /* the command line that reproduces the run (recorded) */
     FILE *log;            /* progress lines and bars; NULL: silent */
+    /* Where a full run's committed summary goes: results_dir/<name>.json
+     * (fr_results_save_summary). NULL: none. Only FR_EXP_FULL writes it:
+     * the committed numbers are always a full plan's. */
+    const char *results_dir;
 };
 
 /* What a run leaves for its caller besides the files. */
 struct fr_exp_outcome {
     char results[4200]; /* path of the results.json written */
     char summary[4096]; /* the closing line(s) to show a user ("" if none) */
+    char summary_path[4200]; /* the committed summary written ("" if none) */
 };
 
 struct fr_experiment {
@@ -72,7 +77,8 @@ const struct fr_experiment *fr_experiment_find(const char *name);
 /* "tiny", "quick", "full". */
 const char *fr_exp_size_name(enum fr_exp_size s);
 /* Runs e's plan for o->size after checking o (seed, size, an output root it
- * can create). out is cleared first. */
+ * can create); a full run with o->results_dir then also writes its
+ * committed summary there (out->summary_path). out is cleared first. */
 int fr_experiment_run(const struct fr_experiment *e, const struct fr_exp_opts *o,
                       struct fr_exp_outcome *out);
 
@@ -90,6 +96,12 @@ void fr_exp_log(const struct fr_exp_opts *o, const char *fmt, ...)
  * build tree). Returns 0 with buf set, or FR_ENOTFOUND naming every place
  * looked (buf then holds the path as given). */
 int fr_exp_data_path(const char *rel, char *buf, size_t cap);
+
+/* The directory of committed summaries (results/) the report reads:
+ * FRUGAL_RESULTS first, then ./results, then beside the executable
+ * (<bin>/../share/frugal/results installed, <bin>/../results in a build
+ * tree). 0 with buf set, or FR_ENOTFOUND (buf "") when there is none. */
+int fr_exp_results_dir(char *buf, size_t cap);
 
 #ifdef __cplusplus
 }
