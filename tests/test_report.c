@@ -404,7 +404,47 @@ static void test_stats(void) {
           "the committed run and this machine's run both shown, committed first");
 }
 
+/* Docs blocks regenerated from a committed summary; a missing table is an
+ * error that leaves the file alone. */
+static void test_docs(void) {
+    char dir[800], md[900], path[900];
+    snprintf(dir, sizeof dir, "%s", check_tmp("docs-results"));
+    CHECK(mkdir(dir, 0700) == 0, "mkdir");
+    struct fr_results *r = fr_results_new("exp", "exp");
+    const char *cols[3] = {"policy", "ppl", "top-1 | %"};
+    fr_results_table(r, "t", 3, cols);
+    fr_results_table_row(r, "t", "h2o", (double[]){7.25, 91});
+    struct fr_interval iv = {2.5, 2.0, 3.0, 3, "t95"};
+    fr_results_metric_ci(r, "loss", &iv, "nats");
+    snprintf(path, sizeof path, "%s/exp.json", dir);
+    CHECK(fr_results_save_summary(r, path) == 0, "summary: %s", fr_last_error());
+    fr_results_free(r);
+    snprintf(md, sizeof md, "%s", check_tmp("doc.md"));
+    FILE *f = fopen(md, "w");
+    fputs("# Doc\n\ntext before\n<!-- results: exp t -->\nstale\n<!-- end results -->\n"
+          "between\n<!-- results: exp metrics -->\n<!-- end results -->\nafter\n", f);
+    fclose(f);
+    int n = 0;
+    CHECK(fr_report_docs(dir, md, &n) == 0 && n == 2, "two blocks: %d (%s)", n, fr_last_error());
+    static char buf[8192];
+    f = fopen(md, "rb");
+    size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[got] = 0;
+    if (f) fclose(f);
+    CHECK(strstr(buf, "| policy | ppl | top-1 \\| % |\n|---|---|---|\n| h2o | 7.25 | 91 |") &&
+              strstr(buf, "| loss | 2.5 [2, 3] (n 3) | nats |") && !strstr(buf, "stale") &&
+              strstr(buf, "text before") && strstr(buf, "between") && strstr(buf, "after"),
+          "blocks regenerated, the rest kept:\n%s", buf);
+    CHECK(fr_report_docs(dir, md, &n) == 0, "idempotent");
+    f = fopen(md, "a");
+    fputs("<!-- results: exp nosuch -->\n<!-- end results -->\n", f);
+    fclose(f);
+    CHECK(fr_report_docs(dir, md, &n) == FR_ENOTFOUND && strstr(fr_last_error(), "nosuch"),
+          "a missing table is an error: %s", fr_last_error());
+}
+
 int main(void) {
+    test_docs();
     test_stats();
     test_progress();
     test_svg();

@@ -184,6 +184,21 @@ int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
 int fr_report_build(const char *out_dir, const char *results_dir, char *path_out, size_t cap,
                     int *n_sections);
 
+/* ---- tables in the docs, generated from committed results -------------- */
+
+/* Regenerates the blocks of a Markdown file that quote committed results,
+ * so no number in the docs lacks a file behind it. A block is
+ *     <!-- results: NAME TABLE -->
+ *     ...(generated)...
+ *     <!-- end results -->
+ * where NAME is results_dir/NAME.json and TABLE one of its tables (as a
+ * Markdown table) or the word "metrics" (every metric, "mean [lo, hi]"
+ * where it has an interval). The file is rewritten atomically, and only
+ * when a block changed; *n_blocks (may be NULL) receives the number of
+ * blocks. A block naming a missing file or table is an error, and the file
+ * is left as it was. */
+int fr_report_docs(const char *results_dir, const char *md_path, int *n_blocks);
+
 /* ---- progress ----------------------------------------------------------- */
 
 struct fr_progress {
