@@ -1,6 +1,7 @@
-/* slow_fuzz.c: builds the libFuzzer targets (tests/fuzz) with clang in a
- * scratch directory, writes a seed corpus with frugal's own writer plus
- * hand-made edge cases, and runs each fuzzer for a bounded time
+/* slow_fuzz.c: builds the libFuzzer targets (tests/fuzz: safetensors, IDX,
+ * the tokenizer loaders) with clang in a scratch directory, writes a seed
+ * corpus with frugal's own writers plus the shipped fixtures and hand-made
+ * edge cases, and runs each fuzzer for a bounded time
  * (FRUGAL_FUZZ_SECONDS, default 60). Any crash, sanitizer report or
  * invariant failure fails the test and keeps the scratch directory (the
  * test's own check_tmpdir()) with the reproducer. Without clang it is
@@ -10,6 +11,7 @@
  */
 #include "check.h"
 #include "frugal/io.h"
+#include "frugal/tokenizer.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -59,6 +61,67 @@ static void raw_st(const char *name, const char *header, size_t ndata) {
     for (size_t i = 0; i < ndata; i++)
         buf[8 + h + i] = (uint8_t)(i * 13);
     put("st", name, buf, 8 + h + ndata, 0);
+}
+
+/* Tokenizer seeds: the shipped fixtures (tokenizer.json, tokenizer.bin),
+ * small hand-made files of each format, and each loadable seed re-saved in
+ * frugal's own format. */
+static void tok_seeds(const char *src) {
+    static const char *const fixtures[] = {"tok_gpt2_tiny.json", "tok_llama_tiny.json",
+                                           "tok_llama2c_tiny.bin", "tok_gpt2_subset.json"};
+    char path[1024];
+    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
+        snprintf(path, sizeof path, "%s/tests/data/%s", src, fixtures[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        put("tok", fixtures[i], buf, n, 0);
+        struct fr_tokenizer *t;
+        if (fr_tokenizer_load(path, &t) == 0) {
+            snprintf(path, sizeof path, "%s/tok/%s.tok", g_dir, fixtures[i]);
+            if (fr_tokenizer_save(t, path)) fprintf(stderr, "seed: %s\n", fr_last_error());
+            fr_tokenizer_free(t);
+        }
+    }
+    const char *bpe =
+        "{\"added_tokens\":[{\"id\":3,\"content\":\"<|endoftext|>\",\"special\":true}],"
+        "\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"decoder\":{\"type\":\"ByteLevel\"},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,"
+        "\"<|endoftext|>\":3},\"merges\":[\"a b\"]}}";
+    put("tok", "bpe.json", bpe, strlen(bpe), 0);
+    const char *spm =
+        "{\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\u2581\"},"
+        "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"ByteFallback\"}]},"
+        "\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,"
+        "\"<0x41>\":1,\"\u2581\":2,\"x\":3,\"\u2581x\":4},\"merges\":[[\"\u2581\",\"x\"]]}}";
+    put("tok", "spm.json", spm, strlen(spm), 0);
+    /* llama2.c: max_token_length, then (score, length, bytes) per token */
+    uint8_t l2c[128];
+    size_t n = 0;
+    int32_t maxlen = 4;
+    memcpy(l2c, &maxlen, 4);
+    n = 4;
+    const char *pieces[] = {"<unk>", "<s>", "</s>", "<0x41>", " ", "a", " a", "ab"};
+    for (int i = 0; i < 8; i++) {
+        float sc = (float)-i;
+        int32_t len = (int32_t)strlen(pieces[i]);
+        if (len > maxlen) len = maxlen;
+        memcpy(l2c + n, &sc, 4);
+        memcpy(l2c + n + 4, &len, 4);
+        memcpy(l2c + n + 8, pieces[i], (size_t)len);
+        n += 8 + (size_t)len;
+    }
+    put("tok", "l2c.bin", l2c, n, 0);
+    const char *dict =
+        "\"model\"\n\"type\"\n\"BPE\"\n\"vocab\"\n\"merges\"\n\"added_tokens\"\n"
+        "\"special\"\n\"content\"\n\"id\"\n\"pre_tokenizer\"\n\"pretokenizers\"\n"
+        "\"decoder\"\n\"decoders\"\n\"normalizer\"\n\"normalizers\"\n\"ByteLevel\"\n"
+        "\"Metaspace\"\n\"ByteFallback\"\n\"Prepend\"\n\"Sequence\"\n\"byte_fallback\"\n"
+        "\"ignore_merges\"\n\"prepend_scheme\"\n\"add_prefix_space\"\n\"never\"\n"
+        "\"\\xE2\\x96\\x81\"\n\"<0x41>\"\n\"<unk>\"\n\"<s>\"\n\"true\"\n\"false\"\n\"null\"\n";
+    put(".", "tok.dict", dict, strlen(dict), 0);
 }
 
 static void seeds(void) {
@@ -121,13 +184,14 @@ static void seeds(void) {
     put(".", "st.dict", dict, strlen(dict), 0);
 }
 
-static int fuzz(const char *target, const char *corpus, const char *extra, int seconds) {
+static int fuzz(const char *target, const char *corpus, const char *extra, int seconds,
+                int max_len) {
     char args[1024], log[512];
     snprintf(log, sizeof log, "%s/%s.log", g_dir, target);
     snprintf(args, sizeof args,
-             "-max_total_time=%d -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 "
-             "-artifact_prefix=%s/ %s %s/%s",
-             seconds, g_dir, extra, g_dir, corpus);
+             "-max_total_time=%d -timeout=10 -rss_limit_mb=2048 -max_len=%d -print_final_stats=1 "
+             "-artifact_prefix=%s/%s- %s %s/%s",
+             seconds, max_len, g_dir, target, extra, g_dir, corpus);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/build/tests/fuzz/%s", g_dir, target);
     int rc = sh("TMPDIR='%s' %s %s > %s 2>&1", g_dir, bin, args, log);
@@ -150,8 +214,8 @@ int main(void) {
                 "-DCMAKE_BUILD_TYPE=Release > '%s/build.log' 2>&1",
                 src, g_dir, g_dir);
     if (rc == 0)
-        rc = sh("cmake --build '%s/build' -j2 --target fuzz_safetensors fuzz_idx >> '%s/build.log' "
-                "2>&1",
+        rc = sh("cmake --build '%s/build' -j2 --target fuzz_safetensors fuzz_idx fuzz_tokenizer "
+                ">> '%s/build.log' 2>&1",
                 g_dir, g_dir);
     CHECK(rc == 0, "building the fuzz targets failed; see %s/build.log", g_dir);
     if (rc) {
@@ -159,14 +223,18 @@ int main(void) {
         setenv("CHECK_KEEP_TMP", "1", 1); /* keep the log for a look */
         return check_report("slow_fuzz");
     }
-    sh("mkdir -p '%s/st' '%s/idx'", g_dir, g_dir);
+    sh("mkdir -p '%s/st' '%s/idx' '%s/tok'", g_dir, g_dir, g_dir);
     seeds();
-    char dict[600];
+    tok_seeds(src);
+    char dict[600], tdict[600];
     snprintf(dict, sizeof dict, "-dict=%s/st.dict", g_dir);
-    int a = fuzz("fuzz_safetensors", "st", dict, seconds);
-    int b = fuzz("fuzz_idx", "idx", "", seconds);
+    snprintf(tdict, sizeof tdict, "-dict=%s/tok.dict", g_dir);
+    int a = fuzz("fuzz_safetensors", "st", dict, seconds, 4096);
+    int b = fuzz("fuzz_idx", "idx", "", seconds, 4096);
+    int c = fuzz("fuzz_tokenizer", "tok", tdict, seconds, 32768);
     CHECK(a == 0, "fuzz_safetensors found a failure; reproducer and log in %s", g_dir);
     CHECK(b == 0, "fuzz_idx found a failure; reproducer and log in %s", g_dir);
-    if (a != 0 || b != 0) setenv("CHECK_KEEP_TMP", "1", 1); /* keep the reproducer */
+    CHECK(c == 0, "fuzz_tokenizer found a failure; reproducer and log in %s", g_dir);
+    if (a != 0 || b != 0 || c != 0) setenv("CHECK_KEEP_TMP", "1", 1); /* keep the reproducer */
     return check_report("slow_fuzz");
 }

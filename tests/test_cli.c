@@ -211,6 +211,23 @@ static void test_help(void) {
     CHECK(rc == 0 && strstr(g_out, "fashion-cnn") != NULL, "repro --list: %s", g_out);
 }
 
+/* Commands that succeed exit 0 (generate --ids and perplexity once fell
+ * through with the preamble's CLI_GO, -1, as their exit code: 255). */
+static void test_success_exit(void) {
+    int rc = run("generate --model data/stories260K.bin --ids --steps 5 --temperature 0");
+    int n = 0;
+    for (char *p = strtok(g_out, " \n"); p; p = strtok(NULL, " \n")) n++;
+    CHECK(rc == 0 && n == 5 && g_err[0] == '\0', "generate --ids: exit %d, %d ids, stderr [%s]",
+          rc, n, g_err);
+    rc = run("perplexity --model data/shakespeare-char.safetensors --text data/tinyshakespeare.txt "
+             "--limit 300");
+    CHECK(rc == 0 && strstr(g_out, "perplexity "), "perplexity: exit %d [%s]", rc, g_err);
+    rc = run("generate --model data/shakespeare-char.safetensors --tokenizer "
+             "tests/data/tok_llama2c_tiny.bin --steps 5");
+    CHECK(rc == 1 && strstr(g_err, "tokenizer has 294 tokens but the model only 65"),
+          "a tokenizer larger than the model's vocabulary: exit %d [%s]", rc, g_err);
+}
+
 /* A tiny real run: the printed accuracy of train and eval must agree. */
 static void test_end_to_end(void) {
     char args[2048], path[1024], acc_train[64] = "", acc_eval[64] = "";
@@ -258,6 +275,7 @@ int main(void) {
     test_usage_errors();
     test_runtime_errors();
     test_help();
+    test_success_exit();
     struct fr_dataset ds;
     if (fr_dataset_fashion_mnist(&ds, NULL, 0, 1) == 0) {
         fr_dataset_free(&ds);

@@ -5,7 +5,8 @@
  * the compiler's _Float16 and an independent nearest-even reference, scalars,
  * empty tensors, metadata, a thousand tensors), a hand-written file in the
  * Hugging Face layout, every malformed-header case we know of (built here with
- * fwrite), atomic replacement, and params save/load with its errors.
+ * fwrite), atomic replacement, params save/load with its errors, and the
+ * parameter / trainer-state counts `frugal info` prints (fr_st_count).
  */
 #include "check.h"
 #include "frugal/io.h"
@@ -606,6 +607,30 @@ static int run_cli(const char *bin, const char *args, char *out, size_t nout, ch
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* fr_st_count: parameters apart from "__" trainer state, bytes of both. */
+static void test_count(void) {
+    float w[6] = {0}, m[6] = {0};
+    uint8_t mask[8] = {0};
+    double b[2] = {0};
+    struct fr_st_out t[4] = {
+        {.name = "fc.weight", .dtype = FR_F32, .ndim = 2, .ne = {3, 2}, .data = w},
+        {.name = "__optim__.m", .dtype = FR_F32, .ndim = 1, .ne = {6}, .data = m},
+        {.name = "fc.bias", .dtype = FR_F64, .ndim = 1, .ne = {2}, .data = b},
+        {.name = "__mask__", .dtype = FR_U8, .ndim = 1, .ne = {8}, .data = mask},
+    };
+    struct fr_st_file *f = NULL;
+    struct fr_st_counts c;
+    int rc = fr_st_write(check_tmp("count.st"), t, 4, NULL, NULL, 0);
+    rc = rc ? rc : fr_st_open(check_tmp("count.st"), &f);
+    if (f) fr_st_count(f, &c);
+    CHECK(rc == 0 && c.params == 8 && c.param_tensors == 2 && c.state == 14 &&
+              c.state_tensors == 2 && c.data_bytes == 6 * 4 + 2 * 8 + 6 * 4 + 8,
+          "counts: rc %d, %lld params in %lld, %lld state in %lld, %zu bytes", rc,
+          (long long)c.params, (long long)c.param_tensors, (long long)c.state,
+          (long long)c.state_tensors, c.data_bytes);
+    fr_st_close(f);
+}
+
 static void test_cli(void) {
     const char *bin = getenv("FRUGAL_BIN");
     if (!bin) {
@@ -648,6 +673,7 @@ int main(void) {
     test_malformed();
     test_atomic();
     test_params();
+    test_count();
     test_cli();
     return check_report("test_safetensors");
 }

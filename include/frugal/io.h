@@ -65,12 +65,15 @@ struct fr_st_file {
 };
 
 /* Opens a safetensors file by read-only mmap and validates its whole header:
- * header length within the file and at most FR_ST_MAX_HEADER, a JSON object,
- * every tensor with a known dtype, a non-negative shape, data_offsets inside
- * the data section with begin <= end and end - begin = nelem * dtype size,
- * no two tensors overlapping, no duplicate names, __metadata__ a map of
+ * header length within the file and at most FR_ST_MAX_HEADER, a JSON object
+ * with no NUL character anywhere (names and metadata are C strings), every
+ * tensor with a known dtype, a non-negative shape, data_offsets inside the
+ * data section with begin <= end and end - begin = nelem * dtype size, no
+ * two tensors overlapping, no duplicate names, __metadata__ a map of
  * strings. On success *out owns the mapping (fr_st_close); on failure *out is
- * NULL and the return is FR_EIO (cannot open/read) or FR_EFORMAT. */
+ * NULL and the return is FR_EIO (cannot open/read; "PATH is not a regular
+ * file" for a directory, FIFO or device, refused before it can block) or
+ * FR_EFORMAT. The tensor data is not looked at (fr_st_check_finite). */
 int fr_st_open(const char *path, struct fr_st_file **out);
 /* Same over bytes in memory. The bytes are borrowed and must outlive *out. */
 int fr_st_open_mem(const void *bytes, size_t size, struct fr_st_file **out);
@@ -90,9 +93,25 @@ int fr_st_entry_ne(const struct fr_st_entry *e, int *ndim, int64_t ne[FR_MAX_DIM
 /* 0 if the entry has exactly the frugal shape (ndim, ne innermost first);
  * else FR_EINVAL with "tensor 'NAME': file shape (A, B) but expected (C, D)". */
 int fr_st_check_shape(const struct fr_st_entry *e, int ndim, const int64_t *ne);
+/* 0 if every element of a float entry (F32, F64, F16, BF16) is finite (F64
+ * also within f32's range, as every reader converts to f32); integer
+ * entries always pass. Else FR_EFORMAT "tensor 'NAME' element I is NaN (or
+ * +inf, -inf): weights must be finite", I the first bad index. One
+ * vectorisable pass over the bytes (fr_first_nonfinite). */
+int fr_st_check_finite(const struct fr_st_entry *e);
 /* Finds name, checks it holds exactly n elements, converts it to f32 into
  * dst. FR_ENOTFOUND if absent, FR_EINVAL on a count mismatch. */
 int fr_st_read_f32(const struct fr_st_file *f, const char *name, float *dst, int64_t n);
+
+/* A file's tensors counted: parameters (names not starting with "__") apart
+ * from a trainer's state ("__" arrays: optimizer moments, RNG bytes,
+ * counters, masks; struct fr_ckpt_blob), and the bytes of all their data. */
+struct fr_st_counts {
+    int64_t params, param_tensors; /* elements, tensors */
+    int64_t state, state_tensors;
+    size_t data_bytes;
+};
+void fr_st_count(const struct fr_st_file *f, struct fr_st_counts *c);
 
 /* ---------------- safetensors: writing ---------------- */
 
@@ -108,9 +127,12 @@ struct fr_st_out {
     const void *data;
 };
 
-/* Writes a safetensors file atomically: to "<path>.tmp", fsync, rename over
- * path. On any failure the temporary file is removed and an existing file
- * at path is left untouched. Tensors are written in the given order with
+/* Writes a safetensors file atomically: to a temporary file beside it with a
+ * name unique to this call ("<path>.tmp.XXXXXX", so concurrent writers of one
+ * path never collide), every write checked, fsync, rename over path. On any
+ * failure (a full disk, a file-size limit: EFBIG where SIGXFSZ is ignored)
+ * the temporary file is removed and an existing file at path is left
+ * untouched. Tensors are written in the given order with
  * contiguous offsets; the header is space-padded so data starts at a
  * multiple of 8. meta_keys/meta_vals (nmeta pairs, may be 0) become
  * __metadata__. FR_EINVAL on a bad entry (duplicate or empty name, bad
@@ -153,9 +175,25 @@ int fr_params_save(const struct fr_params *p, const char *path, const struct fr_
 /* Loads every parameter of an allocated slab by name, converting to f32.
  * A missing tensor is FR_ENOTFOUND naming it; a shape mismatch is FR_EINVAL
  * naming the tensor and both shapes; a file tensor that matches nothing is
- * FR_EINVAL unless opt->allow_extra. Everything is checked before anything
- * is copied, so on failure the slab and the blobs are unchanged. */
+ * FR_EINVAL unless opt->allow_extra; a NaN or infinity in a parameter or an
+ * F32 blob is FR_EFORMAT naming the tensor and the first bad element.
+ * Everything is checked before anything is copied, so on failure the slab
+ * and the blobs are unchanged. */
 int fr_params_load(struct fr_params *p, const char *path, struct fr_ckpt *opt);
+
+/* An advisory lock on a checkpoint path, so that a second live process
+ * that starts writing the same path fails at once instead of both runs
+ * overwriting each other's checkpoints: flock on "<path>.lock" (created;
+ * it records the holder's pid). *fd gets the lock's descriptor (-1 on
+ * failure). FR_EIO "checkpoint PATH is being written by another live
+ * process (pid N holds PATH.lock) ..." when held, FR_EIO when the lock file
+ * cannot be created (say, a missing directory). A lock is released by
+ * fr_ckpt_unlock or by the holder's exit (a crash leaves no stale lock);
+ * it is not meant for NFS. Used by fr_fit (train.h) for its c->ckpt. */
+int fr_ckpt_lock(const char *path, int *fd);
+/* Releases the lock fr_ckpt_lock(path, &fd) took and removes the lock file
+ * (nobody else holds it). fd < 0 is a no-op. */
+void fr_ckpt_unlock(const char *path, int fd);
 
 /* The keep-mask of a pruned slab (p->mask) travels as this U8 blob over the
  * whole slab (p->n entries, 1 keep / 0 pruned). */
@@ -185,8 +223,9 @@ struct fr_idx {
     void *data; /* malloc'd, n * fr_dtype_size(dtype) bytes */
 };
 
-/* Reads an IDX file, gzip-compressed or plain (detected from the bytes).
- * Checks the magic (two zero bytes, type code, 1..FR_IDX_MAX_DIMS dims),
+/* Reads an IDX file, gzip-compressed or plain (detected from the bytes);
+ * anything but a regular file is FR_EIO "PATH is not a regular file". Checks
+ * the magic (two zero bytes, type code, 1..FR_IDX_MAX_DIMS dims),
  * that the payload is exactly prod(dims) elements (truncated or trailing
  * bytes are FR_EFORMAT) and at most FR_IDX_MAX_BYTES. FR_EIO if the file
  * cannot be opened. Memory grows with the bytes actually read, so a tiny

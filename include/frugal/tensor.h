@@ -53,6 +53,11 @@ size_t fr_dtype_size(enum fr_dtype t);
 const char *fr_dtype_name(enum fr_dtype t);
 /* Parses "F32", "BF16", ... (safetensors spelling); returns -1 if unknown. */
 int fr_dtype_parse(const char *s);
+/* Index of the first NaN or infinity among n elements of dtype dt at data
+ * (any alignment; f32, f64, f16 and bf16 are judged by their exponent bits,
+ * integer dtypes are always finite), or -1 when all are finite. One
+ * vectorisable pass over the bytes: a loader's cost to refuse bad weights. */
+int64_t fr_first_nonfinite(const void *data, enum fr_dtype dt, int64_t n);
 
 int64_t fr_nelem(const struct fr_tensor *t);
 /* Bytes of a contiguous tensor of this shape. */

@@ -71,14 +71,17 @@ int fr_tokenizer_train_bpe(const void *text, size_t len, int64_t vocab_size,
 
 /* Loads a tokenizer, detecting the format from the contents: frugal's own
  * (fr_tokenizer_save), a Hugging Face tokenizer.json, or a llama2.c
- * tokenizer.bin. FR_EIO if the file cannot be read, FR_EFORMAT with a one-line
- * reason if it is malformed. */
+ * tokenizer.bin. FR_EIO if the file cannot be read or is not a regular file
+ * (a directory, FIFO or device is refused before it can block), FR_EFORMAT
+ * with a one-line reason if it is malformed. */
 int fr_tokenizer_load(const char *path, struct fr_tokenizer **out);
 
 /* The same from a buffer in memory (not retained). */
 int fr_tokenizer_load_memory(const void *buf, size_t len, struct fr_tokenizer **out);
 
-/* Writes t in frugal's own binary format (docs at the top of tokenizer.c). */
+/* Writes t in frugal's own binary format (docs at the top of tokenizer.c),
+ * atomically: a unique temporary file, every write checked, renamed over
+ * path; on failure (FR_EIO) path is untouched and nothing is left behind. */
 int fr_tokenizer_save(const struct fr_tokenizer *t, const char *path);
 
 /* Frees t; NULL is a no-op. */

@@ -85,6 +85,22 @@ void fr_train_config_defaults(struct fr_train_config *cfg);
 int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res);
 void fr_train_result_free(struct fr_train_result *res);
 
+/* Starting a run from a checkpoint (`frugal train --init`, e.g. one pruned
+ * by `frugal prune`): fr_train_config_start_from sets cfg->model to the
+ * image-classifier architecture the checkpoint's metadata records (copied
+ * into arch[cap], which must outlive the run, as must path) and cfg->init
+ * to fr_train_init_checkpoint with init_user = init_name = path. Errors,
+ * naming the file: fr_model_arch_load's, and FR_EINVAL when the
+ * architecture is not one of the model zoo's image classifiers (a language
+ * model fine-tunes with lm.h). The hook (user: the path) loads the
+ * checkpoint's weights and keep-mask into the new model (other run state
+ * in the file is ignored; pruned weights stay zero through training); its
+ * errors read "--init PATH: ..." (a tensor the model lacks, a shape that
+ * does not fit). */
+int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, char *arch,
+                               size_t cap);
+int fr_train_init_checkpoint(void *path, struct fr_model *m);
+
 /* ---- the one training loop ----
  *
  * fr_fit runs mini-batch training of a parameter slab; every trainer in
@@ -110,7 +126,9 @@ void fr_train_result_free(struct fr_train_result *res);
  * c->ckpt_on_stop. The metadata pairs c->meta_keys/vals go into the file;
  * with c->resume and an existing c->ckpt the run first checks that every
  * pair matches (a resume needs the same config) and continues from it, bit
- * for bit (same seed, same thread count).
+ * for bit (same seed, same thread count). The run holds c->ckpt's lock
+ * (fr_ckpt_lock, io.h) from start to end: while another live process
+ * holds it, fr_fit fails at once with FR_EIO naming that process.
  */
 struct fr_ckpt_blob;
 

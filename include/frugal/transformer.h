@@ -159,6 +159,52 @@ void fr_sampler_free(struct fr_sampler *s);
 /* Picks a token from logits[vocab] (logits are modified). */
 int fr_sample(struct fr_sampler *s, float *logits);
 
+/* ---- generation ---- */
+
+/* Called once per step with every sequence's new token tokens[b] and the
+ * token before it prev[b] (b < batch; what fr_tokenizer_decode_piece
+ * takes); step counts from 0. A nonzero return stops the generation after
+ * this step (not an error). */
+typedef int (*fr_tf_token_fn)(void *user, int64_t step, const int32_t *prev, const int32_t *tokens);
+
+struct fr_tf_generate_config {
+    const int32_t *prompt; /* n_prompt token ids, the start of every sequence */
+    int64_t n_prompt;      /* 1 .. max_seq - 1 */
+    int64_t steps;         /* tokens generated per sequence, >= 1 */
+    int batch;             /* sequences generated together, >= 1 */
+    float temperature;     /* the sampler's (fr_sampler_init): 0 = greedy */
+    int top_k;             /* 0 = off */
+    float top_p;           /* 1 = off */
+    uint64_t seed;
+    const struct fr_kv_config *kv; /* NULL: the full cache */
+    int32_t eos;                   /* batch 1: stop once it is generated; < 0: never */
+    fr_tf_token_fn on_token;       /* may be NULL */
+    void *user;
+};
+
+struct fr_tf_generate_stats {
+    int started;            /* state and sampler were set up and the prefill began */
+    int64_t made;           /* steps generated (on_token calls) */
+    double prefill_seconds; /* the prompt into every sequence */
+    double decode_seconds;  /* every step after the prefill */
+    size_t kv_bytes;        /* the KV cache's memory */
+};
+
+/* Generates up to c->steps tokens for each of c->batch sequences from m:
+ * prefills the prompt, then samples a token per sequence (one sampler, one
+ * RNG, sequences in order) and decodes them as one batch, calling
+ * c->on_token each step. The context is min(n_prompt + steps, max_seq);
+ * when it is full, each sequence's state restarts from the last half of its
+ * own history (prompt included), so generation may run past max_seq. With
+ * batch 1 it stops after generating c->eos. stats (may be NULL) is filled,
+ * also on error (stats->started tells whether generation began). Errors:
+ * FR_EINVAL for an empty prompt, a prompt that fills the context ("prompt of
+ * N tokens fills the model's context of M"), a prompt id outside the
+ * vocabulary, steps or batch < 1; the errors of fr_tf_state_init,
+ * fr_sampler_init, fr_tf_prefill and fr_tf_decode; FR_ENOMEM. */
+int fr_tf_generate(const struct fr_tf_model *m, const struct fr_tf_generate_config *c,
+                   struct fr_tf_generate_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

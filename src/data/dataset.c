@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void fr_dataset_free(struct fr_dataset *ds) {
     if (!ds) return;
@@ -85,17 +86,15 @@ cleanup:
     return rc;
 }
 
-/* Path of a dataset file, preferring "<name>.gz"; NULL if neither exists. */
+/* Path of a dataset file, preferring "<name>.gz"; NULL if neither exists.
+ * Only stat()ed: opening a FIFO here would block (fr_idx_load refuses
+ * anything that is not a regular file). */
 static const char *find_file(const char *dir, const char *name, char *buf, size_t n) {
+    struct stat st;
     snprintf(buf, n, "%s/%s.gz", dir, name);
-    FILE *f = fopen(buf, "rb");
-    if (!f) {
-        snprintf(buf, n, "%s/%s", dir, name);
-        f = fopen(buf, "rb");
-    }
-    if (!f) return NULL;
-    fclose(f);
-    return buf;
+    if (stat(buf, &st) == 0) return buf;
+    snprintf(buf, n, "%s/%s", dir, name);
+    return stat(buf, &st) == 0 ? buf : NULL;
 }
 
 int fr_dataset_fashion_mnist(struct fr_dataset *ds, const char *dir, int train, int64_t limit) {

@@ -583,9 +583,9 @@ static uint64_t get64(const uint8_t *p) {
 }
 
 int fr_tokenizer_save(const struct fr_tokenizer *t, const char *path) {
-    int rc = 0;
-    FILE *f = fopen(path, "wb");
-    if (!f) return fr_error(FR_EIO, "tokenizer: cannot write %s", path);
+    struct fr_atomic a;
+    int rc = fr_atomic_open(&a, path, "tokenizer save");
+    if (rc) return rc;
     uint8_t h[40];
     memcpy(h, g_magic, 8);
     put32(h + 8, (uint32_t)t->kind);
@@ -596,26 +596,24 @@ int fr_tokenizer_save(const struct fr_tokenizer *t, const char *path) {
     put32(h + 28, (uint32_t)((uint64_t)t->n_merges >> 32));
     put32(h + 32, (uint32_t)t->bos);
     put32(h + 36, (uint32_t)t->eos);
-    int ok = fwrite(h, 1, sizeof h, f) == sizeof h;
-    for (int64_t i = 0; ok && i < t->n; i++) {
+    fr_atomic_write(&a, h, sizeof h);
+    for (int64_t i = 0; !a.err && i < t->n; i++) {
         uint8_t r[9];
         uint32_t sc;
         memcpy(&sc, &t->score[i], 4);
         put32(r, (uint32_t)t->len[i]);
         put32(r + 4, sc);
         r[8] = t->attr[i] & (FR_TOKA_CONTROL | FR_TOKA_MATCH);
-        ok = fwrite(r, 1, 9, f) == 9 &&
-             fwrite(t->blob + t->off[i], 1, (size_t)t->len[i], f) == (size_t)t->len[i];
+        fr_atomic_write(&a, r, 9);
+        fr_atomic_write(&a, t->blob + t->off[i], (size_t)t->len[i]);
     }
-    for (int64_t i = 0; ok && i < t->n_merges; i++) {
+    for (int64_t i = 0; !a.err && i < t->n_merges; i++) {
         uint8_t r[12];
         for (int j = 0; j < 3; j++)
             put32(r + 4 * j, (uint32_t)t->merges[3 * i + j]);
-        ok = fwrite(r, 1, 12, f) == 12;
+        fr_atomic_write(&a, r, 12);
     }
-    if (!ok) rc = fr_error(FR_EIO, "tokenizer: error writing %s", path);
-    if (fclose(f) && !rc) rc = fr_error(FR_EIO, "tokenizer: error closing %s", path);
-    return rc;
+    return fr_atomic_commit(&a); /* the first failed write, if any; no file left then */
 }
 
 static int load_frugal(const uint8_t *buf, size_t len, struct fr_tokenizer **out) {

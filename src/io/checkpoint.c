@@ -7,7 +7,9 @@
  * names the caller picks, by convention starting with "__".
  *
  * Loading checks everything first (presence, shapes, sizes, dtypes, unknown
- * tensors) and only then copies, so a failed load leaves the slab as it was.
+ * tensors, finite values) and only then copies, so a failed load leaves the
+ * slab as it was. The finiteness check is one pass over the mapped bytes
+ * (fr_first_nonfinite), a fraction of the conversion's own cost.
  */
 #include "frugal/io.h"
 #include "frugal/status.h"
@@ -48,6 +50,14 @@ int fr_params_save(const struct fr_params *p, const char *path, const struct fr_
     return rc;
 }
 
+/* rc, with the path put in front of the current message when rc != 0. */
+static int with_path(int rc, const char *path) {
+    if (!rc) return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", fr_last_error());
+    return fr_error(rc, "%s: %s", path, msg);
+}
+
 static int is_float(enum fr_dtype dt) {
     return dt == FR_F32 || dt == FR_F16 || dt == FR_BF16 || dt == FR_F64;
 }
@@ -66,6 +76,7 @@ static int check_blob(const struct fr_st_file *f, struct fr_ckpt_blob *b, const 
                         b->name, (long long)e->nelem, (long long)b->n);
     int ok = b->dtype == FR_F32 ? is_float(e->dtype) : (e->dtype == b->dtype && !e->is_bool);
     if (!ok) return fr_error(FR_EINVAL, "%s: '%s' has the wrong dtype", path, b->name);
+    if (b->dtype == FR_F32) return with_path(fr_st_check_finite(e), path);
     return 0;
 }
 
@@ -96,12 +107,9 @@ int fr_params_load(struct fr_params *p, const char *path, struct fr_ckpt *opt) {
             rc = fr_error(FR_EINVAL, "%s: tensor '%s' is not a float tensor", path, it->name);
             goto cleanup;
         }
-        if ((rc = fr_st_check_shape(e, it->t->ndim, it->t->ne))) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", fr_last_error());
-            rc = fr_error(rc, "%s: %s", path, msg);
+        if ((rc = with_path(fr_st_check_shape(e, it->t->ndim, it->t->ne), path)) ||
+            (rc = with_path(fr_st_check_finite(e), path)))
             goto cleanup;
-        }
     }
     for (int i = 0; i < opt->nblobs; i++)
         if ((rc = check_blob(f, &opt->blobs[i], path))) goto cleanup;

@@ -8,14 +8,17 @@
  * Hostile input: dims and sizes are checked before use, and the payload
  * buffer grows only as bytes actually arrive (a 20-byte file that claims
  * 4 GB allocates about 1 MB before it is found truncated). Depends only on
- * status.c and zlib (the fuzz target links it alone).
+ * src/core's status.c and file.c (opening regular files only) and zlib, so
+ * the fuzz target links just those.
  */
 #include "frugal/io.h"
 #include "frugal/status.h"
 
-#include <errno.h>
+#include "../core/file.h"
+
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define CHUNK ((size_t)1 << 20)
@@ -58,8 +61,13 @@ int fr_idx_load(const char *path, struct fr_idx *out) {
     int rc = 0;
     uint8_t *raw = NULL;
     memset(out, 0, sizeof *out);
-    gzFile g = gzopen(path, "rb");
-    if (!g) return fr_error(FR_EIO, "%s: cannot open: %s", path, errno ? strerror(errno) : "zlib");
+    int fd = fr_open_regular(path, NULL);
+    if (fd < 0) return fd;
+    gzFile g = gzdopen(fd, "rb"); /* owns fd from here on */
+    if (!g) {
+        close(fd);
+        return fr_error(FR_ENOMEM, "%s: cannot start zlib", path);
+    }
     uint8_t magic[4];
     if ((rc = read_exact(g, magic, 4, path, "magic number"))) goto cleanup;
     int fsize = 0; /* element bytes in the file */

@@ -12,17 +12,25 @@
  * doubles before any integer conversion (a cast of an out-of-range double is
  * undefined behaviour).
  *
- * This file deliberately depends only on status.c (and libcjson), with its own
- * dtype table and f16/bf16 bit conversions, so the fuzz target links it alone
- * and the rounding does not depend on the compiler's _Float16 support.
+ * Names and metadata are C strings, so a header whose JSON holds a NUL
+ * character ("\u0000", which cJSON decodes and the name then ends there:
+ * "fc1.weight\u0000junk" would load as fc1.weight) is refused outright.
+ *
+ * This file deliberately depends only on src/core's status.c, file.c and
+ * finite.c (and libcjson), with its own dtype table and f16/bf16 bit
+ * conversions, so the fuzz target links just those and the rounding does
+ * not depend on the compiler's _Float16 support. Writing goes through the
+ * one atomic writer (file.h).
  */
 #include "frugal/io.h"
 #include "frugal/status.h"
 
+#include "../core/file.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +253,20 @@ static int parse_entry(const cJSON *j, struct fr_st_entry *e, const char *name,
     return 0;
 }
 
+/* Offset of the first NUL in the JSON text t[0..n): a raw byte or a
+ * "\u0000" escape; SIZE_MAX if none. Only text cJSON accepted comes here,
+ * so a backslash always starts an escape inside a string. */
+static size_t find_nul(const char *t, size_t n) {
+    const char *z = memchr(t, 0, n);
+    if (z) return (size_t)(z - t);
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (t[i] != '\\') continue;
+        if (t[i + 1] == 'u' && n - i >= 6 && memcmp(t + i + 2, "0000", 4) == 0) return i;
+        i++; /* the escaped character, so "\\u0000" is not a NUL */
+    }
+    return SIZE_MAX;
+}
+
 static int cmp_offset(const void *a, const void *b) {
     const struct fr_st_entry *x = a, *y = b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
@@ -295,6 +317,14 @@ static int parse_header(struct fr_st_file *f) {
             rc = fr_error(FR_EFORMAT, "safetensors: trailing bytes after the header JSON");
             goto cleanup;
         }
+    size_t nul = find_nul(text, (size_t)(end - text));
+    if (nul != SIZE_MAX) {
+        rc = fr_error(FR_EFORMAT,
+                      "safetensors: header has a NUL character at byte %zu; tensor names and "
+                      "metadata cannot contain NUL",
+                      nul);
+        goto cleanup;
+    }
     if (!cJSON_IsObject(root)) {
         rc = fr_error(FR_EFORMAT, "safetensors: header JSON is not an object");
         goto cleanup;
@@ -422,17 +452,13 @@ static int with_path(int rc, const char *path) {
 
 int fr_st_open(const char *path, struct fr_st_file **out) {
     *out = NULL;
-    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    int64_t size = 0;
+    int rc = 0, fd = fr_open_regular(path, &size);
     struct fr_st_file *f = NULL;
-    if (fd < 0) return fr_error(FR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = fr_error(FR_EIO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    if (st.st_size < 8) {
+    if (fd < 0) return fd;
+    if (size < 8) {
         rc = fr_error(FR_EFORMAT, "%s: safetensors: file is %lld bytes, too short for a header",
-                      path, (long long)st.st_size);
+                      path, (long long)size);
         goto cleanup;
     }
     f = calloc(1, sizeof *f);
@@ -440,13 +466,13 @@ int fr_st_open(const char *path, struct fr_st_file **out) {
         rc = fr_error(FR_ENOMEM, "safetensors: out of memory");
         goto cleanup;
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
         rc = fr_error(FR_EIO, "%s: cannot map: %s", path, strerror(errno));
         goto cleanup;
     }
     f->bytes = m;
-    f->size = (size_t)st.st_size;
+    f->size = (size_t)size;
     f->mapped = 1;
     if ((rc = parse_header(f))) rc = with_path(rc, path);
 cleanup:
@@ -553,6 +579,29 @@ int fr_st_check_shape(const struct fr_st_entry *e, int ndim, const int64_t *ne) 
                     shape_str(want, ndim < FR_ST_MAX_DIMS ? ndim : FR_ST_MAX_DIMS, b, sizeof b));
 }
 
+int fr_st_check_finite(const struct fr_st_entry *e) {
+    int64_t i = fr_first_nonfinite(e->data, e->dtype, e->nelem);
+    if (i < 0 && e->dtype == FR_F64) /* rare: also within f32, which every reader converts to */
+        for (int64_t k = 0; k < e->nelem && i < 0; k++) {
+            double d;
+            memcpy(&d, (const uint8_t *)e->data + 8 * k, 8);
+            if (isinf((float)d)) i = k;
+        }
+    if (i < 0) return 0;
+    float v;
+    fr_st_entry_to_f32(
+        &(struct fr_st_entry){.dtype = e->dtype,
+                              .nelem = 1,
+                              .data = (const uint8_t *)e->data + (size_t)i * dt_size(e->dtype)},
+        &v);
+    char a[72];
+    return fr_error(FR_EFORMAT, "tensor '%s' element %lld is %s: weights must be finite",
+                    disp(e->name, a), (long long)i,
+                    isnan(v) ? "NaN"
+                    : v > 0  ? "+inf"
+                             : "-inf");
+}
+
 int fr_st_read_f32(const struct fr_st_file *f, const char *name, float *dst, int64_t n) {
     const struct fr_st_entry *e = fr_st_find(f, name);
     if (!e) return fr_error(FR_ENOTFOUND, "safetensors: no tensor named '%s'", name);
@@ -654,49 +703,28 @@ cleanup:
     return out;
 }
 
-static int write_data(FILE *fp, const struct fr_st_out *t, int64_t n) {
+static int write_data(struct fr_atomic *a, const struct fr_st_out *t, int64_t n) {
     enum fr_dtype s = stored_dtype(t);
-    if (s == t->dtype) {
-        size_t bytes = (size_t)n * dt_size(s);
-        return bytes == 0 || fwrite(t->data, 1, bytes, fp) == bytes ? 0 : -1;
-    }
+    if (s == t->dtype) return fr_atomic_write(a, t->data, (size_t)n * dt_size(s));
     uint16_t buf[4096];
     const float *x = t->data;
     for (int64_t i = 0; i < n; i += 4096) {
         int64_t m = n - i < 4096 ? n - i : 4096;
         for (int64_t k = 0; k < m; k++)
             buf[k] = s == FR_F16 ? f32_to_f16(x[i + k]) : f32_to_bf16(x[i + k]);
-        if (fwrite(buf, 2, (size_t)m, fp) != (size_t)m) return -1;
+        if (fr_atomic_write(a, buf, 2 * (size_t)m)) return FR_EIO;
     }
     return 0;
 }
 
-/* fsync of the directory holding path, so the rename itself is durable. */
-static void sync_dir(const char *path) {
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int fr_st_write(const char *path, const struct fr_st_out *t, int n, const char *const *meta_keys,
                 const char *const *meta_vals, int nmeta) {
-    int rc = 0, created = 0;
-    FILE *fp = NULL;
-    char *header = NULL, *tmp = NULL;
+    int rc = 0;
+    char *header = NULL;
     int64_t *nelem = NULL;
     if (n < 0 || nmeta < 0) return fr_error(FR_EINVAL, "safetensors write: negative count");
     nelem = calloc((size_t)n + 1, sizeof *nelem);
-    tmp = malloc(strlen(path) + 5);
-    if (!nelem || !tmp) {
-        rc = fr_error(FR_ENOMEM, "safetensors write: out of memory");
-        goto cleanup;
-    }
-    sprintf(tmp, "%s.tmp", path);
+    if (!nelem) return fr_error(FR_ENOMEM, "safetensors write: out of memory");
     if ((rc = check_out(t, n, nelem))) goto cleanup;
     size_t hlen = 0;
     header = build_header(t, n, nelem, meta_keys, meta_vals, nmeta, &hlen);
@@ -704,38 +732,17 @@ int fr_st_write(const char *path, const struct fr_st_out *t, int n, const char *
         rc = fr_error(FR_ENOMEM, "safetensors write: cannot build the header");
         goto cleanup;
     }
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = fr_error(FR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    created = 1;
+    struct fr_atomic a;
+    if ((rc = fr_atomic_open(&a, path, "safetensors write"))) goto cleanup;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    int bad = fwrite(len8, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen;
-    for (int i = 0; i < n && !bad; i++)
-        bad = write_data(fp, &t[i], nelem[i]) != 0;
-    if (!bad) bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int err = errno;
-    if (fclose(fp) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    fp = NULL;
-    if (bad) {
-        rc = fr_error(FR_EIO, "%s: write failed: %s", tmp, strerror(err));
-        goto cleanup;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = fr_error(FR_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        goto cleanup;
-    }
-    sync_dir(path);
+    fr_atomic_write(&a, len8, 8);
+    fr_atomic_write(&a, header, hlen);
+    for (int i = 0; i < n && !a.err; i++)
+        write_data(&a, &t[i], nelem[i]);
+    rc = fr_atomic_commit(&a); /* reports the first failed write, removes the temporary */
 cleanup:
-    if (fp) fclose(fp);
-    if (rc && created) unlink(tmp);
-    free(tmp);
     free(header);
     free(nelem);
     return rc;

@@ -3,6 +3,8 @@
 
 #include "frugal/status.h"
 
+#include "../core/file.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,33 +34,18 @@ int fr_mkdirs(const char *dir) {
 }
 
 int rp_write_file(const char *path, const char *data, size_t n) {
-    char dir[4096], tmp[4200];
+    char dir[4096];
     int rc = 0;
-    FILE *f = NULL;
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
         if ((rc = fr_mkdirs(dir)) != 0) return rc;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) return fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
-    if (fwrite(data, 1, n, f) != n) {
-        rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fclose(f) != 0) {
-        f = NULL;
-        rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0) rc = fr_error(FR_EIO, "cannot write %s: %s", path, strerror(errno));
-cleanup:
-    if (f) fclose(f);
-    if (rc != 0) remove(tmp);
-    return rc;
+    struct fr_atomic a;
+    if ((rc = fr_atomic_open(&a, path, "report"))) return rc;
+    fr_atomic_write(&a, data, n);
+    return fr_atomic_commit(&a);
 }
 
 static void grow(struct rp_buf *b, size_t extra) {

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-/* Writes n bytes to path via a temp file + rename, creating parent dirs. */
+/* Writes n bytes to path atomically (fr_atomic_open: a unique temporary file
+ * beside it, every write checked, fsync, rename), creating parent dirs. */
 int rp_write_file(const char *path, const char *data, size_t n);
 
 /* A growable string. */

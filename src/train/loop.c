@@ -9,7 +9,10 @@
  * the slab (buffers such as BN statistics included), the optimizer moments
  * and step, its counters, and the caller's blobs (RNG and data-loader
  * states, curves). The schedule is a pure function of the step. Files are
- * written atomically (fr_params_save), so a kill leaves the last one whole.
+ * written atomically (fr_params_save), so a kill leaves the last one whole,
+ * and the checkpoint path is locked for the whole run (fr_ckpt_lock), so a
+ * second run writing the same path fails at once instead of both runs
+ * overwriting each other's checkpoints.
  */
 #include "frugal/train.h"
 
@@ -153,18 +156,23 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     memset(res, 0, sizeof *res);
     res->best_score = -INFINITY;
     res->last_loss = NAN;
-    int rc = check(c, h);
+    int rc = check(c, h), lock = -1;
     if (rc) return rc;
+    if (c->ckpt && (rc = fr_ckpt_lock(c->ckpt, &lock))) return rewrap(rc, "fit: ");
     struct loop L;
     memset(&L, 0, sizeof L);
     L.c = c, L.h = h, L.p = p;
     L.st.best_score = -INFINITY;
     L.st.total = c->total ? c->total : c->steps;
     struct fr_schedule sch;
-    if ((rc = fr_optim_build(&L.opt, &sch, p, &c->optim))) return rc;
+    if ((rc = fr_optim_build(&L.opt, &sch, p, &c->optim))) {
+        fr_ckpt_unlock(c->ckpt, lock);
+        return rc;
+    }
     struct fr_ctx *ctx = c->ctx, *own = NULL;
     if (!ctx && !(ctx = own = fr_ctx_new(64 << 20))) {
         fr_optim_free(&L.opt);
+        fr_ckpt_unlock(c->ckpt, lock);
         return fr_error(FR_ENOMEM, "fit: out of memory");
     }
     L.t_call = fr_seconds();
@@ -258,5 +266,6 @@ done:
     res->seconds = run_seconds(&L);
     fr_optim_free(&L.opt);
     fr_ctx_free(own);
+    fr_ckpt_unlock(c->ckpt, lock);
     return rc;
 }

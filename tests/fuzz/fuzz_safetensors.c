@@ -1,5 +1,5 @@
 /* fuzz_safetensors.c: libFuzzer target for the safetensors reader (and, on
- * what it accepts, the writer).
+ * what it accepts, the writer and the finiteness check).
  *
  * Any input must either be rejected with a one-line message or be accepted
  * with entries whose every byte lies inside the input; accepted files with
@@ -10,6 +10,7 @@
 #include "frugal/io.h"
 #include "frugal/status.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             REQUIRE(nb);
             buf = nb;
             fr_st_entry_to_f32(e, buf);
+            /* the finiteness check agrees with the converted values */
+            int64_t bad = -1;
+            for (int64_t k = 0; k < e->nelem && bad < 0; k++)
+                if (!isfinite(buf[k])) bad = k;
+            fr_clear_error();
+            int fin = fr_st_check_finite(e);
+            REQUIRE((fin == 0) == (bad < 0));
+            if (fin) {
+                char at[48];
+                snprintf(at, sizeof at, "element %lld ", (long long)bad);
+                REQUIRE(fin == FR_EFORMAT && strstr(fr_last_error(), at) &&
+                        !strchr(fr_last_error(), '\n'));
+            }
         }
         int ndim;
         int64_t ne[FR_MAX_DIMS];

@@ -178,7 +178,8 @@ int args_parse(const struct arg_cmd *cmd, int argc, char **argv, const char **po
     for (int k = 0; k < cmd->nflags; k++) {
         const struct arg_flag *f = &cmd->flags[k];
         const char *v = f->type == ARG_STR ? *(const char **)f->dst : NULL;
-        if (f->required && (!v || !*v)) USAGE("--%s is required (see frugal %s --help)", f->name, cmd->name);
+        if (f->required && (!v || !*v))
+            USAGE("--%s is required (see frugal %s --help)", f->name, cmd->name);
     }
     return ARGS_OK;
 }

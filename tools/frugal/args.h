@@ -10,8 +10,12 @@
  *
  * It deliberately has no short options, no repeated flags, and no
  * environment lookups: one way to say each thing. Tables are written with
- * designated initializers: {.name = "lr", .type = ARG_DOUBLE, .dst = &lr,
- * .help = "...", .min = 0, .max = 10}.
+ * designated initializers, one flag per entry and its help on the next line,
+ * between clang-format off/on comments (clang-format would put every field
+ * on a line of its own):
+ *
+ *     {.name = "lr", .type = ARG_DOUBLE, .dst = &lr, .min = 0, .max = 10,
+ *      .help = "peak learning rate"},
  */
 #ifndef FRUGAL_CLI_ARGS_H
 #define FRUGAL_CLI_ARGS_H

@@ -7,7 +7,7 @@
 #ifndef FRUGAL_CLI_CMD_H
 #define FRUGAL_CLI_CMD_H
 
-#include "frugal/train.h"
+#include "frugal/experiments/train_run.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,28 +55,24 @@ int cli_check_data_dir(const char *cmd, const char *dir);
  * and its parents; prints the error and returns EXIT_RUNTIME when it cannot. */
 int cli_mkdirs(const char *cmd, const char *path, int parent_only);
 
+/* The tokenizer of a model: the file path, else MODEL.tok beside the
+ * checkpoint; *tok is NULL (and EXIT_OK returned) when path is NULL and
+ * there is no MODEL.tok (token ids only). Prints the error and returns
+ * EXIT_RUNTIME when the file does not load. */
+struct fr_tokenizer;
+int cli_open_tokenizer(const char *cmd, const char *model, const char *path,
+                       struct fr_tokenizer **tok);
+
 /* The command line that reproduces this invocation: "frugal " + argv,
  * shell-quoted where needed (truncated to cap). */
 void cli_command_line(int argc, char **argv, char *buf, size_t cap);
 
-/* What a training run records besides its config: where results go and how
- * the report describes it. */
-struct cli_run_info {
-    const char *name;        /* results name, e.g. "train", "demo", "fashion-cnn" */
-    const char *title;       /* section title in the report */
-    const char *paper;       /* may be NULL */
-    const char *claim;       /* may be NULL */
-    const char *command;     /* the command line that reproduces the run */
-    const char *results_dir; /* where results.json and plots go; NULL or "" = none */
-    int64_t progress_every;  /* plain-line progress every N steps (0 = auto) */
-};
-
-/* Runs fr_train_run with a progress display on stderr, then writes
- * results_dir/results.json plus loss.svg and accuracy.svg, and prints the
- * summary ending in `test acc NN.NN%` on stdout. Returns an exit code; on
- * failure one line on stderr. */
+/* Runs fr_train_run_recorded (experiments/train_run.h) with info (its log
+ * set to stderr: the progress display), then prints the summary ending in
+ * `test acc NN.NN%` on stdout. Returns an exit code; on failure one line on
+ * stderr. */
 int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
-                         const struct cli_run_info *info);
+                         const struct fr_train_run_info *info);
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 

@@ -15,19 +15,27 @@ int cmd_demo(int argc, char **argv) {
     fr_train_config_defaults(&cfg);
     int64_t epochs = 2, threads = 0, seed = (int64_t)cfg.seed, limit = 0;
     const char *data_dir = DEFAULT_DATA_DIR, *out = "out";
+    /* clang-format off */
     struct arg_flag flags[] = {
-        {.name = "epochs", .type = ARG_INT, .dst = &epochs, .help = "passes over the training set", .min = 1, .max = 1000},
-        {.name = "limit-train", .type = ARG_INT, .dst = &limit, .help = "use only the first N training images (0 = all)", .max = 1e12},
-        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
-        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed for init, shuffling and augmentation", .max = 1e18},
-        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with Fashion-MNIST's IDX .gz files"},
-        {.name = "out", .type = ARG_STR, .dst = &out, .help = "results root: writes OUT/demo/ and OUT/report/"},
+        {.name = "epochs", .type = ARG_INT, .dst = &epochs, .min = 1, .max = 1000,
+         .help = "passes over the training set"},
+        {.name = "limit-train", .type = ARG_INT, .dst = &limit, .max = 1e12,
+         .help = "use only the first N training images (0 = all)"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
+         .help = "worker threads (0 = all cores)"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 1e18,
+         .help = "seed for init, shuffling and augmentation"},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir,
+         .help = "directory with Fashion-MNIST's IDX .gz files"},
+        {.name = "out", .type = ARG_STR, .dst = &out,
+         .help = "results root: writes OUT/demo/ and OUT/report/"},
     };
+    /* clang-format on */
     struct arg_cmd spec = {
         .name = "demo",
         .synopsis = "frugal demo [flags]",
         .about = "Trains the small CNN on Fashion-MNIST for a short schedule, writes\n"
-                           "OUT/demo/results.json and plots, and builds OUT/report/index.html.",
+                 "OUT/demo/results.json and plots, and builds OUT/report/index.html.",
         .flags = flags,
         .nflags = ARGS_COUNT(flags),
     };

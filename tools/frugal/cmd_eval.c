@@ -14,17 +14,23 @@
 int cmd_eval(int argc, char **argv) {
     int64_t batch = 256, threads = 0, seed = 1;
     const char *data_dir = DEFAULT_DATA_DIR;
+    /* clang-format off */
     struct arg_flag flags[] = {
-        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir, .help = "directory with the dataset's IDX .gz files"},
-        {.name = "batch", .type = ARG_INT, .dst = &batch, .help = "images per forward pass", .min = 1, .max = 65536},
-        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "worker threads (0 = all cores)", .max = 256},
-        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed (evaluation draws no random numbers; accepted for uniformity)", .max = 1e18},
+        {.name = "data-dir", .type = ARG_STR, .dst = &data_dir,
+         .help = "directory with the dataset's IDX .gz files"},
+        {.name = "batch", .type = ARG_INT, .dst = &batch, .min = 1, .max = 65536,
+         .help = "images per forward pass"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
+         .help = "worker threads (0 = all cores)"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 1e18,
+         .help = "seed (evaluation draws no random numbers; accepted for uniformity)"},
     };
+    /* clang-format on */
     struct arg_cmd spec = {
         .name = "eval",
         .synopsis = "frugal eval CKPT [flags]",
         .about = "Evaluates a checkpoint (.safetensors written by frugal train) on the\n"
-                           "test split and prints `test acc NN.NN%`.",
+                 "test split and prints `test acc NN.NN%`.",
         .flags = flags,
         .nflags = ARGS_COUNT(flags),
         .min_pos = 1,

@@ -4,7 +4,7 @@
  *
  * Tensors whose names start with "__" are a trainer's state (optimizer
  * moments, RNG bytes, counters; see io.h) and are counted apart from the
- * parameters. The file is validated by fr_st_open, so a malformed file is
+ * parameters (fr_st_count). The file is validated by fr_st_open, so a malformed file is
  * one error line and exit code 1.
  */
 #include "args.h"
@@ -27,15 +27,19 @@ static void print_shape(const struct fr_st_entry *e, char *buf, size_t n) {
 int cmd_info(int argc, char **argv) {
     int64_t limit = 0;
     int no_meta = 0;
+    /* clang-format off */
     struct arg_flag flags[] = {
-        {.name = "limit", .type = ARG_INT, .dst = &limit, .help = "list at most N tensors (0 = all); totals count every tensor", .max = 1e12},
-        {.name = "no-meta", .type = ARG_BOOL, .dst = &no_meta, .help = "do not print the __metadata__ map"},
+        {.name = "limit", .type = ARG_INT, .dst = &limit, .max = 1e12,
+         .help = "list at most N tensors (0 = all); totals count every tensor"},
+        {.name = "no-meta", .type = ARG_BOOL, .dst = &no_meta,
+         .help = "do not print the __metadata__ map"},
     };
+    /* clang-format on */
     struct arg_cmd spec = {
         .name = "info",
         .synopsis = "frugal info FILE [flags]",
         .about = "Lists the tensors of a safetensors file (name, dtype, shape, elements),\n"
-        "the parameter count, the file size and the metadata.",
+                 "the parameter count, the file size and the metadata.",
         .flags = flags,
         .nflags = ARGS_COUNT(flags),
         .min_pos = 1,
@@ -63,29 +67,22 @@ int cmd_info(int argc, char **argv) {
     }
     printf("tensors: %d\n", f->n);
     printf("  %-*s  %-5s  %-24s  %s\n", width, "name", "dtype", "shape", "elements");
-    int64_t nparam = 0, nstate = 0, nstate_t = 0;
-    size_t data_bytes = 0;
-    for (int i = 0; i < f->n; i++) {
+    for (int i = 0; i < f->n && (limit <= 0 || i < limit); i++) {
         const struct fr_st_entry *e = &f->entries[i];
-        if (strncmp(e->name, "__", 2) == 0) {
-            nstate += e->nelem;
-            nstate_t++;
-        } else {
-            nparam += e->nelem;
-        }
-        data_bytes += e->nbytes;
-        if (limit > 0 && i >= limit) continue;
         char shape[256];
         print_shape(e, shape, sizeof shape);
         printf("  %-*s  %-5s  %-24s  %lld\n", width, e->name,
                e->is_bool ? "BOOL" : fr_dtype_name(e->dtype), shape, (long long)e->nelem);
     }
     if (limit > 0 && f->n > limit) printf("  ... %lld more\n", (long long)(f->n - limit));
-    printf("total: %lld parameters in %lld tensors", (long long)nparam,
-           (long long)(f->n - nstate_t));
-    if (nstate_t)
-        printf("; %lld state elements in %lld __ tensors", (long long)nstate, (long long)nstate_t);
-    printf("; %zu data bytes\n", data_bytes);
+    struct fr_st_counts n;
+    fr_st_count(f, &n);
+    printf("total: %lld parameters in %lld tensors", (long long)n.params,
+           (long long)n.param_tensors);
+    if (n.state_tensors)
+        printf("; %lld state elements in %lld __ tensors", (long long)n.state,
+               (long long)n.state_tensors);
+    printf("; %zu data bytes\n", n.data_bytes);
     fr_st_close(f);
     return EXIT_OK;
 }

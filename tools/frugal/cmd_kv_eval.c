@@ -38,26 +38,38 @@ int cmd_kv_eval(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *tokp = NULL, *out = "out/kv-eval";
     const char *pol = "h2o,local,heavy,sink,tova", *bud = "0.04,0.1,0.2,0.4,0.6,1";
     int64_t length = 0, prompt = 0, windows = 8, seed = 1, threads = 0;
+    /* clang-format off */
     struct arg_flag flags[] = {
-        {.name = "model", .type = ARG_STR, .dst = &model, .help = "checkpoint", .required = 1},
-        {.name = "text", .type = ARG_STR, .dst = &text, .help = "text file whose last 10% is read (default: the model's own "
-         "samples at temperature 1)"},
-        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp, .help = "tokenizer file (default: MODEL.tok)"},
-        {.name = "length", .type = ARG_INT, .dst = &length, .help = "window length (0 = the model's context)", .max = 1 << 20},
-        {.name = "prompt", .type = ARG_INT, .dst = &prompt, .help = "tokens prefilled per window (0 = length / 8)", .max = 1 << 20},
-        {.name = "windows", .type = ARG_INT, .dst = &windows, .help = "windows, decoded together as a batch", .min = 1, .max = 256},
-        {.name = "policies", .type = ARG_STR, .dst = &pol, .help = "comma-separated policies compared with the full cache"},
-        {.name = "budgets", .type = ARG_STR, .dst = &bud, .help = "comma-separated budgets, fractions of the window"},
-        {.name = "seed", .type = ARG_INT, .dst = &seed, .help = "seed of the self-generated text", .max = 9e15},
-        {.name = "out", .type = ARG_STR, .dst = &out, .help = "directory for results.json and the plots"},
-        {.name = "threads", .type = ARG_INT, .dst = &threads, .help = "threads (0 = all cores)", .max = 256},
+        {.name = "model", .type = ARG_STR, .dst = &model, .required = 1, .help = "checkpoint"},
+        {.name = "text", .type = ARG_STR, .dst = &text,
+         .help = "text file whose last 10% is read (default: the model's own samples at "
+                 "temperature 1)"},
+        {.name = "tokenizer", .type = ARG_STR, .dst = &tokp,
+         .help = "tokenizer file (default: MODEL.tok)"},
+        {.name = "length", .type = ARG_INT, .dst = &length, .max = 1 << 20,
+         .help = "window length (0 = the model's context)"},
+        {.name = "prompt", .type = ARG_INT, .dst = &prompt, .max = 1 << 20,
+         .help = "tokens prefilled per window (0 = length / 8)"},
+        {.name = "windows", .type = ARG_INT, .dst = &windows, .min = 1, .max = 256,
+         .help = "windows, decoded together as a batch"},
+        {.name = "policies", .type = ARG_STR, .dst = &pol,
+         .help = "comma-separated policies compared with the full cache"},
+        {.name = "budgets", .type = ARG_STR, .dst = &bud,
+         .help = "comma-separated budgets, fractions of the window"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 9e15,
+         .help = "seed of the self-generated text"},
+        {.name = "out", .type = ARG_STR, .dst = &out,
+         .help = "directory for results.json and the plots"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
+         .help = "threads (0 = all cores)"},
     };
+    /* clang-format on */
     struct arg_cmd c = {
         .name = "kv-eval",
         .synopsis = "frugal kv-eval --model FILE [flags]",
         .about = "Streams held-out text through each KV-cache policy at each budget: "
-                        "perplexity, top-1 agreement and KL vs the full cache, attention "
-                        "statistics; writes OUT/results.json and SVG plots.",
+                 "perplexity, top-1 agreement and KL vs the full cache, attention "
+                 "statistics; writes OUT/results.json and SVG plots.",
         .flags = flags,
         .nflags = ARGS_COUNT(flags),
     };

@@ -12,6 +12,7 @@
 
 int cmd_report(int argc, char **argv) {
     const char *out = "out", *results = "";
+    /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "directory holding <name>/results.json; the page goes to OUT/report/"},
@@ -19,6 +20,7 @@ int cmd_report(int argc, char **argv) {
          .help = "committed summaries <name>.json (\"\" = results/ of the checkout or the "
                  "installed share/frugal/results)"},
     };
+    /* clang-format on */
     struct arg_cmd spec = {
         .name = "report",
         .synopsis = "frugal report [flags]",

@@ -23,25 +23,27 @@ int cmd_repro(int argc, char **argv) {
     const char *plan = "full", *data_dir = "", *out = "out", *results = "";
     static const char *const PLANS[] = {"tiny", "quick", "full", NULL};
     int64_t threads = 0, seed = 1;
+    /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "list", .type = ARG_BOOL, .dst = &list,
          .help = "list the registered experiments and exit"},
         {.name = "quick", .type = ARG_BOOL, .dst = &quick,
          .help = "a small, fast version of the experiment (= --plan quick)"},
-        {.name = "plan", .type = ARG_STR, .dst = &plan,
-         .help = "which plan: tiny (seconds, a smoke test), quick, full", .choices = PLANS},
-        {.name = "threads", .type = ARG_INT, .dst = &threads,
-         .help = "worker threads (0 = all cores)", .max = 256},
-        {.name = "seed", .type = ARG_INT, .dst = &seed,
-         .help = "seed for everything random in the experiment", .max = 1e18},
+        {.name = "plan", .type = ARG_STR, .dst = &plan, .choices = PLANS,
+         .help = "which plan: tiny (seconds, a smoke test), quick, full"},
+        {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
+         .help = "worker threads (0 = all cores)"},
+        {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 1e18,
+         .help = "seed for everything random in the experiment"},
         {.name = "data-dir", .type = ARG_STR, .dst = &data_dir,
          .help = "dataset directory (\"\" = the experiment's default)"},
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "results root: writes OUT/NAME/results.json and OUT/report/"},
         {.name = "results-dir", .type = ARG_STR, .dst = &results,
-         .help = "where a full run writes its committed summary NAME.json (\"\" = ./results "
-                 "when that directory exists, else none)"},
+         .help = "where a full run writes its committed summary NAME.json (\"\" = ./results when "
+                 "that directory exists, else none)"},
     };
+    /* clang-format on */
     struct arg_cmd spec = {
         .name = "repro",
         .synopsis = "frugal repro NAME [flags] | frugal repro --list",
@@ -88,8 +90,10 @@ int cmd_repro(int argc, char **argv) {
     o.log = stderr;
     char committed[4200] = "";
     int found = fr_exp_results_dir(committed, sizeof committed) == 0;
-    if (*results) o.results_dir = results;
-    else if (found && !strcmp(committed, "results")) o.results_dir = "results";
+    if (*results)
+        o.results_dir = results;
+    else if (found && !strcmp(committed, "results"))
+        o.results_dir = "results";
     struct fr_exp_outcome res;
     if (fr_experiment_run(e, &o, &res)) return cli_fail("repro", "%s", fr_last_error());
     fputs(res.summary, stdout);

@@ -1,12 +1,15 @@
-/* common.c: helpers the subcommands share: one-line errors, the thread
- * pool, up-front checks on paths (so a typo fails in milliseconds with a
- * clear message, not after a model is built), and the reproducing command
- * line recorded in results. */
+/* common.c: helpers the subcommands share: one-line errors, the shared
+ * preamble (cli_begin), the thread pool, up-front checks on paths (so a
+ * typo fails in milliseconds with a clear message, not after a model is
+ * built), the tokenizer beside a model, the reproducing command line
+ * recorded in results, and the train-then-record run of `train` and `demo`. */
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/experiments/train_run.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
+#include "frugal/tokenizer.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -82,6 +85,21 @@ int cli_mkdirs(const char *cmd, const char *path, int parent_only) {
     return EXIT_OK;
 }
 
+int cli_open_tokenizer(const char *cmd, const char *model, const char *path,
+                       struct fr_tokenizer **tok) {
+    char buf[4096];
+    *tok = NULL;
+    if (!path) {
+        snprintf(buf, sizeof buf, "%s.tok", model);
+        FILE *f = fopen(buf, "rb");
+        if (!f) return EXIT_OK;
+        fclose(f);
+        path = buf;
+    }
+    if (fr_tokenizer_load(path, tok)) return cli_fail(cmd, "%s", fr_last_error());
+    return EXIT_OK;
+}
+
 void cli_command_line(int argc, char **argv, char *buf, size_t cap) {
     size_t n = (size_t)snprintf(buf, cap, "frugal");
     for (int i = 0; i < argc && n < cap; i++) {
@@ -101,4 +119,20 @@ void cli_command_line(int argc, char **argv, char *buf, size_t cap) {
                                      : snprintf(buf + n, cap - n, "%c", *p));
         if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "'");
     }
+}
+
+int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
+                         const struct fr_train_run_info *info) {
+    struct fr_train_run_info ri = *info;
+    struct fr_train_result res;
+    char path[4200], summary[2048];
+    ri.log = stderr;
+    fr_clear_error();
+    if (fr_train_run_recorded(cfg, &ri, &res, path, sizeof path))
+        return cli_fail(cmd, "%s", fr_last_error()[0] ? fr_last_error() : "training failed");
+    fr_train_run_summary(cfg, &res, path, summary, sizeof summary);
+    fputs(summary, stdout);
+    fflush(stdout);
+    fr_train_result_free(&res);
+    return EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include "frugal/report.h"
 #include "frugal/threads.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ int cmd_version(int argc, char **argv) {
         .name = "version",
         .synopsis = "frugal version",
         .about = "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
-                           "caps it) and the default thread count, one `key value` per line.",
+                 "caps it) and the default thread count, one `key value` per line.",
     };
     const char *pos[1];
     int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
@@ -44,7 +45,8 @@ static const struct command COMMANDS[] = {
     {"kv-eval", cmd_kv_eval, "KV-cache eviction policies: quality vs memory budget"},
     {"convert", cmd_convert, "rewrite a transformer checkpoint as f32/f16/bf16 safetensors"},
     {"perplexity", cmd_perplexity, "score a text under a transformer checkpoint"},
-    {"prune", cmd_prune, "prune a checkpoint (omp, random, nm, snip, grasp)"}, {"sparsity", cmd_sparsity, "per-tensor sparsity of a checkpoint"},
+    {"prune", cmd_prune, "prune a checkpoint (omp, random, nm, snip, grasp)"},
+    {"sparsity", cmd_sparsity, "per-tensor sparsity of a checkpoint"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},
     {"repro", cmd_repro, "reproduce a registered experiment (--list names them)"},
@@ -68,6 +70,7 @@ static const struct command *find(const char *name) {
 }
 
 int main(int argc, char **argv) {
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit makes writes fail (EFBIG), not kill frugal */
     if (argc < 2) {
         fprintf(stderr, "frugal: missing command (see frugal --help)\n");
         return EXIT_USAGE;

@@ -96,9 +96,9 @@ struct fr_prune_batch {
                           scores with 200, which keeps the softmax far from saturation */
 };
 int fr_prune_batch_loss(void *user, struct fr_params *p, double *loss);
-/* The end every scoring loss shares (fr_prune_batch_loss, the CLI's LM
- * windows): cross entropy of logits / temperature (0 or 1: as they are)
- * against y, backward, *loss set, ctx reset. FR_EINVAL when logits or y is
+/* The end every scoring loss shares (fr_prune_batch_loss,
+ * fr_prune_lm_batch_loss): cross entropy of logits / temperature (0 or 1:
+ * as they are) against y, backward, *loss set, ctx reset. FR_EINVAL when logits or y is
  * NULL (an earlier op failed). */
 struct fr_tensor;
 int fr_prune_logits_loss(struct fr_ctx *ctx, struct fr_tensor *logits, struct fr_tensor *y,
@@ -155,6 +155,23 @@ struct fr_sparsity_table {
 int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
                              struct fr_sparsity_table *t);
 void fr_sparsity_table_free(struct fr_sparsity_table *t);
+
+/* The table of a checkpoint file, as `frugal sparsity` prints it. A frugal
+ * transformer checkpoint (metadata "frugal.model" = "transformer") loads as
+ * an f32 slab with its mask (fr_lm_load_trainable) and an image classifier
+ * (metadata "arch") is rebuilt (fr_model_load); their scope is
+ * fr_prune_scope(include, exclude). Any other safetensors file is read
+ * tensor by tensor: rows in file order, trainer state ("__" arrays) and
+ * tensors of more than 4 dims skipped, in scope every tensor of two or more
+ * dims, or with include (NULL or "": none) those matching its comma globs,
+ * minus those matching exclude (empty patterns are skipped). *mask (may be
+ * NULL) gets 1 when the file is a model checkpoint (metadata "arch") that
+ * stores a keep-mask, 0 when it stores none, -1 when it is not a model
+ * checkpoint. Errors: fr_st_open's, the loaders' (naming the file),
+ * fr_prune_scope's FR_EINVAL, FR_ENOMEM; t then holds nothing. Free t with
+ * fr_sparsity_table_free. */
+int fr_sparsity_table_file(const char *path, const char *include, const char *exclude,
+                           struct fr_sparsity_table *t, int *mask);
 
 /* Near-zero weights (abrupt sparsification, Essential Sparsity sec. 4):
  * over the scoped non-buffer tensors (sel as above, NULL: the
@@ -241,6 +258,27 @@ int fr_spmat_matmul(const struct fr_spmat *S, int64_t B, const float *X, float *
 
 struct fr_tf_model;
 struct fr_lm_config;
+
+/* The loss callback for language models (SNIP and GraSP on an LM; pass a
+ * struct fr_prune_lm_batch as user): B windows of the model's context T
+ * spread evenly over ids[0..n) (window k starts at k (n - T - 1) / (B - 1)),
+ * inputs and next tokens, scored as one batch: cross entropy of the logits
+ * divided by temperature (0 or 1: as they are). fr_prune_lm_batch_init
+ * copies the windows (ids is not kept) and holds m until
+ * fr_prune_lm_batch_free (b zeroed; a zeroed b is a no-op). FR_EINVAL for
+ * batch < 1, fewer than T + 2 tokens or a token outside m's vocabulary;
+ * FR_ENOMEM. */
+struct fr_prune_lm_batch {
+    struct fr_tf_model *m;
+    struct fr_ctx *ctx;
+    int32_t *x, *y; /* {T, B} each */
+    int64_t T, B;
+    float temperature;
+};
+int fr_prune_lm_batch_init(struct fr_prune_lm_batch *b, struct fr_tf_model *m, const int32_t *ids,
+                           int64_t n, int64_t batch, float temperature);
+void fr_prune_lm_batch_free(struct fr_prune_lm_batch *b);
+int fr_prune_lm_batch_loss(void *user, struct fr_params *p, double *loss);
 
 /* Magnitude-prunes m's prunable matrices (FR_PARAM_PRUNABLE: attention
  * q/k/v/o or fused qkv, MLP matrices; never embeddings, norms, biases,
