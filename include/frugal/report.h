@@ -54,6 +54,9 @@ const char *fr_version(void);
 /* Creates dir and its parents (mkdir -p). 0 or FR_EIO naming the part that
  * failed. */
 int fr_mkdirs(const char *dir);
+/* Creates the directory that will hold file path (its parents too); a path
+ * without a directory part needs none. 0 or FR_EIO / FR_EINVAL. */
+int fr_mkdirs_for(const char *path);
 
 /* ---- results ------------------------------------------------------------ */
 

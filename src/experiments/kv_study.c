@@ -251,3 +251,22 @@ done:
     fr_tf_free(&m);
     return rc;
 }
+
+int fr_kv_study_recorded(const struct fr_kv_study_spec *sp, const char *command,
+                         const char *out_dir, char *results_path, size_t cap) {
+    if (cap) results_path[0] = '\0';
+    int rc = fr_mkdirs(out_dir);
+    if (rc) return rc;
+    struct fr_results *r = fr_results_new("kv-eval", "KV-cache eviction policies");
+    if (!r) return fr_error(FR_ENOMEM, "out of memory");
+    fr_results_set_str(r, "command", command ? command : "");
+    fr_results_set_seed(r, sp->seed);
+    struct fr_kv_study_spec s = *sp;
+    s.dir = out_dir;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/results.json", out_dir);
+    if (!(rc = fr_kv_study_run(&s, r)) && !(rc = fr_results_write(r, path)) && cap)
+        snprintf(results_path, cap, "%s", path);
+    fr_results_free(r);
+    return rc;
+}

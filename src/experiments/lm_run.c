@@ -193,17 +193,6 @@ static int write_results(const struct fr_lm_config *c, const struct fr_lm_run_in
     return rc;
 }
 
-static int mkparent(const char *path) {
-    char dir[4096];
-    if (!path || !*path) return 0;
-    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
-        return fr_error(FR_EINVAL, "path too long: %.64s...", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    return fr_mkdirs(dir);
-}
-
 int fr_lm_run_recorded(const struct fr_lm_config *cfg, const struct fr_lm_run_info *info,
                        struct fr_lm_run_result *res, char *results_path, size_t cap) {
     struct fr_lm_config c = *cfg;
@@ -213,7 +202,7 @@ int fr_lm_run_recorded(const struct fr_lm_config *cfg, const struct fr_lm_run_in
     memset(res, 0, sizeof *res);
     if (cap) results_path[0] = '\0';
     /* directories first: a typo in a path fails now, not after training */
-    if ((record && (rc = fr_mkdirs(info->results_dir))) || (rc = mkparent(c.out))) return rc;
+    if ((record && (rc = fr_mkdirs(info->results_dir))) || (rc = fr_mkdirs_for(c.out))) return rc;
     if ((rc = fr_lm_prune_prepare(&c, &ps))) return rc;
     if (info->log) {
         fr_progress_init(&bar, info->log, 0);

@@ -66,16 +66,6 @@ static int check_data_dir(const char *dir) {
     return 0;
 }
 
-static int mkparent(const char *path) {
-    char dir[4096];
-    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
-        return fr_error(FR_EINVAL, "path too long: %.64s...", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    return fr_mkdirs(dir);
-}
-
 static void count(const struct fr_params *p, const int *sel, struct fr_prune_file_result *r) {
     struct fr_sparsity_table t;
     if (fr_sparsity_table_params(p, sel, &t)) return;
@@ -135,7 +125,7 @@ static int prune_lm(const struct fr_prune_file_config *c, const struct fr_prune_
     if (scored && (rc = lm_batch(&lb, &m, c, tok, temp))) goto cleanup;
     if ((rc = fr_prune(&m.params, sel, pc, scored ? fr_prune_lm_batch_loss : NULL, &lb)))
         goto cleanup;
-    if ((rc = mkparent(c->out))) goto cleanup;
+    if ((rc = fr_mkdirs_for(c->out))) goto cleanup;
     char pv[3][64];
     const char *pk[3] = {"prune.method", "prune.sparsity", "prune.layerwise"}, *pvp[3];
     snprintf(pv[0], 64, "%s", c->method);
@@ -264,7 +254,7 @@ static int write_image(const struct fr_model *m, const struct fr_prune_file_conf
     for (int i = 0; i < n; i++)
         kp[i] = keys[i], vp[i] = vals[i];
     struct fr_ckpt o = {kp, vp, n, NULL, 0, FR_F32, 0, 0};
-    int rc = mkparent(c->out);
+    int rc = fr_mkdirs_for(c->out);
     return rc ? rc : fr_prune_save(&m->params, c->out, &o);
 }
 

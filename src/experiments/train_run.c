@@ -187,17 +187,6 @@ cleanup:
     return rc;
 }
 
-static int mkparent(const char *path) {
-    char dir[4096];
-    if (!path || !*path) return 0;
-    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
-        return fr_error(FR_EINVAL, "path too long: %.64s...", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    return fr_mkdirs(dir);
-}
-
 int fr_train_run_recorded(const struct fr_train_config *cfg, const struct fr_train_run_info *info,
                           struct fr_train_result *res, char *results_path, size_t cap) {
     struct fr_train_config c = *cfg;
@@ -207,7 +196,7 @@ int fr_train_run_recorded(const struct fr_train_config *cfg, const struct fr_tra
     if (cap) results_path[0] = '\0';
     /* directories first: a typo in a path fails now, not after training */
     if ((info->results_dir && *info->results_dir && (rc = fr_mkdirs(info->results_dir))) ||
-        (rc = mkparent(c.out)) || (rc = mkparent(c.ckpt)))
+        (rc = fr_mkdirs_for(c.out)) || (rc = fr_mkdirs_for(c.ckpt)))
         return rc;
     if (info->log) fr_progress_init(&rec.bar, info->log, info->progress_every);
     c.progress = record;

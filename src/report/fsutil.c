@@ -33,6 +33,17 @@ int fr_mkdirs(const char *dir) {
     return 0;
 }
 
+int fr_mkdirs_for(const char *path) {
+    char dir[4096];
+    if (!path || !*path) return 0;
+    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
+        return fr_error(FR_EINVAL, "path too long: %.64s...", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    return fr_mkdirs(dir);
+}
+
 int rp_write_file(const char *path, const char *data, size_t n) {
     char dir[4096];
     int rc = 0;

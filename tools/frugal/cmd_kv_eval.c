@@ -14,7 +14,6 @@
 
 #include "frugal/experiments/kv_study.h"
 #include "frugal/methods/kv.h"
-#include "frugal/report.h"
 #include "frugal/status.h"
 
 #include <stdio.h>
@@ -99,13 +98,8 @@ int cmd_kv_eval(int argc, char **argv) {
         fprintf(stderr, "frugal kv-eval: need at least one policy and one budget\n");
         return EXIT_USAGE;
     }
-    if ((rc = cli_mkdirs("kv-eval", out, 0))) return rc;
-    struct fr_results *r = fr_results_new("kv-eval", "KV-cache eviction policies");
-    if (!r) return cli_fail("kv-eval", "out of memory");
-    char command[2048];
+    char command[2048], path[4200];
     cli_command_line(argc, argv, command, sizeof command);
-    fr_results_set_str(r, "command", command);
-    fr_results_set_seed(r, (uint64_t)seed);
     struct fr_kv_study_spec sp = {.model = model,
                                   .text = text,
                                   .label = "model",
@@ -118,13 +112,9 @@ int cmd_kv_eval(int argc, char **argv) {
                                   .budgets = budgets,
                                   .nbudgets = nb,
                                   .seed = (uint64_t)seed,
-                                  .dir = out,
                                   .progress = progress_line};
-    if (fr_kv_study_run(&sp, r)) rc = cli_fail("kv-eval", "%s", fr_last_error());
-    char path[4200];
-    snprintf(path, sizeof path, "%s/results.json", out);
-    if (!rc && fr_results_write(r, path)) rc = cli_fail("kv-eval", "%s", fr_last_error());
-    if (!rc) printf("results: %s\n", path);
-    fr_results_free(r);
+    if (fr_kv_study_recorded(&sp, command, out, path, sizeof path))
+        return cli_fail("kv-eval", "%s", fr_last_error());
+    printf("results: %s\n", path);
     return rc;
 }

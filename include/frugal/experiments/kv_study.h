@@ -7,6 +7,7 @@
 #ifndef FRUGAL_EXPERIMENTS_KV_STUDY_H
 #define FRUGAL_EXPERIMENTS_KV_STUDY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -37,6 +38,13 @@ struct fr_kv_study_spec {
 /* Runs the study of sp->model into r (config, metrics, tables, series,
  * plots). Errors per status.h, naming the file at fault. */
 int fr_kv_study_run(const struct fr_kv_study_spec *sp, struct fr_results *r);
+
+/* `frugal kv-eval` as one call: creates out_dir, runs the study of sp
+ * (plots into out_dir), writes out_dir/results.json with the command and
+ * seed, and puts its path into results_path. Errors per status.h; a bad
+ * output directory fails before the model is read. */
+int fr_kv_study_recorded(const struct fr_kv_study_spec *sp, const char *command,
+                         const char *out_dir, char *results_path, size_t cap);
 
 /* Records a finished study st of model `label` into r with plots in dir
  * (NULL: none); tok (may be NULL) names the heavy-hitter tokens. */
