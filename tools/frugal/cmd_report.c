@@ -43,6 +43,9 @@ int cmd_report(int argc, char **argv) {
         {.name = "results-dir", .type = ARG_STR, .dst = &results,
          .help = "committed summaries <name>.json (\"\" = results/ of the checkout or the "
                  "installed share/frugal/results)"},
+        {.name = "docs", .type = ARG_BOOL, .dst = &docs,
+         .help = "instead: regenerate the <!-- results: NAME TABLE --> blocks of docs/*.md, "
+                 "BENCHMARKS.md and README.md (run from the repository root)"},
     };
     /* clang-format on */
     struct arg_cmd spec = {
