@@ -6,9 +6,11 @@
 #include "check.h"
 #include "frugal/kv.h"
 #include "frugal/methods/kv.h"
+#include "frugal/methods/kv_eval.h"
 #include "frugal/threads.h"
 #include "frugal/transformer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +55,7 @@ static void test_interface(void) {
     int np = 0;
     for (const char *const *n = fr_kv_policy_names(); *n; n++, np++)
         CHECK(fr_kv_policy_find(*n) != NULL, "listed policy %s found", *n);
-    CHECK(np == 6, "six policies listed (%d)", np);
+    CHECK(np == 7, "seven policies listed (%d)", np);
 
     /* budgets: fractions of the prompt, or token counts */
     struct fr_kv_config c = {h2o, 0.1, 0.1, 0, NULL};
@@ -96,6 +98,22 @@ static void test_interface(void) {
     CHECK(slot_of(&m, 8) >= 0 && slot_of(&m, 0) >= 0 && slot_of(&m, 9) >= 0 &&
               slot_of(&m, 10) >= 0 && slot_of(&m, 3) < 0,
           "kept 8 (0.95) and 0 (0.9) + recent 9, 10");
+
+    /* h2o-anti (the counter-ablation): the same split, the heavy hitters go */
+    const struct fr_kv_policy *anti = fr_kv_policy_find("h2o-anti");
+    CHECK(anti != NULL, "h2o-anti registered");
+    struct fr_kv_config cn = {anti, 2, 2, 0, NULL};
+    mini_init(&m, 4);
+    CHECK(anti && mini_admit(anti, &cn, &m, 0, 8, mass8) == 0, "anti: prefill 8 into 4");
+    CHECK(m.h.n == 4 && slot_of(&m, 6) >= 0 && slot_of(&m, 7) >= 0 && slot_of(&m, 4) >= 0 &&
+              slot_of(&m, 1) >= 0 && slot_of(&m, 0) < 0 && slot_of(&m, 3) < 0,
+          "anti kept the lightest {4 (0.05), 1 (0.1)} + recent {6, 7}, evicted 0 and 3");
+    mini_init(&m, 4);
+    CHECK(anti && mini_admit(anti, &cn, &m, 0, 4, mass4) == 0, "anti: fill 4");
+    if (anti) anti->observe(&m.h, &cn, w0);
+    CHECK(anti && mini_admit(anti, &cn, &m, 4, 1, &m9) == 0 && slot_of(&m, 0) < 0 &&
+              slot_of(&m, 1) >= 0,
+          "anti decode: pos 0 (acc 0.5, the heaviest outside the window) evicted");
 
     /* heavy-only: the newest token survives its first step */
     const struct fr_kv_policy *hv = fr_kv_policy_find("heavy");
@@ -258,6 +276,34 @@ static void test_engine(const struct fr_tf_model *m, const char *name) {
     run_free(&full);
 }
 
+/* fr_kv_eval_stream's per-window NLL (the items intervals are made over)
+ * averages to its overall NLL, and a study keeps one row per run. */
+static void test_windows(const struct fr_tf_model *m) {
+    enum { NW = 3, L = 48, P = 36 };
+    int32_t ids[NW * L];
+    for (int i = 0; i < NW * L; i++) ids[i] = (i * 7 + i / 5) % m->cfg.vocab_size;
+    double wn[NW];
+    struct fr_kv_eval_run r = {.window_nll = wn};
+    struct fr_kv_config kc;
+    fr_kv_eval_budget(&fr_kv_policy_h2o, 0.2, L, &kc);
+    CHECK(fr_kv_eval_stream(m, ids, NW, L, P, &kc, NULL, NULL, &r) == 0, "stream: %s",
+          fr_last_error());
+    CHECK(r.window_nll == wn && fabs((wn[0] + wn[1] + wn[2]) / 3 - r.nll) < 1e-12 &&
+              wn[0] != wn[1],
+          "window NLLs average to the run's NLL (%g %g %g vs %g)", wn[0], wn[1], wn[2], r.nll);
+    CHECK(r.evicted > 0, "a prompt of 36 under a budget of 10 evicts (%g)", r.evicted);
+    static const char *const pols[2] = {"h2o", "h2o-anti"};
+    static const double buds[1] = {0.2};
+    struct fr_kv_eval_opts o = {"t", pols, 2, buds, 1, L, P, NULL, NULL};
+    struct fr_kv_study st;
+    CHECK(fr_kv_eval_model(m, ids, NW, &o, &st) == 0, "study: %s", fr_last_error());
+    const double *h = fr_kv_study_windows(&st, 0, 0), *full = fr_kv_study_windows(&st, -1, 0);
+    CHECK(st.nwin == NW && fabs((h[0] + h[1] + h[2]) / 3 - fr_kv_study_at(&st, 0, 0)->nll) < 1e-12 &&
+              fabs((full[0] + full[1] + full[2]) / 3 - st.full.nll) < 1e-12,
+          "study windows match the runs");
+    fr_kv_study_free(&st);
+}
+
 int main(void) {
     fr_threads_set(2);
     test_interface();
@@ -280,6 +326,7 @@ int main(void) {
     CHECK(fr_tf_config_check(&c) == 0, "config");
     if (fr_tf_init(&m, &c, 7) == 0) {
         test_engine(&m, "random llama 8q/2kv");
+        test_windows(&m);
         fr_tf_free(&m);
     }
     /* the registry: unknown names are NULL, a policy without admit is

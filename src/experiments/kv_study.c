@@ -243,6 +243,10 @@ int fr_kv_study_run(const struct fr_kv_study_spec *sp, struct fr_results *r) {
     fr_results_config_int(r, key, sp->windows);
     if ((rc = fr_kv_eval_model(&m, ids, (int)sp->windows, &o, &st))) goto done;
     rc = fr_kv_study_record(r, sp->label, &st, sp->policies, sp->budgets, tok, sp->dir);
+    if (!rc && sp->keep) {
+        *sp->keep = st;
+        memset(&st, 0, sizeof st);
+    }
 done:
     fr_kv_study_free(&st);
     free(text);

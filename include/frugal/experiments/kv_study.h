@@ -33,6 +33,7 @@ struct fr_kv_study_spec {
     const char *model_shown, *text_shown; /* recorded instead of the paths (NULL: the paths) */
     void (*progress)(void *user, const char *line);
     void *user;
+    struct fr_kv_study *keep; /* when set, receives the study (fr_kv_study_free it) */
 };
 
 /* Runs the study of sp->model into r (config, metrics, tables, series,

@@ -13,6 +13,7 @@
  *   heavy  heavy hitters only (ablation)
  *   sink   StreamingLLM: sink tokens + a recent window
  *   tova   TOVA: by the latest step's attention only
+ *   h2o-anti  H2O's budget split, evicting the heavy hitters first (ablation)
  * A new policy is a struct fr_kv_policy registered once from the code that
  * defines it (fr_kv_policy_register); the registry knows nothing else.
  */
@@ -26,7 +27,7 @@ extern "C" {
 #endif
 
 extern const struct fr_kv_policy fr_kv_policy_local, fr_kv_policy_h2o, fr_kv_policy_heavy,
-    fr_kv_policy_sink, fr_kv_policy_tova;
+    fr_kv_policy_sink, fr_kv_policy_tova, fr_kv_policy_h2o_anti;
 
 /* The policy registered under name (NULL: full); NULL if none. */
 const struct fr_kv_policy *fr_kv_policy_find(const char *name);

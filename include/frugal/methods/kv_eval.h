@@ -43,17 +43,20 @@ struct fr_kv_eval_run {
     size_t kv_bytes;
     double evicted; /* share of heads that evicted at least once (0: budget did not bind) */
     double seconds;
+    double *window_nll; /* in: NULL, or room for nwin values; out: each window's mean NLL */
 };
 
 /* Runs one policy over ids[nwin][L]. ref_logits (nwin x (L-P) x V, NULL: no
  * agreement metrics) is the full cache's output; out_logits (same shape,
- * NULL: not kept) receives this run's. Errors per status.h. */
+ * NULL: not kept) receives this run's. r->window_nll, when set on entry,
+ * receives each window's mean NLL (the items intervals are made over).
+ * Errors per status.h. */
 int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int64_t L,
                       int64_t P, const struct fr_kv_config *kc, const float *ref_logits,
                       float *out_logits, struct fr_kv_eval_run *r);
 
-/* A budget (fraction f of L) as the config of one policy: h2o half heavy,
- * half recent; heavy all heavy; every other policy all recent. */
+/* A budget (fraction f of L) as the config of one policy: h2o and h2o-anti
+ * half heavy, half recent; heavy all heavy; every other policy all recent. */
 void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L,
                        struct fr_kv_config *kc);
 
@@ -73,10 +76,11 @@ struct fr_kv_eval_opts {
 
 /* What fr_kv_eval_model measured. Arrays are malloc'd (fr_kv_study_free). */
 struct fr_kv_study {
-    int npolicies, nbudgets, n_layers;
+    int npolicies, nbudgets, n_layers, nwin;
     int64_t L;
     struct fr_kv_eval_run full;
     struct fr_kv_eval_run *runs; /* [npolicies][nbudgets] */
+    double *window_nll; /* [1 + npolicies * nbudgets][nwin]: the full cache's, then each run's */
     /* attention rows of the full-cache decode, in % */
     double attn_sparsity, attn_top10_mass; /* over all rows (NaN: no rows) */
     double *layer_sparsity, *layer_top10;  /* per layer (n_layers, at most 64) */
@@ -95,6 +99,12 @@ struct fr_kv_study {
     double hh_token_pct[FR_KV_HH_TOKENS], hh_text_pct[FR_KV_HH_TOKENS],
         hh_ratio[FR_KV_HH_TOKENS];
 };
+
+/* Each window's mean NLL of the full cache (p < 0) or of policy p at budget b. */
+static inline const double *fr_kv_study_windows(const struct fr_kv_study *s, int p, int b) {
+    size_t k = p < 0 ? 0 : 1 + (size_t)p * (size_t)s->nbudgets + (size_t)b;
+    return s->window_nll + k * (size_t)s->nwin;
+}
 
 /* The run of policy p at budget b. */
 static inline const struct fr_kv_eval_run *fr_kv_study_at(const struct fr_kv_study *s, int p,

@@ -109,7 +109,10 @@ static void score_row(const float *lg, const float *ref, int V, int32_t target, 
 static int stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int64_t L, int64_t P,
                   const struct fr_kv_config *kc, const float *ref_logits, float *out_logits,
                   struct fr_kv_eval_run *r, struct rowstats *rs) {
+    double *wn = r->window_nll;
     memset(r, 0, sizeof *r);
+    r->window_nll = wn;
+    if (wn) memset(wn, 0, sizeof(double) * (size_t)(nwin > 0 ? nwin : 0));
     if (nwin < 1 || P < 1 || L <= P || L > m->cfg.max_seq)
         return fr_error(FR_EINVAL, "kv eval: need 1 <= prompt < length <= %d (got %lld, %lld)",
                         m->cfg.max_seq, (long long)P, (long long)L);
@@ -143,6 +146,7 @@ static int stream(const struct fr_tf_model *m, const int32_t *ids, int nwin, int
             score_row(lg + (size_t)b * V, ref_logits ? ref_logits + o : NULL, V,
                       ids[(size_t)b * L + P + j], &e, &am, &ra, &k);
             nll += e, kl += k, agree += am == ra;
+            if (wn) wn[b] += e / (double)S;
             if (out_logits) memcpy(out_logits + o, lg + (size_t)b * V, sizeof(float) * V);
             cur[b] = ids[(size_t)b * L + P + j];
         }
@@ -194,7 +198,7 @@ void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L,
     if (b > L) b = L;
     memset(kc, 0, sizeof *kc);
     kc->policy = p;
-    if (p == &fr_kv_policy_h2o) {
+    if (p == &fr_kv_policy_h2o || p == &fr_kv_policy_h2o_anti) {
         kc->heavy = (double)(b / 2);
         kc->recent = (double)(b - b / 2);
     } else if (p == &fr_kv_policy_heavy) {
@@ -345,6 +349,7 @@ cleanup:
 void fr_kv_study_free(struct fr_kv_study *st) {
     if (!st) return;
     free(st->runs);
+    free(st->window_nll);
     free(st->layer_sparsity);
     free(st->layer_top10);
     free(st->rank_log10);
@@ -378,12 +383,15 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     rs.facc = calloc((size_t)(nh * L), sizeof(float));
     float *ref = malloc(sizeof(float) * (size_t)nwin * S * V);
     st->runs = calloc((size_t)np * nb, sizeof *st->runs);
-    st->npolicies = np, st->nbudgets = nb, st->L = L;
-    if (!rs.sparse || !rs.top10 || !rs.rows || !rs.scratch || !rs.facc || !ref || !st->runs) {
+    st->window_nll = calloc((size_t)(1 + np * nb) * (size_t)nwin, sizeof *st->window_nll);
+    st->npolicies = np, st->nbudgets = nb, st->L = L, st->nwin = nwin;
+    if (!rs.sparse || !rs.top10 || !rs.rows || !rs.scratch || !rs.facc || !ref || !st->runs ||
+        !st->window_nll) {
         rc = fr_error(FR_ENOMEM, "kv eval: out of memory");
         goto cleanup;
     }
     struct fr_kv_config full = {&fr_kv_policy_full, 0, 0, 0, NULL};
+    st->full.window_nll = st->window_nll;
     if ((rc = stream(m, ids, nwin, L, P, &full, NULL, ref, &st->full, &rs))) goto cleanup;
     say(o, "%s full cache: ppl %.4f over %lld predictions (%.1f s)", o->label, st->full.ppl,
         (long long)st->full.scored, st->full.seconds);
@@ -393,6 +401,7 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
             struct fr_kv_config kc;
             struct fr_kv_eval_run *e = &st->runs[(size_t)p * nb + b];
             fr_kv_eval_budget(pols[p], o->budgets[b], L, &kc);
+            e->window_nll = st->window_nll + (1 + (size_t)p * nb + b) * (size_t)nwin;
             if ((rc = fr_kv_eval_stream(m, ids, nwin, L, P, &kc, ref, NULL, e))) goto cleanup;
             int pct = (int)llround(100 * o->budgets[b]);
             say(o, "%s %-5s %3d%% (%lld slots%s): ppl %.4f  top-1 %.2f%%  KL %.4f  (%.1f s)",

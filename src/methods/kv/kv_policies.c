@@ -15,7 +15,10 @@
  *          (StreamingLLM);
  *   tova   the whole budget by the attention of the latest step only
  *          (TOVA; here per KV head, the weights of the query heads sharing
- *          it summed, and in a prefill the chunk's queries summed).
+ *          it summed, and in a prefill the chunk's queries summed);
+ *   h2o-anti  H2O's split, but the non-recent part keeps the LOWEST
+ *          accumulated attention: the heavy hitters are evicted first (the
+ *          paper's counter-ablation, "removing heavy hitters hurts").
  * The newest token is always kept the step it arrives (a policy without a
  * recent window would otherwise drop every new token at once, its score
  * being a single row's worth).
@@ -40,7 +43,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_LOCAL, K_H2O, K_HEAVY, K_SINK, K_TOVA };
+enum kind { K_LOCAL, K_H2O, K_HEAVY, K_SINK, K_TOVA, K_ANTI };
+
+/* The score a slot keeps its place by (higher stays): position for the
+ * window policies, accumulated attention for the heavy-hitter ones, and its
+ * negation for h2o-anti, which evicts the heavy hitters first. */
+static float keep_score(enum kind kd, float acc, int32_t pos) {
+    if (kd == K_LOCAL || kd == K_SINK) return (float)pos;
+    return kd == K_ANTI ? -acc : acc;
+}
 
 /* Tokens meant by a budget: a fraction of base (at least 1 when positive)
  * or a count. */
@@ -72,7 +83,8 @@ static void protected_split(enum kind kd, const struct fr_kv_config *cfg, int64_
     case K_LOCAL:
         *recent = cap;
         break;
-    case K_H2O: {
+    case K_H2O:
+    case K_ANTI: {
         int64_t r;
         if (prompt_len > 0)
             r = resolve(cfg->recent, prompt_len);
@@ -145,6 +157,7 @@ static int admit_chunk(struct fr_kv_head *h, enum kind kd, int64_t sink, int64_t
         c[i].pos = is_new ? pos[i - n] : h->pos[i];
         c[i].score = is_new ? (mass ? mass[i - n] : 0.0f) : h->acc[i];
         if (kd == K_LOCAL || kd == K_SINK) c[i].score = 0; /* only position matters */
+        if (kd == K_ANTI) c[i].score = -c[i].score;
         c[i].keep = 0;
     }
     /* protected: sinks (oldest first), then the recent window (newest first) */
@@ -222,11 +235,10 @@ static int admit_kind(enum kind kd, struct fr_kv_head *h, const struct fr_kv_con
             if (h->pos[i] < sink) continue;
             if (oldest < 0 || h->pos[i] < h->pos[oldest]) oldest = i;
             if (h->pos[i] > lim) continue;
-            float s = kd == K_LOCAL || kd == K_SINK ? (float)h->pos[i] : h->acc[i];
-            if (victim < 0 || evicts_before(s, h->pos[i],
-                                            kd == K_LOCAL || kd == K_SINK ? (float)h->pos[victim]
-                                                                          : h->acc[victim],
-                                            h->pos[victim]))
+            float s = keep_score(kd, h->acc[i], h->pos[i]);
+            if (victim < 0 ||
+                evicts_before(s, h->pos[i], keep_score(kd, h->acc[victim], h->pos[victim]),
+                              h->pos[victim]))
                 victim = i;
         }
         if (victim < 0) victim = oldest >= 0 ? oldest : 0;
@@ -285,9 +297,11 @@ ADMIT(h2o, K_H2O)
 ADMIT(heavy, K_HEAVY)
 ADMIT(sink, K_SINK)
 ADMIT(tova, K_TOVA)
+ADMIT(anti, K_ANTI)
 
 const struct fr_kv_policy fr_kv_policy_local = {"local", capacity, observe_acc, local_admit};
 const struct fr_kv_policy fr_kv_policy_h2o = {"h2o", capacity, observe_acc, h2o_admit};
 const struct fr_kv_policy fr_kv_policy_heavy = {"heavy", capacity, observe_acc, heavy_admit};
 const struct fr_kv_policy fr_kv_policy_sink = {"sink", capacity, observe_acc, sink_admit};
 const struct fr_kv_policy fr_kv_policy_tova = {"tova", capacity, observe_last, tova_admit};
+const struct fr_kv_policy fr_kv_policy_h2o_anti = {"h2o-anti", capacity, observe_acc, anti_admit};

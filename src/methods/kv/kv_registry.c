@@ -13,7 +13,7 @@
 
 static const struct fr_kv_policy *const BUILTIN[] = {
     &fr_kv_policy_full, &fr_kv_policy_local, &fr_kv_policy_h2o,
-    &fr_kv_policy_heavy, &fr_kv_policy_sink, &fr_kv_policy_tova};
+    &fr_kv_policy_heavy, &fr_kv_policy_sink, &fr_kv_policy_tova, &fr_kv_policy_h2o_anti};
 #define NBUILTIN ((int)(sizeof BUILTIN / sizeof BUILTIN[0]))
 
 /* Run-time registrations and the name list handed out; both guarded. */
