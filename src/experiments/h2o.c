@@ -104,6 +104,7 @@ static int verdicts_at_20(struct fr_results *r, const struct h2o_plan *P, const 
     struct fr_interval iv, d;
     int rc;
     const double *hw = fr_kv_study_windows(st, ih, b20);
+
     *nn += (size_t)snprintf(notes + *nn, cap - *nn, "%s at 20%% (%d windows): ", label, st->nwin);
     /* each policy's perplexity with its interval */
     for (int k = -1; k < 4; k++) {
@@ -120,6 +121,15 @@ static int verdicts_at_20(struct fr_results *r, const struct h2o_plan *P, const 
         fr_results_metric_ci(r, key, &ppl, "");
         *nn += (size_t)snprintf(notes + *nn, cap - *nn, "%s %.3f [%.3f, %.3f]%s", ip < 0 ? "full" : name,
                                 ppl.mean, ppl.lo, ppl.hi, k < 3 ? ", " : ". ");
+        double row[6] = {ppl.mean, ppl.lo, ppl.hi, NAN, NAN, NAN};
+        if (k >= 0) {
+            /* the paired difference from H2O's windows (policy - h2o, nats) */
+            if ((rc = fr_interval_diff_t95(w, hw, st->nwin, &d))) return rc;
+            row[3] = d.mean, row[4] = d.lo, row[5] = d.hi;
+        }
+        char lab[128];
+        snprintf(lab, sizeof lab, "%s %s", label, ip < 0 ? "full cache" : name);
+        fr_results_table_row(r, "at 20% of the window", lab, row);
     }
     /* H2O against each */
     for (int k = 0; k < 4; k++) {
@@ -199,6 +209,9 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     fr_results_set_str(r, "command", o->command);
     fr_results_set_seed(r, o->seed);
     fr_results_config_int(r, "quick", o->size != FR_EXP_FULL);
+    static const char *const cols[7] = {"model, policy", "ppl", "ppl lo", "ppl hi",
+                                        "NLL - h2o (nats)", "lo", "hi"};
+    fr_results_table(r, "at 20% of the window", 7, cols);
     char notes[8192] = "";
     size_t nn = 0;
     for (int i = 0; i < P->nmodels; i++) {
