@@ -9,7 +9,9 @@
  *     refused before the model's memory is allocated;
  *  5. llama2.c headers with negative or extreme fields (INT_MIN), and
  *     tokenizer.bin records likewise (and NaN scores);
- *  6. paths that are not regular files (a FIFO must not hang a loader).
+ *  6. paths that are not regular files (a FIFO must not hang a loader);
+ * and what the fuzzers found (an F64 value beyond f32 before a NaN; a .tok
+ * flag the encoder ignores).
  * Where the CLI meets them, `frugal` ($FRUGAL_BIN) is run too.
  */
 #include "check.h"
@@ -441,6 +443,42 @@ static size_t l2c_file(uint8_t **out, int version, const int32_t h[7], int share
     return off + 4 * nf;
 }
 
+/* A version 2 (int8) llama2.c checkpoint with the same shapes, group size
+ * 8, shared classifier; every scale 0.01 except the scale of group g of
+ * tensor k (0 emb, 1 wq, 2 wk, ... 7 w3) of layer l, set to bad. */
+static size_t l2c_q8_file(uint8_t **out, int k, int l, int g, float bad) {
+    int64_t D = 8, Hd = 16, L = 2, V = 10, kvd = 8, gs = 8;
+    int64_t per[8] = {V * D, D * D, kvd * D, kvd * D, D * D, Hd * D, D * Hd, Hd * D};
+    size_t n = 256 + 4 * (size_t)(2 * L * D + D);
+    for (int i = 0; i < 8; i++)
+        n += (size_t)(i ? L : 1) * (size_t)(per[i] + per[i] / gs * 4);
+    uint8_t *b = calloc(n, 1);
+    uint32_t magic = 0x616b3432;
+    int32_t ver = 2, h[7] = {8, 16, 2, 2, 2, 10, 4}, g32 = (int32_t)gs;
+    memcpy(b, &magic, 4);
+    memcpy(b + 4, &ver, 4);
+    memcpy(b + 8, h, 28);
+    b[8 + 28] = 1;
+    memcpy(b + 8 + 29, &g32, 4);
+    size_t p = 256;
+    for (int64_t i = 0; i < 2 * L * D + D; i++, p += 4) {
+        float one = 1;
+        memcpy(b + p, &one, 4);
+    }
+    for (int i = 0; i < 8; i++)
+        for (int part = 0; part < (i ? L : 1); part++) {
+            for (int64_t q = 0; q < per[i]; q++)
+                b[p + (size_t)q] = (uint8_t)(q % 7);
+            p += (size_t)per[i];
+            for (int64_t s = 0; s < per[i] / gs; s++, p += 4) {
+                float sc = i == k && part == l && s == g ? bad : 0.01f;
+                memcpy(b + p, &sc, 4);
+            }
+        }
+    *out = b;
+    return n;
+}
+
 static void test_l2c_finite(void) {
     int32_t h[7] = {8, 16, 2, 2, 2, 10, 4};
     struct fr_tf_model m;
@@ -472,6 +510,18 @@ static void test_l2c_finite(void) {
     rc = fr_tf_load(&m, path);
     CHECK(rc == FR_EFORMAT && strstr(fr_last_error(), "rms_final_weight"),
           "llama2.c v0 rms_final inf: rc %d '%s'", rc, fr_last_error());
+    /* int8 (version 2): the dequantised weights are checked too */
+    n = l2c_q8_file(&b, 0, 0, 0, 0.01f);
+    write_bytes(path, b, n);
+    free(b);
+    CHECK(fr_tf_load(&m, path) == 0, "clean llama2.c v2: %s", fr_last_error());
+    fr_tf_free(&m);
+    n = l2c_q8_file(&b, 2, 1, 3, INFINITY); /* wk, layer 1, group 3: elements 24..31 */
+    write_bytes(path, b, n);
+    free(b);
+    rc = fr_tf_load(&m, path);
+    CHECK(rc == FR_EFORMAT && strstr(fr_last_error(), "'wk' (layer 1) element 24 is +inf"),
+          "llama2.c v2 inf scale: rc %d '%s'", rc, fr_last_error());
 }
 
 /* ---------------- 3. config values ---------------- */
@@ -760,6 +810,49 @@ static void test_l2c_headers(void) {
     }
 }
 
+/* ---------------- fuzz findings ---------------- */
+
+/* fuzz_safetensors: in an F64 tensor, a NaN after a value too large for
+ * f32 was reported first, though the f32 copy turns the earlier one into
+ * infinity. */
+static void test_f64_first_bad(void) {
+    double d[4] = {0.5, -1e300, NAN, 1};
+    struct fr_st_out t = {.name = "d", .dtype = FR_F64, .ndim = 1, .ne = {4}, .data = d};
+    const char *path = check_tmp("f64.safetensors");
+    CHECK(fr_st_write(path, &t, 1, NULL, NULL, 0) == 0, "write: %s", fr_last_error());
+    struct fr_st_file *f;
+    CHECK(fr_st_open(path, &f) == 0, "open: %s", fr_last_error());
+    if (!f) return;
+    int rc = fr_st_check_finite(fr_st_find(f, "d"));
+    CHECK(rc == FR_EFORMAT && strstr(fr_last_error(), "element 1 is -inf"),
+          "F64 beyond f32: rc %d '%s'", rc, fr_last_error());
+    fr_st_close(f);
+}
+
+/* fuzz_tokenizer: a frugal .tok file with the dummy-prefix flag on a
+ * byte-level BPE vocabulary loaded, and decoding then dropped the leading
+ * space that encoding had kept (" the" -> "the"). */
+static void test_tok_dummy_prefix(void) {
+    struct fr_tokenizer *t;
+    CHECK(fr_tokenizer_load("tests/data/tok_gpt2_tiny.json", &t) == 0, "tokenizer: %s",
+          fr_last_error());
+    if (!t) return;
+    char path[600];
+    snprintf(path, sizeof path, "%s", check_tmp("bpe.tok"));
+    CHECK(fr_tokenizer_save(t, path) == 0, "save: %s", fr_last_error());
+    fr_tokenizer_free(t);
+    size_t n;
+    uint8_t *b = (uint8_t *)fr_read_file(path, 1 << 20, &n);
+    CHECK(b && n > 40, "read back");
+    if (!b) return;
+    b[12] |= 2; /* flags: dummy prefix */
+    int rc = fr_tokenizer_load_memory(b, n, &t);
+    CHECK(rc == FR_EFORMAT && strstr(fr_last_error(), "dummy-prefix"),
+          "BPE with a dummy prefix: rc %d '%s'", rc, fr_last_error());
+    if (!rc) fr_tokenizer_free(t);
+    free(b);
+}
+
 /* ---------------- 6. not regular files ---------------- */
 
 static void loaders_child(void *arg) {
@@ -857,6 +950,8 @@ int main(void) {
     test_hf_config_values();
     test_config_vs_table();
     test_l2c_headers();
+    test_f64_first_bad();
+    test_tok_dummy_prefix();
     test_not_regular();
     return check_report("test_hostile_input");
 }

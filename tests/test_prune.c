@@ -14,9 +14,9 @@
 #include "frugal/data.h"
 #include "frugal/io.h"
 #include "frugal/kernels.h"
+#include "frugal/methods/prune.h"
 #include "frugal/models.h"
 #include "frugal/optim.h"
-#include "frugal/methods/prune.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +44,8 @@ static int64_t count_masked(const struct fr_params *p, const int *sel) {
     for (int i = 0; i < p->count; i++) {
         if (sel && !sel[i]) continue;
         int64_t o = p->items[i].offset, m = fr_nelem(p->items[i].t);
-        for (int64_t j = o; j < o + m; j++) n += p->mask[j] == 0.0f;
+        for (int64_t j = o; j < o + m; j++)
+            n += p->mask[j] == 0.0f;
     }
     return n;
 }
@@ -80,11 +81,14 @@ static void test_lowest(void) {
         int64_t ks[] = {0, 1, 17, 250, 500, 501, 999, n};
         for (int a = 0; a < 8; a++) {
             int64_t k = ks[a];
-            for (int64_t i = 0; i < n; i++) m[i] = 1.0f;
+            for (int64_t i = 0; i < n; i++)
+                m[i] = 1.0f;
             CHECK(fr_prune_lowest(s, n, k, m) == 0, "prune_lowest k=%lld", (long long)k);
             int64_t cnt = 0, wrong = 0;
-            for (int64_t i = 0; i < n; i++) cnt += m[i] == 0.0f;
-            for (int64_t r = 0; r < n; r++) wrong += (m[ref[r].i] == 0.0f) != (r < k);
+            for (int64_t i = 0; i < n; i++)
+                cnt += m[i] == 0.0f;
+            for (int64_t r = 0; r < n; r++)
+                wrong += (m[ref[r].i] == 0.0f) != (r < k);
             CHECK(cnt == k && wrong == 0, "trial %d k %lld: pruned %lld, %lld differ from sort",
                   trial, (long long)k, (long long)cnt, (long long)wrong);
         }
@@ -123,7 +127,8 @@ static void test_global_and_layerwise(void) {
         p.mask = NULL;
         c.sparsity = sps[a];
         c.layerwise = 0;
-        CHECK(fr_prune(&p, sel, &c, NULL, NULL) == 0, "global prune %g: %s", sps[a], fr_last_error());
+        CHECK(fr_prune(&p, sel, &c, NULL, NULL) == 0, "global prune %g: %s", sps[a],
+              fr_last_error());
         int64_t k = llround(sps[a] * (double)N);
         CHECK(count_masked(&p, sel) == k, "global %g: %lld masked, want %lld", sps[a],
               (long long)count_masked(&p, sel), (long long)k);
@@ -137,11 +142,13 @@ static void test_global_and_layerwise(void) {
             }
         qsort(ref, (size_t)N, sizeof *ref, cmp_ki);
         int64_t wrong = 0;
-        for (int64_t r = 0; r < N; r++) wrong += (p.mask[ref[r].i] == 0.0f) != (r < k);
+        for (int64_t r = 0; r < N; r++)
+            wrong += (p.mask[ref[r].i] == 0.0f) != (r < k);
         CHECK(wrong == 0, "global %g: %lld weights differ from the sorted choice", sps[a],
               (long long)wrong);
         int64_t nz = 0;
-        for (int64_t j = 0; j < p.n; j++) nz += p.mask[j] == 0.0f && p.data[j] != 0.0f;
+        for (int64_t j = 0; j < p.n; j++)
+            nz += p.mask[j] == 0.0f && p.data[j] != 0.0f;
         CHECK(nz == 0, "pruned weights zeroed");
         free(ref);
 
@@ -197,7 +204,8 @@ static void test_scope(void) {
     CHECK(fr_prune_scope(&p, NULL, NULL, sel) == 0 && sel[0] && !sel[1] && !sel[2] && sel[3] &&
               sel[4],
           "default scope = PRUNABLE");
-    CHECK(fr_prune_scope(&p, NULL, "fc.*", sel) == 0 && sel[0] && sel[3] && !sel[4], "exclude head");
+    CHECK(fr_prune_scope(&p, NULL, "fc.*", sel) == 0 && sel[0] && sel[3] && !sel[4],
+          "exclude head");
     CHECK(fr_prune_scope(&p, "layer*.conv*.weight", NULL, sel) == 0 && sel[0] && sel[3] && !sel[4],
           "glob include");
     CHECK(fr_prune_scope(&p, "layer1.*", NULL, sel) == 0 && sel[0] && sel[1] && !sel[2],
@@ -229,7 +237,8 @@ static void test_nm(void) {
         c.method = FR_PRUNE_NM;
         c.nm_n = pats[a][0];
         c.nm_m = pats[a][1];
-        CHECK(fr_prune(&p, sel, &c, NULL, NULL) == 0, "nm %d:%d: %s", c.nm_n, c.nm_m, fr_last_error());
+        CHECK(fr_prune(&p, sel, &c, NULL, NULL) == 0, "nm %d:%d: %s", c.nm_n, c.nm_m,
+              fr_last_error());
         int bad = 0;
         for (int i = 0; i < 2; i++) {
             int64_t o = p.items[i].offset, n = fr_nelem(p.items[i].t);
@@ -295,12 +304,14 @@ static void test_nested(void) {
             if (a) memcpy(prev, p.mask, p.n * sizeof *prev);
             ok &= fr_prune(&p, sel, &c, NULL, NULL) == 0;
             if (a)
-                for (int64_t j = 0; j < p.n; j++) ok &= !(prev[j] == 0.0f && p.mask[j] != 0.0f);
+                for (int64_t j = 0; j < p.n; j++)
+                    ok &= !(prev[j] == 0.0f && p.mask[j] != 0.0f);
         }
         CHECK(ok, "%s masks nested across 0.2..0.9", fr_prune_method_name(c.method));
         /* and for magnitude the chain ends where a one-shot 0.9 lands */
         if (method == 0) {
-            CHECK(fr_prune(&q, sel, &c, NULL, NULL) == 0 && !memcmp(q.mask, p.mask, p.n * sizeof(float)),
+            CHECK(fr_prune(&q, sel, &c, NULL, NULL) == 0 &&
+                      !memcmp(q.mask, p.mask, p.n * sizeof(float)),
                   "chained OMP == one-shot OMP at 0.9");
         }
         free(prev);
@@ -342,7 +353,8 @@ static void test_optim_masked(void) {
             struct fr_tensor *x = fr_new4(ctx, FR_F32, 28, 28, 1, 4);
             struct fr_tensor *y = fr_new1(ctx, FR_I32, 4);
             fr_rng_fill_normal(&rng, x->data, 28 * 28 * 4, 0, 1);
-            for (int i = 0; i < 4; i++) ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&rng, 10);
+            for (int i = 0; i < 4; i++)
+                ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&rng, 10);
             struct fr_tensor *loss = fr_cross_entropy(ctx, m->forward(m, ctx, x), y, 0.0f);
             fr_backward(ctx, loss);
             fr_optim_step(&opt, -1);
@@ -352,9 +364,11 @@ static void test_optim_masked(void) {
                 bad += m->params.data[j] != 0.0f || opt.m[j] != 0.0f || (opt.v && opt.v[j] != 0.0f);
             }
         }
-        for (int64_t j = 0; j < m->params.n; j++) moved += m->params.mask[j] != 0.0f && opt.m[j] != 0.0f;
-        CHECK(bad == 0 && moved > 0, "optimizer %d (nesterov %d): %lld masked entries moved, %lld "
-                                     "kept entries have momentum",
+        for (int64_t j = 0; j < m->params.n; j++)
+            moved += m->params.mask[j] != 0.0f && opt.m[j] != 0.0f;
+        CHECK(bad == 0 && moved > 0,
+              "optimizer %d (nesterov %d): %lld masked entries moved, %lld "
+              "kept entries have momentum",
               kinds[a][0], kinds[a][1], (long long)bad, (long long)moved);
         fr_ctx_free(ctx);
         fr_optim_free(&opt);
@@ -388,7 +402,8 @@ static void test_csr(void) {
                 float *X = malloc(B * ldx * sizeof *X), *Y = malloc(B * ldy * sizeof *Y);
                 float *Yd = malloc(B * R * sizeof *Yd), *Yr = malloc(B * ldy * sizeof *Yr);
                 fr_rng_fill_normal(&rng, X, B * ldx, 0, 1);
-                for (int64_t i = 0; i < B * ldy; i++) Y[i] = Yr[i] = 777.0f;
+                for (int64_t i = 0; i < B * ldy; i++)
+                    Y[i] = Yr[i] = 777.0f;
                 fr_csr_matmul(&A, B, X, ldx, Y, ldy);
                 fr_csr_matmul_ref(&A, B, X, ldx, Yr, ldy);
                 fr_gemm_ref(0, 1, B, R, C, 1.0f, X, ldx, W, C, 0.0f, Yd, R);
@@ -418,7 +433,8 @@ static void test_csr(void) {
                 for (int64_t B = 1; B <= 7; B += 6) {
                     fr_spmat_matmul(&S, B, X, Y);
                     fr_gemm_ref(0, 1, B, R, C, 1.0f, X, C, W, C, 0.0f, Yd, R);
-                    for (int64_t i = 0; i < B * R; i++) bad += fabsf(Y[i] - Yd[i]) > 1e-4f * (1 + fabsf(Yd[i]));
+                    for (int64_t i = 0; i < B * R; i++)
+                        bad += fabsf(Y[i] - Yd[i]) > 1e-4f * (1 + fabsf(Yd[i]));
                 }
                 free(X);
                 free(Y);
@@ -474,15 +490,18 @@ static double tiny_loss_ref(const struct tiny *t, const double *w) {
         double h[TH], z[TK], mx = -1e300, se = 0;
         for (int o = 0; o < TH; o++) {
             double s = b1[o];
-            for (int i = 0; i < TD; i++) s += w1[o * TD + i] * t->x[b * TD + i];
+            for (int i = 0; i < TD; i++)
+                s += w1[o * TD + i] * t->x[b * TD + i];
             h[o] = tanh(s);
         }
         for (int k = 0; k < TK; k++) {
             z[k] = b2[k];
-            for (int o = 0; o < TH; o++) z[k] += w2[k * TH + o] * h[o];
+            for (int o = 0; o < TH; o++)
+                z[k] += w2[k * TH + o] * h[o];
             mx = fmax(mx, z[k]);
         }
-        for (int k = 0; k < TK; k++) se += exp(z[k] - mx);
+        for (int k = 0; k < TK; k++)
+            se += exp(z[k] - mx);
         L += -(z[t->y[b]] - mx - log(se));
     }
     return L / TB;
@@ -515,7 +534,8 @@ static void test_batch_loss(void) {
     struct fr_rng r;
     fr_rng_seed(&r, 11);
     fr_rng_fill_uniform(&r, ds.x, 6 * 64, -2, 2);
-    for (int i = 0; i < 6; i++) ds.y[i] = (i * 7) % 10;
+    for (int i = 0; i < 6; i++)
+        ds.y[i] = (i * 7) % 10;
     struct fr_ctx *ctx = fr_ctx_new(8 << 20);
     int64_t ne[4] = {8, 8, 1, 6};
     struct fr_tensor *z = m->forward(m, ctx, fr_wrap(ctx, FR_F32, 4, ne, ds.x));
@@ -524,8 +544,10 @@ static void test_batch_loss(void) {
     for (int t = 0; t < 2; t++) {
         for (int b = 0; b < 6; b++) {
             double mx = -1e300, se = 0;
-            for (int k = 0; k < 10; k++) mx = fmax(mx, fr_get(z, b * 10 + k) / T[t]);
-            for (int k = 0; k < 10; k++) se += exp(fr_get(z, b * 10 + k) / T[t] - mx);
+            for (int k = 0; k < 10; k++)
+                mx = fmax(mx, fr_get(z, b * 10 + k) / T[t]);
+            for (int k = 0; k < 10; k++)
+                se += exp(fr_get(z, b * 10 + k) / T[t] - mx);
             want[t] += (mx + log(se) - fr_get(z, b * 10 + ds.y[b]) / T[t]) / 6;
         }
     }
@@ -534,7 +556,8 @@ static void test_batch_loss(void) {
     for (int t = 0; t < 2; t++) {
         struct fr_prune_batch b = {m, ctx, &ds, t ? 200.0f : 0.0f};
         CHECK(fr_prune_batch_loss(&b, &m->params, &got[t]) == 0, "batch loss T=%g", T[t]);
-        for (int64_t i = 0; i < m->params.n; i++) gnorm[t] += (double)m->params.grad[i] * m->params.grad[i];
+        for (int64_t i = 0; i < m->params.n; i++)
+            gnorm[t] += (double)m->params.grad[i] * m->params.grad[i];
         CHECK(fabs(got[t] - want[t]) < 1e-5 * (1 + want[t]), "T=%g: loss %.8f, by hand %.8f", T[t],
               got[t], want[t]);
     }
@@ -560,7 +583,8 @@ static void test_snip_grasp(void) {
     fr_rng_seed(&rng, 4);
     fr_rng_fill_normal(&rng, t.p.data, t.p.n, 0, 0.8f);
     fr_rng_fill_normal(&rng, t.x, TB * TD, 0, 1);
-    for (int b = 0; b < TB; b++) t.y[b] = (int32_t)fr_rng_below(&rng, TK);
+    for (int b = 0; b < TB; b++)
+        t.y[b] = (int32_t)fr_rng_below(&rng, TK);
     int sel[4];
     fr_prune_scope(&t.p, NULL, NULL, sel);
     const int64_t n = t.p.n;
@@ -568,7 +592,8 @@ static void test_snip_grasp(void) {
            *gm = calloc(n, sizeof *gm), *v = calloc(n, sizeof *v);
     float *score = calloc(n, sizeof *score), *w0 = malloc(n * sizeof *w0);
     memcpy(w0, t.p.data, n * sizeof *w0);
-    for (int64_t j = 0; j < n; j++) w[j] = t.p.data[j];
+    for (int64_t j = 0; j < n; j++)
+        w[j] = t.p.data[j];
     grad_ref(&t, w, g);
 
     struct fr_prune_config c;
@@ -579,7 +604,8 @@ static void test_snip_grasp(void) {
     double err = 0, mx = 0;
     for (int i = 0; i < 4; i++) {
         if (!sel[i]) continue;
-        for (int64_t j = t.p.items[i].offset; j < t.p.items[i].offset + fr_nelem(t.p.items[i].t); j++) {
+        for (int64_t j = t.p.items[i].offset; j < t.p.items[i].offset + fr_nelem(t.p.items[i].t);
+             j++) {
             double ref = fabs(w[j] * g[j]);
             err = fmax(err, fabs(score[j] - ref));
             mx = fmax(mx, ref);
@@ -593,14 +619,17 @@ static void test_snip_grasp(void) {
     double vn = 0;
     for (int i = 0; i < 4; i++)
         if (sel[i])
-            for (int64_t j = t.p.items[i].offset; j < t.p.items[i].offset + fr_nelem(t.p.items[i].t); j++) {
+            for (int64_t j = t.p.items[i].offset;
+                 j < t.p.items[i].offset + fr_nelem(t.p.items[i].t); j++) {
                 v[j] = g[j];
                 vn += g[j] * g[j];
             }
     const double h = 1e-4 / sqrt(vn);
-    for (int64_t j = 0; j < n; j++) w[j] = w0[j] + h * v[j];
+    for (int64_t j = 0; j < n; j++)
+        w[j] = w0[j] + h * v[j];
     grad_ref(&t, w, gp);
-    for (int64_t j = 0; j < n; j++) w[j] = w0[j] - h * v[j];
+    for (int64_t j = 0; j < n; j++)
+        w[j] = w0[j] - h * v[j];
     grad_ref(&t, w, gm);
     c.method = FR_PRUNE_GRASP;
     CHECK(fr_prune_scores(&t.p, sel, &c, tiny_loss, &t, score) == 0, "grasp scores: %s",
@@ -609,15 +638,16 @@ static void test_snip_grasp(void) {
     int sign_ok = 1;
     for (int i = 0; i < 4; i++) {
         if (!sel[i]) continue;
-        for (int64_t j = t.p.items[i].offset; j < t.p.items[i].offset + fr_nelem(t.p.items[i].t); j++) {
+        for (int64_t j = t.p.items[i].offset; j < t.p.items[i].offset + fr_nelem(t.p.items[i].t);
+             j++) {
             double ref = w0[j] * (gp[j] - gm[j]) / (2 * h);
             err = fmax(err, fabs(score[j] - ref));
             mx = fmax(mx, fabs(ref));
             if (fabs(ref) > 0.1 * mx) sign_ok &= (score[j] > 0) == (ref > 0);
         }
     }
-    CHECK(mx > 0 && err <= 2e-2 * mx && sign_ok, "GraSP vs finite differences: max err %g of max %g",
-          err, mx);
+    CHECK(mx > 0 && err <= 2e-2 * mx && sign_ok,
+          "GraSP vs finite differences: max err %g of max %g", err, mx);
     CHECK(!memcmp(w0, t.p.data, n * sizeof *w0), "GraSP restores the weights");
     /* pruning with GraSP keeps the largest w*Hg */
     c.sparsity = 0.5;
@@ -664,7 +694,8 @@ static void test_save_load(void) {
               tb.scope_nonzero == ta.scope_nonzero && ta.total_nonzero == tb.total_nonzero,
           "table: scope %lld, nonzero %lld", (long long)ta.scope, (long long)ta.scope_nonzero);
     int64_t masked = 0;
-    for (int i = 0; i < ta.count; i++) masked += ta.rows[i].masked;
+    for (int i = 0; i < ta.count; i++)
+        masked += ta.rows[i].masked;
     CHECK(masked == ta.scope - ta.scope_nonzero, "table counts masked entries");
     CHECK(ta.scope_masked == masked && tb.scope_masked == masked,
           "scope_masked %lld / %lld, rows %lld", (long long)ta.scope_masked,
@@ -744,7 +775,8 @@ static void test_essential_index(void) {
     for (int trial = 0; trial < 500; trial++) {
         double y[12];
         int n = 1 + (int)(fr_rng_uniform(&rng) * 12), higher = trial & 1, d1, d2;
-        for (int i = 0; i < n; i++) y[i] = 80.0 + 4.0 * fr_rng_uniform(&rng);
+        for (int i = 0; i < n; i++)
+            y[i] = 80.0 + 4.0 * fr_rng_uniform(&rng);
         if (trial % 7 == 0) y[n - 1] = NAN;
         double limit = higher ? y[0] - 1.0 : y[0] * 1.01;
         int e1 = fr_prune_essential_index(y, n, limit, higher, &d1);
@@ -778,7 +810,8 @@ static int run(const char *bin, const char *args) {
 
 static int one_line(const char *s) {
     int n = 0;
-    for (const char *c = s; *c; c++) n += *c == '\n';
+    for (const char *c = s; *c; c++)
+        n += *c == '\n';
     return n == 1 && strncmp(s, "frugal", 6) == 0;
 }
 
@@ -786,7 +819,8 @@ static void save_model(struct fr_model *m, const struct fr_model *meta_from, con
     char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
     const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
     int nm = fr_model_meta_write(meta_from, keys, vals, FR_MODEL_META_MAX);
-    for (int i = 0; i < nm; i++) kp[i] = keys[i], vp[i] = vals[i];
+    for (int i = 0; i < nm; i++)
+        kp[i] = keys[i], vp[i] = vals[i];
     struct fr_ckpt o = {kp, vp, nm, NULL, 0, FR_F32, 0, 0};
     fr_params_save(&m->params, path, &o);
 }
@@ -824,30 +858,37 @@ static void test_cli(void) {
 
     snprintf(args, sizeof args, "prune --model %s --method nm --nm 2:4 --out %s", ck, out);
     CHECK(run(bin, args) == 0, "prune nm: %s", g_err);
-    snprintf(args, sizeof args, "prune --model %s --method random --layerwise --scope 'fc1.*,fc2.*' --sparsity 0.5 --out %s",
+    snprintf(args, sizeof args,
+             "prune --model %s --method random --layerwise --scope 'fc1.*,fc2.*' --sparsity 0.5 "
+             "--out %s",
              ck, out);
     CHECK(run(bin, args) == 0, "prune random layerwise scoped: %s", g_err);
     if (access("/usr/share/datasets/fashion-mnist", R_OK) == 0) {
-        snprintf(args, sizeof args, "prune --model %s --method snip --sparsity 0.5 --batch 32 --out %s",
-                 ck, out);
+        snprintf(args, sizeof args,
+                 "prune --model %s --method snip --sparsity 0.5 --batch 32 --out %s", ck, out);
         CHECK(run(bin, args) == 0, "prune snip on Fashion-MNIST: %s", g_err);
-        snprintf(args, sizeof args, "prune --model %s --method grasp --sparsity 0.5 --batch 32 --out %s",
-                 ck, out);
+        snprintf(args, sizeof args,
+                 "prune --model %s --method grasp --sparsity 0.5 --batch 32 --out %s", ck, out);
         CHECK(run(bin, args) == 0, "prune grasp on Fashion-MNIST: %s", g_err);
         /* fine-tune the 80% OMP checkpoint with `frugal train --init`: the mask
          * survives training and is written with the result */
         char ft[300];
         snprintf(ft, sizeof ft, "%s/ft.safetensors", g_tmp);
-        snprintf(args, sizeof args, "prune --model %s --method omp --sparsity 0.8 --out %s", ck, out);
+        snprintf(args, sizeof args, "prune --model %s --method omp --sparsity 0.8 --out %s", ck,
+                 out);
         CHECK(run(bin, args) == 0, "prune omp for the fine-tune: %s", g_err);
-        snprintf(args, sizeof args,
-                 "train --init %s --epochs 1 --limit-train 256 --batch 64 --val-frac 0 --results '' "
-                 "--out %s", out, ft);
+        snprintf(
+            args, sizeof args,
+            "train --init %s --epochs 1 --limit-train 256 --batch 64 --val-frac 0 --results '' "
+            "--out %s",
+            out, ft);
         rc = run(bin, args);
-        CHECK(rc == 0 && strstr(g_out, "test acc"), "train --init: exit %d: %s%s", rc, g_out, g_err);
+        CHECK(rc == 0 && strstr(g_out, "test acc"), "train --init: exit %d: %s%s", rc, g_out,
+              g_err);
         struct fr_model *a = fr_model_new("mlp", &mc, 9), *b = fr_model_new("mlp", &mc, 9);
         int ha = 0, hb = 0;
-        if (fr_prune_load(&a->params, out, NULL, &ha) == 0 && fr_prune_load(&b->params, ft, NULL, &hb) == 0) {
+        if (fr_prune_load(&a->params, out, NULL, &ha) == 0 &&
+            fr_prune_load(&b->params, ft, NULL, &hb) == 0) {
             int64_t same_mask = 0, zero = 0, moved = 0, masked = 0;
             for (int64_t i = 0; i < a->params.n; i++) {
                 same_mask += a->params.mask[i] == b->params.mask[i];
@@ -857,17 +898,21 @@ static void test_cli(void) {
             }
             CHECK(ha && hb && same_mask == a->params.n && zero == masked && masked > 0 && moved > 0,
                   "train --init keeps the mask (%lld of %lld equal), pruned stay zero (%lld of "
-                  "%lld), the rest trained (%lld moved)", (long long)same_mask,
-                  (long long)a->params.n, (long long)zero, (long long)masked, (long long)moved);
+                  "%lld), the rest trained (%lld moved)",
+                  (long long)same_mask, (long long)a->params.n, (long long)zero, (long long)masked,
+                  (long long)moved);
         } else {
             CHECK(0, "train --init output loads: %s", fr_last_error());
         }
         fr_model_free(a);
         fr_model_free(b);
-        snprintf(args, sizeof args, "train --init %s --epochs 1 --limit-train 256 --results ''", bad);
+        snprintf(args, sizeof args, "train --init %s --epochs 1 --limit-train 256 --results ''",
+                 bad);
         rc = run(bin, args);
-        CHECK(rc == 1 && one_line(g_err) && strstr(g_err, "--init"), "train --init with wrong shapes: "
-              "exit %d [%s]", rc, g_err);
+        CHECK(rc == 1 && one_line(g_err) && strstr(g_err, "--init"),
+              "train --init with wrong shapes: "
+              "exit %d [%s]",
+              rc, g_err);
         snprintf(args, sizeof args, "train --init %s/none.safetensors --results ''", g_tmp);
         rc = run(bin, args);
         CHECK(rc == 1 && one_line(g_err), "train --init missing: exit %d [%s]", rc, g_err);
@@ -877,7 +922,8 @@ static void test_cli(void) {
             unlink(out);
             snprintf(args, sizeof args,
                      "prune --model %s --method %s --sparsity 0.7 --limit-train 256 --fit-batch 32 "
-                     "--out %s", ck, iter[i], out);
+                     "--out %s",
+                     ck, iter[i], out);
             rc = run(bin, args);
             CHECK(rc == 0 && strstr(g_out, "test acc") && strstr(g_out, "70.00%"),
                   "prune %s: exit %d: %s%s", iter[i], rc, g_out, g_err);
@@ -895,16 +941,17 @@ static void test_cli(void) {
                                 "--method imp --task nosuch", "--method isp --sparsity 0"};
         for (int i = 0; i < 4; i++) {
             unlink(out);
-            snprintf(args, sizeof args, "prune --model %s --sparsity 0.5 %s --limit-train 256 --out %s",
-                     ck, ifails[i], out);
+            snprintf(args, sizeof args,
+                     "prune --model %s --sparsity 0.5 %s --limit-train 256 --out %s", ck, ifails[i],
+                     out);
             rc = run(bin, args);
-            CHECK(rc == 1 && one_line(g_err) && access(out, F_OK) != 0,
-                  "`prune %s`: exit %d [%s]", ifails[i], rc, g_err);
+            CHECK(rc == 1 && one_line(g_err) && access(out, F_OK) != 0, "`prune %s`: exit %d [%s]",
+                  ifails[i], rc, g_err);
         }
     }
 
     const char *fails[][2] = {
-        {"--sparsity 1", "1"}, {"--sparsity -0.5", "2"}, {"--sparsity 1.5", "2"},
+        {"--sparsity 1", "2"},   {"--sparsity -0.5", "2"},      {"--sparsity 1.5", "2"},
         {"--method magic", "2"}, {"--nm 4:2 --method nm", "1"}, {"--scope 'nothing*'", "1"},
     };
     for (int i = 0; i < 6; i++) {

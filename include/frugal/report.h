@@ -57,6 +57,36 @@ int fr_mkdirs(const char *dir);
 /* Creates the directory that will hold file path (its parents too); a path
  * without a directory part needs none. 0 or FR_EIO / FR_EINVAL. */
 int fr_mkdirs_for(const char *path);
+/* Checks, before any work is done, that a file can be written at path, so
+ * that a bad output path fails in milliseconds instead of throwing away a
+ * trained model: refuses a path that is (or names) a directory, creates
+ * the directory that will hold it, and creates and removes a probe file
+ * with a unique name beside it ("PATH.probe.XXXXXX"). It leaves nothing
+ * behind: directories it had to make are removed again (the writer makes
+ * them when it writes: fr_mkdirs_for). 0, or FR_EIO "cannot write PATH:
+ * reason". NULL or "" (no file) is 0. */
+int fr_check_writable(const char *path);
+/* The same for a directory files will be written into: a probe file made
+ * and removed inside it (it and its parents made and removed again when
+ * missing). */
+int fr_check_writable_dir(const char *dir);
+/* Where to put output that could not be written at path after all (a disk
+ * that filled up, a directory removed during the run): a new, empty file
+ * with a unique name, "frugal-rescue-XXXXXX-BASENAME" in $TMPDIR (else
+ * /tmp), else in the current directory; its path goes to buf[cap]. The
+ * caller writes over it (the atomic writers rename onto it) and names it in
+ * its error message. FR_EIO when no such file can be made. */
+int fr_rescue_path(const char *path, char *buf, size_t cap);
+/* What a writer does when writing `what` ("the trained model") to path
+ * failed with rc (its message the current error): writes it again with
+ * write(user, rescue) to a fr_rescue_path file and returns rc with the
+ * message "cannot write PATH (reason); WHAT was saved to RESCUE instead",
+ * or, when that fails too, "cannot write PATH (reason), nor a rescue copy
+ * (reason)". rescued[cap] (may be NULL) gets the rescue path, "" when there
+ * is none. Always returns rc (nonzero). */
+int fr_write_rescued(int rc, const char *path, const char *what,
+                     int (*write)(void *user, const char *path), void *user, char *rescued,
+                     size_t cap);
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -129,8 +159,7 @@ struct fr_interval {
 int fr_interval_t95(const double *x, int n, struct fr_interval *out);
 /* Percentile bootstrap of the mean (B resamples, seeded: reproducible), for
  * many items such as text windows or test images. n >= 1, B >= 100. */
-int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed,
-                            struct fr_interval *out);
+int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed, struct fr_interval *out);
 /* The paired difference a[i] - b[i] (the same seeds or windows) and its t
  * interval: the one to decide "A better than B" with. */
 int fr_interval_diff_t95(const double *a, const double *b, int n, struct fr_interval *out);
@@ -148,8 +177,7 @@ enum fr_verdict {
 enum fr_verdict fr_verdict_of(const struct fr_interval *diff, int higher_is_better);
 /* "A better than B" with A and B named, or "no measurable difference
  * between A and B", or "not enough runs to compare A and B", into buf. */
-const char *fr_verdict_text(enum fr_verdict v, const char *a, const char *b, char *buf,
-                            size_t cap);
+const char *fr_verdict_text(enum fr_verdict v, const char *a, const char *b, char *buf, size_t cap);
 
 /* ---- plots -------------------------------------------------------------- */
 

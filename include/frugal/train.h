@@ -1,11 +1,17 @@
 /* train.h: supervised image-classification training as one call, used by
  * `frugal train`, `frugal demo` and the methods that fine-tune models.
  *
- * fr_train_run builds the model (models.h), loads the dataset (data.h),
+ * fr_train_run checks first what can fail without training: that files can
+ * be written at out and ckpt (fr_check_writable, report.h), that both
+ * splits hold images of one size (an empty test split is an error, not 0%
+ * accuracy), and, with init, that the start checkpoint was made for these
+ * images. It then builds the model (models.h), loads the dataset (data.h),
  * trains with the chosen optimizer and schedule, evaluates on the validation
  * split each epoch (early stop when asked), writes a checkpoint atomically
  * every ckpt_every steps and at the end, and resumes bit-for-bit from a
- * checkpoint when cfg->resume is set (same seed, same thread count).
+ * checkpoint when cfg->resume is set (same seed, same thread count). When
+ * the final checkpoint still cannot be written at out, the model is written
+ * to a rescue file (fr_write_rescued) and the error names it.
  * Progress goes to cfg->progress (may be NULL); nothing is printed.
  */
 #ifndef FRUGAL_TRAIN_H
@@ -33,20 +39,20 @@ struct fr_train_config {
     int nesterov;
     const char *schedule; /* none | step | cosine */
     int warmup_steps;
-    double step_gamma;  /* step schedule: lr *= gamma every step_every epochs */
+    double step_gamma; /* step schedule: lr *= gamma every step_every epochs */
     int step_every;
-    double clip;        /* global grad-norm clip, 0 = off */
-    double val_frac;    /* fraction of train held out for validation, default 0.1 */
-    int patience;       /* early stop after this many epochs w/o val improvement; 0 = off */
-    int augment;        /* random crop (pad 2) + horizontal flip */
+    double clip;         /* global grad-norm clip, 0 = off */
+    double val_frac;     /* fraction of train held out for validation, default 0.1 */
+    int patience;        /* early stop after this many epochs w/o val improvement; 0 = off */
+    int augment;         /* random crop (pad 2) + horizontal flip */
     int64_t limit_train; /* use only the first N training images (0 = all) */
     int64_t limit_test;  /* evaluate only the first N test images (0 = all) */
     uint64_t seed;
     int threads;
-    const char *out;    /* final checkpoint path (.safetensors), may be NULL */
-    const char *ckpt;   /* periodic checkpoint path for resume, may be NULL */
-    int ckpt_every;     /* steps between checkpoints (0 = each epoch end only) */
-    int resume;         /* continue from ckpt if it exists */
+    const char *out;          /* final checkpoint path (.safetensors), may be NULL */
+    const char *ckpt;         /* periodic checkpoint path for resume, may be NULL */
+    int ckpt_every;           /* steps between checkpoints (0 = each epoch end only) */
+    int resume;               /* continue from ckpt if it exists */
     int64_t stop_after_steps; /* stop (as if killed) after this many steps; 0 = never (tests) */
     /* Optional start point: called once on the newly created model, before a
      * resume is loaded, e.g. to load pretrained or pruned weights with their
@@ -70,8 +76,8 @@ struct fr_train_result {
     double seconds;
     size_t peak_arena_bytes;
     int64_t n_params;
-    int interrupted;     /* stopped by stop_after_steps (no final eval/checkpoint) */
-    int resumed;         /* continued from cfg->ckpt */
+    int interrupted;      /* stopped by stop_after_steps (no final eval/checkpoint) */
+    int resumed;          /* continued from cfg->ckpt */
     int64_t resumed_step; /* the step the checkpoint held */
     /* per-epoch curves (malloc'd, epochs_run entries; free with fr_train_result_free) */
     double *train_loss, *val_acc, *epoch_seconds;
@@ -95,7 +101,8 @@ void fr_train_result_free(struct fr_train_result *res);
  * model fine-tunes with lm.h). The hook (user: the path) loads the
  * checkpoint's weights and keep-mask into the new model (other run state
  * in the file is ignored; pruned weights stay zero through training); its
- * errors read "--init PATH: ..." (a tensor the model lacks, a shape that
+ * errors read "--init PATH: ..." (a checkpoint made for another image size
+ * or class count than the data's, a tensor the model lacks, a shape that
  * does not fit). */
 int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, char *arch,
                                size_t cap);
@@ -194,14 +201,14 @@ struct fr_fit_config {
 };
 
 struct fr_fit_result {
-    int64_t steps;       /* optimizer steps done in all */
-    int64_t samples;     /* training samples seen by this call */
-    int64_t epochs;      /* epochs finished */
-    double last_loss;    /* mean batch loss over the last min(steps, 50) steps of this call */
-    double seconds;      /* wall time of the whole run (resumed runs included) */
-    double best_score;   /* best epoch_end score (-inf: none) */
-    int stopped;         /* 1: stop_after, 2: patience, 3: a hook's FR_FIT_STOP */
-    int resumed;         /* continued from c->ckpt */
+    int64_t steps;     /* optimizer steps done in all */
+    int64_t samples;   /* training samples seen by this call */
+    int64_t epochs;    /* epochs finished */
+    double last_loss;  /* mean batch loss over the last min(steps, 50) steps of this call */
+    double seconds;    /* wall time of the whole run (resumed runs included) */
+    double best_score; /* best epoch_end score (-inf: none) */
+    int stopped;       /* 1: stop_after, 2: patience, 3: a hook's FR_FIT_STOP */
+    int resumed;       /* continued from c->ckpt */
     int64_t resumed_step;
 };
 
@@ -209,7 +216,7 @@ struct fr_fit_result {
  * or a non-finite loss (the run stops there), the hooks' and checkpoint
  * errors. res is filled as far as the run got. */
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
-                struct fr_fit_result *res);
+           struct fr_fit_result *res);
 
 /* ---- image classifiers: train / evaluate a model the caller holds ----
  *
@@ -227,18 +234,18 @@ struct fr_dataset;
 struct fr_subset;
 
 struct fr_fit_classifier_config {
-    int64_t steps;      /* optimizer steps, cycling over epochs (> 0), or ... */
-    int epochs;         /* ... whole epochs when steps == 0 */
-    int batch;          /* default 128 (a last partial batch is dropped) */
-    const char *opt;    /* "adamw" (default) | "sgd" */
-    double lr;          /* peak learning rate, default 1e-3 */
-    double momentum;    /* sgd, default 0.9 */
-    double wd;          /* decoupled weight decay (adamw) / L2 (sgd), default 1e-4 */
+    int64_t steps;        /* optimizer steps, cycling over epochs (> 0), or ... */
+    int epochs;           /* ... whole epochs when steps == 0 */
+    int batch;            /* default 128 (a last partial batch is dropped) */
+    const char *opt;      /* "adamw" (default) | "sgd" */
+    double lr;            /* peak learning rate, default 1e-3 */
+    double momentum;      /* sgd, default 0.9 */
+    double wd;            /* decoupled weight decay (adamw) / L2 (sgd), default 1e-4 */
     const char *schedule; /* "cosine" (default, to 0) | "none" */
-    int warmup_steps;   /* linear warmup, default 0 */
-    double clip;        /* global grad-norm clip, 0 = off (default) */
-    int augment;        /* random crop (pad 2) + horizontal flip, default 0 */
-    uint64_t seed;      /* batch order and augmentation, default 1 */
+    int warmup_steps;     /* linear warmup, default 0 */
+    double clip;          /* global grad-norm clip, 0 = off (default) */
+    int augment;          /* random crop (pad 2) + horizontal flip, default 0 */
+    uint64_t seed;        /* batch order and augmentation, default 1 */
     /* The training loss of one batch (tape recorded; x {W,H,C,B}, y {B}).
      * NULL: cross entropy of m->forward(x) against y. */
     struct fr_tensor *(*loss)(void *user, struct fr_model *m, struct fr_ctx *ctx,
@@ -258,14 +265,23 @@ void fr_fit_classifier_config_defaults(struct fr_fit_classifier_config *c);
  * non-finite loss (training stops there); errors of the loss/hook
  * otherwise. */
 int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
-           struct fr_ctx *ctx, const struct fr_fit_classifier_config *c, struct fr_fit_result *res);
+                      struct fr_ctx *ctx, const struct fr_fit_classifier_config *c,
+                      struct fr_fit_result *res);
 /* Classification accuracy in [0, 1] (and mean cross-entropy when loss is not
  * NULL) of m on sub (NULL: all) of ds, eval mode, no grad, batches of
- * `batch` (0: 500). ctx as for fr_fit_classifier. */
+ * `batch` (0: 500). ctx as for fr_fit_classifier. FR_EINVAL "evaluate: no
+ * samples ..." when there is nothing to evaluate (an accuracy of an empty
+ * split would be a wrong answer). */
 int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
                 struct fr_ctx *ctx, int batch, double *acc, double *loss);
 
-/* Evaluates a checkpoint on the test split: accuracy in [0,1]. */
+/* Evaluates a checkpoint on the test split of data_dir: accuracy in [0,1]
+ * of the model its metadata names, with its keep-mask applied when it has
+ * one (the weights `frugal sparsity` counts; a mask that removes every
+ * weight of a tensor disconnects the network and evaluates as such).
+ * Errors: the checkpoint loaders' (naming the file), the dataset's, FR_EINVAL for
+ * an empty test split or images of another size or class count than the
+ * model's. */
 int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double *acc);
 
 #ifdef __cplusplus

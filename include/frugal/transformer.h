@@ -63,7 +63,7 @@ struct fr_tf_model {
     struct fr_params params; /* owned f32 weights (empty when mmap'd) */
     void *map;
     size_t map_len;
-    void *owned; /* converted weights owned by the model (freed) */
+    void *owned;                /* converted weights owned by the model (freed) */
     struct fr_st_file *st_file; /* mapped safetensors the weights point into */
     struct fr_wmat tok_emb, pos_emb, norm_f, norm_f_b, cls;
     struct fr_tf_layer *layers;
@@ -108,9 +108,23 @@ fr_t *fr_tf_forward(struct fr_ctx *ctx, struct fr_tf_model *m, fr_t *tokens,
 /* One block from explicit weight tensors (any float dtype, used by the
  * double-precision gradient check): x {D, T, B} -> {D, T, B}. Indices: */
 enum {
-    FR_TFW_NORM1, FR_TFW_NORM1_B, FR_TFW_NORM2, FR_TFW_NORM2_B, FR_TFW_Q, FR_TFW_K, FR_TFW_V,
-    FR_TFW_QKV, FR_TFW_QKV_B, FR_TFW_O, FR_TFW_O_B, FR_TFW_W1, FR_TFW_B1, FR_TFW_W2, FR_TFW_B2,
-    FR_TFW_W3, FR_TF_BLOCK_NW
+    FR_TFW_NORM1,
+    FR_TFW_NORM1_B,
+    FR_TFW_NORM2,
+    FR_TFW_NORM2_B,
+    FR_TFW_Q,
+    FR_TFW_K,
+    FR_TFW_V,
+    FR_TFW_QKV,
+    FR_TFW_QKV_B,
+    FR_TFW_O,
+    FR_TFW_O_B,
+    FR_TFW_W1,
+    FR_TFW_B1,
+    FR_TFW_W2,
+    FR_TFW_B2,
+    FR_TFW_W3,
+    FR_TF_BLOCK_NW
 };
 fr_t *fr_tf_block(struct fr_ctx *ctx, const struct fr_tf_config *cfg, fr_t *x,
                   fr_t *const w[FR_TF_BLOCK_NW], struct fr_rng *dropout_rng);
@@ -129,9 +143,8 @@ struct fr_tf_state {
 
 /* Creates inference state for `batch` sequences of at most max_seq tokens,
  * with chunks (prefill) of at most max_chunk tokens. kvc NULL = full cache. */
-int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch,
-                     int64_t max_seq, int64_t max_chunk, const struct fr_kv_config *kvc,
-                     int64_t prompt_len);
+int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch, int64_t max_seq,
+                     int64_t max_chunk, const struct fr_kv_config *kvc, int64_t prompt_len);
 void fr_tf_state_free(struct fr_tf_state *s);
 /* Forgets sequence b (or all if b < 0). */
 void fr_tf_state_reset(struct fr_tf_state *s, int b);
@@ -149,7 +162,7 @@ struct fr_sampler {
     int top_k;         /* 0 = off */
     float top_p;       /* 1 = off */
     struct fr_rng rng;
-    int64_t *idx;      /* scratch of vocab entries */
+    int64_t *idx; /* scratch of vocab entries */
     float *prob;
     int vocab;
 };
@@ -163,8 +176,11 @@ int fr_sample(struct fr_sampler *s, float *logits);
 
 /* Called once per step with every sequence's new token tokens[b] and the
  * token before it prev[b] (b < batch; what fr_tokenizer_decode_piece
- * takes); step counts from 0. A nonzero return stops the generation after
- * this step (not an error). */
+ * takes); step counts from 0. A positive return stops the generation after
+ * this step (not an error); a negative one (a status code, with the
+ * message set by fr_error) stops it and fr_tf_generate returns it, so a
+ * token the caller cannot use (an id its tokenizer does not have) is an
+ * error, not a silent gap. */
 typedef int (*fr_tf_token_fn)(void *user, int64_t step, const int32_t *prev, const int32_t *tokens);
 
 struct fr_tf_generate_config {
@@ -201,7 +217,8 @@ struct fr_tf_generate_stats {
  * FR_EINVAL for an empty prompt, a prompt that fills the context ("prompt of
  * N tokens fills the model's context of M"), a prompt id outside the
  * vocabulary, steps or batch < 1; the errors of fr_tf_state_init,
- * fr_sampler_init, fr_tf_prefill and fr_tf_decode; FR_ENOMEM. */
+ * fr_sampler_init, fr_tf_prefill and fr_tf_decode; a negative return of
+ * c->on_token; FR_ENOMEM. */
 int fr_tf_generate(const struct fr_tf_model *m, const struct fr_tf_generate_config *c,
                    struct fr_tf_generate_stats *stats);
 

@@ -623,6 +623,13 @@ static int load_frugal(const uint8_t *buf, size_t len, struct fr_tokenizer **out
     if (kind < FR_TOK_CHAR || kind > FR_TOK_SPM)
         return fr_error(FR_EFORMAT, "tokenizer: unknown kind %u", kind);
     if (flags > 7) return fr_error(FR_EFORMAT, "tokenizer: unknown flags 0x%x", flags);
+    /* encoding adds the dummy-prefix space for sentencepiece-style vocabularies only, so
+     * elsewhere decoding would drop a space that encoding never added */
+    if (flags & 2 && kind != FR_TOK_SPM)
+        return fr_error(FR_EFORMAT,
+                        "tokenizer: the dummy-prefix flag on a kind %u vocabulary (it belongs "
+                        "to sentencepiece-style ones only)",
+                        kind);
     /* every token takes >= 9 bytes and every merge 12: bounds n before allocating */
     if (n == 0 || n > (len - 40) / 9 || nm > (len - 40) / 12)
         return fr_error(FR_EFORMAT, "tokenizer: %llu tokens / %llu merges do not fit the file",

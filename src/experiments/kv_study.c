@@ -265,7 +265,7 @@ done:
 int fr_kv_study_recorded(const struct fr_kv_study_spec *sp, const char *command,
                          const char *out_dir, char *results_path, size_t cap) {
     if (cap) results_path[0] = '\0';
-    int rc = fr_mkdirs(out_dir);
+    int rc = fr_check_writable_dir(out_dir); /* nothing is left behind when it fails */
     if (rc) return rc;
     struct fr_results *r = fr_results_new("kv-eval", "KV-cache eviction policies");
     if (!r) return fr_error(FR_ENOMEM, "out of memory");

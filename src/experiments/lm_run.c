@@ -168,6 +168,10 @@ static int record_curves(struct fr_results *res, const struct fr_lm_result *r, c
     return rc;
 }
 
+static int write_json(void *results, const char *path) {
+    return fr_results_write(results, path);
+}
+
 static int write_results(const struct fr_lm_config *c, const struct fr_lm_run_info *info,
                          const struct fr_lm_result *r, char *path, size_t cap) {
     struct fr_results *res = fr_results_new("train-lm", "Transformer language model");
@@ -186,7 +190,11 @@ static int write_results(const struct fr_lm_config *c, const struct fr_lm_run_in
     rc |= record_curves(res, r, info->results_dir);
     if (!rc && (size_t)snprintf(path, cap, "%s/results.json", info->results_dir) >= cap)
         rc = fr_error(FR_EINVAL, "results path too long");
-    if (!rc) rc = fr_results_write(res, path);
+    if (!rc && (rc = fr_results_write(res, path))) { /* path names the rescue file, if any */
+        rc = fr_write_rescued(rc, path, "results.json", write_json, res, path, cap);
+        fr_results_free(res);
+        return rc;
+    }
     if (rc && !fr_last_error()[0]) rc = fr_error(FR_ENOMEM, "out of memory writing results");
     if (rc && cap) path[0] = '\0';
     fr_results_free(res);
@@ -201,8 +209,11 @@ int fr_lm_run_recorded(const struct fr_lm_config *cfg, const struct fr_lm_run_in
     int rc, record = info->results_dir && *info->results_dir;
     memset(res, 0, sizeof *res);
     if (cap) results_path[0] = '\0';
-    /* directories first: a typo in a path fails now, not after training */
-    if ((record && (rc = fr_mkdirs(info->results_dir))) || (rc = fr_mkdirs_for(c.out))) return rc;
+    /* outputs first: a typo or a read-only directory fails now, not after
+     * training (fr_lm_train checks c.out and c.ckpt the same way) */
+    if ((record && (rc = fr_check_writable_dir(info->results_dir))) ||
+        (rc = fr_check_writable(c.out)) || (rc = fr_check_writable(c.ckpt)))
+        return rc;
     if ((rc = fr_lm_prune_prepare(&c, &ps))) return rc;
     if (info->log) {
         fr_progress_init(&bar, info->log, 0);
@@ -217,7 +228,8 @@ int fr_lm_run_recorded(const struct fr_lm_config *cfg, const struct fr_lm_run_in
         return rc;
     }
     res->trained = 1;
-    if (record && res->lm.n_evals) rc = write_results(&c, info, &res->lm, results_path, cap);
+    if (record && res->lm.n_evals && !res->lm.stopped)
+        rc = write_results(&c, info, &res->lm, results_path, cap);
     return rc;
 }
 
@@ -229,6 +241,11 @@ void fr_lm_run_summary(const struct fr_lm_config *c, const struct fr_lm_run_info
         if (n < cap) n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                         \
     } while (0)
     if (cap) buf[0] = '\0';
+    if (r->stopped) { /* nothing was scored: say so rather than print numbers */
+        PUT("stopped after %lld iterations (--stop-after)%s%s\n", (long long)r->iters_done,
+            c->ckpt ? "; continue with --resume --ckpt " : "", c->ckpt ? c->ckpt : "");
+        return;
+    }
     PUT("params %lld, vocab %lld, %lld iterations in %.1f s (%.0f tokens/s)\n",
         (long long)r->n_params, (long long)r->vocab, (long long)r->iters_done, r->seconds,
         r->tokens_per_s);

@@ -44,14 +44,51 @@ void fr_prune_file_config_defaults(struct fr_prune_file_config *c) {
     c->lr = 1e-3;
 }
 
-/* 1 if path is an image-classifier checkpoint (metadata "arch" without
- * "frugal.model"); anything else is tried as a transformer. */
+/* 1 if path is an image-classifier checkpoint: metadata "arch" without
+ * "frugal.model", or, with no "arch", the image sizes frugal train writes
+ * (its loader then says what is missing, not the Hugging Face loader);
+ * anything else is tried as a transformer. */
 static int is_image_model(const char *path) {
+    static const char *const image_keys[] = {"n_classes", "in_channels", "in_h", "in_w"};
     struct fr_st_file *f = NULL;
     if (fr_st_open(path, &f)) return 0;
-    int r = fr_st_meta(f, "arch") && !fr_st_meta(f, "frugal.model");
+    int r = !fr_st_meta(f, "frugal.model") && fr_st_meta(f, "arch");
+    for (int i = 0; i < 4 && !r && !fr_st_meta(f, "frugal.model"); i++)
+        r = fr_st_meta(f, image_keys[i]) != NULL;
     fr_st_close(f);
     return r;
+}
+
+/* ---------------- writing, with a rescue file ---------------- */
+
+/* What a pruned checkpoint write needs, for fr_write_rescued. */
+struct save_job {
+    const struct fr_tf_model *lm; /* a language model ... */
+    const struct fr_tokenizer *tok;
+    const struct fr_params *p; /* ... or an image classifier's slab */
+    const char *const *keys, *const *vals;
+    int nmeta;
+};
+
+/* A language model's tokenizer goes first: a checkpoint never exists
+ * without it. */
+static int write_job(void *user, const char *path) {
+    const struct save_job *j = user;
+    int rc = fr_mkdirs_for(path);
+    if (rc) return rc;
+    if (j->p) {
+        struct fr_ckpt o = {j->keys, j->vals, j->nmeta, NULL, 0, FR_F32, 0, 0};
+        return fr_prune_save(j->p, path, &o);
+    }
+    char tp[4300];
+    snprintf(tp, sizeof tp, "%s.tok", path);
+    rc = j->tok ? fr_tokenizer_save(j->tok, tp) : 0;
+    return rc ? rc : fr_tf_save_ex(j->lm, path, FR_F32, j->keys, j->vals, j->nmeta);
+}
+
+static int save_pruned(const struct save_job *j, const char *out) {
+    int rc = write_job((void *)j, out);
+    return rc ? fr_write_rescued(rc, out, "the pruned model", write_job, (void *)j, NULL, 0) : 0;
 }
 
 /* The data directory is readable: a typo fails before any scoring. */
@@ -111,6 +148,7 @@ static int prune_lm(const struct fr_prune_file_config *c, const struct fr_prune_
         fclose(tf);
         if ((rc = fr_tokenizer_load(tp, &tok))) goto cleanup;
     }
+    if ((rc = fr_lm_tokenizer_check(c->model, m.cfg.vocab_size, tok, 0))) goto cleanup;
     if (!(sel = calloc((size_t)m.params.count, sizeof *sel))) {
         rc = fr_error(FR_ENOMEM, "out of memory");
         goto cleanup;
@@ -125,20 +163,23 @@ static int prune_lm(const struct fr_prune_file_config *c, const struct fr_prune_
     if (scored && (rc = lm_batch(&lb, &m, c, tok, temp))) goto cleanup;
     if ((rc = fr_prune(&m.params, sel, pc, scored ? fr_prune_lm_batch_loss : NULL, &lb)))
         goto cleanup;
-    if ((rc = fr_mkdirs_for(c->out))) goto cleanup;
-    char pv[3][64];
-    const char *pk[3] = {"prune.method", "prune.sparsity", "prune.layerwise"}, *pvp[3];
+    char pv[4][96];
+    const char *pk[4] = {"prune.method", "prune.sparsity", "prune.layerwise", FR_LM_TOKENIZER_KEY},
+               *pvp[4];
     snprintf(pv[0], 64, "%s", c->method);
     if (pc->method == FR_PRUNE_NM)
         snprintf(pv[1], 64, "%d:%d", pc->nm_n, pc->nm_m);
     else
         snprintf(pv[1], 64, "%.17g", pc->sparsity);
     snprintf(pv[2], 64, "%d", pc->layerwise);
-    for (int i = 0; i < 3; i++)
+    /* the tokenizer the model was trained with stays named */
+    if (fr_lm_tokenizer_named(c->model, pv[3], sizeof pv[3])) fr_clear_error();
+    if (!pv[3][0] && tok && (rc = fr_lm_tokenizer_tag(tok, pv[3], sizeof pv[3]))) goto cleanup;
+    for (int i = 0; i < 4; i++)
         pvp[i] = pv[i];
-    if ((rc = fr_tf_save_ex(&m, c->out, FR_F32, pk, pvp, 3))) goto cleanup;
-    snprintf(tp, sizeof tp, "%s.tok", c->out);
-    if (tok && (rc = fr_tokenizer_save(tok, tp))) goto cleanup;
+    struct save_job job = {
+        .lm = &m, .tok = tok, .keys = pk, .vals = pvp, .nmeta = pv[3][0] ? 4 : 3};
+    if ((rc = save_pruned(&job, c->out))) goto cleanup;
     count(&m.params, sel, r);
 cleanup:
     fr_prune_lm_batch_free(&lb);
@@ -253,9 +294,8 @@ static int write_image(const struct fr_model *m, const struct fr_prune_file_conf
     }
     for (int i = 0; i < n; i++)
         kp[i] = keys[i], vp[i] = vals[i];
-    struct fr_ckpt o = {kp, vp, n, NULL, 0, FR_F32, 0, 0};
-    int rc = fr_mkdirs_for(c->out);
-    return rc ? rc : fr_prune_save(&m->params, c->out, &o);
+    struct save_job job = {.p = &m->params, .keys = kp, .vals = vp, .nmeta = n};
+    return save_pruned(&job, c->out);
 }
 
 static int prune_image(const struct fr_prune_file_config *c, const struct fr_prune_config *pc,
@@ -333,6 +373,8 @@ int fr_prune_file(const struct fr_prune_file_config *c, struct fr_prune_file_res
                         "--layerwise does not apply to --method %s (global magnitude "
                         "each round)",
                         method);
+    /* the output before the work (imp and isp train for minutes) */
+    if ((rc = fr_check_writable(c->out))) return rc;
     if (is_image_model(c->model)) return prune_image(c, &pc, iterative, temp, r);
     if (iterative)
         return fr_error(FR_EINVAL,

@@ -148,6 +148,10 @@ cleanup:
     return rc;
 }
 
+static int write_json(void *results, const char *path) {
+    return fr_results_write(results, path);
+}
+
 static int write_results(const struct fr_train_config *cfg, const struct fr_train_run_info *info,
                          struct recorder *rec, const struct fr_train_result *res, char *path,
                          size_t cap) {
@@ -180,7 +184,8 @@ static int write_results(const struct fr_train_config *cfg, const struct fr_trai
         rc = fr_error(FR_EINVAL, "results path too long");
         goto cleanup;
     }
-    rc = fr_results_write(r, path);
+    if ((rc = fr_results_write(r, path)))
+        rc = fr_write_rescued(rc, path, "results.json", write_json, r, path, cap);
 cleanup:
     if (rc && !fr_last_error()[0]) fr_error(FR_ENOMEM, "out of memory writing results");
     fr_results_free(r);
@@ -194,9 +199,10 @@ int fr_train_run_recorded(const struct fr_train_config *cfg, const struct fr_tra
     int rc;
     memset(res, 0, sizeof *res);
     if (cap) results_path[0] = '\0';
-    /* directories first: a typo in a path fails now, not after training */
-    if ((info->results_dir && *info->results_dir && (rc = fr_mkdirs(info->results_dir))) ||
-        (rc = fr_mkdirs_for(c.out)) || (rc = fr_mkdirs_for(c.ckpt)))
+    /* outputs first: a typo or a read-only directory fails now, not after
+     * training */
+    if ((rc = fr_check_writable_dir(info->results_dir)) || (rc = fr_check_writable(c.out)) ||
+        (rc = fr_check_writable(c.ckpt)))
         return rc;
     if (info->log) fr_progress_init(&rec.bar, info->log, info->progress_every);
     c.progress = record;

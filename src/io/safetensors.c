@@ -581,11 +581,14 @@ int fr_st_check_shape(const struct fr_st_entry *e, int ndim, const int64_t *ne) 
 
 int fr_st_check_finite(const struct fr_st_entry *e) {
     int64_t i = fr_first_nonfinite(e->data, e->dtype, e->nelem);
-    if (i < 0 && e->dtype == FR_F64) /* rare: also within f32, which every reader converts to */
-        for (int64_t k = 0; k < e->nelem && i < 0; k++) {
+    if (e->dtype == FR_F64) /* rare: also within f32, which every reader converts to */
+        for (int64_t k = 0, end = i < 0 ? e->nelem : i; k < end; k++) {
             double d;
             memcpy(&d, (const uint8_t *)e->data + 8 * k, 8);
-            if (isinf((float)d)) i = k;
+            if (isinf((float)d)) {
+                i = k;
+                break;
+            }
         }
     if (i < 0) return 0;
     float v;

@@ -98,7 +98,12 @@ int fr_tf_generate(const struct fr_tf_model *m, const struct fr_tf_generate_conf
     s->prefill_seconds = t1 - t0;
     for (int64_t step = 0; step < c->steps; step++) {
         s->made++;
-        if (c->on_token && c->on_token(c->user, step, g.prev, g.cur)) break;
+        int stop = c->on_token ? c->on_token(c->user, step, g.prev, g.cur) : 0;
+        if (stop < 0) { /* the callback's error (it set the message) */
+            rc = fr_last_error()[0] ? stop : fr_error(stop, "generate: the token callback failed");
+            break;
+        }
+        if (stop) break;
         if (B == 1 && c->eos >= 0 && g.cur[0] == c->eos) break;
         if (step + 1 == c->steps) break;
         for (int b = 0; b < B; b++)

@@ -32,8 +32,7 @@ void fr_model_config_defaults(struct fr_model_config *c) {
     c->mim = 0;
 }
 
-struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg,
-                                 uint64_t seed) {
+struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg, uint64_t seed) {
     struct fr_model_config def;
     if (!cfg) {
         fr_model_config_defaults(&def);
@@ -169,6 +168,8 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
 static int name_file(int rc, const char *path) {
     char msg[400];
     snprintf(msg, sizeof msg, "%s", fr_last_error());
+    size_t n = strlen(path);
+    if (!strncmp(msg, path, n) && msg[n] == ':') return rc; /* the loader named it already */
     return fr_error(rc, "%.200s: %s", path, msg);
 }
 

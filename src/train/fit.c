@@ -20,7 +20,6 @@
 #include <math.h>
 #include <string.h>
 
-
 void fr_fit_classifier_config_defaults(struct fr_fit_classifier_config *c) {
     memset(c, 0, sizeof *c);
     c->epochs = 1;
@@ -65,7 +64,8 @@ int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr
             correct += best == label;
             if (loss) {
                 double s = 0;
-                for (int64_t k = 0; k < K; k++) s += exp((double)row[k] - (double)row[best]);
+                for (int64_t k = 0; k < K; k++)
+                    s += exp((double)row[k] - (double)row[best]);
                 nll += log(s) + (double)row[best] - (double)row[label];
             }
         }
@@ -78,8 +78,10 @@ int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr
     fr_loader_free(&L);
     fr_ctx_free(own);
     if (got < 0) return (int)got;
-    *acc = seen > 0 ? (double)correct / (double)seen : 0.0;
-    if (loss) *loss = seen > 0 ? nll / (double)seen : NAN;
+    /* no samples has no accuracy: 0% would be a wrong answer, not a result */
+    if (seen == 0) return fr_error(FR_EINVAL, "evaluate: no samples to evaluate (an empty split)");
+    *acc = (double)correct / (double)seen;
+    if (loss) *loss = nll / (double)seen;
     return 0;
 }
 
@@ -111,7 +113,8 @@ static int classifier_after_step(void *user, const struct fr_fit_state *st, doub
 }
 
 int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
-           struct fr_ctx *ctx, const struct fr_fit_classifier_config *c, struct fr_fit_result *res) {
+                      struct fr_ctx *ctx, const struct fr_fit_classifier_config *c,
+                      struct fr_fit_result *res) {
     int64_t n_samples = sub ? sub->n : ds->n;
     memset(res, 0, sizeof *res);
     if (c->steps < 0 || c->epochs < 0 || (c->steps == 0 && c->epochs == 0))
@@ -123,8 +126,11 @@ int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const str
     if (strcmp(sched, "cosine") != 0 && strcmp(sched, "none") != 0)
         return fr_error(FR_EINVAL, "fit: unknown schedule '%s' (cosine, none)", sched);
     struct classifier_run r = {m, {0}, c};
-    struct fr_loader_config lc = {.batch = c->batch, .shuffle = 1, .drop_last = 1,
-                                  .crop_pad = c->augment ? 2 : 0, .flip = c->augment,
+    struct fr_loader_config lc = {.batch = c->batch,
+                                  .shuffle = 1,
+                                  .drop_last = 1,
+                                  .crop_pad = c->augment ? 2 : 0,
+                                  .flip = c->augment,
                                   .seed = c->seed};
     int rc = fr_loader_init(&r.loader, ds, sub, &lc);
     if (rc) return rc;

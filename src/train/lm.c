@@ -1,13 +1,21 @@
 /* lm.c: language-model training and scoring (see lm.h). Training is the
  * one training loop (loop.c) with random windows as batches and nanoGPT's
- * periodic evaluation as a before-step hook. */
-#include "frugal/clock.h"
+ * periodic evaluation as a before-step hook.
+ *
+ * A checkpoint trained on text names its tokenizer in its metadata
+ * (FR_LM_TOKENIZER_KEY: kind, size and a hash of the vocabulary), and the
+ * tokenizer file is written before the first checkpoint, so a crash can
+ * never leave a model whose text nobody can decode, and a tool that finds
+ * no tokenizer, or the wrong one, beside such a model can refuse instead of
+ * printing token ids or garbage. */
 #include "frugal/lm.h"
+#include "frugal/clock.h"
 #include "frugal/io.h"
 #include "frugal/optim.h"
-#include "frugal/train.h"
+#include "frugal/report.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
+#include "frugal/train.h"
 
 #include "../core/file.h"
 
@@ -15,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void fr_lm_config_defaults(struct fr_lm_config *c) {
     memset(c, 0, sizeof *c);
@@ -61,6 +70,81 @@ static int is_ids_file(const char *path) {
     return n > 4 && strcmp(path + n - 4, ".ids") == 0;
 }
 
+/* FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+#define FNV_START 0xcbf29ce484222325ULL
+
+int fr_lm_tokenizer_tag(const struct fr_tokenizer *t, char *buf, size_t cap) {
+    static const char *const kinds[] = {"?", "char", "bpe", "spm"};
+    int kind = fr_tokenizer_kind(t);
+    int64_t n = fr_tokenizer_vocab_size(t), nm = fr_tokenizer_n_merges(t);
+    int32_t special[2] = {fr_tokenizer_bos(t), fr_tokenizer_eos(t)};
+    uint64_t h = fnv(FNV_START, special, sizeof special);
+    for (int32_t id = 0; id < n; id++) {
+        const uint8_t *b;
+        size_t len;
+        float score;
+        int rc = fr_tokenizer_piece(t, id, &b, &len, &score);
+        if (rc) return rc;
+        uint64_t l = len;
+        h = fnv(fnv(fnv(h, &l, sizeof l), b, len), &score, sizeof score);
+    }
+    for (int64_t i = 0; i < nm; i++) {
+        int32_t m[3];
+        int rc = fr_tokenizer_merge(t, i, &m[0], &m[1], &m[2]);
+        if (rc) return rc;
+        h = fnv(h, m, sizeof m);
+    }
+    snprintf(buf, cap, "%s/%lld/%016llx", kinds[kind >= 1 && kind <= 3 ? kind : 0], (long long)n,
+             (unsigned long long)h);
+    return 0;
+}
+
+int fr_lm_tokenizer_named(const char *path, char *buf, size_t cap) {
+    struct fr_st_file *f = NULL;
+    if (cap) buf[0] = '\0';
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    const char *tag = fr_st_meta(f, FR_LM_TOKENIZER_KEY);
+    /* printable and short: a hostile file cannot make the messages lie */
+    size_t k = 0;
+    for (; tag && tag[k] && k + 1 < cap && k < 80; k++)
+        buf[k] = tag[k] >= 0x20 && tag[k] < 0x7f ? tag[k] : '?';
+    if (cap) buf[k] = '\0';
+    fr_st_close(f);
+    return 0;
+}
+
+int fr_lm_tokenizer_check(const char *path, int vocab, const struct fr_tokenizer *tok,
+                          int need_text) {
+    char want[96] = "", have[96];
+    if (tok && fr_tokenizer_vocab_size(tok) > vocab)
+        return fr_error(FR_EINVAL, "tokenizer has %lld tokens but the model only %d",
+                        (long long)fr_tokenizer_vocab_size(tok), vocab);
+    /* a file that is not safetensors (llama2.c's .bin) names no tokenizer */
+    if (fr_lm_tokenizer_named(path, want, sizeof want)) fr_clear_error();
+    if (!want[0]) return 0;
+    if (tok) {
+        int rc = fr_lm_tokenizer_tag(tok, have, sizeof have);
+        if (rc) return rc;
+        if (strcmp(have, want) != 0)
+            return fr_error(FR_EINVAL, "the tokenizer (%s) is not the one %s was trained with (%s)",
+                            have, path, want);
+        return 0;
+    }
+    if (need_text)
+        return fr_error(FR_EINVAL,
+                        "%s was trained on text with a tokenizer (%s) but there is none: %s.tok "
+                        "is missing (pass --tokenizer FILE, or --ids to work in token ids)",
+                        path, want, path);
+    return 0;
+}
+
 int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids, int64_t *n) {
     uint8_t *buf;
     size_t len;
@@ -69,7 +153,8 @@ int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids,
     if (is_ids_file(path)) {
         if (len % 4) {
             free(buf);
-            return fr_error(FR_EFORMAT, "%s: size %zu is not a whole number of int32 ids", path, len);
+            return fr_error(FR_EFORMAT, "%s: size %zu is not a whole number of int32 ids", path,
+                            len);
         }
         *ids = (int32_t *)buf;
         *n = (int64_t)(len / 4);
@@ -87,17 +172,20 @@ int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids,
 /* log-softmax NLL of target under logits[V] */
 static double nll_of(const float *lg, int V, int32_t target) {
     float mx = lg[0];
-    for (int i = 1; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    for (int i = 1; i < V; i++)
+        mx = lg[i] > mx ? lg[i] : mx;
     double z = 0;
-    for (int i = 0; i < V; i++) z += exp((double)(lg[i] - mx));
+    for (int i = 0; i < V; i++)
+        z += exp((double)(lg[i] - mx));
     return log(z) + mx - lg[target];
 }
 
-int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block,
-              double *nll, int64_t *count) {
+int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block, double *nll,
+              int64_t *count) {
     if (block < 1 || block > m->cfg.max_seq)
         return fr_error(FR_EINVAL, "block %d not in 1..%d", block, m->cfg.max_seq);
-    if (n < 2) return fr_error(FR_EINVAL, "need at least 2 tokens to score, have %lld", (long long)n);
+    if (n < 2)
+        return fr_error(FR_EINVAL, "need at least 2 tokens to score, have %lld", (long long)n);
     int V = m->cfg.vocab_size;
     for (int64_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
@@ -118,7 +206,8 @@ int fr_lm_nll(struct fr_tf_model *m, const int32_t *ids, int64_t n, int block,
         fr_tf_state_reset(&s, -1);
         rc = fr_tf_prefill(&s, 0, ids + s0, T, lg, 1);
         if (rc) break;
-        for (int64_t t = 0; t < T; t++) tot += nll_of(lg + t * V, V, ids[s0 + t + 1]);
+        for (int64_t t = 0; t < T; t++)
+            tot += nll_of(lg + t * V, V, ids[s0 + t + 1]);
         cnt += T;
     }
     free(lg);
@@ -146,6 +235,10 @@ struct lm_run {
         char v[160];
     } meta[24];
     const char *meta_k[24], *meta_v[24];
+    char tok_tag[96];   /* fr_lm_tokenizer_tag of tok ("" without one) */
+    const char *out;    /* where the best checkpoint goes: c->out, or its rescue file */
+    char rescued[4200]; /* the rescue file, once c->out could not be written */
+    char out_err[1024]; /* why not */
 };
 
 static void fill_batch(struct lm_run *R, const int32_t *data, int64_t n, fr_t *x, fr_t *y,
@@ -180,8 +273,8 @@ static double estimate(struct lm_run *R, const int32_t *data, int64_t n, struct 
 
 /* A fine-tune reads the init model's own tokenizer unless given a file. */
 static int init_tokenizer(const struct fr_lm_config *c) {
-    return c->init && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0 ||
-                       strcmp(c->tokenizer, "bpe") == 0);
+    return c->init &&
+           (!c->tokenizer || strcmp(c->tokenizer, "char") == 0 || strcmp(c->tokenizer, "bpe") == 0);
 }
 
 static int setup_tokenizer(struct lm_run *R, const uint8_t *text, size_t len) {
@@ -220,6 +313,15 @@ static int load_data(struct lm_run *R) {
     size_t len;
     if ((rc = read_file(c->data, &text, &len))) return rc;
     size_t cut = len * 9 / 10;
+    if (cut == 0 || len - cut == 0) { /* no split to build a vocabulary from, or to validate on */
+        free(text);
+        if (len == 0)
+            return fr_error(FR_EINVAL, "%s is empty: there is no text to train on", c->data);
+        return fr_error(FR_EINVAL,
+                        "%s: too short for block %d (%zu bytes of text: %zu to train on, %zu to "
+                        "validate; each split needs at least %d tokens)",
+                        c->data, c->block, len, cut, len - cut, c->block + 2);
+    }
     rc = setup_tokenizer(R, text, cut); /* vocabulary from the training split only */
     if (rc == 0 && !init_tokenizer(c) && (!c->tokenizer || strcmp(c->tokenizer, "char") == 0)) {
         /* a character of the validation text missing from training would be
@@ -267,6 +369,29 @@ int fr_lm_load_trainable(struct fr_tf_model *m, const char *path, int *has_mask)
     return 0;
 }
 
+int fr_lm_convert(const char *in, const char *out, int dtype, int64_t *n_params) {
+    struct fr_tf_model m;
+    struct fr_tokenizer *tok = NULL;
+    char tp[4300], tag[96] = "";
+    int rc = fr_check_writable(out);
+    if (rc || (rc = fr_lm_load_trainable(&m, in, NULL))) return rc;
+    snprintf(tp, sizeof tp, "%s.tok", in);
+    if (access(tp, F_OK) == 0 && (rc = fr_tokenizer_load(tp, &tok))) goto done;
+    if ((rc = fr_lm_tokenizer_check(in, m.cfg.vocab_size, tok, 0))) goto done;
+    if (fr_lm_tokenizer_named(in, tag, sizeof tag)) fr_clear_error();
+    if (!tag[0] && tok && (rc = fr_lm_tokenizer_tag(tok, tag, sizeof tag))) goto done;
+    snprintf(tp, sizeof tp, "%s.tok", out);
+    if ((rc = fr_mkdirs_for(out))) goto done;
+    if (tok && (rc = fr_tokenizer_save(tok, tp))) goto done; /* the tokenizer first */
+    const char *k[1] = {FR_LM_TOKENIZER_KEY}, *v[1] = {tag};
+    if ((rc = fr_tf_save_ex(&m, out, dtype, k, v, tag[0] ? 1 : 0))) goto done;
+    if (n_params) *n_params = fr_tf_param_count(&m);
+done:
+    fr_tokenizer_free(tok);
+    fr_tf_free(&m);
+    return rc;
+}
+
 /* Fraction of the prunable weights that are zero. */
 static double scope_sparsity(const struct fr_params *p) {
     int64_t n = 0, z = 0;
@@ -274,7 +399,8 @@ static double scope_sparsity(const struct fr_params *p) {
         if (!(p->items[i].flags & FR_PARAM_PRUNABLE)) continue;
         const float *d = p->data + p->items[i].offset;
         int64_t k = fr_nelem(p->items[i].t);
-        for (int64_t j = 0; j < k; j++) z += d[j] == 0.0f;
+        for (int64_t j = 0; j < k; j++)
+            z += d[j] == 0.0f;
         n += k;
     }
     return n ? (double)z / (double)n : 0.0;
@@ -326,6 +452,23 @@ static fr_t *lm_loss(void *user, struct fr_ctx *ctx, fr_t *x, fr_t *y) {
     return fr_cross_entropy(ctx, logits, y, 0);
 }
 
+/* The best checkpoint at path, naming its tokenizer; a model trained on
+ * text has that tokenizer at path + ".tok" first. */
+static int save_best(struct lm_run *R, const char *path) {
+    const char *k[1] = {FR_LM_TOKENIZER_KEY}, *v[1] = {R->tok_tag};
+    return fr_tf_save_ex(&R->m, path, FR_F32, k, v, R->tok_tag[0] ? 1 : 0);
+}
+
+/* The first save to a rescue file: its tokenizer first, as at the start. */
+static int save_rescue(void *user, const char *path) {
+    struct lm_run *R = user;
+    char tp[4300];
+    snprintf(tp, sizeof tp, "%s.tok", path);
+    int rc = R->tok ? fr_tokenizer_save(R->tok, tp) : 0;
+    if (!rc && (rc = save_best(R, path)) && R->tok) unlink(tp);
+    return rc;
+}
+
 /* nanoGPT's evaluation: before iteration it when it % eval_interval == 0
  * and before the last one; the best model so far goes to c->out. */
 static int lm_before_step(void *user, const struct fr_fit_state *st) {
@@ -344,7 +487,16 @@ static int lm_before_step(void *user, const struct fr_fit_state *st) {
         return rc;
     if (score < R->best) {
         R->best = score;
-        if (c->out && (rc = fr_tf_save(&R->m, c->out, FR_F32))) return rc;
+        if (R->out && (rc = save_best(R, R->out))) {
+            if (R->rescued[0]) return rc; /* the rescue file failed too */
+            /* keep training: the best model goes to a rescue file from now on,
+             * and the run's error says where */
+            fr_write_rescued(rc, R->out, "the best checkpoint (and its tokenizer, FILE.tok)",
+                             save_rescue, R, R->rescued, sizeof R->rescued);
+            snprintf(R->out_err, sizeof R->out_err, "%s", fr_last_error());
+            if (!R->rescued[0]) return rc;
+            R->out = R->rescued;
+        }
     }
     return 0;
 }
@@ -364,8 +516,10 @@ static int lm_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
     struct lm_run *R = user;
     if (cap < 4) return fr_error(FR_EINVAL, "train-lm: no room for the run state");
     b[0] = (struct fr_ckpt_blob){"__state__.rng", FR_U8, &R->rng, sizeof R->rng, 0, 0};
-    b[1] = (struct fr_ckpt_blob){"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0};
-    b[2] = (struct fr_ckpt_blob){"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0};
+    b[1] =
+        (struct fr_ckpt_blob){"__state__.drop_rng", FR_U8, &R->drop_rng, sizeof R->drop_rng, 0, 0};
+    b[2] =
+        (struct fr_ckpt_blob){"__state__.eval_rng", FR_U8, &R->eval_rng, sizeof R->eval_rng, 0, 0};
     b[3] = (struct fr_ckpt_blob){"__state__.best", FR_F64, &R->best, 1, 0, 0};
     return 4;
 }
@@ -382,8 +536,8 @@ static int lm_meta(struct lm_run *R) {
     META("lm.tokenizer", "%.150s", c->tokenizer ? c->tokenizer : "char");
     META("lm.bpe_vocab", "%d", c->bpe_vocab);
     META("lm.init", "%.150s", c->init ? c->init : "");
-    META("lm.arch", "%d/%d/%d/%d/%d/%d/%d/%d", (int)m->arch, m->n_layers, m->n_heads,
-         m->n_kv_heads, m->dim, m->hidden_dim, m->vocab_size, m->max_seq);
+    META("lm.arch", "%d/%d/%d/%d/%d/%d/%d/%d", (int)m->arch, m->n_layers, m->n_heads, m->n_kv_heads,
+         m->dim, m->hidden_dim, m->vocab_size, m->max_seq);
     META("lm.dropout", "%.17g", (double)m->dropout);
     META("lm.block", "%d", c->block);
     META("lm.batch", "%d", c->batch);
@@ -393,8 +547,13 @@ static int lm_meta(struct lm_run *R) {
     META("lm.eval", "%d/%d/%d", c->eval_interval, c->eval_iters, c->select_full);
     META("lm.prepare", "%.150s", c->prepare ? c->prepare_name : "");
     META("lm.seed", "%llu", (unsigned long long)c->seed);
+    /* the text itself, not only its name: an edited file is another run */
+    uint64_t h = fnv(fnv(FNV_START, R->train, (size_t)R->ntrain * sizeof *R->train), R->val,
+                     (size_t)R->nval * sizeof *R->val);
+    META("lm.data_hash", "%016llx", (unsigned long long)h);
 #undef META
-    for (int i = 0; i < n; i++) R->meta_k[i] = t[i].k, R->meta_v[i] = t[i].v;
+    for (int i = 0; i < n; i++)
+        R->meta_k[i] = t[i].k, R->meta_v[i] = t[i].v;
     return n;
 }
 
@@ -405,9 +564,10 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     if (!(c->lr > 0) || c->min_lr < 0 || c->wd < 0 || c->clip < 0 || c->eval_interval < 1 ||
         c->eval_iters < 1 || c->warmup < 0)
         return fr_error(FR_EINVAL, "bad optimisation settings (lr > 0, min-lr/wd/clip/warmup >= 0, "
-                        "eval interval and iters >= 1)");
+                                   "eval interval and iters >= 1)");
     if (c->prepare && (!c->prepare_name || !*c->prepare_name))
         return fr_error(FR_EINVAL, "a prepare hook needs prepare_name");
+    if (c->resume && !c->ckpt) return fr_error(FR_EINVAL, "resume needs a checkpoint path");
     res->init_val_loss = NAN;
     struct lm_run R;
     memset(&R, 0, sizeof R);
@@ -415,7 +575,11 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     R.res = res;
     R.best = INFINITY;
     R.m.cfg = c->model;
-    int rc = load_data(&R);
+    R.out = c->out;
+    /* the outputs before the work: a bad or read-only path fails now */
+    int rc = fr_check_writable(c->out);
+    if (!rc) rc = fr_check_writable(c->ckpt);
+    if (!rc) rc = load_data(&R);
     if (rc) goto done;
     if (R.ntrain < c->block + 2 || R.nval < c->block + 2) {
         rc = fr_error(FR_EINVAL, "%s: too short for block %d (train %lld, val %lld tokens)",
@@ -423,6 +587,13 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         goto done;
     }
     if ((rc = setup_model(&R))) goto done;
+    if (R.tok && (rc = fr_lm_tokenizer_tag(R.tok, R.tok_tag, sizeof R.tok_tag))) goto done;
+    if ((rc = fr_mkdirs_for(c->out)) || (rc = fr_mkdirs_for(c->ckpt))) goto done;
+    if (c->out && R.tok) { /* before any checkpoint: a model is never without its tokenizer */
+        char tp[4096];
+        snprintf(tp, sizeof tp, "%s.tok", c->out);
+        if ((rc = fr_tokenizer_save(R.tok, tp))) goto done;
+    }
     if ((c->init || c->prepare) &&
         (rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->init_val_loss, NULL)))
         goto done;
@@ -467,19 +638,18 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     struct fr_fit_result fit;
     double t0 = fr_seconds();
     if ((rc = fr_fit(&R.m.params, &lp, &h, &fit))) goto done;
-    if (fit.stopped == 1) goto done; /* stop_after: the checkpoint holds the run */
+    if (fit.stopped == 1) { /* stop_after: the checkpoint holds the run */
+        res->stopped = 1;
+        goto done;
+    }
     res->seconds = fr_seconds() - t0;
     res->tokens_per_s = (double)R.tokens / res->seconds;
     res->best_val_loss = R.best;
     /* score the whole validation split with the final model */
     rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->full_val_loss, NULL);
     res->scope_sparsity = scope_sparsity(&R.m.params);
-    if (!rc && c->out && R.tok) {
-        char tp[4096];
-        snprintf(tp, sizeof tp, "%s.tok", c->out);
-        rc = fr_tokenizer_save(R.tok, tp);
-    }
 done:
+    if (!rc && R.rescued[0]) rc = fr_error(FR_EIO, "%s", R.out_err);
     fr_ctx_free(R.ctx);
     fr_tf_free(&R.m);
     fr_tokenizer_free(R.tok);

@@ -43,8 +43,20 @@ int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, ch
 
 int fr_train_init_checkpoint(void *path, struct fr_model *m) {
     struct fr_ckpt o = {0};
+    struct fr_model_config fc;
+    char arch[32];
     o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
-    int rc = fr_params_load_masked(&m->params, path, &o, NULL);
+    /* the model was built for the data; the checkpoint must have been too
+     * (a convolutional net's weights fit any image size) */
+    int rc = fr_model_arch_load(path, arch, sizeof arch, &fc);
+    if (!rc && (fc.in_channels != m->cfg.in_channels || fc.in_h != m->cfg.in_h ||
+                fc.in_w != m->cfg.in_w || fc.n_classes != m->cfg.n_classes))
+        rc = fr_error(FR_EINVAL,
+                      "the checkpoint takes %d x %d x %d images with %d classes, the data has "
+                      "%d x %d x %d with %d",
+                      fc.in_channels, fc.in_h, fc.in_w, fc.n_classes, m->cfg.in_channels,
+                      m->cfg.in_h, m->cfg.in_w, m->cfg.n_classes);
+    if (!rc) rc = fr_params_load_masked(&m->params, path, &o, NULL);
     if (rc) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", fr_last_error());

@@ -16,13 +16,14 @@
  * Checkpoints are written atomically (fr_params_save: temp file, fsync,
  * rename), so a kill leaves the previous one intact.
  */
-#include "frugal/clock.h"
 #include "frugal/train.h"
+#include "frugal/clock.h"
 #include "frugal/data.h"
 #include "frugal/io.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
 #include "frugal/optim.h"
+#include "frugal/report.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
 
@@ -33,7 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TR_FORMAT 2 /* 2: the one training loop's checkpoint layout (loop.c) */
+#define TR_FORMAT 2                  /* 2: the one training loop's checkpoint layout (loop.c) */
 #define TR_RNG_SPLIT 0x53504c4954ULL /* mixed into the seed for the validation split */
 
 void fr_train_config_defaults(struct fr_train_config *cfg) {
@@ -129,7 +130,8 @@ static void build_meta(struct run *r) {
     meta_add(r, "train.limit_train", "%lld", (long long)c->limit_train);
     meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
     if (c->init) meta_add(r, "train.init", "%.63s", c->init_name);
-    for (int i = 0; i < r->nmeta; i++) r->kp[i] = r->keys[i], r->vp[i] = r->vals[i];
+    for (int i = 0; i < r->nmeta; i++)
+        r->kp[i] = r->keys[i], r->vp[i] = r->vals[i];
 }
 
 static int64_t run_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
@@ -183,8 +185,8 @@ static int run_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
     fr_loader_get_state(&r->loader, r->loader_state);
     b[0] = (struct fr_ckpt_blob){"__state__.epoch", FR_F64, r->epoch_acc, E_N, 0, 0};
     b[1] = (struct fr_ckpt_blob){"__state__.curves", FR_F64, r->curves, 3 * r->cfg->epochs, 0, 0};
-    b[2] = (struct fr_ckpt_blob){"__state__.loader", FR_U8, r->loader_state,
-                                 FR_LOADER_STATE_BYTES, 0, 0};
+    b[2] = (struct fr_ckpt_blob){"__state__.loader",    FR_U8, r->loader_state,
+                                 FR_LOADER_STATE_BYTES, 0,     0};
     return 3;
 }
 
@@ -200,7 +202,8 @@ static int run_resumed(void *user, const struct fr_fit_state *st) {
 static int check_config(const struct fr_train_config *c) {
     if (!c->model) return fr_error(FR_EINVAL, "train: no model given (known: %s)", fr_model_list());
     if (c->data && strcmp(c->data, "fashion-mnist") != 0)
-        return fr_error(FR_ENOTFOUND, "train: unknown dataset '%s' (known: fashion-mnist)", c->data);
+        return fr_error(FR_ENOTFOUND, "train: unknown dataset '%s' (known: fashion-mnist)",
+                        c->data);
     if (c->epochs < 1 || c->epochs > 100000)
         return fr_error(FR_EINVAL, "train: epochs %d must be in 1..100000", c->epochs);
     if (c->batch < 1 || c->batch > 1 << 20)
@@ -217,11 +220,43 @@ static int check_config(const struct fr_train_config *c) {
         return fr_error(FR_EINVAL, "train: val_frac %g must be in [0, 1)", c->val_frac);
     if (c->warmup_steps < 0 || c->step_every < 0 || c->patience < 0 || c->ckpt_every < 0 ||
         c->limit_train < 0 || c->limit_test < 0 || c->stop_after_steps < 0 || !(c->clip >= 0))
-        return fr_error(FR_EINVAL, "train: negative warmup/step_every/patience/ckpt_every/limit/clip");
+        return fr_error(FR_EINVAL,
+                        "train: negative warmup/step_every/patience/ckpt_every/limit/clip");
     if (c->resume && !c->ckpt) return fr_error(FR_EINVAL, "train: resume needs a checkpoint path");
     if (c->init && (!c->init_name || !c->init_name[0]))
         return fr_error(FR_EINVAL, "train: an init callback needs init_name");
     return 0;
+}
+
+/* Both splits hold images, of one size: found before training, not after. */
+static int check_data(const struct fr_train_config *c, const struct fr_dataset *tr,
+                      const struct fr_dataset *te) {
+    const char *dir = c->data_dir ? c->data_dir : FR_FMNIST_DIR;
+    if (tr->n < 1) return fr_error(FR_EINVAL, "the training split in %s has no images", dir);
+    if (te->n < 1)
+        return fr_error(FR_EINVAL,
+                        "the test split in %s has no images: there would be no test accuracy "
+                        "to report",
+                        dir);
+    if (te->C != tr->C || te->H != tr->H || te->W != tr->W)
+        return fr_error(FR_EINVAL,
+                        "the test images in %s are %d x %d x %d but the training images %d x "
+                        "%d x %d",
+                        dir, te->C, te->H, te->W, tr->C, tr->H, tr->W);
+    return 0;
+}
+
+/* The final checkpoint, for fr_write_rescued. */
+struct final_save {
+    const struct fr_params *p;
+    const struct fr_ckpt *o;
+};
+
+static int write_final(void *user, const char *path) {
+    const struct final_save *f = user;
+    int rc = fr_mkdirs_for(path);
+    /* a pruned start (cfg->init) keeps its keep-mask beside the weights */
+    return rc ? rc : fr_params_save_masked(f->p, path, f->o);
 }
 
 int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res) {
@@ -234,9 +269,12 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     struct fr_fit_result fit = {0};
     r.cfg = cfg;
     if (cfg->threads > 0 && (rc = fr_threads_set(cfg->threads))) goto cleanup;
-
+    /* everything that can fail without training fails now: the output
+     * paths, then the data (both splits, the same image size) */
+    if ((rc = fr_check_writable(cfg->out)) || (rc = fr_check_writable(cfg->ckpt))) goto cleanup;
     if ((rc = fr_dataset_fashion_mnist(&tr, cfg->data_dir, 1, cfg->limit_train))) goto cleanup;
     if ((rc = fr_dataset_fashion_mnist(&te, cfg->data_dir, 0, cfg->limit_test))) goto cleanup;
+    if ((rc = check_data(cfg, &tr, &te))) goto cleanup;
     if ((rc = fr_dataset_split(&tr, cfg->val_frac, cfg->seed ^ TR_RNG_SPLIT, &sub_tr, &sub_va)))
         goto cleanup;
     if (sub_tr.n < 1) {
@@ -305,6 +343,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
                              .epoch_end = run_epoch_end,
                              .blobs = run_blobs,
                              .resumed = run_resumed};
+    if ((rc = fr_mkdirs_for(cfg->ckpt))) goto cleanup;
     rc = fr_fit(&r.m->params, &lp, &h, &fit);
     res->resumed = fit.resumed;
     res->resumed_step = fit.resumed_step;
@@ -319,8 +358,11 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
             goto cleanup;
         if (cfg->out) {
             struct fr_ckpt o = {r.kp, r.vp, r.nmodel_meta, NULL, 0, FR_F32, 0, 0};
-            /* a pruned start (cfg->init) keeps its keep-mask beside the weights */
-            if ((rc = fr_params_save_masked(&r.m->params, cfg->out, &o))) goto cleanup;
+            struct final_save fs = {&r.m->params, &o};
+            if ((rc = write_final(&fs, cfg->out)) &&
+                (rc = fr_write_rescued(rc, cfg->out, "the trained model", write_final, &fs, NULL,
+                                       0)))
+                goto cleanup;
         }
     }
     res->epochs_run = (int)fit.epochs;
@@ -375,12 +417,21 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
     if (!(m = fr_model_new(arch, &mc, 0))) return FR_EINVAL;
     struct fr_ckpt o = {0};
     o.allow_extra = 1; /* a run checkpoint carries optimizer and run state too */
-    if ((rc = fr_params_load(&m->params, path, &o))) goto cleanup;
+    /* the weights as the checkpoint means them: a stored keep-mask applied,
+     * as `frugal sparsity` counts them */
+    if ((rc = fr_params_load_masked(&m->params, path, &o, NULL))) goto cleanup;
     if ((rc = fr_dataset_fashion_mnist(&te, data_dir, 0, 0))) goto cleanup;
+    if (te.n < 1) {
+        rc = fr_error(FR_EINVAL, "the test split in %s has no images",
+                      data_dir ? data_dir : FR_FMNIST_DIR);
+        goto cleanup;
+    }
     if (te.C != mc.in_channels || te.H != mc.in_h || te.W != mc.in_w || te.nclass != mc.n_classes) {
-        rc = fr_error(FR_EINVAL, "%s: model takes %d x %d x %d input with %d classes, data has "
-                                 "%d x %d x %d with %d", path, mc.in_channels, mc.in_h, mc.in_w,
-                      mc.n_classes, te.C, te.H, te.W, te.nclass);
+        rc = fr_error(FR_EINVAL,
+                      "%s: model takes %d x %d x %d input with %d classes, data has "
+                      "%d x %d x %d with %d",
+                      path, mc.in_channels, mc.in_h, mc.in_w, mc.n_classes, te.C, te.H, te.W,
+                      te.nclass);
         goto cleanup;
     }
     if (!(ctx = fr_ctx_new(64 << 20))) {

@@ -72,8 +72,20 @@ void args_usage(const struct arg_cmd *cmd, FILE *f) {
     } while (0)
 
 static int in_range(const struct arg_flag *f, double v) {
-    if (f->min == 0 && f->max == 0) return 1;
-    return v >= f->min && v <= f->max;
+    if (f->min == 0 && f->max == 0 && !f->open_min && !f->open_max) return 1;
+    return (f->open_min ? v > f->min : v >= f->min) && (f->open_max ? v < f->max : v <= f->max);
+}
+
+/* "[0, 1)", "(0, 10]": the range as a message shows it. */
+static void range_str(const struct arg_flag *f, char *buf, size_t cap) {
+    if (f->min == 0 && f->max == 0 && !f->open_min && !f->open_max)
+        snprintf(buf, cap, "of a 64-bit integer");
+    else if (f->type == ARG_INT)
+        snprintf(buf, cap, "%c%.0f, %.0f%c", f->open_min ? '(' : '[', f->min, f->max,
+                 f->open_max ? ')' : ']');
+    else
+        snprintf(buf, cap, "%c%g, %g%c", f->open_min ? '(' : '[', f->min, f->max,
+                 f->open_max ? ')' : ']');
 }
 
 static int parse_bool(const char *s, int *out) {
@@ -93,8 +105,10 @@ static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const 
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (*v == '\0' || *end != '\0') USAGE("--%s needs an integer, got '%s'", f->name, v);
+        char r[96];
+        range_str(f, r, sizeof r);
         if (errno == ERANGE || !in_range(f, (double)x))
-            USAGE("--%s %s is out of range [%.0f, %.0f]", f->name, v, f->min, f->max);
+            USAGE("--%s %s is out of range %s", f->name, v, r);
         *(int64_t *)f->dst = x;
         break;
     }
@@ -102,7 +116,9 @@ static int set_value(const struct arg_cmd *cmd, const struct arg_flag *f, const 
         double x = strtod(v, &end);
         if (*v == '\0' || *end != '\0' || !isfinite(x))
             USAGE("--%s needs a finite number, got '%s'", f->name, v);
-        if (!in_range(f, x)) USAGE("--%s %s is out of range [%g, %g]", f->name, v, f->min, f->max);
+        char r[96];
+        range_str(f, r, sizeof r);
+        if (!in_range(f, x)) USAGE("--%s %s is out of range %s", f->name, v, r);
         *(double *)f->dst = x;
         break;
     }

@@ -14,8 +14,12 @@
  * between clang-format off/on comments (clang-format would put every field
  * on a line of its own):
  *
- *     {.name = "lr", .type = ARG_DOUBLE, .dst = &lr, .min = 0, .max = 10,
+ *     {.name = "lr", .type = ARG_DOUBLE, .dst = &lr, .max = 10, .open_min = 1,
  *      .help = "peak learning rate"},
+ *
+ * A range says every value the library would refuse on its own, so such a
+ * value is a usage error (exit 2) here, before any file is read, never a
+ * runtime error after minutes of work.
  */
 #ifndef FRUGAL_CLI_ARGS_H
 #define FRUGAL_CLI_ARGS_H
@@ -31,6 +35,8 @@ struct arg_flag {
     void *dst; /* int64_t*, double*, const char**, int* (bool) */
     const char *help;
     double min, max; /* inclusive range for ARG_INT/ARG_DOUBLE; ignored when min == max == 0 */
+    /* the range excludes min (max): lr in (0, 10] is .max = 10, .open_min = 1 */
+    int open_min, open_max;
     const char *const *choices; /* ARG_STR: NULL-terminated allowed values, or NULL for any */
     int required;               /* ARG_STR: must be given (a NULL or "" value is a usage error) */
 };

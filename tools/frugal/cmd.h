@@ -47,13 +47,11 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
  * EXIT_RUNTIME when it cannot. */
 int cli_threads(const char *cmd, int64_t threads);
 
-/* Checks that dir (NULL = the default dataset directory) is a readable
- * directory; prints the error and returns EXIT_RUNTIME when not. */
+/* Checks that dir is a readable directory; prints "frugal CMD: WHAT DIR:
+ * reason" and returns EXIT_RUNTIME when not. cli_check_data_dir is it for
+ * a dataset directory (NULL or "" = the default one). */
+int cli_check_dir(const char *cmd, const char *what, const char *dir);
 int cli_check_data_dir(const char *cmd, const char *dir);
-
-/* Creates path (or, with parent_only, the directory holding the file path)
- * and its parents; prints the error and returns EXIT_RUNTIME when it cannot. */
-int cli_mkdirs(const char *cmd, const char *path, int parent_only);
 
 /* The tokenizer of a model: the file path, else MODEL.tok beside the
  * checkpoint; *tok is NULL (and EXIT_OK returned) when path is NULL and

@@ -1,6 +1,7 @@
 /* cmd_convert.c: `frugal convert`: rewrite a transformer checkpoint (any
  * format frugal loads: llama2.c .bin, frugal or Hugging Face safetensors) as
- * a frugal safetensors file with f32, f16 or bf16 weights. */
+ * a frugal safetensors file with f32, f16 or bf16 weights, its tokenizer
+ * beside it (fr_lm_convert, lm.h). */
 #include "args.h"
 #include "cmd.h"
 
@@ -32,16 +33,10 @@ int cmd_convert(int argc, char **argv) {
     };
     int rc = cli_begin(&c, argc, argv, NULL, NULL);
     if (rc != CLI_GO) return rc;
-    struct fr_tf_model m; /* an f32 slab whatever the file (llama2.c weights are copied in) */
-    if (fr_lm_load_trainable(&m, model, NULL)) return cli_fail("convert", "%s", fr_last_error());
     int dt = strcmp(dtype, "f16") == 0 ? FR_F16 : strcmp(dtype, "bf16") == 0 ? FR_BF16 : FR_F32;
-    if ((rc = cli_mkdirs("convert", out, 1)) == EXIT_OK) {
-        if (fr_tf_save(&m, out, dt))
-            rc = cli_fail("convert", "%s", fr_last_error());
-        else
-            printf("wrote %s (%s, %lld parameters)\n", out, dtype,
-                   (long long)fr_tf_param_count(&m));
-    }
-    fr_tf_free(&m);
-    return rc;
+    int64_t n = 0;
+    fr_clear_error();
+    if (fr_lm_convert(model, out, dt, &n)) return cli_fail("convert", "%s", fr_last_error());
+    printf("wrote %s (%s, %lld parameters)\n", out, dtype, (long long)n);
+    return EXIT_OK;
 }

@@ -5,36 +5,55 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/lm.h"
 #include "frugal/methods/kv.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 #include "frugal/transformer.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses a --ids prompt ("1 50 60") into *ids (malloc'd; *n may be 0);
- * prints the error and returns EXIT_RUNTIME for an id outside 0..V-1. */
-static int parse_ids(const char *s, int V, int32_t **ids, int64_t *n) {
+/* Parses a --ids prompt ("5,6", "5 6", "5, 6") into *ids (malloc'd; *n may
+ * be 0). Anything but integers separated by commas or white space is a
+ * usage error (printed; EXIT_USAGE); whether the ids fit the model is the
+ * library's check. */
+static int parse_ids(const char *s, int32_t **ids, int64_t *n) {
     *n = 0;
     if (!(*ids = malloc(sizeof(int32_t) * (strlen(s) / 2 + 2))))
         return cli_fail("generate", "out of memory");
-    char *p = (char *)s, *end;
-    for (long v; (v = strtol(p, &end, 10)), end != p; p = end) {
-        if (v < 0 || v >= V)
-            return cli_fail("generate", "prompt id %ld outside the vocabulary (0..%d)", v, V - 1);
+    for (const char *p = s;;) {
+        p += strspn(p, ", \t\n");
+        if (!*p) return EXIT_OK;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        size_t len = strcspn(p, ", \t\n");
+        if (end == p || (size_t)(end - p) != len || errno == ERANGE || v < INT32_MIN ||
+            v > INT32_MAX) {
+            fprintf(stderr,
+                    "frugal generate: --prompt: '%.*s' is not a token id (with --ids the prompt is "
+                    "integers separated by commas or spaces)\n",
+                    (int)(len < 40 ? len : 40), p);
+            return EXIT_USAGE;
+        }
         (*ids)[(*n)++] = (int32_t)v;
+        p = end;
     }
-    return EXIT_OK;
 }
 
 /* What the per-token callback prints: sequence 0 as ids or decoded pieces. */
 struct stream {
     const struct fr_tokenizer *tok; /* NULL: ids */
     const char *echo;               /* the prompt text, printed before the first piece */
+    int vocab;                      /* the model's */
 };
 
+/* A token the tokenizer cannot print stops the generation with an error
+ * (fr_tf_generate returns it), never a silent gap in the text. */
 static int print_token(void *user, int64_t step, const int32_t *prev, const int32_t *tokens) {
     const struct stream *s = user;
     if (step == 0 && s->echo) fputs(s->echo, stdout);
@@ -43,8 +62,12 @@ static int print_token(void *user, int64_t step, const int32_t *prev, const int3
     } else {
         const uint8_t *piece;
         size_t len;
-        if (!fr_tokenizer_decode_piece(s->tok, prev[0], tokens[0], &piece, &len))
-            fwrite(piece, 1, len, stdout);
+        if (fr_tokenizer_decode_piece(s->tok, prev[0], tokens[0], &piece, &len))
+            return fr_error(FR_EINVAL,
+                            "generated token %d is not in the tokenizer's vocabulary of %lld (the "
+                            "model has %d): this tokenizer does not fit the model",
+                            tokens[0], (long long)fr_tokenizer_vocab_size(s->tok), s->vocab);
+        fwrite(piece, 1, len, stdout);
     }
     fflush(stdout);
     return 0;
@@ -61,15 +84,17 @@ int cmd_generate(int argc, char **argv) {
         {.name = "model", .type = ARG_STR, .dst = &model, .required = 1,
          .help = "checkpoint: llama2.c .bin or frugal .safetensors"},
         {.name = "tokenizer", .type = ARG_STR, .dst = &tokp,
-         .help = "tokenizer file (default: MODEL.tok if present, else ids)"},
+         .help = "tokenizer file (default: MODEL.tok; a model trained on text names its own and "
+                 "refuses another; without one, ids)"},
         {.name = "prompt", .type = ARG_STR, .dst = &prompt,
-         .help = "prompt text (default: start from BOS); with --ids, ids"},
+         .help = "prompt text (default: start from BOS); with --ids, token ids separated by "
+                 "commas or spaces"},
         {.name = "steps", .type = ARG_INT, .dst = &steps, .min = 1, .max = 1 << 20,
          .help = "tokens to generate (past the model's context the window slides: the last half "
                  "is re-read)"},
         {.name = "temperature", .type = ARG_DOUBLE, .dst = &temp, .max = 100,
          .help = "sampling temperature (0 = greedy)"},
-        {.name = "top-p", .type = ARG_DOUBLE, .dst = &top_p, .min = 1e-6, .max = 1,
+        {.name = "top-p", .type = ARG_DOUBLE, .dst = &top_p, .max = 1, .open_min = 1,
          .help = "nucleus sampling mass (1 = off)"},
         {.name = "top-k", .type = ARG_INT, .dst = &top_k, .max = 1 << 24,
          .help = "sample among the k most likely (0 = off)"},
@@ -102,24 +127,40 @@ int cmd_generate(int argc, char **argv) {
     };
     int rc = cli_begin(&c, argc, argv, NULL, NULL);
     if (rc != CLI_GO) return rc;
-    struct fr_tf_model m;
-    if (fr_tf_load(&m, model)) return cli_fail("generate", "%s", fr_last_error());
     struct fr_tokenizer *tok = NULL;
     int32_t *pr = NULL;
     int64_t np = 0;
+    if (ids && tokp) {
+        fprintf(stderr, "frugal generate: --ids works in token ids: it takes no --tokenizer\n");
+        return EXIT_USAGE;
+    }
+    if (ids && prompt && (rc = parse_ids(prompt, &pr, &np))) {
+        free(pr);
+        return rc;
+    }
+    struct fr_tf_model m;
+    if (fr_tf_load(&m, model)) {
+        free(pr);
+        return cli_fail("generate", "%s", fr_last_error());
+    }
     int V = m.cfg.vocab_size;
     if (!ids && (rc = cli_open_tokenizer("generate", model, tokp, &tok))) goto done;
-    if (tok && fr_tokenizer_vocab_size(tok) > V) {
-        rc = cli_fail("generate", "tokenizer has %lld tokens but the model only %d",
-                      (long long)fr_tokenizer_vocab_size(tok), V);
+    /* text out needs the model's own tokenizer; a model trained on text
+     * names it, so a missing or foreign one is refused, not worked around */
+    fr_clear_error();
+    if (fr_lm_tokenizer_check(model, V, tok, !ids)) {
+        rc = cli_fail("generate", "%s", fr_last_error());
         goto done;
     }
-    if (prompt && tok) {
-        if (fr_tokenizer_encode(tok, prompt, strlen(prompt), 0, &pr, &np)) {
-            rc = cli_fail("generate", "%s", fr_last_error());
-            goto done;
-        }
-    } else if (prompt && (rc = parse_ids(prompt, V, &pr, &np))) {
+    if (prompt && !ids && !tok) {
+        rc = cli_fail("generate",
+                      "a text prompt needs a tokenizer, and %s has none (no %s.tok): pass "
+                      "--tokenizer FILE, or --ids with a prompt of token ids",
+                      model, model);
+        goto done;
+    }
+    if (prompt && tok && fr_tokenizer_encode(tok, prompt, strlen(prompt), 0, &pr, &np)) {
+        rc = cli_fail("generate", "%s", fr_last_error());
         goto done;
     }
     if (np == 0) { /* start from BOS */
@@ -133,7 +174,7 @@ int cmd_generate(int argc, char **argv) {
         np = 1;
     }
     struct fr_kv_config kc = {fr_kv_policy_find(kv), heavy, recent, 0, NULL};
-    struct stream out = {.tok = tok, .echo = tok && prompt ? prompt : NULL};
+    struct stream out = {.tok = tok, .echo = tok && prompt ? prompt : NULL, .vocab = V};
     struct fr_tf_generate_config gc = {.prompt = pr,
                                        .n_prompt = np,
                                        .steps = steps,

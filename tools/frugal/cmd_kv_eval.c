@@ -116,5 +116,5 @@ int cmd_kv_eval(int argc, char **argv) {
     if (fr_kv_study_recorded(&sp, command, out, path, sizeof path))
         return cli_fail("kv-eval", "%s", fr_last_error());
     printf("results: %s\n", path);
-    return rc;
+    return EXIT_OK;
 }

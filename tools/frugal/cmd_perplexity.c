@@ -40,6 +40,11 @@ int cmd_perplexity(int argc, char **argv) {
     };
     int rc = cli_begin(&c, argc, argv, NULL, NULL);
     if (rc != CLI_GO) return rc;
+    if (limit == 1) { /* one token has no next token to score */
+        fprintf(stderr,
+                "frugal perplexity: --limit 1 leaves nothing to score (0 = all, or >= 2)\n");
+        return EXIT_USAGE;
+    }
     struct fr_tf_model m;
     if (fr_tf_load(&m, model)) return cli_fail("perplexity", "%s", fr_last_error());
     struct fr_tokenizer *tok = NULL;
@@ -47,7 +52,10 @@ int cmd_perplexity(int argc, char **argv) {
     int64_t n = 0, cnt = 0;
     double nll = 0;
     if ((rc = cli_open_tokenizer("perplexity", model, tokp, &tok))) goto done;
-    if (fr_lm_load_tokens(text, tok, &ids, &n)) {
+    /* a text scored with another tokenizer than the model's is a wrong number */
+    fr_clear_error();
+    if (fr_lm_tokenizer_check(model, m.cfg.vocab_size, tok, 0) ||
+        fr_lm_load_tokens(text, tok, &ids, &n)) {
         rc = cli_fail("perplexity", "%s", fr_last_error());
         goto done;
     }

@@ -29,7 +29,7 @@ int cmd_prune(int argc, char **argv) {
         {.name = "method", .type = ARG_STR, .dst = &c.method, .choices = methods,
          .help = "omp (global magnitude), random, nm, snip, grasp; imp, isp (train while "
                  "pruning; image models)"},
-        {.name = "sparsity", .type = ARG_DOUBLE, .dst = &c.sparsity, .max = 1,
+        {.name = "sparsity", .type = ARG_DOUBLE, .dst = &c.sparsity, .max = 1, .open_max = 1,
          .help = "fraction of the scoped weights to prune, [0, 1)"},
         {.name = "layerwise", .type = ARG_BOOL, .dst = &c.layerwise,
          .help = "the same sparsity in every tensor (else one global threshold)"},
@@ -72,7 +72,7 @@ int cmd_prune(int argc, char **argv) {
          .help = "isp: weak-model processes (0 = one per core)"},
         {.name = "fit-batch", .type = ARG_INT, .dst = &c.fit_batch, .min = 1, .max = 60000,
          .help = "imp / isp: training batch"},
-        {.name = "lr", .type = ARG_DOUBLE, .dst = &c.lr, .min = 1e-8, .max = 10,
+        {.name = "lr", .type = ARG_DOUBLE, .dst = &c.lr, .max = 10, .open_min = 1,
          .help = "imp / isp: AdamW learning rate (cosine within each run)"},
         {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
          .help = "worker threads (0 = all cores)"},

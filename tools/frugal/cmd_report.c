@@ -24,8 +24,10 @@ static int regenerate_docs(const char *results) {
         const char *md = i < g.gl_pathc ? g.gl_pathv[i] : top[i - g.gl_pathc];
         if (access(md, F_OK) != 0) continue;
         int n = 0;
-        if (fr_report_docs(results, md, &n)) rc = cli_fail("report", "%s", fr_last_error());
-        else if (n) printf("%s: %d block%s from %s\n", md, n, n == 1 ? "" : "s", results);
+        if (fr_report_docs(results, md, &n))
+            rc = cli_fail("report", "%s", fr_last_error());
+        else if (n)
+            printf("%s: %d block%s from %s\n", md, n, n == 1 ? "" : "s", results);
         total += n;
     }
     if (g.gl_pathc) globfree(&g);
@@ -60,6 +62,8 @@ int cmd_report(int argc, char **argv) {
     int npos = 0, rc = cli_begin(&spec, argc, argv, NULL, &npos);
     if (rc != CLI_GO) return rc;
     char found[4200] = "", path[4200];
+    /* a directory named on the command line must be there: no silent empty report */
+    if (*results && (rc = cli_check_dir("report", "results directory", results))) return rc;
     if (!*results && fr_exp_results_dir(found, sizeof found) == 0) results = found;
     if (docs) return regenerate_docs(results);
     if (fr_report_build(out, *results ? results : NULL, path, sizeof path, NULL) != 0)

@@ -34,7 +34,7 @@ int cmd_train_lm(int argc, char **argv) {
         {.name = "init", .type = ARG_STR, .dst = &c.init,
          .help = "fine-tune from this checkpoint (its weights, mask, architecture and context; "
                  "tokenizer FILE.tok; the size flags below are ignored)"},
-        {.name = "prune", .type = ARG_DOUBLE, .dst = &prune,
+        {.name = "prune", .type = ARG_DOUBLE, .dst = &prune, .max = 1, .open_max = 1,
          .help = "magnitude-prune the attention and MLP matrices to this sparsity before "
                  "training, [0, 1)"},
         {.name = "prune-layerwise", .type = ARG_BOOL, .dst = &prune_layerwise,
@@ -58,7 +58,7 @@ int cmd_train_lm(int argc, char **argv) {
          .help = "sequences per step"},
         {.name = "iters", .type = ARG_INT, .dst = &iters, .min = 1, .max = 1e9,
          .help = "optimizer steps"},
-        {.name = "lr", .type = ARG_DOUBLE, .dst = &c.lr, .min = 1e-9, .max = 10,
+        {.name = "lr", .type = ARG_DOUBLE, .dst = &c.lr, .max = 10, .open_min = 1,
          .help = "peak learning rate"},
         {.name = "min-lr", .type = ARG_DOUBLE, .dst = &c.min_lr, .max = 10,
          .help = "final learning rate of the cosine decay"},
@@ -66,7 +66,7 @@ int cmd_train_lm(int argc, char **argv) {
          .help = "linear warmup steps"},
         {.name = "wd", .type = ARG_DOUBLE, .dst = &c.wd, .max = 10,
          .help = "AdamW weight decay (matrices and embeddings)"},
-        {.name = "beta2", .type = ARG_DOUBLE, .dst = &c.beta2, .max = 0.999999,
+        {.name = "beta2", .type = ARG_DOUBLE, .dst = &c.beta2, .max = 1, .open_max = 1,
          .help = "AdamW beta2"},
         {.name = "clip", .type = ARG_DOUBLE, .dst = &c.clip, .max = 1e9,
          .help = "gradient-norm clip (0 = off)"},
@@ -74,7 +74,7 @@ int cmd_train_lm(int argc, char **argv) {
          .help = "gpt2: biases in linears and LayerNorms (nanoGPT: off)"},
         {.name = "gelu", .type = ARG_STR, .dst = &gelu, .choices = gelus,
          .help = "gpt2: GELU form"},
-        {.name = "dropout", .type = ARG_DOUBLE, .dst = &dropout, .max = 0.99,
+        {.name = "dropout", .type = ARG_DOUBLE, .dst = &dropout, .max = 1, .open_max = 1,
          .help = "dropout on embeddings and residual branches"},
         {.name = "eval-interval", .type = ARG_INT, .dst = &eval_int, .min = 1, .max = 1e9,
          .help = "iterations between evaluations"},
@@ -94,6 +94,8 @@ int cmd_train_lm(int argc, char **argv) {
          .help = "iterations between resumable checkpoints"},
         {.name = "resume", .type = ARG_BOOL, .dst = &c.resume,
          .help = "continue from --ckpt if it exists"},
+        {.name = "stop-after", .type = ARG_INT, .dst = &c.stop_after, .max = 1e9,
+         .help = "stop after this many iterations as if killed (tests --resume; 0 = never)"},
         {.name = "results", .type = ARG_STR, .dst = &results,
          .help = "directory for results.json and loss.svg (\"\" = none)"},
     };
@@ -108,10 +110,10 @@ int cmd_train_lm(int argc, char **argv) {
     };
     int rc = cli_begin(&cmd, argc, argv, NULL, NULL);
     if (rc != CLI_GO) return rc;
-    if (!(prune >= 0 && prune < 1))
-        return cli_fail("train-lm", "--prune %g must be in [0, 1)", prune);
-    if (results && *results && (rc = cli_mkdirs("train-lm", results, 0))) return rc;
-    if (c.out && (rc = cli_mkdirs("train-lm", c.out, 1))) return rc;
+    if (c.resume && !c.ckpt) {
+        fprintf(stderr, "frugal train-lm: --resume needs --ckpt PATH\n");
+        return EXIT_USAGE;
+    }
     c.bpe_vocab = (int)bpe_vocab;
     c.model.arch = strcmp(arch, "llama") == 0 ? FR_TF_LLAMA : FR_TF_GPT2;
     c.model.n_layers = (int)layers;

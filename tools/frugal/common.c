@@ -50,39 +50,17 @@ int cli_threads(const char *cmd, int64_t threads) {
     return EXIT_OK;
 }
 
-int cli_check_data_dir(const char *cmd, const char *dir) {
+int cli_check_dir(const char *cmd, const char *what, const char *dir) {
     struct stat st;
-    if (!dir || !*dir) dir = DEFAULT_DATA_DIR;
-    if (stat(dir, &st) != 0) return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return cli_fail(cmd, "dataset directory %s: not a directory", dir);
+    if (stat(dir, &st) != 0) return cli_fail(cmd, "%s %s: %s", what, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return cli_fail(cmd, "%s %s: not a directory", what, dir);
     if (access(dir, R_OK | X_OK) != 0)
-        return cli_fail(cmd, "dataset directory %s: %s", dir, strerror(errno));
+        return cli_fail(cmd, "%s %s: %s", what, dir, strerror(errno));
     return EXIT_OK;
 }
 
-int cli_mkdirs(const char *cmd, const char *path, int parent_only) {
-    char tmp[4096];
-    if (!path || !*path) return EXIT_OK;
-    if (strlen(path) >= sizeof tmp) return cli_fail(cmd, "path too long: %.60s...", path);
-    strcpy(tmp, path);
-    if (parent_only) {
-        char *slash = strrchr(tmp, '/');
-        if (!slash) return EXIT_OK;
-        *slash = '\0';
-    }
-    for (char *p = tmp + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        struct stat st;
-        if (tmp[0] && mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return cli_fail(cmd, "cannot create directory %s: %s", tmp, strerror(errno));
-        if (tmp[0] && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)))
-            return cli_fail(cmd, "%s is not a directory", tmp);
-        *p = c;
-        if (c == '\0') break;
-    }
-    return EXIT_OK;
+int cli_check_data_dir(const char *cmd, const char *dir) {
+    return cli_check_dir(cmd, "dataset directory", dir && *dir ? dir : DEFAULT_DATA_DIR);
 }
 
 int cli_open_tokenizer(const char *cmd, const char *model, const char *path,

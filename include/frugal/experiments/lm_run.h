@@ -33,10 +33,13 @@ struct fr_lm_run_result {
                                the results failed afterwards */
 };
 
-/* Creates results_dir and the directory of cfg->out, prepares the pruned
- * start when info->prune > 0, runs fr_lm_train, and, when results_dir is
- * set and the run evaluated at least once, writes results_dir/results.json
- * (results_path receives its path; "" when none was written) and loss.svg.
+/* Checks the outputs first (results_dir, cfg->out and cfg->ckpt: created
+ * and writable, fr_check_writable), prepares the pruned start when
+ * info->prune > 0, runs fr_lm_train, and, when results_dir is set, the run
+ * evaluated at least once and was not stopped by stop_after, writes
+ * results_dir/results.json (results_path receives its path; "" when none
+ * was written; a rescue file's path, fr_write_rescued, when it could not
+ * be written there after all) and loss.svg.
  * The results record data, tokenizer, arch, layers, heads, dim, block,
  * batch, iters, lr, dropout (init, prune when set), the metrics
  * best_val_loss, full_val_loss, train_seconds, tokens_per_s, params (and
@@ -50,8 +53,9 @@ int fr_lm_run_recorded(const struct fr_lm_config *cfg, const struct fr_lm_run_in
                        struct fr_lm_run_result *res, char *results_path, size_t cap);
 
 /* The lines `frugal train-lm` prints after a run (size and speed; the
- * start's loss for a fine-tune; the best and final validation loss), each
- * ending in a newline, into buf. */
+ * start's loss for a fine-tune; the best and final validation loss; for a
+ * run stop_after stopped, that line and how to resume), each ending in a
+ * newline, into buf. */
 void fr_lm_run_summary(const struct fr_lm_config *cfg, const struct fr_lm_run_info *info,
                        const struct fr_lm_result *r, char *buf, size_t cap);
 

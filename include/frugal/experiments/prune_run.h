@@ -22,14 +22,18 @@
  * reads), loaded into an f32 slab with its stored mask (lm.h); its scope is
  * the body's attention and MLP matrices, SNIP and GraSP score `batch`
  * windows of its context from the first 90% of `text` tokenized with
- * MODEL.tok (fr_prune_lm_batch), the output is a frugal transformer
- * checkpoint, and MODEL.tok is copied to OUT.tok.
+ * MODEL.tok (fr_prune_lm_batch; it must be the tokenizer the model names,
+ * fr_lm_tokenizer_check), the output is a frugal transformer checkpoint
+ * that names the same tokenizer, and MODEL.tok is copied to OUT.tok first.
  *
  * Masks only grow: weights the checkpoint already pruned stay pruned.
- * Everything is checked before the output is written and the write is
- * atomic, so a failure never leaves a partial file (only a failure to copy
- * the tokenizer comes after the checkpoint is written). The output's
- * directory is created when missing, after the pruning succeeded.
+ * The output is checked first (its directory created, a probe file
+ * written and removed: fr_check_writable), everything else before it is
+ * written, and the writes are atomic, so a failure never leaves a partial
+ * file; if the write still fails, the pruned model goes to a rescue file
+ * (fr_write_rescued) and the error names it. An image classifier is told
+ * apart by its metadata ("arch", or the image sizes frugal train writes),
+ * so one that lost its "arch" is reported as such.
  */
 #ifndef FRUGAL_EXPERIMENTS_PRUNE_RUN_H
 #define FRUGAL_EXPERIMENTS_PRUNE_RUN_H
@@ -93,7 +97,8 @@ void fr_prune_file_config_defaults(struct fr_prune_file_config *c);
 
 /* Prunes c->model into c->out as described at the top; r is zeroed, then
  * filled as far as the run got. Errors (messages name the CLI's flags):
- * FR_EINVAL for a bad method, sparsity, N:M pattern or scope, imp/isp with
+ * FR_EINVAL for a bad method, sparsity (one that would leave no weight:
+ * fr_prune), N:M pattern or scope, imp/isp with
  * layerwise, a zero sparsity or on a language model, SNIP/GraSP on a
  * language model without MODEL.tok, images or a task that do not fit the
  * model, fit_batch larger than the task; "dataset directory D: ..." when

@@ -20,23 +20,26 @@ extern "C" {
 /* What a training run records besides its config: where results go and how
  * the report describes it. */
 struct fr_train_run_info {
-    const char *name;        /* results name, e.g. "train", "demo", "fashion-cnn" */
-    const char *title;       /* section title in the report */
-    const char *paper;       /* may be NULL */
-    const char *claim;       /* may be NULL */
-    const char *command;     /* the command line that reproduces the run */
-    const char *results_dir; /* where results.json and plots go; NULL or "" = none */
+    const char *name;           /* results name, e.g. "train", "demo", "fashion-cnn" */
+    const char *title;          /* section title in the report */
+    const char *paper;          /* may be NULL */
+    const char *claim;          /* may be NULL */
+    const char *command;        /* the command line that reproduces the run */
+    const char *results_dir;    /* where results.json and plots go; NULL or "" = none */
     const char *data_dir_shown; /* the dataset directory recorded (NULL: cfg->data_dir) */
-    int64_t progress_every;  /* plain-line progress every N steps (0 = auto) */
-    FILE *log;               /* the progress display; NULL: none */
+    int64_t progress_every;     /* plain-line progress every N steps (0 = auto) */
+    FILE *log;                  /* the progress display; NULL: none */
 };
 
-/* Creates the output directories first (results_dir, the parents of
- * cfg->out and cfg->ckpt), so a bad path fails before training; runs
- * fr_train_run; unless the run was interrupted (res->interrupted), writes
- * the results (results_path receives results.json's path, "" when there is
- * no results_dir). res is the trainer's result (fr_train_result_free).
- * Errors per status.h; on error res holds nothing to free. */
+/* Checks the outputs first (results_dir and the files cfg->out and
+ * cfg->ckpt: created and writable, fr_check_writable), so a bad or
+ * read-only path fails before training; runs fr_train_run; unless the run
+ * was interrupted (res->interrupted), writes the results (results_path
+ * receives results.json's path, "" when there is no results_dir). When
+ * results.json still cannot be written it goes to a rescue file
+ * (fr_write_rescued), which results_path then names, and the error says
+ * so. res is the trainer's result (fr_train_result_free). Errors per
+ * status.h; on error res holds nothing to free. */
 int fr_train_run_recorded(const struct fr_train_config *cfg, const struct fr_train_run_info *info,
                           struct fr_train_result *res, char *results_path, size_t cap);
 

@@ -117,10 +117,15 @@ int fr_prune_scores(struct fr_params *p, const int *sel, const struct fr_prune_c
 /* Prunes the scoped tensors of p by config c: allocates p->mask if needed,
  * clears the mask of the chosen weights and zeroes them (and their grads).
  * Exactly k = llround(sparsity * n) scoped weights end up masked (globally,
- * or per tensor when layerwise, n the tensor's size). Errors (nothing is
- * changed): FR_EINVAL for sparsity outside [0, 1), a bad N:M or rows not a
- * multiple of M, an empty scope, more weights already masked than the
- * target (masks only grow), a failed or non-finite loss; FR_ENOMEM. */
+ * or per tensor when layerwise, n the tensor's size). A sparsity below 1
+ * that rounds to every weight (0.999999 of a scope under a million weights)
+ * is refused rather than obeyed or quietly changed: a model with no weight
+ * left in its scope (or, layer-wise, in one tensor) is disconnected, so the
+ * message says the largest sparsity that keeps one. Errors (nothing is
+ * changed): FR_EINVAL for sparsity outside [0, 1) or one that would leave
+ * no weight, a bad N:M or rows not a multiple of M, an empty scope, more
+ * weights already masked than the target (masks only grow), a failed or
+ * non-finite loss; FR_ENOMEM. */
 int fr_prune(struct fr_params *p, const int *sel, const struct fr_prune_config *c,
              fr_prune_loss_fn loss, void *user);
 
@@ -135,8 +140,8 @@ int fr_prune_lowest(const float *score, int64_t n, int64_t k, float *mask);
 struct fr_sparsity_row {
     char name[128];
     int ndim;
-    int64_t ne[4];  /* innermost first */
-    int64_t n;      /* elements */
+    int64_t ne[4]; /* innermost first */
+    int64_t n;     /* elements */
     int64_t nonzero;
     int64_t masked; /* mask == 0 (0 without a mask) */
     int in_scope;
@@ -145,9 +150,9 @@ struct fr_sparsity_row {
 struct fr_sparsity_table {
     struct fr_sparsity_row *rows;
     int count;
-    int64_t total, total_nonzero;  /* all non-buffer tensors */
-    int64_t scope, scope_nonzero;  /* tensors with in_scope */
-    int64_t scope_masked;          /* mask == 0 in tensors with in_scope (0 without a mask) */
+    int64_t total, total_nonzero; /* all non-buffer tensors */
+    int64_t scope, scope_nonzero; /* tensors with in_scope */
+    int64_t scope_masked;         /* mask == 0 in tensors with in_scope (0 without a mask) */
 };
 
 /* One row per non-buffer tensor of p; in_scope from sel (NULL: the
@@ -180,8 +185,8 @@ int fr_sparsity_table_file(const char *path, const char *include, const char *ex
  * those with w == 0 or |w| < abs_thresh (any output may be NULL). Exact
  * zeros (pruned weights) always count. FR_EINVAL unless rel and abs_thresh
  * are finite and >= 0. */
-int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
-                          double abs_thresh, int64_t *n_scope, int64_t *n_rel, int64_t *n_abs);
+int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel, double abs_thresh,
+                          int64_t *n_scope, int64_t *n_rel, int64_t *n_abs);
 
 /* ---------------- essential sparsity ---------------- */
 

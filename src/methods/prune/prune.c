@@ -60,8 +60,8 @@ int fr_prune_scope(const struct fr_params *p, const char *include, const char *e
         if (in && exclude && exclude[0]) {
             int ex = match_list(exclude, it->name);
             if (ex < 0)
-                return fr_error(FR_EINVAL, "prune: bad exclude pattern '%s' (empty or too long item)",
-                                exclude);
+                return fr_error(
+                    FR_EINVAL, "prune: bad exclude pattern '%s' (empty or too long item)", exclude);
             in = !ex;
         }
         sel[i] = in;
@@ -70,8 +70,8 @@ int fr_prune_scope(const struct fr_params *p, const char *include, const char *e
     if (!any)
         return fr_error(FR_EINVAL, "prune: scope '%s'%s%s%s selects no tensor",
                         include && include[0] ? include : "(prunable weights)",
-                        exclude && exclude[0] ? " minus '" : "", exclude && exclude[0] ? exclude : "",
-                        exclude && exclude[0] ? "'" : "");
+                        exclude && exclude[0] ? " minus '" : "",
+                        exclude && exclude[0] ? exclude : "", exclude && exclude[0] ? "'" : "");
     return 0;
 }
 
@@ -119,7 +119,8 @@ static int check_config(const struct fr_prune_config *c) {
         return fr_error(FR_EINVAL, "prune: unknown method %d", (int)c->method);
     if (c->method == FR_PRUNE_NM) {
         if (c->nm_n < 1 || c->nm_m < c->nm_n || c->nm_m > 64)
-            return fr_error(FR_EINVAL, "prune: N:M %d:%d needs 1 <= N <= M <= 64", c->nm_n, c->nm_m);
+            return fr_error(FR_EINVAL, "prune: N:M %d:%d needs 1 <= N <= M <= 64", c->nm_n,
+                            c->nm_m);
         return 0;
     }
     if (!(c->sparsity >= 0 && c->sparsity < 1))
@@ -173,11 +174,13 @@ static int grasp_scores(struct fr_params *p, const int *sel, double eps, fr_prun
         goto cleanup;
     }
     const double h = eps / norm;
-    for (int64_t j = 0; j < n; j++) p->data[j] = (float)(w0[j] + h * v[j]);
+    for (int64_t j = 0; j < n; j++)
+        p->data[j] = (float)(w0[j] + h * v[j]);
     if ((rc = call_loss(loss, user, p))) goto cleanup;
     memcpy(gp, p->grad, (size_t)n * sizeof *gp);
     memcpy(p->data, w0, (size_t)n * sizeof *w0);
-    for (int64_t j = 0; j < n; j++) p->data[j] = (float)(w0[j] - h * v[j]);
+    for (int64_t j = 0; j < n; j++)
+        p->data[j] = (float)(w0[j] - h * v[j]);
     if ((rc = call_loss(loss, user, p))) goto cleanup;
     for (int i = 0; i < p->count; i++) {
         if (!sel[i]) continue;
@@ -223,9 +226,15 @@ int fr_prune_scores(struct fr_params *p, const int *sel, const struct fr_prune_c
         for (int64_t j = o; j < o + m; j++) {
             float s;
             switch (c->method) {
-            case FR_PRUNE_RANDOM: s = (float)fr_rng_uniform(&rng); break;
-            case FR_PRUNE_SNIP: s = fabsf(w0[j] * p->grad[j]); break;
-            default: s = fabsf(p->data[j]); break;
+            case FR_PRUNE_RANDOM:
+                s = (float)fr_rng_uniform(&rng);
+                break;
+            case FR_PRUNE_SNIP:
+                s = fabsf(w0[j] * p->grad[j]);
+                break;
+            default:
+                s = fabsf(p->data[j]);
+                break;
             }
             score[j] = is_masked(p, j) ? -INFINITY : s;
         }
@@ -262,8 +271,8 @@ static uint32_t key_of(float f) {
 }
 
 int fr_prune_lowest(const float *score, int64_t n, int64_t k, float *mask) {
-    if (k < 0 || k > n) return fr_error(FR_EINVAL, "prune: cannot prune %lld of %lld", (long long)k,
-                                        (long long)n);
+    if (k < 0 || k > n)
+        return fr_error(FR_EINVAL, "prune: cannot prune %lld of %lld", (long long)k, (long long)n);
     if (k == 0) return 0;
     for (int64_t i = 0; i < n; i++)
         if (isnan(score[i])) return fr_error(FR_EINVAL, "prune: NaN score at %lld", (long long)i);
@@ -277,7 +286,8 @@ int fr_prune_lowest(const float *score, int64_t n, int64_t k, float *mask) {
             if ((u & pmask) == prefix) hist[(u >> shift) & 255]++;
         }
         int b = 0;
-        while (r >= hist[b]) r -= hist[b++];
+        while (r >= hist[b])
+            r -= hist[b++];
         prefix |= (uint32_t)b << shift;
         pmask |= 0xFFu << shift;
     }
@@ -292,6 +302,15 @@ int fr_prune_lowest(const float *score, int64_t n, int64_t k, float *mask) {
 
 static int64_t target_count(double sparsity, int64_t n) {
     return (int64_t)llround(sparsity * (double)n);
+}
+
+/* The largest sparsity with 6 decimals whose target count leaves one of n
+ * weights (for the message that refuses one that leaves none). */
+static double keeps_one(int64_t n) {
+    double s = floor(((double)n - 1) / (double)n * 1e6) / 1e6;
+    while (s > 0 && target_count(s, n) >= n)
+        s -= 1e-6;
+    return s > 0 ? s : 0;
 }
 
 /* Global: gathers the scoped scores and masks into contiguous arrays (slab
@@ -312,10 +331,18 @@ static int select_global(struct fr_params *p, const int *sel, const float *score
         int64_t o = p->items[i].offset, n = fr_nelem(p->items[i].t);
         memcpy(s + q, score + o, (size_t)n * sizeof *s);
         memcpy(m + q, p->mask + o, (size_t)n * sizeof *m);
-        for (int64_t j = 0; j < n; j++) pre += m[q + j] == 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            pre += m[q + j] == 0.0f;
         q += n;
     }
     int64_t k = target_count(sparsity, N);
+    if (N > 0 && k >= N) {
+        rc = fr_error(FR_EINVAL,
+                      "prune: sparsity %.9g rounds to all %lld weights of the scope, which would "
+                      "leave none (at most %g keeps one)",
+                      sparsity, (long long)N, keeps_one(N));
+        goto cleanup;
+    }
     if (pre > k) {
         rc = fr_error(FR_EINVAL,
                       "prune: %lld of %lld scoped weights are already pruned, more than the %lld "
@@ -342,10 +369,17 @@ static int select_layerwise(struct fr_params *p, const int *sel, const float *sc
     for (int i = 0; i < p->count; i++) { /* check every tensor before changing any */
         if (!sel[i]) continue;
         int64_t o = p->items[i].offset, n = fr_nelem(p->items[i].t), pre = 0;
-        for (int64_t j = o; j < o + n; j++) pre += p->mask[j] == 0.0f;
+        for (int64_t j = o; j < o + n; j++)
+            pre += p->mask[j] == 0.0f;
+        if (n > 0 && target_count(sparsity, n) >= n)
+            return fr_error(FR_EINVAL,
+                            "prune: sparsity %.9g rounds to all %lld weights of '%s', which would "
+                            "leave none (layer-wise, at most %g keeps one in it)",
+                            sparsity, (long long)n, p->items[i].name, keeps_one(n));
         if (pre > target_count(sparsity, n))
-            return fr_error(FR_EINVAL, "prune: '%s' already has %lld of %lld weights pruned, more "
-                                       "than sparsity %g asks for (masks only grow)",
+            return fr_error(FR_EINVAL,
+                            "prune: '%s' already has %lld of %lld weights pruned, more "
+                            "than sparsity %g asks for (masks only grow)",
                             p->items[i].name, (long long)pre, (long long)n, sparsity);
     }
     for (int i = 0; i < p->count; i++) {
@@ -366,8 +400,9 @@ static int64_t row_len(const struct fr_tensor *t) {
 static int check_nm(const struct fr_params *p, const int *sel, int N, int M) {
     for (int i = 0; i < p->count; i++)
         if (sel[i] && row_len(p->items[i].t) % M != 0)
-            return fr_error(FR_EINVAL, "prune: %d:%d needs rows of a multiple of %d weights but "
-                                       "'%s' has rows of %lld (leave it out of the scope)",
+            return fr_error(FR_EINVAL,
+                            "prune: %d:%d needs rows of a multiple of %d weights but "
+                            "'%s' has rows of %lld (leave it out of the scope)",
                             N, M, M, p->items[i].name, (long long)row_len(p->items[i].t));
     return 0;
 }
@@ -384,7 +419,8 @@ static void apply_nm(struct fr_params *p, const int *sel, int N, int M) {
                 s[a] = p->mask[g + a] == 0.0f ? -INFINITY : fabsf(p->data[g + a]);
             for (int a = 0; a < M; a++) {
                 int rank = 0;
-                for (int b = 0; b < M; b++) rank += s[b] < s[a] || (s[b] == s[a] && b < a);
+                for (int b = 0; b < M; b++)
+                    rank += s[b] < s[a] || (s[b] == s[a] && b < a);
                 if (rank < M - N) p->mask[g + a] = 0.0f;
             }
         }
@@ -397,7 +433,8 @@ int fr_prune(struct fr_params *p, const int *sel, const struct fr_prune_config *
     if (rc) return rc;
     if (!p->allocated) return fr_error(FR_EINVAL, "prune: parameter slab not allocated");
     int any = 0;
-    for (int i = 0; i < p->count; i++) any |= sel[i] && !(p->items[i].flags & FR_PARAM_BUFFER);
+    for (int i = 0; i < p->count; i++)
+        any |= sel[i] && !(p->items[i].flags & FR_PARAM_BUFFER);
     if (!any) return fr_error(FR_EINVAL, "prune: empty scope");
     if (c->method == FR_PRUNE_NM) {
         if ((rc = check_nm(p, sel, c->nm_n, c->nm_m))) return rc;
