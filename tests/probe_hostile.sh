@@ -295,14 +295,10 @@ ok 1 "generate --model $FIX/garbage.st"
 ok 1 "generate --model $FIX/trunc.st"
 ok 1 "generate --model $FIX/trunc.bin"
 ok 1 "generate --model $FIX/nan-lm.st --steps 3"
-known 1 "generate --model $FIX/img.st --steps 3" "!Hugging Face" \
-    "transformer loader: an image classifier is taken for a Hugging Face checkpoint"
-known 1 "generate --model $FIX/noarch.st --steps 3" "!Hugging Face" \
-    "transformer loader: an image checkpoint without arch, the same"
-known 1 "perplexity --model $FIX/img.st --text $TXT" "!Hugging Face" \
-    "transformer loader: the same"
-known 1 "convert --model $FIX/noarch.st --out x.st" "!Hugging Face" \
-    "transformer loader: the same"
+ok 1 "generate --model $FIX/img.st --steps 3" "image-classifier checkpoint"
+ok 1 "generate --model $FIX/noarch.st --steps 3" "not a transformer checkpoint"
+ok 1 "perplexity --model $FIX/img.st --text $TXT" "image-classifier checkpoint"
+ok 1 "convert --model $FIX/noarch.st --out x.st" "not a transformer checkpoint"
 ok 1 "generate --model $LM --tokenizer $FIX/fifo --steps 3"
 ok 1 "generate --model $LM --tokenizer $FIX/garbage.tok --steps 3"
 ok 1 "generate --model $LM --tokenizer $FIX/empty --steps 3"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void plot(struct fr_results *r, const char *dir, const char *label, const char *suffix,
                  const char *title, const char *xl, const char *yl, int logy, int ns,
@@ -200,9 +201,9 @@ int fr_kv_study_run(const struct fr_kv_study_spec *sp, struct fr_results *r) {
     char tp[4200];
     snprintf(tp, sizeof tp, "%s", sp->tokenizer ? sp->tokenizer : "");
     if (!sp->tokenizer) snprintf(tp, sizeof tp, "%s.tok", sp->model);
-    FILE *f = fopen(tp, "rb");
-    if (f) {
-        fclose(f);
+    /* an existing path goes to the loader, which refuses FIFOs and
+     * directories (opening one here could block) */
+    if (access(tp, F_OK) == 0) {
         if ((rc = fr_tokenizer_load(tp, &tok))) goto done;
         if (fr_tokenizer_vocab_size(tok) > m.cfg.vocab_size) {
             rc = fr_error(FR_EINVAL, "%s has %lld tokens but the model only %d", tp,

@@ -143,11 +143,7 @@ static int prune_lm(const struct fr_prune_file_config *c, const struct fr_prune_
     char tp[4096];
     if ((rc = fr_lm_load_trainable(&m, c->model, NULL))) return rc;
     snprintf(tp, sizeof tp, "%s.tok", c->model);
-    FILE *tf = fopen(tp, "rb");
-    if (tf) {
-        fclose(tf);
-        if ((rc = fr_tokenizer_load(tp, &tok))) goto cleanup;
-    }
+    if (access(tp, F_OK) == 0 && (rc = fr_tokenizer_load(tp, &tok))) goto cleanup;
     if ((rc = fr_lm_tokenizer_check(c->model, m.cfg.vocab_size, tok, 0))) goto cleanup;
     if (!(sel = calloc((size_t)m.params.count, sizeof *sel))) {
         rc = fr_error(FR_ENOMEM, "out of memory");

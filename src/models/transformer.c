@@ -820,6 +820,10 @@ int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags) {
         } else if (kind) {
             rc = fr_error(FR_EFORMAT, "%s: a frugal '%s' checkpoint, not a transformer", path,
                           fr_tf_printable(kind, buf));
+        } else if (fr_st_meta(f, "arch")) {
+            rc = fr_error(FR_EFORMAT, "%s is an image-classifier checkpoint (arch %s), not a "
+                          "transformer language model", path,
+                          fr_tf_printable(fr_st_meta(f, "arch"), buf));
         } else {
             rc = fr_tf_load_hf(m, path, f);
         }

@@ -82,7 +82,10 @@ static int read_config(const char *model_path, struct fr_tf_config *c) {
     char *buf = fr_read_file(path, 1 << 24, NULL);
     if (!buf) {
         if (strncmp(fr_last_error(), "cannot open", 11) == 0)
-            return fr_error(FR_EIO, "Hugging Face checkpoint needs %s (not found)", path);
+            return fr_error(FR_EIO,
+                            "%s is not a transformer checkpoint: it has no frugal.model metadata "
+                            "and no config.json beside it (%s)",
+                            model_path, path);
         return strstr(fr_last_error(), "larger than") ? FR_EFORMAT : FR_EIO;
     }
     cJSON *j = cJSON_Parse(buf);
