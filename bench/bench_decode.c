@@ -7,11 +7,11 @@
  * For each batch B and context L the KV cache is filled with L-96 random
  * entries per sequence (decode cost does not depend on their values), then
  * three blocks of 31 decode steps are timed and the fastest block reported
- * (the machine is shared: the minimum is the least disturbed). The bound is B * bandwidth / bytes read per
- * step (every weight matrix incl. the classifier once, plus each sequence's
- * K and V cache). Prefill: one 512-token prompt (or the model's context).
- * usage: bench_decode SHAPE READ_GBS [threads [batch context]]: with batch
- * and context given, only that one decode row is measured (for profiling).
+ * (the machine is shared: the minimum is the least disturbed). The bound is B * bandwidth / bytes
+ * read per step (every weight matrix incl. the classifier once, plus each sequence's K and V
+ * cache). Prefill: one 512-token prompt (or the model's context). usage: bench_decode SHAPE
+ * READ_GBS [threads [batch context]]: with batch and context given, only that one decode row is
+ * measured (for profiling).
  */
 #include "frugal/clock.h"
 #include "frugal/frugal.h"
@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
     }
     struct fr_rng r;
     fr_rng_seed(&r, 3);
-    printf("| shape | batch | context | tok/s | bound tok/s | %% of bound | ms/step |\n|---|---|---|---|---|---|---|\n");
+    printf("| shape | batch | context | tok/s | bound tok/s | %% of bound | ms/step "
+           "|\n|---|---|---|---|---|---|---|\n");
     for (int bi = 0; bi < nb; bi++)
         for (int ci = 0; ci < nc; ci++) {
             int B = batches[bi], L = ctxs[ci] < mc->max_seq ? ctxs[ci] : mc->max_seq;
@@ -83,19 +84,22 @@ int main(int argc, char **argv) {
                         struct fr_kv_head *hd = fr_kv_head_at(&s.kv, b, l, h);
                         fr_rng_fill_normal(&r, hd->k, (int64_t)fill * hs, 0, 1);
                         fr_rng_fill_normal(&r, hd->v, (int64_t)fill * hs, 0, 1);
-                        for (int i = 0; i < fill; i++) hd->pos[i] = i, hd->acc[i] = 0;
+                        for (int i = 0; i < fill; i++)
+                            hd->pos[i] = i, hd->acc[i] = 0;
                         hd->n = hd->seen = fill;
                     }
                 s.pos[b] = fill;
             }
             float *lg = malloc(sizeof(float) * (size_t)V * B);
             int32_t *tok = malloc(sizeof(int32_t) * B);
-            for (int b = 0; b < B; b++) tok[b] = b % V;
+            for (int b = 0; b < B; b++)
+                tok[b] = b % V;
             fr_tf_decode(&s, tok, lg); /* warm-up */
             double dt = 1e30;
             for (int blk = 0; blk < 3; blk++) {
                 double t0 = fr_seconds();
-                for (int i = 0; i < 31; i++) fr_tf_decode(&s, tok, lg);
+                for (int i = 0; i < 31; i++)
+                    fr_tf_decode(&s, tok, lg);
                 double d = (fr_seconds() - t0) / 31;
                 dt = d < dt ? d : dt;
             }
@@ -116,7 +120,8 @@ int main(int argc, char **argv) {
     struct fr_tf_state s;
     fr_tf_state_init(&s, &m, 1, P, P, NULL, 0);
     int32_t *prompt = malloc(sizeof(int32_t) * P);
-    for (int i = 0; i < P; i++) prompt[i] = (int32_t)fr_rng_below(&r, (uint64_t)V);
+    for (int i = 0; i < P; i++)
+        prompt[i] = (int32_t)fr_rng_below(&r, (uint64_t)V);
     float *lg = malloc(sizeof(float) * V);
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
@@ -126,7 +131,8 @@ int main(int argc, char **argv) {
         double dt = fr_seconds() - t0;
         best = dt < best ? dt : best;
     }
-    printf("\nprefill %s: %d tokens in %.3f s = %.0f tok/s (best of 3)\n", shape, P, best, P / best);
+    printf("\nprefill %s: %d tokens in %.3f s = %.0f tok/s (best of 3)\n", shape, P, best,
+           P / best);
     fr_tf_state_free(&s);
     free(prompt);
     free(lg);

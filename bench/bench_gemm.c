@@ -84,10 +84,14 @@ static double sample(run_fn f, const struct shape *s, const float *A, const floa
 int main(int argc, char **argv) {
     int nt = 2, reps = 7, quick = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) nt = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--cpu-time")) g_cpu_time = 1;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            nt = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--cpu-time"))
+            g_cpu_time = 1;
         else {
             fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (7)] [--quick] [--cpu-time]\n",
                     argv[0]);
@@ -121,7 +125,8 @@ int main(int argc, char **argv) {
     int ns = 0;
     int64_t sq[] = {256, 512, 768, 1024, 1536, 2048};
     int nsq = quick ? 3 : 6;
-    for (int i = 0; i < nsq; i++) shapes[ns++] = (struct shape){sq[i], sq[i], sq[i], 0, 0};
+    for (int i = 0; i < nsq; i++)
+        shapes[ns++] = (struct shape){sq[i], sq[i], sq[i], 0, 0};
     shapes[ns++] = (struct shape){1024, 1024, 1024, 0, 1};
     shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 0};
     shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 1};

@@ -17,8 +17,8 @@
  * usage: bench_kv [kv_cap_MB=32] [steps=512] [threads=0]
  */
 #include "frugal/clock.h"
-#include "frugal/methods/kv.h"
 #include "frugal/frugal.h"
+#include "frugal/methods/kv.h"
 #include "frugal/transformer.h"
 
 #include <stdio.h>

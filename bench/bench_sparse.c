@@ -59,7 +59,8 @@ static void run(const struct job *j) {
 /* seconds per call: calls per sample so a sample lasts >= 10 ms */
 static double sample(const struct job *j, int64_t calls) {
     double t0 = now();
-    for (int64_t i = 0; i < calls; i++) run(j);
+    for (int64_t i = 0; i < calls; i++)
+        run(j);
     return (now() - t0) / (double)calls;
 }
 
@@ -67,7 +68,8 @@ static int64_t calibrate(const struct job *j) {
     int64_t calls = 1;
     for (;;) {
         double t0 = now();
-        for (int64_t i = 0; i < calls; i++) run(j);
+        for (int64_t i = 0; i < calls; i++)
+            run(j);
         if (now() - t0 >= 0.01 || calls >= 1 << 20) return calls;
         calls *= 2;
     }
@@ -76,10 +78,14 @@ static int64_t calibrate(const struct job *j) {
 int main(int argc, char **argv) {
     int reps = 5, quick = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) g_threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--cpu-time")) g_cpu_time = 1;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            g_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--cpu-time"))
+            g_cpu_time = 1;
         else {
             fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (5)] [--quick] [--cpu-time]\n",
                     argv[0]);
@@ -94,9 +100,10 @@ int main(int argc, char **argv) {
     static const int64_t batches[] = {1, 8, 64};
     static const double sp[] = {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99};
     const int nshape = quick ? 1 : 3, nsp = (int)(sizeof sp / sizeof sp[0]);
-    printf("threads %d, %s time, median of %d\n\n", fr_threads_get(),
-           g_cpu_time ? "cpu" : "wall", reps);
-    printf("| W (out x in) | batch | sparsity | dense ms | sparse ms | dense/sparse | rule | max rel diff |\n");
+    printf("threads %d, %s time, median of %d\n\n", fr_threads_get(), g_cpu_time ? "cpu" : "wall",
+           reps);
+    printf("| W (out x in) | batch | sparsity | dense ms | sparse ms | dense/sparse | rule | max "
+           "rel diff |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     char summary[64][160];
     int nsum = 0, bad = 0;
@@ -104,7 +111,8 @@ int main(int argc, char **argv) {
         const int64_t R = shapes[s][0], C = shapes[s][1];
         float *W0 = malloc((size_t)(R * C) * sizeof *W0), *W = malloc((size_t)(R * C) * sizeof *W);
         float *X = malloc((size_t)(64 * C) * sizeof *X);
-        float *Yd = malloc((size_t)(64 * R) * sizeof *Yd), *Ys = malloc((size_t)(64 * R) * sizeof *Ys);
+        float *Yd = malloc((size_t)(64 * R) * sizeof *Yd),
+              *Ys = malloc((size_t)(64 * R) * sizeof *Ys);
         float *u = malloc((size_t)(R * C) * sizeof *u);
         if (!W0 || !W || !X || !Yd || !Ys || !u) return 1;
         struct fr_rng rng;
@@ -116,7 +124,8 @@ int main(int argc, char **argv) {
             const int64_t B = batches[bi];
             double cross = -1;
             for (int k = 0; k < nsp; k++) {
-                for (int64_t i = 0; i < R * C; i++) W[i] = u[i] < sp[k] ? 0.0f : W0[i];
+                for (int64_t i = 0; i < R * C; i++)
+                    W[i] = u[i] < sp[k] ? 0.0f : W0[i];
                 struct fr_csr A;
                 if (fr_csr_from_dense(&A, W, R, C, C)) return 1;
                 struct job jd = {0, &A, W, X, Yd, R, C, B}, js = {1, &A, W, X, Ys, R, C, B};
@@ -129,8 +138,10 @@ int main(int argc, char **argv) {
                 qsort(td, (size_t)reps, sizeof *td, cmpd);
                 qsort(ts, (size_t)reps, sizeof *ts, cmpd);
                 double md = td[reps / 2], ms = ts[reps / 2], diff = 0, scale = 0;
-                for (int64_t i = 0; i < B * R; i++) scale = fmax(scale, fabs(Yd[i]));
-                for (int64_t i = 0; i < B * R; i++) diff = fmax(diff, fabs(Yd[i] - Ys[i]));
+                for (int64_t i = 0; i < B * R; i++)
+                    scale = fmax(scale, fabs(Yd[i]));
+                for (int64_t i = 0; i < B * R; i++)
+                    diff = fmax(diff, fabs(Yd[i] - Ys[i]));
                 diff /= scale > 0 ? scale : 1;
                 if (diff > 1e-4) bad = 1;
                 double dens = (double)A.nnz / (double)(R * C);
@@ -152,8 +163,8 @@ int main(int argc, char **argv) {
                              (long long)R, (long long)C, (long long)B, sp[nsp - 1]);
                 else
                     snprintf(summary[nsum++], sizeof summary[0],
-                             "%lldx%lld batch %lld: sparse faster from %.2f sparsity",
-                             (long long)R, (long long)C, (long long)B, cross);
+                             "%lldx%lld batch %lld: sparse faster from %.2f sparsity", (long long)R,
+                             (long long)C, (long long)B, cross);
             }
         }
         free(W0);
@@ -164,7 +175,8 @@ int main(int argc, char **argv) {
         free(u);
     }
     printf("\ncrossover (lowest sparsity from which sparse wins at every higher level):\n");
-    for (int i = 0; i < nsum; i++) printf("  %s\n", summary[i]);
+    for (int i = 0; i < nsum; i++)
+        printf("  %s\n", summary[i]);
     if (bad) fprintf(stderr, "bench_sparse: sparse result differs from dense\n");
     return bad;
 }

@@ -5,9 +5,9 @@
  * least disturbed; the bound should be the machine's, not the noise's),
  * GB/s = 1e9 bytes/s. Prints one line per case and a machine-readable last
  * line "read_gbs N". */
+#include "../src/kernels/vec.h"
 #include "frugal/clock.h"
 #include "frugal/threads.h"
-#include "../src/kernels/vec.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -25,10 +25,13 @@ FR_CLONES static float sum64(int64_t n, const float *x) {
     float acc[64] = {0};
     int64_t i = 0;
     for (; i + 64 <= n; i += 64)
-        for (int j = 0; j < 64; j++) acc[j] += x[i + j];
+        for (int j = 0; j < 64; j++)
+            acc[j] += x[i + j];
     float s = 0;
-    for (int j = 0; j < 64; j++) s += acc[j];
-    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 64; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += x[i];
     return s;
 }
 
@@ -63,7 +66,8 @@ int main(int argc, char **argv) {
     N = (int64_t)1 << 28; /* 1 GiB of floats */
     A = aligned_alloc(64, (size_t)N * 4);
     B = aligned_alloc(64, (size_t)N * 4);
-    for (int64_t i = 0; i < N; i++) A[i] = B[i] = 1.0f;
+    for (int64_t i = 0; i < N; i++)
+        A[i] = B[i] = 1.0f;
     double best_read = 0;
     for (int t = 1; t <= threads; t++) {
         fr_threads_set(t);

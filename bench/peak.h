@@ -25,23 +25,29 @@ static inline double peak_now(void) {
 
 __attribute__((target("avx512f,fma"))) static float peak_avx512_loop(long iters) {
     __m512 a[16], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 16; i++) a[i] = _mm512_set1_ps((float)i);
+    for (int i = 0; i < 16; i++)
+        a[i] = _mm512_set1_ps((float)i);
     for (long n = 0; n < iters; n++)
 #pragma GCC unroll 16
-        for (int i = 0; i < 16; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+        for (int i = 0; i < 16; i++)
+            a[i] = _mm512_fmadd_ps(a[i], x, y);
     __m512 s = a[0];
-    for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, a[i]);
+    for (int i = 1; i < 16; i++)
+        s = _mm512_add_ps(s, a[i]);
     return _mm512_reduce_add_ps(s);
 }
 
 __attribute__((target("avx2,fma"))) static float peak_avx2_loop(long iters) {
     __m256 a[12], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm256_set1_ps((float)i);
     for (long n = 0; n < iters; n++)
 #pragma GCC unroll 12
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm256_fmadd_ps(a[i], x, y);
     __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    for (int i = 1; i < 12; i++)
+        s = _mm256_add_ps(s, a[i]);
     float t[8];
     _mm256_storeu_ps(t, s);
     return t[0] + t[7];
@@ -86,11 +92,13 @@ static inline double peak_gflops_clock(int avx512, int nthreads, int reps, int c
             arg[i].iters = iters;
             pthread_create(&th[i], NULL, peak_thread, &arg[i]);
         }
-        for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
+        for (int i = 0; i < nthreads; i++)
+            pthread_join(th[i], NULL);
         r[k] = flops_per_thread * nthreads / (peak_now() - t0) * 1e-9;
         if (cpu) {
             r[k] = 0;
-            for (int i = 0; i < nthreads; i++) r[k] += flops_per_thread / arg[i].cpu_s * 1e-9;
+            for (int i = 0; i < nthreads; i++)
+                r[k] += flops_per_thread / arg[i].cpu_s * 1e-9;
         }
     }
     qsort(r, (size_t)reps, sizeof r[0], peak_cmp);

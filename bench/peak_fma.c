@@ -14,13 +14,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     __builtin_cpu_init();
-    int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") &&
-                                                          __builtin_cpu_supports("fma");
+    int has512 = __builtin_cpu_supports("avx512f"),
+        has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     printf("| ISA | 1 thread GFLOP/s | %d threads GFLOP/s |\n|---|---|---|\n", nt);
     if (has512)
         printf("| AVX-512 FMA | %.1f | %.1f |\n", peak_gflops(1, 1, 5), peak_gflops(1, nt, 5));
-    if (has2)
-        printf("| AVX2 FMA | %.1f | %.1f |\n", peak_gflops(0, 1, 5), peak_gflops(0, nt, 5));
+    if (has2) printf("| AVX2 FMA | %.1f | %.1f |\n", peak_gflops(0, 1, 5), peak_gflops(0, nt, 5));
     if (!has512 && !has2) printf("(no FMA unit detected)\n");
     return 0;
 }

@@ -23,8 +23,8 @@
  */
 #include "check.h"
 #include "frugal/data.h"
-#include "frugal/models.h"
 #include "frugal/experiments/tasks.h"
+#include "frugal/models.h"
 #include "frugal/train.h"
 
 #include <stdlib.h>
@@ -106,7 +106,8 @@ static double downstream(const struct fr_model *pre, const struct fr_dataset *tr
         fc.step_user = &pr;
     }
     struct fr_fit_result res;
-    if (fr_fit_classifier(m, train, NULL, NULL, &fc, &res) || fr_evaluate(m, test, NULL, NULL, 0, &acc, NULL))
+    if (fr_fit_classifier(m, train, NULL, NULL, &fc, &res) ||
+        fr_evaluate(m, test, NULL, NULL, 0, &acc, NULL))
         acc = NAN;
     else
         printf("%-34s %s  test acc %.4f  (%lld steps, %.0f s)\n", what, pre ? "mim " : "rand", acc,
@@ -153,7 +154,8 @@ int main(void) {
     rc = m ? fr_fit_classifier(m, &pre.train, NULL, NULL, &fc, &res) : FR_EINVAL;
     CHECK(rc == 0, "mim pretraining: %s", fr_last_error());
     if (rc) goto done;
-    printf("mim pretrain: ratio %.2f, %lld images, %d epochs, %lld steps, %.1f s (%.1f s/epoch), loss %.4f -> "
+    printf("mim pretrain: ratio %.2f, %lld images, %d epochs, %lld steps, %.1f s (%.1f s/epoch), "
+           "loss %.4f -> "
            "%.4f\n",
            ratio, (long long)pre.train.n, mim_epochs, (long long)res.steps, res.seconds,
            res.seconds / mim_epochs, u.first, res.last_loss);

@@ -6,8 +6,8 @@
  * thresholds refused; and on the zoo's vit, the default scope is the one
  * fr_prune_scope and the sparsity table use. */
 #include "check.h"
-#include "frugal/models.h"
 #include "frugal/methods/prune.h"
+#include "frugal/models.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@
 
 /* max 2.0: below 2e-3 (rel 1e-3): 0.0019, 5e-4, 0, 1e-4 -> 4; below 1e-3:
  * 5e-4, 0, 1e-4 -> 3; below 2e-2 (rel 1e-2): the 4 and 0.0021, 0.015 -> 6 */
-static const float A[10] = {2.0f, -1.0f, 0.0019f, -0.0021f, 5e-4f, 0.0f, 0.015f, -0.03f, 0.5f, 1e-4f};
+static const float A[10] = {2.0f, -1.0f,  0.0019f, -0.0021f, 5e-4f,
+                            0.0f, 0.015f, -0.03f,  0.5f,     1e-4f};
 /* max 0.1: below 1e-4: -5e-5 -> 1; below 1e-3: -5e-5, 2e-4, 9e-4 -> 3 */
 static const float B[4] = {0.1f, -5e-5f, 2e-4f, 9e-4f};
 
@@ -24,8 +25,8 @@ static int build(struct fr_params *p) {
     struct fr_tensor *a = fr_params_add(p, "a.weight", 2, (int64_t[]){5, 2}, FR_PARAM_PRUNABLE);
     struct fr_tensor *c = fr_params_add(p, "c.bias", 1, (int64_t[]){3}, FR_PARAM_NO_DECAY);
     struct fr_tensor *b = fr_params_add(p, "b.weight", 1, (int64_t[]){4}, FR_PARAM_PRUNABLE);
-    struct fr_tensor *u = fr_params_add(p, "bn.running_mean", 1, (int64_t[]){6},
-                                        FR_PARAM_BUFFER | FR_PARAM_PRUNABLE);
+    struct fr_tensor *u =
+        fr_params_add(p, "bn.running_mean", 1, (int64_t[]){6}, FR_PARAM_BUFFER | FR_PARAM_PRUNABLE);
     if (!a || !b || !c || !u || fr_params_alloc(p)) return -1;
     memcpy(a->data, A, sizeof A);
     memcpy(b->data, B, sizeof B);
@@ -85,7 +86,8 @@ int main(void) {
               "vit scope %lld / sel %lld / table %lld", (long long)ns, (long long)ns2,
               (long long)t.scope);
         for (int i = 0; i < m->params.count; i++)
-            if (strstr(m->params.items[i].name, "mim_head") || strstr(m->params.items[i].name, "head."))
+            if (strstr(m->params.items[i].name, "mim_head") ||
+                strstr(m->params.items[i].name, "head."))
                 CHECK(!s[i], "%s is in the default scope", m->params.items[i].name);
         /* a uniform init has about rel of its weights below rel * max */
         CHECK(nr > 0 && nr < ns / 20, "vit init: %lld of %lld below 1e-2 * max", (long long)nr,

@@ -82,7 +82,7 @@ static void test_usage_errors(void) {
     expect_error("bogus", 2);
     expect_error("help bogus", 2);
     expect_error("train --bogus 1", 2);
-    expect_error("generate", 2);                                 /* --model missing */
+    expect_error("generate", 2); /* --model missing */
     expect_error("generate --model /nonexistent/m.bin", 1);
     expect_error("generate --model data/stories260K.bin --top-p 2", 2);
     expect_error("generate --model data/stories260K.bin --kv bogus", 2);
@@ -174,15 +174,16 @@ static void test_help(void) {
     expect_help("version", NULL);
     expect_help("info", NULL);
     /* the language-model, pruning and KV commands */
-    static const char *const trainlm[] = {"data", "tokenizer", "arch", "layers", "heads",
-                                          "kv-heads", "dim", "block", "batch", "iters", "lr",
-                                          "min-lr", "dropout", "threads", "seed", "out", NULL};
-    static const char *const gen[] = {"model", "tokenizer", "prompt", "steps", "temperature",
-                                      "top-p", "top-k", "seed", "kv", "heavy", "recent", NULL};
+    static const char *const trainlm[] = {
+        "data",  "tokenizer", "arch",   "layers",  "heads",   "kv-heads", "dim", "block", "batch",
+        "iters", "lr",        "min-lr", "dropout", "threads", "seed",     "out", NULL};
+    static const char *const gen[] = {"model",       "tokenizer", "prompt", "steps",
+                                      "temperature", "top-p",     "top-k",  "seed",
+                                      "kv",          "heavy",     "recent", NULL};
     static const char *const ppl[] = {"model", "text", "tokenizer", "block", NULL};
     static const char *const conv[] = {"model", "out", "dtype", NULL};
-    static const char *const prune[] = {"model", "out", "method", "sparsity", "layerwise", "scope",
-                                        NULL};
+    static const char *const prune[] = {"model",     "out",   "method", "sparsity",
+                                        "layerwise", "scope", NULL};
     expect_help("train-lm", trainlm);
     expect_help("generate", gen);
     expect_help("perplexity", ppl);
@@ -194,10 +195,9 @@ static void test_help(void) {
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
-    static const char *const cmds[] = {"train",    "eval",       "info",    "report",
-                                       "demo",     "repro",      "version", "train-lm",
-                                       "generate", "perplexity", "convert", "prune",
-                                       "sparsity", "kv-eval"};
+    static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
+                                       "repro",   "version", "train-lm", "generate", "perplexity",
+                                       "convert", "prune",   "sparsity", "kv-eval"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);
@@ -216,9 +216,10 @@ static void test_help(void) {
 static void test_success_exit(void) {
     int rc = run("generate --model data/stories260K.bin --ids --steps 5 --temperature 0");
     int n = 0;
-    for (char *p = strtok(g_out, " \n"); p; p = strtok(NULL, " \n")) n++;
-    CHECK(rc == 0 && n == 5 && g_err[0] == '\0', "generate --ids: exit %d, %d ids, stderr [%s]",
-          rc, n, g_err);
+    for (char *p = strtok(g_out, " \n"); p; p = strtok(NULL, " \n"))
+        n++;
+    CHECK(rc == 0 && n == 5 && g_err[0] == '\0', "generate --ids: exit %d, %d ids, stderr [%s]", rc,
+          n, g_err);
     rc = run("perplexity --model data/shakespeare-char.safetensors --text data/tinyshakespeare.txt "
              "--limit 300");
     CHECK(rc == 0 && strstr(g_out, "perplexity "), "perplexity: exit %d [%s]", rc, g_err);

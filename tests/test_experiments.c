@@ -101,7 +101,8 @@ static void check_schema(const struct fr_experiment *e, const char *dir) {
     const cJSON *tables = cJSON_GetObjectItem(j, "tables");
     CHECK(tables == NULL || cJSON_IsObject(tables), "%s: tables is an object", e->name);
     cJSON_ArrayForEach(it, tables) {
-        const cJSON *cols = cJSON_GetObjectItem(it, "columns"), *rows = cJSON_GetObjectItem(it, "rows");
+        const cJSON *cols = cJSON_GetObjectItem(it, "columns"),
+                    *rows = cJSON_GetObjectItem(it, "rows");
         int ok = cJSON_IsArray(cols) && cJSON_IsArray(rows), ncol = cJSON_GetArraySize(cols);
         const cJSON *row, *v;
         cJSON_ArrayForEach(v, cols) ok &= cJSON_IsString(v);
@@ -119,7 +120,8 @@ static void check_schema(const struct fr_experiment *e, const char *dir) {
     CHECK(plots == NULL || cJSON_IsArray(plots), "%s: plots is a list", e->name);
     cJSON_ArrayForEach(it, plots) {
         char pp[1200];
-        snprintf(pp, sizeof pp, "%s/%s/%s", dir, e->name, cJSON_IsString(it) ? it->valuestring : "");
+        snprintf(pp, sizeof pp, "%s/%s/%s", dir, e->name,
+                 cJSON_IsString(it) ? it->valuestring : "");
         char *svg = cJSON_IsString(it) ? slurp(pp) : NULL;
         CHECK(svg && strstr(svg, "<svg"), "%s: plot %s exists and is SVG", e->name, pp);
         free(svg);

@@ -24,8 +24,7 @@ static void h2o_on_stories(void) {
     }
     enum { NW = 6, L = 256, P = 192 };
     int32_t *ids = malloc(sizeof(int32_t) * NW * L);
-    CHECK(fr_kv_eval_self_text(&m, NW, L, 1, 1.0f, 1, ids) == 0, "self text: %s",
-          fr_last_error());
+    CHECK(fr_kv_eval_self_text(&m, NW, L, 1, 1.0f, 1, ids) == 0, "self text: %s", fr_last_error());
     static const char *const pols[3] = {"h2o", "local", "h2o-anti"};
     static const double buds[1] = {0.2};
     struct fr_kv_eval_opts o = {"stories260K", pols, 3, buds, 1, L, P, NULL, NULL};
@@ -39,11 +38,11 @@ static void h2o_on_stories(void) {
         CHECK(fr_verdict_of(&d, 0) == FR_VERDICT_A, "H2O beats local: %g [%g, %g]", d.mean, d.lo,
               d.hi);
         fr_interval_diff_t95(h, fr_kv_study_windows(&st, 2, 0), NW, &d);
-        CHECK(fr_verdict_of(&d, 0) == FR_VERDICT_A, "H2O beats h2o-anti: %g [%g, %g]", d.mean,
-              d.lo, d.hi);
+        CHECK(fr_verdict_of(&d, 0) == FR_VERDICT_A, "H2O beats h2o-anti: %g [%g, %g]", d.mean, d.lo,
+              d.hi);
         fr_interval_diff_t95(h, fr_kv_study_windows(&st, -1, 0), NW, &d);
-        CHECK(fr_verdict_of(&d, 0) == FR_VERDICT_B, "the full cache beats H2O: %g [%g, %g]",
-              d.mean, d.lo, d.hi);
+        CHECK(fr_verdict_of(&d, 0) == FR_VERDICT_B, "the full cache beats H2O: %g [%g, %g]", d.mean,
+              d.lo, d.hi);
         fr_kv_study_free(&st);
     }
     free(ids);

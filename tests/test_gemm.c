@@ -25,12 +25,16 @@ static int one(enum fr_isa isa, int ta, int tb, int64_t M, int64_t N, int64_t K,
     int64_t ra = ta ? K : M, rb = tb ? N : K; /* stored rows */
     float *A = randv(ra * lda), *B = randv(rb * ldb), *C = randv(M * ldc);
     float *R = malloc((size_t)(M * ldc) * sizeof(float));
-    float *Aa = malloc((size_t)(ra * lda) * sizeof(float)), *Ba = malloc((size_t)(rb * ldb) * sizeof(float));
+    float *Aa = malloc((size_t)(ra * lda) * sizeof(float)),
+          *Ba = malloc((size_t)(rb * ldb) * sizeof(float));
     float *Bd = malloc((size_t)(M * ldc) * sizeof(float));
-    for (int64_t i = 0; i < ra * lda; i++) Aa[i] = fabsf(A[i]);
-    for (int64_t i = 0; i < rb * ldb; i++) Ba[i] = fabsf(B[i]);
+    for (int64_t i = 0; i < ra * lda; i++)
+        Aa[i] = fabsf(A[i]);
+    for (int64_t i = 0; i < rb * ldb; i++)
+        Ba[i] = fabsf(B[i]);
     if (beta == 0)
-        for (int64_t i = 0; i < M * ldc; i++) C[i] = NAN; /* must not leak into the result */
+        for (int64_t i = 0; i < M * ldc; i++)
+            C[i] = NAN; /* must not leak into the result */
     memcpy(R, C, (size_t)(M * ldc) * sizeof(float));
     fr_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     /* error bound per element: |alpha| (|A||B|)_ij + |beta C_ij|, times K eps */
@@ -71,9 +75,9 @@ int main(void) {
      * small-M paths (M <= 8), K past kc (256), M past mc (120/144),
      * N past a 256-wide thread unit */
     static const int64_t sz[][3] = {
-        {1, 1, 1},     {1, 7, 3},      {2, 3, 5},      {5, 17, 13},    {6, 64, 1},
-        {7, 65, 31},   {1, 300, 211},  {8, 130, 77},   {3, 129, 400},  {9, 63, 64},
-        {13, 129, 257}, {31, 97, 300}, {64, 64, 64},   {97, 1, 50},    {127, 255, 263},
+        {1, 1, 1},      {1, 7, 3},      {2, 3, 5},       {5, 17, 13},   {6, 64, 1},
+        {7, 65, 31},    {1, 300, 211},  {8, 130, 77},    {3, 129, 400}, {9, 63, 64},
+        {13, 129, 257}, {31, 97, 300},  {64, 64, 64},    {97, 1, 50},   {127, 255, 263},
         {257, 300, 17}, {300, 37, 259}, {150, 293, 130}, {16, 4200, 9},
     };
     static const float ab[][2] = {{1, 0}, {0.5f, 0}, {1.5f, -0.75f}, {1, 1}, {-2, 0.25f}};
@@ -113,7 +117,8 @@ int main(void) {
         fr_gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N);
         fr_gemm_ref(0, 0, M, N, K, 1, A, K, B, N, 0, R, N);
         double d = 0;
-        for (int64_t i = 0; i < M * N; i++) d = fmax(d, fabs((double)C[i] - R[i]));
+        for (int64_t i = 0; i < M * N; i++)
+            d = fmax(d, fabs((double)C[i] - R[i]));
         CHECK(d < 1e-4, "fr_gemm vs ref: %g", d);
         free(A), free(B), free(C), free(R);
     }

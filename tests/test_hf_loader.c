@@ -63,7 +63,8 @@ static void check_model(const char *dir) {
     }
     CHECK(rows == nt, "%s: %s has %d rows of logits for %d tokens", dir, ref, rows, nt);
     CHECK(short_row < 0, "%s: %s row %d has fewer than %d logits", dir, ref, short_row, V);
-    CHECK(worst <= 1.0, "%s: logits vs PyTorch reference (worst ratio to 1e-4 rel: %.3g)", dir, worst);
+    CHECK(worst <= 1.0, "%s: logits vs PyTorch reference (worst ratio to 1e-4 rel: %.3g)", dir,
+          worst);
     fclose(f);
     free(lg);
     fr_tf_state_free(&s);

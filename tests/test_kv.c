@@ -281,15 +281,15 @@ static void test_engine(const struct fr_tf_model *m, const char *name) {
 static void test_windows(const struct fr_tf_model *m) {
     enum { NW = 3, L = 48, P = 36 };
     int32_t ids[NW * L];
-    for (int i = 0; i < NW * L; i++) ids[i] = (i * 7 + i / 5) % m->cfg.vocab_size;
+    for (int i = 0; i < NW * L; i++)
+        ids[i] = (i * 7 + i / 5) % m->cfg.vocab_size;
     double wn[NW];
     struct fr_kv_eval_run r = {.window_nll = wn};
     struct fr_kv_config kc;
     fr_kv_eval_budget(&fr_kv_policy_h2o, 0.2, L, &kc);
     CHECK(fr_kv_eval_stream(m, ids, NW, L, P, &kc, NULL, NULL, &r) == 0, "stream: %s",
           fr_last_error());
-    CHECK(r.window_nll == wn && fabs((wn[0] + wn[1] + wn[2]) / 3 - r.nll) < 1e-12 &&
-              wn[0] != wn[1],
+    CHECK(r.window_nll == wn && fabs((wn[0] + wn[1] + wn[2]) / 3 - r.nll) < 1e-12 && wn[0] != wn[1],
           "window NLLs average to the run's NLL (%g %g %g vs %g)", wn[0], wn[1], wn[2], r.nll);
     CHECK(r.evicted > 0, "a prompt of 36 under a budget of 10 evicts (%g)", r.evicted);
     static const char *const pols[2] = {"h2o", "h2o-anti"};
@@ -298,7 +298,8 @@ static void test_windows(const struct fr_tf_model *m) {
     struct fr_kv_study st;
     CHECK(fr_kv_eval_model(m, ids, NW, &o, &st) == 0, "study: %s", fr_last_error());
     const double *h = fr_kv_study_windows(&st, 0, 0), *full = fr_kv_study_windows(&st, -1, 0);
-    CHECK(st.nwin == NW && fabs((h[0] + h[1] + h[2]) / 3 - fr_kv_study_at(&st, 0, 0)->nll) < 1e-12 &&
+    CHECK(st.nwin == NW &&
+              fabs((h[0] + h[1] + h[2]) / 3 - fr_kv_study_at(&st, 0, 0)->nll) < 1e-12 &&
               fabs((full[0] + full[1] + full[2]) / 3 - st.full.nll) < 1e-12,
           "study windows match the runs");
     fr_kv_study_free(&st);
@@ -347,7 +348,8 @@ int main(void) {
     CHECK(fr_kv_policy_register(my) == 0, "register a new policy: %s", fr_last_error());
     CHECK(fr_kv_policy_find("window2") == my, "registered policy found by name");
     int listed = 0;
-    for (const char *const *n = fr_kv_policy_names(); *n; n++) listed += !strcmp(*n, "window2");
+    for (const char *const *n = fr_kv_policy_names(); *n; n++)
+        listed += !strcmp(*n, "window2");
     CHECK(listed == 1, "registered policy listed once");
     CHECK(fr_kv_policy_register(my) != 0 && strstr(fr_last_error(), "already"),
           "same name twice refused");

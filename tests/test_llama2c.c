@@ -114,7 +114,8 @@ int main(void) {
     double w2 = 0;
     for (int t = 0; t < nt; t++) {
         fr_tf_prefill(&s, 0, tok + t, 1, lg1, 0);
-        for (int i = 0; i < V; i++) w2 = fmax(w2, fabs(lg1[i] - lg[(size_t)t * V + i]));
+        for (int i = 0; i < V; i++)
+            w2 = fmax(w2, fabs(lg1[i] - lg[(size_t)t * V + i]));
     }
     CHECK(w2 < 1e-4, "one-pass vs token-by-token prefill differ by %g", w2);
     fr_tf_state_free(&s);
@@ -143,7 +144,8 @@ int main(void) {
     struct fr_tf_state bs;
     fr_tf_state_init(&bs, &m, 3, 128, 8, NULL, 0);
     float *lb = malloc(sizeof(float) * 3 * V);
-    for (int b = 0; b < 3; b++) fr_tf_prefill(&bs, b, tok + b, 4 + b, lb, 0);
+    for (int b = 0; b < 3; b++)
+        fr_tf_prefill(&bs, b, tok + b, 4 + b, lb, 0);
     int32_t in[3] = {5, 77, 300};
     fr_tf_decode(&bs, in, lb);
     double w3 = 0;
@@ -152,12 +154,14 @@ int main(void) {
         fr_tf_state_init(&one, &m, 1, 128, 8, NULL, 0);
         fr_tf_prefill(&one, 0, tok + b, 4 + b, lg1, 0);
         fr_tf_decode(&one, &in[b], lg1);
-        for (int i = 0; i < V; i++) w3 = fmax(w3, fabs(lg1[i] - lb[(size_t)b * V + i]));
+        for (int i = 0; i < V; i++)
+            w3 = fmax(w3, fabs(lg1[i] - lb[(size_t)b * V + i]));
         fr_tf_state_free(&one);
     }
     CHECK(w3 < 1e-4, "batched vs single decode differ by %g", w3);
     int32_t badtok = 9999;
-    CHECK(fr_tf_decode(&bs, (int32_t[]){1, badtok, 2}, lb) != 0, "out-of-vocabulary token rejected");
+    CHECK(fr_tf_decode(&bs, (int32_t[]){1, badtok, 2}, lb) != 0,
+          "out-of-vocabulary token rejected");
     fr_tf_state_free(&bs);
 
     /* 5. sampling: temperature/top-k/top-p stay in the allowed set, seeded */
@@ -275,8 +279,7 @@ int main(void) {
           fr_last_error());
     write_bad(tiny, buf, 10);
     CHECK(fr_tf_load(&bad, tiny) != 0, "10-byte file rejected");
-    CHECK(fr_tf_load(&bad, "/nonexistent/model.bin") != 0 &&
-              strstr(fr_last_error(), "cannot open"),
+    CHECK(fr_tf_load(&bad, "/nonexistent/model.bin") != 0 && strstr(fr_last_error(), "cannot open"),
           "missing file: %s", fr_last_error());
     free(buf);
     free(b2);

@@ -121,7 +121,8 @@ int main(void) {
     b.stop_after = 0;
     b.resume = 1;
     b.ckpt_every = 40;
-    CHECK(fr_lm_train(&b, &r) == 0 && r.iters_done == 40, "run B resumes to 40: %s", fr_last_error());
+    CHECK(fr_lm_train(&b, &r) == 0 && r.iters_done == 40, "run B resumes to 40: %s",
+          fr_last_error());
     fr_lm_result_free(&r);
     struct fr_st_file *fa, *fb;
     CHECK(fr_st_open(a.ckpt, &fa) == 0 && fr_st_open(b.ckpt, &fb) == 0, "both checkpoints");

@@ -51,7 +51,8 @@ static int one_error_line(void) {
     size_t n = fread(b, 1, sizeof b - 1, f);
     fclose(f);
     int lines = 0;
-    for (size_t i = 0; i < n; i++) lines += b[i] == '\n';
+    for (size_t i = 0; i < n; i++)
+        lines += b[i] == '\n';
     return lines == 1 && strncmp(b, "frugal", 6) == 0;
 }
 
@@ -72,10 +73,10 @@ static void tiny(struct fr_lm_config *c) {
 
 /* 1 if a parameter name is an attention or MLP matrix of the body. */
 static int body_matrix(const char *nm) {
-    static const char *const pats[] = {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
-                                       "mlp.c_proj.weight",  "q_proj.weight",      "k_proj.weight",
-                                       "v_proj.weight",      "o_proj.weight",      "gate_proj.weight",
-                                       "up_proj.weight",     "down_proj.weight"};
+    static const char *const pats[] = {
+        "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight",
+        "q_proj.weight",      "k_proj.weight",      "v_proj.weight",   "o_proj.weight",
+        "gate_proj.weight",   "up_proj.weight",     "down_proj.weight"};
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++)
         if (strstr(nm, pats[i])) return 1;
     return 0;
@@ -102,7 +103,8 @@ static int64_t count_masked(const struct fr_params *p, int64_t *scope_n, int64_t
     for (int i = 0; i < p->count; i++) {
         const struct fr_param *it = &p->items[i];
         int64_t n = fr_nelem(it->t), k = 0;
-        for (int64_t j = 0; j < n; j++) k += p->mask && p->mask[it->offset + j] == 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            k += p->mask && p->mask[it->offset + j] == 0.0f;
         if (it->flags & FR_PARAM_PRUNABLE) {
             z += k;
             *scope_n += n;
@@ -155,8 +157,13 @@ int main(void) {
 
     /* the scope of both architectures */
     struct fr_tf_model m;
-    struct fr_tf_config lc = {.arch = FR_TF_LLAMA, .dim = 32, .n_layers = 2, .n_heads = 4,
-                              .n_kv_heads = 2, .vocab_size = 50, .max_seq = 16};
+    struct fr_tf_config lc = {.arch = FR_TF_LLAMA,
+                              .dim = 32,
+                              .n_layers = 2,
+                              .n_heads = 4,
+                              .n_kv_heads = 2,
+                              .vocab_size = 50,
+                              .max_seq = 16};
     CHECK(fr_tf_init(&m, &lc, 1) == 0, "llama init: %s", fr_last_error());
     check_scope(&m, "llama");
     fr_tf_free(&m);
@@ -178,9 +185,10 @@ int main(void) {
     check_scope(&m, "gpt2 checkpoint");
     CHECK(fr_lm_prune(&m, 0.37, 0) == 0, "global prune: %s", fr_last_error());
     int64_t sn, other, z = count_masked(&m.params, &sn, &other);
-    CHECK(z == llround(0.37 * (double)sn) && other == 0, "global: %lld masked of %lld (want %lld), "
-          "%lld outside the scope", (long long)z, (long long)sn,
-          (long long)llround(0.37 * (double)sn), (long long)other);
+    CHECK(z == llround(0.37 * (double)sn) && other == 0,
+          "global: %lld masked of %lld (want %lld), "
+          "%lld outside the scope",
+          (long long)z, (long long)sn, (long long)llround(0.37 * (double)sn), (long long)other);
     float *mask_global = malloc((size_t)m.params.n * sizeof *mask_global);
     memcpy(mask_global, m.params.mask, (size_t)m.params.n * sizeof *mask_global);
     /* bad sparsities leave the mask as it was */
@@ -199,7 +207,8 @@ int main(void) {
         const struct fr_param *it = &m.params.items[i];
         if (!(it->flags & FR_PARAM_PRUNABLE)) continue;
         int64_t n = fr_nelem(it->t), k = 0;
-        for (int64_t j = 0; j < n; j++) k += m.params.mask[it->offset + j] == 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            k += m.params.mask[it->offset + j] == 0.0f;
         exact &= k == llround(0.6 * (double)n);
     }
     CHECK(exact, "layer-wise: exactly round(0.6 n) masked in every matrix");
@@ -219,8 +228,7 @@ int main(void) {
     CHECK(fr_lm_train(&c, &r) == 0, "pruned fine-tune: %s", fr_last_error());
     CHECK(isfinite(r.init_val_loss) && isfinite(r.full_val_loss), "losses %.3f -> %.3f",
           r.init_val_loss, r.full_val_loss);
-    CHECK(fabs(r.scope_sparsity - 0.37) < 1e-3, "scope sparsity at the end %.4f",
-          r.scope_sparsity);
+    CHECK(fabs(r.scope_sparsity - 0.37) < 1e-3, "scope sparsity at the end %.4f", r.scope_sparsity);
     fr_lm_result_free(&r);
 
     CHECK(fr_lm_load_trainable(&m, g_pruned, &has_mask) == 0 && has_mask,
@@ -249,10 +257,11 @@ int main(void) {
     struct fr_tf_model inf;
     CHECK(fr_tf_load(&inf, g_pruned) == 0, "inference load: %s", fr_last_error());
     int32_t ids[33];
-    for (int i = 0; i < 33; i++) ids[i] = (i * 7) % 40;
+    for (int i = 0; i < 33; i++)
+        ids[i] = (i * 7) % 40;
     double a = 0, b = 0;
-    CHECK(fr_lm_nll(&inf, ids, 33, 32, &a, NULL) == 0 && fr_lm_nll(&m, ids, 33, 32, &b, NULL) == 0 &&
-              fabs(a - b) < 1e-4,
+    CHECK(fr_lm_nll(&inf, ids, 33, 32, &a, NULL) == 0 &&
+              fr_lm_nll(&m, ids, 33, 32, &b, NULL) == 0 && fabs(a - b) < 1e-4,
           "inference and slab models agree: %.6f vs %.6f", a, b);
     fr_tf_free(&inf);
 
@@ -279,9 +288,10 @@ int main(void) {
         struct fr_tf_model p;
         if (fr_lm_load_trainable(&p, g_cli_out, &has_mask) == 0) {
             int64_t pn, po, pz = count_masked(&p.params, &pn, &po);
-            CHECK(has_mask && memcmp(mask_global, p.params.mask,
-                                     (size_t)p.params.n * sizeof *mask_global) == 0 && po == 0 &&
-                      pz == llround(0.37 * (double)pn),
+            CHECK(has_mask &&
+                      memcmp(mask_global, p.params.mask,
+                             (size_t)p.params.n * sizeof *mask_global) == 0 &&
+                      po == 0 && pz == llround(0.37 * (double)pn),
                   "CLI prune: the same mask as fr_lm_prune (%lld of %lld)", (long long)pz,
                   (long long)pn);
             fr_tf_free(&p);

@@ -4,9 +4,9 @@
 #include "check.h"
 
 #include "frugal/methods/lottery.h"
-#include "frugal/models.h"
 #include "frugal/methods/prune.h"
 #include "frugal/methods/soup.h"
+#include "frugal/models.h"
 #include "frugal/train.h"
 
 #include <stdlib.h>
@@ -43,7 +43,8 @@ static int64_t scoped_masked(const struct fr_params *p, const int *sel, int64_t 
     for (int i = 0; i < p->count; i++) {
         if (!sel[i]) continue;
         int64_t o = p->items[i].offset, k = fr_nelem(p->items[i].t);
-        for (int64_t j = o; j < o + k; j++) z += p->mask && p->mask[j] == 0.0f;
+        for (int64_t j = o; j < o + k; j++)
+            z += p->mask && p->mask[j] == 0.0f;
         *n += k;
     }
     return z;
@@ -95,7 +96,8 @@ static void test_imp(void) {
     w.pre = malloc((size_t)w.n * sizeof(float));
     w.prev_mask = malloc((size_t)w.n * sizeof(float));
     memcpy(w.pre, m->params.data, (size_t)w.n * sizeof(float));
-    for (int64_t j = 0; j < w.n; j++) w.prev_mask[j] = 1.0f;
+    for (int64_t j = 0; j < w.n; j++)
+        w.prev_mask[j] = 1.0f;
     struct fr_imp_config c;
     fr_imp_config_defaults(&c);
     c.sparsity = 0.7;
@@ -111,8 +113,8 @@ static void test_imp(void) {
     int64_t n, z = scoped_masked(&m->params, sel, &n);
     CHECK(z == llround(0.7 * (double)n), "imp: %lld of %lld pruned", (long long)z, (long long)n);
     CHECK(res.rounds == 3 && w.rounds == 3 && res.steps == 12,
-          "imp: 3 rounds (0.3, 0.51, 0.7: 0.657 is too close below 0.7), 12 steps (got %d, %lld)", res.rounds,
-          (long long)res.steps);
+          "imp: 3 rounds (0.3, 0.51, 0.7: 0.657 is too close below 0.7), 12 steps (got %d, %lld)",
+          res.rounds, (long long)res.steps);
     CHECK(w.nested, "imp: masks of the rounds are nested");
     CHECK(w.rewound, "imp: every unpruned value rewound to its pretrained value, pruned are 0");
     free(w.pre);
@@ -137,22 +139,27 @@ static void test_merge(void) {
     p.data[ob] = p.data[ob + 1] = 0.01f;
     /* weak mask 1 prunes 0-3, weak mask 2 prunes 2-5: only 2 and 3 die in both */
     float *masks = malloc(2 * (size_t)N * sizeof *masks);
-    for (int64_t i = 0; i < 2 * N; i++) masks[i] = 1.0f;
-    for (int j = 0; j < 4; j++) masks[j] = 0.0f, masks[N + 2 + j] = 0.0f;
+    for (int64_t i = 0; i < 2 * N; i++)
+        masks[i] = 1.0f;
+    for (int j = 0; j < 4; j++)
+        masks[j] = 0.0f, masks[N + 2 + j] = 0.0f;
     double uk = 0;
     CHECK(fr_isp_merge(&p, sel, masks, 2, 0.5, &uk) == 0, "merge: %s", fr_last_error());
     const float want[8] = {1, 1, 0, 0, 1, 1, 0, 0}; /* 2, 3 by the union; 6, 7 by magnitude */
     int ok = 1;
-    for (int j = 0; j < 8; j++) ok &= p.mask[j] == want[j] && (want[j] != 0.0f || p.data[j] == 0.0f);
+    for (int j = 0; j < 8; j++)
+        ok &= p.mask[j] == want[j] && (want[j] != 0.0f || p.data[j] == 0.0f);
     CHECK(ok, "merge: the union kills only weights every weak mask prunes (big 2, 3), then the "
               "lowest |w| (6, 7) to exactly 50%%");
     CHECK(uk == 0.75, "union keeps 6 of 8 (%g)", uk);
     CHECK(p.mask[ob] == 1.0f && p.mask[ob + 1] == 1.0f && p.data[ob] == 0.01f,
           "out of scope untouched");
     /* a union that already prunes more than the target */
-    for (int64_t j = 0; j < N; j++) p.mask[j] = 1.0f;
+    for (int64_t j = 0; j < N; j++)
+        p.mask[j] = 1.0f;
     memcpy(p.data, w, sizeof w);
-    for (int j = 0; j < 6; j++) masks[j] = masks[N + j] = 0.0f;
+    for (int j = 0; j < 6; j++)
+        masks[j] = masks[N + j] = 0.0f;
     CHECK(fr_isp_merge(&p, sel, masks, 2, 0.5, NULL) == FR_EINVAL, "union beyond the target");
     /* k = 0: plain magnitude */
     CHECK(fr_isp_merge(&p, sel, NULL, 0, 0.25, NULL) == 0 && p.mask[6] == 0.0f &&
@@ -232,7 +239,8 @@ static void test_soups(void) {
     fr_dataset_split(&ds, 0.3, 1, &tr, &held);
     struct fr_model *m = mlp(4);
     fr_params_mask_init(&m->params);
-    for (int64_t j = 0; j < m->params.n; j += 3) m->params.mask[j] = 0.0f;
+    for (int64_t j = 0; j < m->params.n; j += 3)
+        m->params.mask[j] = 0.0f;
     fr_params_apply_mask(&m->params);
     const int K = 4;
     struct fr_ingredient ing[4];
@@ -250,16 +258,15 @@ static void test_soups(void) {
     float *start = malloc(n * sizeof(float)), *mean = malloc(n * sizeof(float));
     memcpy(start, m->params.data, n * sizeof(float));
     struct fr_fit_result res[4];
-    CHECK(fr_ingredients_train(m, &ds, K, ing, 1, w1, res) == 0, "in-process: %s",
-          fr_last_error());
-    CHECK(fr_ingredients_train(m, &ds, K, ing, 3, w2, NULL) == 0, "3 workers: %s",
-          fr_last_error());
+    CHECK(fr_ingredients_train(m, &ds, K, ing, 1, w1, res) == 0, "in-process: %s", fr_last_error());
+    CHECK(fr_ingredients_train(m, &ds, K, ing, 3, w2, NULL) == 0, "3 workers: %s", fr_last_error());
     CHECK(memcmp(w1, w2, K * n * sizeof(float)) == 0, "ingredients: workers == in-process");
     CHECK(memcmp(start, m->params.data, n * sizeof(float)) == 0, "m left as it was");
     CHECK(res[3].steps == 12 && memcmp(w1, w1 + n, n * sizeof(float)) != 0,
           "ingredients trained differently");
     int masked_zero = 1;
-    for (size_t j = 0; j < n; j += 3) masked_zero &= w1[2 * n + j] == 0.0f;
+    for (size_t j = 0; j < n; j += 3)
+        masked_zero &= w1[2 * n + j] == 0.0f;
     CHECK(masked_zero, "ingredients keep the mask");
     fr_soup_uniform(w1, K, (int64_t)n, mean);
     double err = 0;
@@ -269,11 +276,12 @@ static void test_soups(void) {
     struct fr_greedy_soup g;
     CHECK(fr_soup_greedy(m, w1, K, &ds, &held, &g) == 0, "greedy: %s", fr_last_error());
     double best = 0, again = 0;
-    for (int i = 0; i < K; i++) best = fmax(best, g.acc[i]);
+    for (int i = 0; i < K; i++)
+        best = fmax(best, g.acc[i]);
     fr_evaluate(m, &ds, &held, NULL, 0, &again, NULL);
     CHECK(g.soup_acc >= best && again == g.soup_acc && g.n_used >= 1 && g.used[g.order[0]],
-          "greedy soup never below its best ingredient on held-out (%g vs %g, %d used)",
-          g.soup_acc, best, g.n_used);
+          "greedy soup never below its best ingredient on held-out (%g vs %g, %d used)", g.soup_acc,
+          best, g.n_used);
     CHECK(g.acc[g.order[0]] >= g.acc[g.order[K - 1]], "ordered by held-out accuracy");
     /* repro isp takes order[0] as the best single ingredient: acc[i] must be
      * exactly the slab's own held-out accuracy, ties to the lower index */
@@ -315,7 +323,8 @@ static void test_similarity(void) {
     const float wa[6] = {0, 0, 1, 1, 1, 1}, wb[6] = {1, 1, 0, 0, 1, 1};
     memcpy(a, wa, sizeof wa);
     memcpy(b, wb, sizeof wb);
-    for (int64_t j = ob; j < ob + 4; j++) b[j] = 1.0f; /* out of scope: a 0, b 1 */
+    for (int64_t j = ob; j < ob + 4; j++)
+        b[j] = 1.0f; /* out of scope: a 0, b 1 */
     struct fr_mask_similarity s;
     CHECK(fr_mask_similarity(&p, sel, a, a, &s) == 0 && s.iou == 1.0 && s.keep_cosine == 1.0 &&
               s.overlap == 1.0 && s.agreement == 1.0,

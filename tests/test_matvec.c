@@ -19,9 +19,9 @@ int main(void) {
     fr_rng_seed(&r, 11);
     /* rows x cols: tiny, odd, short rows (<= 128: the 16-row kernel; 48 is
      * a head size), and enough 4-row blocks that the prefetch runs ahead */
-    int64_t shapes[][2] = {{1, 1},   {5, 7},    {8, 16},   {13, 33},  {37, 288}, {64, 65},
-                           {9, 768}, {16, 48},  {37, 48},  {50, 13},  {33, 100}, {64, 128},
-                           {19, 129}, {70, 288}, {45, 1000}};
+    int64_t shapes[][2] = {{1, 1},    {5, 7},    {8, 16},   {13, 33},  {37, 288},
+                           {64, 65},  {9, 768},  {16, 48},  {37, 48},  {50, 13},
+                           {33, 100}, {64, 128}, {19, 129}, {70, 288}, {45, 1000}};
     enum { NB = 13 };
     int dts[3] = {FR_F32, FR_F16, FR_BF16};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -45,7 +45,8 @@ int main(void) {
                 for (int B = 1; B <= NB; B++) {
                     /* all rows, then a sub-range that starts off a block */
                     int64_t lo = B % 2 && R > 3 ? 3 : 0;
-                    for (int i = 0; i < NB * ldy; i++) y[i] = yr[i] = -7.0f; /* padding sentinel */
+                    for (int i = 0; i < NB * ldy; i++)
+                        y[i] = yr[i] = -7.0f; /* padding sentinel */
                     fn(W, C, x, ldx, B, y, ldy, lo, R);
                     fr_matvec_ref(dts[d], W, C, x, ldx, B, yr, ldy, lo, R);
                     double worst = 0;
@@ -57,10 +58,12 @@ int main(void) {
                                 if (a != -7.0f) pad_ok = 0;
                                 continue;
                             }
-                            worst = fmax(worst, fabs(a - e) / (1e-5 * (1 + fabs(e)) * sqrt((double)C)));
+                            worst =
+                                fmax(worst, fabs(a - e) / (1e-5 * (1 + fabs(e)) * sqrt((double)C)));
                         }
-                    CHECK(worst <= 1 && pad_ok, "matvec %s isa %d dtype %d R%lld C%lld B%d: ratio %.3g pad %d",
-                          "kernel", isa, dts[d], (long long)R, (long long)C, B, worst, pad_ok);
+                    CHECK(worst <= 1 && pad_ok,
+                          "matvec %s isa %d dtype %d R%lld C%lld B%d: ratio %.3g pad %d", "kernel",
+                          isa, dts[d], (long long)R, (long long)C, B, worst, pad_ok);
                 }
             }
             /* the threaded driver equals the kernel */
@@ -79,12 +82,14 @@ int main(void) {
         for (int ni = 0; ni < 3; ni++)
             for (int isa = 0; isa <= (int)fr_cpu_isa(); isa++) {
                 int64_t n = nrows[ni] > R ? R : nrows[ni];
-                for (int64_t i = 0; i < C + 1; i++) y[i] = yr[i] = -7.0f;
+                for (int64_t i = 0; i < C + 1; i++)
+                    y[i] = yr[i] = -7.0f;
                 fr_vecmat_kernel_isa(isa)(wf, n, C, x, y);
                 fr_vecmat_ref(wf, n, C, x, yr);
                 double worst = 0;
                 for (int64_t i = 0; i < C; i++)
-                    worst = fmax(worst, fabs(y[i] - yr[i]) / (1e-5 * (1 + fabs(yr[i])) * sqrt((double)n + 1)));
+                    worst = fmax(worst, fabs(y[i] - yr[i]) /
+                                            (1e-5 * (1 + fabs(yr[i])) * sqrt((double)n + 1)));
                 CHECK(worst <= 1 && y[C] == -7.0f, "vecmat isa %d R%lld C%lld: ratio %.3g", isa,
                       (long long)n, (long long)C, worst);
             }
@@ -103,7 +108,8 @@ int main(void) {
         float *y = malloc(sizeof(float) * 8 * tot), *yr = malloc(sizeof(float) * 8 * tot);
         fr_rng_fill_normal(&r, wf, tot * C, 0, 1);
         fr_rng_fill_normal(&r, x, 8 * C, 0, 1);
-        for (int64_t i = 0; i < tot * C; i++) wh[i] = fr_f32_to_bf16(wf[i]);
+        for (int64_t i = 0; i < tot * C; i++)
+            wh[i] = fr_f32_to_bf16(wf[i]);
         const void *Ws[3] = {wf, wh + rows[0] * C, wf + (rows[0] + rows[1]) * C};
         int pdt[3] = {FR_F32, FR_BF16, FR_F32};
         for (int B = 1; B <= 8; B += 7) {

@@ -28,7 +28,8 @@ static const struct expect g_expect[] = {
 
 static void test_counts(const struct expect *e, struct fr_model *m) {
     int64_t state = 0;
-    for (int i = 0; i < m->params.count; i++) state += fr_nelem(m->params.items[i].t);
+    for (int i = 0; i < m->params.count; i++)
+        state += fr_nelem(m->params.items[i].t);
     CHECK(fr_params_count_trainable(&m->params) == e->trainable, "%s: %lld trainable, PyTorch %lld",
           e->arch, (long long)fr_params_count_trainable(&m->params), (long long)e->trainable);
     CHECK(state == e->state, "%s: state %lld, PyTorch %lld", e->arch, (long long)state,
@@ -54,7 +55,8 @@ static void test_fit(const char *arch) {
     struct fr_rng r;
     fr_rng_seed(&r, 7);
     fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);
-    for (int i = 0; i < B; i++) ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&r, 10);
+    for (int i = 0; i < B; i++)
+        ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&r, 10);
     struct fr_optim o;
     struct fr_optim_config oc;
     fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
@@ -84,7 +86,8 @@ static void test_fit(const char *arch) {
     struct fr_tensor *logits = m->forward(m, ctx, x);
     CHECK(logits && logits->ne[0] == 10 && logits->ne[1] == B, "%s: eval forward", arch);
     int finite = logits != NULL;
-    for (int64_t i = 0; logits && i < fr_nelem(logits); i++) finite &= isfinite(fr_get(logits, i));
+    for (int64_t i = 0; logits && i < fr_nelem(logits); i++)
+        finite &= isfinite(fr_get(logits, i));
     CHECK(finite, "%s: eval logits not finite", arch);
     fr_no_grad_end(ctx, g);
     fr_optim_free(&o);
@@ -107,11 +110,12 @@ static void test_meta_and_errors(void) {
     char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
     int n = m ? fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX) : 0;
     const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
-    for (int i = 0; i < n; i++) kp[i] = keys[i], vp[i] = vals[i];
+    for (int i = 0; i < n; i++)
+        kp[i] = keys[i], vp[i] = vals[i];
     char arch[32];
     struct fr_model_config back;
-    CHECK(fr_model_meta_read(n, kp, vp, arch, sizeof arch, &back) == 0 && strcmp(arch, "cnn") == 0 &&
-              memcmp(&back, &mc, sizeof mc) == 0,
+    CHECK(fr_model_meta_read(n, kp, vp, arch, sizeof arch, &back) == 0 &&
+              strcmp(arch, "cnn") == 0 && memcmp(&back, &mc, sizeof mc) == 0,
           "meta round trip");
     vp[2] = "three";
     CHECK(fr_model_meta_read(n, kp, vp, arch, sizeof arch, &back) == FR_EFORMAT, "bad meta value");
@@ -127,7 +131,8 @@ static void test_meta_and_errors(void) {
     /* PyTorch default init range: |w| <= 1/sqrt(fan_in) */
     float bound = 1.0f / sqrtf(784.0f), mx = 0;
     const struct fr_tensor *w = fr_params_find(&a->params, "fc1.weight")->t;
-    for (int64_t i = 0; i < fr_nelem(w); i++) mx = fmaxf(mx, fabsf(((float *)w->data)[i]));
+    for (int64_t i = 0; i < fr_nelem(w); i++)
+        mx = fmaxf(mx, fabsf(((float *)w->data)[i]));
     CHECK(mx <= bound && mx > 0.95f * bound, "fc1 init range %g vs bound %g", mx, bound);
     fr_model_free(a);
     fr_model_free(b);

@@ -29,7 +29,8 @@ int main(void) {
     struct acfg cfgs[] = {{2, 2, 1}, {4, 2, 1}, {4, 1, 1}, {2, 2, 0}};
     for (int i = 0; i < 4; i++) {
         int hs = 3, T = 5, B = 2;
-        struct check_input in[3] = {{3, {cfgs[i].H * hs, T, B}}, {3, {cfgs[i].Hkv * hs, T, B}},
+        struct check_input in[3] = {{3, {cfgs[i].H * hs, T, B}},
+                                    {3, {cfgs[i].Hkv * hs, T, B}},
                                     {3, {cfgs[i].Hkv * hs, T, B}}};
         char nm[64];
         snprintf(nm, sizeof nm, "attention H%d Hkv%d causal%d", cfgs[i].H, cfgs[i].Hkv,

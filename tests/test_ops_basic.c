@@ -2,13 +2,31 @@
  * and views, each against finite differences (f64) and fast vs reference. */
 #include "check.h"
 
-static fr_t *b_add(struct fr_ctx *c, fr_t **x, void *a) { (void)a; return fr_add(c, x[0], x[1]); }
-static fr_t *b_sub(struct fr_ctx *c, fr_t **x, void *a) { (void)a; return fr_sub(c, x[0], x[1]); }
-static fr_t *b_mul(struct fr_ctx *c, fr_t **x, void *a) { (void)a; return fr_mul(c, x[0], x[1]); }
-static fr_t *b_div(struct fr_ctx *c, fr_t **x, void *a) { (void)a; return fr_div(c, x[0], x[1]); }
-static fr_t *b_sum(struct fr_ctx *c, fr_t **x, void *a) { return fr_sum(c, x[0], *(int *)a); }
-static fr_t *b_mean(struct fr_ctx *c, fr_t **x, void *a) { return fr_mean(c, x[0], *(int *)a); }
-static fr_t *b_max(struct fr_ctx *c, fr_t **x, void *a) { return fr_max(c, x[0], *(int *)a); }
+static fr_t *b_add(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_add(c, x[0], x[1]);
+}
+static fr_t *b_sub(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_sub(c, x[0], x[1]);
+}
+static fr_t *b_mul(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_mul(c, x[0], x[1]);
+}
+static fr_t *b_div(struct fr_ctx *c, fr_t **x, void *a) {
+    (void)a;
+    return fr_div(c, x[0], x[1]);
+}
+static fr_t *b_sum(struct fr_ctx *c, fr_t **x, void *a) {
+    return fr_sum(c, x[0], *(int *)a);
+}
+static fr_t *b_mean(struct fr_ctx *c, fr_t **x, void *a) {
+    return fr_mean(c, x[0], *(int *)a);
+}
+static fr_t *b_max(struct fr_ctx *c, fr_t **x, void *a) {
+    return fr_max(c, x[0], *(int *)a);
+}
 static fr_t *b_perm(struct fr_ctx *c, fr_t **x, void *a) {
     (void)a;
     fr_t *p = fr_permute(c, x[0], (int[]){2, 0, 1, 3});
@@ -38,10 +56,10 @@ int main(void) {
     check_build_fn bins[] = {b_add, b_sub, b_mul, b_div};
     const char *names[] = {"add", "sub", "mul", "div"};
     /* shape pairs: same, row broadcast (bias), column broadcast, both ways, odd */
-    int64_t sa[][4] = {{7, 5, 1, 1}, {7, 5, 3, 1}, {7, 5, 1, 1}, {1, 5, 1, 1}, {33, 17, 1, 1},
-                       {6, 1, 4, 1}, {600, 3, 1, 1}};
-    int64_t sb[][4] = {{7, 5, 1, 1}, {7, 1, 1, 1}, {1, 5, 1, 1}, {7, 1, 1, 1}, {33, 17, 1, 1},
-                       {6, 5, 1, 2}, {600, 1, 1, 1}};
+    int64_t sa[][4] = {{7, 5, 1, 1},   {7, 5, 3, 1}, {7, 5, 1, 1},  {1, 5, 1, 1},
+                       {33, 17, 1, 1}, {6, 1, 4, 1}, {600, 3, 1, 1}};
+    int64_t sb[][4] = {{7, 5, 1, 1},   {7, 1, 1, 1}, {1, 5, 1, 1},  {7, 1, 1, 1},
+                       {33, 17, 1, 1}, {6, 5, 1, 2}, {600, 1, 1, 1}};
     int nd[] = {2, 3, 2, 2, 2, 4, 2};
     for (int op = 0; op < 4; op++)
         for (int s = 0; s < 7; s++) {

@@ -129,8 +129,8 @@ int main(void) {
     conv_check("3x1 pad (1,0)", 6, 7, 3, 3, 3, 1, 2, (O){.pad_h = 1}, 0, 0);
     conv_check("1x1 pointwise", 6, 5, 4, 3, 1, 1, 5, (O){0}, 1, 0);
     /* fewer column rows than output channels: transposed weight gradient */
-    conv_check("3x3 pad 1 1->12 (dW transposed)", 6, 5, 1, 2, 3, 3, 12,
-               (O){.pad_h = 1, .pad_w = 1}, 1, 0);
+    conv_check("3x3 pad 1 1->12 (dW transposed)", 6, 5, 1, 2, 3, 3, 12, (O){.pad_h = 1, .pad_w = 1},
+               1, 0);
     conv_check("3x3 groups 2, 12 per group (dW transposed)", 5, 4, 2, 2, 3, 3, 24,
                (O){.pad_h = 1, .pad_w = 1, .groups = 2}, 1, 0);
     /* same-width block im2col with taps wholly off a 2-wide plane */

@@ -31,9 +31,24 @@ static fr_t *b_lin_perm(struct fr_ctx *c, fr_t **x, void *a) {
     return fr_linear(c, fr_permute(c, x[0], (int[]){0, 2, 1, 3}), x[1], x[2]);
 }
 
-#define IN2(a0, a1) {2, {a0, a1, 1, 1}}
-#define IN3(a0, a1, a2) {3, {a0, a1, a2, 1}}
-#define IN4(a0, a1, a2, a3) {4, {a0, a1, a2, a3}}
+#define IN2(a0, a1)                                                                                \
+    {                                                                                              \
+        2, {                                                                                       \
+            a0, a1, 1, 1                                                                           \
+        }                                                                                          \
+    }
+#define IN3(a0, a1, a2)                                                                            \
+    {                                                                                              \
+        3, {                                                                                       \
+            a0, a1, a2, 1                                                                          \
+        }                                                                                          \
+    }
+#define IN4(a0, a1, a2, a3)                                                                        \
+    {                                                                                              \
+        4, {                                                                                       \
+            a0, a1, a2, a3                                                                         \
+        }                                                                                          \
+    }
 
 int main(void) {
     fr_threads_set(2);
@@ -65,8 +80,9 @@ int main(void) {
     }
     for (int w = 1; w <= 3; w++) {
         /* K = 6, M = 5, N = 19 */
-        struct check_input in[2] = {w & 1 ? (struct check_input)IN2(5, 6) : (struct check_input)IN2(6, 5),
-                                    w & 2 ? (struct check_input)IN2(6, 19) : (struct check_input)IN2(19, 6)};
+        struct check_input in[2] = {
+            w & 1 ? (struct check_input)IN2(5, 6) : (struct check_input)IN2(6, 5),
+            w & 2 ? (struct check_input)IN2(6, 19) : (struct check_input)IN2(19, 6)};
         char nm[64];
         snprintf(nm, sizeof nm, "matmul transposed view(s) %d", w);
         check_op(nm, b_mm_t, &w, 2, in, NULL);
@@ -98,14 +114,17 @@ int main(void) {
 
     /* bad shapes: NULL and a one-line message */
     struct fr_ctx *ctx = fr_ctx_new(1 << 20);
-    fr_t *a = fr_zeros(ctx, FR_F32, 2, (int64_t[]){3, 4}), *b = fr_zeros(ctx, FR_F32, 2, (int64_t[]){5, 4});
+    fr_t *a = fr_zeros(ctx, FR_F32, 2, (int64_t[]){3, 4}),
+         *b = fr_zeros(ctx, FR_F32, 2, (int64_t[]){5, 4});
     CHECK(fr_matmul(ctx, a, b) == NULL, "matmul (4,3) @ (4,5) must fail");
     CHECK(strstr(fr_last_error(), "inner") != NULL, "message: %s", fr_last_error());
-    fr_t *c3 = fr_zeros(ctx, FR_F32, 3, (int64_t[]){3, 4, 2}), *d3 = fr_zeros(ctx, FR_F32, 3, (int64_t[]){5, 3, 3});
+    fr_t *c3 = fr_zeros(ctx, FR_F32, 3, (int64_t[]){3, 4, 2}),
+         *d3 = fr_zeros(ctx, FR_F32, 3, (int64_t[]){5, 3, 3});
     CHECK(fr_matmul(ctx, c3, d3) == NULL, "batch 2 vs 3 must fail");
     CHECK(strstr(fr_last_error(), "broadcast") != NULL, "message: %s", fr_last_error());
     CHECK(fr_matmul(ctx, NULL, b) == NULL, "NULL propagates");
-    fr_t *w = fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 6}), *bias = fr_zeros(ctx, FR_F32, 1, (int64_t[]){5});
+    fr_t *w = fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 6}),
+         *bias = fr_zeros(ctx, FR_F32, 1, (int64_t[]){5});
     CHECK(fr_linear(ctx, a, w, NULL) == NULL, "linear in 3 vs weight in 4 must fail");
     CHECK(strstr(fr_last_error(), "features") != NULL, "message: %s", fr_last_error());
     fr_t *x4 = fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 2});

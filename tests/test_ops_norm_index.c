@@ -55,14 +55,16 @@ static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int nin,
         fr_t *base[4], *view[4];
         for (int k = 0; k < nin; k++) {
             int64_t ne[4] = {1, 1, 1, 1};
-            for (int d = 0; d < in[k].ndim; d++) ne[d] = in[k].ne[d];
+            for (int d = 0; d < in[k].ndim; d++)
+                ne[d] = in[k].ne[d];
             int64_t bne[4] = {ne[0] + (in[k].strided ? 3 : 0), ne[1], ne[2], ne[3]};
             fr_t *b = fr_new(c, in[k].is_int ? FR_I32 : FR_F32, in[k].ndim, bne);
             for (int64_t i = 0; i < fr_nelem(b); i++) {
                 double lo = in[k].lo, hi = in[k].hi;
                 if (lo == hi) lo = -1, hi = 1;
-                fr_set(b, i, in[k].is_int ? lo + (double)fr_rng_below(&r, (uint64_t)(hi - lo + 1))
-                                          : lo + (hi - lo) * fr_rng_uniform(&r));
+                fr_set(b, i,
+                       in[k].is_int ? lo + (double)fr_rng_below(&r, (uint64_t)(hi - lo + 1))
+                                    : lo + (hi - lo) * fr_rng_uniform(&r));
             }
             b->requires_grad = !in[k].is_int;
             base[k] = b;
@@ -73,7 +75,8 @@ static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int nin,
         fr_rng_fill_normal(&r, w->data, fr_nelem(w), 0, 1);
         fr_backward(c, fr_sum(c, fr_mul(c, y, w), -1));
         res[pass][0] = y;
-        for (int k = 0; k < nin; k++) res[pass][k + 1] = base[k]->grad;
+        for (int k = 0; k < nin; k++)
+            res[pass][k + 1] = base[k]->grad;
     }
     fr_set_reference_mode(0);
     double r = check_compare(res[0][0], res[1][0], 1e-4, 1e-5);
@@ -94,13 +97,13 @@ static void norm_tests(void) {
     for (int a = 0; a < 6; a++)
         for (int s = 0; s < 4; s++)
             for (int st = 0; st < 2; st++) {
-                struct check_input in[3] = {{3, {d[s], rows[s], 2}, -2, 2},
-                                            {1, {d[s]}, 0.5, 1.5},
-                                            {1, {d[s]}, -1, 1}};
+                struct check_input in[3] = {
+                    {3, {d[s], rows[s], 2}, -2, 2}, {1, {d[s]}, 0.5, 1.5}, {1, {d[s]}, -1, 1}};
                 in[0].strided = st;
                 char nm[80];
-                snprintf(nm, sizeof nm, "%s w=%d b=%d D=%lld%s", args[a].rms ? "rmsnorm" : "layernorm",
-                         args[a].has_w, args[a].has_b, (long long)d[s], st ? " strided" : "");
+                snprintf(nm, sizeof nm, "%s w=%d b=%d D=%lld%s",
+                         args[a].rms ? "rmsnorm" : "layernorm", args[a].has_w, args[a].has_b,
+                         (long long)d[s], st ? " strided" : "");
                 check_op(nm, b_norm, &args[a], 3, in, NULL);
             }
     for (int a = 0; a < 6; a += 4) {
@@ -109,7 +112,8 @@ static void norm_tests(void) {
                  tin, NULL);
     }
     for (int a = 0; a < 6; a += 4) {
-        struct check_input big[3] = {{2, {768, 300}, -3, 3}, {1, {768}, 0.5, 1.5}, {1, {768}, -1, 1}};
+        struct check_input big[3] = {
+            {2, {768, 300}, -3, 3}, {1, {768}, 0.5, 1.5}, {1, {768}, -1, 1}};
         fast_vs_ref(args[a].rms ? "rmsnorm big" : "layernorm big", b_norm, &args[a], 3, big, 0);
         big[0].strided = 1;
         fast_vs_ref(args[a].rms ? "rmsnorm big strided" : "layernorm big strided", b_norm, &args[a],
@@ -169,7 +173,8 @@ static void index_tests(void) {
 
     struct fr_ctx *c = fr_ctx_new(1 << 20);
     fr_t *w = fr_new2(c, FR_F32, 2, 3);
-    for (int i = 0; i < 6; i++) fr_set(w, i, i);
+    for (int i = 0; i < 6; i++)
+        fr_set(w, i, i);
     fr_t *ids = fr_new1(c, FR_I32, 2);
     fr_set(ids, 0, 2), fr_set(ids, 1, 0);
     fr_t *y = fr_embedding(c, w, ids);
@@ -234,8 +239,8 @@ static void dropout_tests(void) {
             bad++;
     }
     double frac = (double)dropped / (double)n, sd = sqrt(p * (1 - p) / (double)n);
-    CHECK(fabs(frac - p) < 5 * sd, "dropped fraction %.5f vs p %.2f (5 sd = %.5f)", frac,
-          (double)p, 5 * sd);
+    CHECK(fabs(frac - p) < 5 * sd, "dropped fraction %.5f vs p %.2f (5 sd = %.5f)", frac, (double)p,
+          5 * sd);
     CHECK(bad == 0, "%lld kept elements not exactly x / (1 - p)", (long long)bad);
     /* backward: same mask, same scale */
     fr_t *g = fr_new1(c, FR_F32, n);

@@ -120,8 +120,8 @@ static void pool_fast_ties(void) {
         fr_set_reference_mode(0);
         if (y[0] && y[1] && x[0]->grad && x[1]->grad) {
             int64_t ny = fr_nelem(y[0]), bad = 0;
-            CHECK(memcmp(y[0]->data, y[1]->data, (size_t)ny * 4) == 0, "%s 2x2 fast != generic output",
-                  max ? "max" : "avg");
+            CHECK(memcmp(y[0]->data, y[1]->data, (size_t)ny * 4) == 0,
+                  "%s 2x2 fast != generic output", max ? "max" : "avg");
             if (max)
                 CHECK(memcmp(y[0]->aux, y[1]->aux, (size_t)ny * 4) == 0,
                       "max 2x2 fast != generic winner indices");

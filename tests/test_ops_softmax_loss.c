@@ -56,14 +56,16 @@ static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int nin,
         fr_t *base[4], *view[4];
         for (int k = 0; k < nin; k++) {
             int64_t ne[4] = {1, 1, 1, 1};
-            for (int d = 0; d < in[k].ndim; d++) ne[d] = in[k].ne[d];
+            for (int d = 0; d < in[k].ndim; d++)
+                ne[d] = in[k].ne[d];
             int64_t bne[4] = {ne[0] + (in[k].strided ? 3 : 0), ne[1], ne[2], ne[3]};
             fr_t *b = fr_new(c, in[k].is_int ? FR_I32 : FR_F32, in[k].ndim, bne);
             for (int64_t i = 0; i < fr_nelem(b); i++) {
                 double lo = in[k].lo, hi = in[k].hi;
                 if (lo == hi) lo = -1, hi = 1;
-                fr_set(b, i, in[k].is_int ? lo + (double)fr_rng_below(&r, (uint64_t)(hi - lo + 1))
-                                          : lo + (hi - lo) * fr_rng_uniform(&r));
+                fr_set(b, i,
+                       in[k].is_int ? lo + (double)fr_rng_below(&r, (uint64_t)(hi - lo + 1))
+                                    : lo + (hi - lo) * fr_rng_uniform(&r));
             }
             b->requires_grad = !in[k].is_int && !in[k].no_grad;
             base[k] = b;
@@ -74,7 +76,8 @@ static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int nin,
         fr_rng_fill_normal(&r, w->data, fr_nelem(w), 0, 1);
         fr_backward(c, fr_sum(c, fr_mul(c, y, w), -1));
         res[pass][0] = y;
-        for (int k = 0; k < nin; k++) res[pass][k + 1] = base[k]->grad;
+        for (int k = 0; k < nin; k++)
+            res[pass][k + 1] = base[k]->grad;
     }
     fr_set_reference_mode(0);
     double r = check_compare(res[0][0], res[1][0], 1e-4, 1e-5);
@@ -94,9 +97,11 @@ static void softmax_tests(void) {
     for (int logsm = 0; logsm < 2; logsm++)
         for (int s = 0; s < 5; s++)
             for (int st = 0; st < 2; st++) {
-                struct check_input in = {nd[s], {sh[s][0], sh[s][1] ? sh[s][1] : 1,
-                                                 sh[s][2] ? sh[s][2] : 1, sh[s][3] ? sh[s][3] : 1},
-                                         -3, 3};
+                struct check_input in = {nd[s],
+                                         {sh[s][0], sh[s][1] ? sh[s][1] : 1,
+                                          sh[s][2] ? sh[s][2] : 1, sh[s][3] ? sh[s][3] : 1},
+                                         -3,
+                                         3};
                 in.strided = st;
                 char nm[64];
                 snprintf(nm, sizeof nm, "%s shape %d%s", logsm ? "log_softmax" : "softmax", s,
@@ -112,8 +117,8 @@ static void softmax_tests(void) {
         struct check_input big = {2, {1000, 301}, -20, 20};
         fast_vs_ref(logsm ? "log_softmax big" : "softmax big", b_softmax, &logsm, 1, &big);
         big.strided = 1, big.ne[0] = 999;
-        fast_vs_ref(logsm ? "log_softmax big strided" : "softmax big strided", b_softmax, &logsm,
-                    1, &big);
+        fast_vs_ref(logsm ? "log_softmax big strided" : "softmax big strided", b_softmax, &logsm, 1,
+                    &big);
     }
     /* known values, stability: huge logits, -inf entries */
     struct fr_ctx *c = fr_ctx_new(1 << 20);
@@ -123,8 +128,7 @@ static void softmax_tests(void) {
         fr_set(x, 0, 1000), fr_set(x, 1, 1000), fr_set(x, 2, -INFINITY);
         fr_t *y = fr_softmax(c, x), *ly = fr_log_softmax(c, x);
         CHECK(fr_get(y, 0) == 0.5 && fr_get(y, 1) == 0.5 && fr_get(y, 2) == 0.0,
-              "softmax of (1000, 1000, -inf) = %g %g %g", fr_get(y, 0), fr_get(y, 1),
-              fr_get(y, 2));
+              "softmax of (1000, 1000, -inf) = %g %g %g", fr_get(y, 0), fr_get(y, 1), fr_get(y, 2));
         CHECK_NEAR(fr_get(ly, 0), -log(2.0), 1e-6, "log_softmax of huge logits");
         fr_ctx_reset(c);
     }
@@ -171,7 +175,8 @@ static void xent_tests(void) {
         /* uniform logits: log C, whatever the label and smoothing */
         fr_t *x = fr_zeros(c, FR_F32, 2, (int64_t[]){10, 4});
         fr_t *lab = fr_zeros(c, FR_I32, 1, (int64_t[]){4});
-        for (int i = 0; i < 4; i++) fr_set(lab, i, i);
+        for (int i = 0; i < 4; i++)
+            fr_set(lab, i, i);
         CHECK_NEAR(fr_get(fr_cross_entropy(c, x, lab, 0), 0), log(10.0), 1e-6,
                    "xent of uniform logits");
         CHECK_NEAR(fr_get(fr_cross_entropy(c, x, lab, 0.3f), 0), log(10.0), 1e-6,
@@ -187,7 +192,8 @@ static void xent_tests(void) {
                    "label smoothing formula");
         /* ignored rows do not count in the mean */
         fr_t *z2 = fr_zeros(c, FR_F32, 2, (int64_t[]){3, 2});
-        for (int i = 0; i < 3; i++) fr_set(z2, i, fr_get(z, i));
+        for (int i = 0; i < 3; i++)
+            fr_set(z2, i, fr_get(z, i));
         fr_t *l2 = fr_zeros(c, FR_I32, 1, (int64_t[]){2});
         fr_set(l2, 0, 2), fr_set(l2, 1, -1);
         CHECK_NEAR(fr_get(fr_cross_entropy(c, z2, l2, 0), 0), lse - 0.5, 1e-6,
@@ -201,7 +207,8 @@ static void xent_tests(void) {
         CHECK(loss && fr_get(loss, 0) == 0.0, "all-ignored loss is 0");
         CHECK(fr_backward(c, loss) == 0, "all-ignored backward runs");
         double gs = 0;
-        for (int i = 0; i < 6; i++) gs += fabs(fr_get(xa->grad, i));
+        for (int i = 0; i < 6; i++)
+            gs += fabs(fr_get(xa->grad, i));
         CHECK(gs == 0.0, "all-ignored grad is zero");
         fr_ctx_reset(c);
     }
@@ -263,7 +270,8 @@ static void regression_tests(void) {
         fr_set_reference_mode(ref);
         fr_t *a = fr_new1(c, FR_F32, 4), *b = fr_zeros(c, FR_F32, 1, (int64_t[]){4});
         double av[4] = {0.5, -2.0, 3.0, 0.0};
-        for (int i = 0; i < 4; i++) fr_set(a, i, av[i]);
+        for (int i = 0; i < 4; i++)
+            fr_set(a, i, av[i]);
         CHECK_NEAR(fr_get(fr_mse(c, a, b), 0), (0.25 + 4 + 9) / 4, 1e-6, "mse by hand");
         /* torch.nn.functional.smooth_l1_loss(a, 0, beta=1): 0.125, 1.5, 2.5, 0 */
         CHECK_NEAR(fr_get(fr_smooth_l1(c, a, b, 1.0f), 0), (0.125 + 1.5 + 2.5) / 4, 1e-6,
@@ -273,7 +281,8 @@ static void regression_tests(void) {
         fr_t *lq = fr_new2(c, FR_F32, 2, 2), *p = fr_new2(c, FR_F32, 2, 2);
         double lqv[4] = {log(0.5), log(0.5), log(0.25), log(0.75)};
         double pv[4] = {1.0, 0.0, 0.5, 0.5};
-        for (int i = 0; i < 4; i++) fr_set(lq, i, lqv[i]), fr_set(p, i, pv[i]);
+        for (int i = 0; i < 4; i++)
+            fr_set(lq, i, lqv[i]), fr_set(p, i, pv[i]);
         double want = (log(2.0) + 0.5 * log(0.5 / 0.25) + 0.5 * log(0.5 / 0.75)) / 2;
         CHECK_NEAR(fr_get(fr_kl_div(c, lq, p), 0), want, 1e-6, "kl_div by hand");
         fr_ctx_reset(c);

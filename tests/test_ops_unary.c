@@ -12,9 +12,9 @@
 #include <stdlib.h>
 
 enum { NEG, SCALE, ADDS, RELU, GELU, GELUT, SILU, TANH, SIGM, EXP, LOG, SQRT, POW, CLAMP, NOPS };
-static const char *NAMES[NOPS] = {"neg",     "scale", "add_scalar", "relu", "gelu",
-                                  "gelu_tanh", "silu", "tanh",       "sigmoid", "exp",
-                                  "log",     "sqrt",  "pow",        "clamp"};
+static const char *NAMES[NOPS] = {"neg",       "scale", "add_scalar", "relu",    "gelu",
+                                  "gelu_tanh", "silu",  "tanh",       "sigmoid", "exp",
+                                  "log",       "sqrt",  "pow",        "clamp"};
 
 struct uarg {
     int op;
@@ -24,20 +24,34 @@ struct uarg {
 static fr_t *b_unary(struct fr_ctx *c, fr_t **x, void *vp) {
     const struct uarg *a = vp;
     switch (a->op) {
-    case NEG: return fr_neg(c, x[0]);
-    case SCALE: return fr_scale(c, x[0], -1.75f);
-    case ADDS: return fr_add_scalar(c, x[0], 0.625f);
-    case RELU: return fr_relu(c, x[0]);
-    case GELU: return fr_gelu(c, x[0]);
-    case GELUT: return fr_gelu_tanh(c, x[0]);
-    case SILU: return fr_silu(c, x[0]);
-    case TANH: return fr_tanh(c, x[0]);
-    case SIGM: return fr_sigmoid(c, x[0]);
-    case EXP: return fr_exp(c, x[0]);
-    case LOG: return fr_log(c, x[0]);
-    case SQRT: return fr_sqrt(c, x[0]);
-    case POW: return fr_pow(c, x[0], a->p);
-    default: return fr_clamp(c, x[0], -0.5f, 0.75f);
+    case NEG:
+        return fr_neg(c, x[0]);
+    case SCALE:
+        return fr_scale(c, x[0], -1.75f);
+    case ADDS:
+        return fr_add_scalar(c, x[0], 0.625f);
+    case RELU:
+        return fr_relu(c, x[0]);
+    case GELU:
+        return fr_gelu(c, x[0]);
+    case GELUT:
+        return fr_gelu_tanh(c, x[0]);
+    case SILU:
+        return fr_silu(c, x[0]);
+    case TANH:
+        return fr_tanh(c, x[0]);
+    case SIGM:
+        return fr_sigmoid(c, x[0]);
+    case EXP:
+        return fr_exp(c, x[0]);
+    case LOG:
+        return fr_log(c, x[0]);
+    case SQRT:
+        return fr_sqrt(c, x[0]);
+    case POW:
+        return fr_pow(c, x[0], a->p);
+    default:
+        return fr_clamp(c, x[0], -0.5f, 0.75f);
     }
 }
 
@@ -60,8 +74,8 @@ static void set_range(struct check_input *in, int op) {
 
 /* f32 fast vs f32 reference, outputs and grads, on one big input (no
  * finite differences, so large sizes stay cheap). */
-static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int ndim,
-                        const int64_t *ne, double lo, double hi, int strided) {
+static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int ndim, const int64_t *ne,
+                        double lo, double hi, int strided) {
     fr_t *res[2][2] = {{0}};
     struct fr_ctx *cs[2] = {fr_ctx_new(1 << 24), fr_ctx_new(1 << 24)};
     for (int pass = 0; pass < 2; pass++) {
@@ -70,7 +84,8 @@ static void fast_vs_ref(const char *name, check_build_fn f, void *arg, int ndim,
         struct fr_rng r;
         fr_rng_seed(&r, 7);
         int64_t bne[4] = {1, 1, 1, 1};
-        for (int d = 0; d < ndim; d++) bne[d] = ne[d];
+        for (int d = 0; d < ndim; d++)
+            bne[d] = ne[d];
         if (strided) bne[0] += 3;
         fr_t *b = fr_new(c, FR_F32, ndim, bne);
         fr_rng_fill_uniform(&r, b->data, fr_nelem(b), (float)lo, (float)hi);
@@ -114,9 +129,15 @@ static double max_rel_err(vfn f, double (*ref)(double), double lo, double hi, in
     free(y);
     return worst;
 }
-static double d_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-static double d_gelu(double x) { return 0.5 * x * erfc(-x * M_SQRT1_2); }
-static void v_erf(int64_t n, const float *x, float *y) { fr_vec_erf(n, x, y); }
+static double d_sigmoid(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
+static double d_gelu(double x) {
+    return 0.5 * x * erfc(-x * M_SQRT1_2);
+}
+static void v_erf(int64_t n, const float *x, float *y) {
+    fr_vec_erf(n, x, y);
+}
 
 static void accuracy(void) {
     const double ulp = 5.96e-8; /* 2^-24 */
@@ -210,7 +231,8 @@ static void where_tests(void) {
         memset(in, 0, sizeof in);
         for (int k = 0; k < 3; k++) {
             in[k].ndim = nd[s];
-            for (int d = 0; d < 4; d++) in[k].ne[d] = sh[s][k][d] ? sh[s][k][d] : 1;
+            for (int d = 0; d < 4; d++)
+                in[k].ne[d] = sh[s][k][d] ? sh[s][k][d] : 1;
         }
         in[0].is_int = 1, in[0].lo = 0, in[0].hi = 1;
         if (s == 3) in[1].strided = 1;
@@ -220,11 +242,11 @@ static void where_tests(void) {
     }
     struct fr_ctx *c = fr_ctx_new(1 << 20);
     fr_t *m = fr_new1(c, FR_U8, 4), *a = fr_new1(c, FR_F32, 4), *b = fr_new1(c, FR_F32, 1);
-    for (int i = 0; i < 4; i++) fr_set(m, i, i % 2), fr_set(a, i, i + 1);
+    for (int i = 0; i < 4; i++)
+        fr_set(m, i, i % 2), fr_set(a, i, i + 1);
     fr_set(b, 0, -7);
     fr_t *y = fr_where(c, m, a, b);
-    CHECK(y && fr_get(y, 0) == -7 && fr_get(y, 1) == 2 && fr_get(y, 2) == -7 &&
-              fr_get(y, 3) == 4,
+    CHECK(y && fr_get(y, 0) == -7 && fr_get(y, 1) == 2 && fr_get(y, 2) == -7 && fr_get(y, 3) == 4,
           "where with a U8 mask and a broadcast scalar");
     fr_t *bad = fr_new1(c, FR_F32, 3);
     CHECK(fr_where(c, m, a, bad) == NULL && strstr(fr_last_error(), "broadcast"),
@@ -256,8 +278,8 @@ int main(void) {
             struct uarg a = {op, ps[pi]};
             for (int s = 0; s < 5; s++)
                 for (int strided = 0; strided < 2; strided++) {
-                    struct check_input in = {nds[s], {shapes[s][0], shapes[s][1], shapes[s][2],
-                                                      shapes[s][3]}};
+                    struct check_input in = {
+                        nds[s], {shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]}};
                     set_range(&in, op);
                     in.strided = strided;
                     char nm[96];

@@ -19,7 +19,8 @@ static void make(struct fr_params *p) {
     fr_params_alloc(p);
     float *w = fr_params_find(p, "w")->t->data, *b = fr_params_find(p, "b")->t->data;
     float *buf = fr_params_find(p, "buf")->t->data;
-    for (int i = 0; i < 3; i++) w[i] = g_w0[i];
+    for (int i = 0; i < 3; i++)
+        w[i] = g_w0[i];
     b[0] = 1.0f, b[1] = -1.0f;
     buf[0] = 7.0f, buf[1] = 8.0f;
 }
@@ -33,7 +34,8 @@ static void run3(const char *what, struct fr_optim_config *oc, const double *exp
     float *wg = w->t->grad->data, *bg = b->t->grad->data;
     float b_nodecay[2] = {1.0f, -1.0f};
     for (int s = 0; s < 3; s++) {
-        for (int i = 0; i < 3; i++) wg[i] = g_g[i] * (float)(s + 1);
+        for (int i = 0; i < 3; i++)
+            wg[i] = g_g[i] * (float)(s + 1);
         bg[0] = bg[1] = 0.0f;
         fr_optim_step(&o, -1.0);
     }
@@ -105,7 +107,8 @@ static void test_clip(void) {
     fr_params_add(&p, "b", 1, (int64_t[]){1}, 0);
     fr_params_add(&p, "buf", 1, (int64_t[]){1}, FR_PARAM_BUFFER);
     fr_params_alloc(&p);
-    float *ga = fr_params_find(&p, "a")->t->grad->data, *gb = fr_params_find(&p, "b")->t->grad->data;
+    float *ga = fr_params_find(&p, "a")->t->grad->data,
+          *gb = fr_params_find(&p, "b")->t->grad->data;
     float *gbuf = p.grad + fr_params_find(&p, "buf")->offset;
     ga[0] = 3.0f, gb[0] = 4.0f, gbuf[0] = 100.0f; /* a buffer's grad never counts */
     double n = fr_clip_grad_norm(&p, 1.0);
@@ -128,7 +131,8 @@ static void test_mask(void) {
         struct fr_rng r;
         fr_rng_seed(&r, 5);
         fr_rng_fill_uniform(&r, p.data, 32, -1, 1);
-        for (int i = 0; i < 32; i += 3) p.mask[i] = 0.0f;
+        for (int i = 0; i < 32; i += 3)
+            p.mask[i] = 0.0f;
         fr_params_apply_mask(&p);
         struct fr_optim o;
         struct fr_optim_config oc;
@@ -144,7 +148,8 @@ static void test_mask(void) {
                 bad += p.data[i] != 0.0f || o.m[i] != 0.0f || (o.v && o.v[i] != 0.0f);
         }
         int moved = 0;
-        for (int i = 1; i < 32; i += 3) moved += o.m[i] != 0.0f;
+        for (int i = 1; i < 32; i += 3)
+            moved += o.m[i] != 0.0f;
         CHECK(bad == 0, "%s: masked entries nonzero %d times", kind ? "adamw" : "sgd", bad);
         CHECK(moved > 0, "%s: unmasked entries never updated", kind ? "adamw" : "sgd");
         fr_optim_free(&o);
@@ -172,8 +177,8 @@ static void test_schedules(void) {
     s.warmup_steps = 20; /* cosine runs over steps 20..100 */
     CHECK_NEAR(fr_schedule_lr(&s, 19), 1.0, 1e-15, "warmup end");
     CHECK_NEAR(fr_schedule_lr(&s, 60), 0.55, 1e-12, "cosine half after warmup");
-    CHECK(fr_schedule_parse("cosine") == FR_SCHED_COSINE && fr_schedule_parse("none") == FR_SCHED_CONST &&
-              fr_schedule_parse("linear") == -1,
+    CHECK(fr_schedule_parse("cosine") == FR_SCHED_COSINE &&
+              fr_schedule_parse("none") == FR_SCHED_CONST && fr_schedule_parse("linear") == -1,
           "schedule parse");
 }
 

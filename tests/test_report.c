@@ -98,7 +98,8 @@ static void test_svg(void) {
     CHECK(svg && strstr(svg, ">1<") && strstr(svg, ">10000<") && strstr(svg, "L (log)"),
           "log-x decade ticks and label");
     int c3 = 0;
-    for (const char *q = svg; q && (q = strstr(q, "<circle")); q++) c3++;
+    for (const char *q = svg; q && (q = strstr(q, "<circle")); q++)
+        c3++;
     CHECK(c3 == 3, "log-x skips x <= 0: %d markers", c3);
     free(svg);
     struct fr_plot_series one = {"one", 1, lx, ly + 2};
@@ -150,7 +151,8 @@ static void test_results_and_report(void) {
     FILE *hf = fopen(path, "w");
     if (hf) {
         fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\">"
-              "<script>alert(2)</script></svg>", hf);
+              "<script>alert(2)</script></svg>",
+              hf);
         fclose(hf);
     }
 
@@ -241,7 +243,8 @@ static void test_results_and_report(void) {
     CHECK(strstr(buf, "No results yet") != NULL, "empty report says so");
     /* a directory that cannot be made is an error */
     snprintf(empty, sizeof empty, "%s/exp-a/results.json/sub", dir);
-    CHECK(fr_report_build(empty, NULL, idx, sizeof idx, NULL) != 0, "uncreatable directory accepted");
+    CHECK(fr_report_build(empty, NULL, idx, sizeof idx, NULL) != 0,
+          "uncreatable directory accepted");
 }
 
 static void test_machine(void) {
@@ -310,15 +313,16 @@ static void test_stats(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 11);
     double m = 0, v = 0;
-    for (int i = 0; i < N; i++) xs[i] = 5 + 2 * fr_rng_normal(&rng), m += xs[i] / N;
-    for (int i = 0; i < N; i++) v += (xs[i] - m) * (xs[i] - m) / (N - 1);
+    for (int i = 0; i < N; i++)
+        xs[i] = 5 + 2 * fr_rng_normal(&rng), m += xs[i] / N;
+    for (int i = 0; i < N; i++)
+        v += (xs[i] - m) * (xs[i] - m) / (N - 1);
     double half = 1.96 * sqrt(v / N);
     struct fr_interval bs, bs2;
     CHECK(fr_interval_bootstrap95(xs, N, 2000, 3, &bs) == 0 && fabs(bs.mean - m) < 1e-12 &&
               fabs((bs.hi - bs.lo) / 2 - half) < 0.1 * half && bs.lo < m && m < bs.hi,
           "bootstrap [%g, %g] vs normal +-%g", bs.lo, bs.hi, half);
-    CHECK(fr_interval_bootstrap95(xs, N, 2000, 3, &bs2) == 0 && bs2.lo == bs.lo &&
-              bs2.hi == bs.hi,
+    CHECK(fr_interval_bootstrap95(xs, N, 2000, 3, &bs2) == 0 && bs2.lo == bs.lo && bs2.hi == bs.hi,
           "bootstrap is reproducible for a seed");
     double same[4] = {7, 7, 7, 7};
     CHECK(fr_interval_bootstrap95(same, 4, 100, 1, &bs) == 0 && bs.lo == 7 && bs.hi == 7,
@@ -393,8 +397,8 @@ static void test_stats(void) {
     CHECK(strstr(html, "the committed full run") && strstr(html, "80.5") &&
               strstr(html, "<img alt=\"series\" src=\"data:image/svg+xml;base64,"),
           "committed section with a chart from its series");
-    CHECK(fr_report_build(dir, committed, idx, sizeof idx, &nsec) == 0,
-          "report of both: %s", fr_last_error());
+    CHECK(fr_report_build(dir, committed, idx, sizeof idx, &nsec) == 0, "report of both: %s",
+          fr_last_error());
     f = fopen(idx, "rb");
     got = f ? fread(html, 1, sizeof html - 1, f) : 0;
     html[got] = 0;
@@ -422,7 +426,8 @@ static void test_docs(void) {
     snprintf(md, sizeof md, "%s", check_tmp("doc.md"));
     FILE *f = fopen(md, "w");
     fputs("# Doc\n\ntext before\n<!-- results: exp t -->\nstale\n<!-- end results -->\n"
-          "between\n<!-- results: exp metrics -->\n<!-- end results -->\nafter\n", f);
+          "between\n<!-- results: exp metrics -->\n<!-- end results -->\nafter\n",
+          f);
     fclose(f);
     int n = 0;
     CHECK(fr_report_docs(dir, md, &n) == 0 && n == 2, "two blocks: %d (%s)", n, fr_last_error());

@@ -29,7 +29,8 @@ static fr_t *b_le(struct fr_ctx *c, fr_t **x, void *a) {
 static fr_t *b_pool(struct fr_ctx *c, fr_t **x, void *a) {
     int kind = *(int *)a;
     fr_t *m = fr_zeros(c, x[0]->dtype, 3, (int64_t[]){1, 4, 3});
-    for (int64_t i = 0; i < 12; i++) fr_set(m, i, (i == 5 || i == 7) ? 0.0 : 1.0);
+    for (int64_t i = 0; i < 12; i++)
+        fr_set(m, i, (i == 5 || i == 7) ? 0.0 : 1.0);
     return fr_sets_pool(c, x[0], m, (enum fr_sets_pool)kind);
 }
 
@@ -43,7 +44,10 @@ static void test_grads(void) {
     check_op("sets_le", b_le, NULL, 2, le, NULL);
     for (int k = 0; k < 3; k++) {
         struct check_input pin = {3, {5, 4, 3}};
-        check_op(k == 0 ? "pool sum" : k == 1 ? "pool mean" : "pool max", b_pool, &k, 1, &pin, NULL);
+        check_op(k == 0   ? "pool sum"
+                 : k == 1 ? "pool mean"
+                          : "pool max",
+                 b_pool, &k, 1, &pin, NULL);
     }
 }
 
@@ -53,8 +57,10 @@ static void test_emb64(void) {
     fr_rng_seed(&rng, 3);
     int64_t n = 4, d = 3, K = 5;
     double w[15], x[12], out[20], g[20], dx[12];
-    for (int i = 0; i < 15; i++) w[i] = fr_rng_normal(&rng) * 0.5;
-    for (int i = 0; i < 12; i++) x[i] = fr_rng_uniform(&rng) * 2 - 1;
+    for (int i = 0; i < 15; i++)
+        w[i] = fr_rng_normal(&rng) * 0.5;
+    for (int i = 0; i < 12; i++)
+        x[i] = fr_rng_uniform(&rng) * 2 - 1;
     for (int kind = 0; kind < 2; kind++) {
         struct fr_sets_emb64 e = {kind ? FR_SETS_LE : FR_SETS_LP, d, K, kind ? 1 : n, w};
         int64_t L = fr_sets_emb64_width(&e);
@@ -66,10 +72,12 @@ static void test_emb64(void) {
         fr_t *pool = fr_sets_pool(ctx, phi, NULL, FR_SETS_SUM);
         CHECK(pool && fr_nelem(pool) == L, "emb64: autograd pool width");
         double md = 0;
-        for (int64_t l = 0; pool && l < L; l++) md = fmax(md, fabs(fr_get(pool, l) - out[l]));
+        for (int64_t l = 0; pool && l < L; l++)
+            md = fmax(md, fabs(fr_get(pool, l) - out[l]));
         CHECK(md < 1e-12, "emb64 %s vs autograd F64: max diff %g", kind ? "LE" : "LP", md);
         fr_ctx_free(ctx);
-        for (int64_t l = 0; l < L; l++) g[l] = fr_rng_normal(&rng);
+        for (int64_t l = 0; l < L; l++)
+            g[l] = fr_rng_normal(&rng);
         memset(dx, 0, sizeof dx);
         fr_sets_emb64_sum_grad(&e, x, n, g, dx);
         double worst = 0;
@@ -78,10 +86,12 @@ static void test_emb64(void) {
             memcpy(xp, x, sizeof xp);
             xp[i] += h;
             fr_sets_emb64_sum(&e, xp, n, out);
-            for (int64_t l = 0; l < L; l++) fp += g[l] * out[l];
+            for (int64_t l = 0; l < L; l++)
+                fp += g[l] * out[l];
             xp[i] -= 2 * h;
             fr_sets_emb64_sum(&e, xp, n, out);
-            for (int64_t l = 0; l < L; l++) fm += g[l] * out[l];
+            for (int64_t l = 0; l < L; l++)
+                fm += g[l] * out[l];
             worst = fmax(worst, fabs((fp - fm) / (2 * h) - dx[i]) / (1e-6 + fabs(dx[i])));
         }
         CHECK(worst < 1e-5, "emb64 %s gradient vs FD: rel err %g", kind ? "LE" : "LP", worst);
@@ -113,16 +123,20 @@ static void test_distance(void) {
         double x[7 * 3], y[7 * 3];
         int perm[7];
         for (int t = 0; t < 20; t++) {
-            for (int i = 0; i < n * 3; i++) x[i] = fr_rng_normal(&rng), y[i] = fr_rng_normal(&rng);
-            double h = fr_sets_set_distance(x, y, n, 3, perm), b = fr_sets_set_distance_brute(x, y, n, 3);
+            for (int i = 0; i < n * 3; i++)
+                x[i] = fr_rng_normal(&rng), y[i] = fr_rng_normal(&rng);
+            double h = fr_sets_set_distance(x, y, n, 3, perm),
+                   b = fr_sets_set_distance_brute(x, y, n, 3);
             CHECK(fabs(h - b) < 1e-12, "hungarian n=%d: %g vs brute %g", n, h, b);
             double s = 0; /* the returned matching attains the distance */
             for (int i = 0; i < n; i++)
-                for (int c = 0; c < 3; c++) s += pow(x[i * 3 + c] - y[perm[i] * 3 + c], 2);
+                for (int c = 0; c < 3; c++)
+                    s += pow(x[i * 3 + c] - y[perm[i] * 3 + c], 2);
             CHECK(fabs(sqrt(s) - h) < 1e-12, "hungarian matching attains the distance");
         }
         /* a permuted copy is at distance 0 */
-        for (int i = 0; i < n; i++) memcpy(y + i * 3, x + ((i + 1) % n) * 3, 3 * sizeof *x);
+        for (int i = 0; i < n; i++)
+            memcpy(y + i * 3, x + ((i + 1) % n) * 3, 3 * sizeof *x);
         CHECK(fr_sets_set_distance(x, y, n, 3, NULL) < 1e-12, "permuted copy at distance 0");
     }
 }
@@ -149,13 +163,16 @@ static void test_invariance(void) {
                 fr_t *mask = fr_new3(ctx, FR_F32, 1, N, B), *maskp = fr_new3(ctx, FR_F32, 1, N, B);
                 int64_t perm[5];
                 float *xd = x->data, *xpd = xp->data, *md = mask->data, *mpd = maskp->data;
-                for (int64_t i = 0; i < D * N * B; i++) xd[i] = (float)(fr_rng_uniform(&rng) * 2 - 1);
-                for (int64_t i = 0; i < N * B; i++) md[i] = (i % N == 4 && i / N == 2) ? 0.0f : 1.0f;
+                for (int64_t i = 0; i < D * N * B; i++)
+                    xd[i] = (float)(fr_rng_uniform(&rng) * 2 - 1);
+                for (int64_t i = 0; i < N * B; i++)
+                    md[i] = (i % N == 4 && i / N == 2) ? 0.0f : 1.0f;
                 xd[(2 * N + 4) * D] = 1e30f; /* a padded slot's garbage */
                 for (int64_t b = 0; b < B; b++) {
                     fr_rng_permutation(&rng, perm, N);
                     for (int64_t j = 0; j < N; j++) {
-                        memcpy(xpd + (b * N + j) * D, xd + (b * N + perm[j]) * D, D * sizeof(float));
+                        memcpy(xpd + (b * N + j) * D, xd + (b * N + perm[j]) * D,
+                               D * sizeof(float));
                         mpd[b * N + j] = md[b * N + perm[j]];
                     }
                 }
@@ -170,7 +187,9 @@ static void test_invariance(void) {
                             int64_t jp = 0;
                             if (eq) /* output at slot j of xp is element perm[j] of x */
                                 for (jp = 0; jp < N; jp++)
-                                    if (((float *)xp->data)[(b * N + j) * D] == xd[(b * N + jp) * D]) break;
+                                    if (((float *)xp->data)[(b * N + j) * D] ==
+                                        xd[(b * N + jp) * D])
+                                        break;
                             if (eq && md[b * N + jp] == 0) continue; /* padded outputs are free */
                             double a = fr_get(y, (b * (eq ? N : 1) + jp) * 2 + o);
                             double v = fr_get(yp, (b * (eq ? N : 1) + j) * 2 + o);
@@ -186,14 +205,18 @@ static void test_invariance(void) {
     struct fr_ctx *ctx = fr_ctx_new(1 << 20);
     fr_t *x = fr_new3(ctx, FR_F64, 2, 6, 1), *xp = fr_new3(ctx, FR_F64, 2, 6, 1);
     fr_t *w = fr_new2(ctx, FR_F64, 2, 3);
-    for (int i = 0; i < 12; i++) fr_set(x, i, fr_rng_uniform(&rng) * 2 - 1);
-    for (int i = 0; i < 6; i++) fr_set(w, i, fr_rng_normal(&rng));
+    for (int i = 0; i < 12; i++)
+        fr_set(x, i, fr_rng_uniform(&rng) * 2 - 1);
+    for (int i = 0; i < 6; i++)
+        fr_set(w, i, fr_rng_normal(&rng));
     for (int j = 0; j < 6; j++)
-        for (int c = 0; c < 2; c++) fr_set(xp, j * 2 + c, fr_get(x, ((j * 5 + 1) % 6) * 2 + c));
+        for (int c = 0; c < 2; c++)
+            fr_set(xp, j * 2 + c, fr_get(x, ((j * 5 + 1) % 6) * 2 + c));
     fr_t *a = fr_sets_pool(ctx, fr_sets_lp(ctx, x, w, 6), NULL, FR_SETS_SUM);
     fr_t *b = fr_sets_pool(ctx, fr_sets_lp(ctx, xp, w, 6), NULL, FR_SETS_SUM);
     double worst = 0;
-    for (int l = 0; a && b && l < 18; l++) worst = fmax(worst, fabs(fr_get(a, l) - fr_get(b, l)));
+    for (int l = 0; a && b && l < 18; l++)
+        worst = fmax(worst, fabs(fr_get(a, l) - fr_get(b, l)));
     CHECK(a && b && worst < 1e-12, "F64 LP pooling invariant: %g", worst);
     fr_ctx_free(ctx);
 }
@@ -202,7 +225,8 @@ static void test_constructive(void) {
     int64_t k1, k2;
     CHECK(fr_sets_lp_constructive_size(2, 2, &k1, &k2) == 16 && k1 == 2 && k2 == 3,
           "constructive size (2,2)");
-    CHECK(fr_sets_lp_constructive_size(3, 2, &k1, &k2) == 2 + 4 + 2 * 4 * 7, "constructive size (3,2)");
+    CHECK(fr_sets_lp_constructive_size(3, 2, &k1, &k2) == 2 + 4 + 2 * 4 * 7,
+          "constructive size (3,2)");
     CHECK(fr_sets_lp_constructive_size(4, 1, NULL, NULL) == 1, "constructive d=1 is one direction");
     CHECK(fr_sets_lp_constructive_size(0, 2, NULL, NULL) == 0, "constructive n=0 rejected");
     /* any d of the anchors are independent (d = 3, n = 3: k1 = 7 anchors) */
@@ -215,12 +239,14 @@ static void test_constructive(void) {
         for (int j = i + 1; j < k1; j++)
             for (int k = j + 1; k < k1; k++) {
                 const double *p = a + 3 * i, *q = a + 3 * j, *r = a + 3 * k;
-                double det = p[0] * (q[1] * r[2] - q[2] * r[1]) - p[1] * (q[0] * r[2] - q[2] * r[0]) +
+                double det = p[0] * (q[1] * r[2] - q[2] * r[1]) -
+                             p[1] * (q[0] * r[2] - q[2] * r[0]) +
                              p[2] * (q[0] * r[1] - q[1] * r[0]);
                 mindet = fmin(mindet, fabs(det));
             }
     CHECK(mindet > 1e-4, "anchors in general position: min |det| %g", mindet);
-    CHECK(fr_sets_lp_constructive(3, 3, 1, w, K - 1) != 0, "constructive: too little room rejected");
+    CHECK(fr_sets_lp_constructive(3, 3, 1, w, K - 1) != 0,
+          "constructive: too little room rejected");
     free(w);
 
     /* separation at the stated L vs a certified collision below it */
@@ -248,7 +274,8 @@ static void test_constructive(void) {
         double px[64], py[64], num = 0;
         fr_sets_emb64_sum(&e2, x, n, px);
         fr_sets_emb64_sum(&e2, y, n, py);
-        for (int64_t l = 0; l < d * n; l++) num += (px[l] - py[l]) * (px[l] - py[l]);
+        for (int64_t l = 0; l < d * n; l++)
+            num += (px[l] - py[l]) * (px[l] - py[l]);
         double dist = fr_sets_set_distance(x, y, n, d, NULL);
         CHECK(dist > 0.05 && sqrt(num) / dist < 1e-12, "switching pair collides: ratio %g at d %g",
               sqrt(num) / dist, dist);
@@ -263,12 +290,15 @@ static void test_degenerate_and_errors(void) {
     /* zero vectors: LP phi(0) = 0, LE phi(0) = 1 */
     fr_t *x = fr_zeros(ctx, FR_F32, 3, (int64_t[]){2, 3, 1});
     fr_t *w = fr_new2(ctx, FR_F32, 2, 2);
-    for (int i = 0; i < 4; i++) fr_set(w, i, fr_rng_normal(&rng));
+    for (int i = 0; i < 4; i++)
+        fr_set(w, i, fr_rng_normal(&rng));
     fr_t *p = fr_sets_pool(ctx, fr_sets_lp(ctx, x, w, 3), NULL, FR_SETS_SUM);
     fr_t *q = fr_sets_pool(ctx, fr_sets_le(ctx, x, w), NULL, FR_SETS_SUM);
     CHECK(p && q, "zero sets pool");
-    for (int l = 0; p && l < 6; l++) CHECK(fr_get(p, l) == 0.0, "LP of zero vectors is 0");
-    for (int l = 0; q && l < 2; l++) CHECK(fr_get(q, l) == 3.0, "LE of 3 zero vectors is 3");
+    for (int l = 0; p && l < 6; l++)
+        CHECK(fr_get(p, l) == 0.0, "LP of zero vectors is 0");
+    for (int l = 0; q && l < 2; l++)
+        CHECK(fr_get(q, l) == 3.0, "LE of 3 zero vectors is 3");
     /* N = 1 and repeated elements through a model */
     struct fr_sets_config c;
     fr_sets_config_defaults(&c, FR_SETS_LP, 2, 1, 1);
@@ -296,19 +326,23 @@ static void test_degenerate_and_errors(void) {
     double *px = malloc((size_t)(2 * K * 3) * sizeof *px), *py = px + K * 3, num = 0;
     fr_sets_emb64_sum(&ec, xs, 3, px);
     fr_sets_emb64_sum(&ec, ys, 3, py);
-    for (int64_t l = 0; l < K * 3; l++) num += (px[l] - py[l]) * (px[l] - py[l]);
+    for (int64_t l = 0; l < K * 3; l++)
+        num += (px[l] - py[l]) * (px[l] - py[l]);
     CHECK(sqrt(num) / fr_sets_set_distance(xs, ys, 3, 2, NULL) > 1e-3,
           "repeated elements separated by the constructive LP");
     free(px);
     /* conditioning: raw inputs of size ~20 at degree 8 are flagged, [-1,1] is fine */
     double big[8 * 2 * 16], small[8 * 2 * 16];
-    for (int i = 0; i < 8 * 2 * 16; i++) small[i] = fr_rng_uniform(&rng) * 2 - 1, big[i] = 20 * small[i] + 30;
+    for (int i = 0; i < 8 * 2 * 16; i++)
+        small[i] = fr_rng_uniform(&rng) * 2 - 1, big[i] = 20 * small[i] + 30;
     struct fr_sets_emb64 e8 = {FR_SETS_LP, 2, 3, 8, wc + 4};
     struct fr_sets_cond cb, cs;
     CHECK(fr_sets_condition(&e8, big, 8, 16, &cb) == 0 && cb.ill && cb.msg[0],
-          "raw inputs flagged ill-conditioned (rel err %g, range %g)", cb.rel_err_f32, cb.dyn_range);
+          "raw inputs flagged ill-conditioned (rel err %g, range %g)", cb.rel_err_f32,
+          cb.dyn_range);
     CHECK(fr_sets_condition(&e8, small, 8, 16, &cs) == 0 && !cs.ill,
-          "normalised inputs fine: %s (rel err %g, range %g)", cs.msg, cs.rel_err_f32, cs.dyn_range);
+          "normalised inputs fine: %s (rel err %g, range %g)", cs.msg, cs.rel_err_f32,
+          cs.dyn_range);
     free(wc);
     /* bad arguments */
     fr_clear_error();
@@ -320,7 +354,8 @@ static void test_degenerate_and_errors(void) {
     CHECK(fr_sets_pool(ctx, fr_zeros(ctx, FR_F32, 3, (int64_t[]){4, 3, 2}),
                        fr_zeros(ctx, FR_F32, 3, (int64_t[]){1, 2, 2}), FR_SETS_SUM) == NULL,
           "pool mask shape rejected");
-    CHECK(fr_sets_pool(ctx, fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 3}), NULL, (enum fr_sets_pool)7) == NULL,
+    CHECK(fr_sets_pool(ctx, fr_zeros(ctx, FR_F32, 2, (int64_t[]){4, 3}), NULL,
+                       (enum fr_sets_pool)7) == NULL,
           "unknown pooling rejected");
     fr_sets_config_defaults(&c, FR_SETS_LE, 2, 3, 1);
     c.width = 0;
@@ -330,23 +365,28 @@ static void test_degenerate_and_errors(void) {
     CHECK(fr_sets_model_init(&m, &c, &rng) == FR_EINVAL, "n > 64 rejected");
     c.n = 3;
     CHECK(fr_sets_model_init(&m, &c, &rng) == 0, "valid LE model");
-    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F32, 3, (int64_t[]){3, 3, 1}), NULL) == NULL,
+    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F32, 3, (int64_t[]){3, 3, 1}), NULL) ==
+              NULL,
           "wrong D rejected by the model");
-    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F64, 3, (int64_t[]){2, 3, 1}), NULL) == NULL,
+    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F64, 3, (int64_t[]){2, 3, 1}), NULL) ==
+              NULL,
           "F64 input rejected by the F32 model");
-    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F32, 3, (int64_t[]){2, 4, 1}), NULL) == NULL,
+    CHECK(fr_sets_model_forward(ctx, &m, fr_zeros(ctx, FR_F32, 3, (int64_t[]){2, 4, 1}), NULL) ==
+              NULL,
           "more elements than n rejected");
     fr_sets_model_free(&m);
     fr_sets_model_free(NULL);
     o.sep = -1;
-    CHECK(fr_sets_probe(&e, 2, &o, &rng, &r, NULL, NULL) == FR_EINVAL, "negative separation rejected");
+    CHECK(fr_sets_probe(&e, 2, &o, &rng, &r, NULL, NULL) == FR_EINVAL,
+          "negative separation rejected");
     fr_sets_probe_defaults(&o);
     CHECK(fr_sets_probe(&e, 0, &o, &rng, &r, NULL, NULL) == FR_EINVAL, "n = 0 rejected");
     float tx[4], ty[4];
     CHECK(fr_sets_task_generate(FR_SETS_TASK_CPAIR, 2, 3, 1, &rng, tx, ty) == FR_EINVAL,
           "complex task with odd D rejected");
     CHECK(fr_sets_phi_parse("lp") == FR_SETS_LP && fr_sets_phi_parse("x") == -1, "phi parse");
-    CHECK(fr_sets_task_parse("rank") == FR_SETS_TASK_RANK && fr_sets_task_parse("") == -1, "task parse");
+    CHECK(fr_sets_task_parse("rank") == FR_SETS_TASK_RANK && fr_sets_task_parse("") == -1,
+          "task parse");
     fr_ctx_free(ctx);
 }
 
@@ -358,7 +398,8 @@ static void test_tasks(void) {
     fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, 3, 2, 1, &rng, x, y);
     double s = 0;
     for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++) s += x[2 * i] * x[2 * j] + x[2 * i + 1] * x[2 * j + 1];
+        for (int j = i + 1; j < 3; j++)
+            s += x[2 * i] * x[2 * j] + x[2 * i + 1] * x[2 * j + 1];
     CHECK_NEAR(y[0], s, 1e-6, "pairprod target");
     fr_sets_task_generate(FR_SETS_TASK_SORTED0, 3, 2, 1, &rng, x, y);
     CHECK(y[0] <= y[1] && y[1] <= y[2], "sorted0 sorted");
@@ -375,8 +416,10 @@ static void test_training(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 51);
     int64_t n = 3, d = 2, ntr = 2048, nte = 512;
-    float *xtr = malloc(sizeof(float) * (size_t)(ntr * n * d)), *ytr = malloc(sizeof(float) * (size_t)ntr);
-    float *xte = malloc(sizeof(float) * (size_t)(nte * n * d)), *yte = malloc(sizeof(float) * (size_t)nte);
+    float *xtr = malloc(sizeof(float) * (size_t)(ntr * n * d)),
+          *ytr = malloc(sizeof(float) * (size_t)ntr);
+    float *xte = malloc(sizeof(float) * (size_t)(nte * n * d)),
+          *yte = malloc(sizeof(float) * (size_t)nte);
     fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, n, d, ntr, &rng, xtr, ytr);
     fr_sets_task_generate(FR_SETS_TASK_PAIRPROD, n, d, nte, &rng, xte, yte);
     struct fr_sets_train_opts o;
@@ -432,7 +475,8 @@ static void test_widths(void) {
     double worst = 0;
     for (int k = 0; k < 12; k++)
         worst = fmax(worst, fabs(sqrt(w[3 * k] * w[3 * k] + w[3 * k + 1] * w[3 * k + 1] +
-                                      w[3 * k + 2] * w[3 * k + 2]) - 1));
+                                      w[3 * k + 2] * w[3 * k + 2]) -
+                                 1));
     CHECK(worst < 1e-15, "random directions have unit norm: off by %g", worst);
     CHECK(memcmp(w, w2, sizeof w2) == 0, "random directions nest: first 4 of 12 = a draw of 4");
     fr_sets_lp_random(3, 1, &rng, w);
@@ -460,7 +504,8 @@ static void test_widths(void) {
     /* the fit: an exact plane, and a 2x2 design by hand: b = c = 1.5,
      * a = -0.25, residuals +-0.25, R^2 = 1 - 0.25 / 4.75 = 18/19 */
     double u[6] = {1, 2, 3, 1, 2, 3}, v[6] = {1, 1, 1, 2, 2, 4}, yp[6], b, c;
-    for (int i = 0; i < 6; i++) yp[i] = 1 + 2 * u[i] - 3 * v[i];
+    for (int i = 0; i < 6; i++)
+        yp[i] = 1 + 2 * u[i] - 3 * v[i];
     double r2 = fr_sets_fit_width(yp, u, v, 6, &b, &c);
     CHECK(fabs(b - 2) < 1e-6 && fabs(c + 3) < 1e-6 && fabs(r2 - 1) < 1e-9,
           "exact plane: b %g c %g R2 %g", b, c, r2);

@@ -60,8 +60,8 @@ static void test_learns(const char *model, int64_t limit, int batch, int epochs,
           "%s: %d epochs, %lld steps", model, r.epochs_run, (long long)r.steps);
     CHECK(r.train_loss[0] < 2.0 && r.train_loss[epochs - 1] < r.train_loss[0],
           "%s: epoch losses %g -> %g", model, r.train_loss[0], r.train_loss[epochs - 1]);
-    CHECK(r.test_acc >= min_acc && r.best_val_acc >= min_acc, "%s: test acc %g, val %g (want >= %g)",
-          model, r.test_acc, r.best_val_acc, min_acc);
+    CHECK(r.test_acc >= min_acc && r.best_val_acc >= min_acc,
+          "%s: test acc %g, val %g (want >= %g)", model, r.test_acc, r.best_val_acc, min_acc);
     CHECK(r.peak_arena_bytes > 0 && r.n_params > 0 && r.seconds > 0, "%s: result fields", model);
     printf("%s: %lld steps, loss %.4f -> %.4f, val %.4f, test %.4f, %.2f s, arena peak %.1f MB\n",
            model, (long long)r.steps, r.train_loss[0], r.train_loss[epochs - 1], r.best_val_acc,
@@ -192,7 +192,8 @@ static void test_bad_checkpoints(void) {
         write_bytes(c.ckpt, bytes, (size_t)n / 2);
         c.resume = 1;
         rc = fr_train_run(&c, &r);
-        CHECK(rc != 0 && *fr_last_error(), "truncated checkpoint: rc %d, '%s'", rc, fr_last_error());
+        CHECK(rc != 0 && *fr_last_error(), "truncated checkpoint: rc %d, '%s'", rc,
+              fr_last_error());
         /* flip bytes in the JSON header */
         memcpy(bytes + 8, "{\"x\":[", 6);
         write_bytes(c.ckpt, bytes, (size_t)n);
@@ -211,8 +212,8 @@ static void test_bad_config(void) {
     fr_train_config_defaults(&c);
     c.model = "transformer9000";
     c.limit_train = 100;
-    CHECK(fr_train_run(&c, &r) != 0 && strstr(fr_last_error(), "transformer9000"), "unknown model: %s",
-          fr_last_error());
+    CHECK(fr_train_run(&c, &r) != 0 && strstr(fr_last_error(), "transformer9000"),
+          "unknown model: %s", fr_last_error());
     fr_train_config_defaults(&c);
     c.opt = "adam";
     CHECK(fr_train_run(&c, &r) == FR_EINVAL && strstr(fr_last_error(), "adam"), "bad opt: %s",

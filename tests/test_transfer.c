@@ -4,22 +4,24 @@
  * cache (transfer.h). */
 #include "check.h"
 
-#include "frugal/models.h"
-#include "frugal/methods/prune.h"
 #include "frugal/experiments/tasks.h"
-#include "frugal/train.h"
 #include "frugal/experiments/transfer.h"
+#include "frugal/methods/prune.h"
+#include "frugal/models.h"
+#include "frugal/train.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
 static struct fr_dataset toy(int64_t n, int C, int S) {
-    struct fr_dataset ds = {.n = n, .C = C, .H = S, .W = S, .nclass = 10, .mean = 0.3f,
-                            .std = 0.4f};
+    struct fr_dataset ds = {
+        .n = n, .C = C, .H = S, .W = S, .nclass = 10, .mean = 0.3f, .std = 0.4f};
     ds.x = malloc((size_t)(n * C * S * S) * sizeof(float));
     ds.y = malloc((size_t)n * sizeof(int32_t));
-    for (int64_t i = 0; i < n * C * S * S; i++) ds.x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-    for (int64_t i = 0; i < n; i++) ds.y[i] = (int32_t)(i % 10);
+    for (int64_t i = 0; i < n * C * S * S; i++)
+        ds.x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int64_t i = 0; i < n; i++)
+        ds.y[i] = (int32_t)(i % 10);
     return ds;
 }
 
@@ -29,16 +31,19 @@ static void test_transforms(void) {
     CHECK(fr_dataset_rotate90(&a) == 0, "rotate");
     CHECK(a.x[0] == b.x[20] && a.x[4] == b.x[0], "clockwise: top-left <- bottom-left (%g %g)",
           a.x[0], b.x[20]);
-    for (int k = 0; k < 3; k++) fr_dataset_rotate90(&a);
+    for (int k = 0; k < 3; k++)
+        fr_dataset_rotate90(&a);
     int same = 1;
-    for (int64_t i = 0; i < n; i++) same &= a.x[i] == b.x[i];
+    for (int64_t i = 0; i < n; i++)
+        same &= a.x[i] == b.x[i];
     CHECK(same, "four rotations are the identity");
     fr_dataset_invert(&a);
     /* raw pixel p = x * std + mean becomes 1 - p */
     CHECK_NEAR(a.x[7] * a.std + a.mean, 1.0 - (b.x[7] * b.std + b.mean), 1e-5, "inverted pixel");
     fr_dataset_invert(&a);
     double err = 0;
-    for (int64_t i = 0; i < n; i++) err = fmax(err, fabs(a.x[i] - b.x[i]));
+    for (int64_t i = 0; i < n; i++)
+        err = fmax(err, fabs(a.x[i] - b.x[i]));
     CHECK(err < 1e-5, "invert twice: %g", err);
     int map[10] = {0, 1, 0, 1, 0, 2, 0, 2, 3, 2}, bad[2] = {0, 0};
     CHECK(fr_dataset_relabel(&a, map, 10, 4) == 0 && a.nclass == 4 && a.y[1] == 1 && a.y[2] == 0,
@@ -64,7 +69,8 @@ static void test_heads(void) {
         snprintf(w, sizeof w, "%s.weight", fr_model_head(m));
         struct fr_param *h = fr_params_find(&m->params, w);
         int body = 0;
-        for (int k = 0; k < m->params.count; k++) body += !!(m->params.items[k].flags & FR_PARAM_PRUNABLE);
+        for (int k = 0; k < m->params.count; k++)
+            body += !!(m->params.items[k].flags & FR_PARAM_PRUNABLE);
         CHECK(h && !(h->flags & FR_PARAM_PRUNABLE) && body > 0,
               "%s: head %s out of the pruning scope, %d body tensors in", arch[i], w, body);
         fr_model_free(m);
@@ -124,7 +130,8 @@ static void test_fit(void) {
     fc.steps = 60;
     fc.batch = 32;
     struct fr_fit_result res;
-    CHECK(fr_fit_classifier(m, &ds, NULL, NULL, &fc, &res) == 0 && res.steps == 60 && res.samples == 60 * 32,
+    CHECK(fr_fit_classifier(m, &ds, NULL, NULL, &fc, &res) == 0 && res.steps == 60 &&
+              res.samples == 60 * 32,
           "fit ran %lld steps: %s", (long long)res.steps, fr_last_error());
     fr_evaluate(m, &ds, NULL, NULL, 0, &acc1, &loss1);
     CHECK(acc1 > 0.9 && loss1 < 0.8 * loss0, "learned: acc %.3f -> %.3f, loss %.3f -> %.3f", acc0,
@@ -141,7 +148,8 @@ static void test_fit(void) {
     fc.epochs = 1, fc.batch = 1000;
     CHECK(fr_fit_classifier(m, &ds, NULL, NULL, &fc, &res) == FR_EINVAL, "batch larger than data");
     fc.batch = 32, fc.opt = "lion";
-    CHECK(fr_fit_classifier(m, &ds, NULL, NULL, &fc, &res) == FR_EINVAL && strstr(fr_last_error(), "lion"),
+    CHECK(fr_fit_classifier(m, &ds, NULL, NULL, &fc, &res) == FR_EINVAL &&
+              strstr(fr_last_error(), "lion"),
           "unknown optimizer");
     fr_model_free(m);
     fr_model_free(m2);
@@ -165,9 +173,11 @@ static void test_tasks(void) {
     CHECK(fr_task_load(&few, "few", NULL, 0, 7) == 0 && few.train.n == 200, "few: %lld",
           (long long)few.train.n);
     int count[10] = {0};
-    for (int64_t i = 0; i < few.train.n; i++) count[few.train.y[i]]++;
+    for (int64_t i = 0; i < few.train.n; i++)
+        count[few.train.y[i]]++;
     int ok = 1;
-    for (int c = 0; c < 10; c++) ok &= count[c] == FR_TASK_FEW_PER_CLASS;
+    for (int c = 0; c < 10; c++)
+        ok &= count[c] == FR_TASK_FEW_PER_CLASS;
     CHECK(ok, "20 per class");
     CHECK(fr_task_load(&coarse, "coarse", NULL, 0, 1) == 0 && coarse.train.nclass == 4 &&
               coarse.test.nclass == 4 && coarse.train.n == 10000,
@@ -177,7 +187,8 @@ static void test_tasks(void) {
      * (index 50000) rotated back equals the raw training image 50000 */
     struct fr_dataset all;
     fr_dataset_fashion_mnist(&all, NULL, 1, 0);
-    for (int k = 0; k < 3; k++) fr_dataset_rotate90(&rot.train);
+    for (int k = 0; k < 3; k++)
+        fr_dataset_rotate90(&rot.train);
     CHECK(memcmp(rot.train.x, all.x + 50000 * 784, 784 * sizeof(float)) == 0,
           "downstream starts at image 50000");
     /* "fashion": the whole training split, unchanged */
@@ -207,10 +218,8 @@ static void test_pretrain_cache(void) {
     ps.cache_dir = dir;
     struct fr_model *a = NULL, *b = NULL;
     struct fr_pretrain_info ia, ib;
-    CHECK(fr_pretrain(&ps, NULL, &a, &ia) == 0 && !ia.cached && ia.steps == 4 &&
-              ia.test_acc > 0.3,
-          "trained: %lld steps, acc %.3f (%s)", (long long)ia.steps, ia.test_acc,
-          fr_last_error());
+    CHECK(fr_pretrain(&ps, NULL, &a, &ia) == 0 && !ia.cached && ia.steps == 4 && ia.test_acc > 0.3,
+          "trained: %lld steps, acc %.3f (%s)", (long long)ia.steps, ia.test_acc, fr_last_error());
     CHECK(fr_pretrain(&ps, NULL, &b, &ib) == 0 && ib.cached && ib.steps == 4, "cached");
     /* scoring fewer test images changes neither the weights nor the cache key */
     struct fr_pretrain_spec p2 = ps;

@@ -17,18 +17,19 @@
 static struct fr_tf_config g_cfg;
 
 /* inputs: x, then the block's weights in the order of `order` */
-static const int LLAMA_W[] = {FR_TFW_NORM1, FR_TFW_Q, FR_TFW_K, FR_TFW_V, FR_TFW_O,
+static const int LLAMA_W[] = {FR_TFW_NORM1, FR_TFW_Q,  FR_TFW_K,  FR_TFW_V, FR_TFW_O,
                               FR_TFW_NORM2, FR_TFW_W1, FR_TFW_W2, FR_TFW_W3};
-static const int GPT_W[] = {FR_TFW_NORM1, FR_TFW_NORM1_B, FR_TFW_QKV, FR_TFW_QKV_B, FR_TFW_O,
-                            FR_TFW_O_B,   FR_TFW_NORM2,   FR_TFW_NORM2_B, FR_TFW_W1, FR_TFW_B1,
-                            FR_TFW_W2,    FR_TFW_B2};
+static const int GPT_W[] = {FR_TFW_NORM1, FR_TFW_NORM1_B, FR_TFW_QKV,   FR_TFW_QKV_B,
+                            FR_TFW_O,     FR_TFW_O_B,     FR_TFW_NORM2, FR_TFW_NORM2_B,
+                            FR_TFW_W1,    FR_TFW_B1,      FR_TFW_W2,    FR_TFW_B2};
 
 static fr_t *b_block(struct fr_ctx *c, fr_t **in, void *arg) {
     (void)arg;
     fr_t *w[FR_TF_BLOCK_NW] = {0};
     const int *ord = g_cfg.arch == FR_TF_LLAMA ? LLAMA_W : GPT_W;
     int n = g_cfg.arch == FR_TF_LLAMA ? 9 : 12;
-    for (int i = 0; i < n; i++) w[ord[i]] = in[1 + i];
+    for (int i = 0; i < n; i++)
+        w[ord[i]] = in[1 + i];
     return fr_tf_block(c, &g_cfg, in[0], w, NULL);
 }
 
@@ -47,7 +48,8 @@ static void block_gradcheck(int arch) {
     struct check_input in[13] = {{3, {D, T, B}}};
     int n = 1;
     if (arch == FR_TF_LLAMA) {
-        int64_t shp[9][2] = {{D, 0}, {D, D}, {D, kvd}, {D, kvd}, {D, D}, {D, 0}, {D, Hd}, {Hd, D}, {D, Hd}};
+        int64_t shp[9][2] = {{D, 0}, {D, D},  {D, kvd}, {D, kvd}, {D, D},
+                             {D, 0}, {D, Hd}, {Hd, D},  {D, Hd}};
         for (int i = 0; i < 9; i++, n++) {
             in[n].ndim = shp[i][1] ? 2 : 1;
             in[n].ne[0] = shp[i][0];
@@ -56,7 +58,7 @@ static void block_gradcheck(int arch) {
             if (!shp[i][1]) in[n].lo = 0.5, in[n].hi = 1.5;
         }
     } else {
-        int64_t shp[12][2] = {{D, 0}, {D, 0}, {D, 3 * D}, {3 * D, 0}, {D, D}, {D, 0},
+        int64_t shp[12][2] = {{D, 0}, {D, 0}, {D, 3 * D}, {3 * D, 0}, {D, D},  {D, 0},
                               {D, 0}, {D, 0}, {D, Hd},    {Hd, 0},    {Hd, D}, {D, 0}};
         for (int i = 0; i < 12; i++, n++) {
             in[n].ndim = shp[i][1] ? 2 : 1;
@@ -91,7 +93,8 @@ static void train_vs_infer(struct fr_tf_model *m, const char *what) {
     int g = fr_no_grad_begin(ctx);
     fr_t *tok = fr_new2(ctx, FR_I32, T, 1);
     int32_t *td = tok->data;
-    for (int t = 0; t < T; t++) td[t] = (t * 7 + 3) % V;
+    for (int t = 0; t < T; t++)
+        td[t] = (t * 7 + 3) % V;
     fr_t *lg = fr_tf_forward(ctx, m, tok, NULL);
     CHECK(lg != NULL, "%s: training forward: %s", what, fr_last_error());
     fr_no_grad_end(ctx, g);
@@ -99,7 +102,8 @@ static void train_vs_infer(struct fr_tf_model *m, const char *what) {
     fr_tf_state_init(&s, m, 1, 64, 16, NULL, 0);
     float *li = malloc(sizeof(float) * T * V);
     fr_tf_prefill(&s, 0, td, T, li, 1);
-    double w = lg ? check_compare(lg, fr_wrap(ctx, FR_F32, 2, (int64_t[]){V, T}, li), 1e-4, 1e-4) : 99;
+    double w =
+        lg ? check_compare(lg, fr_wrap(ctx, FR_F32, 2, (int64_t[]){V, T}, li), 1e-4, 1e-4) : 99;
     CHECK(w <= 1, "%s: prefill logits == training forward logits (ratio %g)", what, w);
     fr_tf_state_reset(&s, -1);
     double w2 = 0;
@@ -125,8 +129,8 @@ int main(void) {
     CHECK(fr_tf_init(&mg, &cg, 2) == 0, "init gpt2: %s", fr_last_error());
     CHECK(fr_nelem(&(struct fr_tensor){.ne = {1, 1, 1, 1}}) == 1, "sanity");
     CHECK(fr_params_count_trainable(&ml.params) == fr_tf_param_count(&ml),
-          "llama param count %lld vs formula %lld", (long long)fr_params_count_trainable(&ml.params),
-          (long long)fr_tf_param_count(&ml));
+          "llama param count %lld vs formula %lld",
+          (long long)fr_params_count_trainable(&ml.params), (long long)fr_tf_param_count(&ml));
     CHECK(fr_params_count_trainable(&mg.params) == fr_tf_param_count(&mg),
           "gpt2 param count %lld vs formula %lld", (long long)fr_params_count_trainable(&mg.params),
           (long long)fr_tf_param_count(&mg));
@@ -172,7 +176,8 @@ int main(void) {
     fr_tf_prefill(&sa, 0, toks, 9, la, 0);
     fr_tf_prefill(&sb, 0, toks, 9, lb, 0);
     double d = 0;
-    for (int i = 0; i < 50; i++) d = fmax(d, fabs(la[i] - lb[i]));
+    for (int i = 0; i < 50; i++)
+        d = fmax(d, fabs(la[i] - lb[i]));
     CHECK(d < 1e-5, "GQA model == MHA model with duplicated KV heads (diff %g)", d);
     fr_tf_state_free(&sa);
     fr_tf_state_free(&sb);
@@ -200,7 +205,8 @@ int main(void) {
         fr_tf_prefill(&s1, 0, tk, 6, l1, 0);
         fr_tf_prefill(&s2, 0, tk, 6, l2, 0);
         double dd = 0;
-        for (int i = 0; i < 50; i++) dd = fmax(dd, fabs(l1[i] - l2[i]));
+        for (int i = 0; i < 50; i++)
+            dd = fmax(dd, fabs(l1[i] - l2[i]));
         CHECK(dd == 0, "mapped f32 model gives identical logits (diff %g)", dd);
         fr_tf_state_free(&s1);
         fr_tf_state_free(&s2);
@@ -218,7 +224,8 @@ int main(void) {
         fr_tf_prefill(&s1, 0, tk, 6, l1, 0);
         fr_tf_prefill(&s2, 0, tk, 6, l2, 0);
         double dd = 0;
-        for (int i = 0; i < 50; i++) dd = fmax(dd, fabs(l1[i] - l2[i]));
+        for (int i = 0; i < 50; i++)
+            dd = fmax(dd, fabs(l1[i] - l2[i]));
         CHECK(dd < 0.05, "bf16 weights computed in f32 stay close to f32 (max logit diff %g)", dd);
         fr_tf_state_free(&s1);
         fr_tf_state_free(&s2);
@@ -227,13 +234,15 @@ int main(void) {
     CHECK(fr_tf_load_ex(&r, path, FR_TF_TRAINABLE) == 0, "load bf16: %s", fr_last_error());
     double md = 0;
     for (int64_t i = 0; i < ml.params.n; i++)
-        md = fmax(md, fabs(r.params.data[i] - ml.params.data[i]) / (fabs(ml.params.data[i]) + 1e-3));
+        md =
+            fmax(md, fabs(r.params.data[i] - ml.params.data[i]) / (fabs(ml.params.data[i]) + 1e-3));
     CHECK(md < 1e-2, "bf16 round trip within bf16 precision (%g)", md);
     fr_tf_free(&r);
     remove(path);
 
     struct fr_tf_config bad = small(FR_TF_LLAMA, 3);
-    CHECK(fr_tf_init(&r, &bad, 1) != 0, "kv heads not dividing heads rejected: %s", fr_last_error());
+    CHECK(fr_tf_init(&r, &bad, 1) != 0, "kv heads not dividing heads rejected: %s",
+          fr_last_error());
     bad = small(FR_TF_LLAMA, 4);
     bad.dim = 30;
     CHECK(fr_tf_init(&r, &bad, 1) != 0, "dim not a multiple of heads rejected");

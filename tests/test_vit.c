@@ -30,7 +30,8 @@ static double forward_sum(struct fr_model *m, struct fr_tensor *x, int64_t *n_ou
     struct fr_tensor *y = m->forward(m, ctx, x);
     double s = 0;
     *n_out = y ? fr_nelem(y) : -1;
-    for (int64_t i = 0; y && i < fr_nelem(y); i++) s += fr_get(y, i) * (double)(i + 1);
+    for (int64_t i = 0; y && i < fr_nelem(y); i++)
+        s += fr_get(y, i) * (double)(i + 1);
     fr_no_grad_end(ctx, g);
     fr_ctx_free(ctx);
     return s;
@@ -45,11 +46,13 @@ static void test_counts(void) {
     CHECK(m->params.count == 31, "vit: %d entries, by hand 31", m->params.count);
     int64_t prunable = 0;
     for (int i = 0; i < m->params.count; i++)
-        if (m->params.items[i].flags & FR_PARAM_PRUNABLE) prunable += fr_nelem(m->params.items[i].t);
+        if (m->params.items[i].flags & FR_PARAM_PRUNABLE)
+            prunable += fr_nelem(m->params.items[i].t);
     CHECK(prunable == 65536, "vit: %lld prunable, by hand 65536", (long long)prunable);
-    const char *names[] = {"patch_embed.proj.weight", "pos_embed", "blocks.0.attn.qkv.weight",
-                           "blocks.1.mlp.fc2.bias", "norm.weight", "head.bias"};
-    for (int i = 0; i < 6; i++) CHECK(fr_params_find(&m->params, names[i]), "no %s", names[i]);
+    const char *names[] = {"patch_embed.proj.weight", "pos_embed",   "blocks.0.attn.qkv.weight",
+                           "blocks.1.mlp.fc2.bias",   "norm.weight", "head.bias"};
+    for (int i = 0; i < 6; i++)
+        CHECK(fr_params_find(&m->params, names[i]), "no %s", names[i]);
     struct fr_param *h = fr_params_find(&m->params, "head.weight");
     struct fr_param *q = fr_params_find(&m->params, "blocks.1.attn.proj.weight");
     CHECK(h && !(h->flags & FR_PARAM_PRUNABLE) && q && (q->flags & FR_PARAM_PRUNABLE),
@@ -107,7 +110,8 @@ static void test_fit(void) {
     struct fr_rng r;
     fr_rng_seed(&r, 7);
     fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);
-    for (int i = 0; i < B; i++) ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&r, 10);
+    for (int i = 0; i < B; i++)
+        ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&r, 10);
     struct fr_optim o;
     struct fr_optim_config oc;
     fr_optim_config_defaults(&oc, FR_OPT_ADAMW);

@@ -58,7 +58,8 @@ static double logit_sum(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor
     int g = fr_no_grad_begin(ctx);
     struct fr_tensor *y = m->forward(m, ctx, x);
     double s = 0;
-    for (int64_t i = 0; y && i < fr_nelem(y); i++) s += fr_get(y, i) * (double)(i % 7 + 1);
+    for (int64_t i = 0; y && i < fr_nelem(y); i++)
+        s += fr_get(y, i) * (double)(i % 7 + 1);
     fr_no_grad_end(ctx, g);
     fr_ctx_reset(ctx);
     return y ? s : NAN;
@@ -99,8 +100,8 @@ static void test_config(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = 1;
-    CHECK(fr_model_new("cnn", &mc, 1) == NULL && strstr(fr_last_error(), "mim"),
-          "cnn with mim: %s", fr_last_error());
+    CHECK(fr_model_new("cnn", &mc, 1) == NULL && strstr(fr_last_error(), "mim"), "cnn with mim: %s",
+          fr_last_error());
     struct fr_model *c = fr_model_new("mlp", &mc, 1);
     CHECK(c == NULL && strstr(fr_last_error(), "vit"), "mlp with mim: %s", fr_last_error());
 done:
@@ -127,7 +128,8 @@ static void fd_check(struct fr_model *m, struct fr_tensor *x, const char *name) 
     for (int k = 0; k < 3; k++) /* the 3 largest |grad|, then a middle coordinate */
         for (int64_t i = 0; i < n; i++) {
             int used = 0;
-            for (int j = 0; j < k; j++) used |= picked[j] == i;
+            for (int j = 0; j < k; j++)
+                used |= picked[j] == i;
             if (!used && (picked[k] < 0 || fabsf(gw[i]) > fabsf(gw[picked[k]]))) picked[k] = i;
         }
     picked[3] = n / 2;
@@ -157,14 +159,20 @@ static void test_gradients(void) {
     struct fr_param *mt = fr_params_find(&m->params, "mask_token");
     fr_rng_fill_normal(&r, mt->t->data, 64, 0.0f, 0.5f);
     struct fr_tensor *x = random_images(2, 4);
-    const char *names[] = {"mask_token", "mim_head.weight", "mim_head.bias",
-                           "blocks.0.attn.qkv.weight", "blocks.1.mlp.fc1.weight",
-                           "patch_embed.proj.weight", "pos_embed"};
-    for (int i = 0; i < 7; i++) fd_check(m, x, names[i]);
+    const char *names[] = {"mask_token",
+                           "mim_head.weight",
+                           "mim_head.bias",
+                           "blocks.0.attn.qkv.weight",
+                           "blocks.1.mlp.fc1.weight",
+                           "patch_embed.proj.weight",
+                           "pos_embed"};
+    for (int i = 0; i < 7; i++)
+        fd_check(m, x, names[i]);
     /* the classifier head is not part of the loss */
     struct fr_param *hd = fr_params_find(&m->params, "head.weight");
     double s = 0;
-    for (int64_t i = 0; i < fr_nelem(hd->t); i++) s += fabsf(m->params.grad[hd->offset + i]);
+    for (int64_t i = 0; i < fr_nelem(hd->t); i++)
+        s += fabsf(m->params.grad[hd->offset + i]);
     CHECK(s == 0, "head gets no gradient from the mim loss (%g)", s);
     fr_tensor_free(x);
     fr_model_free(m);
@@ -202,7 +210,8 @@ static void test_masked_only(void) {
             }
             if (l != base) masked[b][t] = 1, count[b]++;
         }
-    for (int t = 0; t < T; t++) differ |= masked[0][t] != masked[1][t];
+    for (int t = 0; t < T; t++)
+        differ |= masked[0][t] != masked[1][t];
     CHECK(count[0] == 15 && count[1] == 15, "round(0.3 * 49) = 15 masked per image: %d, %d",
           count[0], count[1]);
     CHECK(differ, "the two images got different masks");
@@ -264,7 +273,8 @@ static void test_checkpoint(void) {
     char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
     const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
     int nm = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
-    for (int i = 0; i < nm; i++) kp[i] = keys[i], vp[i] = vals[i];
+    for (int i = 0; i < nm; i++)
+        kp[i] = keys[i], vp[i] = vals[i];
     struct fr_ckpt opt = {.meta_keys = kp, .meta_vals = vp, .nmeta = nm};
     CHECK(fr_params_save(&m->params, path, &opt) == 0, "save: %s", fr_last_error());
     struct fr_st_file *f = NULL;
@@ -287,7 +297,8 @@ static void test_checkpoint(void) {
     CHECK(l0 == l1 && isfinite(l0), "reloaded mim loss %g vs %g", l1, l0);
     /* a plain vit has no "mim" key (old checkpoints unchanged) */
     int n0 = fr_model_meta_write(cls, keys, vals, FR_MODEL_META_MAX), has = 0;
-    for (int i = 0; i < n0; i++) has |= strcmp(keys[i], "mim") == 0;
+    for (int i = 0; i < n0; i++)
+        has |= strcmp(keys[i], "mim") == 0;
     CHECK(n0 == 5 && !has, "mim=0 writes no mim key (%d keys)", n0);
     /* the classifier from the mim checkpoint: the body by name (fr_model_transfer
      * skips mask_token, mim_head and the head); with the head copied too the

@@ -26,8 +26,8 @@ void fr_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
                  int64_t ldc);
 /* The same contract in double (scalar; used by the f64 op path). */
 void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double alpha,
-                 const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
-                 double *C, int64_t ldc);
+                 const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
+                 int64_t ldc);
 
 #ifdef __cplusplus
 }

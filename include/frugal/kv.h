@@ -83,9 +83,8 @@ struct fr_kv_cache {
 };
 
 /* Creates the cache; prompt_len feeds fractional budgets. */
-int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int batch,
-                     int n_layers, int n_kv_heads, int head_size, int64_t max_seq,
-                     int64_t prompt_len);
+int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int batch, int n_layers,
+                     int n_kv_heads, int head_size, int64_t max_seq, int64_t prompt_len);
 void fr_kv_cache_free(struct fr_kv_cache *c);
 /* Empties every head of sequence b (or all sequences if b < 0). */
 void fr_kv_cache_clear(struct fr_kv_cache *c, int b);

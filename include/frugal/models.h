@@ -63,8 +63,7 @@ void fr_model_config_defaults(struct fr_model_config *c);
  * architecture. NULL with FR_ENOTFOUND ("unknown model 'x' (known: ...)") or
  * FR_EINVAL (config the architecture cannot take, mim != 0 for anything but
  * vit) in fr_last_error(). */
-struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg,
-                                 uint64_t seed);
+struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg, uint64_t seed);
 void fr_model_free(struct fr_model *m);
 
 /* The classifier layer's name prefix ("fc2" for cnn, "head" for vit, ...):

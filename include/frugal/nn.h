@@ -62,8 +62,7 @@ int fr_conv_declare(struct fr_params *p, struct fr_conv *c, const char *prefix, 
                     int64_t cout, int k, int stride, int pad, int bias);
 void fr_conv_init(struct fr_conv *c, struct fr_rng *rng);
 /* x {W, H, cin, N} -> {W', H', cout, N}. */
-struct fr_tensor *fr_conv_forward(struct fr_ctx *ctx, const struct fr_conv *c,
-                                  struct fr_tensor *x);
+struct fr_tensor *fr_conv_forward(struct fr_ctx *ctx, const struct fr_conv *c, struct fr_tensor *x);
 
 /* nn.BatchNorm2d / BatchNorm1d (momentum 0.1, eps 1e-5): "<prefix>.weight",
  * ".bias" (NO_DECAY) and the buffers ".running_mean", ".running_var",

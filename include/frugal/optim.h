@@ -33,12 +33,12 @@ enum fr_opt_kind { FR_OPT_SGD = 0, FR_OPT_ADAMW = 1 };
 
 struct fr_optim_config {
     enum fr_opt_kind kind;
-    double lr;           /* used when fr_optim_step gets lr < 0 */
-    double momentum;     /* SGD */
-    int nesterov;        /* SGD (needs momentum > 0) */
+    double lr;                /* used when fr_optim_step gets lr < 0 */
+    double momentum;          /* SGD */
+    int nesterov;             /* SGD (needs momentum > 0) */
     double beta1, beta2, eps; /* AdamW */
     double weight_decay;
-    int decay_all;       /* also decay FR_PARAM_NO_DECAY entries (PyTorch's plain behaviour) */
+    int decay_all; /* also decay FR_PARAM_NO_DECAY entries (PyTorch's plain behaviour) */
 };
 
 /* SGD: lr 0.1, momentum 0, wd 0. AdamW: lr 1e-3, betas (0.9, 0.999),
@@ -50,8 +50,8 @@ int fr_optim_parse(const char *name);
 struct fr_optim {
     struct fr_optim_config cfg;
     struct fr_params *p;
-    float *m, *v;  /* p->n floats each (v NULL for SGD), zero at start */
-    int64_t step;  /* steps taken so far */
+    float *m, *v; /* p->n floats each (v NULL for SGD), zero at start */
+    int64_t step; /* steps taken so far */
 };
 
 /* Allocates zeroed state for slab p (which must be allocated and must
@@ -77,7 +77,7 @@ struct fr_schedule {
     int64_t warmup_steps; /* linear warmup: lr * (step + 1) / warmup_steps */
     int64_t step_every;   /* STEP: multiply by gamma every step_every steps */
     double gamma;
-    int64_t total_steps;  /* COSINE: reaches min_lr at total_steps */
+    int64_t total_steps; /* COSINE: reaches min_lr at total_steps */
     double min_lr;
 };
 
@@ -103,8 +103,8 @@ struct fr_optim_spec {
     int64_t warmup;       /* linear warmup steps */
     int64_t step_every;   /* step schedule: lr *= gamma every step_every steps */
     double gamma;
-    double min_lr;        /* cosine: the floor reached at total_steps */
-    int64_t total_steps;  /* cosine: its length */
+    double min_lr;       /* cosine: the floor reached at total_steps */
+    int64_t total_steps; /* cosine: its length */
 };
 
 /* Initialises o over p (fr_optim_init) and fills s from spec. FR_EINVAL

@@ -34,10 +34,10 @@ struct fr_param {
 };
 
 struct fr_params {
-    int64_t n;     /* total elements */
-    float *data;   /* values */
-    float *grad;   /* gradients (same layout) */
-    float *mask;   /* keep-mask (1 keep, 0 pruned), NULL until fr_params_mask_init */
+    int64_t n;   /* total elements */
+    float *data; /* values */
+    float *grad; /* gradients (same layout) */
+    float *mask; /* keep-mask (1 keep, 0 pruned), NULL until fr_params_mask_init */
     struct fr_param *items;
     int count, cap;
     int allocated;
@@ -47,8 +47,8 @@ void fr_params_init(struct fr_params *p);
 /* Declares a float parameter of the given shape (innermost first). Returns
  * its tensor (data set by fr_params_alloc) or NULL (duplicate name, bad
  * shape, already allocated). */
-struct fr_tensor *fr_params_add(struct fr_params *p, const char *name, int ndim,
-                                const int64_t *ne, int flags);
+struct fr_tensor *fr_params_add(struct fr_params *p, const char *name, int ndim, const int64_t *ne,
+                                int flags);
 /* Allocates the slabs (64-byte aligned, zeroed) and points every view. */
 int fr_params_alloc(struct fr_params *p);
 void fr_params_free(struct fr_params *p);

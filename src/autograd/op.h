@@ -45,9 +45,9 @@ enum fr_op_id {
 
 typedef void (*fr_op_fn)(struct fr_ctx *ctx, struct fr_tensor *out);
 #define FR_OP(E, n)                                                                                \
-    void fr_op_##n##_forward_f32(struct fr_ctx *ctx, struct fr_tensor *out);                      \
-    void fr_op_##n##_backward_f32(struct fr_ctx *ctx, struct fr_tensor *out);                     \
-    void fr_op_##n##_forward_f64(struct fr_ctx *ctx, struct fr_tensor *out);                      \
+    void fr_op_##n##_forward_f32(struct fr_ctx *ctx, struct fr_tensor *out);                       \
+    void fr_op_##n##_backward_f32(struct fr_ctx *ctx, struct fr_tensor *out);                      \
+    void fr_op_##n##_forward_f64(struct fr_ctx *ctx, struct fr_tensor *out);                       \
     void fr_op_##n##_backward_f64(struct fr_ctx *ctx, struct fr_tensor *out);
 #include "ops.def"
 #undef FR_OP

@@ -54,7 +54,8 @@ static void FR_FN(att_forward_ref)(fr_t *out) {
                 for (int64_t s = 0; s < ns; s++) {
                     const real *ks = FR_FN(row)(k, b, s, kh, g.hs);
                     real d = 0;
-                    for (int64_t i = 0; i < g.hs; i++) d += qt[i] * ks[i];
+                    for (int64_t i = 0; i < g.hs; i++)
+                        d += qt[i] * ks[i];
                     Pb[t * g.T + s] = d * g.scale;
                     if (Pb[t * g.T + s] > mx) mx = Pb[t * g.T + s];
                 }
@@ -66,10 +67,12 @@ static void FR_FN(att_forward_ref)(fr_t *out) {
                 for (int64_t s = 0; s < g.T; s++)
                     Pb[t * g.T + s] = s < ns ? (real)(Pb[t * g.T + s] / z) : 0;
                 real *ot = FR_FN(row)(out, b, t, h, g.hs);
-                for (int64_t i = 0; i < g.hs; i++) ot[i] = 0;
+                for (int64_t i = 0; i < g.hs; i++)
+                    ot[i] = 0;
                 for (int64_t s = 0; s < ns; s++) {
                     const real *vs = FR_FN(row)(v, b, s, kh, g.hs);
-                    for (int64_t i = 0; i < g.hs; i++) ot[i] += Pb[t * g.T + s] * vs[i];
+                    for (int64_t i = 0; i < g.hs; i++)
+                        ot[i] += Pb[t * g.T + s] * vs[i];
                 }
             }
         }
@@ -95,7 +98,8 @@ static void FR_FN(att_backward_ref)(struct fr_ctx *ctx, fr_t *out) {
                 for (int64_t s = 0; s < ns; s++) {
                     const real *vs = FR_FN(row)(v, b, s, kh, g.hs);
                     real d = 0;
-                    for (int64_t i = 0; i < g.hs; i++) d += dot[i] * vs[i];
+                    for (int64_t i = 0; i < g.hs; i++)
+                        d += dot[i] * vs[i];
                     dP[s] = d;
                     sum += Pb[t * g.T + s] * d;
                 }
@@ -104,15 +108,18 @@ static void FR_FN(att_backward_ref)(struct fr_ctx *ctx, fr_t *out) {
                     const real *ks = FR_FN(row)(k, b, s, kh, g.hs);
                     if (gq) {
                         real *dq = FR_FN(row)(gq, b, t, h, g.hs);
-                        for (int64_t i = 0; i < g.hs; i++) dq[i] += ds * ks[i];
+                        for (int64_t i = 0; i < g.hs; i++)
+                            dq[i] += ds * ks[i];
                     }
                     if (gk) {
                         real *dk = FR_FN(row)(gk, b, s, kh, g.hs);
-                        for (int64_t i = 0; i < g.hs; i++) dk[i] += ds * qt[i];
+                        for (int64_t i = 0; i < g.hs; i++)
+                            dk[i] += ds * qt[i];
                     }
                     if (gv) {
                         real *dv = FR_FN(row)(gv, b, s, kh, g.hs);
-                        for (int64_t i = 0; i < g.hs; i++) dv[i] += p * dot[i];
+                        for (int64_t i = 0; i < g.hs; i++)
+                            dv[i] += p * dot[i];
                     }
                 }
             }
@@ -147,7 +154,8 @@ static void att_fwd_task(void *vp, int64_t i0, int64_t i1, int tid) {
             float *r = P + t * T;
             int64_t ns = g.causal ? t + 1 : T;
             float mx = r[0];
-            for (int64_t s = 1; s < ns; s++) mx = r[s] > mx ? r[s] : mx;
+            for (int64_t s = 1; s < ns; s++)
+                mx = r[s] > mx ? r[s] : mx;
             float z = 0;
             for (int64_t s = 0; s < ns; s++) {
                 float d = r[s] - mx; /* below e^-80 a weight is 0: no denormals */
@@ -155,8 +163,10 @@ static void att_fwd_task(void *vp, int64_t i0, int64_t i1, int tid) {
                 z += r[s];
             }
             float iz = 1.0f / z;
-            for (int64_t s = 0; s < ns; s++) r[s] *= iz;
-            for (int64_t s = ns; s < T; s++) r[s] = 0;
+            for (int64_t s = 0; s < ns; s++)
+                r[s] *= iz;
+            for (int64_t s = ns; s < T; s++)
+                r[s] = 0;
         }
         fr_gemm(0, 0, T, g.hs, T, 1.0f, P, T, FR_FN(row)(v, b, 0, kh, g.hs), ld(v), 0.0f,
                 FR_FN(row)(out, b, 0, h, g.hs), ld(out));
@@ -185,9 +195,12 @@ static void att_bwd_task(void *vp, int64_t i0, int64_t i1, int tid) {
                 float *d = dS + t * T;
                 int64_t ns = g.causal ? t + 1 : T;
                 float sum = 0;
-                for (int64_t s = 0; s < ns; s++) sum += p[s] * d[s];
-                for (int64_t s = 0; s < ns; s++) d[s] = p[s] * (d[s] - sum);
-                for (int64_t s = ns; s < T; s++) d[s] = 0;
+                for (int64_t s = 0; s < ns; s++)
+                    sum += p[s] * d[s];
+                for (int64_t s = 0; s < ns; s++)
+                    d[s] = p[s] * (d[s] - sum);
+                for (int64_t s = ns; s < T; s++)
+                    d[s] = 0;
             }
             if (j->gq)
                 fr_gemm(0, 0, T, g.hs, T, g.scale, dS, T, K, ld(k), 1.0f,
@@ -218,8 +231,12 @@ void FR_FN(fr_op_attention_forward)(struct fr_ctx *ctx, fr_t *out) {
 void FR_FN(fr_op_attention_backward)(struct fr_ctx *ctx, fr_t *out) {
 #ifdef FR_PRIMARY
     if (!fr_reference_mode()) {
-        struct att_job j = {out, fr_op_grad(ctx, out->src[0]), fr_op_grad(ctx, out->src[1]),
-                            fr_op_grad(ctx, out->src[2]), NULL, FR_FN(geom)(out)};
+        struct att_job j = {out,
+                            fr_op_grad(ctx, out->src[0]),
+                            fr_op_grad(ctx, out->src[1]),
+                            fr_op_grad(ctx, out->src[2]),
+                            NULL,
+                            FR_FN(geom)(out)};
         j.scratch = fr_ctx_alloc(ctx, (size_t)fr_threads_get() * j.g.T * j.g.T * sizeof(float));
         if (!j.scratch) return;
         fr_parallel_for(j.g.B * j.g.Hkv, 1, att_bwd_task, &j);
@@ -246,7 +263,8 @@ fr_t *fr_attention(struct fr_ctx *ctx, fr_t *q, fr_t *k, fr_t *v, int n_heads, i
             return NULL;
         }
     if (k->ne[0] != hs * n_kv_heads || v->ne[0] != hs * n_kv_heads) {
-        fr_error(FR_EINVAL, "attention: k/v rows of %lld/%lld, expected %lld (kv heads x head size)",
+        fr_error(FR_EINVAL,
+                 "attention: k/v rows of %lld/%lld, expected %lld (kv heads x head size)",
                  (long long)k->ne[0], (long long)v->ne[0], (long long)(hs * n_kv_heads));
         return NULL;
     }

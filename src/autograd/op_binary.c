@@ -15,10 +15,14 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV };
 
 static inline real FR_FN(apply)(int k, real x, real y) {
     switch (k) {
-    case B_ADD: return x + y;
-    case B_SUB: return x - y;
-    case B_MUL: return x * y;
-    default: return x / y;
+    case B_ADD:
+        return x + y;
+    case B_SUB:
+        return x - y;
+    case B_MUL:
+        return x * y;
+    default:
+        return x / y;
     }
 }
 
@@ -45,7 +49,8 @@ static int64_t repeat_block(const fr_t *t, const fr_t *out) {
     if (!fr_is_contiguous(t)) return 0;
     int d = 0;
     int64_t n = 1;
-    while (d < FR_MAX_DIMS && t->ne[d] == out->ne[d]) n *= t->ne[d++];
+    while (d < FR_MAX_DIMS && t->ne[d] == out->ne[d])
+        n *= t->ne[d++];
     for (int e = d; e < FR_MAX_DIMS; e++)
         if (t->ne[e] != 1) return 0;
     return n;
@@ -65,10 +70,18 @@ static void bin_rows(void *vp, int64_t r0, int64_t r1, int tid) {
         const float *pa = j->a + r * j->sa, *pb = j->b + r * j->sb;
         float *po = j->o + r * j->m;
         switch (j->k) {
-        case B_ADD: fr_vec_add(j->m, pa, pb, po); break;
-        case B_SUB: fr_vec_sub(j->m, pa, pb, po); break;
-        case B_MUL: fr_vec_mul(j->m, pa, pb, po); break;
-        default: fr_vec_div(j->m, pa, pb, po); break;
+        case B_ADD:
+            fr_vec_add(j->m, pa, pb, po);
+            break;
+        case B_SUB:
+            fr_vec_sub(j->m, pa, pb, po);
+            break;
+        case B_MUL:
+            fr_vec_mul(j->m, pa, pb, po);
+            break;
+        default:
+            fr_vec_div(j->m, pa, pb, po);
+            break;
         }
     }
 }
@@ -125,10 +138,18 @@ static void FR_FN(binary_backward)(struct fr_ctx *ctx, int k, fr_t *out) {
                     real y = *(const real *)FR_AT(b->data, nbb, i0, i1, i2, i3);
                     real dx, dy;
                     switch (k) {
-                    case B_ADD: dx = g[j], dy = g[j]; break;
-                    case B_SUB: dx = g[j], dy = -g[j]; break;
-                    case B_MUL: dx = g[j] * y, dy = g[j] * x; break;
-                    default: dx = g[j] / y, dy = -g[j] * x / (y * y); break;
+                    case B_ADD:
+                        dx = g[j], dy = g[j];
+                        break;
+                    case B_SUB:
+                        dx = g[j], dy = -g[j];
+                        break;
+                    case B_MUL:
+                        dx = g[j] * y, dy = g[j] * x;
+                        break;
+                    default:
+                        dx = g[j] / y, dy = -g[j] * x / (y * y);
+                        break;
                     }
                     if (ga) *(real *)FR_AT(ga->data, nga, i0, i1, i2, i3) += dx;
                     if (gb) *(real *)FR_AT(gb->data, ngb, i0, i1, i2, i3) += dy;

@@ -69,8 +69,8 @@ void FR_FN(fr_op_dropout_forward)(struct fr_ctx *ctx, fr_t *out) {
 void FR_FN(fr_op_dropout_backward)(struct fr_ctx *ctx, fr_t *out) {
     fr_t *gx = fr_op_grad(ctx, out->src[0]);
     if (!gx) return;
-    FR_FN(apply_mask)(out->src[0], out->grad->data, out->aux, (real)(1.0 / (1.0 - out->fp[0])),
-                      gx->data);
+    FR_FN(apply_mask)
+    (out->src[0], out->grad->data, out->aux, (real)(1.0 / (1.0 - out->fp[0])), gx->data);
 }
 
 #ifdef FR_PRIMARY

@@ -22,8 +22,8 @@ struct rows_src {
     size_t s0, s1;
 };
 
-static void FR_FN(gather_ref)(real *dst, int64_t d, struct rows_src s, const int32_t *id,
-                              int64_t e, int acc) {
+static void FR_FN(gather_ref)(real *dst, int64_t d, struct rows_src s, const int32_t *id, int64_t e,
+                              int acc) {
     for (int64_t k = 0; k < e; k++)
         for (int64_t i = 0; i < d; i++) {
             real v = *(const real *)(s.base + (size_t)i * s.s0 + (size_t)id[k] * s.s1);
@@ -105,8 +105,8 @@ static struct rows_src grad_src(const fr_t *out) {
 
 /* embedding and gather: src[0] is the table {D, V}, aux the ids */
 static void FR_FN(take_forward)(fr_t *out) {
-    FR_FN(gather)(out->data, out->ne[0], src_of(out->src[0]), out->aux,
-                  fr_nelem(out) / out->ne[0], 0);
+    FR_FN(gather)
+    (out->data, out->ne[0], src_of(out->src[0]), out->aux, fr_nelem(out) / out->ne[0], 0);
 }
 static void FR_FN(take_backward)(struct fr_ctx *ctx, fr_t *out) {
     fr_t *gw = fr_op_grad(ctx, out->src[0]);
@@ -147,8 +147,7 @@ void FR_FN(fr_op_scatter_add_backward)(struct fr_ctx *ctx, fr_t *out) {
  * NULL + error otherwise. */
 static int32_t *read_ids(struct fr_ctx *ctx, const char *who, const fr_t *idx, int64_t n) {
     if (idx->dtype != FR_I32) {
-        fr_error(FR_EINVAL, "%s: index has dtype %s, expected I32", who,
-                 fr_dtype_name(idx->dtype));
+        fr_error(FR_EINVAL, "%s: index has dtype %s, expected I32", who, fr_dtype_name(idx->dtype));
         return NULL;
     }
     int32_t *id = fr_ctx_alloc(ctx, (size_t)fr_nelem(idx) * sizeof(int32_t) + 1);
@@ -191,8 +190,8 @@ fr_t *fr_embedding(struct fr_ctx *ctx, fr_t *weight, fr_t *ids) {
     int32_t *id = read_ids(ctx, "embedding", ids, weight->ne[1]);
     if (!id) return NULL;
     int64_t ne[4] = {weight->ne[0], ids->ne[0], ids->ne[1], ids->ne[2]};
-    fr_t *out = fr_op_new(ctx, FR_OP_EMBEDDING, weight->dtype, ids->ndim + 1, ne, weight, NULL,
-                          NULL, NULL);
+    fr_t *out =
+        fr_op_new(ctx, FR_OP_EMBEDDING, weight->dtype, ids->ndim + 1, ne, weight, NULL, NULL, NULL);
     if (!out) return NULL;
     out->aux = id;
     return fr_op_run(ctx, out);

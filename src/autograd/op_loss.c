@@ -44,7 +44,8 @@ static const real *FR_FN(row_of)(const fr_t *x, int64_t r) {
 
 static double FR_FN(sum_rows)(const struct xent *e) {
     double s = 0;
-    for (int64_t r = 0; r < e->rows; r++) s += e->rl[r];
+    for (int64_t r = 0; r < e->rows; r++)
+        s += e->rl[r];
     return *e->nvalid > 0 ? s / *e->nvalid : 0.0;
 }
 
@@ -65,7 +66,8 @@ static void xent_rows(void *vp, int64_t r0, int64_t r1, int tid) {
         const float *xr = FR_FN(row_of)(x, r);
         int32_t y = j->e.lab[r];
         if (j->dx) {
-            if (y >= 0) fr_vec_xent_row_backward(c, xr, j->e.lse[r], y, j->eps, j->s, j->dx + r * c);
+            if (y >= 0)
+                fr_vec_xent_row_backward(c, xr, j->e.lse[r], y, j->eps, j->s, j->dx + r * c);
             continue;
         }
         if (y < 0) {
@@ -157,9 +159,12 @@ static double pair_count(int k, const fr_t *a) {
 static double pair_term(int k, double a, double b, double beta) {
     double d = a - b, ad = fabs(d);
     switch (k) {
-    case L_MSE: return d * d;
-    case L_SL1: return ad < beta ? 0.5 * d * d / beta : ad - 0.5 * beta;
-    default: return b == 0 ? 0.0 : b * (log(b) - a); /* a = log q, b = p */
+    case L_MSE:
+        return d * d;
+    case L_SL1:
+        return ad < beta ? 0.5 * d * d / beta : ad - 0.5 * beta;
+    default:
+        return b == 0 ? 0.0 : b * (log(b) - a); /* a = log q, b = p */
     }
 }
 
@@ -167,7 +172,9 @@ static double pair_term(int k, double a, double b, double beta) {
 static void pair_grad(int k, double a, double b, double beta, double *da, double *db) {
     double d = a - b;
     switch (k) {
-    case L_MSE: *da = 2 * d, *db = -2 * d; break;
+    case L_MSE:
+        *da = 2 * d, *db = -2 * d;
+        break;
     case L_SL1:
         *da = fabs(d) < beta ? d / beta : (d > 0) - (d < 0);
         *db = -*da;
@@ -274,7 +281,8 @@ fr_t *fr_cross_entropy(struct fr_ctx *ctx, fr_t *logits, fr_t *labels, float lab
     }
     char s1[64], s2[64];
     int ok = logits->ne[0] > 0 && labels->ne[3] == 1;
-    for (int d = 0; d < 3; d++) ok = ok && labels->ne[d] == logits->ne[d + 1];
+    for (int d = 0; d < 3; d++)
+        ok = ok && labels->ne[d] == logits->ne[d + 1];
     if (!ok || fr_nelem(logits) == 0) {
         fr_error(FR_EINVAL, "cross_entropy: logits %s (classes innermost) do not match labels %s",
                  fr_shape_str(logits, s1, sizeof s1), fr_shape_str(labels, s2, sizeof s2));
@@ -285,11 +293,12 @@ fr_t *fr_cross_entropy(struct fr_ctx *ctx, fr_t *logits, fr_t *labels, float lab
                  (double)label_smoothing);
         return NULL;
     }
-    fr_t *out = fr_op_new(ctx, FR_OP_CROSS_ENTROPY, logits->dtype, 1, ONE, logits, NULL, NULL, NULL);
+    fr_t *out =
+        fr_op_new(ctx, FR_OP_CROSS_ENTROPY, logits->dtype, 1, ONE, logits, NULL, NULL, NULL);
     if (!out) return NULL;
     int64_t c = logits->ne[0], rows = fr_nelem(logits) / c;
-    out->aux = fr_ctx_alloc(ctx, (size_t)(1 + 2 * rows) * sizeof(double) +
-                                     (size_t)rows * sizeof(int32_t));
+    out->aux =
+        fr_ctx_alloc(ctx, (size_t)(1 + 2 * rows) * sizeof(double) + (size_t)rows * sizeof(int32_t));
     if (!out->aux) return NULL;
     out->fp[0] = label_smoothing;
     struct xent e = xent_of(out);

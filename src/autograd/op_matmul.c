@@ -110,7 +110,8 @@ static void FR_FN(linear_ref_backward)(struct fr_ctx *ctx, fr_t *out) {
         for (int64_t r = 0; r < R; r++)
             for (int64_t i = 0; i < in; i++) {
                 double s = 0;
-                for (int64_t j = 0; j < no; j++) s += (double)g[r * no + j] * MAT(w, j, i, 0, 0);
+                for (int64_t j = 0; j < no; j++)
+                    s += (double)g[r * no + j] * MAT(w, j, i, 0, 0);
                 ((real *)gx->data)[r * in + i] += (real)s;
             }
     if (gw) /* dw[j, i] += sum_r g[r, j] x[r, i] */
@@ -119,14 +120,16 @@ static void FR_FN(linear_ref_backward)(struct fr_ctx *ctx, fr_t *out) {
                 double s = 0;
                 for (int64_t r = 0; r < R; r++) {
                     ROW_SPLIT(x, r, i1, i2, i3);
-                    s += (double)g[r * no + j] * *(const real *)FR_AT(x->data, x->nb, i, i1, i2, i3);
+                    s +=
+                        (double)g[r * no + j] * *(const real *)FR_AT(x->data, x->nb, i, i1, i2, i3);
                 }
                 ((real *)gw->data)[j * in + i] += (real)s;
             }
     if (gbias)
         for (int64_t j = 0; j < no; j++) {
             double s = 0;
-            for (int64_t r = 0; r < R; r++) s += g[r * no + j];
+            for (int64_t r = 0; r < R; r++)
+                s += g[r * no + j];
             ((real *)gbias->data)[j] += (real)s;
         }
 }
@@ -190,7 +193,8 @@ static const float *slice_ptr(const fr_t *t, const fr_t *shape, int64_t i2, int6
 static int matmul_fast(struct fr_ctx *ctx, fr_t *out, int backward) {
     fr_t *a = out->src[0], *b = out->src[1], ta, tb;
     struct mat ma = {0}, mb = {0};
-    const fr_t *ua = slice_operand(ctx, a, &ta, &ma), *ub = ua ? slice_operand(ctx, b, &tb, &mb) : NULL;
+    const fr_t *ua = slice_operand(ctx, a, &ta, &ma),
+               *ub = ua ? slice_operand(ctx, b, &tb, &mb) : NULL;
     if (!ub) return 0;
     fr_t *ga = backward ? fr_op_grad(ctx, a) : NULL, *gb = backward ? fr_op_grad(ctx, b) : NULL;
     int64_t M = a->ne[1], K = a->ne[0], N = b->ne[0];
@@ -204,10 +208,12 @@ static int matmul_fast(struct fr_ctx *ctx, fr_t *out, int backward) {
             }
             if (ga)
                 fr_gemm(0, !mb.trans, M, K, N, 1, o, N, pb, mb.ld, 1,
-                        (float *)ga->data + (bidx(a, 3, i3) * a->ne[2] + bidx(a, 2, i2)) * M * K, K);
+                        (float *)ga->data + (bidx(a, 3, i3) * a->ne[2] + bidx(a, 2, i2)) * M * K,
+                        K);
             if (gb)
                 fr_gemm(!ma.trans, 0, K, N, M, 1, pa, ma.ld, o, N, 1,
-                        (float *)gb->data + (bidx(b, 3, i3) * b->ne[2] + bidx(b, 2, i2)) * K * N, N);
+                        (float *)gb->data + (bidx(b, 3, i3) * b->ne[2] + bidx(b, 2, i2)) * K * N,
+                        N);
         }
     return 1;
 }
@@ -244,8 +250,10 @@ static int linear_fast(struct fr_ctx *ctx, fr_t *out, int backward) {
         float *y = out->data;
         float beta = 0;
         if (bias) {
-            for (int64_t j = 0; j < no; j++) y[j] = *(const float *)FR_AT(bias->data, bias->nb, j, 0, 0, 0);
-            for (int64_t r = 1; r < R; r++) memcpy(y + r * no, y, (size_t)no * sizeof(float));
+            for (int64_t j = 0; j < no; j++)
+                y[j] = *(const float *)FR_AT(bias->data, bias->nb, j, 0, 0, 0);
+            for (int64_t r = 1; r < R; r++)
+                memcpy(y + r * no, y, (size_t)no * sizeof(float));
             beta = 1;
         }
         fr_gemm(mx.trans, !mw.trans, R, no, in, 1, px, mx.ld, pw, mw.ld, beta, y, no);
@@ -257,7 +265,8 @@ static int linear_fast(struct fr_ctx *ctx, fr_t *out, int backward) {
     if (gx) fr_gemm(0, mw.trans, R, in, no, 1, g, no, pw, mw.ld, 1, gx->data, in);
     if (gw) fr_gemm(1, mx.trans, no, in, R, 1, g, no, px, mx.ld, 1, gw->data, in);
     if (gbias)
-        for (int64_t r = 0; r < R; r++) fr_vec_acc(no, g + r * no, gbias->data);
+        for (int64_t r = 0; r < R; r++)
+            fr_vec_acc(no, g + r * no, gbias->data);
     return 1;
 }
 #endif
@@ -322,7 +331,8 @@ fr_t *fr_linear(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias) {
     if (fr_op_check_float("linear", x, w, bias)) return NULL;
     char s1[64], s2[64];
     if (w->ne[2] != 1 || w->ne[3] != 1) {
-        fr_error(FR_EINVAL, "linear: weight %s is not 2-D (out, in)", fr_shape_str(w, s1, sizeof s1));
+        fr_error(FR_EINVAL, "linear: weight %s is not 2-D (out, in)",
+                 fr_shape_str(w, s1, sizeof s1));
         return NULL;
     }
     if (w->ne[0] != x->ne[0]) {

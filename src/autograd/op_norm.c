@@ -32,7 +32,8 @@ static void FR_FN(norm_ref)(fr_t *out, int rms) {
         real *y = (real *)out->data + r * n;
         double mean = 0, var = 0;
         if (!rms) {
-            for (int64_t i = 0; i < n; i++) mean += XAT(xr, x, i);
+            for (int64_t i = 0; i < n; i++)
+                mean += XAT(xr, x, i);
             mean /= (double)n;
         }
         for (int64_t i = 0; i < n; i++) {
@@ -95,8 +96,7 @@ static void norm_rows(void *vp, int64_t r0, int64_t r1, int tid) {
         const float *xr = FR_FN(row_of)(x, r);
         if (j->dx) {
             fr_vec_norm_row_backward(n, xr, (const float *)j->out->grad->data + r * n, wd,
-                                     (float)st[2 * r], (float)st[2 * r + 1], j->rms,
-                                     j->dx + r * n);
+                                     (float)st[2 * r], (float)st[2 * r + 1], j->rms, j->dx + r * n);
             continue;
         }
         float mean, rstd;

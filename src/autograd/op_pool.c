@@ -297,7 +297,8 @@ void FR_FN(fr_op_maxpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
 void FR_FN(fr_op_avgpool2d_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     struct FR_FN(pool_job) j = FR_FN(pool_setup)(out);
-    FR_FN(over_planes)(FAST_2X2(j, 2, FR_FN(avgpool_fwd)), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
+    FR_FN(over_planes)
+    (FAST_2X2(j, 2, FR_FN(avgpool_fwd)), &j, FR_FN(nplanes)(out), j.OH * j.OW * j.kh * j.kw);
 }
 void FR_FN(fr_op_avgpool2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!fr_op_grad(ctx, out->src[0])) return;

@@ -17,7 +17,8 @@ static void FR_FN(rope_apply)(const fr_t *x, fr_t *y, const fr_t *out, real sign
                 double a = (double)(pos0 + t) * pow(theta, -2.0 * (double)i / (double)hs);
                 real cs = (real)cos(a), sn = sign * (real)sin(a);
                 for (int64_t h = 0; h < H; h++) {
-                    int64_t i0 = h * hs + (half ? i : 2 * i), i1 = h * hs + (half ? i + hs / 2 : 2 * i + 1);
+                    int64_t i0 = h * hs + (half ? i : 2 * i),
+                            i1 = h * hs + (half ? i + hs / 2 : 2 * i + 1);
                     real x0 = xr[i0], x1 = xr[i1];
                     real r0 = x0 * cs - x1 * sn, r1 = x0 * sn + x1 * cs;
                     if (acc) {

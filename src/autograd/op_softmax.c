@@ -29,7 +29,8 @@ static void FR_FN(softmax_ref)(fr_t *out, int logsm) {
             double v = *(const real *)(xr + i * s0);
             if (v > m) m = v;
         }
-        for (int64_t i = 0; i < n; i++) s += exp(*(const real *)(xr + i * s0) - m);
+        for (int64_t i = 0; i < n; i++)
+            s += exp(*(const real *)(xr + i * s0) - m);
         double ls = log(s);
         for (int64_t i = 0; i < n; i++) {
             double d = *(const real *)(xr + i * s0) - m;
@@ -44,7 +45,8 @@ static void FR_FN(softmax_backward_ref)(fr_t *out, fr_t *gx, int logsm) {
         const real *y = (const real *)out->data + r * n, *g = (const real *)out->grad->data + r * n;
         real *dx = (real *)gx->data + r * n;
         double d = 0;
-        for (int64_t i = 0; i < n; i++) d += logsm ? (double)g[i] : (double)g[i] * y[i];
+        for (int64_t i = 0; i < n; i++)
+            d += logsm ? (double)g[i] : (double)g[i] * y[i];
         for (int64_t i = 0; i < n; i++)
             dx[i] += (real)(logsm ? g[i] - exp((double)y[i]) * d : y[i] * (g[i] - d));
     }

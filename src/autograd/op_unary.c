@@ -37,19 +37,32 @@ enum {
 
 static double u_f(int k, double x, double p0, double p1) {
     switch (k) {
-    case U_NEG: return -x;
-    case U_SCALE: return x * p0;
-    case U_ADD_SCALAR: return x + p0;
-    case U_RELU: return (x > 0 || x != x) ? x : 0.0;
-    case U_GELU: return 0.5 * x * erfc(-x * M_SQRT1_2);
-    case U_GELU_TANH: return x / (1.0 + exp(-2.0 * GT_C * (x + GT_K * x * x * x)));
-    case U_SILU: return x / (1.0 + exp(-x));
-    case U_TANH: return tanh(x);
-    case U_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case U_EXP: return exp(x);
-    case U_LOG: return log(x);
-    case U_SQRT: return sqrt(x);
-    case U_POW: return pow(x, p0);
+    case U_NEG:
+        return -x;
+    case U_SCALE:
+        return x * p0;
+    case U_ADD_SCALAR:
+        return x + p0;
+    case U_RELU:
+        return (x > 0 || x != x) ? x : 0.0;
+    case U_GELU:
+        return 0.5 * x * erfc(-x * M_SQRT1_2);
+    case U_GELU_TANH:
+        return x / (1.0 + exp(-2.0 * GT_C * (x + GT_K * x * x * x)));
+    case U_SILU:
+        return x / (1.0 + exp(-x));
+    case U_TANH:
+        return tanh(x);
+    case U_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case U_EXP:
+        return exp(x);
+    case U_LOG:
+        return log(x);
+    case U_SQRT:
+        return sqrt(x);
+    case U_POW:
+        return pow(x, p0);
     default: {
         double v = x < p0 ? p0 : x;
         return v > p1 ? p1 : v;
@@ -59,11 +72,16 @@ static double u_f(int k, double x, double p0, double p1) {
 
 static double u_df(int k, double x, double p0, double p1) {
     switch (k) {
-    case U_NEG: return -1.0;
-    case U_SCALE: return p0;
-    case U_ADD_SCALAR: return 1.0;
-    case U_RELU: return x > 0 ? 1.0 : 0.0;
-    case U_GELU: return 0.5 * erfc(-x * M_SQRT1_2) + x * exp(-0.5 * x * x) * 0.39894228040143267794;
+    case U_NEG:
+        return -1.0;
+    case U_SCALE:
+        return p0;
+    case U_ADD_SCALAR:
+        return 1.0;
+    case U_RELU:
+        return x > 0 ? 1.0 : 0.0;
+    case U_GELU:
+        return 0.5 * erfc(-x * M_SQRT1_2) + x * exp(-0.5 * x * x) * 0.39894228040143267794;
     case U_GELU_TANH: {
         double s = 1.0 / (1.0 + exp(-2.0 * GT_C * (x + GT_K * x * x * x)));
         return s + x * s * (1.0 - s) * 2.0 * GT_C * (1.0 + 3.0 * GT_K * x * x);
@@ -80,11 +98,16 @@ static double u_df(int k, double x, double p0, double p1) {
         double s = 1.0 / (1.0 + exp(-x));
         return s * (1.0 - s);
     }
-    case U_EXP: return exp(x);
-    case U_LOG: return 1.0 / x;
-    case U_SQRT: return 0.5 / sqrt(x);
-    case U_POW: return p0 == 0 ? 0.0 : p0 * pow(x, p0 - 1.0);
-    default: return (x >= p0 && x <= p1) ? 1.0 : 0.0;
+    case U_EXP:
+        return exp(x);
+    case U_LOG:
+        return 1.0 / x;
+    case U_SQRT:
+        return 0.5 / sqrt(x);
+    case U_POW:
+        return p0 == 0 ? 0.0 : p0 * pow(x, p0 - 1.0);
+    default:
+        return (x >= p0 && x <= p1) ? 1.0 : 0.0;
     }
 }
 
@@ -97,8 +120,8 @@ static void FR_FN(unary_ref)(int k, fr_t *out) {
         for (int64_t i2 = 0; i2 < x->ne[2]; i2++)
             for (int64_t i1 = 0; i1 < x->ne[1]; i1++)
                 for (int64_t i0 = 0; i0 < x->ne[0]; i0++)
-                    o[j++] = (real)u_f(k, *(const real *)FR_AT(x->data, x->nb, i0, i1, i2, i3),
-                                       p0, p1);
+                    o[j++] =
+                        (real)u_f(k, *(const real *)FR_AT(x->data, x->nb, i0, i1, i2, i3), p0, p1);
 }
 
 static void FR_FN(unary_backward_ref)(int k, fr_t *out, fr_t *gx) {
@@ -119,40 +142,96 @@ static void FR_FN(unary_backward_ref)(int k, fr_t *out, fr_t *gx) {
 #ifdef FR_PRIMARY
 static void fwd_block(int k, float p0, float p1, int64_t n, const float *x, float *y) {
     switch (k) {
-    case U_NEG: fr_vec_scale(n, -1.0f, x, y); break;
-    case U_SCALE: fr_vec_scale(n, p0, x, y); break;
-    case U_ADD_SCALAR: fr_vec_add_scalar(n, p0, x, y); break;
-    case U_RELU: fr_vec_relu(n, x, y); break;
-    case U_GELU: fr_vec_gelu(n, x, y); break;
-    case U_GELU_TANH: fr_vec_gelu_tanh(n, x, y); break;
-    case U_SILU: fr_vec_silu(n, x, y); break;
-    case U_TANH: fr_vec_tanh(n, x, y); break;
-    case U_SIGMOID: fr_vec_sigmoid(n, x, y); break;
-    case U_EXP: fr_vec_exp(n, x, y); break;
-    case U_LOG: fr_vec_log(n, x, y); break;
-    case U_SQRT: fr_vec_sqrt(n, x, y); break;
-    case U_POW: fr_vec_pow(n, p0, x, y); break;
-    default: fr_vec_clamp(n, p0, p1, x, y); break;
+    case U_NEG:
+        fr_vec_scale(n, -1.0f, x, y);
+        break;
+    case U_SCALE:
+        fr_vec_scale(n, p0, x, y);
+        break;
+    case U_ADD_SCALAR:
+        fr_vec_add_scalar(n, p0, x, y);
+        break;
+    case U_RELU:
+        fr_vec_relu(n, x, y);
+        break;
+    case U_GELU:
+        fr_vec_gelu(n, x, y);
+        break;
+    case U_GELU_TANH:
+        fr_vec_gelu_tanh(n, x, y);
+        break;
+    case U_SILU:
+        fr_vec_silu(n, x, y);
+        break;
+    case U_TANH:
+        fr_vec_tanh(n, x, y);
+        break;
+    case U_SIGMOID:
+        fr_vec_sigmoid(n, x, y);
+        break;
+    case U_EXP:
+        fr_vec_exp(n, x, y);
+        break;
+    case U_LOG:
+        fr_vec_log(n, x, y);
+        break;
+    case U_SQRT:
+        fr_vec_sqrt(n, x, y);
+        break;
+    case U_POW:
+        fr_vec_pow(n, p0, x, y);
+        break;
+    default:
+        fr_vec_clamp(n, p0, p1, x, y);
+        break;
     }
 }
 
 static void bwd_block(int k, float p0, float p1, int64_t n, const float *x, const float *y,
                       const float *g, float *dx) {
     switch (k) {
-    case U_NEG: fr_vec_acc_scaled(n, -1.0f, g, dx); break;
-    case U_SCALE: fr_vec_acc_scaled(n, p0, g, dx); break;
-    case U_ADD_SCALAR: fr_vec_acc(n, g, dx); break;
-    case U_RELU: fr_vec_relu_backward(n, y, g, dx); break;
-    case U_GELU: fr_vec_gelu_backward(n, x, g, dx); break;
-    case U_GELU_TANH: fr_vec_gelu_tanh_backward(n, x, g, dx); break;
-    case U_SILU: fr_vec_silu_backward(n, x, g, dx); break;
-    case U_TANH: fr_vec_tanh_backward(n, y, g, dx); break;
-    case U_SIGMOID: fr_vec_sigmoid_backward(n, y, g, dx); break;
-    case U_EXP: fr_vec_acc_mul(n, g, y, dx); break;
-    case U_LOG: fr_vec_log_backward(n, x, g, dx); break;
-    case U_SQRT: fr_vec_sqrt_backward(n, y, g, dx); break;
-    case U_POW: fr_vec_pow_backward(n, p0, x, g, dx); break;
-    default: fr_vec_clamp_backward(n, p0, p1, x, g, dx); break;
+    case U_NEG:
+        fr_vec_acc_scaled(n, -1.0f, g, dx);
+        break;
+    case U_SCALE:
+        fr_vec_acc_scaled(n, p0, g, dx);
+        break;
+    case U_ADD_SCALAR:
+        fr_vec_acc(n, g, dx);
+        break;
+    case U_RELU:
+        fr_vec_relu_backward(n, y, g, dx);
+        break;
+    case U_GELU:
+        fr_vec_gelu_backward(n, x, g, dx);
+        break;
+    case U_GELU_TANH:
+        fr_vec_gelu_tanh_backward(n, x, g, dx);
+        break;
+    case U_SILU:
+        fr_vec_silu_backward(n, x, g, dx);
+        break;
+    case U_TANH:
+        fr_vec_tanh_backward(n, y, g, dx);
+        break;
+    case U_SIGMOID:
+        fr_vec_sigmoid_backward(n, y, g, dx);
+        break;
+    case U_EXP:
+        fr_vec_acc_mul(n, g, y, dx);
+        break;
+    case U_LOG:
+        fr_vec_log_backward(n, x, g, dx);
+        break;
+    case U_SQRT:
+        fr_vec_sqrt_backward(n, y, g, dx);
+        break;
+    case U_POW:
+        fr_vec_pow_backward(n, p0, x, g, dx);
+        break;
+    default:
+        fr_vec_clamp_backward(n, p0, p1, x, g, dx);
+        break;
     }
 }
 
@@ -192,8 +271,9 @@ static void ujob_run(void *vp, int64_t r0, int64_t r1, int tid) {
 /* 0 if x's layout has no dense rows (caller takes the reference). */
 static int unary_fast(int k, fr_t *out, float *dx) {
     const fr_t *x = out->src[0];
-    struct ujob j = {x, k, 0, out->fp[0], out->fp[1], 0, fr_nelem(x), out->data,
-                     dx ? out->grad->data : NULL, dx};
+    struct ujob j = {
+        x, k, 0, out->fp[0], out->fp[1], 0, fr_nelem(x), out->data, dx ? out->grad->data : NULL,
+        dx};
     int64_t units;
     if (fr_is_contiguous(x)) {
         j.flat = 1;

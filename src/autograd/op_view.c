@@ -20,7 +20,8 @@ static void FR_FN(strided_accumulate)(real *dst, const int64_t *ne, const int64_
         for (int64_t i2 = 0; i2 < ne[2]; i2++)
             for (int64_t i1 = 0; i1 < ne[1]; i1++) {
                 real *row = dst + i3 * st[3] + i2 * st[2] + i1 * st[1];
-                for (int64_t i0 = 0; i0 < ne[0]; i0++) row[i0 * st[0]] += src[k++];
+                for (int64_t i0 = 0; i0 < ne[0]; i0++)
+                    row[i0 * st[0]] += src[k++];
             }
 }
 
@@ -33,7 +34,8 @@ void FR_FN(fr_op_view_backward)(struct fr_ctx *ctx, fr_t *out) {
     fr_t *g = fr_op_grad(ctx, out->src[0]);
     if (!g) return;
     int64_t st[4] = {out->ip[0], out->ip[1], out->ip[2], out->ip[3]};
-    FR_FN(strided_accumulate)((real *)g->data + out->ip[4], out->ne, st, (const real *)out->grad->data);
+    FR_FN(strided_accumulate)
+    ((real *)g->data + out->ip[4], out->ne, st, (const real *)out->grad->data);
 }
 
 void FR_FN(fr_op_contiguous_forward)(struct fr_ctx *ctx, fr_t *out) {
@@ -60,7 +62,8 @@ void FR_FN(fr_op_contiguous_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!g) return;
     const real *go = out->grad->data;
     real *gx = g->data;
-    for (int64_t i = 0, n = fr_nelem(out); i < n; i++) gx[i] += go[i];
+    for (int64_t i = 0, n = fr_nelem(out); i < n; i++)
+        gx[i] += go[i];
 }
 
 /* concat: ip[0] = dim */
@@ -94,8 +97,8 @@ void FR_FN(fr_op_concat_backward)(struct fr_ctx *ctx, fr_t *out) {
                     for (int64_t i0 = 0; i0 < g->ne[0]; i0++) {
                         int64_t j[4] = {i0, i1, i2, i3};
                         j[dim] += off;
-                        *(real *)FR_AT(g->data, g->nb, i0, i1, i2, i3) +=
-                            *(const real *)FR_AT(out->grad->data, out->grad->nb, j[0], j[1], j[2], j[3]);
+                        *(real *)FR_AT(g->data, g->nb, i0, i1, i2, i3) += *(const real *)FR_AT(
+                            out->grad->data, out->grad->nb, j[0], j[1], j[2], j[3]);
                     }
     }
 }
@@ -104,9 +107,8 @@ void FR_FN(fr_op_concat_backward)(struct fr_ctx *ctx, fr_t *out) {
 
 /* Makes a view of x with the given shape/strides (bytes) at byte offset. The
  * backward geometry is recorded in x's contiguous element layout. */
-static fr_t *make_view(struct fr_ctx *ctx, fr_t *x, int ndim, const int64_t *ne,
-                       const size_t *nb, size_t off_bytes, const int64_t *gstride,
-                       int64_t goff) {
+static fr_t *make_view(struct fr_ctx *ctx, fr_t *x, int ndim, const int64_t *ne, const size_t *nb,
+                       size_t off_bytes, const int64_t *gstride, int64_t goff) {
     fr_t *v = fr_ctx_alloc(ctx, sizeof *v);
     if (!v) return NULL;
     memset(v, 0, sizeof *v);
@@ -213,8 +215,8 @@ fr_t *fr_transpose(struct fr_ctx *ctx, fr_t *x, int d0, int d1) {
 fr_t *fr_slice(struct fr_ctx *ctx, fr_t *x, int dim, int64_t start, int64_t len) {
     if (!x) return NULL;
     if (dim < 0 || dim >= FR_MAX_DIMS || start < 0 || len < 0 || start + len > x->ne[dim]) {
-        fr_error(FR_EINVAL, "slice: [%lld, %lld) out of range for dim %d",
-                 (long long)start, (long long)(start + len), dim);
+        fr_error(FR_EINVAL, "slice: [%lld, %lld) out of range for dim %d", (long long)start,
+                 (long long)(start + len), dim);
         return NULL;
     }
     int64_t ne[4], st[4];

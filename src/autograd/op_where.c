@@ -73,13 +73,19 @@ void FR_FN(fr_op_where_backward)(struct fr_ctx *ctx, fr_t *out) {
 /* Truth of one element of any dtype: nonzero (NaN counts as true). */
 static int truth(const fr_t *c, const void *p) {
     switch (c->dtype) {
-    case FR_F32: return *(const float *)p != 0.0f;
-    case FR_F64: return *(const double *)p != 0.0;
+    case FR_F32:
+        return *(const float *)p != 0.0f;
+    case FR_F64:
+        return *(const double *)p != 0.0;
     case FR_F16:
-    case FR_BF16: return (*(const uint16_t *)p & 0x7fff) != 0;
-    case FR_I32: return *(const int32_t *)p != 0;
-    case FR_I64: return *(const int64_t *)p != 0;
-    default: return *(const uint8_t *)p != 0; /* U8, I8 */
+    case FR_BF16:
+        return (*(const uint16_t *)p & 0x7fff) != 0;
+    case FR_I32:
+        return *(const int32_t *)p != 0;
+    case FR_I64:
+        return *(const int64_t *)p != 0;
+    default:
+        return *(const uint8_t *)p != 0; /* U8, I8 */
     }
 }
 

@@ -44,9 +44,12 @@ enum fr_isa fr_cpu_isa(void) {
     const char *cap = getenv("FRUGAL_ISA");
     if (cap) {
         int c = -1;
-        if (!strcmp(cap, "scalar")) c = FR_ISA_SCALAR;
-        else if (!strcmp(cap, "avx2")) c = FR_ISA_AVX2;
-        else if (!strcmp(cap, "avx512")) c = FR_ISA_AVX512;
+        if (!strcmp(cap, "scalar"))
+            c = FR_ISA_SCALAR;
+        else if (!strcmp(cap, "avx2"))
+            c = FR_ISA_AVX2;
+        else if (!strcmp(cap, "avx512"))
+            c = FR_ISA_AVX512;
         if (c >= 0 && c < v) v = c; /* an unknown value leaves the level alone */
     }
     atomic_store(&g_capped, v);
@@ -55,9 +58,12 @@ enum fr_isa fr_cpu_isa(void) {
 
 const char *fr_isa_name(enum fr_isa isa) {
     switch (isa) {
-    case FR_ISA_SCALAR: return "scalar";
-    case FR_ISA_AVX2: return "avx2";
-    case FR_ISA_AVX512: return "avx512";
+    case FR_ISA_SCALAR:
+        return "scalar";
+    case FR_ISA_AVX2:
+        return "avx2";
+    case FR_ISA_AVX512:
+        return "avx512";
     }
     return "unknown";
 }

@@ -11,8 +11,8 @@ void fr_params_init(struct fr_params *p) {
     memset(p, 0, sizeof *p);
 }
 
-struct fr_tensor *fr_params_add(struct fr_params *p, const char *name, int ndim,
-                                const int64_t *ne, int flags) {
+struct fr_tensor *fr_params_add(struct fr_params *p, const char *name, int ndim, const int64_t *ne,
+                                int flags) {
     if (p->allocated) {
         fr_error(FR_EINVAL, "params: cannot add '%s' after allocation", name);
         return NULL;
@@ -75,8 +75,8 @@ int fr_params_alloc(struct fr_params *p) {
     if (p->allocated) return 0;
     p->data = slab(p->n);
     p->grad = slab(p->n);
-    if (!p->data || !p->grad) return fr_error(FR_ENOMEM, "params: out of memory for %lld floats",
-                                               (long long)p->n);
+    if (!p->data || !p->grad)
+        return fr_error(FR_ENOMEM, "params: out of memory for %lld floats", (long long)p->n);
     for (int i = 0; i < p->count; i++) {
         struct fr_tensor *t = p->items[i].t;
         t->data = p->data + p->items[i].offset;
@@ -89,7 +89,8 @@ int fr_params_alloc(struct fr_params *p) {
 
 void fr_params_free(struct fr_params *p) {
     if (!p) return;
-    for (int i = 0; i < p->count; i++) free(p->items[i].t);
+    for (int i = 0; i < p->count; i++)
+        free(p->items[i].t);
     free(p->items);
     free(p->data);
     free(p->grad);
@@ -118,7 +119,8 @@ int fr_params_mask_init(struct fr_params *p) {
     if (p->mask) return 0;
     p->mask = slab(p->n);
     if (!p->mask) return fr_error(FR_ENOMEM, "params: out of memory for mask");
-    for (int64_t i = 0; i < p->n; i++) p->mask[i] = 1.0f;
+    for (int64_t i = 0; i < p->n; i++)
+        p->mask[i] = 1.0f;
     return 0;
 }
 

@@ -11,7 +11,8 @@ static uint64_t splitmix64(uint64_t *x) {
 }
 
 void fr_rng_seed(struct fr_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) {
@@ -54,7 +55,8 @@ int fr_rng_bernoulli(struct fr_rng *r, double p) {
 }
 
 void fr_rng_permutation(struct fr_rng *r, int64_t *perm, int64_t n) {
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)fr_rng_below(r, (uint64_t)i + 1);
         int64_t t = perm[i];
@@ -64,11 +66,13 @@ void fr_rng_permutation(struct fr_rng *r, int64_t *perm, int64_t n) {
 }
 
 void fr_rng_fill_normal(struct fr_rng *r, float *x, int64_t n, float mean, float std) {
-    for (int64_t i = 0; i < n; i++) x[i] = mean + std * (float)fr_rng_normal(r);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = mean + std * (float)fr_rng_normal(r);
 }
 
 void fr_rng_fill_uniform(struct fr_rng *r, float *x, int64_t n, float lo, float hi) {
-    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)fr_rng_uniform(r);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)fr_rng_uniform(r);
 }
 
 void fr_rng_split(struct fr_rng *r, struct fr_rng *child) {

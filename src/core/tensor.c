@@ -130,24 +130,39 @@ static float bf16_to_f32(uint16_t h) {
 double fr_get(const struct fr_tensor *t, int64_t i) {
     const char *p = (const char *)t->data + flat_offset(t, i);
     switch (t->dtype) {
-    case FR_F32: return *(const float *)p;
-    case FR_F64: return *(const double *)p;
-    case FR_F16: return (double)*(const _Float16 *)p;
-    case FR_BF16: return bf16_to_f32(*(const uint16_t *)p);
-    case FR_I32: return *(const int32_t *)p;
-    case FR_I64: return (double)*(const int64_t *)p;
-    case FR_U8: return *(const uint8_t *)p;
-    case FR_I8: return *(const int8_t *)p;
-    default: return 0;
+    case FR_F32:
+        return *(const float *)p;
+    case FR_F64:
+        return *(const double *)p;
+    case FR_F16:
+        return (double)*(const _Float16 *)p;
+    case FR_BF16:
+        return bf16_to_f32(*(const uint16_t *)p);
+    case FR_I32:
+        return *(const int32_t *)p;
+    case FR_I64:
+        return (double)*(const int64_t *)p;
+    case FR_U8:
+        return *(const uint8_t *)p;
+    case FR_I8:
+        return *(const int8_t *)p;
+    default:
+        return 0;
     }
 }
 
 void fr_set(struct fr_tensor *t, int64_t i, double v) {
     char *p = (char *)t->data + flat_offset(t, i);
     switch (t->dtype) {
-    case FR_F32: *(float *)p = (float)v; break;
-    case FR_F64: *(double *)p = v; break;
-    case FR_F16: *(_Float16 *)p = (_Float16)v; break;
+    case FR_F32:
+        *(float *)p = (float)v;
+        break;
+    case FR_F64:
+        *(double *)p = v;
+        break;
+    case FR_F16:
+        *(_Float16 *)p = (_Float16)v;
+        break;
     case FR_BF16: {
         float f = (float)v;
         uint32_t u;
@@ -156,11 +171,20 @@ void fr_set(struct fr_tensor *t, int64_t i, double v) {
         *(uint16_t *)p = (uint16_t)(u >> 16);
         break;
     }
-    case FR_I32: *(int32_t *)p = (int32_t)v; break;
-    case FR_I64: *(int64_t *)p = (int64_t)v; break;
-    case FR_U8: *(uint8_t *)p = (uint8_t)v; break;
-    case FR_I8: *(int8_t *)p = (int8_t)v; break;
-    default: break;
+    case FR_I32:
+        *(int32_t *)p = (int32_t)v;
+        break;
+    case FR_I64:
+        *(int64_t *)p = (int64_t)v;
+        break;
+    case FR_U8:
+        *(uint8_t *)p = (uint8_t)v;
+        break;
+    case FR_I8:
+        *(int8_t *)p = (int8_t)v;
+        break;
+    default:
+        break;
     }
 }
 
@@ -297,8 +321,8 @@ struct fr_tensor *fr_new3(struct fr_ctx *ctx, enum fr_dtype dt, int64_t n0, int6
                           int64_t n2) {
     return fr_new(ctx, dt, 3, (int64_t[]){n0, n1, n2});
 }
-struct fr_tensor *fr_new4(struct fr_ctx *ctx, enum fr_dtype dt, int64_t n0, int64_t n1,
-                          int64_t n2, int64_t n3) {
+struct fr_tensor *fr_new4(struct fr_ctx *ctx, enum fr_dtype dt, int64_t n0, int64_t n1, int64_t n2,
+                          int64_t n3) {
     return fr_new(ctx, dt, 4, (int64_t[]){n0, n1, n2, n3});
 }
 

@@ -99,7 +99,8 @@ static void pool_stop(void) {
     atomic_store(&P.stop, 1);
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
-    for (int i = 1; i < P.n; i++) pthread_join(P.th[i], NULL);
+    for (int i = 1; i < P.n; i++)
+        pthread_join(P.th[i], NULL);
     atomic_store(&P.stop, 0);
     P.started = 0;
 }
@@ -117,7 +118,8 @@ int fr_threads_set(int n) {
     P.start_gen = atomic_load(&P.gen);
     for (int i = 1; i < n; i++) {
         if (pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i) != 0) {
-            for (int j = 1; j < i; j++) pthread_cancel(P.th[j]);
+            for (int j = 1; j < i; j++)
+                pthread_cancel(P.th[j]);
             P.n = 1;
             return fr_error(FR_ENOMEM, "could not start worker thread %d", i);
         }
@@ -162,7 +164,8 @@ void fr_parallel_for(int64_t n, int64_t grain, fr_task_fn fn, void *arg) {
             continue;
         }
         pthread_mutex_lock(&P.mu);
-        while (atomic_load(&P.done) < nchunks) pthread_cond_wait(&P.cv, &P.mu);
+        while (atomic_load(&P.done) < nchunks)
+            pthread_cond_wait(&P.cv, &P.mu);
         pthread_mutex_unlock(&P.mu);
     }
 }

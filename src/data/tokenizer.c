@@ -13,8 +13,8 @@
  * Everything a vocabulary needs is explicit, so a tokenizer loaded from a
  * tokenizer.json or tokenizer.bin saves and reloads to the same encoder.
  * Loaders treat their input as hostile: every size is checked before use. */
-#include "tokenizer_internal.h"
 #include "../core/file.h"
+#include "tokenizer_internal.h"
 
 #include "frugal/status.h"
 

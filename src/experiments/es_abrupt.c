@@ -100,7 +100,8 @@ static double log_max_sum(const struct fr_params *p, const int *sel, int *nt) {
         if (!sel[i]) continue;
         const float *w = p->data + p->items[i].offset;
         float mx = 0;
-        for (int64_t j = 0; j < fr_nelem(p->items[i].t); j++) mx = fmaxf(mx, fabsf(w[j]));
+        for (int64_t j = 0; j < fr_nelem(p->items[i].t); j++)
+            mx = fmaxf(mx, fabsf(w[j]));
         s += mx > 0 ? log(mx) : 0;
         (*nt)++;
     }
@@ -138,14 +139,16 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
     struct fr_subset sub = {malloc((size_t)r->images * sizeof(int64_t)), r->images};
     int64_t cap = steps / every + 2;
     int rc = 0;
-    for (int k = 0; k < NTHR; k++) r->pct[k] = calloc((size_t)cap, sizeof(double));
+    for (int k = 0; k < NTHR; k++)
+        r->pct[k] = calloc((size_t)cap, sizeof(double));
     r->step = calloc((size_t)cap, sizeof(double));
     r->loss = calloc((size_t)cap, sizeof(double));
     if (!sel || !sub.idx || !r->step || !r->loss || !r->pct[0] || !r->pct[1] || !r->pct[2]) {
         rc = fr_error(FR_ENOMEM, "out of memory");
         goto done;
     }
-    for (int64_t i = 0; i < r->images; i++) sub.idx[i] = i;
+    for (int64_t i = 0; i < r->images; i++)
+        sub.idx[i] = i;
     if ((rc = fr_prune_scope(&m->params, NULL, NULL, sel))) goto done;
     struct ab_hook h = {.run = r, .sel = sel, .every = every};
     fr_rng_seed(&h.rng, o->seed ^ 0x6d696dull);
@@ -184,7 +187,8 @@ done:
 }
 
 static void run_free(struct ab_run *r) {
-    for (int k = 0; k < NTHR; k++) free(r->pct[k]);
+    for (int k = 0; k < NTHR; k++)
+        free(r->pct[k]);
     free(r->step);
     free(r->loss);
 }
@@ -208,8 +212,7 @@ static int plots(const char *dir, struct ab_run *runs, int nr, int64_t every,
     for (int t = 0; t < NTHR; t++) {
         struct fr_plot_series s[MAXRUNS];
         for (int i = 0; i < nr; i++)
-            s[i] = (struct fr_plot_series){runs[i].label, runs[i].n, runs[i].step,
-                                           runs[i].pct[t]};
+            s[i] = (struct fr_plot_series){runs[i].label, runs[i].n, runs[i].step, runs[i].pct[t]};
         char title[160], path[4300], ylab[96];
         snprintf(title, sizeof title,
                  "Near-zero weights during vit pretraining (%s, every %lld steps)", THR[t].name,
@@ -225,24 +228,26 @@ static int plots(const char *dir, struct ab_run *runs, int nr, int64_t every,
 }
 
 static void record(struct fr_results *r, struct ab_run *runs, int nr) {
-    const char *cols[11] = {"run, threshold", "at init (%)", "final (%)", "min (%)", "max (%)",
-                            "largest jump (pp)", "at step", "jump / range", "final loss",
-                            "sup test acc (%)", "max|w| final / init"};
+    const char *cols[11] = {
+        "run, threshold",     "at init (%)", "final (%)",    "min (%)",    "max (%)",
+        "largest jump (pp)",  "at step",     "jump / range", "final loss", "sup test acc (%)",
+        "max|w| final / init"};
     fr_results_table(r, "abrupt sparsification", 11, cols);
     for (int i = 0; i < nr; i++) {
         struct ab_run *a = &runs[i];
         for (int t = 0; t < NTHR; t++) {
             double jump, at, share, lo = INFINITY, hi = -INFINITY;
-            for (int k = 0; k < a->n; k++) lo = fmin(lo, a->pct[t][k]), hi = fmax(hi, a->pct[t][k]);
+            for (int k = 0; k < a->n; k++)
+                lo = fmin(lo, a->pct[t][k]), hi = fmax(hi, a->pct[t][k]);
             largest_jump(a->step, a->pct[t], a->n, &jump, &at, &share);
-            double row[10] = {a->pct[t][0], a->pct[t][a->n - 1], lo, hi, jump, at, share,
-                              a->last_loss, a->test_acc, a->max_growth};
+            double row[10] = {a->pct[t][0], a->pct[t][a->n - 1], lo,           hi, jump, at, share,
+                              a->last_loss, a->test_acc,         a->max_growth};
             char lab[96], key[160];
             snprintf(lab, sizeof lab, "%s, %s", a->label, THR[t].name);
             fr_results_table_row(r, "abrupt sparsification", lab, row);
             snprintf(key, sizeof key, "abrupt %s", lab);
-            fr_results_series(r, key, "optimizer step", "near-zero body weights (%)", a->n,
-                              a->step, a->pct[t]);
+            fr_results_series(r, key, "optimizer step", "near-zero body weights (%)", a->n, a->step,
+                              a->pct[t]);
             if (t == 0) {
                 snprintf(key, sizeof key, "abrupt %s final near-zero", lab);
                 fr_results_metric(r, key, a->pct[t][a->n - 1], "%");
@@ -278,8 +283,8 @@ static void notes(struct fr_results *r, int64_t steps, int64_t every) {
     fr_results_set_str(r, "notes", buf);
 }
 
-int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o,
-                  struct fr_results *r, const char *dir) {
+int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o, struct fr_results *r,
+                  const char *dir) {
     const int64_t steps = P->steps, every = P->every;
     struct ab_run runs[MAXRUNS];
     int nr = 0, rc = 0;
@@ -322,7 +327,8 @@ int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o,
         rc = plots(dir, runs, nr, every, r);
     }
     if (rc) rc = es_fail(rc, "abrupt");
-    for (int i = 0; i < nr; i++) run_free(&runs[i]);
+    for (int i = 0; i < nr; i++)
+        run_free(&runs[i]);
     fr_task_free(&t);
     return rc;
 }

@@ -76,7 +76,8 @@ static int run_point(const struct lm_recipe *rc, double s, int layerwise, struct
     c.lr = rc->lr;
     c.min_lr = rc->min_lr;
     c.seed = rc->seed;
-    c.eval_interval = rc->iters; /* the estimates only drive progress; the score is the full split */
+    c.eval_interval =
+        rc->iters; /* the estimates only drive progress; the score is the full split */
     c.eval_iters = 2;
     struct fr_lm_result r;
     double t = fr_seconds();
@@ -104,14 +105,16 @@ static void insert(struct lm_curve *cv, const struct lm_point *pt) {
  * *drop is that first point's index (-1 if none). */
 static int essential_index(const struct lm_curve *cv, int *drop) {
     double loss[MAXPTS];
-    for (int i = 0; i < cv->n; i++) loss[i] = cv->p[i].loss;
+    for (int i = 0; i < cv->n; i++)
+        loss[i] = cv->p[i].loss;
     return fr_prune_essential_index(loss, cv->n, cv->p[0].loss * (1.0 + EPS_REL), 0, drop);
 }
 
 static void log_point(const struct fr_exp_opts *o, const char *label, const struct lm_point *p,
                       double t0) {
-    fr_exp_log(o, "essential-sparsity: lm %-6s s=%4.1f%%  val loss %.4f -> %.4f after fine-tune "
-                  "(ppl %.3f -> %.3f)  (%.0f s)",
+    fr_exp_log(o,
+               "essential-sparsity: lm %-6s s=%4.1f%%  val loss %.4f -> %.4f after fine-tune "
+               "(ppl %.3f -> %.3f)  (%.0f s)",
                label, 100 * p->s, p->loss0, p->loss, exp(p->loss0), exp(p->loss),
                fr_seconds() - t0);
 }
@@ -186,8 +189,8 @@ static void record(struct fr_results *r, const char *name, const struct lm_curve
  * top, the grid's last sparsity) and a marker at each essential sparsity.
  * lm-oneshot.svg: the same beside the perplexity right after pruning (log
  * axis: it explodes at high sparsity). */
-static int plot(const char *dir, const struct lm_curve *const *cv, const char *const *names,
-                int nc, double top, struct fr_results *r) {
+static int plot(const char *dir, const struct lm_curve *const *cv, const char *const *names, int nc,
+                double top, struct fr_results *r) {
     struct fr_plot_series s[12];
     double x[2][MAXPTS], ft[2][MAXPTS], os[2][MAXPTS];
     double tol_x[2] = {0, 100 * top}, tol_y[2], mx[2][2], my[2][2];
@@ -216,15 +219,20 @@ static int plot(const char *dir, const struct lm_curve *const *cv, const char *c
         const struct lm_curve *c = cv[i];
         mx[i][0] = mx[i][1] = 100 * c->p[c->ess].s;
         my[i][0] = lo, my[i][1] = hi;
-        snprintf(nm[ns], 128, "%s essential sparsity %s%.1f%%", names[i], c->bounded ? "" : ">= ",
-                 100 * c->p[c->ess].s);
+        snprintf(nm[ns], 128, "%s essential sparsity %s%.1f%%", names[i],
+                 c->bounded ? "" : ">= ", 100 * c->p[c->ess].s);
         s[ns] = (struct fr_plot_series){nm[ns], 2, mx[i], my[i]};
         ns++;
     }
     snprintf(path, sizeof path, "%s/lm.svg", dir);
     struct fr_plot p = {"Essential sparsity, tinyshakespeare char GPT: OMP + fine-tune",
-                        "sparsity of the attention and MLP matrices (%)", "validation perplexity",
-                        0, 1, 720, 480, 0};
+                        "sparsity of the attention and MLP matrices (%)",
+                        "validation perplexity",
+                        0,
+                        1,
+                        720,
+                        480,
+                        0};
     if ((rc = fr_plot_write(path, &p, ns, s))) return rc;
     fr_results_plot(r, "lm.svg");
     ns = nc; /* keep the fine-tuned curves, add the one-shot ones */
@@ -235,8 +243,13 @@ static int plot(const char *dir, const struct lm_curve *const *cv, const char *c
     }
     snprintf(path, sizeof path, "%s/lm-oneshot.svg", dir);
     struct fr_plot q = {"tinyshakespeare char GPT: perplexity right after OMP and after fine-tune",
-                        "sparsity of the attention and MLP matrices (%)", "validation perplexity",
-                        1, 1, 720, 480, 0};
+                        "sparsity of the attention and MLP matrices (%)",
+                        "validation perplexity",
+                        1,
+                        1,
+                        720,
+                        480,
+                        0};
     if ((rc = fr_plot_write(path, &q, ns, s))) return rc;
     fr_results_plot(r, "lm-oneshot.svg");
     return 0;
@@ -261,25 +274,32 @@ static int copy_prefix(const char *src, const char *dst, int64_t n) {
 
 /* The two curves, recorded and plotted, on the text at `text`. */
 static int curves(const struct es_lm_plan *P, const struct fr_exp_opts *o, struct fr_results *r,
-                  const char *dir, const char *model, const char *text, char *summary,
-                  size_t cap, double t0) {
+                  const char *dir, const char *model, const char *text, char *summary, size_t cap,
+                  double t0) {
     struct lm_recipe rc = {P->iters, 10, 3e-4, 3e-5, o->seed, model, text};
     struct lm_curve glob, lw;
     int err;
-    fr_results_config_str(r, "lm pruning", "one-shot magnitude over the FR_PARAM_PRUNABLE matrices "
-                                           "(attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj); "
-                                           "embeddings, positions, norms and the tied head dense");
+    fr_results_config_str(r, "lm pruning",
+                          "one-shot magnitude over the FR_PARAM_PRUNABLE matrices "
+                          "(attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj); "
+                          "embeddings, positions, norms and the tied head dense");
     fr_results_config_int(r, "lm fine-tune iterations", rc.iters);
-    fr_results_config_str(r, "lm fine-tune recipe", "AdamW (beta2 0.99, wd 0.1), batch 12 x 64 "
-                                                    "tokens, 10 warmup steps, cosine lr 3e-4 -> "
-                                                    "3e-5, grad clip 1, mask kept");
+    fr_results_config_str(r, "lm fine-tune recipe",
+                          "AdamW (beta2 0.99, wd 0.1), batch 12 x 64 "
+                          "tokens, 10 warmup steps, cosine lr 3e-4 -> "
+                          "3e-5, grad clip 1, mask kept");
     fr_results_config_double(r, "lm epsilon (relative val loss increase)", EPS_REL);
     fr_results_config_str(r, "lm essential sparsity rule",
                           "the last grid point before the first whose fine-tuned validation loss "
                           "(whole split) is more than 1% above the dense fine-tuned loss (about "
                           "+2% perplexity); the midpoint of those two is then run too");
-    const char *cols[8] = {"run", "measured sparsity (%)", "one-shot val loss", "one-shot ppl",
-                           "fine-tuned val loss", "fine-tuned ppl", "loss vs dense (%)",
+    const char *cols[8] = {"run",
+                           "measured sparsity (%)",
+                           "one-shot val loss",
+                           "one-shot ppl",
+                           "fine-tuned val loss",
+                           "fine-tuned ppl",
+                           "loss vs dense (%)",
                            "seconds"};
     fr_results_table(r, "lm sweep", 8, cols);
 
@@ -310,14 +330,16 @@ int es_lm_run(const struct es_lm_plan *P, const struct fr_exp_opts *o, struct fr
     if ((err = fr_exp_data_path(LM_MODEL, model, sizeof model)) ||
         (err = fr_exp_data_path(LM_TEXT, text, sizeof text)))
         return es_fail(err, "essential-sparsity lm");
-    fr_results_config_str(r, "lm model", LM_MODEL " (nanoGPT CPU shakespeare-char: gpt2, 4 layers, "
-                                         "4 heads, dim 128, context 64, tied embeddings, bf16)");
+    fr_results_config_str(r, "lm model",
+                          LM_MODEL " (nanoGPT CPU shakespeare-char: gpt2, 4 layers, "
+                                   "4 heads, dim 128, context 64, tied embeddings, bf16)");
     if (!P->text_bytes) {
         fr_results_config_str(r, "lm data", LM_TEXT " (first 90% fine-tunes, last 10% scores)");
         return curves(P, o, r, dir, model, text, summary, cap, t0);
     }
-    snprintf(data, sizeof data, LM_TEXT ", its first %lld bytes (first 90%% fine-tunes, last 10%% "
-                                        "scores)",
+    snprintf(data, sizeof data,
+             LM_TEXT ", its first %lld bytes (first 90%% fine-tunes, last 10%% "
+                     "scores)",
              (long long)P->text_bytes);
     fr_results_config_str(r, "lm data", data);
     snprintf(part, sizeof part, "%s/lm-text.txt", dir);

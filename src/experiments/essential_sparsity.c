@@ -473,7 +473,8 @@ static int load_tasks(struct es_run *R) {
         int64_t ne = t->test.n < PRE_EVAL_IMAGES ? t->test.n : PRE_EVAL_IMAGES;
         if (!(R->pre_eval[ti].idx = malloc((size_t)ne * sizeof(int64_t))))
             return fr_error(FR_ENOMEM, "out of memory");
-        for (int64_t i = 0; i < ne; i++) R->pre_eval[ti].idx[i] = i;
+        for (int64_t i = 0; i < ne; i++)
+            R->pre_eval[ti].idx[i] = i;
         R->pre_eval[ti].n = ne;
     }
     return 0;
@@ -510,7 +511,8 @@ static void record_setup(struct es_run *R, const struct fr_dataset *test) {
                                R->tasks[ti].about);
     fr_results_config_str(r, "downstream tasks", buf);
     snprintf(buf, sizeof buf,
-             "fr_fit_classifier: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, the same "
+             "fr_fit_classifier: %lld steps, batch %d, AdamW lr %g cosine to 0, wd %g, seed %llu, "
+             "the same "
              "at every sparsity (s = 0 included); fresh head with the same init at every s",
              (long long)P->ft_steps, P->ft_batch, P->ft_lr, P->ft_wd,
              (unsigned long long)o->seed + 100);
@@ -583,7 +585,8 @@ static int model_study(struct es_run *R, int mi, const struct fr_dataset *test, 
     }
     char file[64], title[160];
     snprintf(file, sizeof file, "%s.svg", M->key);
-    snprintf(title, sizeof title, "Essential sparsity, %s: global OMP + fine-tune per task", M->key);
+    snprintf(title, sizeof title, "Essential sparsity, %s: global OMP + fine-tune per task",
+             M->key);
     if ((rc = plot(R, dir, file, title, nt, cv, np, 1))) goto done;
     if (M->layerwise) {
         for (int ti = 0; ti < nt; ti++) {
@@ -624,8 +627,8 @@ static void record_notes(const struct es_run *R) {
              "construction). OMP vs lottery-ticket (IMP) mask similarity is measured by "
              "`frugal repro isp`. Not here: more seeds.",
              (long long)(M0->images ? M0->images : FR_TASK_PRETRAIN_IMAGES), M0->epochs,
-             P->resnet_note, (long long)nt, (long long)P->ft_steps, P->ft_batch,
-             100.0 / (double)nt, 100.0 * sqrt(0.8 * 0.2 / (double)nt));
+             P->resnet_note, (long long)nt, (long long)P->ft_steps, P->ft_batch, 100.0 / (double)nt,
+             100.0 * sqrt(0.8 * 0.2 / (double)nt));
     fr_results_set_str(R->r, "notes", notes);
 }
 
@@ -651,7 +654,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     record_setup(R, &test);
     double es_g[MAXMODELS][MAXTASKS];
     for (int mi = 0; mi < MAXMODELS; mi++)
-        for (int ti = 0; ti < MAXTASKS; ti++) es_g[mi][ti] = NAN;
+        for (int ti = 0; ti < MAXTASKS; ti++)
+            es_g[mi][ti] = NAN;
     for (int mi = 0; mi < P->nmodels; mi++)
         if ((rc = model_study(R, mi, &test, dir, es_g))) goto fail;
     /* does the turning point depend on the task more than on the model? */
@@ -690,5 +694,8 @@ done:
 }
 
 const struct fr_experiment fr_exp_essential_sparsity = {
-    "essential-sparsity", "2306.03805", "OMP + fine-tune accuracy vs sparsity: the essential sparsity",
-    {&TINY, &QUICK, &FULL}, run};
+    "essential-sparsity",
+    "2306.03805",
+    "OMP + fine-tune accuracy vs sparsity: the essential sparsity",
+    {&TINY, &QUICK, &FULL},
+    run};

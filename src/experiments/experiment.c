@@ -127,6 +127,7 @@ int fr_exp_data_path(const char *rel, char *buf, size_t cap) {
         }
     }
     snprintf(buf, cap, "%s", rel);
-    return fr_error(FR_ENOTFOUND, "%s not found (looked at %s; FRUGAL_DATA=DIR names another place)",
-                    base, tried);
+    return fr_error(FR_ENOTFOUND,
+                    "%s not found (looked at %s; FRUGAL_DATA=DIR names another place)", base,
+                    tried);
 }

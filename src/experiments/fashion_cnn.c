@@ -63,5 +63,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
 }
 
 const struct fr_experiment fr_exp_fashion_cnn = {
-    "fashion-cnn", "baseline", "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
-    {&TINY, &QUICK, &FULL}, run};
+    "fashion-cnn",
+    "baseline",
+    "small CNN on Fashion-MNIST: accuracy, curves, epoch time",
+    {&TINY, &QUICK, &FULL},
+    run};

@@ -48,17 +48,27 @@ struct h2o_plan {
  * 100%, so the prefill itself is compressed at every budget (as the
  * paper's setting does), and the last quarter is decoded and scored. */
 #define H2O_MODELS(W64, W256, W512)                                                                \
-    {"char64", "data/shakespeare-char.safetensors", "data/tinyshakespeare.txt", NULL, 64, 48,     \
-     W64},                                                                                         \
-        /* the same character vocabulary as the 2-layer model */                                  \
-        {"char256", "out/shakespeare-char-6l.safetensors", "data/tinyshakespeare.txt",             \
-         "data/shakespeare-char.safetensors.tok", 256, 192, W256},                                 \
-        {"llama256", "data/shakespeare-char-llama6.safetensors", "data/tinyshakespeare.txt", NULL, \
-         256, 192, W256},                                                                          \
-        {"stories260K", "data/stories260K.bin", NULL, NULL, 512, 384, W512},                       \
-        /* BPE (512 tokens) GPT, context 256, when trained:                                        \
-         * frugal train-lm --tokenizer bpe --bpe-vocab 512 --block 256 --batch 8 --iters 800       \
-         *     --eval-interval 200 --eval-iters 5 --out out/shakespeare-bpe.safetensors */         \
+    {"char64", "data/shakespeare-char.safetensors", "data/tinyshakespeare.txt", NULL, 64, 48,      \
+     W64}, /* the same character vocabulary as the 2-layer model */                                \
+        {"char256",                                                                                \
+         "out/shakespeare-char-6l.safetensors",                                                    \
+         "data/tinyshakespeare.txt",                                                               \
+         "data/shakespeare-char.safetensors.tok",                                                  \
+         256,                                                                                      \
+         192,                                                                                      \
+         W256},                                                                                    \
+        {"llama256",                                                                               \
+         "data/shakespeare-char-llama6.safetensors",                                               \
+         "data/tinyshakespeare.txt",                                                               \
+         NULL,                                                                                     \
+         256,                                                                                      \
+         192,                                                                                      \
+         W256},                                                                                    \
+        {"stories260K", "data/stories260K.bin", NULL, NULL, 512, 384,                              \
+         W512}, /* BPE (512 tokens) GPT, context 256, when trained:                                \
+                 * frugal train-lm --tokenizer bpe --bpe-vocab 512 --block 256 --batch 8 --iters   \
+                 * 800                                                                             \
+                 *     --eval-interval 200 --eval-iters 5 --out out/shakespeare-bpe.safetensors */ \
         {"bpe256", "out/shakespeare-bpe.safetensors", "data/tinyshakespeare.txt", NULL, 256, 192,  \
          W256},
 
@@ -72,12 +82,12 @@ static const char *const POLICIES_TINY[] = {"h2o", "local", "heavy", "h2o-anti"}
 static const double BUDGETS_TINY[] = {0.2, 1.0};
 
 #define N(a) ((int)(sizeof a / sizeof a[0]))
-static const struct h2o_plan FULL = {MODELS_FULL, N(MODELS_FULL), POLICIES, N(POLICIES),
-                                     BUDGETS,     N(BUDGETS)};
-static const struct h2o_plan QUICK = {MODELS_QUICK, N(MODELS_QUICK), POLICIES, N(POLICIES),
-                                      BUDGETS,      N(BUDGETS)};
-static const struct h2o_plan TINY = {MODELS_TINY,  N(MODELS_TINY), POLICIES_TINY,
-                                     N(POLICIES_TINY), BUDGETS_TINY, N(BUDGETS_TINY)};
+static const struct h2o_plan FULL = {MODELS_FULL, N(MODELS_FULL), POLICIES,
+                                     N(POLICIES), BUDGETS,        N(BUDGETS)};
+static const struct h2o_plan QUICK = {MODELS_QUICK, N(MODELS_QUICK), POLICIES,
+                                      N(POLICIES),  BUDGETS,         N(BUDGETS)};
+static const struct h2o_plan TINY = {MODELS_TINY,      N(MODELS_TINY), POLICIES_TINY,
+                                     N(POLICIES_TINY), BUDGETS_TINY,   N(BUDGETS_TINY)};
 
 /* Index of name in the plan's policies, or -1. */
 static int policy_index(const struct h2o_plan *P, const char *name) {
@@ -99,8 +109,10 @@ static int verdicts_at_20(struct fr_results *r, const struct h2o_plan *P, const 
     int ih = policy_index(P, "h2o");
     if (b20 < 0 || ih < 0) return 0;
     static const char *const others[4] = {"local", "heavy", "h2o-anti", NULL};
-    static const char *const shown[4] = {"a local window", "heavy-only", "h2o-anti (heavy hitters "
-                                         "evicted first)", "the full cache"};
+    static const char *const shown[4] = {"a local window", "heavy-only",
+                                         "h2o-anti (heavy hitters "
+                                         "evicted first)",
+                                         "the full cache"};
     char key[256], txt[256];
     struct fr_interval iv, d;
     int rc;
@@ -112,16 +124,23 @@ static int verdicts_at_20(struct fr_results *r, const struct h2o_plan *P, const 
         const char *name = k < 0 ? "h2o" : others[k] ? others[k] : "full";
         int ip = k < 0 ? ih : others[k] ? policy_index(P, others[k]) : -1;
         if (k >= 0 && others[k] && ip < 0) continue;
-        const double *w = ip < 0 ? fr_kv_study_windows(st, -1, 0) : fr_kv_study_windows(st, ip, b20);
+        const double *w =
+            ip < 0 ? fr_kv_study_windows(st, -1, 0) : fr_kv_study_windows(st, ip, b20);
         if ((rc = fr_interval_bootstrap95(w, st->nwin, 2000, seed, &iv))) return rc;
         struct fr_interval ppl = {exp(iv.mean), exp(iv.lo), exp(iv.hi), iv.n, iv.method};
-        snprintf(key, sizeof key, "%s %s ppl at 20%% (exp of the mean window NLL, 95%% bootstrap "
-                 "over windows)", label, ip < 0 ? "full cache" : name);
-        if (ip < 0) snprintf(key, sizeof key, "%s full cache ppl (exp of the mean window NLL, 95%% "
-                             "bootstrap over windows)", label);
+        snprintf(key, sizeof key,
+                 "%s %s ppl at 20%% (exp of the mean window NLL, 95%% bootstrap "
+                 "over windows)",
+                 label, ip < 0 ? "full cache" : name);
+        if (ip < 0)
+            snprintf(key, sizeof key,
+                     "%s full cache ppl (exp of the mean window NLL, 95%% "
+                     "bootstrap over windows)",
+                     label);
         fr_results_metric_ci(r, key, &ppl, "");
-        *nn += (size_t)snprintf(notes + *nn, cap - *nn, "%s %.3f [%.3f, %.3f]%s", ip < 0 ? "full" : name,
-                                ppl.mean, ppl.lo, ppl.hi, k < 3 ? ", " : ". ");
+        *nn +=
+            (size_t)snprintf(notes + *nn, cap - *nn, "%s %.3f [%.3f, %.3f]%s",
+                             ip < 0 ? "full" : name, ppl.mean, ppl.lo, ppl.hi, k < 3 ? ", " : ". ");
         double row[6] = {ppl.mean, ppl.lo, ppl.hi, NAN, NAN, NAN};
         if (k >= 0) {
             /* the paired difference from H2O's windows (policy - h2o, nats) */
@@ -136,7 +155,8 @@ static int verdicts_at_20(struct fr_results *r, const struct h2o_plan *P, const 
     for (int k = 0; k < 4; k++) {
         int ip = others[k] ? policy_index(P, others[k]) : -1;
         if (others[k] && ip < 0) continue;
-        const double *w = ip < 0 ? fr_kv_study_windows(st, -1, 0) : fr_kv_study_windows(st, ip, b20);
+        const double *w =
+            ip < 0 ? fr_kv_study_windows(st, -1, 0) : fr_kv_study_windows(st, ip, b20);
         if ((rc = fr_interval_diff_t95(hw, w, st->nwin, &d))) return rc;
         snprintf(key, sizeof key, "%s NLL of h2o - %s at 20%% (paired by window, 95%% t)", label,
                  others[k] ? others[k] : "full cache");
@@ -163,7 +183,8 @@ static void binding(const struct h2o_plan *P, const char *label, const struct fr
     else
         *nn += (size_t)snprintf(notes + *nn, cap - *nn,
                                 "%s: %d policy-budget runs below 100%% left some head without an "
-                                "eviction (see 'heads that evicted'). ", label, loose);
+                                "eviction (see 'heads that evicted'). ",
+                                label, loose);
 }
 
 static double metric(const struct fr_results *r, const char *label, const char *pol, int pct,
@@ -209,8 +230,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     fr_results_set_str(r, "command", o->command);
     fr_results_set_seed(r, o->seed);
     fr_results_config_int(r, "quick", o->size != FR_EXP_FULL);
-    static const char *const cols[7] = {"model, policy", "ppl", "ppl lo", "ppl hi",
-                                        "NLL - h2o (nats)", "lo", "hi"};
+    static const char *const cols[7] = {"model, policy",    "ppl", "ppl lo", "ppl hi",
+                                        "NLL - h2o (nats)", "lo",  "hi"};
     fr_results_table(r, "at 20% of the window", 7, cols);
     char notes[8192] = "";
     size_t nn = 0;
@@ -280,5 +301,8 @@ done:
 }
 
 const struct fr_experiment fr_exp_h2o = {
-    "h2o", "2306.14048", "H2O KV-cache eviction vs local/sink/TOVA: quality per budget",
-    {&TINY, &QUICK, &FULL}, run};
+    "h2o",
+    "2306.14048",
+    "H2O KV-cache eviction vs local/sink/TOVA: quality per budget",
+    {&TINY, &QUICK, &FULL},
+    run};

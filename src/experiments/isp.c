@@ -60,11 +60,11 @@
 #define NPAIRS 4
 
 enum { M_OMP, M_RANDOM, M_SNIP, M_GRASP, M_IMP, M_ISP, M_SOUP, NM };
-static const char *const MNAME[NM] = {"OMP+FT", "random+FT", "SNIP+FT", "GraSP+FT",
-                                      "IMP (LTH, rewind)", "ISP", "ISP + instant soup"};
+static const char *const MNAME[NM] = {
+    "OMP+FT", "random+FT", "SNIP+FT", "GraSP+FT", "IMP (LTH, rewind)", "ISP", "ISP + instant soup"};
 /* mask-similarity pairs (method indices) */
-static const int PAIRS[NPAIRS][2] = {{M_OMP, M_IMP}, {M_OMP, M_ISP}, {M_IMP, M_ISP},
-                                     {M_ISP, M_SOUP}};
+static const int PAIRS[NPAIRS][2] = {
+    {M_OMP, M_IMP}, {M_OMP, M_ISP}, {M_IMP, M_ISP}, {M_ISP, M_SOUP}};
 
 struct isp_plan {
     double sp[MAXS]; /* the sparsities S every method is compared at, ascending */
@@ -307,11 +307,13 @@ static int reset(struct env *e) {
     struct fr_params *p = &e->m->params;
     memcpy(p->data, e->start, (size_t)p->n * sizeof(float));
     int rc = fr_params_mask_init(p);
-    for (int64_t j = 0; !rc && j < p->n; j++) p->mask[j] = 1.0f;
+    for (int64_t j = 0; !rc && j < p->n; j++)
+        p->mask[j] = 1.0f;
     return rc;
 }
 
-static void base_fit(const struct env *e, struct fr_fit_classifier_config *f, int64_t steps, uint64_t seed) {
+static void base_fit(const struct env *e, struct fr_fit_classifier_config *f, int64_t steps,
+                     uint64_t seed) {
     fr_fit_classifier_config_defaults(f);
     f->steps = steps;
     f->epochs = 0;
@@ -385,7 +387,7 @@ static int run_oneshot(struct env *e, struct task_res *T, int method) {
 /* States kept at each S of a one-schedule IMP / ISP run. */
 struct snaps {
     struct env *e;
-    int n;                /* targets sp[0..n) */
+    int n; /* targets sp[0..n) */
     float *data[MAXS], *mask[MAXS];
     int64_t steps[MAXS];
     double secs[MAXS], t0;
@@ -409,7 +411,8 @@ static int snap_round(void *user, struct fr_model *m, int round, double s, int64
 }
 
 static void snaps_free(struct snaps *S) {
-    for (int i = 0; i < MAXS; i++) free(S->data[i]), free(S->mask[i]);
+    for (int i = 0; i < MAXS; i++)
+        free(S->data[i]), free(S->mask[i]);
 }
 
 /* Loads snapshot i into m. */
@@ -607,7 +610,8 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
     if ((rc = reset(e)) || (rc = finish(e, &dense, 0))) return rc;
     T->dense_acc = dense.acc;
     log_cell(e, "dense+FT", 0, &dense);
-    for (int m = M_OMP; m <= M_GRASP && !rc; m++) rc = run_oneshot(e, T, m);
+    for (int m = M_OMP; m <= M_GRASP && !rc; m++)
+        rc = run_oneshot(e, T, m);
     if (!rc) rc = run_imp(e, T);
     if (!rc) rc = run_isp(e, T, M_ISP);
     if (!rc) rc = run_isp(e, T, M_SOUP);
@@ -623,7 +627,8 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
 
 static void task_free(struct env *e, struct task_res *T) {
     for (int m = 0; m < NM; m++)
-        for (int i = 0; i < MAXS; i++) free(T->mask[m][i]), T->mask[m][i] = NULL;
+        for (int i = 0; i < MAXS; i++)
+            free(T->mask[m][i]), T->mask[m][i] = NULL;
     free(T->isp80_data);
     free(T->isp80_mask);
     T->isp80_data = T->isp80_mask = NULL;
@@ -646,17 +651,24 @@ static int load_task(struct env *e, const char *name) {
     if (rc) return rc;
     if ((rc = fr_dataset_split(&e->task.train, 0.1, e->o->seed + 3, &e->tr, &e->held))) return rc;
     int64_t nt = e->P->test_images && e->P->test_images < e->task.test.n ? e->P->test_images
-                                                                          : e->task.test.n;
+                                                                         : e->task.test.n;
     e->test_sub.n = nt;
     if (!(e->test_sub.idx = malloc((size_t)nt * sizeof(int64_t))))
         return fr_error(FR_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < nt; i++) e->test_sub.idx[i] = i;
+    for (int64_t i = 0; i < nt; i++)
+        e->test_sub.idx[i] = i;
     /* SNIP / GraSP score on the first training samples of the split */
     const struct fr_dataset *d = &e->task.train;
     int64_t nb = e->P->score_images < e->tr.n ? e->P->score_images : e->tr.n;
     int64_t D = (int64_t)d->C * d->H * d->W;
-    e->score = (struct fr_dataset){.n = nb, .C = d->C, .H = d->H, .W = d->W, .nclass = d->nclass,
-                                   .mean = d->mean, .std = d->std, .fill = d->fill};
+    e->score = (struct fr_dataset){.n = nb,
+                                   .C = d->C,
+                                   .H = d->H,
+                                   .W = d->W,
+                                   .nclass = d->nclass,
+                                   .mean = d->mean,
+                                   .std = d->std,
+                                   .fill = d->fill};
     e->score.x = malloc((size_t)(nb * D) * sizeof(float));
     e->score.y = malloc((size_t)nb * sizeof(int32_t));
     if (!e->score.x || !e->score.y) return fr_error(FR_ENOMEM, "out of memory");
@@ -685,7 +697,8 @@ static void record_task(struct env *e, const char *task, const struct task_res *
     const int ns = e->P->ns;
     char key[256];
     double xs[MAXS], ys[MAXS];
-    for (int i = 0; i < ns; i++) xs[i] = 100 * sp[i];
+    for (int i = 0; i < ns; i++)
+        xs[i] = 100 * sp[i];
     snprintf(key, sizeof key, "%s dense fine-tuned accuracy", task);
     fr_results_metric(r, key, T->dense_acc, "%");
     for (int m = 0; m < NM; m++) {
@@ -760,23 +773,27 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     struct fr_plot_series s[NM + 2];
     double xs[MAXS], ys[NM][MAXS], cx[NM][MAXS], dy[2] = {T->dense_acc, T->dense_acc};
     double dx[2] = {100 * sp[0], 100 * sp[ns - 1]};
-    for (int i = 0; i < ns; i++) xs[i] = 100 * sp[i];
+    for (int i = 0; i < ns; i++)
+        xs[i] = 100 * sp[i];
     for (int m = 0; m < NM; m++)
-        for (int i = 0; i < ns; i++) ys[m][i] = T->c[m][i].acc, cx[m][i] = T->c[m][i].steps;
+        for (int i = 0; i < ns; i++)
+            ys[m][i] = T->c[m][i].acc, cx[m][i] = T->c[m][i].steps;
     char path[4400], file[128], title[160];
     int rc = 0;
-    for (int m = 0; m < NM; m++) s[m] = (struct fr_plot_series){MNAME[m], ns, xs, ys[m]};
+    for (int m = 0; m < NM; m++)
+        s[m] = (struct fr_plot_series){MNAME[m], ns, xs, ys[m]};
     s[NM] = (struct fr_plot_series){"dense + same fine-tune", 2, dx, dy};
     snprintf(file, sizeof file, "%s-accuracy.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
     snprintf(title, sizeof title, "%s, %s: test accuracy after pruning + %lld fine-tune steps",
              e->P->arch, task, (long long)e->P->ft_steps);
-    struct fr_plot p = {title, "sparsity of the prunable weights (%)", "test accuracy (%)", 0, 1,
-                        760, 480, 0};
+    struct fr_plot p = {
+        title, "sparsity of the prunable weights (%)", "test accuracy (%)", 0, 1, 760, 480, 0};
     if ((rc = fr_plot_write(path, &p, NM + 1, s))) return rc;
     fr_results_plot(e->r, file);
     /* accuracy vs compute: one curve per method through its sparsities */
-    for (int m = 0; m < NM; m++) s[m] = (struct fr_plot_series){MNAME[m], ns, cx[m], ys[m]};
+    for (int m = 0; m < NM; m++)
+        s[m] = (struct fr_plot_series){MNAME[m], ns, cx[m], ys[m]};
     double mx = T->omp_matched.steps, my = T->omp_matched.acc;
     s[NM] = (struct fr_plot_series){"OMP+FT at ISP's total steps (80%)", 1, &mx, &my};
     snprintf(file, sizeof file, "%s-compute.svg", task);
@@ -785,27 +802,35 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
     sparsity_list(e->P, ", ", points, sizeof points);
     snprintf(title, sizeof title, "%s, %s: accuracy vs training steps spent (points: S = %s %%)",
              e->P->arch, task, points);
-    struct fr_plot pc = {title, "total training steps (mask search + fine-tune)",
-                         "test accuracy (%)", 0, 1, 760, 480, 1};
+    struct fr_plot pc = {title,
+                         "total training steps (mask search + fine-tune)",
+                         "test accuracy (%)",
+                         0,
+                         1,
+                         760,
+                         480,
+                         1};
     if ((rc = fr_plot_write(path, &pc, NM + 1, s))) return rc;
     fr_results_plot(e->r, file);
     if (!with_ablation) return 0;
     double nx[MAXABL], ny[MAXABL], kx[MAXABL], ky[MAXABL];
-    for (int a = 0; a < e->P->n_abl_n; a++) nx[a] = e->P->abl_n[a], ny[a] = T->abl_n[a].acc;
-    for (int a = 0; a < e->P->n_abl_c; a++) kx[a] = (double)e->P->abl_c[a], ky[a] = T->abl_c[a].acc;
+    for (int a = 0; a < e->P->n_abl_n; a++)
+        nx[a] = e->P->abl_n[a], ny[a] = T->abl_n[a].acc;
+    for (int a = 0; a < e->P->n_abl_c; a++)
+        kx[a] = (double)e->P->abl_c[a], ky[a] = T->abl_c[a].acc;
     struct fr_plot_series sa[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_n, nx, ny}};
     snprintf(file, sizeof file, "%s-ablation-n.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "%s, %s, 80%%: weak masks per round (C = %lld)", e->P->arch,
-             task, (long long)e->P->lookahead);
+    snprintf(title, sizeof title, "%s, %s, 80%%: weak masks per round (C = %lld)", e->P->arch, task,
+             (long long)e->P->lookahead);
     struct fr_plot pa = {title, "weak masks per round N", "test accuracy (%)", 0, 1, 640, 400, 0};
     if ((rc = fr_plot_write(path, &pa, 1, sa))) return rc;
     fr_results_plot(e->r, file);
     struct fr_plot_series sc[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_c, kx, ky}};
     snprintf(file, sizeof file, "%s-ablation-c.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "%s, %s, 80%%: look-ahead steps C (N = %d)", e->P->arch,
-             task, e->P->n_weak);
+    snprintf(title, sizeof title, "%s, %s, 80%%: look-ahead steps C (N = %d)", e->P->arch, task,
+             e->P->n_weak);
     struct fr_plot pb = {title, "look-ahead steps C", "test accuracy (%)", 0, 1, 640, 400, 0};
     if ((rc = fr_plot_write(path, &pb, 1, sc))) return rc;
     fr_results_plot(e->r, file);
@@ -816,9 +841,10 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
                           const struct fr_pretrain_info *info) {
     struct fr_results *r = e->r;
     const struct isp_plan *P = e->P;
-    fr_results_set_str(r, "paper", "Jaiswal, Liu, Chen, Wang: Instant Soup: Cheap Pruning "
-                                   "Ensembles in A Single Pass Can Draw Lottery Tickets from Large "
-                                   "Models (ICML 2023, arXiv 2306.10460)");
+    fr_results_set_str(r, "paper",
+                       "Jaiswal, Liu, Chen, Wang: Instant Soup: Cheap Pruning "
+                       "Ensembles in A Single Pass Can Draw Lottery Tickets from Large "
+                       "Models (ICML 2023, arXiv 2306.10460)");
     fr_results_set_str(r, "claim",
                        "Instant Soup Pruning (rounds of N cheap weak masks from short look-ahead "
                        "training on ~10% data subsets, merged by the union of keep-masks) finds "
@@ -841,18 +867,20 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
     fr_results_config_int(r, "test images per task", P->test_images ? P->test_images : 10000);
     if (P->task_images) fr_results_config_int(r, "training images per task", P->task_images);
     fr_results_config_double(r, "IMP and ISP rate (of the remaining weights per round)", P->rate);
-    fr_results_config_str(r, "IMP round", "F steps of training, global magnitude prune, rewind "
-                                          "to the start point (pretrained body, fresh head)");
+    fr_results_config_str(r, "IMP round",
+                          "F steps of training, global magnitude prune, rewind "
+                          "to the start point (pretrained body, fresh head)");
     fr_results_config_int(r, "ISP weak masks N", P->n_weak);
     fr_results_config_int(r, "ISP look-ahead C", P->lookahead);
     fr_results_config_int(r, "ISP own steps per round", P->round_steps);
-    fr_results_config_str(r, "ISP weak protocols", "weak model n: lr x {1, .5, 2, .7, 1.4}[n%5], "
-                                                   "wd x {1, 0, 10, 3}[n%4], own seed, own random "
-                                                   "10% subset");
+    fr_results_config_str(r, "ISP weak protocols",
+                          "weak model n: lr x {1, .5, 2, .7, 1.4}[n%5], "
+                          "wd x {1, 0, 10, 3}[n%4], own seed, own random "
+                          "10% subset");
     fr_results_config_int(r, "soup ingredients K", P->n_ingr);
     fr_results_config_int(r, "workers", 0);
-    const char *mc[6] = {"run", "sparsity (%)", "test acc (%)", "total steps",
-                         "mask-search steps", "wall (s)"};
+    const char *mc[6] = {"run",         "sparsity (%)",      "test acc (%)",
+                         "total steps", "mask-search steps", "wall (s)"};
     fr_results_table(r, "methods", 6, mc);
     const char *sc[5] = {"run", "test acc (%)", "held-out acc (%)", "total steps",
                          "ingredients used"};
@@ -953,7 +981,8 @@ static int run(const struct fr_experiment *ex, const void *plan, const struct fr
     size_t ns = 0;
     for (int t = 0; t < P->ntasks && ns < sizeof out->summary; t++) {
         const struct cell *c[NM];
-        for (int m = 0; m < NM; m++) c[m] = &T[t].c[m][P->s80];
+        for (int m = 0; m < NM; m++)
+            c[m] = &T[t].c[m][P->s80];
         ns += (size_t)snprintf(
             out->summary + ns, sizeof out->summary - ns,
             "isp: %-7s 80%%: ISP %.2f%% (%.0f steps), IMP %.2f%% (%.0f steps), OMP+FT %.2f%% "
@@ -969,7 +998,8 @@ fail: /* the message names the experiment, as the CLI's did */
     snprintf(msg, sizeof msg, "%s", fr_last_error());
     rc = fr_error(rc ? rc : FR_EINVAL, "isp: %s", msg);
 done:
-    for (int t = 0; t < MAXTASKS; t++) task_free(&E, &T[t]);
+    for (int t = 0; t < MAXTASKS; t++)
+        task_free(&E, &T[t]);
     fr_model_free(E.pre);
     fr_ctx_free(E.ctx);
     fr_results_free(E.r);
@@ -977,10 +1007,14 @@ done:
 }
 
 const struct fr_experiment fr_exp_isp = {
-    "isp", "2306.10460",
+    "isp",
+    "2306.10460",
     "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation",
-    {&VIT_TINY, &VIT_QUICK, &VIT_FULL}, run};
+    {&VIT_TINY, &VIT_QUICK, &VIT_FULL},
+    run};
 const struct fr_experiment fr_exp_isp_resnet20 = {
-    "isp-resnet20", "2306.10460",
+    "isp-resnet20",
+    "2306.10460",
     "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)",
-    {&RESNET_TINY, &RESNET_QUICK, &RESNET_FULL}, run};
+    {&RESNET_TINY, &RESNET_QUICK, &RESNET_FULL},
+    run};

@@ -56,7 +56,8 @@ static void record_stats(struct fr_results *r, const char *label, const struct f
     char key[256];
     const int nlp = st->n_layers;
     double lx[64];
-    for (int l = 0; l < nlp; l++) lx[l] = l;
+    for (int l = 0; l < nlp; l++)
+        lx[l] = l;
     snprintf(key, sizeof key, "%s_attn_sparsity", label);
     fr_results_metric(r, key, st->attn_sparsity, "%");
     snprintf(key, sizeof key, "%s_attn_top10_mass", label);
@@ -76,8 +77,8 @@ static void record_stats(struct fr_results *r, const char *label, const struct f
     snprintf(key, sizeof key, "%s_first_token_heavy", label);
     fr_results_metric(r, key, st->first_token_heavy, "%");
     snprintf(key, sizeof key, "%s accumulated score by rank", label);
-    fr_results_series(r, key, "log10 rank", "share of accumulated attention", st->L,
-                      st->rank_log10, st->rank_share);
+    fr_results_series(r, key, "log10 rank", "share of accumulated attention", st->L, st->rank_log10,
+                      st->rank_share);
     struct fr_plot_series s1 = {"mean over heads", st->L, st->rank_log10, st->rank_share};
     plot(r, dir, label, "powerlaw", "accumulated attention by rank (full cache)", "log10 rank",
          "share of the head's accumulated attention", 1, 1, &s1);
@@ -146,15 +147,18 @@ int fr_kv_study_record(struct fr_results *r, const char *label, const struct fr_
         fr_results_table(r, key, nb + 1, cols);
         if (q == 0) {
             double fv[FR_KV_EVAL_MAX_BUDGETS];
-            for (int b = 0; b < nb; b++) fv[b] = st->full.ppl;
+            for (int b = 0; b < nb; b++)
+                fv[b] = st->full.ppl;
             fr_results_table_row(r, key, "full cache", fv);
         }
-        for (int p = 0; p < np; p++) fr_results_table_row(r, key, policies[p], ys[q][p]);
+        for (int p = 0; p < np; p++)
+            fr_results_table_row(r, key, policies[p], ys[q][p]);
     }
     /* curves */
     double bx[FR_KV_EVAL_MAX_BUDGETS], fy[FR_KV_EVAL_MAX_BUDGETS];
     struct fr_plot_series s[FR_KV_EVAL_MAX_POLICIES + 1];
-    for (int b = 0; b < nb; b++) bx[b] = 100 * budgets[b], fy[b] = st->full.ppl;
+    for (int b = 0; b < nb; b++)
+        bx[b] = 100 * budgets[b], fy[b] = st->full.ppl;
     static const char *const suffix[3] = {"ppl", "top1", "kl"};
     static const char *const ylab[3] = {"perplexity", "top-1 agreement (%)", "KL (nats)"};
     for (int q = 0; q < 3; q++) {
@@ -235,8 +239,9 @@ int fr_kv_study_run(const struct fr_kv_study_spec *sp, struct fr_results *r) {
         if ((rc = fr_kv_eval_self_text(&m, (int)sp->windows, L, bos, 1.0f, sp->seed, ids)))
             goto done;
     }
-    struct fr_kv_eval_opts o = {sp->label, sp->policies, sp->npolicies, sp->budgets, sp->nbudgets,
-                                L,         P,            sp->progress,  sp->user};
+    struct fr_kv_eval_opts o = {sp->label,   sp->policies, sp->npolicies,
+                                sp->budgets, sp->nbudgets, L,
+                                P,           sp->progress, sp->user};
     char key[256];
     snprintf(key, sizeof key, "%s model", sp->label);
     fr_results_config_str(r, key, sp->model_shown ? sp->model_shown : sp->model);

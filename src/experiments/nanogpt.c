@@ -31,9 +31,9 @@
 #define NG_MAXSEEDS 5
 
 struct nanogpt_plan {
-    int nseeds;                     /* per form */
-    int iters;                      /* 0: the recipe's 2000 */
-    int eval_interval, eval_iters;  /* 0: the recipe's */
+    int nseeds;                    /* per form */
+    int iters;                     /* 0: the recipe's 2000 */
+    int eval_interval, eval_iters; /* 0: the recipe's */
 };
 
 static const struct nanogpt_plan TINY = {1, 30, 10, 2};
@@ -81,7 +81,8 @@ static int run_one(const struct nanogpt_plan *P, const struct fr_exp_opts *o, co
         out->tps = r.tokens_per_s;
         out->params = r.n_params;
         out->n = r.n_evals < 64 ? r.n_evals : 64;
-        for (int i = 0; i < out->n; i++) out->it[i] = (double)r.eval_iter[i], out->val[i] = r.eval_val[i];
+        for (int i = 0; i < out->n; i++)
+            out->it[i] = (double)r.eval_iter[i], out->val[i] = r.eval_val[i];
     }
     fr_lm_result_free(&r);
     return rc;
@@ -98,7 +99,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     if ((rc = fr_exp_data_path(NG_TEXT, text, sizeof text))) return rc;
     struct fr_results *r = fr_results_new("nanogpt", "nanoGPT's CPU shakespeare-char run");
     if (!r) return fr_error(FR_ENOMEM, "out of memory");
-    fr_results_set_str(r, "paper", "nanoGPT (Karpathy), README: the CPU shakespeare-char configuration");
+    fr_results_set_str(r, "paper",
+                       "nanoGPT (Karpathy), README: the CPU shakespeare-char configuration");
     fr_results_set_str(r, "claim",
                        "4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000 iterations, lr "
                        "1e-3 cosine to 1e-4, dropout 0 reaches a validation loss of about 1.88 on "
@@ -108,11 +110,12 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     fr_results_config_int(r, "quick", o->size != FR_EXP_FULL);
     fr_results_config_int(r, "seeds per form", nseeds);
     fr_results_config_str(r, "data", NG_TEXT " (first 90% train, last 10% validation)");
-    fr_results_config_str(r, "recipe", "4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000 "
-                                       "iterations, AdamW lr 1e-3 (betas 0.9/0.99, wd 0.1), warmup "
-                                       "100, cosine to 1e-4, clip 1, dropout 0");
-    static const char *const cols[6] = {"run", "seed", "params", "whole-split val loss",
-                                        "20-batch estimate (best)", "wall s"};
+    fr_results_config_str(r, "recipe",
+                          "4 layers, 4 heads, 128 embedding, block 64, batch 12, 2000 "
+                          "iterations, AdamW lr 1e-3 (betas 0.9/0.99, wd 0.1), warmup "
+                          "100, cosine to 1e-4, clip 1, dropout 0");
+    static const char *const cols[6] = {
+        "run", "seed", "params", "whole-split val loss", "20-batch estimate (best)", "wall s"};
     fr_results_table(r, "runs", 6, cols);
     struct ng_run runs[2][NG_MAXSEEDS];
     double mean[2] = {0, 0}, lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY},
@@ -123,8 +126,10 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
             fr_exp_log(o, "repro nanogpt: %s form, seed %llu", forms[f], (unsigned long long)seed);
             struct ng_run *u = &runs[f][s];
             if ((rc = run_one(P, o, text, forms[f], seed, u))) break;
-            fr_exp_log(o, "repro nanogpt: %s seed %llu: whole-split val loss %.4f (estimate %.4f), "
-                          "%.1f s", forms[f], (unsigned long long)seed, u->full, u->est, u->seconds);
+            fr_exp_log(o,
+                       "repro nanogpt: %s seed %llu: whole-split val loss %.4f (estimate %.4f), "
+                       "%.1f s",
+                       forms[f], (unsigned long long)seed, u->full, u->est, u->seconds);
             mean[f] += u->full / nseeds;
             wall[f] += u->seconds / nseeds;
             lo[f] = fmin(lo[f], u->full);
@@ -141,10 +146,12 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     struct fr_interval iv[2], diff;
     double full[2][NG_MAXSEEDS];
     for (int f = 0; f < 2; f++)
-        for (int k = 0; k < nseeds; k++) full[f][k] = runs[f][k].full;
+        for (int k = 0; k < nseeds; k++)
+            full[f][k] = runs[f][k].full;
     for (int f = 0; f < 2 && !rc; f++) {
         if ((rc = fr_interval_t95(full[f], nseeds, &iv[f]))) break;
-        snprintf(key, sizeof key, "%s form: whole-split val loss (mean, 95%% t interval)", forms[f]);
+        snprintf(key, sizeof key, "%s form: whole-split val loss (mean, 95%% t interval)",
+                 forms[f]);
         fr_results_metric_ci(r, key, &iv[f], "nats/token");
         snprintf(key, sizeof key, "%s form: whole-split val loss, mean of %d", forms[f], nseeds);
         fr_results_metric(r, key, mean[f], "nats/token");
@@ -152,7 +159,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
         fr_results_metric(r, key, lo[f], "nats/token");
         snprintf(key, sizeof key, "%s form: highest", forms[f]);
         fr_results_metric(r, key, hi[f], "nats/token");
-        snprintf(key, sizeof key, "%s form: wall per run (%d it, with evaluations)", forms[f], iters);
+        snprintf(key, sizeof key, "%s form: wall per run (%d it, with evaluations)", forms[f],
+                 iters);
         fr_results_metric(r, key, wall[f], "s");
         snprintf(key, sizeof key, "%s form: parameters", forms[f]);
         fr_results_metric(r, key, (double)runs[f][0].params, "");
@@ -176,7 +184,13 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     ps[1] = (struct fr_plot_series){"llama form", runs[1][0].n, runs[1][0].it, runs[1][0].val};
     ps[2] = (struct fr_plot_series){"nanoGPT README: 1.88", 2, cx, cy};
     struct fr_plot p = {"nanoGPT CPU configuration: validation loss (20-batch estimate)",
-                        "iteration", "cross-entropy (nats/token)", 0, 1, 0, 0, 0};
+                        "iteration",
+                        "cross-entropy (nats/token)",
+                        0,
+                        1,
+                        0,
+                        0,
+                        0};
     snprintf(path, sizeof path, "%s/loss.svg", dir);
     if (fr_plot_write(path, &p, 3, ps) == 0) fr_results_plot(r, "loss.svg");
     /* every sentence below is decided by this run's numbers */
@@ -217,7 +231,9 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
 }
 
 const struct fr_experiment fr_exp_nanogpt = {
-    "nanogpt", "baseline",
+    "nanogpt",
+    "baseline",
     "nanoGPT's CPU shakespeare-char run in its GPT form and the LLaMA form: whole-split "
     "validation loss vs the README's 1.88",
-    {&TINY, &QUICK, &FULL}, run};
+    {&TINY, &QUICK, &FULL},
+    run};

@@ -3,10 +3,10 @@
  * plain frugal checkpoint whose metadata also records the spec. */
 #include "frugal/experiments/transfer.h"
 
+#include "frugal/experiments/tasks.h"
 #include "frugal/io.h"
 #include "frugal/rng.h"
 #include "frugal/status.h"
-#include "frugal/experiments/tasks.h"
 #include "frugal/train.h"
 
 #include <errno.h>
@@ -68,8 +68,9 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
         return fr_error(FR_EINVAL, "pretrain: unknown objective '%s' (supervised, mim)", obj);
     if (!s->arch || s->images < 0 || s->images > FR_TASK_PRETRAIN_IMAGES || s->epochs < 1 ||
         (mim && !(s->mask_ratio > 0 && s->mask_ratio < 1)))
-        return fr_error(FR_EINVAL, "pretrain: bad spec (arch %s, %lld images, %d epochs, mask "
-                                   "ratio %g)",
+        return fr_error(FR_EINVAL,
+                        "pretrain: bad spec (arch %s, %lld images, %d epochs, mask "
+                        "ratio %g)",
                         s->arch ? s->arch : "(none)", (long long)s->images, s->epochs,
                         s->mask_ratio);
     struct fr_model_config mc;
@@ -83,8 +84,8 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
         if (mim) snprintf(mr, sizeof mr, "-mr%g", s->mask_ratio);
         int len = snprintf(info->path, sizeof info->path,
                            "%s/%s-%s-n%lld-e%d-b%d-lr%g-wd%g%s-s%llu.safetensors", s->cache_dir,
-                           s->arch, obj, (long long)images, s->epochs, s->batch, s->lr, s->wd,
-                           mr, (unsigned long long)s->seed);
+                           s->arch, obj, (long long)images, s->epochs, s->batch, s->lr, s->wd, mr,
+                           (unsigned long long)s->seed);
         if (len < 0 || (size_t)len >= sizeof info->path) {
             fr_model_free(m);
             return fr_error(FR_EINVAL, "pretrain: cache directory name too long");
@@ -132,7 +133,8 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
         int64_t nt = s->test_images > 0 && s->test_images < t.test.n ? s->test_images : 0;
         if (nt && !(first.idx = malloc(sizeof(int64_t) * (size_t)nt)))
             rc = fr_error(FR_ENOMEM, "pretrain: out of memory");
-        for (int64_t i = 0; i < nt; i++) first.idx[i] = i;
+        for (int64_t i = 0; i < nt; i++)
+            first.idx[i] = i;
         first.n = nt;
         if (!rc) rc = fr_evaluate(m, &t.test, nt ? &first : NULL, NULL, 0, &info->test_acc, NULL);
         free(first.idx);
@@ -142,7 +144,8 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
         char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
         int nm = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
         const char *kp[FR_MODEL_META_MAX + 1], *vp[FR_MODEL_META_MAX + 1];
-        for (int i = 0; i < nm; i++) kp[i] = keys[i], vp[i] = vals[i];
+        for (int i = 0; i < nm; i++)
+            kp[i] = keys[i], vp[i] = vals[i];
         kp[nm] = "pretrain.objective", vp[nm] = obj;
         int64_t counters[1] = {info->steps};
         struct fr_ckpt_blob b = {"__pretrain__.steps", FR_I64, counters, 1, 0, 0};

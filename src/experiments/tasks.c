@@ -68,7 +68,8 @@ int fr_dataset_rotate90(struct fr_dataset *ds) {
         float *img = ds->x + i * HW;
         /* clockwise: out[r][c] = in[S-1-c][r] */
         for (int64_t r = 0; r < S; r++)
-            for (int64_t c = 0; c < S; c++) tmp[r * S + c] = img[(S - 1 - c) * S + r];
+            for (int64_t c = 0; c < S; c++)
+                tmp[r * S + c] = img[(S - 1 - c) * S + r];
         memcpy(img, tmp, (size_t)HW * sizeof(float));
     }
     free(tmp);
@@ -79,14 +80,16 @@ void fr_dataset_invert(struct fr_dataset *ds) {
     /* x = (p - mean) / std  ->  x' = (1 - p - mean) / std = (1 - 2 mean) / std - x */
     float k = (1.0f - 2.0f * ds->mean) / ds->std;
     int64_t n = ds->n * ds->C * ds->H * ds->W;
-    for (int64_t i = 0; i < n; i++) ds->x[i] = k - ds->x[i];
+    for (int64_t i = 0; i < n; i++)
+        ds->x[i] = k - ds->x[i];
 }
 
 int fr_dataset_relabel(struct fr_dataset *ds, const int *map, int nmap, int nclass) {
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->y[i] < 0 || ds->y[i] >= nmap || map[ds->y[i]] < 0 || map[ds->y[i]] >= nclass)
             return fr_error(FR_EINVAL, "relabel: label %d has no class in the map", ds->y[i]);
-    for (int64_t i = 0; i < ds->n; i++) ds->y[i] = map[ds->y[i]];
+    for (int64_t i = 0; i < ds->n; i++)
+        ds->y[i] = map[ds->y[i]];
     ds->nclass = nclass;
     return 0;
 }
@@ -103,7 +106,8 @@ static int few_labels(struct fr_dataset *ds, uint64_t seed) {
     }
     struct fr_rng rng;
     fr_rng_seed(&rng, seed ^ 0xfe71abe1ull);
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)fr_rng_below(&rng, (uint64_t)(i + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;

@@ -149,12 +149,15 @@ int fr_params_save_masked(const struct fr_params *p, const char *path, const str
     struct fr_ckpt_blob b[MAX_BLOBS];
     if (opt) o = *opt;
     if (o.nblobs > MAX_BLOBS - 1)
-        return fr_error(FR_EINVAL, "checkpoint: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
+        return fr_error(FR_EINVAL, "checkpoint: at most %d extra blobs next to the mask",
+                        MAX_BLOBS - 1);
     if (!p->mask) return fr_params_save(p, path, &o);
     uint8_t *m = malloc((size_t)p->n);
     if (!m) return fr_error(FR_ENOMEM, "checkpoint: out of memory for the mask");
-    for (int64_t i = 0; i < p->n; i++) m[i] = p->mask[i] != 0.0f;
-    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
+    for (int64_t i = 0; i < p->n; i++)
+        m[i] = p->mask[i] != 0.0f;
+    for (int i = 0; i < o.nblobs; i++)
+        b[i] = o.blobs[i];
     b[o.nblobs] = (struct fr_ckpt_blob){FR_MASK_BLOB, FR_U8, m, p->n, 0, 0};
     o.blobs = b;
     o.nblobs++;
@@ -170,22 +173,26 @@ int fr_params_load_masked(struct fr_params *p, const char *path, struct fr_ckpt 
     if (opt) o = *opt;
     if (has_mask) *has_mask = 0;
     if (o.nblobs > MAX_BLOBS - 1)
-        return fr_error(FR_EINVAL, "checkpoint: at most %d extra blobs next to the mask", MAX_BLOBS - 1);
+        return fr_error(FR_EINVAL, "checkpoint: at most %d extra blobs next to the mask",
+                        MAX_BLOBS - 1);
     uint8_t *m = malloc((size_t)(p->n > 0 ? p->n : 1));
     if (!m) return fr_error(FR_ENOMEM, "checkpoint: out of memory for the mask");
-    for (int i = 0; i < o.nblobs; i++) b[i] = o.blobs[i];
+    for (int i = 0; i < o.nblobs; i++)
+        b[i] = o.blobs[i];
     b[o.nblobs] = (struct fr_ckpt_blob){FR_MASK_BLOB, FR_U8, m, p->n, 1, 0};
     o.blobs = b;
     o.nblobs++;
     int rc = fr_params_load(p, path, &o);
     if (rc) goto cleanup;
     if (opt) {
-        for (int i = 0; i < opt->nblobs; i++) opt->blobs[i].found = b[i].found;
+        for (int i = 0; i < opt->nblobs; i++)
+            opt->blobs[i].found = b[i].found;
         opt->n_ignored = o.n_ignored;
     }
     if (b[o.nblobs - 1].found) {
         if ((rc = fr_params_mask_init(p))) goto cleanup;
-        for (int64_t i = 0; i < p->n; i++) p->mask[i] = m[i] ? 1.0f : 0.0f;
+        for (int64_t i = 0; i < p->n; i++)
+            p->mask[i] = m[i] ? 1.0f : 0.0f;
         fr_params_apply_mask(p);
         if (has_mask) *has_mask = 1;
     }

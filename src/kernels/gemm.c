@@ -56,8 +56,8 @@ void fr_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
 }
 
 void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double alpha,
-                 const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
-                 double *C, int64_t ldc) {
+                 const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
+                 int64_t ldc) {
     GEMM_NAIVE(double, double)
 }
 
@@ -72,7 +72,8 @@ static inline void sc_body(const int m, int64_t kc, const float *restrict a,
     float acc[SC_MR][SC_NR] = {{0}};
     for (int64_t k = 0; k < kc; k++) {
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < SC_NR; j++) acc[i][j] += a[i] * b[j];
+            for (int j = 0; j < SC_NR; j++)
+                acc[i][j] += a[i] * b[j];
         a += SC_MR;
         b += ldb;
     }
@@ -113,7 +114,8 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
         const float *src = B + pc * ldb + j0;
         for (int64_t k = 0; k < kc; k++) {
             memcpy(dst + k * nr, src + k * ldb, (size_t)nn * sizeof(float));
-            for (int64_t j = nn; j < nr; j++) dst[k * nr + j] = 0.0f;
+            for (int64_t j = nn; j < nr; j++)
+                dst[k * nr + j] = 0.0f;
         }
         return;
     }
@@ -123,10 +125,12 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
         int64_t ke = kb + 64 < kc ? kb + 64 : kc;
         for (int64_t j = 0; j < nn; j++) {
             const float *src = B + (j0 + j) * ldb + pc;
-            for (int64_t k = kb; k < ke; k++) dst[k * nr + j] = src[k];
+            for (int64_t k = kb; k < ke; k++)
+                dst[k * nr + j] = src[k];
         }
         for (int64_t j = nn; j < nr; j++)
-            for (int64_t k = kb; k < ke; k++) dst[k * nr + j] = 0.0f;
+            for (int64_t k = kb; k < ke; k++)
+                dst[k * nr + j] = 0.0f;
     }
 }
 
@@ -139,16 +143,20 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t 
         if (transA) {
             const float *src = A + pc * lda + i0 + p;
             for (int64_t k = 0; k < kc; k++) {
-                for (int64_t i = 0; i < rows; i++) dst[k * mr + i] = src[k * lda + i];
-                for (int64_t i = rows; i < mr; i++) dst[k * mr + i] = 0.0f;
+                for (int64_t i = 0; i < rows; i++)
+                    dst[k * mr + i] = src[k * lda + i];
+                for (int64_t i = rows; i < mr; i++)
+                    dst[k * mr + i] = 0.0f;
             }
         } else {
             for (int64_t i = 0; i < rows; i++) {
                 const float *src = A + (i0 + p + i) * lda + pc;
-                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = src[k];
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * mr + i] = src[k];
             }
             for (int64_t i = rows; i < mr; i++)
-                for (int64_t k = 0; k < kc; k++) dst[k * mr + i] = 0.0f;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * mr + i] = 0.0f;
         }
     }
 }
@@ -170,8 +178,8 @@ struct gemm_job {
     const float *A, *B;
     int64_t lda, ldb, ldc;
     float *C;
-    int split_m;    /* units are row slabs (else column slabs) */
-    int64_t unit;   /* rows or columns per unit (a multiple of mr or nr) */
+    int split_m;  /* units are row slabs (else column slabs) */
+    int64_t unit; /* rows or columns per unit (a multiple of mr or nr) */
     int64_t nunits;
     atomic_llong next; /* next unclaimed unit */
 };
@@ -290,11 +298,22 @@ static void gemm_thread(void *vp, int64_t t0, int64_t t1, int tid) {
 }
 
 static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int64_t M, int64_t N,
-                   int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                   int64_t ldb, float beta, float *C, int64_t ldc) {
-    struct gemm_job g = {.kr = kr, .transA = transA, .transB = transB, .M = M, .N = N, .K = K,
-                         .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
-                         .ldc = ldc, .C = C};
+                    int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float beta, float *C, int64_t ldc) {
+    struct gemm_job g = {.kr = kr,
+                         .transA = transA,
+                         .transB = transB,
+                         .M = M,
+                         .N = N,
+                         .K = K,
+                         .alpha = alpha,
+                         .beta = beta,
+                         .A = A,
+                         .B = B,
+                         .lda = lda,
+                         .ldb = ldb,
+                         .ldc = ldc,
+                         .C = C};
     int nt = fr_threads_get();
     double flops = 2.0 * (double)M * (double)N * (double)K;
     if (flops < 4e6) nt = 1; /* a fork-join costs more than it saves */
@@ -313,7 +332,8 @@ static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int
 /* C = beta * C (beta == 0: zeros, C not read). */
 static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        for (int64_t j = 0; j < N; j++)
+            C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
 /* Items per chunk so that a chunk carries at least ~1 MFLOP of work. */
@@ -369,17 +389,26 @@ static void inplace_task(void *vp, int64_t p0, int64_t p1, int tid) {
 }
 
 static int small_m(const struct fr_gemm_kernel *kr, int transA, int transB, int64_t M, int64_t N,
-                   int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                   int64_t ldb, float beta, float *C, int64_t ldc) {
-    struct small_job s = {.kr = kr, .M = M, .K = K, .alpha = alpha, .beta = beta, .B = B,
-                          .ldb = ldb, .ldc = ldc, .C = C, .N = N};
+                   int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc) {
+    struct small_job s = {.kr = kr,
+                          .M = M,
+                          .K = K,
+                          .alpha = alpha,
+                          .beta = beta,
+                          .B = B,
+                          .ldb = ldb,
+                          .ldc = ldc,
+                          .C = C,
+                          .N = N};
     if (transB && kr->dot && M <= 8) {
         float *ac = NULL;
         if (transA) { /* the dot kernel wants A rows contiguous in k */
             ac = thread_buffer((size_t)(M * K));
             if (!ac) return -1;
             for (int64_t i = 0; i < M; i++)
-                for (int64_t k = 0; k < K; k++) ac[i * K + k] = A[k * lda + i];
+                for (int64_t k = 0; k < K; k++)
+                    ac[i * K + k] = A[k * lda + i];
         }
         s.A = ac ? ac : A;
         s.lda = ac ? K : lda;
@@ -388,7 +417,8 @@ static int small_m(const struct fr_gemm_kernel *kr, int transA, int transB, int6
     }
     /* B read in place: each K x nr strip is used by ceil(M/mr) A panels,
      * from L2 after the first, so only while the strip fits there */
-    if (!transB && (M <= kr->mr || (M <= 16 && K * kr->nr * (int64_t)sizeof(float) <= (512 << 10)))) {
+    if (!transB &&
+        (M <= kr->mr || (M <= 16 && K * kr->nr * (int64_t)sizeof(float) <= (512 << 10)))) {
         int64_t alen = round_up(round_up(M, kr->mr) * K, 16);
         float *ap = thread_buffer((size_t)(alen + round_up(K * kr->nr, 16)));
         if (!ap) return -1;
@@ -414,7 +444,8 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
                                       : isa == FR_ISA_AVX2 ? &fr_gemm_kernel_avx2
                                                            : &kernel_scalar;
     int r = small_m(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (r > 0) blocked(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (r > 0)
+        blocked(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else if (r < 0) /* out of memory for the small-M buffers: the unblocked loops need none */
         fr_gemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -21,18 +21,21 @@ ukr_body(const int m, int64_t kc, const float *restrict a, const float *restrict
 #pragma GCC unroll 8
     for (int i = 0; i < A2_MR; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < A2_NV; v++) acc[i][v] = _mm256_setzero_ps();
+        for (int v = 0; v < A2_NV; v++)
+            acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
         __m256 bv[A2_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < A2_NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
+        for (int v = 0; v < A2_NV; v++)
+            bv[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 8
         for (int i = 0; i < A2_MR; i++) {
             if (i >= m) break;
             __m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 4
-            for (int v = 0; v < A2_NV; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < A2_NV; v++)
+                acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
         }
         a += A2_MR;
         b += ldb;
@@ -52,8 +55,10 @@ ukr_body(const int m, int64_t kc, const float *restrict a, const float *restrict
         } else {
             float t[A2_NR];
 #pragma GCC unroll 4
-            for (int v = 0; v < A2_NV; v++) _mm256_storeu_ps(t + 8 * v, _mm256_mul_ps(acc[i][v], va));
-            for (int64_t j = 0; j < n; j++) p[j] = beta != 0.0f ? t[j] + beta * p[j] : t[j];
+            for (int v = 0; v < A2_NV; v++)
+                _mm256_storeu_ps(t + 8 * v, _mm256_mul_ps(acc[i][v], va));
+            for (int64_t j = 0; j < n; j++)
+                p[j] = beta != 0.0f ? t[j] + beta * p[j] : t[j];
         }
     }
 }
@@ -77,24 +82,28 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline __attribute__((always_inline)) void
-dot_body(const int M_, const int J_, int64_t K, float alpha, const float *A, int64_t lda,
-         const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+static inline __attribute__((always_inline)) void dot_body(const int M_, const int J_, int64_t K,
+                                                           float alpha, const float *A, int64_t lda,
+                                                           const float *B, int64_t ldb, float beta,
+                                                           float *C, int64_t ldc) {
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int i = 0; i < M_; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < J_; j++) acc[i][j] = _mm256_setzero_ps();
+        for (int j = 0; j < J_; j++)
+            acc[i][j] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 bv[4];
 #pragma GCC unroll 4
-        for (int j = 0; j < J_; j++) bv[j] = _mm256_loadu_ps(B + j * ldb + k);
+        for (int j = 0; j < J_; j++)
+            bv[j] = _mm256_loadu_ps(B + j * ldb + k);
 #pragma GCC unroll 4
         for (int i = 0; i < M_; i++) {
             __m256 av = _mm256_loadu_ps(A + i * lda + k);
 #pragma GCC unroll 4
-            for (int j = 0; j < J_; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+            for (int j = 0; j < J_; j++)
+                acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
 #pragma GCC unroll 4
@@ -102,7 +111,8 @@ dot_body(const int M_, const int J_, int64_t K, float alpha, const float *A, int
 #pragma GCC unroll 4
         for (int j = 0; j < J_; j++) {
             float s = hsum256(acc[i][j]);
-            for (int64_t t = k; t < K; t++) s += A[i * lda + t] * B[j * ldb + t];
+            for (int64_t t = k; t < K; t++)
+                s += A[i * lda + t] * B[j * ldb + t];
             s *= alpha;
             float *p = C + i * ldc + j;
             *p = beta != 0.0f ? s + beta * *p : s;
@@ -110,12 +120,13 @@ dot_body(const int M_, const int J_, int64_t K, float alpha, const float *A, int
 }
 
 #define DOT_ROWS(M_, J_)                                                                           \
-    static void dot_##M_(int64_t n, int64_t K, float alpha, const float *A, int64_t lda,            \
+    static void dot_##M_(int64_t n, int64_t K, float alpha, const float *A, int64_t lda,           \
                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {         \
         int64_t j = 0;                                                                             \
         for (; j + J_ <= n; j += J_)                                                               \
             dot_body(M_, J_, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);                \
-        for (; j < n; j++) dot_body(M_, 1, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);  \
+        for (; j < n; j++)                                                                         \
+            dot_body(M_, 1, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);                 \
     }
 DOT_ROWS(1, 4)
 DOT_ROWS(2, 4)
@@ -125,8 +136,8 @@ DOT_ROWS(4, 3)
 static void dot(int64_t m, int64_t n, int64_t K, float alpha, const float *A, int64_t lda,
                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     static void (*const tab[5])(int64_t, int64_t, float, const float *, int64_t, const float *,
-                                int64_t, float, float *, int64_t) = {NULL, dot_1, dot_2, dot_3,
-                                                                     dot_4};
+                                int64_t, float, float *,
+                                int64_t) = {NULL, dot_1, dot_2, dot_3, dot_4};
     while (m > 0) {
         int64_t r = m > 4 ? 4 : m;
         tab[r](n, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -162,7 +173,8 @@ void fr_gemm_pack_a6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, i
     for (int64_t p = 0; p < mm; p += 6, dst += 6 * kc) {
         int rows = mm - p < 6 ? (int)(mm - p) : 6;
         const float *src[6];
-        for (int i = 0; i < 6; i++) src[i] = A + (i0 + p + (i < rows ? i : 0)) * lda + pc;
+        for (int i = 0; i < 6; i++)
+            src[i] = A + (i0 + p + (i < rows ? i : 0)) * lda + pc;
         int64_t k = 0;
         for (; k + 8 <= kc; k += 8) {
             __m256 r[8];
@@ -177,7 +189,8 @@ void fr_gemm_pack_a6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, i
             }
         }
         for (; k < kc; k++)
-            for (int i = 0; i < 6; i++) dst[k * 6 + i] = i < rows ? src[i][k] : 0.0f;
+            for (int i = 0; i < 6; i++)
+                dst[k * 6 + i] = i < rows ? src[i][k] : 0.0f;
     }
 }
 
@@ -185,7 +198,8 @@ void fr_gemm_pack_at6_avx2(const float *A, int64_t lda, int64_t i0, int64_t mm, 
                            int64_t kc, float *dst) {
     for (int64_t p = 0; p < mm; p += 6, dst += 6 * kc) {
         int rows = mm - p < 6 ? (int)(mm - p) : 6;
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const float *src = A + pc * lda + i0 + p;
         for (int64_t k = 0; k < kc; k++) {
             __m256 v = _mm256_maskload_ps(src + k * lda, mask); /* zeros past rows */
@@ -200,17 +214,20 @@ void fr_gemm_pack_bt_avx2(const float *B, int64_t ldb, int64_t pc, int64_t kc, i
     for (int64_t j = 0; j < nr; j += 8) {
         int rows = nn - j >= 8 ? 8 : nn - j > 0 ? (int)(nn - j) : 0;
         const float *src[8];
-        for (int i = 0; i < 8; i++) src[i] = B + (j0 + j + (i < rows ? i : 0)) * ldb + pc;
+        for (int i = 0; i < 8; i++)
+            src[i] = B + (j0 + j + (i < rows ? i : 0)) * ldb + pc;
         int64_t k = 0;
         for (; k + 8 <= kc; k += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = i < rows ? _mm256_loadu_ps(src[i] + k) : _mm256_setzero_ps();
             transpose8(r);
-            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
+            for (int t = 0; t < 8; t++)
+                _mm256_storeu_ps(dst + (k + t) * nr + j, r[t]);
         }
         for (; k < kc; k++)
-            for (int i = 0; i < 8; i++) dst[k * nr + j + i] = i < rows ? src[i][k] : 0.0f;
+            for (int i = 0; i < 8; i++)
+                dst[k * nr + j + i] = i < rows ? src[i][k] : 0.0f;
     }
 }
 

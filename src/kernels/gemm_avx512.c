@@ -27,18 +27,21 @@ ukr_body(const int m, int64_t kc, const float *restrict a, const float *restrict
 #pragma GCC unroll 16
     for (int i = 0; i < A5_MR; i++)
 #pragma GCC unroll 8
-        for (int v = 0; v < A5_NV; v++) acc[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < A5_NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
         __m512 bv[A5_NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < A5_NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < A5_NV; v++)
+            bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
         for (int i = 0; i < A5_MR; i++) {
             if (i >= m) break;
             __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 8
-            for (int v = 0; v < A5_NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            for (int v = 0; v < A5_NV; v++)
+                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
         a += A5_MR;
         b += ldb;
@@ -91,36 +94,42 @@ UKR(6)
 
 /* Dot kernel: M_ rows of A against J_ rows of B, over K in 16-lane steps
  * (the tail through a mask). */
-static inline __attribute__((always_inline)) void
-dot_body(const int M_, const int J_, int64_t K, float alpha, const float *A, int64_t lda,
-         const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+static inline __attribute__((always_inline)) void dot_body(const int M_, const int J_, int64_t K,
+                                                           float alpha, const float *A, int64_t lda,
+                                                           const float *B, int64_t ldb, float beta,
+                                                           float *C, int64_t ldc) {
     __m512 acc[8][8];
 #pragma GCC unroll 8
     for (int i = 0; i < M_; i++)
 #pragma GCC unroll 8
-        for (int j = 0; j < J_; j++) acc[i][j] = _mm512_setzero_ps();
+        for (int j = 0; j < J_; j++)
+            acc[i][j] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 bv[8];
 #pragma GCC unroll 8
-        for (int j = 0; j < J_; j++) bv[j] = _mm512_loadu_ps(B + j * ldb + k);
+        for (int j = 0; j < J_; j++)
+            bv[j] = _mm512_loadu_ps(B + j * ldb + k);
 #pragma GCC unroll 8
         for (int i = 0; i < M_; i++) {
             __m512 av = _mm512_loadu_ps(A + i * lda + k);
 #pragma GCC unroll 8
-            for (int j = 0; j < J_; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+            for (int j = 0; j < J_; j++)
+                acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
     if (k < K) {
         __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);
         __m512 bv[8];
 #pragma GCC unroll 8
-        for (int j = 0; j < J_; j++) bv[j] = _mm512_maskz_loadu_ps(mk, B + j * ldb + k);
+        for (int j = 0; j < J_; j++)
+            bv[j] = _mm512_maskz_loadu_ps(mk, B + j * ldb + k);
 #pragma GCC unroll 8
         for (int i = 0; i < M_; i++) {
             __m512 av = _mm512_maskz_loadu_ps(mk, A + i * lda + k);
 #pragma GCC unroll 8
-            for (int j = 0; j < J_; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+            for (int j = 0; j < J_; j++)
+                acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
 #pragma GCC unroll 8
@@ -134,12 +143,13 @@ dot_body(const int M_, const int J_, int64_t K, float alpha, const float *A, int
 }
 
 #define DOT_ROWS(M_, J_)                                                                           \
-    static void dot_##M_(int64_t n, int64_t K, float alpha, const float *A, int64_t lda,            \
+    static void dot_##M_(int64_t n, int64_t K, float alpha, const float *A, int64_t lda,           \
                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {         \
         int64_t j = 0;                                                                             \
         for (; j + J_ <= n; j += J_)                                                               \
             dot_body(M_, J_, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);                \
-        for (; j < n; j++) dot_body(M_, 1, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);  \
+        for (; j < n; j++)                                                                         \
+            dot_body(M_, 1, K, alpha, A, lda, B + j * ldb, ldb, beta, C + j, ldc);                 \
     }
 DOT_ROWS(1, 8)
 DOT_ROWS(2, 8)

@@ -38,9 +38,12 @@ uint16_t fr_f32_to_bf16(float x) {
 
 static inline float wget(int dt, const void *W, int64_t i) {
     switch (dt) {
-    case FR_F16: return fr_f16_to_f32(((const uint16_t *)W)[i]);
-    case FR_BF16: return fr_bf16_to_f32(((const uint16_t *)W)[i]);
-    default: return ((const float *)W)[i];
+    case FR_F16:
+        return fr_f16_to_f32(((const uint16_t *)W)[i]);
+    case FR_BF16:
+        return fr_bf16_to_f32(((const uint16_t *)W)[i]);
+    default:
+        return ((const float *)W)[i];
     }
 }
 
@@ -49,7 +52,8 @@ void fr_matvec_ref(int dt, const void *W, int64_t cols, const float *x, int64_t 
     for (int64_t r = r0; r < r1; r++)
         for (int b = 0; b < B; b++) {
             double s = 0;
-            for (int64_t i = 0; i < cols; i++) s += (double)wget(dt, W, r * cols + i) * x[b * ldx + i];
+            for (int64_t i = 0; i < cols; i++)
+                s += (double)wget(dt, W, r * cols + i) * x[b * ldx + i];
             y[b * ldy + r] = (float)s;
         }
 }
@@ -66,10 +70,13 @@ void fr_matvec_ref(int dt, const void *W, int64_t cols, const float *x, int64_t 
                 float acc[8] = {0};                                                                \
                 int64_t i = 0;                                                                     \
                 for (; i + 8 <= cols; i += 8)                                                      \
-                    for (int j = 0; j < 8; j++) acc[j] += CONV(w[i + j]) * xb[i + j];             \
+                    for (int j = 0; j < 8; j++)                                                    \
+                        acc[j] += CONV(w[i + j]) * xb[i + j];                                      \
                 float s = 0;                                                                       \
-                for (int j = 0; j < 8; j++) s += acc[j];                                           \
-                for (; i < cols; i++) s += CONV(w[i]) * xb[i];                                     \
+                for (int j = 0; j < 8; j++)                                                        \
+                    s += acc[j];                                                                   \
+                for (; i < cols; i++)                                                              \
+                    s += CONV(w[i]) * xb[i];                                                       \
                 y[b * ldy + r] = s;                                                                \
             }                                                                                      \
         }                                                                                          \
@@ -97,16 +104,19 @@ fr_matvec_fn fr_matvec_kernel(int dt) {
 void fr_vecmat_ref(const float *W, int64_t rows, int64_t cols, const float *a, float *y) {
     for (int64_t c = 0; c < cols; c++) {
         double s = 0;
-        for (int64_t r = 0; r < rows; r++) s += (double)a[r] * W[r * cols + c];
+        for (int64_t r = 0; r < rows; r++)
+            s += (double)a[r] * W[r * cols + c];
         y[c] = (float)s;
     }
 }
 
 /* Plain C: y accumulated row by row (vectorises over columns). */
 static void vecmat_plain(const float *W, int64_t rows, int64_t cols, const float *a, float *y) {
-    for (int64_t c = 0; c < cols; c++) y[c] = 0;
+    for (int64_t c = 0; c < cols; c++)
+        y[c] = 0;
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) y[c] += a[r] * W[r * cols + c];
+        for (int64_t c = 0; c < cols; c++)
+            y[c] += a[r] * W[r * cols + c];
 }
 
 fr_vecmat_fn fr_vecmat_kernel_isa(int isa) {
@@ -159,7 +169,8 @@ void fr_matvec_multi(int n, const struct fr_matvec_part *parts, int64_t cols, co
                      int64_t ldx, int B) {
     struct mvm_job j = {parts, n, B, cols, ldx, x};
     int64_t rows = 0;
-    for (int p = 0; p < n; p++) rows += parts[p].rows;
+    for (int p = 0; p < n; p++)
+        rows += parts[p].rows;
     int64_t grain = (1 << 16) / (cols > 0 ? cols : 1) + 1;
     fr_parallel_for(rows, grain, mvm_task, &j);
 }

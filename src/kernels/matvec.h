@@ -55,12 +55,18 @@ float fr_bf16_to_f32(uint16_t h);
 uint16_t fr_f32_to_f16(float f);
 uint16_t fr_f32_to_bf16(float f);
 
-void fr_matvec_avx512_f32(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
-void fr_matvec_avx512_f16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
-void fr_matvec_avx512_bf16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
-void fr_matvec_avx2_f32(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
-void fr_matvec_avx2_f16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
-void fr_matvec_avx2_bf16(const void *, int64_t, const float *, int64_t, int, float *, int64_t, int64_t, int64_t);
+void fr_matvec_avx512_f32(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                          int64_t, int64_t);
+void fr_matvec_avx512_f16(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                          int64_t, int64_t);
+void fr_matvec_avx512_bf16(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                           int64_t, int64_t);
+void fr_matvec_avx2_f32(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                        int64_t, int64_t);
+void fr_matvec_avx2_f16(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                        int64_t, int64_t);
+void fr_matvec_avx2_bf16(const void *, int64_t, const float *, int64_t, int, float *, int64_t,
+                         int64_t, int64_t);
 void fr_vecmat_avx512(const float *, int64_t, int64_t, const float *, float *);
 void fr_vecmat_avx2(const float *, int64_t, int64_t, const float *, float *);
 

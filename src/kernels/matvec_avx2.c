@@ -37,7 +37,8 @@ static inline __m256 reduce8(const __m256 *v) {
     __m256 t0 = _mm256_hadd_ps(v[0], v[1]), t1 = _mm256_hadd_ps(v[2], v[3]);
     __m256 t2 = _mm256_hadd_ps(v[4], v[5]), t3 = _mm256_hadd_ps(v[6], v[7]);
     __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                         _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
 /* Prefetch distance of the weight stream (whole 4-row blocks, at least 2). */
@@ -50,7 +51,8 @@ static inline __m256 reduce8(const __m256 *v) {
         const WT *W, int64_t cols, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t r,  \
         const int nb, int64_t pfd, int pfm) {                                                      \
         __m256 v[8];                                                                               \
-        for (int k = 0; k < 8; k++) v[k] = _mm256_setzero_ps();                                    \
+        for (int k = 0; k < 8; k++)                                                                \
+            v[k] = _mm256_setzero_ps();                                                            \
         const WT *w0 = W + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;            \
         int64_t i = 0;                                                                             \
         for (; i + 8 <= cols; i += 8) {                                                            \
@@ -60,8 +62,7 @@ static inline __m256 reduce8(const __m256 *v) {
                 if (pfm & 4) _mm_prefetch((const char *)(w2 + i + pfd), _MM_HINT_T0);              \
                 if (pfm & 8) _mm_prefetch((const char *)(w3 + i + pfd), _MM_HINT_T0);              \
             }                                                                                      \
-            __m256 a0 = LOADW(w0 + i), a1 = LOADW(w1 + i), a2 = LOADW(w2 + i),                     \
-                   a3 = LOADW(w3 + i);                                                             \
+            __m256 a0 = LOADW(w0 + i), a1 = LOADW(w1 + i), a2 = LOADW(w2 + i), a3 = LOADW(w3 + i); \
             for (int b = 0; b < nb; b++) {                                                         \
                 __m256 xb = _mm256_loadu_ps(x + b * ldx + i);                                      \
                 v[0 + b] = _mm256_fmadd_ps(a0, xb, v[0 + b]);                                      \
@@ -76,7 +77,8 @@ static inline __m256 reduce8(const __m256 *v) {
             for (int b = 0; b < nb; b++) {                                                         \
                 float t = s[2 * row + b];                                                          \
                 const WT *wr = W + (r + row) * cols;                                               \
-                for (int64_t j = i; j < cols; j++) t += SCALARW(wr[j]) * x[b * ldx + j];           \
+                for (int64_t j = i; j < cols; j++)                                                 \
+                    t += SCALARW(wr[j]) * x[b * ldx + j];                                          \
                 y[b * ldy + r + row] = t;                                                          \
             }                                                                                      \
     }
@@ -97,12 +99,14 @@ static inline __m256 reduce8(const __m256 *v) {
         const WT *Wt = (const WT *)W;                                                              \
         int64_t blk = 4 * cols, nblk = (MV_PF_BYTES / (int64_t)sizeof(WT) + blk - 1) / blk;        \
         int64_t pfd = blk * (nblk < 2 ? 2 : nblk);                                                 \
-        const int pf0 = 3; /* rows prefetched in pass 0 (B >= 4); pass 1 takes the rest */        \
+        const int pf0 = 3; /* rows prefetched in pass 0 (B >= 4); pass 1 takes the rest */         \
         for (int64_t r = r0; r < r4; r += 4) {                                                     \
             int b = 0;                                                                             \
             for (; b + 2 <= B; b += 2)                                                             \
                 NAME4(Wt, cols, x + b * ldx, ldx, y + b * ldy, ldy, r, 2, pfd,                     \
-                      b == 0 ? pf0 : b == 2 ? 12 : 0);                                             \
+                      b == 0   ? pf0                                                               \
+                      : b == 2 ? 12                                                                \
+                               : 0);                                                               \
             if (b < B)                                                                             \
                 NAME4(Wt, cols, x + b * ldx, ldx, y + b * ldy, ldy, r, 1, pfd, b == 2 ? 12 : 0);   \
         }                                                                                          \

@@ -62,19 +62,19 @@ static inline __m512 reduce16(const __m512 *v) {
         const WT *W, int64_t cols, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t r,  \
         const int nb, int64_t pfd, int pfm) {                                                      \
         __m512 v[16];                                                                              \
-        for (int k = 0; k < 16; k++) v[k] = _mm512_setzero_ps();                                   \
+        for (int k = 0; k < 16; k++)                                                               \
+            v[k] = _mm512_setzero_ps();                                                            \
         const WT *w0 = W + r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;            \
         int64_t i = 0;                                                                             \
         for (; i + 16 <= cols; i += 16) {                                                          \
-            /* one prefetch per row and cache line (every 64 bytes) */                            \
+            /* one prefetch per row and cache line (every 64 bytes) */                             \
             if (pfm && ((i * (int64_t)sizeof(WT)) & 63) == 0) {                                    \
                 if (pfm & 1) _mm_prefetch((const char *)(w0 + i + pfd), _MM_HINT_T0);              \
                 if (pfm & 2) _mm_prefetch((const char *)(w1 + i + pfd), _MM_HINT_T0);              \
                 if (pfm & 4) _mm_prefetch((const char *)(w2 + i + pfd), _MM_HINT_T0);              \
                 if (pfm & 8) _mm_prefetch((const char *)(w3 + i + pfd), _MM_HINT_T0);              \
             }                                                                                      \
-            __m512 a0 = LOADW(w0 + i), a1 = LOADW(w1 + i), a2 = LOADW(w2 + i),                     \
-                   a3 = LOADW(w3 + i);                                                             \
+            __m512 a0 = LOADW(w0 + i), a1 = LOADW(w1 + i), a2 = LOADW(w2 + i), a3 = LOADW(w3 + i); \
             for (int b = 0; b < nb; b++) {                                                         \
                 __m512 xb = _mm512_loadu_ps(x + b * ldx + i);                                      \
                 v[0 + b] = _mm512_fmadd_ps(a0, xb, v[0 + b]);                                      \
@@ -90,7 +90,8 @@ static inline __m512 reduce16(const __m512 *v) {
                 /* v[4*row + b] landed in lane 4*b + row */                                        \
                 float t = s[4 * b + row];                                                          \
                 const WT *wr = W + (r + row) * cols;                                               \
-                for (int64_t j = i; j < cols; j++) t += SCALARW(wr[j]) * x[b * ldx + j];           \
+                for (int64_t j = i; j < cols; j++)                                                 \
+                    t += SCALARW(wr[j]) * x[b * ldx + j];                                          \
                 y[b * ldy + r + row] = t;                                                          \
             }                                                                                      \
     }
@@ -119,15 +120,24 @@ static inline __m512 reduce16(const __m512 *v) {
             int b = 0;                                                                             \
             for (; b + 4 <= B; b += 4)                                                             \
                 NAME4(Wt, cols, x + b * ldx, ldx, y + b * ldy, ldy, r, 4, pfd,                     \
-                      b == 0 ? pf0 : b == 4 ? 12 : 0);                                             \
+                      b == 0   ? pf0                                                               \
+                      : b == 4 ? 12                                                                \
+                               : 0);                                                               \
             const float *xb = x + b * ldx;                                                         \
             float *yb = y + b * ldy;                                                               \
             int pfm = b == 4 ? 12 : 0;                                                             \
             switch (B - b) {                                                                       \
-            case 3: NAME4(Wt, cols, xb, ldx, yb, ldy, r, 3, pfd, pfm); break;                      \
-            case 2: NAME4(Wt, cols, xb, ldx, yb, ldy, r, 2, pfd, pfm); break;                      \
-            case 1: NAME4(Wt, cols, xb, ldx, yb, ldy, r, 1, pfd, pfm); break;                      \
-            default: break;                                                                        \
+            case 3:                                                                                \
+                NAME4(Wt, cols, xb, ldx, yb, ldy, r, 3, pfd, pfm);                                 \
+                break;                                                                             \
+            case 2:                                                                                \
+                NAME4(Wt, cols, xb, ldx, yb, ldy, r, 2, pfd, pfm);                                 \
+                break;                                                                             \
+            case 1:                                                                                \
+                NAME4(Wt, cols, xb, ldx, yb, ldy, r, 1, pfd, pfm);                                 \
+                break;                                                                             \
+            default:                                                                               \
+                break;                                                                             \
             }                                                                                      \
         }                                                                                          \
         if (r4 < r1) BASIC(W, cols, x, ldx, B, y, ldy, r4, r1);                                    \
@@ -159,23 +169,26 @@ static void mv16_f32(const float *W, int64_t cols, const float *x, int64_t ldx, 
         for (int b = 0; b < B; b++) {
             const float *xb = x + b * ldx;
             __m512 v[16];
-            for (int k = 0; k < 16; k++) v[k] = _mm512_setzero_ps();
+            for (int k = 0; k < 16; k++)
+                v[k] = _mm512_setzero_ps();
             for (int64_t i = 0; i < cols; i += 16) {
-                __mmask16 m = cols - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
+                __mmask16 m =
+                    cols - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - i)) - 1);
                 __m512 xv = _mm512_maskz_loadu_ps(m, xb + i);
                 if (b == 0) /* the next blocks' lines, as in the 4xN kernel */
                     for (int k = 0; k < 16; k++)
                         _mm_prefetch((const char *)(W + (r + k) * cols + i + pfd), _MM_HINT_T0);
                 for (int k = 0; k < 16; k++)
-                    v[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, W + (r + k) * cols + i), xv, v[k]);
+                    v[k] =
+                        _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, W + (r + k) * cols + i), xv, v[k]);
             }
             _mm512_storeu_ps(y + b * ldy + r, _mm512_permutexvar_ps(perm, reduce16(v)));
         }
     if (r16 < r1) mv_basic_f32(W, cols, x, ldx, B, y, ldy, r16, r1);
 }
 
-void fr_matvec_avx512_f32(const void *W, int64_t cols, const float *x, int64_t ldx, int B,
-                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
+void fr_matvec_avx512_f32(const void *W, int64_t cols, const float *x, int64_t ldx, int B, float *y,
+                          int64_t ldy, int64_t r0, int64_t r1) {
     if (B < 4 && cols <= 128 && r1 - r0 >= 16)
         mv16_f32(W, cols, x, ldx, B, y, ldy, r0, r1);
     else

@@ -2,31 +2,40 @@
 #include "vec.h"
 
 FR_CLONES void fr_vec_add(int64_t n, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = a[i] + b[i];
 }
 FR_CLONES void fr_vec_sub(int64_t n, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = a[i] - b[i];
 }
 FR_CLONES void fr_vec_mul(int64_t n, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = a[i] * b[i];
 }
 FR_CLONES void fr_vec_div(int64_t n, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] / b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = a[i] / b[i];
 }
 FR_CLONES void fr_vec_acc(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
 }
 FR_CLONES void fr_vec_acc_scaled(int64_t n, float s, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += s * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += s * x[i];
 }
 FR_CLONES void fr_vec_acc_mul(int64_t n, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a[i] * b[i];
 }
 FR_CLONES void fr_vec_scale(int64_t n, float s, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = s * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = s * x[i];
 }
 FR_CLONES void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] + s;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] + s;
 }
 
 /* Sums in 16 independent float lanes (vectorisable without -ffast-math),
@@ -35,10 +44,13 @@ FR_CLONES float fr_vec_sum(int64_t n, const float *x) {
     float acc[16] = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+        for (int j = 0; j < 16; j++)
+            acc[j] += x[i + j];
     double s = 0;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += x[i];
     return (float)s;
 }
 
@@ -46,9 +58,12 @@ FR_CLONES float fr_vec_dot(int64_t n, const float *a, const float *b) {
     float acc[16] = {0};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
+        for (int j = 0; j < 16; j++)
+            acc[j] += a[i + j] * b[i + j];
     double s = 0;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (; i < n; i++) s += (double)a[i] * b[i];
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += (double)a[i] * b[i];
     return (float)s;
 }

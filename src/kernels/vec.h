@@ -17,16 +17,16 @@
 #define FR_CLONES
 #endif
 
-void fr_vec_add(int64_t n, const float *a, const float *b, float *y);   /* y = a + b */
-void fr_vec_sub(int64_t n, const float *a, const float *b, float *y);   /* y = a - b */
-void fr_vec_mul(int64_t n, const float *a, const float *b, float *y);   /* y = a * b */
-void fr_vec_div(int64_t n, const float *a, const float *b, float *y);   /* y = a / b */
-void fr_vec_acc(int64_t n, const float *x, float *y);                   /* y += x */
-void fr_vec_acc_scaled(int64_t n, float s, const float *x, float *y);  /* y += s*x */
+void fr_vec_add(int64_t n, const float *a, const float *b, float *y);     /* y = a + b */
+void fr_vec_sub(int64_t n, const float *a, const float *b, float *y);     /* y = a - b */
+void fr_vec_mul(int64_t n, const float *a, const float *b, float *y);     /* y = a * b */
+void fr_vec_div(int64_t n, const float *a, const float *b, float *y);     /* y = a / b */
+void fr_vec_acc(int64_t n, const float *x, float *y);                     /* y += x */
+void fr_vec_acc_scaled(int64_t n, float s, const float *x, float *y);     /* y += s*x */
 void fr_vec_acc_mul(int64_t n, const float *a, const float *b, float *y); /* y += a*b */
-void fr_vec_scale(int64_t n, float s, const float *x, float *y);       /* y = s*x */
-void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y);  /* y = x + s */
-float fr_vec_sum(int64_t n, const float *x);                           /* sum (double acc) */
+void fr_vec_scale(int64_t n, float s, const float *x, float *y);          /* y = s*x */
+void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y);     /* y = x + s */
+float fr_vec_sum(int64_t n, const float *x);                              /* sum (double acc) */
 float fr_vec_dot(int64_t n, const float *a, const float *b);
 
 #endif

@@ -14,29 +14,37 @@
 #define LANES 16
 
 FR_CLONES void fr_vec_exp(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_expf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_expf_fast(x[i]);
 }
 FR_CLONES void fr_vec_log(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_logf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_logf_fast(x[i]);
 }
 FR_CLONES void fr_vec_sqrt(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = __builtin_sqrtf(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = __builtin_sqrtf(x[i]);
 }
 FR_CLONES void fr_vec_tanh(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_tanhf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_tanhf_fast(x[i]);
 }
 FR_CLONES void fr_vec_sigmoid(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_sigmoidf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_sigmoidf_fast(x[i]);
 }
 /* NaN passes through, as in PyTorch. */
 FR_CLONES void fr_vec_relu(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f;
 }
 FR_CLONES void fr_vec_gelu(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * fr_normcdf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * fr_normcdf_fast(x[i]);
 }
 FR_CLONES void fr_vec_erf(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_erff_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_erff_fast(x[i]);
 }
 
 /* gelu_tanh(x) = x (1 + tanh(u)) / 2 = x sigmoid(2u), u = c (x + k x^3):
@@ -50,7 +58,8 @@ FR_CLONES void fr_vec_gelu_tanh(int64_t n, const float *x, float *y) {
     }
 }
 FR_CLONES void fr_vec_silu(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * fr_sigmoidf_fast(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * fr_sigmoidf_fast(x[i]);
 }
 
 /* x^p for p not special-cased by the caller: exp(p log|x|) with the sign of
@@ -72,18 +81,24 @@ static int pow_is_odd(float p) {
 
 FR_CLONES void fr_vec_pow(int64_t n, float p, const float *x, float *y) {
     if (p == 2.0f) {
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * x[i];
     } else if (p == 1.0f) {
-        for (int64_t i = 0; i < n; i++) y[i] = x[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i];
     } else if (p == 0.5f) {
-        for (int64_t i = 0; i < n; i++) y[i] = __builtin_sqrtf(x[i]);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = __builtin_sqrtf(x[i]);
     } else if (p == -1.0f) {
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / x[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 1.0f / x[i];
     } else if (p == 3.0f) {
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i] * x[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * x[i] * x[i];
     } else {
         int pint = pow_is_int(p), podd = pow_is_odd(p);
-        for (int64_t i = 0; i < n; i++) y[i] = fr_powf_fast(x[i], p, pint, podd);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = fr_powf_fast(x[i], p, pint, podd);
     }
 }
 
@@ -95,25 +110,30 @@ FR_CLONES void fr_vec_clamp(int64_t n, float lo, float hi, const float *x, float
 }
 
 FR_CLONES void fr_vec_where(int64_t n, const uint8_t *m, const float *a, const float *b, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = m[i] ? a[i] : b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = m[i] ? a[i] : b[i];
 }
 FR_CLONES void fr_vec_where_acc(int64_t n, const uint8_t *m, uint8_t want, const float *g,
                                 float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += (m[i] != 0) == want ? g[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += (m[i] != 0) == want ? g[i] : 0.0f;
 }
 
 FR_CLONES void fr_vec_mask_scale(int64_t n, const float *x, const uint8_t *m, float s, float *y,
                                  int acc) {
     if (acc)
-        for (int64_t i = 0; i < n; i++) y[i] += x[i] * (m[i] ? s : 0.0f);
+        for (int64_t i = 0; i < n; i++)
+            y[i] += x[i] * (m[i] ? s : 0.0f);
     else
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] * (m[i] ? s : 0.0f);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * (m[i] ? s : 0.0f);
 }
 
 /* ---- backward kernels: dx += g * f'(x) ---- */
 
 FR_CLONES void fr_vec_relu_backward(int64_t n, const float *y, const float *g, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
 }
 /* d/dx x Phi(x) = Phi(x) + x phi(x) */
 FR_CLONES void fr_vec_gelu_backward(int64_t n, const float *x, const float *g, float *dx) {
@@ -138,34 +158,42 @@ FR_CLONES void fr_vec_silu_backward(int64_t n, const float *x, const float *g, f
     }
 }
 FR_CLONES void fr_vec_tanh_backward(int64_t n, const float *y, const float *g, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += g[i] * (1.0f - y[i] * y[i]);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += g[i] * (1.0f - y[i] * y[i]);
 }
 FR_CLONES void fr_vec_sigmoid_backward(int64_t n, const float *y, const float *g, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += g[i] * y[i] * (1.0f - y[i]);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += g[i] * y[i] * (1.0f - y[i]);
 }
 FR_CLONES void fr_vec_log_backward(int64_t n, const float *x, const float *g, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += g[i] / x[i];
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += g[i] / x[i];
 }
 FR_CLONES void fr_vec_sqrt_backward(int64_t n, const float *y, const float *g, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += 0.5f * g[i] / y[i];
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += 0.5f * g[i] / y[i];
 }
 FR_CLONES void fr_vec_pow_backward(int64_t n, float p, const float *x, const float *g, float *dx) {
     if (p == 2.0f) {
-        for (int64_t i = 0; i < n; i++) dx[i] += 2.0f * g[i] * x[i];
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += 2.0f * g[i] * x[i];
     } else if (p == 1.0f) {
-        for (int64_t i = 0; i < n; i++) dx[i] += g[i];
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += g[i];
     } else if (p == 0.0f) {
         return;
     } else {
         float q = p - 1.0f;
         int qint = pow_is_int(q), qodd = pow_is_odd(q);
-        for (int64_t i = 0; i < n; i++) dx[i] += g[i] * p * fr_powf_fast(x[i], q, qint, qodd);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += g[i] * p * fr_powf_fast(x[i], q, qint, qodd);
     }
 }
 /* Gradient passes where lo <= x <= hi (PyTorch's rule, bounds inclusive). */
 FR_CLONES void fr_vec_clamp_backward(int64_t n, float lo, float hi, const float *x, const float *g,
                                      float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += (x[i] >= lo && x[i] <= hi) ? g[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += (x[i] >= lo && x[i] <= hi) ? g[i] : 0.0f;
 }
 
 /* ---- row kernels ---- */
@@ -177,7 +205,8 @@ typedef int32_t fr_v8i __attribute__((vector_size(32)));
 
 FR_CLONES float fr_vec_max(int64_t n, const float *x) {
     fr_v8 a0, a1;
-    for (int j = 0; j < 8; j++) a0[j] = a1[j] = x[0];
+    for (int j = 0; j < 8; j++)
+        a0[j] = a1[j] = x[0];
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         fr_v8 v, w;
@@ -192,12 +221,14 @@ FR_CLONES float fr_vec_max(int64_t n, const float *x) {
         m = a0[j] > m ? a0[j] : m;
         m = a1[j] > m ? a1[j] : m;
     }
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (; i < n; i++)
+        m = x[i] > m ? x[i] : m;
     return m;
 }
 
 FR_CLONES static void exp_shifted(int64_t n, const float *x, float m, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = fr_expf_fast(x[i] - m);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fr_expf_fast(x[i] - m);
 }
 
 /* sum of exp(x - m), written to y when y != NULL, else through a small
@@ -222,7 +253,8 @@ static double sum_exp_shifted(int64_t n, const float *x, float m, float *y) {
 FR_CLONES void fr_vec_softmax_row(int64_t n, const float *x, float *y) {
     float m = fr_vec_max(n, x);
     float inv = (float)(1.0 / sum_exp_shifted(n, x, m, y));
-    for (int64_t i = 0; i < n; i++) y[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        y[i] *= inv;
 }
 
 double fr_vec_logsumexp(int64_t n, const float *x) {
@@ -233,7 +265,8 @@ double fr_vec_logsumexp(int64_t n, const float *x) {
 /* (x - m) - log(s) rather than x - lse: exact x - m keeps full precision
  * for large logits, where lse itself would round at float's ulp of |x|. */
 FR_CLONES static void sub_shift(int64_t n, const float *x, float m, float l, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] - m) - l;
 }
 
 double fr_vec_log_softmax_row(int64_t n, const float *x, float *y) {
@@ -245,19 +278,22 @@ double fr_vec_log_softmax_row(int64_t n, const float *x, float *y) {
 
 FR_CLONES void fr_vec_softmax_row_backward(int64_t n, const float *y, const float *g, float *dx) {
     float d = fr_vec_dot(n, g, y);
-    for (int64_t i = 0; i < n; i++) dx[i] += y[i] * (g[i] - d);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += y[i] * (g[i] - d);
 }
 
 FR_CLONES void fr_vec_log_softmax_row_backward(int64_t n, const float *y, const float *g,
                                                float *dx) {
     float sg = fr_vec_sum(n, g);
-    for (int64_t i = 0; i < n; i++) dx[i] += g[i] - fr_expf_fast(y[i]) * sg;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += g[i] - fr_expf_fast(y[i]) * sg;
 }
 
 FR_CLONES void fr_vec_xent_row_backward(int64_t n, const float *x, double lse, int64_t label,
                                         float smooth, float s, float *dx) {
     float m = fr_vec_max(n, x), l = (float)(lse - m), q = smooth / (float)n;
-    for (int64_t i = 0; i < n; i++) dx[i] += s * (fr_expf_fast((x[i] - m) - l) - q);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += s * (fr_expf_fast((x[i] - m) - l) - q);
     if (label >= 0) dx[label] -= s * (1.0f - smooth);
 }
 
@@ -267,10 +303,13 @@ FR_CLONES static double sumsq_shifted(int64_t n, const float *x, float m) {
     float acc[LANES] = {0};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] += (x[i + j] - m) * (x[i + j] - m);
+        for (int j = 0; j < LANES; j++)
+            acc[j] += (x[i + j] - m) * (x[i + j] - m);
     double s = 0;
-    for (int j = 0; j < LANES; j++) s += acc[j];
-    for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
+    for (int j = 0; j < LANES; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += (double)(x[i] - m) * (x[i] - m);
     return s;
 }
 
@@ -280,14 +319,18 @@ FR_CLONES static double dot_shifted(int64_t n, const float *a, const float *b, c
     int64_t i = 0;
     if (b) {
         for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j] * (x[i + j] - m);
+            for (int j = 0; j < LANES; j++)
+                acc[j] += a[i + j] * b[i + j] * (x[i + j] - m);
     } else {
         for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * (x[i + j] - m);
+            for (int j = 0; j < LANES; j++)
+                acc[j] += a[i + j] * (x[i + j] - m);
     }
     double s = 0;
-    for (int j = 0; j < LANES; j++) s += acc[j];
-    for (; i < n; i++) s += (double)a[i] * (b ? b[i] : 1.0f) * (x[i] - m);
+    for (int j = 0; j < LANES; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += (double)a[i] * (b ? b[i] : 1.0f) * (x[i] - m);
     return s;
 }
 
@@ -300,13 +343,17 @@ void fr_vec_mean_rstd(int64_t n, const float *x, float eps, int rms, float *mean
 FR_CLONES void fr_vec_norm_apply(int64_t n, const float *x, float mean, float rstd, const float *w,
                                  const float *b, float *y) {
     if (w && b) {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * w[i] + b[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (x[i] - mean) * rstd * w[i] + b[i];
     } else if (w) {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * w[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (x[i] - mean) * rstd * w[i];
     } else if (b) {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd + b[i];
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (x[i] - mean) * rstd + b[i];
     } else {
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd;
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (x[i] - mean) * rstd;
     }
 }
 
@@ -316,18 +363,22 @@ FR_CLONES void fr_vec_norm_row_backward(int64_t n, const float *x, const float *
     double s2 = dot_shifted(n, g, w, x, mean) * rstd;
     float m1 = (float)(s1 / (double)n), m2 = (float)(s2 / (double)n) * rstd;
     if (w) {
-        for (int64_t i = 0; i < n; i++) dx[i] += rstd * (g[i] * w[i] - m1) - (x[i] - mean) * m2 * rstd;
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += rstd * (g[i] * w[i] - m1) - (x[i] - mean) * m2 * rstd;
     } else {
-        for (int64_t i = 0; i < n; i++) dx[i] += rstd * (g[i] - m1) - (x[i] - mean) * m2 * rstd;
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += rstd * (g[i] - m1) - (x[i] - mean) * m2 * rstd;
     }
 }
 
-FR_CLONES void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, float mean,
-                                  float rstd, float *dw, float *db) {
+FR_CLONES void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, float mean, float rstd,
+                                  float *dw, float *db) {
     if (dw)
-        for (int64_t i = 0; i < n; i++) dw[i] += g[i] * (x[i] - mean) * rstd;
+        for (int64_t i = 0; i < n; i++)
+            dw[i] += g[i] * (x[i] - mean) * rstd;
     if (db)
-        for (int64_t i = 0; i < n; i++) db[i] += g[i];
+        for (int64_t i = 0; i < n; i++)
+            db[i] += g[i];
 }
 
 /* ---- loss kernels ---- */
@@ -335,7 +386,7 @@ FR_CLONES void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, flo
 #define BLOCK 1024
 
 /* Block-wise sum of EXPR(i) for i in [i0, i0 + k), k <= BLOCK, float lanes. */
-#define LANE_SUM(k, EXPR, out)                                                                    \
+#define LANE_SUM(k, EXPR, out)                                                                     \
     do {                                                                                           \
         float acc_[LANES] = {0};                                                                   \
         int64_t q_ = 0;                                                                            \
@@ -345,7 +396,8 @@ FR_CLONES void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, flo
                 acc_[j_] += (EXPR);                                                                \
             }                                                                                      \
         double s_ = 0;                                                                             \
-        for (int j_ = 0; j_ < LANES; j_++) s_ += acc_[j_];                                         \
+        for (int j_ = 0; j_ < LANES; j_++)                                                         \
+            s_ += acc_[j_];                                                                        \
         for (; q_ < (k); q_++) {                                                                   \
             int64_t i = i0 + q_;                                                                   \
             s_ += (EXPR);                                                                          \
@@ -365,7 +417,8 @@ FR_CLONES double fr_vec_sqdiff_sum(int64_t n, const float *a, const float *b) {
 }
 
 FR_CLONES void fr_vec_acc_diff(int64_t n, float s, const float *a, const float *b, float *dx) {
-    for (int64_t i = 0; i < n; i++) dx[i] += s * (a[i] - b[i]);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += s * (a[i] - b[i]);
 }
 
 FR_VM_INLINE float smooth_l1(float d, float beta, float half_inv_beta) {

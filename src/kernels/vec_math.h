@@ -51,7 +51,7 @@ FR_VM_INLINE float fr_vm_exp_kernel(float r, int32_t n) {
     return p * s1 * s2;
 }
 
-#define FR_VM_MAGIC 12582912.0f /* 1.5 * 2^23: x + magic rounds x to an integer */
+#define FR_VM_MAGIC 12582912.0f   /* 1.5 * 2^23: x + magic rounds x to an integer */
 #define FR_VM_LN2_HI 0.693359375f /* few bits: n * LN2_HI is exact */
 #define FR_VM_LN2_LO -2.12194440e-4f
 
@@ -251,20 +251,19 @@ void fr_vec_softmax_row_backward(int64_t n, const float *y, const float *g, floa
 void fr_vec_log_softmax_row_backward(int64_t n, const float *y, const float *g, float *dx);
 /* dx += s * (exp(x - lse) - q) where q = smooth/n everywhere plus
  * (1 - smooth) at index label: the fused cross-entropy gradient. */
-void fr_vec_xent_row_backward(int64_t n, const float *x, double lse, int64_t label,
-                              float smooth, float s, float *dx);
+void fr_vec_xent_row_backward(int64_t n, const float *x, double lse, int64_t label, float smooth,
+                              float s, float *dx);
 /* Row statistics in double: mean and 1/sqrt(var + eps), or for rms != 0
  * mean = 0 and 1/sqrt(mean(x^2) + eps). */
-void fr_vec_mean_rstd(int64_t n, const float *x, float eps, int rms, float *mean,
-                      float *rstd);
+void fr_vec_mean_rstd(int64_t n, const float *x, float eps, int rms, float *mean, float *rstd);
 /* y = (x - mean) * rstd * w + b (w, b may be NULL). */
 void fr_vec_norm_apply(int64_t n, const float *x, float mean, float rstd, const float *w,
                        const float *b, float *y);
 /* Backward of one normalised row: dx += rstd * (gw - mean(gw) - xhat mean(gw xhat))
  * with gw = g * w (w may be NULL) and xhat = (x - mean) * rstd; for RMS norm
  * (rms != 0, mean = 0) the mean(gw) term is dropped. */
-void fr_vec_norm_row_backward(int64_t n, const float *x, const float *g, const float *w,
-                              float mean, float rstd, int rms, float *dx);
+void fr_vec_norm_row_backward(int64_t n, const float *x, const float *g, const float *w, float mean,
+                              float rstd, int rms, float *dx);
 
 /* Parameter grads of one normalised row: dw += g (x - mean) rstd (dw may
  * be NULL), db += g (db may be NULL). */
@@ -274,7 +273,8 @@ void fr_vec_norm_wb_acc(int64_t n, const float *x, const float *g, float mean, f
 /* ---- loss kernels: sums come back in double (float lanes over blocks of
  * 1024, blocks added in double), backward kernels accumulate ---- */
 double fr_vec_sqdiff_sum(int64_t n, const float *a, const float *b); /* sum (a-b)^2 */
-void fr_vec_acc_diff(int64_t n, float s, const float *a, const float *b, float *dx); /* dx += s(a-b) */
+void fr_vec_acc_diff(int64_t n, float s, const float *a, const float *b,
+                     float *dx); /* dx += s(a-b) */
 /* sum over i of smooth_l1(a-b) (beta > 0: 0.5 d^2/beta below beta, |d| - beta/2 above;
  * beta == 0: |d|) */
 double fr_vec_smooth_l1_sum(int64_t n, float beta, const float *a, const float *b);

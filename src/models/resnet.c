@@ -35,13 +35,15 @@ static struct fr_tensor *shortcut_a(struct fr_ctx *ctx, struct fr_tensor *x) {
     struct fr_tensor *s = fr_maxpool2d(ctx, x, 1, 1, 2, 2, 0, 0);
     if (!s) return NULL;
     int64_t pad = s->ne[2] / 2;
-    struct fr_tensor *z = fr_zeros(ctx, s->dtype, 4, (int64_t[]){s->ne[0], s->ne[1], pad, s->ne[3]});
+    struct fr_tensor *z =
+        fr_zeros(ctx, s->dtype, 4, (int64_t[]){s->ne[0], s->ne[1], pad, s->ne[3]});
     return fr_concat(ctx, fr_concat(ctx, z, s, 2), z, 2);
 }
 
 static struct fr_tensor *block_forward(struct fr_ctx *ctx, const struct block *b,
                                        struct fr_tensor *x) {
-    struct fr_tensor *y = fr_relu(ctx, fr_bn_forward(ctx, &b->bn1, fr_conv_forward(ctx, &b->conv1, x)));
+    struct fr_tensor *y =
+        fr_relu(ctx, fr_bn_forward(ctx, &b->bn1, fr_conv_forward(ctx, &b->conv1, x)));
     y = fr_bn_forward(ctx, &b->bn2, fr_conv_forward(ctx, &b->conv2, y));
     return fr_relu(ctx, fr_add(ctx, y, b->down ? shortcut_a(ctx, x) : x));
 }
@@ -51,7 +53,8 @@ static struct fr_tensor *resnet_forward(struct fr_model *m, struct fr_ctx *ctx,
     struct resnet *n = m->impl;
     x = fr_relu(ctx, fr_bn_forward(ctx, &n->bn1, fr_conv_forward(ctx, &n->conv1, x)));
     for (int s = 0; s < RES_STAGES; s++)
-        for (int i = 0; i < RES_BLOCKS; i++) x = block_forward(ctx, &n->b[s][i], x);
+        for (int i = 0; i < RES_BLOCKS; i++)
+            x = block_forward(ctx, &n->b[s][i], x);
     return fr_linear_forward(ctx, &n->fc, fr_global_avgpool(ctx, x));
 }
 

@@ -54,16 +54,19 @@ int fr_sample(struct fr_sampler *s, float *logits) {
         return best;
     }
     float mx = -INFINITY;
-    for (int i = 0; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (int i = 0; i < V; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
     double z = 0;
     for (int i = 0; i < V; i++) {
         s->prob[i] = expf((logits[i] - mx) / s->temperature);
         z += s->prob[i];
     }
-    for (int i = 0; i < V; i++) s->prob[i] = (float)(s->prob[i] / z);
+    for (int i = 0; i < V; i++)
+        s->prob[i] = (float)(s->prob[i] / z);
     int n = V;
     if (s->top_k > 0 || s->top_p < 1) {
-        for (int i = 0; i < V; i++) s->idx[i] = i;
+        for (int i = 0; i < V; i++)
+            s->idx[i] = i;
         g_sort_p = s->prob;
         qsort(s->idx, (size_t)V, sizeof *s->idx, by_prob_desc);
         if (s->top_k > 0 && s->top_k < n) n = s->top_k;
@@ -78,7 +81,8 @@ int fr_sample(struct fr_sampler *s, float *logits) {
             }
         }
         double tot = 0;
-        for (int i = 0; i < n; i++) tot += s->prob[s->idx[i]];
+        for (int i = 0; i < n; i++)
+            tot += s->prob[s->idx[i]];
         double u = fr_rng_uniform(&s->rng) * tot, c = 0;
         for (int i = 0; i < n; i++) {
             c += s->prob[s->idx[i]];

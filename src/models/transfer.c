@@ -19,7 +19,8 @@ int fr_model_transfer(struct fr_model *dst, const struct fr_model *src) {
         const struct fr_param *s = fr_params_find(&src->params, d->name);
         if (!s || is_head(head, d->name) || s->t->ndim != d->t->ndim) continue;
         int same = 1;
-        for (int k = 0; k < d->t->ndim; k++) same &= s->t->ne[k] == d->t->ne[k];
+        for (int k = 0; k < d->t->ndim; k++)
+            same &= s->t->ne[k] == d->t->ne[k];
         if (!same) continue;
         int64_t n = fr_nelem(d->t);
         memcpy(dst->params.data + d->offset, src->params.data + s->offset,

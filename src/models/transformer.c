@@ -5,9 +5,9 @@
  * frugal checkpoint loads in PyTorch with those module trees. GPT-2's fused
  * c_attn is one [3D x D] matrix; inference reads q, k, v as its row blocks.
  */
+#include "frugal/transformer.h"
 #include "frugal/io.h"
 #include "frugal/status.h"
-#include "frugal/transformer.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -79,7 +79,8 @@ int fr_tf_config_check(struct fr_tf_config *c) {
     if (c->arch != FR_TF_GPT2 && (c->no_bias || c->gelu_exact))
         return fr_error(FR_EINVAL, "no_bias and gelu_exact apply to gpt2 only");
     if (c->arch == FR_TF_GPT2 && c->n_kv_heads != c->n_heads)
-        return fr_error(FR_EINVAL, "gpt2 has no grouped-query attention (kv heads must equal heads)");
+        return fr_error(FR_EINVAL,
+                        "gpt2 has no grouped-query attention (kv heads must equal heads)");
     return 0;
 }
 
@@ -227,12 +228,13 @@ int fr_tf_init(struct fr_tf_model *m, const struct fr_tf_config *cfg, uint64_t s
                         strstr(nm, "ln_1.weight") || strstr(nm, "ln_2.weight") ||
                         strstr(nm, "ln_f.weight");
         if (is_norm_w) {
-            for (int64_t k = 0; k < n; k++) d[k] = 1.0f;
+            for (int64_t k = 0; k < n; k++)
+                d[k] = 1.0f;
         } else if (strstr(nm, "bias")) {
             memset(d, 0, (size_t)n * sizeof(float));
         } else {
-            int residual = strstr(nm, "o_proj") || strstr(nm, "down_proj") ||
-                           strstr(nm, "c_proj.weight");
+            int residual =
+                strstr(nm, "o_proj") || strstr(nm, "down_proj") || strstr(nm, "c_proj.weight");
             fr_rng_fill_normal(&rng, d, n, 0.0f, residual ? resid : 0.02f);
         }
     }
@@ -253,9 +255,9 @@ int64_t fr_tf_param_count(const struct fr_tf_model *m) {
     const struct fr_tf_config *c = &m->cfg;
     int64_t D = c->dim, kvd = (int64_t)c->n_kv_heads * (D / c->n_heads), Hd = c->hidden_dim;
     int64_t bias = c->no_bias ? 0 : 1;
-    int64_t per = c->arch == FR_TF_LLAMA
-                      ? 2 * D + 2 * D * D + 2 * D * kvd + 3 * D * Hd
-                      : 2 * D + 3 * D * D + D * D + 2 * D * Hd + bias * (2 * D + 3 * D + D + Hd + D);
+    int64_t per = c->arch == FR_TF_LLAMA ? 2 * D + 2 * D * D + 2 * D * kvd + 3 * D * Hd
+                                         : 2 * D + 3 * D * D + D * D + 2 * D * Hd +
+                                               bias * (2 * D + 3 * D + D + Hd + D);
     int64_t n = (int64_t)c->vocab_size * D + per * c->n_layers + D;
     if (c->arch == FR_TF_GPT2) n += (int64_t)c->max_seq * D + bias * D;
     if (!c->tied) n += (int64_t)c->vocab_size * D;
@@ -271,7 +273,7 @@ static int copy_mat(const struct fr_wmat *s, const struct fr_wmat *d) {
     if (n != fr_nelem(d->t)) return fr_error(FR_EINVAL, "copy weights: size mismatch");
     float *o = d->t->data;
     for (int64_t k = 0; k < n; k++)
-        o[k] = s->dt == FR_F32    ? ((const float *)s->p)[k]
+        o[k] = s->dt == FR_F32   ? ((const float *)s->p)[k]
                : s->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)s->p)[k])
                                  : fr_bf16_to_f32(((const uint16_t *)s->p)[k]);
     return 0;
@@ -313,8 +315,9 @@ int fr_tf_save_ex(const struct fr_tf_model *m, const char *path, int dtype,
         return fr_error(FR_EINVAL, "save: model has no parameter slab (loaded read-only)");
     const struct fr_tf_config *c = &m->cfg;
     char v[12][32];
-    const char *keys[12] = {"frugal.model", "arch", "dim", "hidden_dim", "n_layers", "n_heads",
-                            "n_kv_heads", "vocab_size", "max_seq", "norm_eps", "rope_theta", "tied"};
+    const char *keys[12] = {"frugal.model", "arch",     "dim",        "hidden_dim",
+                            "n_layers",     "n_heads",  "n_kv_heads", "vocab_size",
+                            "max_seq",      "norm_eps", "rope_theta", "tied"};
     snprintf(v[0], 32, "transformer");
     snprintf(v[1], 32, "%s", c->arch == FR_TF_LLAMA ? "llama" : "gpt2");
     snprintf(v[2], 32, "%d", c->dim);
@@ -328,7 +331,8 @@ int fr_tf_save_ex(const struct fr_tf_model *m, const char *path, int dtype,
     snprintf(v[10], 32, "%.9g", c->rope_theta);
     snprintf(v[11], 32, "%d", c->tied);
     const char *vals[15 + 16];
-    for (int i = 0; i < 12; i++) vals[i] = v[i];
+    for (int i = 0; i < 12; i++)
+        vals[i] = v[i];
     const char *k2[15 + 16];
     memcpy(k2, keys, sizeof keys);
     k2[12] = "rope_half", k2[13] = "no_bias", k2[14] = "gelu_exact";
@@ -821,9 +825,10 @@ int fr_tf_load_ex(struct fr_tf_model *m, const char *path, int flags) {
             rc = fr_error(FR_EFORMAT, "%s: a frugal '%s' checkpoint, not a transformer", path,
                           fr_tf_printable(kind, buf));
         } else if (fr_st_meta(f, "arch")) {
-            rc = fr_error(FR_EFORMAT, "%s is an image-classifier checkpoint (arch %s), not a "
-                          "transformer language model", path,
-                          fr_tf_printable(fr_st_meta(f, "arch"), buf));
+            rc = fr_error(FR_EFORMAT,
+                          "%s is an image-classifier checkpoint (arch %s), not a "
+                          "transformer language model",
+                          path, fr_tf_printable(fr_st_meta(f, "arch"), buf));
         } else {
             rc = fr_tf_load_hf(m, path, f);
         }
@@ -862,8 +867,8 @@ fr_t *fr_tf_block(struct fr_ctx *ctx, const struct fr_tf_config *c, fr_t *x,
         v = fr_slice(ctx, qkv, 0, 2 * (int64_t)c->dim, c->dim);
     }
     fr_t *a = fr_attention(ctx, q, k, v, H, Hkv, 1);
-    x = fr_add(ctx, x, resid_dropout(ctx, fr_linear(ctx, a, w[FR_TFW_O], w[FR_TFW_O_B]), p,
-                                     dropout_rng));
+    x = fr_add(ctx, x,
+               resid_dropout(ctx, fr_linear(ctx, a, w[FR_TFW_O], w[FR_TFW_O_B]), p, dropout_rng));
     if (c->arch == FR_TF_LLAMA) {
         h = fr_rmsnorm(ctx, x, w[FR_TFW_NORM2], c->norm_eps);
         f = fr_mul(ctx, fr_silu(ctx, fr_linear(ctx, h, w[FR_TFW_W1], NULL)),

@@ -43,14 +43,16 @@ static void wmul_n(int n, const struct fr_wmat *const *W, const float *x, int64_
         fr_matvec_multi(n, parts, W[0]->cols, x, W[0]->cols, (int)R);
         return;
     }
-    for (int i = 0; i < n; i++) wmul(W[i], x, R, y[i]);
+    for (int i = 0; i < n; i++)
+        wmul(W[i], x, R, y[i]);
 }
 
 static void add_bias(const struct fr_wmat *b, float *y, int64_t R, int64_t n) {
     if (!b->p) return;
     const float *bb = b->p;
     for (int64_t r = 0; r < R; r++)
-        for (int64_t i = 0; i < n; i++) y[r * n + i] += bb[i];
+        for (int64_t i = 0; i < n; i++)
+            y[r * n + i] += bb[i];
 }
 
 static void norm_rows(const struct fr_tf_model *m, const struct fr_wmat *w, const struct fr_wmat *b,
@@ -62,17 +64,21 @@ static void norm_rows(const struct fr_tf_model *m, const struct fr_wmat *w, cons
         float *o = out + r * D;
         if (m->cfg.arch == FR_TF_GPT2) {
             double mean = 0, var = 0;
-            for (int64_t i = 0; i < D; i++) mean += xr[i];
+            for (int64_t i = 0; i < D; i++)
+                mean += xr[i];
             mean /= (double)D;
-            for (int64_t i = 0; i < D; i++) var += (xr[i] - mean) * (xr[i] - mean);
+            for (int64_t i = 0; i < D; i++)
+                var += (xr[i] - mean) * (xr[i] - mean);
             float rs = (float)(1.0 / sqrt(var / (double)D + m->cfg.norm_eps));
             for (int64_t i = 0; i < D; i++)
                 o[i] = (float)(xr[i] - mean) * rs * wv[i] + (bv ? bv[i] : 0.0f);
         } else {
             double ss = 0;
-            for (int64_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+            for (int64_t i = 0; i < D; i++)
+                ss += (double)xr[i] * xr[i];
             float rs = (float)(1.0 / sqrt(ss / (double)D + m->cfg.norm_eps));
-            for (int64_t i = 0; i < D; i++) o[i] = xr[i] * rs * wv[i];
+            for (int64_t i = 0; i < D; i++)
+                o[i] = xr[i] * rs * wv[i];
         }
     }
 }
@@ -111,12 +117,14 @@ static inline float dotf(const float *a, const float *b, int n) {
         s2 += a[i + 2] * b[i + 2];
         s3 += a[i + 3] * b[i + 3];
     }
-    for (; i < n; i++) s0 += a[i] * b[i];
+    for (; i < n; i++)
+        s0 += a[i] * b[i];
     return (s0 + s1) + (s2 + s3);
 }
 
 static inline void axpy(float a, const float *x, float *y, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
 }
 
 /* Scratch per attention worker (floats): scores of the `rep` query heads
@@ -178,7 +186,8 @@ static void attend_heads(void *vp, int64_t i0, int64_t i1, int tid) {
                 const float *q = q0 + r * hs;
                 float *sc = sc0 + r * ld;
                 fr_vec_scale(n, scale, sc, sc);
-                for (int64_t w = 0; w <= t; w++) sc[n + w] = dotf(q, kc + w * hs, hs) * scale;
+                for (int64_t w = 0; w <= t; w++)
+                    sc[n + w] = dotf(q, kc + w * hs, hs) * scale;
                 int64_t tot = n + t + 1;
                 /* vec_math's softmax (vectorised exp, ~6% of a step at context
                  * 1024 with libm's expf); a weight below 1e-30 is 0: avoids
@@ -228,8 +237,8 @@ static struct rows rows_of(struct fr_tf_state *s) {
     const struct fr_tf_config *c = &s->m->cfg;
     int hs = c->dim / c->n_heads;
     int64_t R = s->max_chunk > s->batch ? s->max_chunk : s->batch;
-    size_t att_scratch = (size_t)s->n_scratch * head_scratch(s->kv.cap, s->max_chunk, hs,
-                                                                c->n_heads / c->n_kv_heads);
+    size_t att_scratch = (size_t)s->n_scratch *
+                         head_scratch(s->kv.cap, s->max_chunk, hs, c->n_heads / c->n_kv_heads);
     float *p = s->buf + att_scratch;
     struct rows r;
     int kvd = c->n_kv_heads * hs;
@@ -245,9 +254,8 @@ static struct rows rows_of(struct fr_tf_state *s) {
     return r;
 }
 
-int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch,
-                     int64_t max_seq, int64_t max_chunk, const struct fr_kv_config *kvc,
-                     int64_t prompt_len) {
+int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int batch, int64_t max_seq,
+                     int64_t max_chunk, const struct fr_kv_config *kvc, int64_t prompt_len) {
     memset(s, 0, sizeof *s);
     const struct fr_tf_config *c = &m->cfg;
     if (batch < 1 || batch > 4096) return fr_error(FR_EINVAL, "batch %d not in 1..4096", batch);
@@ -260,15 +268,15 @@ int fr_tf_state_init(struct fr_tf_state *s, const struct fr_tf_model *m, int bat
     s->batch = batch;
     s->max_chunk = max_chunk;
     int hs = c->dim / c->n_heads;
-    int rc = fr_kv_cache_init(&s->kv, kvc, batch, c->n_layers, c->n_kv_heads, hs, max_seq,
-                              prompt_len);
+    int rc =
+        fr_kv_cache_init(&s->kv, kvc, batch, c->n_layers, c->n_kv_heads, hs, max_seq, prompt_len);
     if (rc) return rc;
     int64_t R = max_chunk > batch ? max_chunk : batch;
     int kvd = c->n_kv_heads * hs;
     s->n_scratch = fr_threads_get();
-    s->buf_floats = (size_t)s->n_scratch * head_scratch(s->kv.cap, max_chunk, hs,
-                                                        c->n_heads / c->n_kv_heads) +
-                    (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim + (size_t)hs);
+    s->buf_floats =
+        (size_t)s->n_scratch * head_scratch(s->kv.cap, max_chunk, hs, c->n_heads / c->n_kv_heads) +
+        (size_t)R * (4 * (size_t)c->dim + 2 * (size_t)kvd + 2 * (size_t)c->hidden_dim + (size_t)hs);
     s->buf = malloc(s->buf_floats * sizeof(float));
     s->pos = calloc((size_t)batch, sizeof(int32_t));
     if (!s->buf || !s->pos) {
@@ -298,16 +306,16 @@ static void embed_row(const struct fr_tf_model *m, int32_t tok, int32_t pos, flo
     const struct fr_wmat *e = &m->tok_emb;
     for (int64_t i = 0; i < D; i++) {
         int64_t k = (int64_t)tok * D + i;
-        x[i] = e->dt == FR_F32    ? ((const float *)e->p)[k]
+        x[i] = e->dt == FR_F32   ? ((const float *)e->p)[k]
                : e->dt == FR_F16 ? fr_f16_to_f32(((const uint16_t *)e->p)[k])
                                  : fr_bf16_to_f32(((const uint16_t *)e->p)[k]);
     }
     if (m->pos_emb.p) {
         const float *pe = (const float *)m->pos_emb.p + (int64_t)pos * D;
-        for (int64_t i = 0; i < D; i++) x[i] += pe[i];
+        for (int64_t i = 0; i < D; i++)
+            x[i] += pe[i];
     }
 }
-
 
 /* The body shared by prefill and decode: R rows whose sequence and position
  * are seq[r], pos[r]; `chunk` != 0 means all rows are one sequence's chunk. */
@@ -323,7 +331,8 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
             return fr_error(FR_EINVAL, "token id %d outside the vocabulary (0..%d)", tokens[r],
                             c->vocab_size - 1);
         embed_row(m, tokens[r], pos[r], w.x + r * D);
-        if (c->arch == FR_TF_LLAMA) rope_table(c, hs, pos[r], w.rope + r * hs, w.rope + r * hs + hs / 2);
+        if (c->arch == FR_TF_LLAMA)
+            rope_table(c, hs, pos[r], w.rope + r * hs, w.rope + r * hs + hs / 2);
     }
     for (int l = 0; l < c->n_layers; l++) {
         const struct fr_tf_layer *L = &m->layers[l];
@@ -347,8 +356,7 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
         fr_vec_acc(R * D, w.xb, w.x);
         norm_rows(m, &L->norm2, &L->norm2_b, w.x, w.xb, R);
         if (c->arch == FR_TF_LLAMA)
-            wmul_n(2, (const struct fr_wmat *[]){&L->w1, &L->w3}, w.xb, R,
-                   (float *[]){w.h1, w.h3});
+            wmul_n(2, (const struct fr_wmat *[]){&L->w1, &L->w3}, w.xb, R, (float *[]){w.h1, w.h3});
         else
             wmul(&L->w1, w.xb, R, w.h1);
         add_bias(&L->b1, w.h1, R, Hd);
@@ -374,7 +382,8 @@ static int run_rows(struct fr_tf_state *s, int64_t R, const int32_t *tokens, con
 
 int fr_tf_prefill(struct fr_tf_state *s, int b, const int32_t *tokens, int64_t T, float *logits,
                   int all) {
-    if (b < 0 || b >= s->batch) return fr_error(FR_EINVAL, "sequence %d not in 0..%d", b, s->batch - 1);
+    if (b < 0 || b >= s->batch)
+        return fr_error(FR_EINVAL, "sequence %d not in 0..%d", b, s->batch - 1);
     if (T < 1) return fr_error(FR_EINVAL, "prefill of %lld tokens", (long long)T);
     int64_t V = s->m->cfg.vocab_size;
     for (int64_t t0 = 0; t0 < T; t0 += s->max_chunk) {
@@ -384,7 +393,8 @@ int fr_tf_prefill(struct fr_tf_state *s, int b, const int32_t *tokens, int64_t T
                             (long long)s->kv.cap);
         int32_t *pos = malloc((size_t)n * sizeof(int32_t));
         if (!pos) return fr_error(FR_ENOMEM, "out of memory");
-        for (int64_t t = 0; t < n; t++) pos[t] = s->pos[b] + (int32_t)t;
+        for (int64_t t = 0; t < n; t++)
+            pos[t] = s->pos[b] + (int32_t)t;
         int last = t0 + n == T;
         float *lg = all ? logits + t0 * V : logits;
         int rc = run_rows(s, n, tokens + t0, &b, pos, 1, lg, all);
@@ -406,6 +416,7 @@ int fr_tf_decode(struct fr_tf_state *s, const int32_t *tokens, float *logits) {
     }
     int rc = run_rows(s, s->batch, tokens, seq, s->pos, 0, logits, 0);
     if (rc) return rc;
-    for (int b = 0; b < s->batch; b++) s->pos[b]++;
+    for (int b = 0; b < s->batch; b++)
+        s->pos[b]++;
     return 0;
 }

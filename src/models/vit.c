@@ -105,7 +105,8 @@ static struct fr_tensor *vit_embed(struct fr_model *m, struct fr_ctx *ctx, struc
  * the blocks, the final norm -> {D, T, N}. */
 static struct fr_tensor *vit_encode(const struct vit *n, struct fr_ctx *ctx, struct fr_tensor *t) {
     t = fr_add(ctx, t, n->pos);
-    for (int i = 0; i < VIT_DEPTH; i++) t = block_forward(ctx, &n->blocks[i], t);
+    for (int i = 0; i < VIT_DEPTH; i++)
+        t = block_forward(ctx, &n->blocks[i], t);
     return ln(ctx, &n->norm, t);
 }
 
@@ -175,14 +176,16 @@ struct fr_tensor *fr_vit_mim_loss(struct fr_model *m, struct fr_ctx *ctx, struct
     }
     for (int64_t b = 0; b < N; b++) {
         fr_rng_permutation(rng, perm, T);
-        for (int64_t j = 0; j < nm; j++) fr_set(mask, b * T + perm[j], 1.0);
+        for (int64_t j = 0; j < nm; j++)
+            fr_set(mask, b * T + perm[j], 1.0);
         int64_t e = b * nm; /* masked rows of image b, ascending */
         for (int64_t t = 0; t < T; t++)
             if (fr_get(mask, b * T + t) != 0) ((int32_t *)idx->data)[e++] = (int32_t)(b * T + t);
     }
-    for (int64_t i = 0; i < T * N; i++) fr_set(keep, i, 1.0 - fr_get(mask, i));
+    for (int64_t i = 0; i < T * N; i++)
+        fr_set(keep, i, 1.0 - fr_get(mask, i));
     tok = fr_add(ctx, fr_mul(ctx, tok, keep), fr_mul(ctx, n->mask_tok, mask));
-    struct fr_tensor *h = vit_encode(n, ctx, tok);                 /* {D, T, N} */
+    struct fr_tensor *h = vit_encode(n, ctx, tok);                /* {D, T, N} */
     h = fr_gather(ctx, fr_reshape2(ctx, h, VIT_DIM, T * N), idx); /* {D, nm N} */
     struct fr_tensor *pred = fr_linear_forward(ctx, &n->mim_head, h);
     struct fr_tensor *pix = patch_pixels(n, ctx, x);

@@ -17,5 +17,6 @@ void fr_init_kaiming_normal(struct fr_tensor *t, int64_t fan_in, struct fr_rng *
 
 void fr_init_const(struct fr_tensor *t, float v) {
     float *x = t->data;
-    for (int64_t i = 0, n = fr_nelem(t); i < n; i++) x[i] = v;
+    for (int64_t i = 0, n = fr_nelem(t); i < n; i++)
+        x[i] = v;
 }

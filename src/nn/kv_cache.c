@@ -35,14 +35,14 @@ static int full_admit(struct fr_kv_head *h, const struct fr_kv_config *cfg, int6
 
 static void full_observe(struct fr_kv_head *h, const struct fr_kv_config *cfg, const float *w) {
     (void)cfg;
-    for (int64_t i = 0; i < h->n; i++) h->acc[i] += w[i];
+    for (int64_t i = 0; i < h->n; i++)
+        h->acc[i] += w[i];
 }
 
 const struct fr_kv_policy fr_kv_policy_full = {"full", full_capacity, full_observe, full_admit};
 
-int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int batch,
-                     int n_layers, int n_kv_heads, int head_size, int64_t max_seq,
-                     int64_t prompt_len) {
+int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int batch, int n_layers,
+                     int n_kv_heads, int head_size, int64_t max_seq, int64_t prompt_len) {
     memset(c, 0, sizeof *c);
     if (cfg) c->cfg = *cfg;
     c->policy = c->cfg.policy ? c->cfg.policy : &fr_kv_policy_full;
@@ -59,8 +59,8 @@ int fr_kv_cache_init(struct fr_kv_cache *c, const struct fr_kv_config *cfg, int 
     c->cap = cap;
     c->prompt_len = prompt_len;
     size_t nh = (size_t)batch * n_layers * n_kv_heads;
-    size_t per = (size_t)cap * (2 * (size_t)head_size * sizeof(float) + sizeof(int32_t) +
-                                sizeof(float));
+    size_t per =
+        (size_t)cap * (2 * (size_t)head_size * sizeof(float) + sizeof(int32_t) + sizeof(float));
     c->heads = calloc(nh, sizeof *c->heads);
     c->mem = malloc(nh * per);
     if (!c->heads || !c->mem) {

@@ -49,8 +49,9 @@ int fr_conv_declare(struct fr_params *p, struct fr_conv *c, const char *prefix, 
                     int64_t cout, int k, int stride, int pad, int bias) {
     memset(c, 0, sizeof *c);
     if (cin <= 0 || cout <= 0 || k <= 0 || stride <= 0 || pad < 0)
-        return fr_error(FR_EINVAL, "conv '%s': bad geometry cin %lld cout %lld k %d stride %d pad %d",
-                        prefix, (long long)cin, (long long)cout, k, stride, pad);
+        return fr_error(FR_EINVAL,
+                        "conv '%s': bad geometry cin %lld cout %lld k %d stride %d pad %d", prefix,
+                        (long long)cin, (long long)cout, k, stride, pad);
     c->cin = cin;
     c->cout = cout;
     c->k = k;
@@ -101,8 +102,8 @@ void fr_bn_init(struct fr_bn *bn) {
 
 struct fr_tensor *fr_bn_forward(struct fr_ctx *ctx, const struct fr_bn *bn, struct fr_tensor *x) {
     if (!x) return NULL;
-    struct fr_tensor *y = fr_batchnorm(ctx, x, bn->w, bn->b, bn->mean->data, bn->var->data,
-                                       bn->momentum, bn->eps);
+    struct fr_tensor *y =
+        fr_batchnorm(ctx, x, bn->w, bn->b, bn->mean->data, bn->var->data, bn->momentum, bn->eps);
     if (y && fr_is_training(ctx)) ((float *)bn->count->data)[0] += 1.0f;
     return y;
 }

@@ -79,7 +79,8 @@ void fr_optim_free(struct fr_optim *o) {
 static void sgd_range(float *restrict w, const float *restrict gr, float *restrict buf, int64_t n,
                       float lr, float wd, float mu, int nesterov) {
     if (!buf) {
-        for (int64_t i = 0; i < n; i++) w[i] -= lr * (gr[i] + wd * w[i]);
+        for (int64_t i = 0; i < n; i++)
+            w[i] -= lr * (gr[i] + wd * w[i]);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -144,7 +145,8 @@ double fr_clip_grad_norm(struct fr_params *p, double max_norm) {
         const struct fr_param *it = &p->items[k];
         if (it->flags & FR_PARAM_BUFFER) continue;
         const float *g = p->grad + it->offset;
-        for (int64_t i = 0, n = fr_nelem(it->t); i < n; i++) ss += (double)g[i] * g[i];
+        for (int64_t i = 0, n = fr_nelem(it->t); i < n; i++)
+            ss += (double)g[i] * g[i];
     }
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) {
@@ -153,7 +155,8 @@ double fr_clip_grad_norm(struct fr_params *p, double max_norm) {
             const struct fr_param *it = &p->items[k];
             if (it->flags & FR_PARAM_BUFFER) continue;
             float *g = p->grad + it->offset;
-            for (int64_t i = 0, n = fr_nelem(it->t); i < n; i++) g[i] *= f;
+            for (int64_t i = 0, n = fr_nelem(it->t); i < n; i++)
+                g[i] *= f;
         }
     }
     return norm;

@@ -27,7 +27,8 @@ double fr_schedule_lr(const struct fr_schedule *s, int64_t step) {
     case FR_SCHED_COSINE: {
         int64_t t = step - s->warmup_steps, T = s->total_steps - s->warmup_steps;
         if (T <= 0 || t >= T) return s->min_lr;
-        return s->min_lr + (s->base_lr - s->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
+        return s->min_lr +
+               (s->base_lr - s->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
     }
     case FR_SCHED_CONST:
     default:
@@ -49,8 +50,9 @@ int fr_optim_build(struct fr_optim *o, struct fr_schedule *s, struct fr_params *
         return fr_error(FR_EINVAL, "learning rate %g must be positive", spec->lr);
     if (!(spec->wd >= 0) || !isfinite(spec->wd) || !(spec->min_lr >= 0) || spec->warmup < 0 ||
         spec->step_every < 0 || spec->total_steps < 0 || !(spec->gamma >= 0))
-        return fr_error(FR_EINVAL, "bad schedule or decay (weight decay %g, min lr %g, warmup "
-                                   "%lld, step every %lld, gamma %g, total %lld)",
+        return fr_error(FR_EINVAL,
+                        "bad schedule or decay (weight decay %g, min lr %g, warmup "
+                        "%lld, step every %lld, gamma %g, total %lld)",
                         spec->wd, spec->min_lr, (long long)spec->warmup,
                         (long long)spec->step_every, spec->gamma, (long long)spec->total_steps);
     struct fr_optim_config oc;

@@ -10,9 +10,9 @@
  * plot file is embedded as an <img> with a base64 data: URI, where a
  * browser runs no script and loads nothing else, whatever the file holds.
  */
+#include "../core/file.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
-#include "../core/file.h"
 #include "fsutil.h"
 
 #include <cjson/cJSON.h>
@@ -27,8 +27,8 @@
 struct entry {
     char name[256];
     char paper[256];
-    char dir[4096]; /* where its plot files are ("" for a committed summary: none) */
-    int committed;  /* from the committed results directory, not out/ */
+    char dir[4096];         /* where its plot files are ("" for a committed summary: none) */
+    int committed;          /* from the committed results directory, not out/ */
     struct fr_results *res; /* NULL when unreadable */
     char error[512];
 };
@@ -200,7 +200,8 @@ static void series_chart(struct rp_buf *b, const cJSON *series, const char *yl) 
         }
     }
 done:
-    for (int i = 0; bufs && i < 2 * ns; i++) free(bufs[i]);
+    for (int i = 0; bufs && i < 2 * ns; i++)
+        free(bufs[i]);
     free(bufs);
     free(ps);
 }
@@ -215,7 +216,8 @@ static void series_plot(struct rp_buf *b, const cJSON *series) {
     cJSON_ArrayForEach(it, series) {
         const char *y = str_of(it, "ylabel");
         int dup = !y;
-        for (int i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], y);
+        for (int i = 0; i < nseen && !dup; i++)
+            dup = !strcmp(seen[i], y);
         if (dup || nseen == 12) continue;
         seen[nseen++] = y;
         series_chart(b, series, y);

@@ -12,9 +12,9 @@
  *
  * Non-finite numbers become null (JSON has no NaN) and read back as NaN.
  */
+#include "../core/file.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
-#include "../core/file.h"
 #include "fsutil.h"
 
 #include <cjson/cJSON.h>

@@ -42,9 +42,11 @@ int fr_interval_t95(const double *x, int n, struct fr_interval *out) {
     int rc = check(x, n);
     if (rc) return rc;
     double m = 0, v = 0;
-    for (int i = 0; i < n; i++) m += x[i];
+    for (int i = 0; i < n; i++)
+        m += x[i];
     m /= n;
-    for (int i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    for (int i = 0; i < n; i++)
+        v += (x[i] - m) * (x[i] - m);
     out->mean = m;
     out->n = n;
     if (n < 2) {
@@ -62,15 +64,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed,
-                            struct fr_interval *out) {
+int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed, struct fr_interval *out) {
     memset(out, 0, sizeof *out);
     out->method = "bootstrap95";
     int rc = check(x, n);
     if (rc) return rc;
     if (B < 100) return fr_error(FR_EINVAL, "bootstrap: %d resamples is too few (>= 100)", B);
     double m = 0;
-    for (int i = 0; i < n; i++) m += x[i];
+    for (int i = 0; i < n; i++)
+        m += x[i];
     out->mean = m / n;
     out->n = n;
     if (n < 2) {
@@ -83,7 +85,8 @@ int fr_interval_bootstrap95(const double *x, int n, int B, uint64_t seed,
     fr_rng_seed(&rng, seed);
     for (int b = 0; b < B; b++) {
         double s = 0;
-        for (int i = 0; i < n; i++) s += x[fr_rng_below(&rng, (uint64_t)n)];
+        for (int i = 0; i < n; i++)
+            s += x[fr_rng_below(&rng, (uint64_t)n)];
         means[b] = s / n;
     }
     qsort(means, (size_t)B, sizeof *means, cmp_double);
@@ -102,7 +105,8 @@ int fr_interval_diff_t95(const double *a, const double *b, int n, struct fr_inte
     if (n < 1 || !a || !b) return fr_error(FR_EINVAL, "interval: no values");
     double *d = malloc(sizeof(double) * (size_t)n);
     if (!d) return fr_error(FR_ENOMEM, "interval: out of memory");
-    for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
+    for (int i = 0; i < n; i++)
+        d[i] = a[i] - b[i];
     int rc = fr_interval_t95(d, n, out);
     free(d);
     return rc;
@@ -118,10 +122,18 @@ enum fr_verdict fr_verdict_of(const struct fr_interval *diff, int higher_is_bett
 const char *fr_verdict_text(enum fr_verdict v, const char *a, const char *b, char *buf,
                             size_t cap) {
     switch (v) {
-    case FR_VERDICT_A: snprintf(buf, cap, "%s better than %s", a, b); break;
-    case FR_VERDICT_B: snprintf(buf, cap, "%s better than %s", b, a); break;
-    case FR_VERDICT_SAME: snprintf(buf, cap, "no measurable difference between %s and %s", a, b); break;
-    default: snprintf(buf, cap, "not enough runs to compare %s and %s", a, b); break;
+    case FR_VERDICT_A:
+        snprintf(buf, cap, "%s better than %s", a, b);
+        break;
+    case FR_VERDICT_B:
+        snprintf(buf, cap, "%s better than %s", b, a);
+        break;
+    case FR_VERDICT_SAME:
+        snprintf(buf, cap, "no measurable difference between %s and %s", a, b);
+        break;
+    default:
+        snprintf(buf, cap, "not enough runs to compare %s and %s", a, b);
+        break;
     }
     return buf;
 }

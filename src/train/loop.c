@@ -101,8 +101,9 @@ static int load(struct loop *L) {
     for (int i = 0; i < c->nmeta && !rc; i++) {
         const char *have = fr_st_meta(f, c->meta_keys[i]);
         if (!have)
-            rc = fr_error(FR_EFORMAT, "resume: %s is not a checkpoint of this kind of run (no '%s')",
-                          c->ckpt, c->meta_keys[i]);
+            rc =
+                fr_error(FR_EFORMAT, "resume: %s is not a checkpoint of this kind of run (no '%s')",
+                         c->ckpt, c->meta_keys[i]);
         else if (strcmp(have, c->meta_vals[i]) != 0)
             rc = fr_error(FR_EINVAL,
                           "resume: %s was written with %s=%s but this run has %s=%s; resume needs "
@@ -118,8 +119,8 @@ static int load(struct loop *L) {
     if ((rc = fr_params_load(L->p, c->ckpt, &o))) return rewrap(rc, "resume: ");
     const int64_t *k = L->counters;
     if (k[K_FORMAT] != FIT_FORMAT || k[K_STEP] < 0 || k[K_EPOCH] < 0 || k[K_POS] < 0 ||
-        k[K_BAD] < 0 || (c->epochs && k[K_EPOCH] > c->epochs) || (c->steps && k[K_STEP] > c->steps) ||
-        !isfinite(L->seconds) || L->seconds < 0)
+        k[K_BAD] < 0 || (c->epochs && k[K_EPOCH] > c->epochs) ||
+        (c->steps && k[K_STEP] > c->steps) || !isfinite(L->seconds) || L->seconds < 0)
         return fr_error(FR_EFORMAT, "resume: %s has inconsistent run counters", c->ckpt);
     L->st.step = L->opt.step = k[K_STEP];
     L->st.epoch = k[K_EPOCH];
@@ -131,7 +132,8 @@ static int load(struct loop *L) {
 }
 
 static int check(const struct fr_fit_config *c, const struct fr_fit_hooks *h) {
-    if (!h || !h->next || !h->loss) return fr_error(FR_EINVAL, "fit: the next and loss hooks are required");
+    if (!h || !h->next || !h->loss)
+        return fr_error(FR_EINVAL, "fit: the next and loss hooks are required");
     if (c->steps < 0 || c->epochs < 0 || (c->steps == 0 && c->epochs == 0))
         return fr_error(FR_EINVAL, "fit: no steps and no epochs to train");
     if (!(c->clip >= 0) || c->patience < 0 || c->ckpt_every < 0 || c->stop_after < 0 ||
@@ -152,7 +154,7 @@ static int hook_rc(int rc, struct fr_fit_result *res) {
 }
 
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
-                struct fr_fit_result *res) {
+           struct fr_fit_result *res) {
     memset(res, 0, sizeof *res);
     res->best_score = -INFINITY;
     res->last_loss = NAN;
@@ -256,7 +258,8 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     if (rc == 1) rc = 0; /* a hook's clean stop */
     int64_t w = this_call < LOSS_WINDOW ? this_call : LOSS_WINDOW;
     double s = 0;
-    for (int64_t i = 0; i < w; i++) s += window[i];
+    for (int64_t i = 0; i < w; i++)
+        s += window[i];
     res->last_loss = w ? s / (double)w : NAN;
 done:
     fr_ctx_reset(ctx);

@@ -27,7 +27,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 static void rm_tmpdir(void) {
-    if (g_tmpdir[0] && !getenv("CHECK_KEEP_TMP")) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (g_tmpdir[0] && !getenv("CHECK_KEEP_TMP"))
+        nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *check_tmpdir(void) {
@@ -67,12 +68,12 @@ struct inputs {
     fr_t *view[16]; /* what the op sees */
 };
 
-static void make_inputs(struct fr_ctx *ctx, enum fr_dtype dt, int nin,
-                        const struct check_input *in, double **vals, struct inputs *io,
-                        int want_grad) {
+static void make_inputs(struct fr_ctx *ctx, enum fr_dtype dt, int nin, const struct check_input *in,
+                        double **vals, struct inputs *io, int want_grad) {
     for (int k = 0; k < nin; k++) {
         int64_t ne[4] = {1, 1, 1, 1};
-        for (int d = 0; d < in[k].ndim; d++) ne[d] = in[k].ne[d];
+        for (int d = 0; d < in[k].ndim; d++)
+            ne[d] = in[k].ne[d];
         int64_t bne[4];
         memcpy(bne, ne, sizeof bne);
         if (in[k].strided) bne[0] += 2;
@@ -95,7 +96,8 @@ static void make_inputs(struct fr_ctx *ctx, enum fr_dtype dt, int nin,
 
 static fr_t *loss_of(struct fr_ctx *ctx, fr_t *out, const double *w) {
     fr_t *wt = fr_new(ctx, out->dtype, out->ndim, out->ne);
-    for (int64_t i = 0, n = fr_nelem(out); i < n; i++) fr_set(wt, i, w[i]);
+    for (int64_t i = 0, n = fr_nelem(out); i < n; i++)
+        fr_set(wt, i, w[i]);
     return fr_sum(ctx, fr_mul(ctx, out, wt), -1);
 }
 
@@ -121,7 +123,8 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
     double *vals[16];
     for (int k = 0; k < nin; k++) {
         int64_t n = 1;
-        for (int d = 0; d < in[k].ndim; d++) n *= in[k].ne[d];
+        for (int d = 0; d < in[k].ndim; d++)
+            n *= in[k].ne[d];
         vals[k] = malloc((size_t)(n ? n : 1) * sizeof(double));
         double lo = in[k].lo, hi = in[k].hi;
         if (lo == hi) lo = -1, hi = 1;
@@ -157,17 +160,20 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
     }
     int64_t nout = fr_nelem(out);
     double *w = malloc((size_t)nout * sizeof(double));
-    for (int64_t i = 0; i < nout; i++) w[i] = fr_rng_normal(&rng);
+    for (int64_t i = 0; i < nout; i++)
+        w[i] = fr_rng_normal(&rng);
     fr_t *loss = loss_of(ctx, out, w);
     /* the FD error of the loss itself grows with its size: scale atol */
     double fd_atol = o.fd_atol * (1.0 + fabs(fr_get(loss, 0)));
     int any_grad = 0;
-    for (int k = 0; k < nin; k++) any_grad |= io.base[k]->requires_grad;
+    for (int k = 0; k < nin; k++)
+        any_grad |= io.base[k]->requires_grad;
     if (any_grad) CHECK(fr_backward(ctx, loss) == 0, "%s: backward: %s", name, fr_last_error());
     for (int k = 0; k < nin && any_grad; k++) {
         if (!io.base[k]->requires_grad) continue;
         int64_t n = 1;
-        for (int d = 0; d < in[k].ndim; d++) n *= in[k].ne[d];
+        for (int d = 0; d < in[k].ndim; d++)
+            n *= in[k].ne[d];
         double worst = 0;
         int64_t worst_i = -1;
         double wa = 0, wn = 0;
@@ -192,8 +198,10 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
             double r = fabs(ana - num) / (fd_atol + o.fd_rtol * fabs(num));
             if (r > worst || r != r) worst = r, worst_i = i, wa = ana, wn = num;
         }
-        CHECK(worst <= 1.0, "%s: input %d grad vs finite differences: element %lld analytic %.10g "
-              "numeric %.10g", name, k, (long long)worst_i, wa, wn);
+        CHECK(worst <= 1.0,
+              "%s: input %d grad vs finite differences: element %lld analytic %.10g "
+              "numeric %.10g",
+              name, k, (long long)worst_i, wa, wn);
     }
     free(w);
 
@@ -216,10 +224,12 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
             fr_t *wt = fr_new(c, FR_F32, y->ndim, y->ne);
             struct fr_rng r2;
             fr_rng_seed(&r2, 99);
-            for (int64_t i = 0; i < fr_nelem(y); i++) fr_set(wt, i, fr_rng_normal(&r2));
+            for (int64_t i = 0; i < fr_nelem(y); i++)
+                fr_set(wt, i, fr_rng_normal(&r2));
             fr_backward(c, fr_sum(c, fr_mul(c, y, wt), -1));
         }
-        for (int k = 0; k < nin; k++) res[pass][k + 1] = jo.base[k]->grad;
+        for (int k = 0; k < nin; k++)
+            res[pass][k + 1] = jo.base[k]->grad;
     }
     fr_set_reference_mode(0);
     double r = check_compare(res[0][0], res[1][0], o.fast_rtol, o.fast_atol);
@@ -231,7 +241,8 @@ int check_op(const char *name, check_build_fn f, void *arg, int nin, const struc
               k, r);
     }
 done:
-    for (int k = 0; k < nin; k++) free(vals[k]);
+    for (int k = 0; k < nin; k++)
+        free(vals[k]);
     fr_ctx_free(ctx);
     fr_ctx_free(cfd);
     return g_check_fail - fails0;

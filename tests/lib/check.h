@@ -33,8 +33,8 @@ extern int g_check_pass, g_check_fail;
     } while (0)
 
 #define CHECK_NEAR(a, b, tol, what)                                                                \
-    CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.9g vs %.9g (tol %g)", what, (double)(a), \
-          (double)(b), (double)(tol))
+    CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.9g vs %.9g (tol %g)", what,             \
+          (double)(a), (double)(b), (double)(tol))
 
 int check_report(const char *name);
 
@@ -68,10 +68,10 @@ struct check_input {
 typedef fr_t *(*check_build_fn)(struct fr_ctx *ctx, fr_t **in, void *arg);
 
 struct check_opts {
-    double fd_rtol, fd_atol; /* finite differences (f64); default 1e-6, 1e-8 */
+    double fd_rtol, fd_atol;     /* finite differences (f64); default 1e-6, 1e-8 */
     double fast_rtol, fast_atol; /* fast vs reference (f32); default 1e-4, 1e-5 */
-    double h;               /* FD step; default 1e-6 */
-    int train;              /* run in training mode */
+    double h;                    /* FD step; default 1e-6 */
+    int train;                   /* run in training mode */
     uint64_t seed;
 };
 

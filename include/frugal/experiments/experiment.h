@@ -51,8 +51,8 @@ struct fr_exp_opts {
 
 /* What a run leaves for its caller besides the files. */
 struct fr_exp_outcome {
-    char results[4200]; /* path of the results.json written */
-    char summary[4096]; /* the closing line(s) to show a user ("" if none) */
+    char results[4200];      /* path of the results.json written */
+    char summary[4096];      /* the closing line(s) to show a user ("" if none) */
     char summary_path[4200]; /* the committed summary written ("" if none) */
 };
 

@@ -28,7 +28,7 @@ struct fr_kv_study_spec {
     int npolicies;
     const double *budgets; /* fractions of the window */
     int nbudgets;
-    uint64_t seed; /* of the self-generated text */
+    uint64_t seed;   /* of the self-generated text */
     const char *dir; /* plots go here (the results.json's directory); NULL: none */
     const char *model_shown, *text_shown; /* recorded instead of the paths (NULL: the paths) */
     void (*progress)(void *user, const char *line);

@@ -61,8 +61,8 @@ void fr_task_free(struct fr_task *t);
 const char *fr_task_list(void);
 
 /* The transforms, exposed for tests (in place on normalised images). */
-int fr_dataset_rotate90(struct fr_dataset *ds);   /* clockwise; FR_EINVAL unless H == W */
-void fr_dataset_invert(struct fr_dataset *ds);    /* raw p -> 1 - p */
+int fr_dataset_rotate90(struct fr_dataset *ds); /* clockwise; FR_EINVAL unless H == W */
+void fr_dataset_invert(struct fr_dataset *ds);  /* raw p -> 1 - p */
 /* Relabels y -> map[y]; nclass becomes the given count. FR_EINVAL if a
  * label is outside the map or maps outside [0, nclass). */
 int fr_dataset_relabel(struct fr_dataset *ds, const int *map, int nmap, int nclass);

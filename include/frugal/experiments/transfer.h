@@ -47,12 +47,12 @@ struct fr_pretrain_spec {
 };
 
 struct fr_pretrain_info {
-    int cached;         /* loaded from the cache, not trained */
-    int64_t steps;      /* optimizer steps of the (possibly cached) training */
-    double seconds;     /* training time (0 when cached) */
-    double last_loss;   /* mean loss of the last steps (NAN when cached) */
-    double test_acc;    /* supervised: accuracy on the test split; mim: NAN */
-    char path[512];     /* the cache file ("" without a cache) */
+    int cached;       /* loaded from the cache, not trained */
+    int64_t steps;    /* optimizer steps of the (possibly cached) training */
+    double seconds;   /* training time (0 when cached) */
+    double last_loss; /* mean loss of the last steps (NAN when cached) */
+    double test_acc;  /* supervised: accuracy on the test split; mim: NAN */
+    char path[512];   /* the cache file ("" without a cache) */
 };
 
 void fr_pretrain_spec_defaults(struct fr_pretrain_spec *s);

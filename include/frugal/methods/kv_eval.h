@@ -57,11 +57,14 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
 
 /* A budget (fraction f of L) as the config of one policy: h2o and h2o-anti
  * half heavy, half recent; heavy all heavy; every other policy all recent. */
-void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L,
-                       struct fr_kv_config *kc);
+void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L, struct fr_kv_config *kc);
 
-enum { FR_KV_EVAL_MAX_POLICIES = 16, FR_KV_EVAL_MAX_BUDGETS = 32, FR_KV_HH_BINS = 16,
-       FR_KV_HH_TOKENS = 8 };
+enum {
+    FR_KV_EVAL_MAX_POLICIES = 16,
+    FR_KV_EVAL_MAX_BUDGETS = 32,
+    FR_KV_HH_BINS = 16,
+    FR_KV_HH_TOKENS = 8
+};
 
 struct fr_kv_eval_opts {
     const char *label;           /* names the model in progress lines */
@@ -91,13 +94,12 @@ struct fr_kv_study {
     double first_token_heavy;        /* % of heads whose position 0 is a heavy hitter */
     /* where the heavy hitters (top 10% by accumulated score) sit */
     double hh_bin_center[FR_KV_HH_BINS];
-    double hh_by_score[FR_KV_HH_BINS];    /* % of heavy hitters per position bin */
-    double hh_by_mean[FR_KV_HH_BINS];     /* the same by mean score per query that saw them */
+    double hh_by_score[FR_KV_HH_BINS]; /* % of heavy hitters per position bin */
+    double hh_by_mean[FR_KV_HH_BINS];  /* the same by mean score per query that saw them */
     /* tokens most over-represented among heavy hitters (seen >= 0.5% of the text) */
     int n_hh_tokens;
     int32_t hh_token[FR_KV_HH_TOKENS];
-    double hh_token_pct[FR_KV_HH_TOKENS], hh_text_pct[FR_KV_HH_TOKENS],
-        hh_ratio[FR_KV_HH_TOKENS];
+    double hh_token_pct[FR_KV_HH_TOKENS], hh_text_pct[FR_KV_HH_TOKENS], hh_ratio[FR_KV_HH_TOKENS];
 };
 
 /* Each window's mean NLL of the full cache (p < 0) or of policy p at budget b. */
@@ -108,7 +110,7 @@ static inline const double *fr_kv_study_windows(const struct fr_kv_study *s, int
 
 /* The run of policy p at budget b. */
 static inline const struct fr_kv_eval_run *fr_kv_study_at(const struct fr_kv_study *s, int p,
-                                                           int b) {
+                                                          int b) {
     return &s->runs[(size_t)p * (size_t)s->nbudgets + (size_t)b];
 }
 

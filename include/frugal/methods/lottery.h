@@ -80,12 +80,13 @@ struct fr_lottery_result {
 };
 
 struct fr_imp_config {
-    double sparsity;          /* target S in (0, 1) */
-    double rate;              /* fraction of the remaining weights pruned per round, default 0.2 */
-    const double *stops;      /* extra round sparsities (fr_lottery_schedule), may be NULL */
+    double sparsity;     /* target S in (0, 1) */
+    double rate;         /* fraction of the remaining weights pruned per round, default 0.2 */
+    const double *stops; /* extra round sparsities (fr_lottery_schedule), may be NULL */
     int nstops;
-    struct fr_fit_classifier_config fit; /* each round's training (fr_fit_classifier_config_defaults) */
-    const float *rewind;      /* a value slab of m's layout to rewind to; NULL: m at entry */
+    struct fr_fit_classifier_config
+        fit;             /* each round's training (fr_fit_classifier_config_defaults) */
+    const float *rewind; /* a value slab of m's layout to rewind to; NULL: m at entry */
     fr_lottery_round_fn on_round;
     void *user;
 };
@@ -100,25 +101,25 @@ int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
            struct fr_lottery_result *res);
 
 enum {
-    FR_ISP_VARY_LR = 1 << 0,   /* weak model n: lr * {1, 0.5, 2, 0.7, 1.4}[n % 5] */
-    FR_ISP_VARY_WD = 1 << 1,   /* weak model n: wd * {1, 0, 10, 3}[n % 4] */
-    FR_ISP_VARY_SEED = 1 << 2  /* weak model n: own batch order (the subset is always its own) */
+    FR_ISP_VARY_LR = 1 << 0,  /* weak model n: lr * {1, 0.5, 2, 0.7, 1.4}[n % 5] */
+    FR_ISP_VARY_WD = 1 << 1,  /* weak model n: wd * {1, 0, 10, 3}[n % 4] */
+    FR_ISP_VARY_SEED = 1 << 2 /* weak model n: own batch order (the subset is always its own) */
 };
 
 struct fr_isp_config {
-    double sparsity;          /* target S in (0, 1) */
-    double rate;              /* per-round compression c, default 0.15 */
-    const double *stops;      /* extra round sparsities (fr_lottery_schedule), may be NULL */
+    double sparsity;     /* target S in (0, 1) */
+    double rate;         /* per-round compression c, default 0.15 */
+    const double *stops; /* extra round sparsities (fr_lottery_schedule), may be NULL */
     int nstops;
-    int n_weak;               /* N weak masks per round, default 4 (0: gradual magnitude) */
-    int64_t lookahead;        /* C steps per weak model, default 40 */
-    double subset_frac;       /* of the training samples per weak model, default 0.1 */
-    int64_t round_steps;      /* m's own training per round, default 40 (0: none) */
+    int n_weak;          /* N weak masks per round, default 4 (0: gradual magnitude) */
+    int64_t lookahead;   /* C steps per weak model, default 40 */
+    double subset_frac;  /* of the training samples per weak model, default 0.1 */
+    int64_t round_steps; /* m's own training per round, default 40 (0: none) */
     struct fr_fit_classifier_config fit; /* base protocol of m's and the weak models' training */
-    unsigned vary;            /* FR_ISP_VARY_* bits, default all */
-    int soup;                 /* instant model soup: m := mean of the weak models each round */
-    int workers;              /* weak-model processes: 0 one per CPU (default), 1 in-process */
-    uint64_t seed;            /* slices, subsets and weak seeds, default 1 */
+    unsigned vary;                       /* FR_ISP_VARY_* bits, default all */
+    int soup;      /* instant model soup: m := mean of the weak models each round */
+    int workers;   /* weak-model processes: 0 one per CPU (default), 1 in-process */
+    uint64_t seed; /* slices, subsets and weak seeds, default 1 */
     fr_lottery_round_fn on_round;
     void *user;
 };
@@ -148,12 +149,12 @@ int fr_isp_merge(struct fr_params *p, const int *sel, const float *masks, int k,
 /* Similarity of two masks over the scoped entries (slabs of p->n, 1 keep,
  * 0 pruned). Pruned sets A, B; keep-masks as 0/1 vectors a, b. */
 struct fr_mask_similarity {
-    int64_t n;            /* scoped entries */
+    int64_t n; /* scoped entries */
     int64_t pruned_a, pruned_b, pruned_both;
-    double iou;           /* |A & B| / |A | B| (1 when both are empty) */
-    double overlap;       /* |A & B| / min(|A|, |B|) (1 when either is empty) */
-    double keep_cosine;   /* a.b / (|a| |b|) (1 when both are all-pruned) */
-    double agreement;     /* fraction of scoped entries where a and b agree */
+    double iou;         /* |A & B| / |A | B| (1 when both are empty) */
+    double overlap;     /* |A & B| / min(|A|, |B|) (1 when either is empty) */
+    double keep_cosine; /* a.b / (|a| |b|) (1 when both are all-pruned) */
+    double agreement;   /* fraction of scoped entries where a and b agree */
 };
 
 /* Fills s for masks a and b on the scope sel of p. FR_EINVAL on an empty

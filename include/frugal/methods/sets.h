@@ -74,12 +74,12 @@ fr_t *fr_sets_pool(struct fr_ctx *ctx, fr_t *phi, fr_t *mask, enum fr_sets_pool 
 
 struct fr_sets_embed {
     enum fr_sets_phi kind;
-    int64_t d;      /* input features */
-    int64_t k;      /* LP: directions; LE: outputs; MLP: outputs */
-    int64_t deg;    /* LP: highest power (the set size N); else 1 */
-    int64_t l;      /* output width L */
-    struct fr_tensor *w;        /* LP {D, K}, LE {D, L} */
-    struct fr_linear fc1, fc2;  /* MLP: D -> hidden -> L */
+    int64_t d;                 /* input features */
+    int64_t k;                 /* LP: directions; LE: outputs; MLP: outputs */
+    int64_t deg;               /* LP: highest power (the set size N); else 1 */
+    int64_t l;                 /* output width L */
+    struct fr_tensor *w;       /* LP {D, K}, LE {D, L} */
+    struct fr_linear fc1, fc2; /* MLP: D -> hidden -> L */
 };
 
 /* Declares phi's parameters as "<prefix>.weight" (LP, LE) or "<prefix>.0",
@@ -126,8 +126,7 @@ struct fr_sets_model {
 
 /* Declares, allocates and initialises a model. 0, FR_EINVAL (bad config)
  * or FR_ENOMEM. fr_sets_model_free releases it (NULL-safe). */
-int fr_sets_model_init(struct fr_sets_model *m, const struct fr_sets_config *c,
-                       struct fr_rng *rng);
+int fr_sets_model_init(struct fr_sets_model *m, const struct fr_sets_config *c, struct fr_rng *rng);
 void fr_sets_model_free(struct fr_sets_model *m);
 /* Sets the input normaliser from nsets training sets (x: nsets * n * d
  * floats, set-major, element-major; mask: nsets * n floats or NULL): each
@@ -138,8 +137,7 @@ int fr_sets_model_fit_normaliser(struct fr_sets_model *m, const float *x, const 
 /* x {D, N, B}, mask {1, N, B} or NULL (same dtype as x) -> {out, B}
  * (invariant) or {out, N, B} (equivariant). Inputs must be F32 (the model's
  * slab is F32). NULL on bad shapes. */
-fr_t *fr_sets_model_forward(struct fr_ctx *ctx, const struct fr_sets_model *m, fr_t *x,
-                            fr_t *mask);
+fr_t *fr_sets_model_forward(struct fr_ctx *ctx, const struct fr_sets_model *m, fr_t *x, fr_t *mask);
 
 /* ---- set functions to learn, and a small training loop ---- */
 
@@ -163,14 +161,14 @@ int64_t fr_sets_task_outputs(enum fr_sets_task t, int64_t n, int64_t d);
  * (nsets * n * d) and their targets into y (nsets * outputs, or
  * nsets * n for RANK). 0 or FR_EINVAL. */
 int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
-                      struct fr_rng *rng, float *x, float *y);
+                          struct fr_rng *rng, float *x, float *y);
 
 struct fr_sets_train_opts {
-    int64_t steps;      /* AdamW steps (default 1500) */
-    int64_t batch;      /* sets per step (default 128) */
-    double lr;          /* peak learning rate, cosine to 0 (default 3e-3) */
+    int64_t steps;       /* AdamW steps (default 1500) */
+    int64_t batch;       /* sets per step (default 128) */
+    double lr;           /* peak learning rate, cosine to 0 (default 3e-3) */
     double weight_decay; /* default 0 */
-    double clip;        /* gradient-norm clip, 0 = none (default 1) */
+    double clip;         /* gradient-norm clip, 0 = none (default 1) */
 };
 void fr_sets_train_defaults(struct fr_sets_train_opts *o);
 /* Trains m (normaliser fitted first) on ntrain sets (x, y as from
@@ -253,28 +251,28 @@ int64_t fr_sets_lp_certified_k(int64_t n, int64_t d);
 void fr_sets_lp_random(int64_t k, int64_t d, struct fr_rng *rng, double *w);
 
 struct fr_sets_probe_opts {
-    int64_t random_pairs;  /* independent random set pairs (default 2000) */
-    int64_t near_pairs;    /* random sets X at which the near-duplicate limit
-                              min_u ||J(X) u|| / ||u|| (J the Jacobian of Phi, the
-                              ratio for X' = X + eps u as eps -> 0) is computed
-                              exactly (default 200) */
-    int restarts;          /* optimiser restarts (default 8) */
-    int steps;             /* Adam steps per restart (default 600) */
-    double lr;             /* Adam learning rate (default 0.02) */
-    double sep;            /* elements of a set kept >= sep apart (default 0.1) */
+    int64_t random_pairs; /* independent random set pairs (default 2000) */
+    int64_t near_pairs;   /* random sets X at which the near-duplicate limit
+                             min_u ||J(X) u|| / ||u|| (J the Jacobian of Phi, the
+                             ratio for X' = X + eps u as eps -> 0) is computed
+                             exactly (default 200) */
+    int restarts;         /* optimiser restarts (default 8) */
+    int steps;            /* Adam steps per restart (default 600) */
+    double lr;            /* Adam learning rate (default 0.02) */
+    double sep;           /* elements of a set kept >= sep apart (default 0.1) */
 };
 void fr_sets_probe_defaults(struct fr_sets_probe_opts *o);
 
 struct fr_sets_probe_result {
-    double ratio_random;    /* min ||Phi(X) - Phi(X')|| / d(X, X') per strategy */
-    double ratio_near;      /* the Jacobian's smallest singular value (0 when L < N*D) */
+    double ratio_random; /* min ||Phi(X) - Phi(X')|| / d(X, X') per strategy */
+    double ratio_near;   /* the Jacobian's smallest singular value (0 when L < N*D) */
     double ratio_opt;
-    double ratio_switch;    /* the certified construction (NaN: none exists); an
-                               exact collision, so only distinct elements are
-                               required, not the separation margin */
-    double ratio_min;       /* min of the four */
-    double dist_at_min;     /* d(X, X') of the minimising pair */
-    int64_t evals;          /* embedding evaluations spent */
+    double ratio_switch; /* the certified construction (NaN: none exists); an
+                            exact collision, so only distinct elements are
+                            required, not the separation margin */
+    double ratio_min;    /* min of the four */
+    double dist_at_min;  /* d(X, X') of the minimising pair */
+    int64_t evals;       /* embedding evaluations spent */
 };
 
 /* Searches for two different sets of n elements in [-1, 1]^d, elements of

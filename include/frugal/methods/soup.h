@@ -35,7 +35,8 @@ extern "C" {
 
 /* One ingredient: its training protocol and its training samples. */
 struct fr_ingredient {
-    struct fr_fit_classifier_config fit; /* steps/epochs, lr, wd, seed, ... (hooks run in the worker) */
+    struct fr_fit_classifier_config
+        fit;                     /* steps/epochs, lr, wd, seed, ... (hooks run in the worker) */
     const struct fr_subset *sub; /* samples of ds (NULL: all); must outlive the call */
 };
 
@@ -58,14 +59,14 @@ int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
 int fr_soup_uniform(const float *slabs, int k, int64_t n, float *out);
 
 struct fr_greedy_soup {
-    int k;            /* ingredients */
-    int *order;       /* k indices, by held-out accuracy, best first (ties: lower index):
-                         order[0] is the best single ingredient */
-    int *used;        /* k flags: ingredient i is in the soup */
-    double *acc;      /* k held-out accuracies of the ingredients alone, [0, 1]: exactly
-                         fr_evaluate's for slab i (masked) on held */
+    int k;       /* ingredients */
+    int *order;  /* k indices, by held-out accuracy, best first (ties: lower index):
+                    order[0] is the best single ingredient */
+    int *used;   /* k flags: ingredient i is in the soup */
+    double *acc; /* k held-out accuracies of the ingredients alone, [0, 1]: exactly
+                    fr_evaluate's for slab i (masked) on held */
     int n_used;
-    double soup_acc;  /* held-out accuracy of the final soup */
+    double soup_acc; /* held-out accuracy of the final soup */
 };
 
 /* Greedy soup (Wortsman et al. 2022): evaluates each ingredient slab on the

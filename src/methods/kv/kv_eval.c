@@ -7,9 +7,9 @@
  * accumulators per head (the engine runs heads in parallel, each head in
  * one task), summed per layer at the end. Nothing here writes files.
  */
+#include "frugal/methods/kv_eval.h"
 #include "frugal/clock.h"
 #include "frugal/methods/kv.h"
-#include "frugal/methods/kv_eval.h"
 #include "frugal/status.h"
 
 #include <math.h>
@@ -191,8 +191,7 @@ int fr_kv_eval_stream(const struct fr_tf_model *m, const int32_t *ids, int nwin,
 
 /* ---- the study ---- */
 
-void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L,
-                       struct fr_kv_config *kc) {
+void fr_kv_eval_budget(const struct fr_kv_policy *p, double f, int64_t L, struct fr_kv_config *kc) {
     int64_t b = llround(f * (double)L);
     if (b < 1) b = 1;
     if (b > L) b = L;
@@ -234,7 +233,8 @@ static int compute_stats(const struct fr_tf_model *m, const int32_t *ids, int nw
     st->rank_share = calloc((size_t)L, sizeof(double));
     st->rank_log10 = malloc(sizeof(double) * (size_t)L);
     float *tmp = malloc(sizeof(float) * (size_t)L);
-    double *hh_tok = calloc((size_t)V, sizeof(double)), *all_tok = calloc((size_t)V, sizeof(double));
+    double *hh_tok = calloc((size_t)V, sizeof(double)),
+           *all_tok = calloc((size_t)V, sizeof(double));
     int64_t *order = malloc(sizeof(int64_t) * (size_t)L);
     if (!st->layer_sparsity || !st->layer_top10 || !st->rank_share || !st->rank_log10 || !tmp ||
         !hh_tok || !all_tok || !order) {
@@ -363,8 +363,8 @@ int fr_kv_eval_model(const struct fr_tf_model *m, const int32_t *ids, int nwin,
     const int V = m->cfg.vocab_size, nb = o->nbudgets, np = o->npolicies;
     int64_t nh = (int64_t)nwin * m->cfg.n_layers * m->cfg.n_kv_heads;
     memset(st, 0, sizeof *st);
-    if (L > m->cfg.max_seq || P < 1 || P >= L || nb < 1 || nb > FR_KV_EVAL_MAX_BUDGETS ||
-        np < 1 || np > FR_KV_EVAL_MAX_POLICIES)
+    if (L > m->cfg.max_seq || P < 1 || P >= L || nb < 1 || nb > FR_KV_EVAL_MAX_BUDGETS || np < 1 ||
+        np > FR_KV_EVAL_MAX_POLICIES)
         return fr_error(FR_EINVAL,
                         "kv eval: bad study (length %lld, prompt %lld, %d budgets, %d "
                         "policies; the model's context is %d)",

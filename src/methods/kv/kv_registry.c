@@ -12,8 +12,8 @@
 #define KV_MAX_POLICIES 32
 
 static const struct fr_kv_policy *const BUILTIN[] = {
-    &fr_kv_policy_full, &fr_kv_policy_local, &fr_kv_policy_h2o,
-    &fr_kv_policy_heavy, &fr_kv_policy_sink, &fr_kv_policy_tova, &fr_kv_policy_h2o_anti};
+    &fr_kv_policy_full, &fr_kv_policy_local, &fr_kv_policy_h2o,     &fr_kv_policy_heavy,
+    &fr_kv_policy_sink, &fr_kv_policy_tova,  &fr_kv_policy_h2o_anti};
 #define NBUILTIN ((int)(sizeof BUILTIN / sizeof BUILTIN[0]))
 
 /* Run-time registrations and the name list handed out; both guarded. */
@@ -43,8 +43,10 @@ const struct fr_kv_policy *fr_kv_policy_find(const char *name) {
 const char *const *fr_kv_policy_names(void) {
     pthread_mutex_lock(&g_reg.lock);
     int n = 0;
-    for (int i = 0; i < NBUILTIN; i++) g_reg.names[n++] = BUILTIN[i]->name;
-    for (int i = 0; i < g_reg.nadded; i++) g_reg.names[n++] = g_reg.added[i]->name;
+    for (int i = 0; i < NBUILTIN; i++)
+        g_reg.names[n++] = BUILTIN[i]->name;
+    for (int i = 0; i < g_reg.nadded; i++)
+        g_reg.names[n++] = g_reg.added[i]->name;
     g_reg.names[n] = NULL;
     pthread_mutex_unlock(&g_reg.lock);
     return g_reg.names;

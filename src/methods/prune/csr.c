@@ -30,11 +30,12 @@
 int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw) {
     memset(A, 0, sizeof *A);
     if (rows < 1 || cols < 1 || cols > INT32_MAX || ldw < cols)
-        return fr_error(FR_EINVAL, "csr: bad matrix %lld x %lld (row stride %lld)",
-                        (long long)rows, (long long)cols, (long long)ldw);
+        return fr_error(FR_EINVAL, "csr: bad matrix %lld x %lld (row stride %lld)", (long long)rows,
+                        (long long)cols, (long long)ldw);
     int64_t nnz = 0;
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) nnz += W[r * ldw + c] != 0.0f;
+        for (int64_t c = 0; c < cols; c++)
+            nnz += W[r * ldw + c] != 0.0f;
     A->rowptr = malloc((size_t)(rows + 1) * sizeof *A->rowptr);
     A->col = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof *A->col);
     A->val = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof *A->val);
@@ -101,7 +102,8 @@ SP_CLONES static void spmv_task(void *arg, int64_t r0, int64_t r1, int tid) {
             s2 += val[j + 2] * x[col[j + 2]];
             s3 += val[j + 3] * x[col[j + 3]];
         }
-        for (; j < e; j++) s0 += val[j] * x[col[j]];
+        for (; j < e; j++)
+            s0 += val[j] * x[col[j]];
         a->y[r] = (s0 + s1) + (s2 + s3);
     }
 }
@@ -126,13 +128,14 @@ typedef float sp_v8 __attribute__((vector_size(32)));
         const int32_t *col = a->A->col;                                                            \
         const float *val = a->A->val;                                                              \
         const sp_v8 *Xt = (const sp_v8 *)a->Xt;                                                    \
-        float buf[16][8 * K]; /* 16 rows' results, stored to Y 16 floats (a line) at a time */ \
+        float buf[16][8 * K]; /* 16 rows' results, stored to Y 16 floats (a line) at a time */     \
         for (int64_t rb = r0; rb < r1; rb += 16) {                                                 \
             const int64_t nr = r1 - rb < 16 ? r1 - rb : 16;                                        \
             for (int64_t i = 0; i < nr; i++) {                                                     \
                 const int64_t r = rb + i;                                                          \
                 sp_v8 acc[K], acc2[K];                                                             \
-                for (int k = 0; k < K; k++) acc[k] = acc2[k] = (sp_v8){0};                         \
+                for (int k = 0; k < K; k++)                                                        \
+                    acc[k] = acc2[k] = (sp_v8){0};                                                 \
                 int64_t j = rp[r], e = rp[r + 1];                                                  \
                 for (; j + 2 <= e; j += 2) {                                                       \
                     const sp_v8 *x0 = Xt + (int64_t)col[j] * K;                                    \
@@ -145,7 +148,8 @@ typedef float sp_v8 __attribute__((vector_size(32)));
                 }                                                                                  \
                 if (j < e) {                                                                       \
                     const sp_v8 *x0 = Xt + (int64_t)col[j] * K;                                    \
-                    for (int k = 0; k < K; k++) acc[k] += val[j] * x0[k];                          \
+                    for (int k = 0; k < K; k++)                                                    \
+                        acc[k] += val[j] * x0[k];                                                  \
                 }                                                                                  \
                 for (int k = 0; k < K; k++) {                                                      \
                     sp_v8 sum = acc[k] + acc2[k];                                                  \
@@ -154,7 +158,8 @@ typedef float sp_v8 __attribute__((vector_size(32)));
             }                                                                                      \
             for (int64_t t = 0; t < a->tb; t++) {                                                  \
                 float *y = a->Y + t * a->ldy + rb;                                                 \
-                for (int64_t i = 0; i < nr; i++) y[i] = buf[i][t];                                 \
+                for (int64_t i = 0; i < nr; i++)                                                   \
+                    y[i] = buf[i][t];                                                              \
             }                                                                                      \
         }                                                                                          \
     }
@@ -166,10 +171,18 @@ SPMM_ROWS(8)
 static void spmm_task(void *arg, int64_t r0, int64_t r1, int tid) {
     const struct spmm_arg *a = arg;
     switch (a->W) {
-    case 8: spmm_rows_1(a, r0, r1); break;
-    case 16: spmm_rows_2(a, r0, r1); break;
-    case 32: spmm_rows_4(a, r0, r1); break;
-    default: spmm_rows_8(a, r0, r1); break;
+    case 8:
+        spmm_rows_1(a, r0, r1);
+        break;
+    case 16:
+        spmm_rows_2(a, r0, r1);
+        break;
+    case 32:
+        spmm_rows_4(a, r0, r1);
+        break;
+    default:
+        spmm_rows_8(a, r0, r1);
+        break;
     }
 }
 
@@ -187,10 +200,12 @@ static void pack_task(void *arg, int64_t c0, int64_t c1, int tid) {
         const int64_t nc = c1 - cb < 16 ? c1 - cb : 16;
         for (int64_t t = 0; t < a->tb; t++) {
             const float *x = a->X + (a->b0 + t) * a->ldx + cb;
-            for (int64_t i = 0; i < nc; i++) a->Xt[(cb + i) * a->W + t] = x[i];
+            for (int64_t i = 0; i < nc; i++)
+                a->Xt[(cb + i) * a->W + t] = x[i];
         }
         for (int64_t t = a->tb; t < a->W; t++)
-            for (int64_t i = 0; i < nc; i++) a->Xt[(cb + i) * a->W + t] = 0.0f;
+            for (int64_t i = 0; i < nc; i++)
+                a->Xt[(cb + i) * a->W + t] = 0.0f;
     }
 }
 
@@ -248,7 +263,8 @@ int fr_spmat_init(struct fr_spmat *S, const float *W, int64_t rows, int64_t cols
         return fr_error(FR_EINVAL, "spmat: bad matrix %lld x %lld", (long long)rows,
                         (long long)cols);
     int64_t nnz = 0;
-    for (int64_t i = 0; i < rows * cols; i++) nnz += W[i] != 0.0f;
+    for (int64_t i = 0; i < rows * cols; i++)
+        nnz += W[i] != 0.0f;
     S->w = W;
     S->rows = rows;
     S->cols = cols;

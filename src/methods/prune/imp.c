@@ -73,7 +73,8 @@ int fr_imp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
         pc.method = FR_PRUNE_MAGNITUDE;
         pc.sparsity = sched[r];
         if ((rc = fr_prune(p, sel, &pc, NULL, NULL))) break;
-        for (int64_t j = 0; j < p->n; j++) p->data[j] = p->mask[j] != 0.0f ? rewind[j] : 0.0f;
+        for (int64_t j = 0; j < p->n; j++)
+            p->data[j] = p->mask[j] != 0.0f ? rewind[j] : 0.0f;
         res->rounds = r + 1;
         if (c->on_round) rc = c->on_round(c->user, m, r + 1, sched[r], res->steps);
     }

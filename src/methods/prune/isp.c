@@ -13,8 +13,8 @@
 #include "frugal/methods/lottery.h"
 
 #include "frugal/methods/prune.h"
-#include "frugal/rng.h"
 #include "frugal/methods/soup.h"
+#include "frugal/rng.h"
 #include "frugal/status.h"
 
 #include <math.h>
@@ -48,7 +48,8 @@ static int64_t *scoped_index(const struct fr_params *p, const int *sel, int64_t 
     int64_t q = 0;
     for (int i = 0; i < p->count; i++) {
         if (!sel[i]) continue;
-        for (int64_t j = 0; j < fr_nelem(p->items[i].t); j++) ix[q++] = p->items[i].offset + j;
+        for (int64_t j = 0; j < fr_nelem(p->items[i].t); j++)
+            ix[q++] = p->items[i].offset + j;
     }
     *N = n;
     return ix;
@@ -65,14 +66,16 @@ int fr_isp_merge(struct fr_params *p, const int *sel, const float *masks, int k,
     float *score = ix ? malloc((size_t)N * sizeof *score) : NULL;
     float *keep = ix ? malloc((size_t)N * sizeof *keep) : NULL;
     if (!ix || !score || !keep) {
-        rc = N ? fr_error(FR_ENOMEM, "isp: out of memory") : fr_error(FR_EINVAL, "isp: empty scope");
+        rc =
+            N ? fr_error(FR_ENOMEM, "isp: out of memory") : fr_error(FR_EINVAL, "isp: empty scope");
         goto cleanup;
     }
     int64_t pre = 0;
     for (int64_t q = 0; q < N; q++) {
         int64_t j = ix[q];
         int u = k == 0;
-        for (int i = 0; i < k && !u; i++) u = masks[(size_t)i * (size_t)p->n + (size_t)j] != 0.0f;
+        for (int i = 0; i < k && !u; i++)
+            u = masks[(size_t)i * (size_t)p->n + (size_t)j] != 0.0f;
         u = u && p->mask[j] != 0.0f;
         keep[q] = 1.0f;
         score[q] = u ? fabsf(p->data[j]) : -INFINITY;
@@ -81,13 +84,15 @@ int fr_isp_merge(struct fr_params *p, const int *sel, const float *masks, int k,
     int64_t target = (int64_t)llround(sparsity * (double)N);
     if (union_keep) *union_keep = 1.0 - (double)pre / (double)N;
     if (pre > target) {
-        rc = fr_error(FR_EINVAL, "isp: the union prunes %lld of %lld weights, more than the %lld "
-                                 "of sparsity %g", (long long)pre, (long long)N,
-                      (long long)target, sparsity);
+        rc = fr_error(FR_EINVAL,
+                      "isp: the union prunes %lld of %lld weights, more than the %lld "
+                      "of sparsity %g",
+                      (long long)pre, (long long)N, (long long)target, sparsity);
         goto cleanup;
     }
     if ((rc = fr_prune_lowest(score, N, target, keep))) goto cleanup;
-    for (int64_t q = 0; q < N; q++) p->mask[ix[q]] = keep[q];
+    for (int64_t q = 0; q < N; q++)
+        p->mask[ix[q]] = keep[q];
     fr_params_apply_mask(p);
 cleanup:
     free(ix);
@@ -101,14 +106,16 @@ cleanup:
  * whole slab (entries outside the scope: 1). */
 static int weak_mask(const struct fr_params *p, const int64_t *ix, int64_t N, const float *w,
                      double sparsity, float *score, float *keep, float *out) {
-    for (int64_t j = 0; j < p->n; j++) out[j] = 1.0f;
+    for (int64_t j = 0; j < p->n; j++)
+        out[j] = 1.0f;
     for (int64_t q = 0; q < N; q++) {
         int alive = p->mask[ix[q]] != 0.0f;
         score[q] = alive ? fabsf(w[ix[q]]) : -INFINITY;
         keep[q] = 1.0f;
     }
     int rc = fr_prune_lowest(score, N, (int64_t)llround(sparsity * (double)N), keep);
-    for (int64_t q = 0; q < N && !rc; q++) out[ix[q]] = keep[q];
+    for (int64_t q = 0; q < N && !rc; q++)
+        out[ix[q]] = keep[q];
     return rc;
 }
 
@@ -132,7 +139,8 @@ static int draw_subset(const struct fr_subset *sub, int64_t n, int64_t take, uin
     fr_rng_permutation(&r, perm, n);
     dst->idx = malloc((size_t)take * sizeof *dst->idx);
     if (!dst->idx) return fr_error(FR_ENOMEM, "isp: out of memory");
-    for (int64_t i = 0; i < take; i++) dst->idx[i] = sub ? sub->idx[perm[i]] : perm[i];
+    for (int64_t i = 0; i < take; i++)
+        dst->idx[i] = sub ? sub->idx[perm[i]] : perm[i];
     qsort(dst->idx, (size_t)take, sizeof *dst->idx, cmp_i64);
     dst->n = take;
     return 0;
@@ -147,7 +155,8 @@ struct isp_state {
 };
 
 static void state_free(struct isp_state *s, int nweak) {
-    for (int i = 0; s->subs && i < nweak; i++) fr_subset_free(&s->subs[i]);
+    for (int i = 0; s->subs && i < nweak; i++)
+        fr_subset_free(&s->subs[i]);
     free(s->subs);
     free(s->ix);
     free(s->perm);
@@ -160,9 +169,9 @@ static void state_free(struct isp_state *s, int nweak) {
 }
 
 /* The weak models of round r: train, mask, and (soup) average into m. */
-static int weak_round(struct fr_model *m, const struct fr_dataset *ds,
-                      const struct fr_subset *sub, const struct fr_isp_config *c,
-                      struct isp_state *s, int r, double sparsity, struct fr_lottery_result *res) {
+static int weak_round(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+                      const struct fr_isp_config *c, struct isp_state *s, int r, double sparsity,
+                      struct fr_lottery_result *res) {
     const struct fr_params *p = &m->params;
     int64_t n = sub ? sub->n : ds->n;
     int64_t take = (int64_t)llround(c->subset_frac * (double)n);
@@ -199,9 +208,11 @@ static int weak_round(struct fr_model *m, const struct fr_dataset *ds,
 static int check_config(const struct fr_isp_config *c, int64_t n) {
     if (c->n_weak < 0 || c->n_weak > 1024 || c->lookahead < 1 || c->round_steps < 0 ||
         !(c->subset_frac > 0 && c->subset_frac <= 1) || c->workers < 0)
-        return fr_error(FR_EINVAL, "isp: bad config (N %d, C %lld, subset %g, round steps %lld, "
-                                   "workers %d)", c->n_weak, (long long)c->lookahead,
-                        c->subset_frac, (long long)c->round_steps, c->workers);
+        return fr_error(FR_EINVAL,
+                        "isp: bad config (N %d, C %lld, subset %g, round steps %lld, "
+                        "workers %d)",
+                        c->n_weak, (long long)c->lookahead, c->subset_frac,
+                        (long long)c->round_steps, c->workers);
     if (c->fit.batch < 1 || c->fit.batch > n)
         return fr_error(FR_EINVAL, "isp: batch %d with %lld training samples", c->fit.batch,
                         (long long)n);
@@ -234,7 +245,8 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
     s.masks = malloc(((size_t)K + 1) * (size_t)p->n * sizeof(float));
     if (!s.ix || !s.perm || !s.score || !s.keep || !s.subs || !s.ing || !s.wres || !s.weak_w ||
         !s.masks) {
-        rc = s.N ? fr_error(FR_ENOMEM, "isp: out of memory") : fr_error(FR_EINVAL, "isp: empty scope");
+        rc = s.N ? fr_error(FR_ENOMEM, "isp: out of memory")
+                 : fr_error(FR_EINVAL, "isp: empty scope");
         goto cleanup;
     }
     for (int r = 0; r < R && !rc; r++) {

@@ -31,8 +31,8 @@ int fr_mask_similarity(const struct fr_params *p, const int *sel, const float *a
     s->pruned_both = both;
     s->iou = uni ? (double)both / (double)uni : 1.0;
     s->overlap = mn ? (double)both / (double)mn : 1.0;
-    s->keep_cosine = ka && kb ? (double)keep_both / sqrt((double)ka * (double)kb)
-                              : (ka == kb ? 1.0 : 0.0);
+    s->keep_cosine =
+        ka && kb ? (double)keep_both / sqrt((double)ka * (double)kb) : (ka == kb ? 1.0 : 0.0);
     s->agreement = (double)(both + keep_both) / (double)n;
     return 0;
 }

@@ -28,7 +28,8 @@ int fr_sparsity_table_params(const struct fr_params *p, const int *sel,
         struct fr_sparsity_row *r = &t->rows[t->count++];
         snprintf(r->name, sizeof r->name, "%s", it->name);
         r->ndim = it->t->ndim;
-        for (int d = 0; d < 4; d++) r->ne[d] = d < r->ndim ? it->t->ne[d] : 1;
+        for (int d = 0; d < 4; d++)
+            r->ne[d] = d < r->ndim ? it->t->ne[d] : 1;
         r->n = fr_nelem(it->t);
         const float *w = p->data + it->offset;
         for (int64_t j = 0; j < r->n; j++) {
@@ -53,11 +54,13 @@ void fr_sparsity_table_free(struct fr_sparsity_table *t) {
     memset(t, 0, sizeof *t);
 }
 
-int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
-                          double abs_thresh, int64_t *n_scope, int64_t *n_rel, int64_t *n_abs) {
+int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel, double abs_thresh,
+                          int64_t *n_scope, int64_t *n_rel, int64_t *n_abs) {
     if (!(rel >= 0 && rel < INFINITY) || !(abs_thresh >= 0 && abs_thresh < INFINITY))
-        return fr_error(FR_EINVAL, "sparsity: near-zero thresholds must be finite and >= 0 "
-                                   "(rel %g, abs %g)", rel, abs_thresh);
+        return fr_error(FR_EINVAL,
+                        "sparsity: near-zero thresholds must be finite and >= 0 "
+                        "(rel %g, abs %g)",
+                        rel, abs_thresh);
     int64_t ns = 0, nr = 0, na = 0;
     for (int i = 0; i < p->count; i++) {
         const struct fr_param *it = &p->items[i];
@@ -66,7 +69,8 @@ int fr_sparsity_near_zero(const struct fr_params *p, const int *sel, double rel,
         const float *w = p->data + it->offset;
         int64_t n = fr_nelem(it->t);
         float mx = 0.0f;
-        for (int64_t j = 0; j < n; j++) mx = fabsf(w[j]) > mx ? fabsf(w[j]) : mx;
+        for (int64_t j = 0; j < n; j++)
+            mx = fabsf(w[j]) > mx ? fabsf(w[j]) : mx;
         double tr = rel * mx;
         for (int64_t j = 0; j < n; j++) {
             double a = fabs((double)w[j]);

@@ -52,20 +52,24 @@ static void primes(int64_t count, int64_t *p) {
 
 static void unit(double *v, int64_t d) {
     double s = 0;
-    for (int64_t i = 0; i < d; i++) s += v[i] * v[i];
+    for (int64_t i = 0; i < d; i++)
+        s += v[i] * v[i];
     s = s > 0 ? 1.0 / sqrt(s) : 1.0;
-    for (int64_t i = 0; i < d; i++) v[i] *= s;
+    for (int64_t i = 0; i < d; i++)
+        v[i] *= s;
 }
 
 int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int64_t kcap) {
     int64_t k1, k2, K = fr_sets_lp_constructive_size(n, d, &k1, &k2);
-    if (K == 0) return fr_error(FR_EINVAL, "sets constructive: n %lld and d %lld must be in 1..64",
-                                (long long)n, (long long)d);
+    if (K == 0)
+        return fr_error(FR_EINVAL, "sets constructive: n %lld and d %lld must be in 1..64",
+                        (long long)n, (long long)d);
     if (!w || kcap < K)
         return fr_error(FR_EINVAL, "sets constructive: needs room for %lld directions, got %lld",
                         (long long)K, (long long)kcap);
     memset(w, 0, (size_t)(K * d) * sizeof *w);
-    for (int64_t i = 0; i < d; i++) w[i * d + i] = 1.0; /* identity directions */
+    for (int64_t i = 0; i < d; i++)
+        w[i * d + i] = 1.0; /* identity directions */
     if (d == 1) return 0;
     int64_t *gam = malloc((size_t)k2 * sizeof *gam);
     if (!gam) return fr_error(FR_ENOMEM, "sets constructive: out of memory");
@@ -73,18 +77,21 @@ int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int6
     double *a = w + d * d; /* anchors: the moment curve at Chebyshev nodes */
     for (int64_t j = 0; j < k1; j++) {
         double t = cos(M_PI * ((double)j + 0.5) / (double)k1), p = 1.0;
-        for (int64_t i = 0; i < d; i++, p *= t) a[j * d + i] = p;
+        for (int64_t i = 0; i < d; i++, p *= t)
+            a[j * d + i] = p;
         unit(a + j * d, d);
     }
     double *m = a + k1 * d;
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = 0; j < k1; j++)
             for (int64_t g = 0; g < k2; g++, m += d) {
-                for (int64_t c = 0; c < d; c++) m[c] = -(double)gam[g] * a[j * d + c];
+                for (int64_t c = 0; c < d; c++)
+                    m[c] = -(double)gam[g] * a[j * d + c];
                 m[i] += 1.0;
             }
     if (normalise)
-        for (int64_t k = 0; k < K; k++) unit(w + k * d, d);
+        for (int64_t k = 0; k < K; k++)
+            unit(w + k * d, d);
     free(gam);
     return 0;
 }
@@ -100,25 +107,32 @@ static int orth_to(const double *a, int64_t cnt, int64_t d, struct fr_rng *rng, 
         for (int pass = 0; pass < 2; pass++)
             for (int64_t s = 0; s < nq; s++) {
                 double dot = 0;
-                for (int64_t i = 0; i < d; i++) dot += u[i] * q[s * d + i];
-                for (int64_t i = 0; i < d; i++) u[i] -= dot * q[s * d + i];
+                for (int64_t i = 0; i < d; i++)
+                    dot += u[i] * q[s * d + i];
+                for (int64_t i = 0; i < d; i++)
+                    u[i] -= dot * q[s * d + i];
             }
         double nn = 0;
-        for (int64_t i = 0; i < d; i++) nn += u[i] * u[i];
+        for (int64_t i = 0; i < d; i++)
+            nn += u[i] * u[i];
         if (nn > 1e-20) {
             unit(u, d);
             nq++;
         }
     }
-    for (int64_t i = 0; i < d; i++) v[i] = fr_rng_normal(rng);
+    for (int64_t i = 0; i < d; i++)
+        v[i] = fr_rng_normal(rng);
     for (int pass = 0; pass < 2; pass++)
         for (int64_t s = 0; s < nq; s++) {
             double dot = 0;
-            for (int64_t i = 0; i < d; i++) dot += v[i] * q[s * d + i];
-            for (int64_t i = 0; i < d; i++) v[i] -= dot * q[s * d + i];
+            for (int64_t i = 0; i < d; i++)
+                dot += v[i] * q[s * d + i];
+            for (int64_t i = 0; i < d; i++)
+                v[i] -= dot * q[s * d + i];
         }
     double nn = 0;
-    for (int64_t i = 0; i < d; i++) nn += v[i] * v[i];
+    for (int64_t i = 0; i < d; i++)
+        nn += v[i] * v[i];
     if (nn < 1e-20) return 0;
     unit(v, d);
     return 1;
@@ -128,7 +142,8 @@ static double min_dist(const double *p, int64_t cnt, const double *x, int64_t d)
     double best = INFINITY;
     for (int64_t j = 0; j < cnt; j++) {
         double s = 0;
-        for (int64_t i = 0; i < d; i++) s += (p[j * d + i] - x[i]) * (p[j * d + i] - x[i]);
+        for (int64_t i = 0; i < d; i++)
+            s += (p[j * d + i] - x[i]) * (p[j * d + i] - x[i]);
         best = fmin(best, s);
     }
     return sqrt(best);
@@ -150,8 +165,8 @@ static int build_once(const double *w, int64_t K, int64_t d, int64_t n, double s
     if (ok) {
         int64_t nx = 0, ny = 0;
         for (int64_t mask = 0; mask < ((int64_t)1 << m); mask++) {
-            double *p = __builtin_popcountll((unsigned long long)mask) % 2 ? y + ny++ * d
-                                                                           : x + nx++ * d;
+            double *p =
+                __builtin_popcountll((unsigned long long)mask) % 2 ? y + ny++ * d : x + nx++ * d;
             for (int64_t i = 0; i < d; i++) {
                 p[i] = 0;
                 for (int64_t g = 0; g < m; g++)
@@ -181,7 +196,8 @@ static int build_once(const double *w, int64_t K, int64_t d, int64_t n, double s
             double best[64], bestd = -1;
             for (int t = 0; t < 400; t++) {
                 double cand[64];
-                for (int64_t i = 0; i < d; i++) cand[i] = 1.8 * fr_rng_uniform(rng) - 0.9;
+                for (int64_t i = 0; i < d; i++)
+                    cand[i] = 1.8 * fr_rng_uniform(rng) - 0.9;
                 double md = fmin(min_dist(x, r, cand, d), min_dist(y, r, cand, d));
                 if (md > bestd) bestd = md, memcpy(best, cand, (size_t)d * sizeof *cand);
                 if (md >= sep) break;
@@ -196,7 +212,8 @@ static int build_once(const double *w, int64_t K, int64_t d, int64_t n, double s
 
 static double set_sep(const double *x, int64_t n, int64_t d) {
     double m = INFINITY;
-    for (int64_t i = 1; i < n; i++) m = fmin(m, min_dist(x, i, x + i * d, d));
+    for (int64_t i = 1; i < n; i++)
+        m = fmin(m, min_dist(x, i, x + i * d, d));
     return m;
 }
 
@@ -216,10 +233,12 @@ int fr_sets_lp_switching_pair(const struct fr_sets_emb64 *e, int64_t n, double s
     double *tx = w + K * d, *ty = tx + n * d;
     for (int t = 0; t < 24 && best < sep; t++) {
         if (t == 0)
-            for (int64_t k = 0; k < K; k++) perm[k] = k;
+            for (int64_t k = 0; k < K; k++)
+                perm[k] = k;
         else
             fr_rng_permutation(rng, perm, K);
-        for (int64_t k = 0; k < K; k++) memcpy(w + k * d, e->w + perm[k] * d, (size_t)d * sizeof *w);
+        for (int64_t k = 0; k < K; k++)
+            memcpy(w + k * d, e->w + perm[k] * d, (size_t)d * sizeof *w);
         if (!build_once(w, K, d, n, sep, rng, tx, ty)) continue;
         double s = fmin(set_sep(tx, n, d), set_sep(ty, n, d));
         if (s > best) {
@@ -236,7 +255,8 @@ cleanup:
 
 static int ilog2(int64_t n) {
     int r = 0;
-    while ((int64_t)1 << (r + 1) <= n) r++;
+    while ((int64_t)1 << (r + 1) <= n)
+        r++;
     return r;
 }
 
@@ -253,6 +273,7 @@ void fr_sets_lp_random(int64_t k, int64_t d, struct fr_rng *rng, double *w) {
             w[i * d + c] = fr_rng_normal(rng);
             s += w[i * d + c] * w[i * d + c];
         }
-        for (int64_t c = 0; c < d; c++) w[i * d + c] /= sqrt(s);
+        for (int64_t c = 0; c < d; c++)
+            w[i * d + c] /= sqrt(s);
     }
 }

@@ -33,9 +33,12 @@ int fr_sets_pool_parse(const char *s) {
 
 const char *fr_sets_phi_name(enum fr_sets_phi k) {
     switch (k) {
-    case FR_SETS_LP: return "LP";
-    case FR_SETS_LE: return "LE";
-    case FR_SETS_MLP: return "MLP";
+    case FR_SETS_LP:
+        return "LP";
+    case FR_SETS_LE:
+        return "LE";
+    case FR_SETS_MLP:
+        return "MLP";
     }
     return "?";
 }
@@ -74,7 +77,8 @@ fr_t *fr_sets_lp(struct fr_ctx *ctx, fr_t *x, fr_t *w, int64_t deg) {
     int64_t n1, n2;
     fr_t *z = fr_linear(ctx, flat2(ctx, x, &n1, &n2), w, NULL); /* {K, M} */
     fr_t *out = z;
-    for (int64_t j = 2; j <= deg && out; j++) out = fr_concat(ctx, out, fr_pow(ctx, z, (float)j), 0);
+    for (int64_t j = 2; j <= deg && out; j++)
+        out = fr_concat(ctx, out, fr_pow(ctx, z, (float)j), 0);
     return unflat(ctx, out, n1, n2);
 }
 
@@ -132,8 +136,9 @@ int fr_sets_embed_declare(struct fr_params *p, struct fr_sets_embed *e, const ch
                           int64_t hidden) {
     memset(e, 0, sizeof *e);
     if (d < 1 || width < 1 || (kind == FR_SETS_LP && (deg < 1 || deg > 64)))
-        return fr_error(FR_EINVAL, "sets embed '%s': d %lld, width %lld, degree %lld must be >= 1 "
-                                   "(degree <= 64)",
+        return fr_error(FR_EINVAL,
+                        "sets embed '%s': d %lld, width %lld, degree %lld must be >= 1 "
+                        "(degree <= 64)",
                         prefix, (long long)d, (long long)width, (long long)deg);
     e->kind = kind;
     e->d = d;
@@ -149,7 +154,8 @@ int fr_sets_embed_declare(struct fr_params *p, struct fr_sets_embed *e, const ch
         e->w = fr_params_add(p, name, 2, (int64_t[]){d, width}, FR_PARAM_NO_DECAY);
         return e->w ? 0 : FR_EINVAL;
     case FR_SETS_MLP: {
-        if (hidden < 1) return fr_error(FR_EINVAL, "sets embed '%s': hidden width must be >= 1", prefix);
+        if (hidden < 1)
+            return fr_error(FR_EINVAL, "sets embed '%s': hidden width must be >= 1", prefix);
         char n0[128], n2[128];
         snprintf(n0, sizeof n0, "%s.0", prefix);
         snprintf(n2, sizeof n2, "%s.2", prefix);
@@ -171,11 +177,13 @@ void fr_sets_embed_init(struct fr_sets_embed *e, double le_scale, struct fr_rng 
                 s += g * g;
             }
             s = s > 0 ? 1.0 / sqrt(s) : 1.0;
-            for (int64_t i = 0; i < e->d; i++) w[k * e->d + i] *= (float)s;
+            for (int64_t i = 0; i < e->d; i++)
+                w[k * e->d + i] *= (float)s;
         }
     } else if (e->kind == FR_SETS_LE) {
         double sd = le_scale / sqrt((double)e->d);
-        for (int64_t i = 0; i < e->k * e->d; i++) w[i] = (float)(sd * fr_rng_normal(rng));
+        for (int64_t i = 0; i < e->k * e->d; i++)
+            w[i] = (float)(sd * fr_rng_normal(rng));
     } else {
         fr_linear_init(&e->fc1, rng);
         fr_linear_init(&e->fc2, rng);
@@ -185,8 +193,10 @@ void fr_sets_embed_init(struct fr_sets_embed *e, double le_scale, struct fr_rng 
 fr_t *fr_sets_embed_forward(struct fr_ctx *ctx, const struct fr_sets_embed *e, fr_t *x) {
     if (!x) return NULL;
     switch (e->kind) {
-    case FR_SETS_LP: return fr_sets_lp(ctx, x, e->w, e->deg);
-    case FR_SETS_LE: return fr_sets_le(ctx, x, e->w);
+    case FR_SETS_LP:
+        return fr_sets_lp(ctx, x, e->w, e->deg);
+    case FR_SETS_LE:
+        return fr_sets_le(ctx, x, e->w);
     case FR_SETS_MLP: {
         int64_t n1, n2;
         fr_t *h = fr_relu(ctx, fr_linear_forward(ctx, &e->fc1, flat2(ctx, x, &n1, &n2)));
@@ -228,8 +238,9 @@ int fr_sets_model_init(struct fr_sets_model *m, const struct fr_sets_config *c,
     if (c->d < 1 || c->n < 1 || c->n > 64 || c->width < 1 || c->out < 1 || c->rho_hidden < 1 ||
         c->rho_layers < 1 || c->rho_layers > 3 || c->phi < FR_SETS_LP || c->phi > FR_SETS_MLP ||
         c->pool < FR_SETS_SUM || c->pool > FR_SETS_MAX || !(c->le_scale > 0)) {
-        rc = fr_error(FR_EINVAL, "sets model: bad config (d %lld, n %lld (1..64), width %lld, out "
-                                 "%lld, rho %d x %lld, le_scale %g)",
+        rc = fr_error(FR_EINVAL,
+                      "sets model: bad config (d %lld, n %lld (1..64), width %lld, out "
+                      "%lld, rho %d x %lld, le_scale %g)",
                       (long long)c->d, (long long)c->n, (long long)c->width, (long long)c->out,
                       c->rho_layers, (long long)c->rho_hidden, c->le_scale);
         goto cleanup;
@@ -256,7 +267,8 @@ int fr_sets_model_init(struct fr_sets_model *m, const struct fr_sets_config *c,
     }
     if ((rc = fr_params_alloc(&m->params))) goto cleanup;
     fr_sets_embed_init(&m->phi, c->le_scale, rng);
-    for (int i = 0; i < m->nrho; i++) fr_linear_init(&m->rho[i], rng);
+    for (int i = 0; i < m->nrho; i++)
+        fr_linear_init(&m->rho[i], rng);
     fr_init_const(m->scale, 1.0f);
     return 0;
 cleanup:

@@ -26,12 +26,14 @@ void fr_sets_emb64_sum(const struct fr_sets_emb64 *e, const double *x, int64_t n
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < K; k++) {
             double z = 0;
-            for (int64_t c = 0; c < d; c++) z += e->w[k * d + c] * x[i * d + c];
+            for (int64_t c = 0; c < d; c++)
+                z += e->w[k * d + c] * x[i * d + c];
             if (e->kind == FR_SETS_LE) {
                 out[k] += exp(z);
             } else {
                 double p = z;
-                for (int64_t j = 0; j < e->deg; j++, p *= z) out[j * K + k] += p;
+                for (int64_t j = 0; j < e->deg; j++, p *= z)
+                    out[j * K + k] += p;
             }
         }
 }
@@ -42,14 +44,17 @@ void fr_sets_emb64_sum_grad(const struct fr_sets_emb64 *e, const double *x, int6
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < K; k++) {
             double z = 0, s = 0;
-            for (int64_t c = 0; c < d; c++) z += e->w[k * d + c] * x[i * d + c];
+            for (int64_t c = 0; c < d; c++)
+                z += e->w[k * d + c] * x[i * d + c];
             if (e->kind == FR_SETS_LE) {
                 s = g[k] * exp(z);
             } else {
                 double p = 1; /* z^(j-1) */
-                for (int64_t j = 0; j < e->deg; j++, p *= z) s += g[j * K + k] * (double)(j + 1) * p;
+                for (int64_t j = 0; j < e->deg; j++, p *= z)
+                    s += g[j * K + k] * (double)(j + 1) * p;
             }
-            for (int64_t c = 0; c < d; c++) dx[i * d + c] += s * e->w[k * d + c];
+            for (int64_t c = 0; c < d; c++)
+                dx[i * d + c] += s * e->w[k * d + c];
         }
 }
 
@@ -60,8 +65,10 @@ static double sym_min_eig(double *a, int64_t m) {
         double off = 0, diag = 0;
         for (int64_t p = 0; p < m; p++)
             for (int64_t q = 0; q < m; q++)
-                if (p != q) off += a[p * m + q] * a[p * m + q];
-                else diag += a[p * m + p] * a[p * m + p];
+                if (p != q)
+                    off += a[p * m + q] * a[p * m + q];
+                else
+                    diag += a[p * m + p] * a[p * m + p];
         if (off <= 1e-30 * diag || off == 0) break;
         for (int64_t p = 0; p < m; p++)
             for (int64_t q = p + 1; q < m; q++) {
@@ -83,7 +90,8 @@ static double sym_min_eig(double *a, int64_t m) {
             }
     }
     double mn = INFINITY;
-    for (int64_t p = 0; p < m; p++) mn = fmin(mn, a[p * m + p]);
+    for (int64_t p = 0; p < m; p++)
+        mn = fmin(mn, a[p * m + p]);
     return mn;
 }
 
@@ -96,10 +104,12 @@ double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, in
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < K; k++) {
             double z = 0;
-            for (int64_t c = 0; c < d; c++) z += e->w[k * d + c] * x[i * d + c];
+            for (int64_t c = 0; c < d; c++)
+                z += e->w[k * d + c] * x[i * d + c];
             if (e->kind == FR_SETS_LE) {
                 double ez = exp(z);
-                for (int64_t c = 0; c < d; c++) jt[k * m + i * d + c] = ez * e->w[k * d + c];
+                for (int64_t c = 0; c < d; c++)
+                    jt[k * m + i * d + c] = ez * e->w[k * d + c];
             } else {
                 double p = 1;
                 for (int64_t j = 0; j < e->deg; j++, p *= z)
@@ -111,7 +121,8 @@ double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, in
         for (int64_t p = 0; p < m; p++) {
             double v = jt[l * m + p];
             if (v == 0) continue;
-            for (int64_t q = 0; q < m; q++) a[p * m + q] += v * jt[l * m + q];
+            for (int64_t q = 0; q < m; q++)
+                a[p * m + q] += v * jt[l * m + q];
         }
     res = sqrt(fmax(sym_min_eig(a, m), 0.0));
 cleanup:
@@ -124,7 +135,8 @@ cleanup:
 
 static double sqdist(const double *a, const double *b, int64_t d) {
     double s = 0;
-    for (int64_t c = 0; c < d; c++) s += (a[c] - b[c]) * (a[c] - b[c]);
+    for (int64_t c = 0; c < d; c++)
+        s += (a[c] - b[c]) * (a[c] - b[c]);
     return s;
 }
 
@@ -137,7 +149,8 @@ double fr_sets_set_distance(const double *x, const double *y, int64_t n, int64_t
     for (int i = 1; i <= n; i++) {
         p[0] = i;
         int j0 = 0;
-        for (int j = 0; j <= n; j++) minv[j] = INFINITY, used[j] = 0;
+        for (int j = 0; j <= n; j++)
+            minv[j] = INFINITY, used[j] = 0;
         do {
             used[j0] = 1;
             int i0 = p[j0], j1 = 0;
@@ -149,8 +162,10 @@ double fr_sets_set_distance(const double *x, const double *y, int64_t n, int64_t
                     if (minv[j] < delta) delta = minv[j], j1 = j;
                 }
             for (int j = 0; j <= n; j++)
-                if (used[j]) u[p[j]] += delta, v[j] -= delta;
-                else minv[j] -= delta;
+                if (used[j])
+                    u[p[j]] += delta, v[j] -= delta;
+                else
+                    minv[j] -= delta;
             j0 = j1;
         } while (p[j0] != 0);
         do {
@@ -185,7 +200,8 @@ static void brute(const double *x, const double *y, int64_t n, int64_t d, int64_
 double fr_sets_set_distance_brute(const double *x, const double *y, int64_t n, int64_t d) {
     if (n < 1 || n > 9) return NAN;
     int idx[9];
-    for (int i = 0; i < n; i++) idx[i] = i;
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
     double best = INFINITY;
     brute(x, y, n, d, 0, idx, 0.0, &best);
     return sqrt(best);
@@ -206,9 +222,11 @@ void fr_sets_probe_defaults(struct fr_sets_probe_opts *o) {
 static void random_set(int64_t n, int64_t d, double sep, struct fr_rng *rng, double *x) {
     for (int64_t i = 0; i < n; i++) {
         for (int t = 0; t < 100; t++) {
-            for (int64_t c = 0; c < d; c++) x[i * d + c] = 2.0 * fr_rng_uniform(rng) - 1.0;
+            for (int64_t c = 0; c < d; c++)
+                x[i * d + c] = 2.0 * fr_rng_uniform(rng) - 1.0;
             int ok = 1;
-            for (int64_t j = 0; j < i && ok; j++) ok = sqdist(x + i * d, x + j * d, d) >= sep * sep;
+            for (int64_t j = 0; j < i && ok; j++)
+                ok = sqdist(x + i * d, x + j * d, d) >= sep * sep;
             if (ok) break;
         }
     }
@@ -217,7 +235,8 @@ static void random_set(int64_t n, int64_t d, double sep, struct fr_rng *rng, dou
 static double min_sep(const double *x, int64_t n, int64_t d) {
     double m = INFINITY;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = i + 1; j < n; j++) m = fmin(m, sqdist(x + i * d, x + j * d, d));
+        for (int64_t j = i + 1; j < n; j++)
+            m = fmin(m, sqdist(x + i * d, x + j * d, d));
     return sqrt(m);
 }
 
@@ -239,7 +258,8 @@ static double score(struct probe_ws *w, const double *x, const double *y, double
     fr_sets_emb64_sum(w->e, y, n, w->py);
     w->r->evals += 2;
     double num = 0;
-    for (int64_t l = 0; l < w->L; l++) num += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
+    for (int64_t l = 0; l < w->L; l++)
+        num += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
     double dist = fr_sets_set_distance(x, y, n, d, NULL);
     if (!(dist > 0)) return INFINITY;
     double ratio = sqrt(num) / dist;
@@ -263,12 +283,15 @@ static double objective(struct probe_ws *w, const double *u, double *gu, int *pe
     fr_sets_emb64_sum(w->e, y, n, w->py);
     w->r->evals += 2;
     double E = 0;
-    for (int64_t l = 0; l < w->L; l++) E += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
+    for (int64_t l = 0; l < w->L; l++)
+        E += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
     E += 1e-300;
-    for (int64_t l = 0; l < w->L; l++) w->g[l] = 2.0 * (w->px[l] - w->py[l]) / E;
+    for (int64_t l = 0; l < w->L; l++)
+        w->g[l] = 2.0 * (w->px[l] - w->py[l]) / E;
     memset(gu, 0, (size_t)(2 * nd) * sizeof *gu);
     fr_sets_emb64_sum_grad(w->e, x, n, w->g, gu);
-    for (int64_t l = 0; l < w->L; l++) w->g[l] = -w->g[l];
+    for (int64_t l = 0; l < w->L; l++)
+        w->g[l] = -w->g[l];
     fr_sets_emb64_sum_grad(w->e, y, n, w->g, gu + nd);
     double dist = fr_sets_set_distance(x, y, n, d, perm), d2 = dist * dist + 1e-300;
     for (int64_t i = 0; i < n; i++)
@@ -297,7 +320,8 @@ static double objective(struct probe_ws *w, const double *u, double *gu, int *pe
     return log(E) - log(d2) + lam * pen;
 }
 
-static void optimise(struct probe_ws *w, const struct fr_sets_probe_opts *o, double *u, double *gu, double *m, double *v, int *perm) {
+static void optimise(struct probe_ws *w, const struct fr_sets_probe_opts *o, double *u, double *gu,
+                     double *m, double *v, int *perm) {
     int64_t nd2 = 2 * w->n * w->d;
     memset(m, 0, (size_t)nd2 * sizeof *m);
     memset(v, 0, (size_t)nd2 * sizeof *v);
@@ -370,7 +394,8 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
         r->ratio_switch = NAN;
     for (int t = 0; t < o->restarts; t++) {
         random_set(n, d, o->sep * 1.2, rng, u);
-        if (t % 2 == 0) random_set(n, d, o->sep * 1.2, rng, u + nd);
+        if (t % 2 == 0)
+            random_set(n, d, o->sep * 1.2, rng, u + nd);
         else /* from a near-duplicate */
             for (int64_t i = 0; i < nd; i++)
                 u[nd + i] = fmin(1.0, fmax(-1.0, u[i] + 0.05 * fr_rng_normal(rng)));
@@ -404,12 +429,14 @@ int fr_sets_condition(const struct fr_sets_emb64 *e, const double *x, int64_t n,
         for (int64_t i = 0; i < n; i++)
             for (int64_t k = 0; k < K; k++) {
                 float z = 0;
-                for (int64_t f = 0; f < d; f++) z += (float)e->w[k * d + f] * (float)xs[i * d + f];
+                for (int64_t f = 0; f < d; f++)
+                    z += (float)e->w[k * d + f] * (float)xs[i * d + f];
                 if (e->kind == FR_SETS_LE) {
                     o[k] += expf(z);
                 } else {
                     float p = z;
-                    for (int64_t j = 0; j < e->deg; j++, p *= z) o[j * K + k] += p;
+                    for (int64_t j = 0; j < e->deg; j++, p *= z)
+                        o[j * K + k] += p;
                 }
             }
     }
@@ -435,16 +462,20 @@ int fr_sets_condition(const struct fr_sets_emb64 *e, const double *x, int64_t n,
     c->dyn_range = rmin > 0 ? rmax / rmin : INFINITY;
     if (!finite) {
         c->ill = 1;
-        snprintf(c->msg, sizeof c->msg, "embedding overflows (non-finite values); normalise the "
-                                        "inputs or lower the degree / exponent scale");
+        snprintf(c->msg, sizeof c->msg,
+                 "embedding overflows (non-finite values); normalise the "
+                 "inputs or lower the degree / exponent scale");
     } else if (c->rel_err_f32 > 1e-3) {
         c->ill = 1;
-        snprintf(c->msg, sizeof c->msg, "F32 pooled embedding off by %.2g relative to F64; "
-                                        "compute in F64 or normalise the inputs", c->rel_err_f32);
+        snprintf(c->msg, sizeof c->msg,
+                 "F32 pooled embedding off by %.2g relative to F64; "
+                 "compute in F64 or normalise the inputs",
+                 c->rel_err_f32);
     } else if (c->dyn_range > 1e7) {
         c->ill = 1;
-        snprintf(c->msg, sizeof c->msg, "coordinates span %.2g orders of magnitude; small ones "
-                                        "drown in F32 rounding, normalise the inputs",
+        snprintf(c->msg, sizeof c->msg,
+                 "coordinates span %.2g orders of magnitude; small ones "
+                 "drown in F32 rounding, normalise the inputs",
                  log10(c->dyn_range));
     }
     free(p64), free(p32), free(rms);

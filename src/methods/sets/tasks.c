@@ -35,12 +35,18 @@ const char *fr_sets_task_name(enum fr_sets_task t) {
 int64_t fr_sets_task_outputs(enum fr_sets_task t, int64_t n, int64_t d) {
     if (n < 1 || d < 1) return 0;
     switch (t) {
-    case FR_SETS_TASK_LEXMEDIAN: return d;
-    case FR_SETS_TASK_SORTED0: return n;
-    case FR_SETS_TASK_PAIRPROD: return 1;
-    case FR_SETS_TASK_RANK: return 1;
-    case FR_SETS_TASK_CPAIR: return d % 2 == 0 ? 2 : 0;
-    default: return 0;
+    case FR_SETS_TASK_LEXMEDIAN:
+        return d;
+    case FR_SETS_TASK_SORTED0:
+        return n;
+    case FR_SETS_TASK_PAIRPROD:
+        return 1;
+    case FR_SETS_TASK_RANK:
+        return 1;
+    case FR_SETS_TASK_CPAIR:
+        return d % 2 == 0 ? 2 : 0;
+    default:
+        return 0;
     }
 }
 
@@ -57,7 +63,7 @@ static int flt_cmp(const void *a, const void *b) {
 }
 
 int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nsets,
-                      struct fr_rng *rng, float *x, float *y) {
+                          struct fr_rng *rng, float *x, float *y) {
     int64_t out = fr_sets_task_outputs(t, n, d);
     if (out == 0 || nsets < 1 || n > 64 || !x || !y)
         return fr_error(FR_EINVAL, "sets task %s: bad shape (n %lld, d %lld, sets %lld)",
@@ -66,7 +72,8 @@ int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nse
     if (n * d > 64 * 64) return fr_error(FR_EINVAL, "sets task: n * d too large");
     for (int64_t s = 0; s < nsets; s++) {
         float *xs = x + s * n * d, *ys = y + s * (t == FR_SETS_TASK_RANK ? n : out);
-        for (int64_t i = 0; i < n * d; i++) xs[i] = (float)(2.0 * fr_rng_uniform(rng) - 1.0);
+        for (int64_t i = 0; i < n * d; i++)
+            xs[i] = (float)(2.0 * fr_rng_uniform(rng) - 1.0);
         switch (t) {
         case FR_SETS_TASK_LEXMEDIAN:
             memcpy(tmp, xs, (size_t)(n * d) * sizeof *tmp);
@@ -75,7 +82,8 @@ int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nse
             memcpy(ys, tmp + ((n - 1) / 2) * d, (size_t)d * sizeof *ys);
             break;
         case FR_SETS_TASK_SORTED0:
-            for (int64_t i = 0; i < n; i++) tmp[i] = xs[i * d];
+            for (int64_t i = 0; i < n; i++)
+                tmp[i] = xs[i * d];
             qsort(tmp, (size_t)n, sizeof *tmp, flt_cmp);
             memcpy(ys, tmp, (size_t)n * sizeof *ys);
             break;
@@ -83,17 +91,20 @@ int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nse
             double acc = 0;
             for (int64_t i = 0; i < n; i++)
                 for (int64_t j = i + 1; j < n; j++)
-                    for (int64_t c = 0; c < d; c++) acc += (double)xs[i * d + c] * xs[j * d + c];
+                    for (int64_t c = 0; c < d; c++)
+                        acc += (double)xs[i * d + c] * xs[j * d + c];
             ys[0] = (float)acc;
             break;
         }
         case FR_SETS_TASK_RANK:
             for (int64_t j = 0; j < n; j++) {
                 double pj = 0, r = 0;
-                for (int64_t c = 0; c < d; c++) pj += xs[j * d + c] / (double)(c + 1);
+                for (int64_t c = 0; c < d; c++)
+                    pj += xs[j * d + c] / (double)(c + 1);
                 for (int64_t i = 0; i < n; i++) {
                     double pi = 0;
-                    for (int64_t c = 0; c < d; c++) pi += xs[i * d + c] / (double)(c + 1);
+                    for (int64_t c = 0; c < d; c++)
+                        pi += xs[i * d + c] / (double)(c + 1);
                     r += pi < pj;
                 }
                 ys[j] = n > 1 ? (float)(r / (double)(n - 1)) : 0.0f;
@@ -114,7 +125,8 @@ int fr_sets_task_generate(enum fr_sets_task t, int64_t n, int64_t d, int64_t nse
             ys[1] = (float)im;
             break;
         }
-        default: break;
+        default:
+            break;
         }
     }
     return 0;
@@ -156,7 +168,8 @@ static int64_t sets_next(void *user, struct fr_ctx *ctx, fr_t **x, fr_t **t) {
     struct sets_run *r = user;
     const struct fr_sets_config *c = &r->m->c;
     int64_t B = r->batch;
-    for (int64_t i = 0; i < B; i++) r->idx[i] = (int64_t)fr_rng_below(r->rng, (uint64_t)r->ntrain);
+    for (int64_t i = 0; i < B; i++)
+        r->idx[i] = (int64_t)fr_rng_below(r->rng, (uint64_t)r->ntrain);
     *x = fr_new3(ctx, FR_F32, c->d, c->n, B);
     *t = c->equivariant ? fr_new3(ctx, FR_F32, c->out, c->n, B) : fr_new2(ctx, FR_F32, c->out, B);
     if (!*x || !*t) return fr_error(FR_ENOMEM, "sets train: arena exhausted");
@@ -200,9 +213,11 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
     /* per-output standardisation (RANK: per element slot) */
     for (int64_t k = 0; k < py; k++) {
         double s = 0, s2 = 0;
-        for (int64_t i = 0; i < ntrain; i++) s += ytr[i * py + k];
+        for (int64_t i = 0; i < ntrain; i++)
+            s += ytr[i * py + k];
         s /= (double)ntrain;
-        for (int64_t i = 0; i < ntrain; i++) s2 += (ytr[i * py + k] - s) * (ytr[i * py + k] - s);
+        for (int64_t i = 0; i < ntrain; i++)
+            s2 += (ytr[i * py + k] - s) * (ytr[i * py + k] - s);
         mu[k] = (float)s;
         sd[k] = (float)fmax(sqrt(s2 / (double)ntrain), 1e-6);
     }
@@ -219,8 +234,8 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
         .clip = o->clip,
         .ctx = ctx,
     };
-    struct fr_fit_hooks h = {.user = &sr, .next = sets_next, .loss = sets_loss,
-                             .after_step = sets_after_step};
+    struct fr_fit_hooks h = {
+        .user = &sr, .next = sets_next, .loss = sets_loss, .after_step = sets_after_step};
     struct fr_fit_result fit;
     if ((rc = fr_fit(&m->params, &lp, &h, &fit))) goto cleanup;
     double tr_acc = sr.tail_loss, tr_den = sr.tail_n;
@@ -233,11 +248,13 @@ int fr_sets_train_eval(struct fr_sets_model *m, const float *xtr, const float *y
         goto cleanup;
     }
     for (int64_t i = 0; i < ntest; i++)
-        for (int64_t k = 0; k < py; k++) tmu[k] += yte[i * py + k] / (double)ntest;
+        for (int64_t k = 0; k < py; k++)
+            tmu[k] += yte[i * py + k] / (double)ntest;
     int g = fr_no_grad_begin(ctx);
     for (int64_t s0 = 0; s0 < ntest && !rc; s0 += 256) {
         int64_t b = ntest - s0 < 256 ? ntest - s0 : 256;
-        for (int64_t i = 0; i < b; i++) idx[i] = s0 + i;
+        for (int64_t i = 0; i < b; i++)
+            idx[i] = s0 + i;
         fr_t *x = fr_new3(ctx, FR_F32, D, N, b);
         if (!x) {
             rc = fr_error(FR_ENOMEM, "sets train: arena exhausted");

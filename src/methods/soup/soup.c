@@ -69,7 +69,8 @@ int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
     }
     struct slot *slots = map;
     float *shared = workers > 1 ? (float *)((char *)map + (size_t)k * sizeof(struct slot)) : NULL;
-    for (int i = 0; i < k; i++) slots[i].status = 1;
+    for (int i = 0; i < k; i++)
+        slots[i].status = 1;
     int threads = fr_threads_get(), rc = 0;
     fr_threads_set(1);
     if (workers == 1) {
@@ -98,7 +99,8 @@ int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
             }
         }
         for (int i = 0; i < k && !rc; i++)
-            if (slots[i].status == 0) memcpy(out + (size_t)i * (size_t)n, shared + (size_t)i * (size_t)n, slab);
+            if (slots[i].status == 0)
+                memcpy(out + (size_t)i * (size_t)n, shared + (size_t)i * (size_t)n, slab);
     }
     fr_threads_set(threads);
     memcpy(m->params.data, start, slab);
@@ -109,7 +111,8 @@ int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
             rc = fr_error(slots[i].status, "soup: ingredient %d: %s", i, slots[i].msg);
     }
     if (!rc && res)
-        for (int i = 0; i < k; i++) res[i] = slots[i].res;
+        for (int i = 0; i < k; i++)
+            res[i] = slots[i].res;
     munmap(map, map_bytes);
     free(start);
     return rc;
@@ -119,7 +122,8 @@ int fr_soup_uniform(const float *slabs, int k, int64_t n, float *out) {
     if (k < 1) return fr_error(FR_EINVAL, "soup: no ingredients");
     for (int64_t j = 0; j < n; j++) {
         double s = 0;
-        for (int i = 0; i < k; i++) s += slabs[(size_t)i * (size_t)n + (size_t)j];
+        for (int i = 0; i < k; i++)
+            s += slabs[(size_t)i * (size_t)n + (size_t)j];
         out[j] = (float)(s / k);
     }
     return 0;
@@ -137,7 +141,8 @@ void fr_greedy_soup_free(struct fr_greedy_soup *g) {
 static void mix(struct fr_model *m, const float *slabs, int k, const int *used) {
     const int64_t n = m->params.n;
     int cnt = 0;
-    for (int i = 0; i < k; i++) cnt += used[i];
+    for (int i = 0; i < k; i++)
+        cnt += used[i];
     for (int64_t j = 0; j < n; j++) {
         double s = 0;
         for (int i = 0; i < k; i++)
