@@ -213,6 +213,23 @@ static void test_help(void) {
 
 /* Commands that succeed exit 0 (generate --ids and perplexity once fell
  * through with the preamble's CLI_GO, -1, as their exit code: 255). */
+/* `frugal info` knows every format frugal reads, not only safetensors. */
+static void test_info_formats(void) {
+    int rc = run("info data/stories260K.bin");
+    CHECK(rc == 0 && strstr(g_out, "(llama2.c checkpoint)") && strstr(g_out, "vocab 512"),
+          "info on a llama2.c checkpoint: exit %d [%s][%s]", rc, g_out, g_err);
+    rc = run("info data/shakespeare-char.safetensors.tok");
+    CHECK(rc == 0 && strstr(g_out, "tokenizer: character level, vocabulary 65"),
+          "info on a tokenizer: exit %d [%s][%s]", rc, g_out, g_err);
+    rc = run("info tests/data/tok_gpt2_tiny.json");
+    CHECK(rc == 0 && strstr(g_out, "byte-level BPE"), "info on tokenizer.json: exit %d [%s]", rc,
+          g_err);
+    rc = run("info data/tinyshakespeare.txt");
+    const char *nl = strchr(g_err, '\n');
+    CHECK(rc == 1 && strstr(g_err, "is not a file frugal reads") && nl && nl[1] == '\0',
+          "info on a text: one error line, exit %d [%s]", rc, g_err);
+}
+
 static void test_success_exit(void) {
     int rc = run("generate --model data/stories260K.bin --ids --steps 5 --temperature 0");
     int n = 0;
@@ -277,6 +294,7 @@ int main(void) {
     test_runtime_errors();
     test_help();
     test_success_exit();
+    test_info_formats();
     struct fr_dataset ds;
     if (fr_dataset_fashion_mnist(&ds, NULL, 0, 1) == 0) {
         fr_dataset_free(&ds);
