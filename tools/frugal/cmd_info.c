@@ -58,8 +58,7 @@ static int info_other(const char *path) {
     if (fr_tokenizer_load(path, &t) == 0) {
         int k = fr_tokenizer_kind(t);
         printf("file: %s (tokenizer)\n", path);
-        printf("tokenizer: %s, vocabulary %lld, bos %d, eos %d\n",
-               tok_kind(k),
+        printf("tokenizer: %s, vocabulary %lld, bos %d, eos %d\n", tok_kind(k),
                (long long)fr_tokenizer_vocab_size(t), fr_tokenizer_bos(t), fr_tokenizer_eos(t));
         fr_tokenizer_free(t);
         return EXIT_OK;
@@ -69,7 +68,8 @@ static int info_other(const char *path) {
     if (fr_idx_load(path, &x) == 0) {
         printf("file: %s (IDX array)\n", path);
         printf("array: %s, %d dims (", fr_dtype_name(x.dtype), x.ndim);
-        for (int d = 0; d < x.ndim; d++) printf("%s%lld", d ? ", " : "", (long long)x.dims[d]);
+        for (int d = 0; d < x.ndim; d++)
+            printf("%s%lld", d ? ", " : "", (long long)x.dims[d]);
         printf("), %lld elements\n", (long long)x.n);
         fr_idx_free(&x);
         return EXIT_OK;
