@@ -15,7 +15,9 @@
  *   - plots: file names that exist beside results.json and are SVG.
  * The registry itself: names unique, every plan present, lookups by name.
  * Without Fashion-MNIST (the experiments that train on it need it) the
- * test is skipped.
+ * test is skipped. FRUGAL_TEST_EXPERIMENTS=a,b runs only those tiny plans
+ * (the sanitizer pass of `make test` runs the cheap ones: under ASan the
+ * training-heavy plans take minutes each).
  */
 #include "check.h"
 
@@ -159,8 +161,19 @@ int main(void) {
     CHECK(fr_experiment_run(fr_experiment_at(0), &o, &out) != 0, "an empty output root is refused");
 
     const char *dir = check_tmpdir();
+    const char *only = getenv("FRUGAL_TEST_EXPERIMENTS");
     for (int i = 0; i < n; i++) {
         const struct fr_experiment *e = fr_experiment_at(i);
+        if (only && *only) {
+            char list[512];
+            snprintf(list, sizeof list, ",%s,", only);
+            char want[128];
+            snprintf(want, sizeof want, ",%s,", e->name);
+            if (!strstr(list, want)) {
+                printf("%-20s tiny plan not run (FRUGAL_TEST_EXPERIMENTS=%s)\n", e->name, only);
+                continue;
+            }
+        }
         fr_exp_opts_defaults(&o);
         o.size = FR_EXP_TINY;
         o.out = dir;
