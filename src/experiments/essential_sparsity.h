@@ -17,12 +17,11 @@ struct fr_results;
 /* The language-model curve: the fixed fine-tune and the sparsity grids. */
 struct es_lm_plan {
     int iters;          /* fine-tune iterations per point */
+    int nseeds;         /* fine-tune seeds (batch order): seed .. seed + nseeds - 1 */
     const double *grid; /* global OMP sparsities, ascending, grid[0] = 0 */
     int ngrid;
-    int refine;            /* midpoints run at the global drop */
-    const double *lw_grid; /* layer-wise sparsities (the dense point is shared) */
+    const double *lw_grid; /* layer-wise sparsities, ascending, > 0 (the dense point is shared) */
     int nlw;
-    int lw_refine; /* midpoints run at the layer-wise drop */
     /* 0: the whole text; else only its first text_bytes bytes (copied into
      * the results directory while the part runs), which makes scoring the
      * validation split cheap */

@@ -66,13 +66,13 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
     int mim = strcmp(obj, "mim") == 0;
     if (!mim && strcmp(obj, "supervised") != 0)
         return fr_error(FR_EINVAL, "pretrain: unknown objective '%s' (supervised, mim)", obj);
-    if (!s->arch || s->images < 0 || s->images > FR_TASK_PRETRAIN_IMAGES || s->epochs < 1 ||
-        (mim && !(s->mask_ratio > 0 && s->mask_ratio < 1)))
+    if (!s->arch || s->images < 0 || s->images > FR_TASK_PRETRAIN_IMAGES || s->steps < 0 ||
+        (s->epochs < 1 && s->steps == 0) || (mim && !(s->mask_ratio > 0 && s->mask_ratio < 1)))
         return fr_error(FR_EINVAL,
-                        "pretrain: bad spec (arch %s, %lld images, %d epochs, mask "
+                        "pretrain: bad spec (arch %s, %lld images, %d epochs, %lld steps, mask "
                         "ratio %g)",
                         s->arch ? s->arch : "(none)", (long long)s->images, s->epochs,
-                        s->mask_ratio);
+                        (long long)s->steps, s->mask_ratio);
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = mim;
@@ -80,11 +80,15 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
     if (!m) return FR_EINVAL;
     int64_t images = s->images ? s->images : FR_TASK_PRETRAIN_IMAGES;
     if (s->cache_dir) {
-        char mr[32] = "";
+        char mr[32] = "", len_key[32];
         if (mim) snprintf(mr, sizeof mr, "-mr%g", s->mask_ratio);
+        if (s->steps > 0) /* "t": a step count; "e": epochs (the older names stay valid) */
+            snprintf(len_key, sizeof len_key, "t%lld", (long long)s->steps);
+        else
+            snprintf(len_key, sizeof len_key, "e%d", s->epochs);
         int len = snprintf(info->path, sizeof info->path,
-                           "%s/%s-%s-n%lld-e%d-b%d-lr%g-wd%g%s-s%llu.safetensors", s->cache_dir,
-                           s->arch, obj, (long long)images, s->epochs, s->batch, s->lr, s->wd, mr,
+                           "%s/%s-%s-n%lld-%s-b%d-lr%g-wd%g%s-s%llu.safetensors", s->cache_dir,
+                           s->arch, obj, (long long)images, len_key, s->batch, s->lr, s->wd, mr,
                            (unsigned long long)s->seed);
         if (len < 0 || (size_t)len >= sizeof info->path) {
             fr_model_free(m);
@@ -113,7 +117,8 @@ int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct f
     }
     struct fr_fit_classifier_config fc;
     fr_fit_classifier_config_defaults(&fc);
-    fc.epochs = s->epochs;
+    fc.epochs = s->steps > 0 ? 0 : s->epochs;
+    fc.steps = s->steps;
     fc.batch = s->batch;
     fc.lr = s->lr;
     fc.wd = s->wd;

@@ -31,6 +31,9 @@ struct fr_pretrain_spec {
     const char *objective; /* "supervised" (default) | "mim" */
     int64_t images;        /* the first N pretraining images (0: all 50,000) */
     int epochs;            /* default 5 */
+    int64_t steps;         /* > 0: exactly this many optimizer steps, cycling over the images
+                              (epochs ignored), so runs on different amounts of data can take
+                              equal steps; 0 (default): epochs */
     int batch;             /* default 128 */
     double lr;             /* AdamW peak, cosine to 0; default 1e-3 */
     double wd;             /* default 1e-4 (5e-2 is usual for mim; set it) */
@@ -61,8 +64,8 @@ void fr_pretrain_spec_defaults(struct fr_pretrain_spec *s);
  * is set), else trained and, with a cache_dir, saved atomically. The model
  * of a "mim" spec has cfg.mim = 1 (transfer it into a classifier with
  * fr_model_transfer). FR_EINVAL on a bad spec (unknown objective, mim on a
- * non-vit, images outside [0, 50000], epochs < 1); data and training errors
- * otherwise. A corrupt cache file is an error naming it, not retrained. */
+ * non-vit, images outside [0, 50000], epochs < 1 without steps, steps < 0); data and training
+ * errors otherwise. A corrupt cache file is an error naming it, not retrained. */
 int fr_pretrain(const struct fr_pretrain_spec *s, const char *data_dir, struct fr_model **out,
                 struct fr_pretrain_info *info);
 
