@@ -241,8 +241,8 @@ int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int6
  * carries over unchanged. Rows follow LP's power-major order: row
  * (j-1)*K + k. Returns L = n * K (0 for n or d outside 1..64). On
  * [-1, 1]^d, |v^T x| <= n sqrt(d). (Exponents j / n keep that below
- * sqrt(d) but squeeze the z_i into [e^{-1/n}, e^{1/n}]: at n = 4, d = 1
- * the probe's smallest ratio was then 1.6e-5, near the collision line.) */
+ * sqrt(d) but squeeze the z_i into [e^{-1/n}, e^{1/n}], which moves the
+ * probe's smallest ratio toward the collision line.) */
 int64_t fr_sets_le_constructive_size(int64_t n, int64_t d);
 /* Writes the L x d exponent vectors into v (room for lcap rows). 0 or
  * FR_EINVAL / FR_ENOMEM. */
