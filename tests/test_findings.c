@@ -4,8 +4,9 @@
  *   - H2O (results/h2o.json): on stories260K at 20% of the window, H2O beats
  *     a local window and h2o-anti (heavy hitters evicted first), each by a
  *     paired per-window interval that excludes 0, and loses to the full cache.
- *   - DeepSets: the constructive LP embedding never collides on the probe's
- *     pairs (its certified injectivity).
+ *   - DeepSets: the constructive LP and LE embeddings never collide on the
+ *     probe's pairs (their certified injectivity; results/deepsets.json:
+ *     no constructive cell collided, at one probe seed).
  *   - Essential sparsity (results/essential-sparsity.json, the LM part): the
  *     shipped char GPT pruned to 30% by global OMP and fine-tuned stays
  *     within 1% of the dense fine-tuned validation loss, pruned to 90% it
@@ -57,24 +58,27 @@ static void h2o_on_stories(void) {
     fr_tf_free(&m);
 }
 
-static void constructive_lp_injective(void) {
+static void constructive_injective(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 5);
     struct fr_sets_probe_opts po;
     fr_sets_probe_defaults(&po);
-    for (int64_t N = 2; N <= 4; N++)
-        for (int64_t D = 1; D <= 3; D++) {
-            int64_t K = fr_sets_lp_constructive_size(N, D, NULL, NULL);
-            double *w = malloc(sizeof(double) * (size_t)(K * D));
-            CHECK(w && fr_sets_lp_constructive(N, D, 1, w, K) == 0, "constructive (%lld, %lld)",
-                  (long long)N, (long long)D);
-            struct fr_sets_emb64 e = {FR_SETS_LP, D, K, N, w};
-            struct fr_sets_probe_result pr;
-            CHECK(fr_sets_probe(&e, N, &po, &rng, &pr, NULL, NULL) == 0 && pr.ratio_min > 1e-6,
-                  "constructive LP (N %lld, D %lld, K %lld) never collides: min ratio %g",
-                  (long long)N, (long long)D, (long long)K, pr.ratio_min);
-            free(w);
-        }
+    for (int le = 0; le < 2; le++)
+        for (int64_t N = 2; N <= 4; N++)
+            for (int64_t D = 1; D <= (le && N == 4 ? 2 : 3); D++) { /* LE (4, 3): slow */
+                int64_t K = fr_sets_lp_constructive_size(N, D, NULL, NULL), rows = le ? K * N : K;
+                double *w = malloc(sizeof(double) * (size_t)(rows * D));
+                CHECK(w && (le ? fr_sets_le_constructive(N, D, w, rows)
+                               : fr_sets_lp_constructive(N, D, 1, w, rows)) == 0,
+                      "constructive (%lld, %lld)", (long long)N, (long long)D);
+                struct fr_sets_emb64 e = {le ? FR_SETS_LE : FR_SETS_LP, D, rows, le ? 1 : N, w};
+                struct fr_sets_probe_result pr;
+                CHECK(fr_sets_probe(&e, N, &po, &rng, &pr, NULL, NULL) == 0 && pr.ratio_min > 1e-6,
+                      "constructive %s (N %lld, D %lld, L %lld) never collides: min ratio %g",
+                      le ? "LE" : "LP", (long long)N, (long long)D, (long long)(K * N),
+                      pr.ratio_min);
+                free(w);
+            }
 }
 
 /* The whole-split validation loss after OMP to s and a short fine-tune. */
@@ -127,7 +131,7 @@ static void lm_essential_sparsity(void) {
 int main(void) {
     fr_threads_set(2);
     h2o_on_stories();
-    constructive_lp_injective();
+    constructive_injective();
     lm_essential_sparsity();
     return check_report("test_findings");
 }

@@ -10,11 +10,14 @@
  *    arguments;
  *  - the width study's bounds and statistics (certified LP bound against the
  *    switching construction, random directions, L*, L_sat, the width fit)
- *    on hand-computed cases. */
+ *    on hand-computed cases;
+ *  - the LE construction (power sums of exp(w^T x / n) over LP's
+ *    constructive directions), the equivariant probe, LP below degree N. */
 #include "check.h"
 #include "frugal/methods/sets.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int64_t g_deg = 4;
 static fr_t *b_lp(struct fr_ctx *c, fr_t **x, void *a) {
@@ -283,6 +286,121 @@ static void test_constructive(void) {
     }
 }
 
+/* The LE construction: LP's constructive directions at n exponent
+ * multiples. Sizes, values against the power sums they stand for,
+ * separation at the stated L, and the certified collision of its first D
+ * directions (the reduction to LP's projections). */
+static void test_le_constructive(void) {
+    CHECK(fr_sets_le_constructive_size(2, 2) == 2 * 16, "LE constructive size (2,2)");
+    CHECK(fr_sets_le_constructive_size(4, 1) == 4, "LE constructive d=1: L = n");
+    CHECK(fr_sets_le_constructive_size(0, 2) == 0, "LE constructive n=0 rejected");
+    int64_t n = 3, d = 2, K = fr_sets_lp_constructive_size(n, d, NULL, NULL), L = n * K;
+    double *w = malloc((size_t)(K * d) * sizeof *w), *v = malloc((size_t)(L * d) * sizeof *v);
+    CHECK(fr_sets_lp_constructive(n, d, 1, w, K) == 0 && fr_sets_le_constructive(n, d, v, L) == 0,
+          "LE constructive weights: %s", fr_last_error());
+    CHECK(fr_sets_le_constructive(n, d, v, L - 1) != 0,
+          "LE constructive: too little room rejected");
+    /* Phi_{(j-1)K+k}(X) = sum_i z_ik^j, z_ik = exp(w_k^T x_i / n) */
+    double x[6] = {0.3, -0.7, 0.9, 0.1, -0.5, 0.6}, *phi = malloc((size_t)L * sizeof *phi);
+    struct fr_sets_emb64 e = {FR_SETS_LE, d, L, 1, v};
+    fr_sets_emb64_sum(&e, x, n, phi);
+    double worst = 0;
+    for (int64_t j = 1; j <= n; j++)
+        for (int64_t k = 0; k < K; k++) {
+            double ref = 0;
+            for (int64_t i = 0; i < n; i++)
+                ref += pow(exp(w[k * d] * x[i * d] + w[k * d + 1] * x[i * d + 1]), (double)j);
+            worst = fmax(worst, fabs(phi[(j - 1) * K + k] - ref) / fabs(ref));
+        }
+    CHECK(worst < 1e-13, "LE constructive = power sums of exp(w^T x / n): rel err %g", worst);
+    free(w), free(v), free(phi);
+
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 23);
+    struct fr_sets_probe_opts o;
+    fr_sets_probe_defaults(&o);
+    o.random_pairs = 300, o.near_pairs = 100, o.restarts = 4, o.steps = 300;
+    int64_t nd[][2] = {{2, 2}, {3, 2}, {2, 3}, {4, 1}};
+    for (int t = 0; t < 4; t++) {
+        n = nd[t][0], d = nd[t][1], L = fr_sets_le_constructive_size(n, d);
+        v = malloc((size_t)(L * d) * sizeof *v);
+        fr_sets_le_constructive(n, d, v, L);
+        struct fr_sets_emb64 le = {FR_SETS_LE, d, L, 1, v};
+        struct fr_sets_probe_result r;
+        CHECK(fr_sets_probe(&le, n, &o, &rng, &r, NULL, NULL) == 0, "probe: %s", fr_last_error());
+        CHECK(r.ratio_min > 1e-4,
+              "constructive LE (n %lld, d %lld, L %lld) separates: min ratio %g", (long long)n,
+              (long long)d, (long long)L, r.ratio_min);
+        if (d == 1) {
+            free(v);
+            continue;
+        }
+        /* rows of the first d directions only (k < d): the LP switching pair
+         * of those directions collides for LE too */
+        K = L / n;
+        double *v2 = malloc((size_t)(n * d * d) * sizeof *v2), *lpw = malloc((size_t)(d * d) * 8);
+        for (int64_t j = 0; j < n; j++)
+            memcpy(v2 + j * d * d, v + j * K * d, (size_t)(d * d) * sizeof *v2);
+        for (int64_t k = 0; k < d * d; k++)
+            lpw[k] = v[k]; /* the j = 1 rows are the w_k */
+        struct fr_sets_emb64 lp = {FR_SETS_LP, d, d, n, lpw}, le2 = {FR_SETS_LE, d, n * d, 1, v2};
+        double xs[6], ys[6], px[16], py[16], num = 0, den = 0;
+        CHECK(fr_sets_lp_switching_pair(&lp, n, 0.1, &rng, xs, ys) == 1, "switching pair exists");
+        fr_sets_emb64_sum(&le2, xs, n, px);
+        fr_sets_emb64_sum(&le2, ys, n, py);
+        for (int64_t l = 0; l < n * d; l++)
+            num += (px[l] - py[l]) * (px[l] - py[l]), den += px[l] * px[l];
+        CHECK(sqrt(num / den) < 1e-12, "LE on the first d directions collides: rel %g",
+              sqrt(num / den));
+        free(v), free(v2), free(lpw);
+    }
+}
+
+/* The equivariant probe sees (x_1, Phi(X)): at N = 2, D = 2, LP with K = 2
+ * random directions is injective there (x_1 and p_1 fix x_2) while the
+ * invariant probe finds its certified collision; K = 1 collides for both;
+ * a padded switching pair (N = 3, K = 2) is an equivariant collision too. */
+static void test_equivariant_probe(void) {
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 29);
+    struct fr_sets_probe_opts o;
+    fr_sets_probe_defaults(&o);
+    o.random_pairs = 300, o.near_pairs = 50, o.restarts = 4, o.steps = 300;
+    double w[4];
+    fr_sets_lp_random(2, 2, &rng, w);
+    struct fr_sets_probe_result r;
+    struct fr_sets_emb64 e1 = {FR_SETS_LP, 2, 1, 2, w}, e2 = {FR_SETS_LP, 2, 2, 2, w};
+    CHECK(fr_sets_probe(&e2, 2, &o, &rng, &r, NULL, NULL) == 0 && r.ratio_min < 1e-9,
+          "invariant LP K=2 N=2 D=2 collides: %g", r.ratio_min);
+    o.equivariant = 1;
+    CHECK(fr_sets_probe(&e2, 2, &o, &rng, &r, NULL, NULL) == 0 && r.ratio_min > 1e-3,
+          "equivariant LP K=2 N=2 D=2 separates: %g", r.ratio_min);
+    CHECK(fr_sets_probe(&e1, 2, &o, &rng, &r, NULL, NULL) == 0 && r.ratio_min < 1e-6,
+          "equivariant LP K=1 collides: %g", r.ratio_min);
+    struct fr_sets_emb64 e3 = {FR_SETS_LP, 2, 2, 3, w};
+    o.restarts = 0;
+    CHECK(fr_sets_probe(&e3, 3, &o, &rng, &r, NULL, NULL) == 0 && r.ratio_switch < 1e-9,
+          "padded switching pair collides for the equivariant probe: %g", r.ratio_switch);
+}
+
+/* LP with lp_deg < N: L = K * lp_deg can fall below N; out of range is
+ * rejected. */
+static void test_lp_degree(void) {
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 37);
+    struct fr_sets_config c;
+    fr_sets_config_defaults(&c, FR_SETS_LP, 2, 6, 1);
+    c.width = 1, c.lp_deg = 2;
+    struct fr_sets_model m;
+    CHECK(fr_sets_model_init(&m, &c, &rng) == 0 && m.l == 2, "LP degree 2 at N = 6: L = %lld",
+          (long long)m.l);
+    fr_sets_model_free(&m);
+    c.lp_deg = 65;
+    CHECK(fr_sets_model_init(&m, &c, &rng) != 0, "lp_deg 65 rejected");
+    c.lp_deg = -1;
+    CHECK(fr_sets_model_init(&m, &c, &rng) != 0, "lp_deg -1 rejected");
+}
+
 static void test_degenerate_and_errors(void) {
     struct fr_rng rng;
     fr_rng_seed(&rng, 31);
@@ -524,6 +642,9 @@ int main(void) {
     test_distance();
     test_invariance();
     test_constructive();
+    test_le_constructive();
+    test_equivariant_probe();
+    test_lp_degree();
     test_degenerate_and_errors();
     test_tasks();
     test_training();

@@ -109,6 +109,9 @@ struct fr_sets_config {
     int64_t out;        /* outputs per set (invariant) or per element (equivariant) */
     int equivariant;    /* f(X)_j = rho(x_j, pool phi) */
     double le_scale;    /* LE init scale (default 1) */
+    int64_t lp_deg;     /* LP highest power, 1..64; 0 (default): n. Below n the
+                           truncated power sums let L = K * deg fall below N
+                           (they cannot separate all sets of n elements) */
 };
 
 void fr_sets_config_defaults(struct fr_sets_config *c, enum fr_sets_phi phi, int64_t d, int64_t n,
@@ -229,6 +232,22 @@ int64_t fr_sets_lp_constructive_size(int64_t n, int64_t d, int64_t *k1, int64_t 
  * per-direction scaling; it keeps the powers in range). 0 or FR_EINVAL. */
 int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int64_t kcap);
 
+/* The LE counterpart, derived from the LP construction (the paper's LE
+ * bound N^4 D^2 rests on a different argument that frugal does not
+ * implement): for each of the K constructive LP directions w_k (unit norm)
+ * the n exponent vectors j w_k, j = 1..n, so that exp(j w_k^T x) = z^j with
+ * z = exp(w_k^T x). exp is injective, so the n power sums of the z_i give
+ * the multiset of projections on w_k, as LP's do, and the LP argument
+ * carries over unchanged. Rows follow LP's power-major order: row
+ * (j-1)*K + k. Returns L = n * K (0 for n or d outside 1..64). On
+ * [-1, 1]^d, |v^T x| <= n sqrt(d). (Exponents j / n keep that below
+ * sqrt(d) but squeeze the z_i into [e^{-1/n}, e^{1/n}], which moves the
+ * probe's smallest ratio toward the collision line.) */
+int64_t fr_sets_le_constructive_size(int64_t n, int64_t d);
+/* Writes the L x d exponent vectors into v (room for lcap rows). 0 or
+ * FR_EINVAL / FR_ENOMEM. */
+int fr_sets_le_constructive(int64_t n, int64_t d, double *v, int64_t lcap);
+
 /* Certified collision for LP: with the k directions split into groups of at
  * most d-1, a vector v_g orthogonal to each group, and m groups, the sets
  * of even / odd subset sums of the v_g (2^(m-1) points each) have equal
@@ -260,6 +279,11 @@ struct fr_sets_probe_opts {
     int steps;            /* Adam steps per restart (default 600) */
     double lr;            /* Adam learning rate (default 0.02) */
     double sep;           /* elements of a set kept >= sep apart (default 0.1) */
+    int equivariant;      /* 1: probe what the equivariant model's rho sees,
+                             Psi(X) = (x_1, Phi(X)) with x_1 the set's first
+                             element, against the distance of pointed sets
+                             sqrt(||x_1 - x'_1||^2 + d(X \ x_1, X' \ x'_1)^2);
+                             a collision then needs x_1 ~ x'_1 (default 0) */
 };
 void fr_sets_probe_defaults(struct fr_sets_probe_opts *o);
 

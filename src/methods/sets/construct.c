@@ -4,6 +4,8 @@
  *    (identity directions, anchor candidates in general position, mixing
  *    directions e_i - gamma * anchor with prime gammas), so the stated L can
  *    be probed directly.
+ *  - fr_sets_le_constructive: the same directions for LE, each at n
+ *    exponent multiples (exp(j t) = exp(t)^j: power sums again).
  *  - fr_sets_lp_switching_pair: a certified collision for LP with too few
  *    directions. Split the K directions into m groups of at most D-1; a
  *    vector v_g orthogonal to group g exists. The signed measure
@@ -94,6 +96,29 @@ int fr_sets_lp_constructive(int64_t n, int64_t d, int normalise, double *w, int6
             unit(w + k * d, d);
     free(gam);
     return 0;
+}
+
+int64_t fr_sets_le_constructive_size(int64_t n, int64_t d) {
+    return n * fr_sets_lp_constructive_size(n, d, NULL, NULL);
+}
+
+int fr_sets_le_constructive(int64_t n, int64_t d, double *v, int64_t lcap) {
+    int64_t K = fr_sets_lp_constructive_size(n, d, NULL, NULL), L = n * K;
+    if (K == 0)
+        return fr_error(FR_EINVAL, "sets LE constructive: n %lld and d %lld must be in 1..64",
+                        (long long)n, (long long)d);
+    if (!v || lcap < L)
+        return fr_error(FR_EINVAL, "sets LE constructive: needs room for %lld rows, got %lld",
+                        (long long)L, (long long)lcap);
+    double *w = malloc((size_t)(K * d) * sizeof *w);
+    if (!w) return fr_error(FR_ENOMEM, "sets LE constructive: out of memory");
+    int rc = fr_sets_lp_constructive(n, d, 1, w, K);
+    for (int64_t j = 1; j <= n && !rc; j++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t c = 0; c < d; c++)
+                v[((j - 1) * K + k) * d + c] = (double)j * w[k * d + c];
+    free(w);
+    return rc;
 }
 
 /* v orthogonal to rows r[0..cnt) of a (cnt < d): a random vector with the

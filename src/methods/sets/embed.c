@@ -237,17 +237,18 @@ int fr_sets_model_init(struct fr_sets_model *m, const struct fr_sets_config *c,
     int rc = 0;
     if (c->d < 1 || c->n < 1 || c->n > 64 || c->width < 1 || c->out < 1 || c->rho_hidden < 1 ||
         c->rho_layers < 1 || c->rho_layers > 3 || c->phi < FR_SETS_LP || c->phi > FR_SETS_MLP ||
-        c->pool < FR_SETS_SUM || c->pool > FR_SETS_MAX || !(c->le_scale > 0)) {
+        c->pool < FR_SETS_SUM || c->pool > FR_SETS_MAX || !(c->le_scale > 0) || c->lp_deg < 0 ||
+        c->lp_deg > 64) {
         rc = fr_error(FR_EINVAL,
                       "sets model: bad config (d %lld, n %lld (1..64), width %lld, out "
-                      "%lld, rho %d x %lld, le_scale %g)",
+                      "%lld, rho %d x %lld, le_scale %g, lp_deg %lld (0..64))",
                       (long long)c->d, (long long)c->n, (long long)c->width, (long long)c->out,
-                      c->rho_layers, (long long)c->rho_hidden, c->le_scale);
+                      c->rho_layers, (long long)c->rho_hidden, c->le_scale, (long long)c->lp_deg);
         goto cleanup;
     }
     m->c = *c;
-    if ((rc = fr_sets_embed_declare(&m->params, &m->phi, "phi", c->phi, c->d, c->width, c->n,
-                                    c->phi_hidden)))
+    if ((rc = fr_sets_embed_declare(&m->params, &m->phi, "phi", c->phi, c->d, c->width,
+                                    c->lp_deg ? c->lp_deg : c->n, c->phi_hidden)))
         goto cleanup;
     m->l = m->phi.l;
     int64_t in = m->l + (c->equivariant ? c->d : 0);

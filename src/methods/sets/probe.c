@@ -95,7 +95,9 @@ static double sym_min_eig(double *a, int64_t m) {
     return mn;
 }
 
-double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, int64_t n) {
+/* The smallest singular value of the Jacobian of Phi at X, or with eq of
+ * Psi(X) = (x_1, Phi(X)) (J^T J plus the identity on x_1's columns). */
+static double jac_smin(const struct fr_sets_emb64 *e, const double *x, int64_t n, int eq) {
     int64_t K = e->k, d = e->d, L = fr_sets_emb64_width(e), m = n * d;
     double *jt = calloc((size_t)(L * m), sizeof *jt), *a = calloc((size_t)(m * m), sizeof *a);
     double res = NAN;
@@ -124,11 +126,17 @@ double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, in
             for (int64_t q = 0; q < m; q++)
                 a[p * m + q] += v * jt[l * m + q];
         }
+    for (int64_t c = 0; eq && c < d; c++)
+        a[c * m + c] += 1.0;
     res = sqrt(fmax(sym_min_eig(a, m), 0.0));
 cleanup:
     free(jt);
     free(a);
     return res;
+}
+
+double fr_sets_emb64_jac_smin(const struct fr_sets_emb64 *e, const double *x, int64_t n) {
+    return jac_smin(e, x, n, 0);
 }
 
 /* ---- permutation-invariant distance ---- */
@@ -216,6 +224,7 @@ void fr_sets_probe_defaults(struct fr_sets_probe_opts *o) {
     o->steps = 600;
     o->lr = 0.02;
     o->sep = 0.1;
+    o->equivariant = 0;
 }
 
 /* A random set in [-1, 1]^d whose elements are (when possible) sep apart. */
@@ -247,7 +256,30 @@ struct probe_ws {
     double *px, *py, *g; /* L each */
     struct fr_sets_probe_result *r;
     double *xb, *yb;
+    int eq; /* the equivariant probe: Psi(X) = (x_1, Phi(X)) */
 };
+
+/* d(X, Y), or for the equivariant probe the distance of pointed sets (first
+ * elements matched to each other, the rest by the Hungarian algorithm);
+ * perm (may be NULL) receives the whole matching x_i <-> y_perm[i]. */
+static double pair_dist(const struct probe_ws *w, const double *x, const double *y, int *perm) {
+    int64_t n = w->n, d = w->d;
+    if (!w->eq) return fr_sets_set_distance(x, y, n, d, perm);
+    double rest = 0;
+    if (n > 1) rest = fr_sets_set_distance(x + d, y + d, n - 1, d, perm ? perm + 1 : NULL);
+    for (int64_t i = 1; perm && i < n; i++)
+        perm[i] += 1;
+    if (perm) perm[0] = 0;
+    return sqrt(sqdist(x, y, d) + rest * rest);
+}
+
+/* ||Psi(X) - Psi(Y)||^2 from the pooled embeddings in w->px, w->py. */
+static double emb_diff2(const struct probe_ws *w, const double *x, const double *y) {
+    double num = w->eq ? sqdist(x, y, w->d) : 0;
+    for (int64_t l = 0; l < w->L; l++)
+        num += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
+    return num;
+}
 
 /* Scores a pair; keeps it when it is feasible (elements at least
  * 0.95 * minsep apart) and the best so far. */
@@ -257,10 +289,8 @@ static double score(struct probe_ws *w, const double *x, const double *y, double
     fr_sets_emb64_sum(w->e, x, n, w->px);
     fr_sets_emb64_sum(w->e, y, n, w->py);
     w->r->evals += 2;
-    double num = 0;
-    for (int64_t l = 0; l < w->L; l++)
-        num += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
-    double dist = fr_sets_set_distance(x, y, n, d, NULL);
+    double num = emb_diff2(w, x, y);
+    double dist = pair_dist(w, x, y, NULL);
     if (!(dist > 0)) return INFINITY;
     double ratio = sqrt(num) / dist;
     if (min_sep(x, n, d) < 0.95 * minsep || min_sep(y, n, d) < 0.95 * minsep) return ratio;
@@ -282,10 +312,7 @@ static double objective(struct probe_ws *w, const double *u, double *gu, int *pe
     fr_sets_emb64_sum(w->e, x, n, w->px);
     fr_sets_emb64_sum(w->e, y, n, w->py);
     w->r->evals += 2;
-    double E = 0;
-    for (int64_t l = 0; l < w->L; l++)
-        E += (w->px[l] - w->py[l]) * (w->px[l] - w->py[l]);
-    E += 1e-300;
+    double E = emb_diff2(w, x, y) + 1e-300;
     for (int64_t l = 0; l < w->L; l++)
         w->g[l] = 2.0 * (w->px[l] - w->py[l]) / E;
     memset(gu, 0, (size_t)(2 * nd) * sizeof *gu);
@@ -293,7 +320,11 @@ static double objective(struct probe_ws *w, const double *u, double *gu, int *pe
     for (int64_t l = 0; l < w->L; l++)
         w->g[l] = -w->g[l];
     fr_sets_emb64_sum_grad(w->e, y, n, w->g, gu + nd);
-    double dist = fr_sets_set_distance(x, y, n, d, perm), d2 = dist * dist + 1e-300;
+    for (int64_t c = 0; w->eq && c < d; c++) { /* the x_1 part of Psi */
+        gu[c] += 2.0 * (x[c] - y[c]) / E;
+        gu[nd + c] -= 2.0 * (x[c] - y[c]) / E;
+    }
+    double dist = pair_dist(w, x, y, perm), d2 = dist * dist + 1e-300;
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < d; c++) {
             double diff = x[i * d + c] - y[perm[i] * d + c];
@@ -343,6 +374,23 @@ static void optimise(struct probe_ws *w, const struct fr_sets_probe_opts *o, dou
     }
 }
 
+/* Moves an element the two sets share (the switching pair's padding) to
+ * the front of both, which makes the pair an equivariant collision too;
+ * without one (no padding) the pair stays as it is and is not. */
+static void shared_first(double *x, double *y, int64_t n, int64_t d) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++)
+            if (!memcmp(x + i * d, y + j * d, (size_t)d * sizeof *x)) {
+                for (int64_t c = 0; c < d; c++) {
+                    double t = x[c];
+                    x[c] = x[i * d + c], x[i * d + c] = t;
+                    t = y[c];
+                    y[c] = y[j * d + c], y[j * d + c] = t;
+                }
+                return;
+            }
+}
+
 int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets_probe_opts *o,
                   struct fr_rng *rng, struct fr_sets_probe_result *r, double *x_best,
                   double *y_best) {
@@ -366,7 +414,8 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
     r->ratio_min = INFINITY;
     r->dist_at_min = NAN;
     r->evals = 0;
-    struct probe_ws w = {e, n, d, L, o->sep, buf, buf + L, buf + 2 * L, r, x_best, y_best};
+    struct probe_ws w = {e,       n,           d, L,      o->sep, buf,
+                         buf + L, buf + 2 * L, r, x_best, y_best, o->equivariant != 0};
     double *u = buf + 3 * L, *gu = u + 2 * nd, *m = gu + 2 * nd, *v = m + 2 * nd;
     for (int64_t t = 0; t < o->random_pairs; t++) {
         random_set(n, d, o->sep, rng, u);
@@ -376,7 +425,7 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
     for (int64_t t = 0; t < o->near_pairs; t++) {
         random_set(n, d, o->sep * 1.1, rng, u);
         if (min_sep(u, n, d) < 0.95 * o->sep) continue;
-        double s = fr_sets_emb64_jac_smin(e, u, n);
+        double s = jac_smin(e, u, n, w.eq);
         r->evals += 1;
         if (!(s < r->ratio_near)) continue;
         r->ratio_near = s;
@@ -388,9 +437,10 @@ int fr_sets_probe(const struct fr_sets_emb64 *e, int64_t n, const struct fr_sets
         }
     }
     /* an exact collision needs no separation margin, only distinct elements */
-    if (e->kind == FR_SETS_LP && fr_sets_lp_switching_pair(e, n, o->sep, rng, u, u + nd))
+    if (e->kind == FR_SETS_LP && fr_sets_lp_switching_pair(e, n, o->sep, rng, u, u + nd)) {
+        if (w.eq) shared_first(u, u + nd, n, d);
         score(&w, u, u + nd, 1e-9, &r->ratio_switch);
-    else
+    } else
         r->ratio_switch = NAN;
     for (int t = 0; t < o->restarts; t++) {
         random_set(n, d, o->sep * 1.2, rng, u);
