@@ -290,6 +290,10 @@ static int write_image(const struct fr_model *m, const struct fr_prune_file_conf
     if (iterative) {
         snprintf(keys[n], 64, "prune.train_steps");
         snprintf(vals[n++], 64, "%lld", (long long)r->train_steps);
+        if (iterative == 2) {
+            snprintf(keys[n], 64, "prune.merge");
+            snprintf(vals[n++], 64, "%s", c->merge ? c->merge : "trim");
+        }
     } else if (pc->method == FR_PRUNE_GRASP) {
         snprintf(keys[n], 64, "prune.temperature");
         snprintf(vals[n++], 64, "%g", (double)temp);
