@@ -1,5 +1,6 @@
-/* test_lottery.c: IMP with rewinding, ISP (union rule, exact sparsities,
- * N = 0 as magnitude pruning, worker-count independence), soups and mask
+/* test_lottery.c: IMP with rewinding, ISP (the trimmed and the untrimmed
+ * union rule, exact sparsities, N = 0 as magnitude pruning, worker-count
+ * independence, the optimizer moments the untrimmed rule hands over), soups and mask
  * similarity (lottery.h, soup.h), on an 8x8 toy task and a small mlp. */
 #include "check.h"
 
@@ -169,6 +170,110 @@ static void test_merge(void) {
     fr_params_free(&p);
 }
 
+static void test_union(void) {
+    struct fr_params p;
+    fr_params_init(&p);
+    int64_t ne = 8, nb = 2;
+    fr_params_add(&p, "w", 1, &ne, FR_PARAM_PRUNABLE);
+    fr_params_add(&p, "b", 1, &nb, 0);
+    fr_params_alloc(&p);
+    int sel[2] = {1, 0};
+    const int64_t N = p.n, ob = p.items[1].offset;
+    for (int j = 0; j < 8; j++)
+        p.data[j] = 1.0f + (float)j;
+    p.data[ob] = 0.01f;
+    fr_params_mask_init(&p);
+    p.mask[7] = 0.0f, p.data[7] = 0.0f; /* already pruned */
+    /* weak masks prune {0, 1, 2, 7}, {1, 2, 3, 7}, {2, 3, 4, 7}: all three agree on 2 */
+    float *masks = malloc(3 * (size_t)N * sizeof *masks);
+    for (int64_t i = 0; i < 3 * N; i++)
+        masks[i] = 1.0f;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++)
+            masks[(size_t)i * (size_t)N + (size_t)(i + j)] = 0.0f;
+        masks[(size_t)i * (size_t)N + 7] = 0.0f;
+        masks[(size_t)i * (size_t)N + (size_t)ob] = 0.0f; /* out of scope: never read */
+    }
+    int64_t got = -1;
+    CHECK(fr_isp_union(&p, sel, masks, 3, &got) == 0, "union: %s", fr_last_error());
+    const float want[8] = {1, 1, 0, 1, 1, 1, 1, 0};
+    int ok = 1;
+    for (int j = 0; j < 8; j++)
+        ok &= p.mask[j] == want[j] && (want[j] == 0.0f) == (p.data[j] == 0.0f);
+    CHECK(ok && got == 1,
+          "untrimmed union: exactly the weights every weak mask prunes (2) die, "
+          "no magnitude trim (newly pruned %lld)",
+          (long long)got);
+    CHECK(p.mask[ob] == 1.0f && p.data[ob] == 0.01f, "union: out of scope untouched");
+    /* two masks: the union of their keep-masks, whatever the target */
+    for (int j = 0; j < 8; j++)
+        masks[j] = j < 6 ? 0.0f : 1.0f, masks[N + j] = j < 4 ? 0.0f : 1.0f;
+    CHECK(fr_isp_union(&p, sel, masks, 2, &got) == 0 && got == 3 && p.mask[0] == 0.0f &&
+              p.mask[3] == 0.0f && p.mask[4] == 1.0f && p.mask[6] == 1.0f,
+          "union of two keep-masks prunes 0-3 (%lld new)", (long long)got);
+    CHECK(fr_isp_union(&p, sel, masks, 0, NULL) == FR_EINVAL, "union of no masks is an error");
+    free(masks);
+    fr_params_free(&p);
+}
+
+/* The train layer's moments hand-over (train.h's fr_optim_state), which
+ * ISP's union rule relies on: 3 steps, then 2 more from the first run's
+ * moments, give the bits of one 5-step run (constant lr, AdamW). */
+static int64_t moments_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
+                            struct fr_tensor **y) {
+    (void)user, (void)ctx;
+    *x = *y = NULL;
+    return 1;
+}
+
+static struct fr_tensor *moments_loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
+                                      struct fr_tensor *y) {
+    (void)x, (void)y;
+    struct fr_tensor *w = user;
+    return fr_sum(ctx, fr_mul(ctx, fr_mul(ctx, w, w), w), -1);
+}
+
+static void fit_moments(struct fr_params *p, int64_t steps, const struct fr_optim_state *from,
+                        struct fr_optim_state *to) {
+    struct fr_fit_config c = {0};
+    c.optim.opt = "adamw";
+    c.optim.lr = 0.05;
+    c.optim.wd = 0.1;
+    c.steps = steps;
+    c.from = from;
+    c.to = to;
+    struct fr_fit_hooks h = {.user = p->items[0].t, .next = moments_next, .loss = moments_loss};
+    struct fr_fit_result r;
+    CHECK(fr_fit(p, &c, &h, &r) == 0 && r.steps == steps, "fit %lld steps: %s", (long long)steps,
+          fr_last_error());
+}
+
+static void test_moments(void) {
+    struct fr_params a, b;
+    int64_t ne = 6;
+    fr_params_init(&a);
+    fr_params_init(&b);
+    fr_params_add(&a, "w", 1, &ne, 0);
+    fr_params_add(&b, "w", 1, &ne, 0);
+    fr_params_alloc(&a);
+    fr_params_alloc(&b);
+    for (int j = 0; j < 6; j++)
+        a.data[j] = b.data[j] = 0.3f * (float)(j + 1) - 1.0f;
+    float *m = calloc((size_t)a.n, sizeof *m), *v = calloc((size_t)a.n, sizeof *v);
+    struct fr_optim_state st = {m, v, 0};
+    fit_moments(&a, 5, NULL, NULL);
+    fit_moments(&b, 3, NULL, &st);
+    CHECK(st.steps == 3 && m[0] != 0.0f && v[0] != 0.0f, "moments handed out after 3 steps");
+    fit_moments(&b, 2, &st, &st);
+    CHECK(st.steps == 5, "moments carried: %lld steps seen", (long long)st.steps);
+    CHECK(memcmp(a.data, b.data, (size_t)a.n * sizeof(float)) == 0,
+          "3 + 2 steps with the moments handed over = 5 steps in one run");
+    free(m);
+    free(v);
+    fr_params_free(&a);
+    fr_params_free(&b);
+}
+
 static void isp_config(struct fr_isp_config *c, int n_weak, int workers) {
     fr_isp_config_defaults(c);
     c->sparsity = 0.8;
@@ -230,6 +335,91 @@ static void test_isp(void) {
     free(sel);
     fr_model_free(a);
     fr_model_free(b);
+    fr_dataset_free(&ds);
+}
+
+/* Rounds of the untrimmed rule as they end. */
+struct union_log {
+    int n;
+    double s[64];
+    int64_t pruned[64];
+    const int *sel;
+};
+
+static int union_round(void *user, struct fr_model *m, int round, double sparsity, int64_t steps) {
+    (void)round, (void)steps;
+    struct union_log *L = user;
+    int64_t n;
+    if (L->n < 64) L->s[L->n] = sparsity, L->pruned[L->n] = scoped_masked(&m->params, L->sel, &n);
+    L->n++;
+    return 0;
+}
+
+static void test_isp_union(void) {
+    struct fr_dataset ds = toy(256, 5);
+    struct fr_model *a = mlp(2), *b = mlp(2), *t = mlp(2);
+    int *sel = calloc((size_t)a->params.count, sizeof *sel);
+    fr_prune_scope(&a->params, NULL, NULL, sel);
+    const double stops[1] = {0.5};
+    struct union_log L = {.sel = sel};
+    struct fr_isp_config c;
+    struct fr_lottery_result ra, rb, rt;
+    isp_config(&c, 3, 1);
+    c.merge = FR_ISP_MERGE_UNION;
+    c.vary = FR_ISP_VARY_SEED;
+    c.rate = 0.1;
+    c.stops = stops;
+    c.nstops = 1;
+    c.on_round = union_round;
+    c.user = &L;
+    CHECK(fr_isp(a, sel, &ds, NULL, &c, &ra) == 0, "isp union: %s", fr_last_error());
+    int64_t n, z = scoped_masked(&a->params, sel, &n);
+    CHECK(z == llround(0.8 * (double)n), "isp union: exactly 80%% (%lld of %lld)", (long long)z,
+          (long long)n);
+    CHECK(ra.weak_pruned > 0 && ra.weak_pruned + ra.magnitude_pruned == z,
+          "isp union: weak-mask union %lld + magnitude %lld = %lld pruned",
+          (long long)ra.weak_pruned, (long long)ra.magnitude_pruned, (long long)z);
+    /* each round prunes at most rate of the remaining (the weak masks' budget) unless it
+     * closes to a stop, which it reaches exactly; the stop 0.5 is passed through */
+    int ok = L.n == ra.rounds && L.n > 3, hit = 0;
+    int64_t prev = 0;
+    for (int i = 0; i < L.n && i < 64; i++) {
+        int64_t budget = llround(0.1 * (double)(n - prev));
+        int stop = L.s[i] == 0.5 || L.s[i] == 0.8;
+        hit += L.s[i] == 0.5;
+        ok &= stop ? L.pruned[i] == llround(L.s[i] * (double)n)
+                   : L.pruned[i] - prev <= budget && L.pruned[i] > prev &&
+                         L.s[i] == (double)L.pruned[i] / (double)n;
+        prev = L.pruned[i];
+    }
+    CHECK(ok && hit == 1,
+          "isp union: %d rounds, each within 10%% of the remaining or closing to "
+          "a stop (0.5 reached once)",
+          L.n);
+    CHECK(ra.steps == (int64_t)ra.rounds * (2 + 9) && ra.weak_steps == (int64_t)ra.rounds * 9,
+          "isp union steps counted (%d rounds, %lld steps)", ra.rounds, (long long)ra.steps);
+    isp_config(&c, 3, 2);
+    c.merge = FR_ISP_MERGE_UNION;
+    c.vary = FR_ISP_VARY_SEED;
+    c.rate = 0.1;
+    c.stops = stops;
+    c.nstops = 1;
+    CHECK(fr_isp(b, sel, &ds, NULL, &c, &rb) == 0, "isp union 2 workers: %s", fr_last_error());
+    size_t bytes = (size_t)a->params.n * sizeof(float);
+    CHECK(memcmp(a->params.data, b->params.data, bytes) == 0 &&
+              memcmp(a->params.mask, b->params.mask, bytes) == 0,
+          "isp union: 1 worker and 2 workers give the same bits");
+    /* the trimmed rule decides part of each round by m's magnitudes */
+    isp_config(&c, 3, 1);
+    CHECK(fr_isp(t, sel, &ds, NULL, &c, &rt) == 0 &&
+              rt.weak_pruned + rt.magnitude_pruned == llround(0.8 * (double)n) &&
+              rt.magnitude_pruned > 0,
+          "isp trim: weak %lld + magnitude %lld", (long long)rt.weak_pruned,
+          (long long)rt.magnitude_pruned);
+    free(sel);
+    fr_model_free(a);
+    fr_model_free(b);
+    fr_model_free(t);
     fr_dataset_free(&ds);
 }
 
@@ -345,9 +535,12 @@ int main(void) {
     fr_threads_set(2);
     test_schedule();
     test_merge();
+    test_union();
+    test_moments();
     test_similarity();
     test_imp();
     test_isp();
+    test_isp_union();
     test_soups();
     return check_report("test_lottery");
 }

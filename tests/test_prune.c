@@ -917,8 +917,9 @@ static void test_cli(void) {
         rc = run(bin, args);
         CHECK(rc == 1 && one_line(g_err), "train --init missing: exit %d [%s]", rc, g_err);
         /* the training methods: exact sparsity, provenance, a report line */
-        const char *iter[2] = {"imp --steps 5", "isp --steps 3 --lookahead 3 --weak 2 --soup"};
-        for (int i = 0; i < 2; i++) {
+        const char *iter[3] = {"imp --steps 5", "isp --steps 3 --lookahead 3 --weak 2 --soup",
+                               "isp --steps 3 --lookahead 3 --weak 2 --merge union"};
+        for (int i = 0; i < 3; i++) {
             unlink(out);
             snprintf(args, sizeof args,
                      "prune --model %s --method %s --sparsity 0.7 --limit-train 256 --fit-batch 32 "
@@ -933,9 +934,11 @@ static void test_cli(void) {
             fr_model_free(q);
             snprintf(args, sizeof args, "info %s", out);
             rc = run(bin, args);
-            CHECK(rc == 0 && strstr(g_out, i ? "prune.method: isp" : "prune.method: imp") &&
-                      strstr(g_out, "prune.train_steps"),
-                  "%s: provenance in the metadata: %s", iter[i], g_out);
+            CHECK(
+                rc == 0 && strstr(g_out, i ? "prune.method: isp" : "prune.method: imp") &&
+                    strstr(g_out, "prune.train_steps") &&
+                    (i == 0 || strstr(g_out, i == 2 ? "prune.merge: union" : "prune.merge: trim")),
+                "%s: provenance in the metadata: %s", iter[i], g_out);
         }
         const char *ifails[] = {"--method isp --task coarse", "--method imp --layerwise",
                                 "--method imp --task nosuch", "--method isp --sparsity 0"};
@@ -951,10 +954,15 @@ static void test_cli(void) {
     }
 
     const char *fails[][2] = {
-        {"--sparsity 1", "2"},   {"--sparsity -0.5", "2"},      {"--sparsity 1.5", "2"},
-        {"--method magic", "2"}, {"--nm 4:2 --method nm", "1"}, {"--scope 'nothing*'", "1"},
+        {"--sparsity 1", "2"},
+        {"--sparsity -0.5", "2"},
+        {"--sparsity 1.5", "2"},
+        {"--method magic", "2"},
+        {"--nm 4:2 --method nm", "1"},
+        {"--scope 'nothing*'", "1"},
+        {"--method isp --merge nosuch", "2"},
     };
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         unlink(out);
         snprintf(args, sizeof args, "prune --model %s %s --out %s", ck, fails[i][0], out);
         rc = run(bin, args);

@@ -52,6 +52,9 @@ struct fr_optim {
     struct fr_params *p;
     float *m, *v; /* p->n floats each (v NULL for SGD), zero at start */
     int64_t step; /* steps taken so far */
+    int64_t seen; /* steps the moments had seen before this optimizer took them over
+                     (set with moments copied in; AdamW's bias correction counts them,
+                     schedules and checkpoints do not); 0 at init */
 };
 
 /* Allocates zeroed state for slab p (which must be allocated and must

@@ -180,15 +180,30 @@ struct fr_fit_hooks {
 /* A hook's "stop here, no error". */
 #define FR_FIT_STOP 1
 
+/* Optimizer moments handed from one run to another (a model's optimizer
+ * state carried across calls): slabs of the parameter layout (m: first
+ * moment / momentum, v: AdamW's second moment; NULL where the optimizer has
+ * none) and the steps they have seen. */
+struct fr_optim_state {
+    float *m, *v;
+    int64_t steps;
+};
+
 struct fr_fit_config {
     struct fr_optim_spec optim;
-    int64_t steps;      /* stop after this many steps in all (0: by epochs) */
-    int64_t epochs;     /* stop after this many epochs (0: by steps) */
-    int64_t total;      /* the steps the run will take, for schedules and progress when the
-                           loop cannot know (epochs of a source); 0: steps */
-    double clip;        /* global gradient-norm clip, 0 = off */
-    int patience;       /* stop after this many epochs without a better score; 0 = off */
-    struct fr_ctx *ctx; /* the arena to use (reset after every step); NULL: one of 64 MiB */
+    /* Moments to start from (NULL: zero): copied in after the optimizer is
+     * built, their steps counted by AdamW's bias correction only (the
+     * schedule and step counts start at 0). A resumed checkpoint overrides
+     * them. */
+    const struct fr_optim_state *from;
+    struct fr_optim_state *to; /* receives the moments and steps at a clean end (NULL: none) */
+    int64_t steps;             /* stop after this many steps in all (0: by epochs) */
+    int64_t epochs;            /* stop after this many epochs (0: by steps) */
+    int64_t total;             /* the steps the run will take, for schedules and progress when the
+                                  loop cannot know (epochs of a source); 0: steps */
+    double clip;               /* global gradient-norm clip, 0 = off */
+    int patience;              /* stop after this many epochs without a better score; 0 = off */
+    struct fr_ctx *ctx;        /* the arena to use (reset after every step); NULL: one of 64 MiB */
     /* checkpoint + resume */
     const char *ckpt;
     int64_t ckpt_every; /* steps between checkpoints (0: none by steps) */
@@ -255,6 +270,8 @@ struct fr_fit_classifier_config {
      * a nonzero return stops training and is returned by fr_fit_classifier. */
     int (*on_step)(void *user, struct fr_model *m, int64_t step, int64_t total, double loss);
     void *step_user;
+    const struct fr_optim_state *from; /* fr_fit_config's: start from these moments */
+    struct fr_optim_state *to;         /* ... and hand them back */
 };
 
 /* The defaults above. */

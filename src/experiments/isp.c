@@ -1,39 +1,45 @@
 /* isp.c: `frugal repro isp` and `isp-resnet20`, Instant Soup Pruning (arXiv 2306.10460)
  * against lottery tickets (IMP with rewinding) and one-shot pruning, on
- * frugal's pretrained vit and Fashion-MNIST downstream tasks (lottery.h,
- * soup.h, docs/isp.md).
+ * frugal's pretrained vit / resnet20 and Fashion-MNIST downstream tasks
+ * (lottery.h, soup.h, docs/isp.md), over several seeds.
  *
- * Recipe, per downstream task:
- *   1. The pretrained vit from fr_pretrain (transfer.h), cached in
- *      OUT/pretrained with the spec `repro essential-sparsity` uses (so the
- *      two share it); its body goes into a fresh-headed classifier
- *      (fr_model_transfer): the start point of every method.
- *   2. The task's training images are split 90/10: every method trains on
- *      the 90%, the 10% is the held-out set greedy soups choose on. Test
- *      accuracy is on the task's test split (quick plan: its first 2000).
- *   3. At S = 50, 70, 80, 90 %: OMP, random, SNIP and GraSP prune the start
- *      point once; IMP (20% of the remaining per round, quick plan 30%; one
- *      fine-tune budget of training, rewinding to the start point) and ISP
- *      (the same rounds; N weak models of C look-ahead steps each on random
- *      10% subsets with varied lr / wd / seed; union of weak keep-masks,
- *      trimmed by magnitude) run once along one schedule through all four S,
- *      the state at each S is kept. Every pruned model then gets the same
- *      fine-tune budget (F steps, AdamW, cosine); "total steps" is that plus
- *      the steps the method spent finding its mask. ISP + instant soup also
- *      averages the weak models' weights each round.
- *   4. At 80 %: OMP fine-tuned for as many steps as ISP spent in all
- *      (compute-matched); uniform and greedy soups of K fine-tuned
- *      ingredients started from the ISP model (K x F more steps) beside the
- *      instant soup; mask similarity (IoU of pruned sets, keep-mask cosine)
- *      between OMP, IMP and ISP masks at every S.
- *   5. Ablations on the first task at 80 %: N = 0, 2, 4, 8, 16 weak masks,
- *      and look-ahead lengths C (the point N, C of the main run is that
- *      run: its rounds up to 80 % are the same).
- * Weak models and soup ingredients train in forked workers, one per core.
- * The tiny plans (a smoke test, numbers meaningless) run the whole recipe
- * at S = 50 and 80 % on a few hundred task images, a few steps per stage.
- * The soups' "best single ingredient" is the greedy soup's first pick
- * (soup.h), not a second evaluation of every ingredient.
+ * Recipe, per downstream task and seed:
+ *   1. The pretrained model from fr_pretrain (transfer.h), cached in
+ *      OUT/pretrained with the spec `repro essential-sparsity` uses for
+ *      vit-sup / resnet20-sup (so the two share the file); one pretrained
+ *      model (--seed) for every seed of the run. Its body goes into a
+ *      classifier with a fresh head (initialised from the run's seed):
+ *      the start point of every method.
+ *   2. The task's training images are split 90/10 (seeded): every method
+ *      trains on the 90%, greedy soups choose on the 10%. Test accuracy is
+ *      on the first test_images of the task's test split.
+ *   3. At each S of the plan: OMP (and, where the plan says, random, SNIP,
+ *      GraSP) prune the start point once; IMP (rewinding to the start
+ *      point) and ISP (trimmed union of N weak keep-masks per round) run
+ *      once along one schedule through every S, the state at each S kept;
+ *      every pruned model then gets the same fine-tune budget F. "Total
+ *      steps" adds what the method spent finding its mask. ISP + instant
+ *      soup also averages the weak models' weights each round.
+ *   4. At 80 %: OMP fine-tuned for ISP's whole step count (compute-
+ *      matched); uniform and greedy soups of K ingredients fine-tuned from
+ *      the ISP model (plans with K > 0); mask similarity between OMP, IMP
+ *      and ISP masks at every S.
+ *   5. First task, 80 %: the weak-mask ablation N = abl_n[] (N = 0 first:
+ *      gradual magnitude pruning) under both merge rules: ours (the union
+ *      trimmed by m's magnitudes to each round's sparsity, rate of the
+ *      plan, protocols varied by lr / wd / seed) and the authors' code
+ *      (untrimmed union, 10 % of the remaining per round, weak models
+ *      differing only by seed and starting from m's optimizer moments).
+ *      Each run's mask is compared with OMP's and with its rule's N = 0
+ *      mask, and the share of its pruning the weak masks' agreement
+ *      decided (the rest: m's magnitudes) is recorded: if the trimmed
+ *      union left the decision to magnitudes, its masks sit at OMP's and N
+ *      cannot matter.
+ * Numbers compared are means over the plan's seeds with Student t 95 %
+ * intervals; each comparison's verdict comes from the paired interval of
+ * its difference (fr_verdict_of). Weak models and soup ingredients train
+ * in forked workers. The tiny plans (a smoke test, numbers meaningless)
+ * run the whole recipe at S = 50 and 80 % on a few hundred images.
  */
 #include "frugal/experiments/experiment.h"
 #include "frugal/experiments/tasks.h"
@@ -57,7 +63,9 @@
 #define MAXS 4 /* sparsities */
 #define MAXTASKS 2
 #define MAXABL 5
+#define MAXSEEDS 5
 #define NPAIRS 4
+#define NRULES 2
 
 enum { M_OMP, M_RANDOM, M_SNIP, M_GRASP, M_IMP, M_ISP, M_SOUP, NM };
 static const char *const MNAME[NM] = {
@@ -65,6 +73,10 @@ static const char *const MNAME[NM] = {
 /* mask-similarity pairs (method indices) */
 static const int PAIRS[NPAIRS][2] = {
     {M_OMP, M_IMP}, {M_OMP, M_ISP}, {M_IMP, M_ISP}, {M_ISP, M_SOUP}};
+static const char *const PNAME[NPAIRS] = {"OMP vs IMP", "OMP vs ISP", "IMP vs ISP",
+                                          "ISP vs ISP+soup"};
+/* the merge rules of the ablation: ours (FR_ISP_MERGE_TRIM), the authors' */
+static const char *const RNAME[NRULES] = {"trim", "union"};
 
 struct isp_plan {
     double sp[MAXS]; /* the sparsities S every method is compared at, ascending */
@@ -75,8 +87,9 @@ struct isp_plan {
     const char *tag;   /* after the arch in the report title */
     const char *tasks[MAXTASKS];
     int ntasks;
+    int nseeds;          /* downstream seeds --seed, --seed + 1, ... */
     int64_t task_images; /* the first N training images of each task (0: all) */
-    int64_t pre_images;  /* the essential-sparsity repro's vit-sup spec */
+    int64_t pre_images;  /* the essential-sparsity repro's spec (0: all 50,000) */
     int pre_epochs;
     int64_t pre_test_images; /* the pretrained model scored on N test images (0: all) */
     int batch;
@@ -84,21 +97,28 @@ struct isp_plan {
     double lr, wd;
     int64_t test_images;  /* 0: all */
     int64_t score_images; /* SNIP / GraSP score on the first N training images */
+    int oneshot_all;      /* also random, SNIP and GraSP (else OMP only) */
     double rate;          /* IMP and ISP: fraction of the remaining weights per round */
     int n_weak;
     int64_t lookahead, round_steps;
-    int n_ingr; /* soup ingredients */
-    int abl_n[MAXABL], n_abl_n;
-    int64_t abl_c[MAXABL];
-    int n_abl_c;
+    int n_ingr;        /* soup ingredients (0: no soups) */
+    int abl_n[MAXABL]; /* weak masks N of the ablation, 0 first */
+    int n_abl_n;
+    double union_rate; /* the authors' rule: of the remaining weights per weak mask */
 };
 
+/* The pretraining specs of `repro essential-sparsity`'s vit-sup and
+ * resnet20-sup (supervised, batch 128, AdamW lr 1e-3 cosine, wd 1e-4, seed
+ * --seed): every field that names the cache file must match for the two
+ * repros to share it. */
+#define PRE_WD 1e-4
 #define VIT_ABOUT                                                                                  \
-    "vit (patch 4, dim 64, 2 blocks), pretrained supervised on Fashion-MNIST train images "        \
-    "0-49999 (fr_pretrain)"
+    "vit (patch 4, dim 64, 2 blocks), pretrained supervised on Fashion-MNIST pretraining "         \
+    "images 0-49999, 3 epochs (fr_pretrain; essential-sparsity's vit-sup)"
 #define RESNET_ABOUT                                                                               \
     "resnet20 (CIFAR ResNet-20, batch norm), pretrained supervised on the first 20000 "            \
-    "Fashion-MNIST pretraining images, 2 epochs (fr_pretrain)"
+    "Fashion-MNIST pretraining images, 2 epochs (fr_pretrain; essential-sparsity's "               \
+    "resnet20-sup)"
 
 static const struct isp_plan VIT_TINY = {
     .sp = {.5, .8},
@@ -110,6 +130,7 @@ static const struct isp_plan VIT_TINY = {
     .tag = " (tiny)",
     .tasks = {"rotate"},
     .ntasks = 1,
+    .nseeds = 2,
     .task_images = 2000,
     .pre_images = 300, /* essential-sparsity's tiny vit-sup spec: they share the cache */
     .pre_epochs = 1,
@@ -120,6 +141,7 @@ static const struct isp_plan VIT_TINY = {
     .test_images = 300,
     .pre_test_images = 300,
     .score_images = 64,
+    .oneshot_all = 1,
     .rate = 0.5,
     .n_weak = 2,
     .lookahead = 2,
@@ -127,18 +149,20 @@ static const struct isp_plan VIT_TINY = {
     .n_ingr = 2,
     .abl_n = {0, 2},
     .n_abl_n = 2,
-    .abl_c = {2},
-    .n_abl_c = 1,
+    .union_rate = 0.3,
 };
 static const struct isp_plan VIT_QUICK = {
     .sp = {.5, .7, .8, .9},
     .ns = 4,
     .s80 = 2,
     .arch = "vit",
-    .about = VIT_ABOUT,
+    .about = "vit (patch 4, dim 64, 2 blocks), pretrained supervised on the first 10000 "
+             "Fashion-MNIST pretraining images, 2 epochs (fr_pretrain; essential-sparsity's "
+             "quick vit-sup)",
     .tag = " (quick)",
     .tasks = {"rotate"},
     .ntasks = 1,
+    .nseeds = 2,
     .pre_images = 10000,
     .pre_epochs = 2,
     .batch = 64,
@@ -151,11 +175,10 @@ static const struct isp_plan VIT_QUICK = {
     .n_weak = 4,
     .lookahead = 8,
     .round_steps = 6,
-    .n_ingr = 4,
-    .abl_n = {0, 2, 4, 8, 16},
-    .n_abl_n = 5,
-    .abl_c = {4, 8, 16},
-    .n_abl_c = 3,
+    .n_ingr = 0,
+    .abl_n = {0, 4},
+    .n_abl_n = 2,
+    .union_rate = 0.2,
 };
 static const struct isp_plan VIT_FULL = {
     .sp = {.5, .7, .8, .9},
@@ -164,29 +187,29 @@ static const struct isp_plan VIT_FULL = {
     .arch = "vit",
     .about = VIT_ABOUT,
     .tag = "",
-    .tasks = {"rotate", "invert"},
-    .ntasks = 2,
+    .tasks = {"rotate"},
+    .ntasks = 1,
+    .nseeds = 3,
     .pre_images = 0,
     .pre_epochs = 3,
     .batch = 64,
-    .ft_steps = 200,
+    .ft_steps = 100,
     .lr = 1e-3,
     .wd = 1e-4,
-    .test_images = 0,
+    .test_images = 5000,
     .score_images = 256,
-    .rate = 0.2,
+    .rate = 0.3,
     .n_weak = 4,
-    .lookahead = 20,
-    .round_steps = 20,
-    .n_ingr = 4,
-    .abl_n = {0, 2, 4, 8, 16},
-    .n_abl_n = 5,
-    .abl_c = {10, 20, 40},
-    .n_abl_c = 3,
+    .lookahead = 8,
+    .round_steps = 8,
+    .n_ingr = 0,
+    .abl_n = {0, 4, 8},
+    .n_abl_n = 3,
+    .union_rate = 0.1,
 };
 
-/* resnet20 costs ~5x the vit per step: its full plan is the vit's quick
- * one, its quick plan drops the ablations and halves F */
+/* resnet20 costs ~5x the vit per step: fewer sparsities, F = 30, C = 4,
+ * N = 0 and 4 in the ablation */
 static const struct isp_plan RESNET_TINY = {
     .sp = {.5, .8},
     .ns = 2,
@@ -197,6 +220,7 @@ static const struct isp_plan RESNET_TINY = {
     .tag = " (tiny)",
     .tasks = {"rotate"},
     .ntasks = 1,
+    .nseeds = 1, /* the one-seed path: intervals and verdicts say so */
     .task_images = 400,
     .pre_images = 256,
     .pre_epochs = 1,
@@ -207,72 +231,85 @@ static const struct isp_plan RESNET_TINY = {
     .test_images = 100,
     .pre_test_images = 100,
     .score_images = 16,
+    .oneshot_all = 1,
     .rate = 0.5,
     .n_weak = 2,
     .lookahead = 1,
     .round_steps = 1,
     .n_ingr = 2,
-    .n_abl_n = 0,
-    .n_abl_c = 0,
+    .abl_n = {0, 2},
+    .n_abl_n = 2,
+    .union_rate = 0.4,
 };
 static const struct isp_plan RESNET_QUICK = {
-    .sp = {.5, .7, .8, .9},
-    .ns = 4,
-    .s80 = 2,
+    .sp = {.5, .8, .9},
+    .ns = 3,
+    .s80 = 1,
     .arch = "resnet20",
     .about = RESNET_ABOUT,
     .tag = " (quick)",
     .tasks = {"rotate"},
     .ntasks = 1,
+    .nseeds = 1,
     .pre_images = 20000,
     .pre_epochs = 2,
     .batch = 64,
-    .ft_steps = 30,
+    .ft_steps = 20,
     .lr = 1e-3,
     .wd = 1e-4,
     .test_images = 1000,
     .score_images = 256,
     .rate = 0.3,
     .n_weak = 4,
-    .lookahead = 8,
-    .round_steps = 6,
-    .n_ingr = 4,
-    .n_abl_n = 0,
-    .n_abl_c = 0,
+    .lookahead = 4,
+    .round_steps = 4,
+    .n_ingr = 0,
+    .abl_n = {0, 4},
+    .n_abl_n = 2,
+    .union_rate = 0.2,
 };
 static const struct isp_plan RESNET_FULL = {
-    .sp = {.5, .7, .8, .9},
-    .ns = 4,
-    .s80 = 2,
+    .sp = {.5, .8, .9},
+    .ns = 3,
+    .s80 = 1,
     .arch = "resnet20",
     .about = RESNET_ABOUT,
     .tag = "",
     .tasks = {"rotate"},
     .ntasks = 1,
+    .nseeds = 3,
     .pre_images = 20000,
     .pre_epochs = 2,
     .batch = 64,
-    .ft_steps = 60,
+    .ft_steps = 30,
     .lr = 1e-3,
     .wd = 1e-4,
     .test_images = 2000,
     .score_images = 256,
     .rate = 0.3,
     .n_weak = 4,
-    .lookahead = 8,
-    .round_steps = 6,
-    .n_ingr = 4,
-    .abl_n = {0, 2, 4, 8, 16},
-    .n_abl_n = 5,
-    .abl_c = {4, 8, 16},
-    .n_abl_c = 3,
+    .lookahead = 4,
+    .round_steps = 4,
+    .n_ingr = 0,
+    .abl_n = {0, 4},
+    .n_abl_n = 2,
+    .union_rate = 0.1,
 };
 
 struct cell {
     double acc, steps, search_steps, seconds;
 };
 
-/* Per-task results. */
+/* One ablation run at 80 %. */
+struct abl {
+    struct cell c;
+    double iou_omp;    /* IoU of its pruned set with OMP's at 80 % */
+    double iou_n0;     /* ... with its rule's N = 0 run's */
+    double weak_share; /* % of its pruned weights the weak masks' agreement pruned */
+    int rounds;
+};
+
+/* One task, one seed. */
 struct task_res {
     double dense_acc;
     struct cell c[NM][MAXS];
@@ -282,7 +319,7 @@ struct task_res {
     struct cell uniform, greedy, best_ingr;
     double uniform_held, greedy_held, best_ingr_held;
     int greedy_used;
-    struct cell abl_n[MAXABL], abl_c[MAXABL];
+    struct abl abl[NRULES][MAXABL];
     float *isp80_data, *isp80_mask; /* the ISP state at 80 %, before fine-tuning */
     int64_t isp80_steps;
     double isp80_secs;
@@ -291,6 +328,7 @@ struct task_res {
 struct env {
     const struct fr_exp_opts *o;
     const struct isp_plan *P;
+    uint64_t seed; /* this pass's downstream seed */
     struct fr_task task;
     struct fr_subset tr, held, test_sub;
     struct fr_model *pre, *m;
@@ -302,6 +340,9 @@ struct env {
     double t0;
 };
 
+static int run_method(const struct isp_plan *P, int m) {
+    return P->oneshot_all || (m != M_RANDOM && m != M_SNIP && m != M_GRASP);
+}
 /* The start point: pretrained body, fresh head, no mask. */
 static int reset(struct env *e) {
     struct fr_params *p = &e->m->params;
@@ -334,7 +375,7 @@ static int test_acc(struct env *e, double *acc) {
  * cell (search steps and seconds already in it). */
 static int finish(struct env *e, struct cell *c, int64_t steps) {
     struct fr_fit_classifier_config f;
-    base_fit(e, &f, steps > 0 ? steps : e->P->ft_steps, e->o->seed + 500);
+    base_fit(e, &f, steps > 0 ? steps : e->P->ft_steps, e->seed + 500);
     struct fr_fit_result fr;
     double t = fr_seconds();
     int rc = fr_fit_classifier(e->m, &e->task.train, &e->tr, e->ctx, &f, &fr);
@@ -371,7 +412,7 @@ static int run_oneshot(struct env *e, struct task_res *T, int method) {
         fr_prune_config_defaults(&pc);
         pc.method = PM[method];
         pc.sparsity = e->P->sp[i];
-        pc.seed = e->o->seed;
+        pc.seed = e->seed;
         double t = fr_seconds();
         /* GraSP scores at the paper's logit temperature (SNIP at 1) */
         struct fr_prune_batch pb = {e->m, e->ctx, &e->score, method == M_GRASP ? 200.0f : 1.0f};
@@ -445,7 +486,7 @@ static int run_imp(struct env *e, struct task_res *T) {
     c.rate = e->P->rate;
     c.stops = e->P->sp;
     c.nstops = e->P->ns - 1;
-    base_fit(e, &c.fit, e->P->ft_steps, e->o->seed + 700);
+    base_fit(e, &c.fit, e->P->ft_steps, e->seed + 700);
     c.rewind = e->start;
     c.on_round = snap_round;
     c.user = &S;
@@ -457,9 +498,11 @@ static int run_imp(struct env *e, struct task_res *T) {
     return rc;
 }
 
-/* ISP through sp[0..ntarget) with N weak masks of C steps; *S keeps the
- * states (caller frees). */
-static int isp_search(struct env *e, int ntarget, int N, int64_t C, int soup, struct snaps *S) {
+/* ISP to sp[ntarget - 1] with N weak masks under a merge rule (the trimmed
+ * rule passes through the earlier sp, the authors' goes straight to the
+ * target); *S keeps the states (caller frees), *res the method's counts. */
+static int isp_search(struct env *e, int ntarget, int N, int soup, int rule, struct snaps *S,
+                      struct fr_lottery_result *res) {
     memset(S, 0, sizeof *S);
     S->e = e;
     S->n = ntarget;
@@ -471,24 +514,30 @@ static int isp_search(struct env *e, int ntarget, int N, int64_t C, int soup, st
     c.stops = e->P->sp;
     c.nstops = ntarget - 1;
     c.n_weak = N;
-    c.lookahead = C;
+    c.lookahead = e->P->lookahead;
     c.round_steps = e->P->round_steps;
-    base_fit(e, &c.fit, 1, e->o->seed + 900);
+    base_fit(e, &c.fit, 1, e->seed + 900);
+    if (rule == FR_ISP_MERGE_UNION) { /* the authors' code */
+        c.merge = FR_ISP_MERGE_UNION;
+        c.rate = e->P->union_rate;
+        c.vary = FR_ISP_VARY_SEED;
+        c.nstops = 0;
+    }
     c.soup = soup;
     c.workers = 0;
-    c.seed = e->o->seed;
+    c.seed = e->seed;
     c.on_round = snap_round;
     c.user = S;
-    struct fr_lottery_result res;
     int rc = reset(e);
-    if (!rc) rc = fr_isp(e->m, e->sel, &e->task.train, &e->tr, &c, &res);
+    if (!rc) rc = fr_isp(e->m, e->sel, &e->task.train, &e->tr, &c, res);
     return rc;
 }
 
 static int run_isp(struct env *e, struct task_res *T, int method) {
     const int k = e->P->s80;
     struct snaps S;
-    int rc = isp_search(e, e->P->ns, e->P->n_weak, e->P->lookahead, method == M_SOUP, &S);
+    struct fr_lottery_result res;
+    int rc = isp_search(e, e->P->ns, e->P->n_weak, method == M_SOUP, FR_ISP_MERGE_TRIM, &S, &res);
     if (!rc) rc = finish_snaps(e, &S, T->c[method], T->mask[method], MNAME[method]);
     if (!rc && method == M_ISP) { /* kept for the soups */
         T->isp80_data = S.data[k], T->isp80_mask = S.mask[k];
@@ -528,7 +577,7 @@ static int run_soups(struct env *e, struct task_res *T) {
     memcpy(e->m->params.data, T->isp80_data, (size_t)n * sizeof(float));
     memcpy(e->m->params.mask, T->isp80_mask, (size_t)n * sizeof(float));
     for (int i = 0; i < K; i++) {
-        base_fit(e, &ing[i].fit, e->P->ft_steps, e->o->seed + 1000 + (uint64_t)i);
+        base_fit(e, &ing[i].fit, e->P->ft_steps, e->seed + 1000 + (uint64_t)i);
         ing[i].fit.lr *= LRM[i % 8];
         ing[i].sub = &e->tr;
     }
@@ -566,30 +615,51 @@ done:
     return rc;
 }
 
+/* The weak-mask ablation at 80 % under both merge rules (abl_n[0] is 0:
+ * its mask is the one the others are compared with). */
 static int run_ablation(struct env *e, struct task_res *T) {
-    int rc = 0;
     const struct isp_plan *P = e->P;
-    for (int a = 0; a < P->n_abl_n + P->n_abl_c && !rc; a++) {
-        int isn = a < P->n_abl_n;
-        int N = isn ? P->abl_n[a] : P->n_weak;
-        int64_t C = isn ? P->lookahead : P->abl_c[a - P->n_abl_n];
-        struct cell *c = isn ? &T->abl_n[a] : &T->abl_c[a - P->n_abl_n];
-        if (N == P->n_weak && C == P->lookahead) { /* the main ISP run's rounds to 80 % */
-            *c = T->c[M_ISP][P->s80];
-            continue;
+    const int k = P->s80;
+    float *n0 = NULL;
+    int rc = 0;
+    for (int rule = 0; rule < NRULES && !rc; rule++)
+        for (int a = 0; a < P->n_abl_n && !rc; a++) {
+            struct abl *A = &T->abl[rule][a];
+            struct snaps S;
+            struct fr_lottery_result res;
+            rc = isp_search(e, k + 1, P->abl_n[a], 0, rule, &S, &res);
+            if (!rc && !S.data[k]) rc = fr_error(FR_EINVAL, "isp: no round ended at 80%%");
+            if (!rc) {
+                load_snap(e, &S, k);
+                A->c = (struct cell){0, 0, (double)S.steps[k], S.secs[k]};
+                A->rounds = res.rounds;
+                A->weak_share = 100.0 * (double)res.weak_pruned /
+                                (double)(res.weak_pruned + res.magnitude_pruned);
+                if (a == 0) rc = keep_mask(e, &n0);
+            }
+            struct fr_mask_similarity ms;
+            if (!rc)
+                rc = fr_mask_similarity(&e->m->params, e->sel, e->m->params.mask, T->mask[M_OMP][k],
+                                        &ms);
+            if (!rc) {
+                A->iou_omp = ms.iou;
+                rc = fr_mask_similarity(&e->m->params, e->sel, e->m->params.mask, n0, &ms);
+            }
+            if (!rc) {
+                A->iou_n0 = ms.iou;
+                rc = finish(e, &A->c, 0);
+            }
+            snaps_free(&S);
+            char what[64];
+            snprintf(what, sizeof what, "ablation %s N=%d", RNAME[rule], P->abl_n[a]);
+            if (!rc)
+                fr_exp_log(e->o,
+                           "isp: %-8s %-26s S=80%%  acc %6.2f%%  steps %6.0f  rounds %d  IoU "
+                           "with OMP %.3f, with N=0 %.3f, weak-mask share %.1f%%  [%.0f s]",
+                           e->task.name, what, A->c.acc, A->c.steps, A->rounds, A->iou_omp,
+                           A->iou_n0, A->weak_share, fr_seconds() - e->t0);
         }
-        struct snaps S;
-        rc = isp_search(e, P->s80 + 1, N, C, 0, &S);
-        if (!rc) {
-            load_snap(e, &S, P->s80);
-            *c = (struct cell){0, 0, (double)S.steps[P->s80], S.secs[P->s80]};
-            rc = finish(e, c, 0);
-        }
-        snaps_free(&S);
-        char what[64];
-        snprintf(what, sizeof what, "ablation N=%d C=%lld", N, (long long)C);
-        if (!rc) log_cell(e, what, P->sp[P->s80], c);
-    }
+    free(n0);
     return rc;
 }
 
@@ -598,7 +668,7 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
     fr_model_config_defaults(&mc);
     mc.n_classes = e->task.train.nclass;
     int rc = 0;
-    if (!(e->m = fr_model_new(e->P->arch, &mc, e->o->seed + 1))) return FR_EINVAL;
+    if (!(e->m = fr_model_new(e->P->arch, &mc, e->seed + 1))) return FR_EINVAL;
     if ((rc = fr_model_transfer(e->m, e->pre)) < 0) return rc;
     size_t b = (size_t)e->m->params.n * sizeof(float);
     if (!(e->start = malloc(b)) || !(e->sel = calloc((size_t)e->m->params.count, sizeof(int))))
@@ -611,12 +681,12 @@ static int run_task(struct env *e, struct task_res *T, int with_ablation) {
     T->dense_acc = dense.acc;
     log_cell(e, "dense+FT", 0, &dense);
     for (int m = M_OMP; m <= M_GRASP && !rc; m++)
-        rc = run_oneshot(e, T, m);
+        if (run_method(e->P, m)) rc = run_oneshot(e, T, m);
     if (!rc) rc = run_imp(e, T);
     if (!rc) rc = run_isp(e, T, M_ISP);
     if (!rc) rc = run_isp(e, T, M_SOUP);
     if (!rc) rc = run_matched(e, T);
-    if (!rc) rc = run_soups(e, T);
+    if (!rc && e->P->n_ingr > 0) rc = run_soups(e, T);
     for (int p = 0; p < NPAIRS && !rc; p++)
         for (int i = 0; i < e->P->ns && !rc; i++)
             rc = fr_mask_similarity(&e->m->params, e->sel, T->mask[PAIRS[p][0]][i],
@@ -647,9 +717,9 @@ static void task_free(struct env *e, struct task_res *T) {
 
 /* The task, its 90/10 split, the test subset and the scoring batch. */
 static int load_task(struct env *e, const char *name) {
-    int rc = fr_task_load(&e->task, name, e->o->data_dir, e->P->task_images, e->o->seed);
+    int rc = fr_task_load(&e->task, name, e->o->data_dir, e->P->task_images, e->seed);
     if (rc) return rc;
-    if ((rc = fr_dataset_split(&e->task.train, 0.1, e->o->seed + 3, &e->tr, &e->held))) return rc;
+    if ((rc = fr_dataset_split(&e->task.train, 0.1, e->seed + 3, &e->tr, &e->held))) return rc;
     int64_t nt = e->P->test_images && e->P->test_images < e->task.test.n ? e->P->test_images
                                                                          : e->task.test.n;
     e->test_sub.n = nt;
@@ -690,118 +760,320 @@ static void sparsity_list(const struct isp_plan *P, const char *sep, char *buf, 
         n += (size_t)snprintf(buf + n, cap - n, "%s%.0f", i ? sep : "", 100 * P->sp[i]);
 }
 
-static void record_task(struct env *e, const char *task, const struct task_res *T,
-                        int with_ablation) {
+/* The seeds' values of one number, picked by an accessor. */
+typedef double (*pick_fn)(const struct task_res *T, int a, int b);
+
+static void gather(const struct task_res *T, int n, pick_fn f, int a, int b, double *x) {
+    for (int s = 0; s < n; s++)
+        x[s] = f(&T[s], a, b);
+}
+
+static double pick_acc(const struct task_res *T, int m, int i) {
+    return T->c[m][i].acc;
+}
+static double pick_steps(const struct task_res *T, int m, int i) {
+    return T->c[m][i].steps;
+}
+static double pick_search(const struct task_res *T, int m, int i) {
+    return T->c[m][i].search_steps;
+}
+static double pick_secs(const struct task_res *T, int m, int i) {
+    return T->c[m][i].seconds;
+}
+static double pick_dense(const struct task_res *T, int a, int b) {
+    (void)a, (void)b;
+    return T->dense_acc;
+}
+static double pick_matched(const struct task_res *T, int a, int b) {
+    (void)a, (void)b;
+    return T->omp_matched.acc;
+}
+static double pick_abl(const struct task_res *T, int rule, int a) {
+    return T->abl[rule][a].c.acc;
+}
+static double pick_iou_omp(const struct task_res *T, int rule, int a) {
+    return T->abl[rule][a].iou_omp;
+}
+static double pick_share(const struct task_res *T, int rule, int a) {
+    return T->abl[rule][a].weak_share;
+}
+
+/* The mean of n values (the t interval's mean). */
+static double mean_of(const double *x, int n) {
+    struct fr_interval iv;
+    return fr_interval_t95(x, n, &iv) ? NAN : iv.mean;
+}
+
+/* A comparison A - B over the seeds (paired): its row in "comparisons at
+ * 80%", a metric with the interval, and its verdict sentence in notes. */
+struct verdicts {
+    char *notes;
+    size_t cap, n;
+};
+
+static int compare(struct env *e, struct verdicts *V, const char *task, const char *what,
+                   const char *a, const char *b, const double *xa, const double *xb, int nseeds,
+                   const char *unit) {
+    struct fr_interval d;
+    int rc = fr_interval_diff_t95(xa, xb, nseeds, &d);
+    if (rc) return rc;
+    enum fr_verdict v = fr_verdict_of(&d, 1);
+    char key[320], txt[320];
+    double code = v == FR_VERDICT_A ? 1 : v == FR_VERDICT_B ? -1 : v == FR_VERDICT_SAME ? 0 : NAN;
+    double row[4] = {d.mean, d.lo, d.hi, code};
+    snprintf(key, sizeof key, "%s: %s%s%s - %s", task, what ? what : "", what ? ", " : "", a, b);
+    fr_results_table_row(e->r, "comparisons at 80%", key, row);
+    fr_results_metric_ci(e->r, key, &d, unit);
+    if (!what || v == FR_VERDICT_SAME || v == FR_VERDICT_UNKNOWN)
+        fr_verdict_text(v, a, b, txt, sizeof txt);
+    else
+        snprintf(txt, sizeof txt, "higher for %s than for %s", v == FR_VERDICT_A ? a : b,
+                 v == FR_VERDICT_A ? b : a);
+    V->n += (size_t)snprintf(
+        V->notes + V->n, V->cap - V->n, "%s%s: %s%s%s (%+.3g [%+.3g, %+.3g]%s%s)", V->n ? "; " : "",
+        task, what ? what : "", what ? ": " : "", txt, d.mean, d.lo, d.hi, *unit ? " " : "", unit);
+    if (V->n >= V->cap) V->n = V->cap - 1;
+    return 0;
+}
+
+static int record_task(struct env *e, const char *task, const struct task_res *T, int with_ablation,
+                       struct verdicts *V) {
     struct fr_results *r = e->r;
-    const double *sp = e->P->sp;
-    const int ns = e->P->ns;
+    const struct isp_plan *P = e->P;
+    const double *sp = P->sp;
+    const int ns = P->ns, n = P->nseeds, k = P->s80;
     char key[256];
-    double xs[MAXS], ys[MAXS];
+    double xs[MAXS], ys[MAXS], x[MAXSEEDS];
+    struct fr_interval iv;
+    int rc;
     for (int i = 0; i < ns; i++)
         xs[i] = 100 * sp[i];
+    gather(T, n, pick_dense, 0, 0, x);
+    if ((rc = fr_interval_t95(x, n, &iv))) return rc;
     snprintf(key, sizeof key, "%s dense fine-tuned accuracy", task);
-    fr_results_metric(r, key, T->dense_acc, "%");
+    fr_results_metric_ci(r, key, &iv, "%");
     for (int m = 0; m < NM; m++) {
+        if (!run_method(P, m)) continue;
         for (int i = 0; i < ns; i++) {
-            const struct cell *c = &T->c[m][i];
-            double row[5] = {100 * sp[i], c->acc, c->steps, c->search_steps, c->seconds};
+            gather(T, n, pick_acc, m, i, x);
+            if ((rc = fr_interval_t95(x, n, &iv))) return rc;
+            double st[MAXSEEDS], se[MAXSEEDS], wa[MAXSEEDS];
+            gather(T, n, pick_steps, m, i, st);
+            gather(T, n, pick_search, m, i, se);
+            gather(T, n, pick_secs, m, i, wa);
+            double row[7] = {100 * sp[i],    iv.mean,        iv.lo,         iv.hi,
+                             mean_of(st, n), mean_of(se, n), mean_of(wa, n)};
             snprintf(key, sizeof key, "%s %s %.0f%%", task, MNAME[m], 100 * sp[i]);
             fr_results_table_row(r, "methods", key, row);
-            ys[i] = c->acc;
+            ys[i] = iv.mean;
+            if (i == k && (m == M_OMP || m == M_IMP || m == M_ISP || m == M_SOUP)) {
+                snprintf(key, sizeof key, "ours: %s, %s on %s at 80%%", MNAME[m], P->arch, task);
+                fr_results_metric_ci(r, key, &iv, "%");
+            }
         }
         snprintf(key, sizeof key, "%s: %s", task, MNAME[m]);
         fr_results_series(r, key, "sparsity (%)", "test accuracy (%)", ns, xs, ys);
     }
-    const struct cell *extra[4] = {&T->omp_matched, &T->best_ingr, &T->uniform, &T->greedy};
+    /* the 80 % extras: compute-matched OMP and the soups */
+    const struct cell *ex[4];
     const char *en[4] = {"OMP+FT at ISP's total steps", "best single ingredient (held-out)",
                          "uniform soup", "greedy soup"};
-    for (int k = 0; k < 4; k++) {
-        double row[5] = {80, extra[k]->acc, extra[k]->steps, extra[k]->search_steps,
-                         extra[k]->seconds};
-        snprintf(key, sizeof key, "%s %s 80%%", task, en[k]);
+    for (int j = 0; j < (P->n_ingr > 0 ? 4 : 1); j++) {
+        double a[MAXSEEDS], st[MAXSEEDS], se[MAXSEEDS], wa[MAXSEEDS];
+        for (int s = 0; s < n; s++) {
+            ex[0] = &T[s].omp_matched, ex[1] = &T[s].best_ingr, ex[2] = &T[s].uniform,
+            ex[3] = &T[s].greedy;
+            a[s] = ex[j]->acc, st[s] = ex[j]->steps, se[s] = ex[j]->search_steps;
+            wa[s] = ex[j]->seconds;
+        }
+        if ((rc = fr_interval_t95(a, n, &iv))) return rc;
+        double row[7] = {80, iv.mean, iv.lo, iv.hi, mean_of(st, n), mean_of(se, n), mean_of(wa, n)};
+        snprintf(key, sizeof key, "%s %s 80%%", task, en[j]);
         fr_results_table_row(r, "methods", key, row);
     }
-    double srow[3][4] = {{T->best_ingr.acc, T->best_ingr_held, T->best_ingr.steps, 1},
-                         {T->uniform.acc, T->uniform_held, T->uniform.steps, 0},
-                         {T->greedy.acc, T->greedy_held, T->greedy.steps, T->greedy_used}};
-    srow[1][3] = e->P->n_ingr;
-    for (int k = 0; k < 3; k++) {
-        snprintf(key, sizeof key, "%s %s", task, en[k + 1]);
-        fr_results_table_row(r, "soups at 80%", key, srow[k]);
+    if (P->n_ingr > 0) {
+        for (int j = 0; j < 4; j++) {
+            double a[MAXSEEDS], h[MAXSEEDS], st[MAXSEEDS], u[MAXSEEDS];
+            for (int s = 0; s < n; s++) {
+                const struct task_res *t = &T[s];
+                const struct cell *c[4] = {&t->best_ingr, &t->uniform, &t->greedy,
+                                           &t->c[M_SOUP][k]};
+                double held[4] = {t->best_ingr_held, t->uniform_held, t->greedy_held, NAN};
+                double used[4] = {1, P->n_ingr, t->greedy_used, P->n_weak};
+                a[s] = c[j]->acc, h[s] = held[j], st[s] = c[j]->steps, u[s] = used[j];
+            }
+            if ((rc = fr_interval_t95(a, n, &iv))) return rc;
+            double row[6] = {iv.mean,        iv.lo,        iv.hi, j < 3 ? mean_of(h, n) : NAN,
+                             mean_of(st, n), mean_of(u, n)};
+            snprintf(key, sizeof key, "%s %s", task,
+                     j < 3 ? en[j + 1] : "ISP + instant soup (fine-tuned)");
+            fr_results_table_row(r, "soups at 80%", key, row);
+        }
     }
-    const struct cell *is = &T->c[M_SOUP][e->P->s80];
-    double irow[4] = {is->acc, NAN, is->steps, (double)e->P->n_weak};
-    snprintf(key, sizeof key, "%s ISP + instant soup (fine-tuned)", task);
-    fr_results_table_row(r, "soups at 80%", key, irow);
-    static const char *const PN[NPAIRS] = {"OMP vs IMP", "OMP vs ISP", "IMP vs ISP",
-                                           "ISP vs ISP+soup"};
     for (int p = 0; p < NPAIRS; p++)
         for (int i = 0; i < ns; i++) {
-            const struct fr_mask_similarity *s = &T->sim[p][i];
-            double row[4] = {100 * sp[i], s->iou, s->keep_cosine, s->agreement};
-            snprintf(key, sizeof key, "%s %s %.0f%%", task, PN[p], 100 * sp[i]);
+            double io[MAXSEEDS], co[MAXSEEDS];
+            for (int s = 0; s < n; s++)
+                io[s] = T[s].sim[p][i].iou, co[s] = T[s].sim[p][i].keep_cosine;
+            double row[3] = {100 * sp[i], mean_of(io, n), mean_of(co, n)};
+            snprintf(key, sizeof key, "%s %s %.0f%%", task, PNAME[p], 100 * sp[i]);
             fr_results_table_row(r, "mask similarity", key, row);
         }
-    if (!with_ablation) return;
-    double ax[MAXABL], ay[MAXABL];
-    for (int a = 0; a < e->P->n_abl_n; a++) {
-        const struct cell *c = &T->abl_n[a];
-        double row[5] = {(double)e->P->abl_n[a], (double)e->P->lookahead, c->acc, c->steps,
-                         c->seconds};
-        snprintf(key, sizeof key, "%s N=%d", task, e->P->abl_n[a]);
-        fr_results_table_row(r, "ablation at 80%", key, row);
-        ax[a] = e->P->abl_n[a], ay[a] = c->acc;
+    /* comparisons at 80 % */
+    double a[MAXSEEDS], b[MAXSEEDS];
+    static const int CMP[5][2] = {
+        {M_ISP, M_IMP}, {M_SOUP, M_IMP}, {M_ISP, M_OMP}, {M_SOUP, M_ISP}, {M_IMP, M_OMP}};
+    for (int c = 0; c < 5; c++) {
+        gather(T, n, pick_acc, CMP[c][0], k, a);
+        gather(T, n, pick_acc, CMP[c][1], k, b);
+        if ((rc = compare(e, V, task, NULL, MNAME[CMP[c][0]], MNAME[CMP[c][1]], a, b, n, "points")))
+            return rc;
     }
-    snprintf(key, sizeof key, "%s: ISP at 80%% vs weak masks N", task);
-    fr_results_series(r, key, "weak masks per round N", "test accuracy (%)", e->P->n_abl_n, ax, ay);
-    for (int a = 0; a < e->P->n_abl_c; a++) {
-        const struct cell *c = &T->abl_c[a];
-        double row[5] = {(double)e->P->n_weak, (double)e->P->abl_c[a], c->acc, c->steps,
-                         c->seconds};
-        snprintf(key, sizeof key, "%s C=%lld", task, (long long)e->P->abl_c[a]);
-        fr_results_table_row(r, "ablation at 80%", key, row);
-        ax[a] = (double)e->P->abl_c[a], ay[a] = c->acc;
+    gather(T, n, pick_matched, 0, 0, a);
+    gather(T, n, pick_acc, M_ISP, k, b);
+    if ((rc = compare(e, V, task, NULL, "OMP+FT at ISP's total steps", "ISP", a, b, n, "points")))
+        return rc;
+    if (!with_ablation) return 0;
+    /* the weak-mask ablation under both rules */
+    double nx[MAXABL], ny[NRULES][MAXABL];
+    char an[64], bn[64];
+    for (int rule = 0; rule < NRULES; rule++) {
+        for (int j = 0; j < P->n_abl_n; j++) {
+            double acc[MAXSEEDS], o[MAXSEEDS], z[MAXSEEDS], w[MAXSEEDS], rd[MAXSEEDS], st[MAXSEEDS];
+            struct fr_interval d = {NAN, NAN, NAN, n, "t95"};
+            gather(T, n, pick_abl, rule, j, acc);
+            gather(T, n, pick_abl, rule, 0, b);
+            for (int s = 0; s < n; s++) {
+                const struct abl *A = &T[s].abl[rule][j];
+                o[s] = A->iou_omp, z[s] = A->iou_n0, w[s] = A->weak_share, rd[s] = A->rounds;
+                st[s] = A->c.steps;
+            }
+            if ((rc = fr_interval_t95(acc, n, &iv))) return rc;
+            if (j > 0 && (rc = fr_interval_diff_t95(acc, b, n, &d))) return rc;
+            enum fr_verdict v = j > 0 ? fr_verdict_of(&d, 1) : FR_VERDICT_UNKNOWN;
+            double code = v == FR_VERDICT_A      ? 1
+                          : v == FR_VERDICT_B    ? -1
+                          : v == FR_VERDICT_SAME ? 0
+                                                 : NAN;
+            double row[13] = {P->abl_n[j],   iv.mean,       iv.lo,         iv.hi,
+                              d.mean,        d.lo,          d.hi,          code,
+                              mean_of(o, n), mean_of(z, n), mean_of(w, n), mean_of(rd, n),
+                              mean_of(st, n)};
+            snprintf(key, sizeof key, "%s %s N=%d", task, RNAME[rule], P->abl_n[j]);
+            fr_results_table_row(r, "weak masks at 80%", key, row);
+            nx[j] = P->abl_n[j], ny[rule][j] = iv.mean;
+            if (j > 0) {
+                snprintf(an, sizeof an, "ISP %s N=%d", RNAME[rule], P->abl_n[j]);
+                snprintf(bn, sizeof bn, "ISP %s N=0", RNAME[rule]);
+                if ((rc = compare(e, V, task, NULL, an, bn, acc, b, n, "points"))) return rc;
+            }
+        }
+        snprintf(key, sizeof key, "%s: ISP at 80%% vs weak masks N, %s rule", task, RNAME[rule]);
+        fr_results_series(r, key, "weak masks per round N", "test accuracy (%)", P->n_abl_n, nx,
+                          ny[rule]);
     }
-    snprintf(key, sizeof key, "%s: ISP at 80%% vs look-ahead C", task);
-    fr_results_series(r, key, "look-ahead steps C", "test accuracy (%)", e->P->n_abl_c, ax, ay);
+    /* the explanation under test: at the main N, does the trimmed rule sit
+     * closer to OMP's mask and leave more of the decision to magnitudes? */
+    int jn = -1;
+    for (int j = 0; j < P->n_abl_n; j++)
+        if (P->abl_n[j] == P->n_weak) jn = j;
+    if (jn > 0) {
+        snprintf(an, sizeof an, "ISP union N=%d", P->n_weak);
+        snprintf(bn, sizeof bn, "ISP trim N=%d", P->n_weak);
+        gather(T, n, pick_abl, 1, jn, a);
+        gather(T, n, pick_abl, 0, jn, b);
+        if ((rc = compare(e, V, task, NULL, an, bn, a, b, n, "points"))) return rc;
+        gather(T, n, pick_iou_omp, 0, jn, a);
+        gather(T, n, pick_iou_omp, 1, jn, b);
+        if ((rc = compare(e, V, task, "IoU of the pruned set with OMP's", bn, an, a, b, n, "")))
+            return rc;
+        gather(T, n, pick_share, 0, jn, a);
+        gather(T, n, pick_share, 1, jn, b);
+        if ((rc = compare(e, V, task,
+                          "share of the pruned weights the weak masks' agreement "
+                          "pruned",
+                          bn, an, a, b, n, "points of %")))
+            return rc;
+    }
+    return 0;
+}
+
+/* Per-seed accuracies at 80 %, so every interval can be traced to its runs. */
+static void record_seeds(struct env *e, const char *task, const struct task_res *T,
+                         int with_ablation) {
+    const struct isp_plan *P = e->P;
+    const int k = P->s80;
+    char key[128];
+    for (int s = 0; s < P->nseeds; s++) {
+        double row[6 + NRULES * MAXABL];
+        int c = 0;
+        row[c++] = T[s].dense_acc;
+        row[c++] = T[s].c[M_OMP][k].acc;
+        row[c++] = T[s].c[M_IMP][k].acc;
+        row[c++] = T[s].c[M_ISP][k].acc;
+        row[c++] = T[s].c[M_SOUP][k].acc;
+        row[c++] = T[s].omp_matched.acc;
+        for (int rule = 0; rule < NRULES; rule++)
+            for (int j = 0; j < P->n_abl_n; j++)
+                row[c++] = with_ablation ? T[s].abl[rule][j].c.acc : NAN;
+        snprintf(key, sizeof key, "%s seed %llu", task,
+                 (unsigned long long)(e->o->seed + (uint64_t)s));
+        fr_results_table_row(e->r, "seeds at 80%", key, row);
+    }
 }
 
 static int write_plots(struct env *e, const char *dir, const char *task, const struct task_res *T,
                        int with_ablation) {
-    const double *sp = e->P->sp;
-    const int ns = e->P->ns;
+    const struct isp_plan *P = e->P;
+    const double *sp = P->sp;
+    const int ns = P->ns, n = P->nseeds;
     struct fr_plot_series s[NM + 2];
-    double xs[MAXS], ys[NM][MAXS], cx[NM][MAXS], dy[2] = {T->dense_acc, T->dense_acc};
-    double dx[2] = {100 * sp[0], 100 * sp[ns - 1]};
+    double xs[MAXS], ys[NM][MAXS], cx[NM][MAXS], x[MAXSEEDS];
+    gather(T, n, pick_dense, 0, 0, x);
+    double dy[2] = {mean_of(x, n), mean_of(x, n)}, dx[2] = {100 * sp[0], 100 * sp[ns - 1]};
     for (int i = 0; i < ns; i++)
         xs[i] = 100 * sp[i];
-    for (int m = 0; m < NM; m++)
-        for (int i = 0; i < ns; i++)
-            ys[m][i] = T->c[m][i].acc, cx[m][i] = T->c[m][i].steps;
-    char path[4400], file[128], title[160];
+    int ns_ = 0, idx[NM];
+    for (int m = 0; m < NM; m++) {
+        if (!run_method(P, m)) continue;
+        for (int i = 0; i < ns; i++) {
+            gather(T, n, pick_acc, m, i, x);
+            ys[m][i] = mean_of(x, n);
+            gather(T, n, pick_steps, m, i, x);
+            cx[m][i] = mean_of(x, n);
+        }
+        idx[ns_++] = m;
+    }
+    char path[4400], file[128], title[200];
     int rc = 0;
-    for (int m = 0; m < NM; m++)
-        s[m] = (struct fr_plot_series){MNAME[m], ns, xs, ys[m]};
-    s[NM] = (struct fr_plot_series){"dense + same fine-tune", 2, dx, dy};
+    for (int j = 0; j < ns_; j++)
+        s[j] = (struct fr_plot_series){MNAME[idx[j]], ns, xs, ys[idx[j]]};
+    s[ns_] = (struct fr_plot_series){"dense + same fine-tune", 2, dx, dy};
     snprintf(file, sizeof file, "%s-accuracy.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "%s, %s: test accuracy after pruning + %lld fine-tune steps",
-             e->P->arch, task, (long long)e->P->ft_steps);
+    snprintf(title, sizeof title,
+             "%s, %s: test accuracy after pruning + %lld fine-tune steps (mean of %d seeds)",
+             P->arch, task, (long long)P->ft_steps, n);
     struct fr_plot p = {
         title, "sparsity of the prunable weights (%)", "test accuracy (%)", 0, 1, 760, 480, 0};
-    if ((rc = fr_plot_write(path, &p, NM + 1, s))) return rc;
+    if ((rc = fr_plot_write(path, &p, ns_ + 1, s))) return rc;
     fr_results_plot(e->r, file);
     /* accuracy vs compute: one curve per method through its sparsities */
-    for (int m = 0; m < NM; m++)
-        s[m] = (struct fr_plot_series){MNAME[m], ns, cx[m], ys[m]};
-    double mx = T->omp_matched.steps, my = T->omp_matched.acc;
-    s[NM] = (struct fr_plot_series){"OMP+FT at ISP's total steps (80%)", 1, &mx, &my};
+    for (int j = 0; j < ns_; j++)
+        s[j] = (struct fr_plot_series){MNAME[idx[j]], ns, cx[idx[j]], ys[idx[j]]};
+    double mx, my;
+    for (int q = 0; q < n; q++)
+        x[q] = T[q].omp_matched.steps;
+    mx = mean_of(x, n);
+    gather(T, n, pick_matched, 0, 0, x);
+    my = mean_of(x, n);
+    s[ns_] = (struct fr_plot_series){"OMP+FT at ISP's total steps (80%)", 1, &mx, &my};
     snprintf(file, sizeof file, "%s-compute.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
     char points[64];
-    sparsity_list(e->P, ", ", points, sizeof points);
+    sparsity_list(P, ", ", points, sizeof points);
     snprintf(title, sizeof title, "%s, %s: accuracy vs training steps spent (points: S = %s %%)",
-             e->P->arch, task, points);
+             P->arch, task, points);
     struct fr_plot pc = {title,
                          "total training steps (mask search + fine-tune)",
                          "test accuracy (%)",
@@ -810,29 +1082,25 @@ static int write_plots(struct env *e, const char *dir, const char *task, const s
                          760,
                          480,
                          1};
-    if ((rc = fr_plot_write(path, &pc, NM + 1, s))) return rc;
+    if ((rc = fr_plot_write(path, &pc, ns_ + 1, s))) return rc;
     fr_results_plot(e->r, file);
     if (!with_ablation) return 0;
-    double nx[MAXABL], ny[MAXABL], kx[MAXABL], ky[MAXABL];
-    for (int a = 0; a < e->P->n_abl_n; a++)
-        nx[a] = e->P->abl_n[a], ny[a] = T->abl_n[a].acc;
-    for (int a = 0; a < e->P->n_abl_c; a++)
-        kx[a] = (double)e->P->abl_c[a], ky[a] = T->abl_c[a].acc;
-    struct fr_plot_series sa[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_n, nx, ny}};
+    double nx[MAXABL], ny[NRULES][MAXABL];
+    for (int rule = 0; rule < NRULES; rule++)
+        for (int a = 0; a < P->n_abl_n; a++) {
+            nx[a] = P->abl_n[a];
+            gather(T, n, pick_abl, rule, a, x);
+            ny[rule][a] = mean_of(x, n);
+        }
+    struct fr_plot_series sa[NRULES] = {
+        {"trimmed union (ours)", P->n_abl_n, nx, ny[0]},
+        {"untrimmed union (the authors' code)", P->n_abl_n, nx, ny[1]}};
     snprintf(file, sizeof file, "%s-ablation-n.svg", task);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "%s, %s, 80%%: weak masks per round (C = %lld)", e->P->arch, task,
-             (long long)e->P->lookahead);
+    snprintf(title, sizeof title, "%s, %s, 80%%: weak masks per round (C = %lld, mean of %d seeds)",
+             P->arch, task, (long long)P->lookahead, n);
     struct fr_plot pa = {title, "weak masks per round N", "test accuracy (%)", 0, 1, 640, 400, 0};
-    if ((rc = fr_plot_write(path, &pa, 1, sa))) return rc;
-    fr_results_plot(e->r, file);
-    struct fr_plot_series sc[1] = {{"ISP at 80%, fine-tuned", e->P->n_abl_c, kx, ky}};
-    snprintf(file, sizeof file, "%s-ablation-c.svg", task);
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(title, sizeof title, "%s, %s, 80%%: look-ahead steps C (N = %d)", e->P->arch, task,
-             e->P->n_weak);
-    struct fr_plot pb = {title, "look-ahead steps C", "test accuracy (%)", 0, 1, 640, 400, 0};
-    if ((rc = fr_plot_write(path, &pb, 1, sc))) return rc;
+    if ((rc = fr_plot_write(path, &pa, NRULES, sa))) return rc;
     fr_results_plot(e->r, file);
     return 0;
 }
@@ -855,10 +1123,21 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
     fr_results_set_str(r, "command", e->o->command);
     fr_results_set_seed(r, e->o->seed);
     fr_results_config_int(r, "quick", e->o->size != FR_EXP_FULL);
+    char seeds[128];
+    size_t q = 0;
+    for (int s = 0; s < P->nseeds && q < sizeof seeds; s++)
+        q += (size_t)snprintf(seeds + q, sizeof seeds - q, "%s%llu", s ? ", " : "",
+                              (unsigned long long)(e->o->seed + (uint64_t)s));
+    fr_results_config_str(r, "downstream seeds (head init, split, batches, weak subsets)", seeds);
     fr_results_config_str(r, "model", P->about);
     fr_results_config_str(r, "pretrained cache", info->path);
+    fr_results_config_str(r, "pretraining objective", ps->objective);
     fr_results_config_int(r, "pretraining images", ps->images ? ps->images : 50000);
     fr_results_config_int(r, "pretraining epochs", ps->epochs);
+    fr_results_config_int(r, "pretraining batch", ps->batch);
+    fr_results_config_double(r, "pretraining lr (AdamW, cosine)", ps->lr);
+    fr_results_config_double(r, "pretraining weight decay", ps->wd);
+    fr_results_config_int(r, "pretraining seed", (int64_t)ps->seed);
     fr_results_config_int(r, "pretraining steps", info->steps);
     fr_results_config_int(r, "fine-tune steps F (every pruned model)", P->ft_steps);
     fr_results_config_int(r, "batch", P->batch);
@@ -873,23 +1152,60 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
     fr_results_config_int(r, "ISP weak masks N", P->n_weak);
     fr_results_config_int(r, "ISP look-ahead C", P->lookahead);
     fr_results_config_int(r, "ISP own steps per round", P->round_steps);
-    fr_results_config_str(r, "ISP weak protocols",
+    fr_results_config_str(r, "ISP weak protocols (trim rule)",
                           "weak model n: lr x {1, .5, 2, .7, 1.4}[n%5], "
                           "wd x {1, 0, 10, 3}[n%4], own seed, own random "
                           "10% subset");
+    fr_results_config_str(r, "ISP merge rules of the ablation",
+                          "trim: union of the weak keep-masks trimmed by the model's magnitudes "
+                          "to each round's sparsity (the main ISP rows); union: the authors' "
+                          "code, untrimmed union, each weak model prunes the union rate of the "
+                          "remaining weights, rounds until within 5 points of 80%, then one-shot "
+                          "magnitude; weak models differ only by seed (own 10% subset) and start "
+                          "from the model's optimizer moments");
+    fr_results_config_double(r, "ISP union rule rate", P->union_rate);
     fr_results_config_int(r, "soup ingredients K", P->n_ingr);
     fr_results_config_int(r, "workers", 0);
-    const char *mc[6] = {"run",         "sparsity (%)",      "test acc (%)",
-                         "total steps", "mask-search steps", "wall (s)"};
-    fr_results_table(r, "methods", 6, mc);
-    const char *sc[5] = {"run", "test acc (%)", "held-out acc (%)", "total steps",
-                         "ingredients used"};
-    fr_results_table(r, "soups at 80%", 5, sc);
-    const char *qc[5] = {"pair", "sparsity (%)", "IoU of pruned sets", "keep-mask cosine",
-                         "agreement"};
-    fr_results_table(r, "mask similarity", 5, qc);
-    const char *ac[6] = {"run", "N", "C", "test acc (%)", "total steps", "wall (s)"};
-    fr_results_table(r, "ablation at 80%", 6, ac);
+    const char *mc[8] = {"run",    "sparsity (%)", "test acc (%)",      "95% lo",
+                         "95% hi", "total steps",  "mask-search steps", "wall (s)"};
+    fr_results_table(r, "methods", 8, mc);
+    if (P->n_ingr > 0) {
+        const char *sc[7] = {
+            "run",         "test acc (%)",    "95% lo", "95% hi", "held-out acc (%)",
+            "total steps", "ingredients used"};
+        fr_results_table(r, "soups at 80%", 7, sc);
+    }
+    const char *qc[4] = {"pair", "sparsity (%)", "IoU of pruned sets", "keep-mask cosine"};
+    fr_results_table(r, "mask similarity", 4, qc);
+    const char *cc[5] = {"comparison (A - B)", "difference", "95% lo", "95% hi",
+                         "verdict (1: A better, 0: no measurable difference, -1: B better)"};
+    fr_results_table(r, "comparisons at 80%", 5, cc);
+    const char *ac[14] = {"run",
+                          "N",
+                          "test acc (%)",
+                          "95% lo",
+                          "95% hi",
+                          "minus N=0 (points)",
+                          "95% lo",
+                          "95% hi",
+                          "verdict vs N=0 (1, 0, -1)",
+                          "IoU with OMP's mask",
+                          "IoU with N=0's mask",
+                          "pruned by weak-mask agreement (%)",
+                          "rounds",
+                          "total steps"};
+    fr_results_table(r, "weak masks at 80%", 14, ac);
+    static char names[6 + NRULES * MAXABL][48];
+    const char *sc2[7 + NRULES * MAXABL] = {
+        "run", "dense+FT", "OMP+FT", "IMP", "ISP", "ISP + instant soup", "OMP+FT at ISP's steps"};
+    int nc = 7;
+    for (int rule = 0; rule < NRULES; rule++)
+        for (int j = 0; j < P->n_abl_n; j++) {
+            snprintf(names[nc - 7], sizeof names[0], "%s N=%d", RNAME[rule], P->abl_n[j]);
+            sc2[nc] = names[nc - 7];
+            nc++;
+        }
+    fr_results_table(r, "seeds at 80%", nc, sc2);
     /* the paper's numbers, labelled as such */
     fr_results_metric(r, "paper: ISP, CLIP ViT-B/32 on CIFAR-10 at 80%", 91.20, "%");
     fr_results_metric(r, "paper: LTH (IMP, rewind), CLIP ViT-B/32 on CIFAR-10 at 80%", 87.28, "%");
@@ -900,34 +1216,31 @@ static void record_header(struct env *e, const struct fr_pretrain_spec *ps,
     fr_results_metric(r, "paper: ISP with 16 weak masks (CIFAR-100)", 71.16, "%");
 }
 
-static void record_ours(struct env *e, const char *task, const struct task_res *T) {
-    char key[192];
-    const int ms[4] = {M_ISP, M_IMP, M_OMP, M_SOUP}, i = e->P->s80;
-    for (int k = 0; k < 4; k++) {
-        snprintf(key, sizeof key, "ours: %s, %s on %s at 80%%", MNAME[ms[k]], e->P->arch, task);
-        fr_results_metric(e->r, key, T->c[ms[k]][i].acc, "%");
-    }
-    snprintf(key, sizeof key, "ours: ISP's training steps / IMP's, %s at 80%%", task);
-    fr_results_metric(e->r, key, T->c[M_ISP][i].steps / T->c[M_IMP][i].steps, "x");
-}
-
 static int run(const struct fr_experiment *ex, const void *plan, const struct fr_exp_opts *o,
                struct fr_exp_outcome *out) {
     const struct isp_plan *P = plan;
     struct env E = {0};
-    struct task_res T[MAXTASKS] = {0};
+    struct task_res T[MAXTASKS][MAXSEEDS];
+    memset(T, 0, sizeof T);
     E.o = o;
     E.P = P;
     E.t0 = fr_seconds();
     char dir[4096], cache[4200], path[4200], msg[512];
+    char vnotes[8192] = "";
+    struct verdicts V = {vnotes, sizeof vnotes, 0};
     int rc = fr_exp_dir(o, ex->name, dir, sizeof dir);
     if (rc) return rc;
+    if (P->nseeds < 1 || P->nseeds > MAXSEEDS || P->n_abl_n > MAXABL ||
+        (P->n_abl_n > 0 && P->abl_n[0] != 0))
+        return fr_error(FR_EINVAL, "isp: bad plan (seeds %d, ablation)", P->nseeds);
     snprintf(cache, sizeof cache, "%s/pretrained", o->out);
     struct fr_pretrain_spec ps;
     fr_pretrain_spec_defaults(&ps);
     ps.arch = P->arch;
+    ps.objective = "supervised";
     ps.images = P->pre_images;
     ps.epochs = P->pre_epochs;
+    ps.wd = PRE_WD;
     ps.seed = o->seed;
     ps.cache_dir = cache;
     ps.test_images = P->pre_test_images;
@@ -950,12 +1263,16 @@ static int run(const struct fr_experiment *ex, const void *plan, const struct fr
     snprintf(path, sizeof path, "%s/results.json", dir);
     for (int t = 0; t < P->ntasks; t++) {
         const char *task = P->tasks[t];
-        int abl = t == 0 && P->n_abl_n + P->n_abl_c > 0;
-        if ((rc = load_task(&E, task)) || (rc = run_task(&E, &T[t], abl))) goto fail;
-        record_task(&E, task, &T[t], abl);
-        record_ours(&E, task, &T[t]);
-        if ((rc = write_plots(&E, dir, task, &T[t], abl))) goto fail;
-        task_free(&E, &T[t]);
+        int abl = t == 0 && P->n_abl_n > 0;
+        for (int s = 0; s < P->nseeds; s++) {
+            E.seed = o->seed + (uint64_t)s;
+            fr_exp_log(o, "isp: %s, seed %llu of %d", task, (unsigned long long)E.seed, P->nseeds);
+            if ((rc = load_task(&E, task)) || (rc = run_task(&E, &T[t][s], abl))) goto fail;
+            task_free(&E, &T[t][s]);
+        }
+        if ((rc = record_task(&E, task, T[t], abl, &V))) goto fail;
+        record_seeds(&E, task, T[t], abl);
+        if ((rc = write_plots(&E, dir, task, T[t], abl))) goto fail;
         if (t + 1 < P->ntasks) { /* a partial results.json while the next task runs */
             fr_results_set_str(E.r, "status", "partial: later tasks still running");
             if ((rc = fr_results_write(E.r, path))) goto fail;
@@ -963,32 +1280,30 @@ static int run(const struct fr_experiment *ex, const void *plan, const struct fr
     }
     fr_results_set_str(E.r, "status", "complete");
     fr_results_metric(E.r, "total time", fr_seconds() - E.t0, "s");
-    char notes[1024], points[64];
+    char notes[10240], points[64];
     sparsity_list(P, "/", points, sizeof points);
     snprintf(notes, sizeof notes,
-             "A small model (vit 72k, resnet20 271k parameters) pretrained on Fashion-MNIST and "
-             "its downstream tasks stand in for the paper's CLIP ViT-B/32 on CIFAR: compare "
-             "directions and ratios, not the absolute numbers. Every pruned model gets the same "
-             "fine-tune budget F; 'total steps' adds what the method spent finding its mask (IMP: "
-             "one F-step training per round; ISP: its own steps plus N x C weak-model steps per "
-             "round). IMP and ISP use one schedule through %s%% (the configured rate of the "
-             "remaining weights per round), so the state at each S is what a run to S would "
-             "give. One seed; on 2000 test images (quick) one image is 0.05 points.",
-             points);
+             "A small model (%s) pretrained on Fashion-MNIST and its downstream tasks stand in "
+             "for the paper's CLIP ViT-B/32 on CIFAR: compare directions, not absolute numbers. "
+             "Every pruned model gets the same fine-tune budget F = %lld; 'total steps' adds what "
+             "the method spent finding its mask. IMP and ISP use one schedule through %s%%. "
+             "Means over %d seeds with Student t 95%% intervals; verdicts from the paired "
+             "interval of each difference at 80%%: %s.",
+             P->arch, (long long)P->ft_steps, points, P->nseeds, vnotes);
     fr_results_set_str(E.r, "notes", notes);
     if ((rc = fr_results_write(E.r, path))) goto fail;
     snprintf(out->results, sizeof out->results, "%s", path);
     size_t ns = 0;
     for (int t = 0; t < P->ntasks && ns < sizeof out->summary; t++) {
-        const struct cell *c[NM];
+        double x[NM][MAXSEEDS];
         for (int m = 0; m < NM; m++)
-            c[m] = &T[t].c[m][P->s80];
+            gather(T[t], P->nseeds, pick_acc, m, P->s80, x[m]);
         ns += (size_t)snprintf(
             out->summary + ns, sizeof out->summary - ns,
-            "isp: %-7s 80%%: ISP %.2f%% (%.0f steps), IMP %.2f%% (%.0f steps), OMP+FT %.2f%% "
-            "(%.0f steps), instant soup %.2f%%\n",
-            P->tasks[t], c[M_ISP]->acc, c[M_ISP]->steps, c[M_IMP]->acc, c[M_IMP]->steps,
-            c[M_OMP]->acc, c[M_OMP]->steps, c[M_SOUP]->acc);
+            "isp: %-7s 80%%, mean of %d seeds: ISP %.2f%%, IMP %.2f%%, OMP+FT %.2f%%, instant "
+            "soup %.2f%%\n",
+            P->tasks[t], P->nseeds, mean_of(x[M_ISP], P->nseeds), mean_of(x[M_IMP], P->nseeds),
+            mean_of(x[M_OMP], P->nseeds), mean_of(x[M_SOUP], P->nseeds));
     }
     if (ns < sizeof out->summary)
         snprintf(out->summary + ns, sizeof out->summary - ns, "isp: wrote %.1024s in %.0f s\n",
@@ -999,7 +1314,8 @@ fail: /* the message names the experiment, as the CLI's did */
     rc = fr_error(rc ? rc : FR_EINVAL, "isp: %s", msg);
 done:
     for (int t = 0; t < MAXTASKS; t++)
-        task_free(&E, &T[t]);
+        for (int s = 0; s < MAXSEEDS; s++)
+            task_free(&E, &T[t][s]);
     fr_model_free(E.pre);
     fr_ctx_free(E.ctx);
     fr_results_free(E.r);
@@ -1009,12 +1325,13 @@ done:
 const struct fr_experiment fr_exp_isp = {
     "isp",
     "2306.10460",
-    "Instant Soup Pruning vs IMP/LTH, OMP, SNIP, GraSP; soups; weak-mask ablation",
+    "Instant Soup Pruning vs IMP/LTH and OMP over seeds; soups; weak-mask ablation under two "
+    "merge rules",
     {&VIT_TINY, &VIT_QUICK, &VIT_FULL},
     run};
 const struct fr_experiment fr_exp_isp_resnet20 = {
     "isp-resnet20",
     "2306.10460",
-    "Instant Soup Pruning vs IMP/LTH and one-shot methods on resnet20 (smaller plan)",
+    "Instant Soup Pruning vs IMP/LTH and OMP on resnet20 over seeds (smaller plan)",
     {&RESNET_TINY, &RESNET_QUICK, &RESNET_FULL},
     run};

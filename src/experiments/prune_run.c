@@ -40,6 +40,7 @@ void fr_prune_file_config_defaults(struct fr_prune_file_config *c) {
     c->weak = 4;
     c->lookahead = 40;
     c->subset = 0.1;
+    c->merge = "trim";
     c->fit_batch = 64;
     c->lr = 1e-3;
 }
@@ -239,6 +240,11 @@ static int prune_iterative(struct fr_model *m, const int *sel, int isp,
         fit.steps = 1; /* the base protocol; its step counts come from the fields above */
         ic.fit = fit;
         ic.soup = c->soup;
+        if (c->merge && strcmp(c->merge, "union") == 0) { /* the authors' rule */
+            ic.merge = FR_ISP_MERGE_UNION;
+            ic.vary = FR_ISP_VARY_SEED;
+            if (!(c->rate > 0)) ic.rate = 0.1;
+        }
         ic.workers = (int)c->workers;
         ic.seed = c->seed;
         rc = fr_isp(m, sel, &t.train, NULL, &ic, &res);
@@ -284,6 +290,10 @@ static int write_image(const struct fr_model *m, const struct fr_prune_file_conf
     if (iterative) {
         snprintf(keys[n], 64, "prune.train_steps");
         snprintf(vals[n++], 64, "%lld", (long long)r->train_steps);
+        if (iterative == 2) {
+            snprintf(keys[n], 64, "prune.merge");
+            snprintf(vals[n++], 64, "%s", c->merge ? c->merge : "trim");
+        }
     } else if (pc->method == FR_PRUNE_GRASP) {
         snprintf(keys[n], 64, "prune.temperature");
         snprintf(vals[n++], 64, "%g", (double)temp);

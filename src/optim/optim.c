@@ -115,8 +115,8 @@ void fr_optim_step(struct fr_optim *o, double lr) {
     const struct fr_optim_config *c = &o->cfg;
     struct fr_params *p = o->p;
     if (lr < 0) lr = c->lr;
-    int64_t t = o->step + 1;
-    double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
+    int64_t t = o->step + 1, tb = o->seen + t;
+    double bc1 = 1.0 - pow(c->beta1, (double)tb), bc2 = 1.0 - pow(c->beta2, (double)tb);
     for (int k = 0; k < p->count; k++) {
         const struct fr_param *it = &p->items[k];
         if (it->flags & FR_PARAM_BUFFER) continue;

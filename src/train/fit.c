@@ -143,6 +143,8 @@ int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const str
                   .schedule = sched,
                   .warmup = c->warmup_steps,
                   .total_steps = total},
+        .from = c->from,
+        .to = c->to,
         .steps = total,
         .clip = c->clip,
         .ctx = ctx,

@@ -153,6 +153,23 @@ static int hook_rc(int rc, struct fr_fit_result *res) {
     return rc;
 }
 
+/* The moments of a run carried in (c->from) and out (c->to). */
+static void moments_in(struct fr_optim *o, const struct fr_optim_state *s) {
+    if (!s) return;
+    size_t b = (size_t)o->p->n * sizeof(float);
+    if (o->m && s->m) memcpy(o->m, s->m, b);
+    if (o->v && s->v) memcpy(o->v, s->v, b);
+    o->seen = s->steps;
+}
+
+static void moments_out(const struct fr_optim *o, struct fr_optim_state *s) {
+    if (!s) return;
+    size_t b = (size_t)o->p->n * sizeof(float);
+    if (o->m && s->m) memcpy(s->m, o->m, b);
+    if (o->v && s->v) memcpy(s->v, o->v, b);
+    s->steps = o->seen + o->step;
+}
+
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
            struct fr_fit_result *res) {
     memset(res, 0, sizeof *res);
@@ -171,6 +188,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
         fr_ckpt_unlock(c->ckpt, lock);
         return rc;
     }
+    moments_in(&L.opt, c->from);
     struct fr_ctx *ctx = c->ctx, *own = NULL;
     if (!ctx && !(ctx = own = fr_ctx_new(64 << 20))) {
         fr_optim_free(&L.opt);
@@ -262,6 +280,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
         s += window[i];
     res->last_loss = w ? s / (double)w : NAN;
 done:
+    if (!rc) moments_out(&L.opt, c->to);
     fr_ctx_reset(ctx);
     res->steps = L.st.step;
     res->epochs = L.st.epoch;

@@ -20,6 +20,7 @@ int cmd_prune(int argc, char **argv) {
     int64_t seed = (int64_t)c.seed, threads = 0;
     static const char *const methods[] = {"omp",   "random", "nm",  "snip",
                                           "grasp", "imp",    "isp", NULL};
+    static const char *const merges[] = {"trim", "union", NULL};
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "model", .type = ARG_STR, .dst = &c.model, .required = 1,
@@ -59,7 +60,7 @@ int cmd_prune(int argc, char **argv) {
                  "(0 = 40)"},
         {.name = "rate", .type = ARG_DOUBLE, .dst = &c.rate, .max = 0.99,
          .help = "imp / isp: fraction of the remaining weights pruned per round (0 = 0.2 imp, "
-                 "0.15 isp)"},
+                 "0.15 isp, 0.1 isp --merge union)"},
         {.name = "weak", .type = ARG_INT, .dst = &c.weak, .max = 256,
          .help = "isp: weak masks per round (0 = gradual magnitude pruning)"},
         {.name = "lookahead", .type = ARG_INT, .dst = &c.lookahead, .min = 1, .max = 1e6,
@@ -68,6 +69,11 @@ int cmd_prune(int argc, char **argv) {
          .help = "isp: fraction of the training images per weak model"},
         {.name = "soup", .type = ARG_BOOL, .dst = &c.soup,
          .help = "isp: instant model soup (average the weak models each round)"},
+        {.name = "merge", .type = ARG_STR, .dst = &c.merge, .choices = merges,
+         .help = "isp: trim (the union of the weak keep-masks trimmed by magnitude to each "
+                 "round's sparsity) or union (the authors' code: untrimmed union, weak models "
+                 "differing only by seed start from the model's optimizer moments; --rate "
+                 "default 0.1)"},
         {.name = "workers", .type = ARG_INT, .dst = &c.workers, .max = 256,
          .help = "isp: weak-model processes (0 = one per core)"},
         {.name = "fit-batch", .type = ARG_INT, .dst = &c.fit_batch, .min = 1, .max = 60000,

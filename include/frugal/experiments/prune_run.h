@@ -67,6 +67,9 @@ struct fr_prune_file_config {
     int64_t lookahead;   /* isp: training steps of each weak model */
     double subset;       /* isp: fraction of the training images per weak model */
     int soup;            /* isp: instant model soup */
+    const char *merge;   /* isp: "trim" (union trimmed to each round's sparsity) | "union" (the
+                            authors' rule: untrimmed union, weak models differing only by seed,
+                            from m's optimizer moments, rate 0.1 unless set); NULL: trim */
     int64_t workers;     /* isp: weak-model processes (0: one per core) */
     int64_t fit_batch;   /* training batch */
     double lr;           /* AdamW learning rate (cosine within each run) */
@@ -91,7 +94,7 @@ struct fr_prune_file_result {
 /* `frugal prune`'s defaults: omp, sparsity 0.5, global, "" scope and
  * exclude, nm "2:4", seed 1, batch 256, temperature 200,
  * text "data/tinyshakespeare.txt", data_dir NULL, task "fashion", steps 0,
- * rate 0, weak 4, lookahead 40, subset 0.1, no soup, workers 0,
+ * rate 0, weak 4, lookahead 40, subset 0.1, no soup, merge "trim", workers 0,
  * fit_batch 64, lr 1e-3; model and out NULL. */
 void fr_prune_file_config_defaults(struct fr_prune_file_config *c);
 

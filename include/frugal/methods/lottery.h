@@ -37,6 +37,17 @@
  * of the weak models' each round. A final one-shot magnitude prune to
  * exactly S follows; nothing is rewound. Weak models run in worker
  * processes (soup.h), so results do not depend on the worker count.
+ *
+ * merge = FR_ISP_MERGE_UNION is the rule of the authors' code
+ * (clip_assets/code/isp_all.py): each weak model prunes `rate` of the
+ * remaining weights and m takes the untrimmed union of their keep-masks,
+ * so a round prunes only what every weak mask prunes (less than `rate`);
+ * rounds go on until m is within `close` of the next stop (the authors: 5
+ * points of the target), which a one-shot magnitude prune then reaches
+ * exactly. m's optimizer moments carry over from round to round and every
+ * weak model starts from them (train.h's fr_optim_state; the authors' code
+ * hands over the optimizer state dict). The authors' weak models differ only
+ * by seed: set vary = FR_ISP_VARY_SEED.
  */
 #ifndef FRUGAL_LOTTERY_H
 #define FRUGAL_LOTTERY_H
@@ -73,10 +84,12 @@ typedef int (*fr_lottery_round_fn)(void *user, struct fr_model *m, int round, do
 
 struct fr_lottery_result {
     int rounds;
-    int64_t steps;      /* optimizer steps of every training run, weak models included */
-    int64_t weak_steps; /* ISP: of which in weak models */
-    double seconds;     /* wall time */
-    double union_keep;  /* ISP: scoped fraction kept by the last round's union, before adjusting */
+    int64_t steps;       /* optimizer steps of every training run, weak models included */
+    int64_t weak_steps;  /* ISP: of which in weak models */
+    double seconds;      /* wall time */
+    double union_keep;   /* ISP: scoped fraction kept by the last round's union, before adjusting */
+    int64_t weak_pruned; /* ISP: scoped weights pruned because every weak mask pruned them */
+    int64_t magnitude_pruned; /* ISP: ... pruned by m's magnitudes (trim, close, final one-shot) */
 };
 
 struct fr_imp_config {
@@ -106,6 +119,12 @@ enum {
     FR_ISP_VARY_SEED = 1 << 2 /* weak model n: own batch order (the subset is always its own) */
 };
 
+enum fr_isp_merge {
+    FR_ISP_MERGE_TRIM = 0, /* union of the weak keep-masks trimmed by m's magnitudes to exactly
+                              the round's sparsity (default) */
+    FR_ISP_MERGE_UNION = 1 /* the authors' code: untrimmed union, m's moments handed on */
+};
+
 struct fr_isp_config {
     double sparsity;     /* target S in (0, 1) */
     double rate;         /* per-round compression c, default 0.15 */
@@ -117,6 +136,8 @@ struct fr_isp_config {
     int64_t round_steps; /* m's own training per round, default 40 (0: none) */
     struct fr_fit_classifier_config fit; /* base protocol of m's and the weak models' training */
     unsigned vary;                       /* FR_ISP_VARY_* bits, default all */
+    int merge;                           /* enum fr_isp_merge, default FR_ISP_MERGE_TRIM */
+    double close;  /* FR_ISP_MERGE_UNION: one-shot to the next stop within this, default 0.05 */
     int soup;      /* instant model soup: m := mean of the weak models each round */
     int workers;   /* weak-model processes: 0 one per CPU (default), 1 in-process */
     uint64_t seed; /* slices, subsets and weak seeds, default 1 */
@@ -145,6 +166,13 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
  * prunes more than the target or sparsity is outside [0, 1); FR_ENOMEM. */
 int fr_isp_merge(struct fr_params *p, const int *sel, const float *masks, int k, double sparsity,
                  double *union_keep);
+
+/* The untrimmed rule: the scoped keep-mask of p becomes its current mask
+ * intersected with the union of the k >= 1 keep-masks masks[i * p->n ...]
+ * (a weight dies only if every mask prunes it); pruned weights are zeroed.
+ * *pruned (may be NULL) gets the count of scoped weights it newly pruned.
+ * FR_EINVAL on k < 1 or an empty scope; FR_ENOMEM. */
+int fr_isp_union(struct fr_params *p, const int *sel, const float *masks, int k, int64_t *pruned);
 
 /* Similarity of two masks over the scoped entries (slabs of p->n, 1 keep,
  * 0 pruned). Pruned sets A, B; keep-masks as 0/1 vectors a, b. */

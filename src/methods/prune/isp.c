@@ -8,6 +8,8 @@
  * magnitudes to exactly the round sparsity, becomes m's mask. Everything
  * random (slices, subsets, weak seeds) is drawn from c->seed, the round and
  * the weak model's index only. Not here: the final fine-tune (the caller's).
+ * The authors' untrimmed rule (FR_ISP_MERGE_UNION) has rounds of data-driven
+ * size, so its loop is its own (union_rounds); the round's pieces are shared.
  */
 #include "frugal/clock.h"
 #include "frugal/methods/lottery.h"
@@ -35,6 +37,8 @@ void fr_isp_config_defaults(struct fr_isp_config *c) {
     fr_fit_classifier_config_defaults(&c->fit);
     c->vary = FR_ISP_VARY_LR | FR_ISP_VARY_WD | FR_ISP_VARY_SEED;
     c->workers = 0;
+    c->merge = FR_ISP_MERGE_TRIM;
+    c->close = 0.05;
     c->seed = 1;
 }
 
@@ -101,6 +105,52 @@ cleanup:
     return rc;
 }
 
+int fr_isp_union(struct fr_params *p, const int *sel, const float *masks, int k, int64_t *pruned) {
+    if (pruned) *pruned = 0;
+    if (k < 1) return fr_error(FR_EINVAL, "isp: the union needs a mask (k %d)", k);
+    int rc = fr_params_mask_init(p);
+    if (rc) return rc;
+    int64_t N = 0, newly = 0;
+    int64_t *ix = scoped_index(p, sel, &N);
+    if (!ix)
+        return N ? fr_error(FR_ENOMEM, "isp: out of memory")
+                 : fr_error(FR_EINVAL, "isp: empty scope");
+    for (int64_t q = 0; q < N; q++) {
+        int64_t j = ix[q];
+        if (p->mask[j] == 0.0f) continue;
+        int u = 0;
+        for (int i = 0; i < k && !u; i++)
+            u = masks[(size_t)i * (size_t)p->n + (size_t)j] != 0.0f;
+        if (!u) p->mask[j] = 0.0f, newly++;
+    }
+    fr_params_apply_mask(p);
+    free(ix);
+    if (pruned) *pruned = newly;
+    return 0;
+}
+
+/* Scoped weights masked in p. */
+static int64_t scoped_pruned(const struct fr_params *p, const int64_t *ix, int64_t N) {
+    int64_t z = 0;
+    for (int64_t q = 0; q < N; q++)
+        z += p->mask[ix[q]] == 0.0f;
+    return z;
+}
+
+/* Scoped weights still alive in p that every one of the k masks prunes. */
+static int64_t agreed(const struct fr_params *p, const int64_t *ix, int64_t N, const float *masks,
+                      int k) {
+    int64_t a = 0;
+    for (int64_t q = 0; q < N && k > 0; q++) {
+        int64_t j = ix[q];
+        int u = p->mask[j] == 0.0f;
+        for (int i = 0; i < k && !u; i++)
+            u = masks[(size_t)i * (size_t)p->n + (size_t)j] != 0.0f;
+        a += !u;
+    }
+    return a;
+}
+
 /* A weak keep-mask: m's mask, then the global-magnitude lowest of the
  * weak weights w pruned up to exactly the round's count. Written over the
  * whole slab (entries outside the scope: 1). */
@@ -152,6 +202,7 @@ struct isp_state {
     struct fr_subset *subs;
     struct fr_ingredient *ing;
     struct fr_fit_result *wres;
+    struct fr_optim_state mom; /* m's moments (FR_ISP_MERGE_UNION) */
 };
 
 static void state_free(struct isp_state *s, int nweak) {
@@ -166,6 +217,8 @@ static void state_free(struct isp_state *s, int nweak) {
     free(s->masks);
     free(s->ing);
     free(s->wres);
+    free(s->mom.m);
+    free(s->mom.v);
 }
 
 /* The weak models of round r: train, mask, and (soup) average into m. */
@@ -187,6 +240,8 @@ static int weak_round(struct fr_model *m, const struct fr_dataset *ds, const str
         if (c->vary & FR_ISP_VARY_LR) f.lr *= LR_MULT[i % 5];
         if (c->vary & FR_ISP_VARY_WD) f.wd *= WD_MULT[i % 4];
         if (c->vary & FR_ISP_VARY_SEED) f.seed = ws;
+        if (c->merge == FR_ISP_MERGE_UNION) f.from = &s->mom;
+        f.to = NULL;
         s->ing[i].fit = f;
         s->ing[i].sub = &s->subs[i];
     }
@@ -207,16 +262,117 @@ static int weak_round(struct fr_model *m, const struct fr_dataset *ds, const str
 
 static int check_config(const struct fr_isp_config *c, int64_t n) {
     if (c->n_weak < 0 || c->n_weak > 1024 || c->lookahead < 1 || c->round_steps < 0 ||
-        !(c->subset_frac > 0 && c->subset_frac <= 1) || c->workers < 0)
+        !(c->subset_frac > 0 && c->subset_frac <= 1) || c->workers < 0 ||
+        (c->merge != FR_ISP_MERGE_TRIM && c->merge != FR_ISP_MERGE_UNION) ||
+        !(c->close >= 0 && c->close < 1))
         return fr_error(FR_EINVAL,
                         "isp: bad config (N %d, C %lld, subset %g, round steps %lld, "
-                        "workers %d)",
+                        "workers %d, merge %d, close %g)",
                         c->n_weak, (long long)c->lookahead, c->subset_frac,
-                        (long long)c->round_steps, c->workers);
+                        (long long)c->round_steps, c->workers, c->merge, c->close);
     if (c->fit.batch < 1 || c->fit.batch > n)
         return fr_error(FR_EINVAL, "isp: batch %d with %lld training samples", c->fit.batch,
                         (long long)n);
     return 0;
+}
+
+/* m's own training of round r of about R: round_steps on the first
+ * (r + 1) / R of a seeded permutation (at least a batch, at most all). */
+static int own_round(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+                     const struct fr_isp_config *c, struct isp_state *s, int r, int R,
+                     struct fr_lottery_result *res) {
+    if (c->round_steps <= 0) return 0;
+    int64_t n = sub ? sub->n : ds->n;
+    int64_t take = (int64_t)ceil((double)n * (double)(r + 1) / (double)R);
+    if (take > n) take = n;
+    if (take < c->fit.batch) take = c->fit.batch;
+    struct fr_subset slice = {0};
+    int rc = draw_subset(sub, n, take, mix3(c->seed, 0x51ce, 0), s->perm, &slice);
+    if (rc) return rc;
+    struct fr_fit_classifier_config f = c->fit;
+    f.steps = c->round_steps;
+    f.epochs = 0;
+    f.seed = mix3(c->seed, (uint64_t)r, 0);
+    f.from = f.to = c->merge == FR_ISP_MERGE_UNION ? &s->mom : NULL;
+    struct fr_fit_result fr;
+    rc = fr_fit_classifier(m, ds, &slice, NULL, &f, &fr);
+    fr_subset_free(&slice);
+    res->steps += fr.steps;
+    return rc;
+}
+
+/* Magnitude-prunes m's scope to exactly `sparsity`, counting what it adds. */
+static int magnitude_to(struct fr_params *p, const int *sel, struct isp_state *s, double sparsity,
+                        struct fr_lottery_result *res) {
+    int64_t before = scoped_pruned(p, s->ix, s->N);
+    int rc = fr_isp_merge(p, sel, NULL, 0, sparsity, NULL);
+    if (!rc) res->magnitude_pruned += scoped_pruned(p, s->ix, s->N) - before;
+    return rc;
+}
+
+/* The trimmed rule along the schedule sched[0..R). */
+static int trim_rounds(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
+                       const struct fr_subset *sub, const struct fr_isp_config *c,
+                       struct isp_state *s, const double *sched, int R,
+                       struct fr_lottery_result *res) {
+    struct fr_params *p = &m->params;
+    const int K = c->n_weak;
+    int rc = 0;
+    for (int r = 0; r < R && !rc; r++) {
+        if ((rc = own_round(m, ds, sub, c, s, r, R, res))) break;
+        if (K > 0 && (rc = weak_round(m, ds, sub, c, s, r, sched[r], res))) break;
+        int64_t before = scoped_pruned(p, s->ix, s->N), a = agreed(p, s->ix, s->N, s->masks, K);
+        if ((rc = fr_isp_merge(p, sel, s->masks, K, sched[r], &res->union_keep))) break;
+        res->weak_pruned += a;
+        res->magnitude_pruned += scoped_pruned(p, s->ix, s->N) - before - a;
+        res->rounds = r + 1;
+        if (c->on_round) rc = c->on_round(c->user, m, r + 1, sched[r], res->steps);
+    }
+    return rc;
+}
+
+/* The authors' untrimmed rule: each round's weak models prune `rate` of
+ * the remaining weights (not past the next stop), m keeps the union; within
+ * c->close of the stop a magnitude prune reaches it exactly. R (the trimmed
+ * schedule's length) only paces the growing slices of m's own training. */
+static int union_rounds(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
+                        const struct fr_subset *sub, const struct fr_isp_config *c,
+                        struct isp_state *s, int R, struct fr_lottery_result *res) {
+    struct fr_params *p = &m->params;
+    const int K = c->n_weak;
+    const double N = (double)s->N;
+    int rc = 0, k = 0;
+    for (int r = 0; k <= c->nstops && !rc; r++) {
+        double goal = k < c->nstops ? c->stops[k] : c->sparsity;
+        if (r >= FR_LOTTERY_MAX_ROUNDS)
+            return fr_error(FR_EINVAL,
+                            "isp: %d rounds of the untrimmed union without reaching %g (the "
+                            "weak masks agree on too little)",
+                            r, goal);
+        double cur = (double)scoped_pruned(p, s->ix, s->N) / N;
+        double t = 1.0 - (1.0 - cur) * (1.0 - c->rate);
+        if (t > goal) t = goal;
+        if ((rc = own_round(m, ds, sub, c, s, r, R, res))) break;
+        if (K > 0) {
+            int64_t got = 0;
+            if ((rc = weak_round(m, ds, sub, c, s, r, t, res)) ||
+                (rc = fr_isp_union(p, sel, s->masks, K, &got)))
+                break;
+            res->weak_pruned += got;
+            res->union_keep = 1.0 - (double)scoped_pruned(p, s->ix, s->N) / N;
+        } else if ((rc = magnitude_to(p, sel, s, t, res))) {
+            break;
+        }
+        double now = (double)scoped_pruned(p, s->ix, s->N) / N;
+        if (goal - now <= c->close + 0.5 / N) { /* close enough: one-shot to the stop */
+            if ((rc = magnitude_to(p, sel, s, goal, res))) break;
+            now = goal;
+            k++;
+        }
+        res->rounds = r + 1;
+        if (c->on_round) rc = c->on_round(c->user, m, r + 1, now, res->steps);
+    }
+    return rc;
 }
 
 int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
@@ -243,40 +399,21 @@ int fr_isp(struct fr_model *m, const int *sel, const struct fr_dataset *ds,
     s.wres = calloc((size_t)K + 1, sizeof *s.wres);
     s.weak_w = malloc(((size_t)K + 1) * (size_t)p->n * sizeof(float));
     s.masks = malloc(((size_t)K + 1) * (size_t)p->n * sizeof(float));
+    int moments = c->merge == FR_ISP_MERGE_UNION;
+    if (moments) {
+        s.mom.m = calloc((size_t)p->n, sizeof(float));
+        s.mom.v = calloc((size_t)p->n, sizeof(float));
+    }
     if (!s.ix || !s.perm || !s.score || !s.keep || !s.subs || !s.ing || !s.wres || !s.weak_w ||
-        !s.masks) {
+        !s.masks || (moments && (!s.mom.m || !s.mom.v))) {
         rc = s.N ? fr_error(FR_ENOMEM, "isp: out of memory")
                  : fr_error(FR_EINVAL, "isp: empty scope");
         goto cleanup;
     }
-    for (int r = 0; r < R && !rc; r++) {
-        if (c->round_steps > 0) { /* train m a little on a growing slice */
-            int64_t take = (int64_t)ceil((double)n * (double)(r + 1) / (double)R);
-            if (take < c->fit.batch) take = c->fit.batch;
-            struct fr_subset slice = {0};
-            if ((rc = draw_subset(sub, n, take, mix3(c->seed, 0x51ce, 0), s.perm, &slice))) break;
-            struct fr_fit_classifier_config f = c->fit;
-            f.steps = c->round_steps;
-            f.epochs = 0;
-            f.seed = mix3(c->seed, (uint64_t)r, 0);
-            struct fr_fit_result fr;
-            rc = fr_fit_classifier(m, ds, &slice, NULL, &f, &fr);
-            fr_subset_free(&slice);
-            res->steps += fr.steps;
-            if (rc) break;
-        }
-        if (K > 0 && (rc = weak_round(m, ds, sub, c, &s, r, sched[r], res))) break;
-        if ((rc = fr_isp_merge(p, sel, s.masks, K, sched[r], &res->union_keep))) break;
-        res->rounds = r + 1;
-        if (c->on_round) rc = c->on_round(c->user, m, r + 1, sched[r], res->steps);
-    }
-    if (!rc) { /* the final one-shot to exactly S (a no-op when the last round hit it) */
-        struct fr_prune_config pc;
-        fr_prune_config_defaults(&pc);
-        pc.method = FR_PRUNE_MAGNITUDE;
-        pc.sparsity = c->sparsity;
-        rc = fr_prune(p, sel, &pc, NULL, NULL);
-    }
+    rc = moments ? union_rounds(m, sel, ds, sub, c, &s, R, res)
+                 : trim_rounds(m, sel, ds, sub, c, &s, sched, R, res);
+    if (!rc) /* the final one-shot to exactly S (a no-op when the last round hit it) */
+        rc = magnitude_to(p, sel, &s, c->sparsity, res);
 cleanup:
     res->seconds = fr_seconds() - t0;
     state_free(&s, K + 1);
