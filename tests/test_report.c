@@ -418,6 +418,8 @@ static void test_docs(void) {
     const char *cols[3] = {"policy", "ppl", "top-1 | %"};
     fr_results_table(r, "t", 3, cols);
     fr_results_table_row(r, "t", "h2o", (double[]){7.25, 91});
+    fr_results_table(r, "fine-tune length - long", 3, cols);
+    fr_results_table_row(r, "fine-tune length - long", "x", (double[]){1, 2});
     struct fr_interval iv = {2.5, 2.0, 3.0, 3, "t95"};
     fr_results_metric_ci(r, "loss", &iv, "nats");
     snprintf(path, sizeof path, "%s/exp.json", dir);
@@ -426,11 +428,13 @@ static void test_docs(void) {
     snprintf(md, sizeof md, "%s", check_tmp("doc.md"));
     FILE *f = fopen(md, "w");
     fputs("# Doc\n\ntext before\n<!-- results: exp t -->\nstale\n<!-- end results -->\n"
-          "between\n<!-- results: exp metrics -->\n<!-- end results -->\nafter\n",
+          "between\n<!-- results: exp metrics -->\n<!-- end results -->\nafter\n"
+          "<!-- results: exp fine-tune length - long -->\n<!-- end results -->\n",
           f);
     fclose(f);
     int n = 0;
-    CHECK(fr_report_docs(dir, md, &n) == 0 && n == 2, "two blocks: %d (%s)", n, fr_last_error());
+    CHECK(fr_report_docs(dir, md, &n) == 0 && n == 3,
+          "three blocks (a table name with '-'): %d (%s)", n, fr_last_error());
     static char buf[8192];
     f = fopen(md, "rb");
     size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -438,7 +442,8 @@ static void test_docs(void) {
     if (f) fclose(f);
     CHECK(strstr(buf, "| policy | ppl | top-1 \\| % |\n|---|---|---|\n| h2o | 7.25 | 91 |") &&
               strstr(buf, "| loss | 2.5 [2, 3] (n 3) | nats |") && !strstr(buf, "stale") &&
-              strstr(buf, "text before") && strstr(buf, "between") && strstr(buf, "after"),
+              strstr(buf, "text before") && strstr(buf, "between") && strstr(buf, "after") &&
+              strstr(buf, "| x | 1 | 2 |"),
           "blocks regenerated, the rest kept:\n%s", buf);
     CHECK(fr_report_docs(dir, md, &n) == 0, "idempotent");
     f = fopen(md, "a");

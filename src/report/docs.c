@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,19 @@ int fr_report_docs(const char *results_dir, const char *md_path, int *n_blocks) 
         const char *eol = strchr(open, '\n');
         const char *close = eol ? strstr(eol, END_TAG) : NULL;
         char name[256], table[256];
-        if (!eol || sscanf(open + strlen(OPEN_TAG), " %255s %255[^-\n]", name, table) != 2) {
+        /* TABLE runs to the closing "-->" (table names may hold '-') */
+        const char *arrow = eol ? strstr(open + strlen(OPEN_TAG), "-->") : NULL;
+        int nc = 0;
+        if (arrow && arrow < eol && sscanf(open + strlen(OPEN_TAG), " %255s %n", name, &nc) == 1 &&
+            open + strlen(OPEN_TAG) + nc < arrow &&
+            arrow - (open + strlen(OPEN_TAG) + nc) < (ptrdiff_t)sizeof table) {
+            size_t tl = (size_t)(arrow - (open + strlen(OPEN_TAG) + nc));
+            memcpy(table, open + strlen(OPEN_TAG) + nc, tl);
+            table[tl] = '\0';
+        } else {
+            arrow = NULL;
+        }
+        if (!arrow) {
             rc = fr_error(FR_EFORMAT, "%s: a results block needs NAME and TABLE: %.60s", md_path,
                           open);
             break;
