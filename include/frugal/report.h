@@ -42,7 +42,8 @@ struct fr_machine {
     int cores;           /* online CPUs */
     const char *isa;     /* widest usable ISA: scalar | avx2 | avx512 */
     int threads;         /* frugal's pool size now */
-    char commit[48];     /* `git rev-parse HEAD` in the working directory, or "unknown" */
+    char commit[48];     /* the commit the library was built from ("-dirty" when tracked files
+                            differed), or "unknown" outside a git checkout */
     const char *version; /* frugal's version string */
 };
 

@@ -1,12 +1,12 @@
 /* machine.c: what a results file records about where it ran: CPU model,
- * cores, the ISA the kernels use, thread count, the git commit. Reads
- * /proc/cpuinfo and runs `git rev-parse HEAD`; both may be absent, and then
- * the field says "unknown" rather than failing the experiment. */
+ * cores, the ISA the kernels use, thread count, the commit the library was
+ * built from. Reads /proc/cpuinfo; a field that cannot be read says
+ * "unknown" rather than failing the experiment. */
 #include "frugal/kernels.h"
 #include "frugal/report.h"
 #include "frugal/threads.h"
+#include "frugal_build_commit.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,20 +38,11 @@ static void cpu_model(char *out, size_t cap) {
     fclose(f);
 }
 
-static void git_commit(char *out, size_t cap) {
-    char buf[128] = "";
-    snprintf(out, cap, "unknown");
-    FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
-    if (!p) return;
-    if (!fgets(buf, sizeof buf, p)) buf[0] = '\0';
-    pclose(p);
-    size_t n = strcspn(buf, "\r\n");
-    buf[n] = '\0';
-    if (n != 40) return;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)buf[i])) return;
-    buf[40] = '\0'; /* n == 40: says so to the compiler's truncation check too */
-    snprintf(out, cap, "%.40s", buf);
+/* The commit the library was built from (scripts/build-commit.cmake), not
+ * the working directory's: a run records the code that ran, also when it
+ * outlives a commit or runs installed inside another repository. */
+static void build_commit(char *out, size_t cap) {
+    snprintf(out, cap, "%s", FRUGAL_BUILD_COMMIT);
 }
 
 void fr_machine_probe(struct fr_machine *m) {
@@ -61,6 +52,6 @@ void fr_machine_probe(struct fr_machine *m) {
     m->cores = n > 0 ? (int)n : 1;
     m->isa = fr_isa_name(fr_cpu_isa());
     m->threads = fr_threads_get();
-    git_commit(m->commit, sizeof m->commit);
+    build_commit(m->commit, sizeof m->commit);
     m->version = fr_version();
 }
