@@ -232,6 +232,24 @@ static void test_pretrain_cache(void) {
               id.test_acc > 0.3 && id.test_acc * 300 == floor(id.test_acc * 300 + 0.5),
           "test_images 300: same weights, accuracy in 1/300 steps (%.4f)", id.test_acc);
     fr_model_free(d);
+    /* equal steps on fewer images: exactly `steps` steps, cycling over the
+     * images, cached under a name of its own */
+    struct fr_pretrain_spec p3 = ps;
+    p3.images = 256;
+    p3.steps = 6;
+    struct fr_model *e = NULL, *e2 = NULL;
+    struct fr_pretrain_info ie, ie2;
+    CHECK(fr_pretrain(&p3, NULL, &e, &ie) == 0 && !ie.cached && ie.steps == 6 &&
+              strstr(ie.path, "-t6-") && strcmp(ie.path, ia.path) != 0,
+          "steps 6 on 256 images: %lld steps, %s (%s)", (long long)ie.steps, ie.path,
+          fr_last_error());
+    CHECK(fr_pretrain(&p3, NULL, &e2, &ie2) == 0 && ie2.cached && ie2.steps == 6 && e && e2 &&
+              memcmp(e->params.data, e2->params.data, (size_t)e->params.n * sizeof(float)) == 0,
+          "the step-count model is cached and loads back");
+    fr_model_free(e);
+    fr_model_free(e2);
+    p3.steps = -1;
+    CHECK(fr_pretrain(&p3, NULL, &e, &ie) == FR_EINVAL && !e, "negative steps refused");
     CHECK(a && b &&
               memcmp(a->params.data, b->params.data, (size_t)a->params.n * sizeof(float)) == 0,
           "the cached model is the trained one");
