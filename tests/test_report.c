@@ -120,6 +120,7 @@ static int write_fake(const char *dir, const char *name, const char *paper, doub
     if (!r) return -1;
     fr_results_set_str(r, "paper", paper);
     fr_results_set_str(r, "claim", "claim of <b>");
+    fr_results_set_str(r, "findings", "A higher than <B>");
     fr_results_set_str(r, "command", "frugal repro x --quick");
     fr_results_set_seed(r, 7);
     fr_results_config_int(r, "epochs", 3);
@@ -218,6 +219,8 @@ static void test_results_and_report(void) {
         CHECK(strstr(html, "id=\"exp-a\"") && strstr(html, "id=\"exp-b\""), "sections missing");
         CHECK(strstr(html, "Paper A") && strstr(html, "Paper B"), "papers missing");
         CHECK(strstr(html, "claim of &lt;b&gt;") != NULL, "claim not escaped");
+        CHECK(strstr(html, "Findings (computed by the run):</b> A higher than &lt;B&gt;") != NULL,
+              "the run's findings shown, escaped");
         CHECK(strstr(html, "91.25") != NULL, "measurement missing");
         CHECK(strstr(html, "frugal repro x --quick") != NULL, "command missing");
         CHECK(strstr(html, "<img alt=\"loss.svg\" src=\"data:image/svg+xml;base64,PD94bWwg") ||

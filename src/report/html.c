@@ -272,6 +272,7 @@ static void section(struct rp_buf *b, const struct entry *e) {
     const cJSON *root = rp_results_json(e->res), *it;
     const char *title = str_of(root, "title"), *claim = str_of(root, "claim");
     const char *cmd = str_of(root, "command"), *notes = str_of(root, "notes");
+    const char *findings = str_of(root, "findings");
     rp_puts(b, "<h2>");
     rp_escape(b, title ? title : e->name);
     rp_puts(b, " <small>(");
@@ -295,6 +296,11 @@ static void section(struct rp_buf *b, const struct entry *e) {
     else
         rp_puts(b, "<p>(no metrics recorded)</p>\n");
     data_tables(b, cJSON_GetObjectItemCaseSensitive(root, "tables"));
+    if (findings) { /* sentences the run computed from its own numbers */
+        rp_puts(b, "<p class=\"findings\"><b>Findings (computed by the run):</b> ");
+        rp_escape(b, findings);
+        rp_puts(b, "</p>\n");
+    }
     if (notes) {
         rp_puts(b, "<p class=\"notes\">");
         rp_escape(b, notes);
