@@ -77,22 +77,6 @@ static int exists(const char *path) {
 
 /* ---- a synthetic dataset: IDX u8 images (n, hw, hw), labels 0..9 ---- */
 
-static void write_idx(const char *path, int n, int hw, int labels) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    uint8_t head[4] = {0, 0, 8, (uint8_t)(labels ? 1 : 3)};
-    fwrite(head, 1, 4, f);
-    uint32_t dims[3] = {(uint32_t)n, (uint32_t)hw, (uint32_t)hw};
-    for (int d = 0; d < (labels ? 1 : 3); d++) {
-        uint8_t be[4] = {dims[d] >> 24, dims[d] >> 16 & 255, dims[d] >> 8 & 255, dims[d] & 255};
-        fwrite(be, 1, 4, f);
-    }
-    int64_t total = labels ? n : (int64_t)n * hw * hw;
-    for (int64_t i = 0; i < total; i++)
-        fputc(labels ? (int)(i % 10) : (int)(i * 37 % 251), f);
-    fclose(f);
-}
-
 /* DIR/{train,t10k}-{images,labels}: ntrain 28x28 training images, ntest
  * test images of test_hw pixels a side. */
 static const char *make_data(const char *name, int ntrain, int ntest, int test_hw) {
@@ -102,13 +86,13 @@ static const char *make_data(const char *name, int ntrain, int ntest, int test_h
     snprintf(dir, 512, "%s/%s", g_tmp, name);
     mkdir(dir, 0777);
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir);
-    write_idx(p, ntrain, 28, 0);
+    check_write_idx(p, ntrain, 28, 0);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", dir);
-    write_idx(p, ntrain, 0, 1);
+    check_write_idx(p, ntrain, 0, 1);
     snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", dir);
-    write_idx(p, ntest, test_hw, 0);
+    check_write_idx(p, ntest, test_hw, 0);
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
-    write_idx(p, ntest, 0, 1);
+    check_write_idx(p, ntest, 0, 1);
     return dir;
 }
 
@@ -238,13 +222,13 @@ static void test_data_checks(void) {
     snprintf(dir32, sizeof dir32, "%s/all32", g_tmp);
     mkdir(dir32, 0777);
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir32);
-    write_idx(p, 64, 32, 0);
+    check_write_idx(p, 64, 32, 0);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", dir32);
-    write_idx(p, 64, 0, 1);
+    check_write_idx(p, 64, 0, 1);
     snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", dir32);
-    write_idx(p, 16, 32, 0);
+    check_write_idx(p, 16, 32, 0);
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir32);
-    write_idx(p, 16, 0, 1);
+    check_write_idx(p, 16, 0, 1);
     rc = run("train --init '%s' --data-dir '%s' --epochs 1 --results ''", ck, dir32);
     expect(rc, 1, "--init", "--init a 28x28 cnn on 32x32 images");
     rc = run("eval '%s' --data-dir '%s'", ck, empty);

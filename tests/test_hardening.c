@@ -38,35 +38,19 @@ static int count_entries(const char *dir) {
     return n;
 }
 
-static void write_idx(const char *path, int n, int hw, int labels) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    uint8_t head[4] = {0, 0, 8, (uint8_t)(labels ? 1 : 3)};
-    fwrite(head, 1, 4, f);
-    uint32_t dims[3] = {(uint32_t)n, (uint32_t)hw, (uint32_t)hw};
-    for (int d = 0; d < (labels ? 1 : 3); d++) {
-        uint8_t be[4] = {dims[d] >> 24, dims[d] >> 16 & 255, dims[d] >> 8 & 255, dims[d] & 255};
-        fwrite(be, 1, 4, f);
-    }
-    int64_t total = labels ? n : (int64_t)n * hw * hw;
-    for (int64_t i = 0; i < total; i++)
-        fputc(labels ? (int)(i % 10) : (int)(i * 37 % 251), f);
-    fclose(f);
-}
-
 static const char *make_data(void) {
     static char dir[512];
     char p[600];
     snprintf(dir, sizeof dir, "%s/data", check_tmpdir());
     mkdir(dir, 0777);
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir);
-    write_idx(p, 128, 28, 0);
+    check_write_idx(p, 128, 28, 0);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", dir);
-    write_idx(p, 128, 0, 1);
+    check_write_idx(p, 128, 0, 1);
     snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", dir);
-    write_idx(p, 32, 28, 0);
+    check_write_idx(p, 32, 28, 0);
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
-    write_idx(p, 32, 0, 1);
+    check_write_idx(p, 32, 0, 1);
     return dir;
 }
 

@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <ftw.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -246,4 +247,20 @@ done:
     fr_ctx_free(ctx);
     fr_ctx_free(cfd);
     return g_check_fail - fails0;
+}
+
+void check_write_idx(const char *path, int n, int hw, int labels) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    uint8_t head[4] = {0, 0, 8, (uint8_t)(labels ? 1 : 3)};
+    fwrite(head, 1, 4, f);
+    uint32_t dims[3] = {(uint32_t)n, (uint32_t)hw, (uint32_t)hw};
+    for (int d = 0; d < (labels ? 1 : 3); d++) {
+        uint8_t be[4] = {dims[d] >> 24, dims[d] >> 16 & 255, dims[d] >> 8 & 255, dims[d] & 255};
+        fwrite(be, 1, 4, f);
+    }
+    int64_t total = labels ? n : (int64_t)n * hw * hw;
+    for (int64_t i = 0; i < total; i++)
+        fputc(labels ? (int)(i % 10) : (int)(i * 37 % 251), f);
+    fclose(f);
 }

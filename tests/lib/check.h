@@ -52,6 +52,11 @@ int check_skip(const char *name, const char *why);
 const char *check_tmpdir(void);
 const char *check_tmp(const char *name);
 
+/* A synthetic IDX file in Fashion-MNIST's layout: n images of hw x hw u8
+ * pixels (labels 0: pixel i is i * 37 % 251) or n u8 labels 0..9 cycling
+ * (labels 1; hw ignored). Nothing is written if path cannot be opened. */
+void check_write_idx(const char *path, int n, int hw, int labels);
+
 /* An input of an op under test. */
 struct check_input {
     int ndim;
