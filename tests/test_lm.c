@@ -90,12 +90,26 @@ int main(void) {
     double best_sel = r.best_val_loss;
     fr_lm_result_free(&r);
     if (fr_tf_load(&m, c.out) == 0 && fr_tokenizer_load(sel_tok, &tok) == 0) {
+        /* fr_lm_load_split's held-out part is train-lm's validation split */
+        int32_t *val, *trn;
+        int64_t nval, ntrn;
         CHECK(fr_lm_load_tokens(txt, tok, &ids, &nid) == 0, "encode");
-        int64_t nval = nid - nid * 9 / 10;
-        CHECK(fr_lm_nll(&m, ids + nid * 9 / 10, nval, 32, &nll, NULL) == 0 &&
+        CHECK(fr_lm_load_split(txt, tok, 1, &val, &nval) == 0, "held-out split");
+        CHECK(fr_lm_load_split(txt, tok, 0, &trn, &ntrn) == 0, "training split");
+        CHECK(ntrn == 36000 && nval == 4000 && ntrn + nval == nid &&
+                  !memcmp(trn, ids, sizeof(int32_t) * 36000) &&
+                  !memcmp(val, ids + 36000, sizeof(int32_t) * 4000),
+              "splits %lld + %lld of %lld characters at byte 36000", (long long)ntrn,
+              (long long)nval, (long long)nid);
+        CHECK(fr_lm_nll(&m, val, nval, 32, &nll, NULL) == 0 &&
                   fabs(nll - best_sel) < 1e-9 * (1 + nll),
               "kept checkpoint scores %.6f on the validation split, best_val_loss %.6f", nll,
               best_sel);
+        CHECK(fr_lm_load_split("/nonexistent/x.txt", tok, 1, &val, &nval) != 0 &&
+                  fr_lm_load_split(txt, NULL, 1, &val, &nval) != 0,
+              "a missing file or a text without a tokenizer is an error");
+        free(val);
+        free(trn);
         free(ids);
         fr_tokenizer_free(tok);
         fr_tf_free(&m);

@@ -142,6 +142,12 @@ void fr_lm_result_free(struct fr_lm_result *r);
 
 /* Reads a text file into tokens with the tokenizer (or an .ids file as is). */
 int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids, int64_t *n);
+/* One of train-lm's two splits of a text (or .ids) file: the first 90% of
+ * its bytes (held_out == 0) or the last 10% (held_out != 0), each encoded
+ * on its own, so the held-out part is exactly the text training never read
+ * (an .ids file splits at 90% of its ids). */
+int fr_lm_load_split(const char *path, struct fr_tokenizer *tok, int held_out, int32_t **ids,
+                     int64_t *n);
 /* Mean next-token negative log-likelihood (nats) of ids[0..n) under the
  * model, in windows of `block` tokens (each window's first token has no
  * prediction; windows are non-overlapping), one window at a time through the

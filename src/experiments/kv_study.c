@@ -224,15 +224,14 @@ int fr_kv_study_run(const struct fr_kv_study_spec *sp, struct fr_results *r) {
                           sp->text);
             goto done;
         }
-        if ((rc = fr_lm_load_tokens(sp->text, tok, &text, &n))) goto done;
-        int64_t start = n - n / 10;
-        if (n - start < sp->windows * L) {
+        if ((rc = fr_lm_load_split(sp->text, tok, 1, &text, &n))) goto done;
+        if (n < sp->windows * L) {
             rc = fr_error(FR_EINVAL,
                           "%s: held-out 10%% has %lld tokens, fewer than %lld windows of %lld",
-                          sp->text, (long long)(n - start), (long long)sp->windows, (long long)L);
+                          sp->text, (long long)n, (long long)sp->windows, (long long)L);
             goto done;
         }
-        memcpy(ids, text + start, sizeof(int32_t) * (size_t)(sp->windows * L));
+        memcpy(ids, text, sizeof(int32_t) * (size_t)(sp->windows * L));
         fr_results_config_str(r, "text", sp->text_shown ? sp->text_shown : sp->text);
     } else {
         int32_t bos = tok && fr_tokenizer_bos(tok) >= 0 ? fr_tokenizer_bos(tok) : 1;

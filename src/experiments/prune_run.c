@@ -120,9 +120,9 @@ static int lm_batch(struct fr_prune_lm_batch *b, struct fr_tf_model *m,
                     const struct fr_prune_file_config *c, struct fr_tokenizer *tok, float temp) {
     int32_t *ids = NULL;
     int64_t n = 0;
-    int rc = fr_lm_load_tokens(c->text, tok, &ids, &n);
+    int rc = fr_lm_load_split(c->text, tok, 0, &ids, &n);
     if (rc) return rc;
-    int64_t T = m->cfg.max_seq, ntrain = n * 9 / 10;
+    int64_t T = m->cfg.max_seq, ntrain = n;
     if (ntrain < T + 2)
         rc = fr_error(FR_EINVAL, "%s: %lld training tokens, too few for windows of %lld", c->text,
                       (long long)ntrain, (long long)T);

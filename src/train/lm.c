@@ -169,6 +169,38 @@ int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids,
     return rc;
 }
 
+int fr_lm_load_split(const char *path, struct fr_tokenizer *tok, int held_out, int32_t **ids,
+                     int64_t *n) {
+    if (is_ids_file(path)) { /* token ids: split at 90% of the ids, as train-lm does */
+        int32_t *all;
+        int64_t na;
+        int rc = fr_lm_load_tokens(path, NULL, &all, &na);
+        if (rc) return rc;
+        int64_t cut = na * 9 / 10, b = held_out ? cut : 0, e = held_out ? na : cut;
+        *ids = malloc(sizeof(int32_t) * (size_t)(e - b > 0 ? e - b : 1));
+        if (!*ids) {
+            free(all);
+            return fr_error(FR_ENOMEM, "out of memory");
+        }
+        memcpy(*ids, all + b, sizeof(int32_t) * (size_t)(e - b));
+        *n = e - b;
+        free(all);
+        return 0;
+    }
+    if (!tok) return fr_error(FR_EINVAL, "%s is text: a tokenizer is needed", path);
+    uint8_t *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len);
+    if (rc) return rc;
+    /* the byte split of train-lm's load_data, so held-out text is exactly
+     * the text the model never trained on, whatever the tokenizer */
+    size_t cut = len * 9 / 10;
+    rc = held_out ? fr_tokenizer_encode(tok, buf + cut, len - cut, 0, ids, n)
+                  : fr_tokenizer_encode(tok, buf, cut, 0, ids, n);
+    free(buf);
+    return rc;
+}
+
 /* log-softmax NLL of target under logits[V] */
 static double nll_of(const float *lg, int V, int32_t target) {
     float mx = lg[0];
