@@ -10,7 +10,11 @@
  * same thread count, widest ISA in use).
  *
  * Usage: bench_gemm [--threads N] [--reps R] [--quick] [--cpu-time]
- * (--cpu-time: for a shared machine, see sample()).
+ *                   [--shape MxNxK[:NN|NT|TN|TT]]... [--no-peer] [--scaling]
+ * (--cpu-time: for a shared machine, see sample(); --shape replaces the
+ * default list; --no-peer skips OpenBLAS, so its threads never run in the
+ * process; --scaling also times frugal at 1 thread, interleaved, and
+ * prints N threads over 1 thread).
  * OpenBLAS is configured as the environment says (OPENBLAS_CORETYPE is not
  * touched); its thread count is set to N like frugal's.
  */
@@ -81,8 +85,21 @@ static double sample(run_fn f, const struct shape *s, const float *A, const floa
     return (t - t0) / calls / (g_cpu_time ? g_threads : 1);
 }
 
+static int parse_shape(const char *t, struct shape *s) {
+    long long m, n, k;
+    char tr[3] = "NN";
+    int got = sscanf(t, "%lldx%lldx%lld:%2[NT]", &m, &n, &k, tr);
+    if (got < 3 || m < 1 || n < 1 || k < 1 || m > 65536 || n > 65536 || k > 65536 ||
+        (got == 4 && strlen(tr) != 2))
+        return -1;
+    *s = (struct shape){m, n, k, tr[0] == 'T', tr[1] == 'T'};
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int nt = 2, reps = 7, quick = 0;
+    int nt = 2, reps = 7, quick = 0, no_peer = 0, scaling = 0;
+    struct shape shapes[64];
+    int ns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             nt = atoi(argv[++i]);
@@ -92,16 +109,30 @@ int main(int argc, char **argv) {
             quick = 1;
         else if (!strcmp(argv[i], "--cpu-time"))
             g_cpu_time = 1;
-        else {
-            fprintf(stderr, "usage: %s [--threads N (2)] [--reps R (7)] [--quick] [--cpu-time]\n",
+        else if (!strcmp(argv[i], "--no-peer"))
+            no_peer = 1;
+        else if (!strcmp(argv[i], "--scaling"))
+            scaling = 1;
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc && ns < 64) {
+            if (parse_shape(argv[++i], &shapes[ns++])) {
+                fprintf(stderr, "bench_gemm: bad --shape '%s' (want MxNxK or MxNxK:TT)\n", argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr,
+                    "usage: %s [--threads N (2)] [--reps R (7)] [--quick] [--cpu-time] "
+                    "[--shape MxNxK[:NN|NT|TN|TT]]... [--no-peer] [--scaling]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (nt < 1 || reps < 1 || reps > 99) {
+    if (nt < 1 || nt > 256 || reps < 1 || reps > 99) {
         fprintf(stderr, "bench_gemm: bad --threads or --reps\n");
         return 2;
     }
+#ifndef HAVE_OPENBLAS
+    no_peer = 1;
+#endif
     g_threads = nt;
     /* (the FMA peak below is measured on the same clock) */
     /* the peak first: a started pool's spinning workers would share its cores */
@@ -112,7 +143,7 @@ int main(int argc, char **argv) {
     fr_threads_set(nt);
 #ifdef HAVE_OPENBLAS
     openblas_set_num_threads(nt);
-    const char *core = openblas_get_corename();
+    const char *core = no_peer ? "not run" : openblas_get_corename();
 #else
     const char *core = "not built";
 #endif
@@ -121,24 +152,25 @@ int main(int argc, char **argv) {
            fr_isa_name(isa), nt, peak, isa == FR_ISA_AVX512 ? "AVX-512" : "AVX2", nt, core, reps,
            g_cpu_time ? "process CPU time / threads" : "wall");
 
-    struct shape shapes[64];
-    int ns = 0;
-    int64_t sq[] = {256, 512, 768, 1024, 1536, 2048};
-    int nsq = quick ? 3 : 6;
-    for (int i = 0; i < nsq; i++)
-        shapes[ns++] = (struct shape){sq[i], sq[i], sq[i], 0, 0};
-    shapes[ns++] = (struct shape){1024, 1024, 1024, 0, 1};
-    shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 0};
-    shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 1};
-    int64_t ms[] = {1, 8, 64};
-    int64_t kn[][2] = {{768, 3072}, {3072, 768}};
-    for (int tb = 0; tb < 2; tb++)
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 2; j++)
-                shapes[ns++] = (struct shape){ms[i], kn[j][1], kn[j][0], 0, tb};
+    if (ns == 0) {
+        int64_t sq[] = {256, 512, 768, 1024, 1536, 2048};
+        int nsq = quick ? 3 : 6;
+        for (int i = 0; i < nsq; i++)
+            shapes[ns++] = (struct shape){sq[i], sq[i], sq[i], 0, 0};
+        shapes[ns++] = (struct shape){1024, 1024, 1024, 0, 1};
+        shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 0};
+        shapes[ns++] = (struct shape){1024, 1024, 1024, 1, 1};
+        int64_t ms[] = {1, 8, 64};
+        int64_t kn[][2] = {{768, 3072}, {3072, 768}};
+        for (int tb = 0; tb < 2; tb++)
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 2; j++)
+                    shapes[ns++] = (struct shape){ms[i], kn[j][1], kn[j][0], 0, tb};
+    }
 
     printf("| M x N x K | op(A) op(B) | frugal GFLOP/s | OpenBLAS GFLOP/s | frugal / OpenBLAS | "
-           "frugal %% of peak | max rel diff |\n|---|---|---|---|---|---|---|\n");
+           "frugal %% of peak | max rel diff |%s\n|---|---|---|---|---|---|---|%s\n",
+           scaling ? " frugal 1 thread | N threads / 1 |" : "", scaling ? "---|---|" : "");
     struct fr_rng rng;
     fr_rng_seed(&rng, 42);
     for (int si = 0; si < ns; si++) {
@@ -152,37 +184,48 @@ int main(int argc, char **argv) {
         }
         fr_rng_fill_uniform(&rng, A, (int64_t)na, -1, 1);
         fr_rng_fill_uniform(&rng, B, (int64_t)nb, -1, 1);
-        double tf[99], tb[99];
+        double tf[99], tb[99], t1[99];
         double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
         run_frugal(s, A, B, C);
-        double diff = NAN, ob = NAN;
+        double diff = NAN, ob = NAN, g1 = NAN;
 #ifdef HAVE_OPENBLAS
-        run_blas(s, A, B, C2);
-        double dmax = 0, cmax = 0; /* normwise: max |diff| / max |C| */
-        for (size_t i = 0; i < nc; i++) {
-            double d = fabs((double)C[i] - C2[i]);
-            if (d > dmax) dmax = d;
-            if (fabs((double)C2[i]) > cmax) cmax = fabs((double)C2[i]);
+        if (!no_peer) {
+            run_blas(s, A, B, C2);
+            double dmax = 0, cmax = 0; /* normwise: max |diff| / max |C| */
+            for (size_t i = 0; i < nc; i++) {
+                double d = fabs((double)C[i] - C2[i]);
+                if (d > dmax) dmax = d;
+                if (fabs((double)C2[i]) > cmax) cmax = fabs((double)C2[i]);
+            }
+            diff = dmax / (cmax > 0 ? cmax : 1);
         }
-        diff = dmax / (cmax > 0 ? cmax : 1);
 #endif
         for (int r = 0; r < reps; r++) {
             tf[r] = sample(run_frugal, s, A, B, C);
-#ifdef HAVE_OPENBLAS
-            tb[r] = sample(run_blas, s, A, B, C2);
-#else
             tb[r] = NAN;
+#ifdef HAVE_OPENBLAS
+            if (!no_peer) tb[r] = sample(run_blas, s, A, B, C2);
 #endif
+            if (scaling) { /* the 1-thread clock is wall or CPU time of one thread alike */
+                int keep = g_threads;
+                fr_threads_set(1);
+                g_threads = 1;
+                t1[r] = sample(run_frugal, s, A, B, C);
+                g_threads = keep;
+                fr_threads_set(nt);
+            }
         }
         qsort(tf, (size_t)reps, sizeof(double), cmpd);
         qsort(tb, (size_t)reps, sizeof(double), cmpd);
+        qsort(t1, (size_t)reps, sizeof(double), cmpd);
         double gf = flops / tf[reps / 2] * 1e-9;
-#ifdef HAVE_OPENBLAS
-        ob = flops / tb[reps / 2] * 1e-9;
-#endif
-        printf("| %lld x %lld x %lld | %s %s | %.1f | %.1f | %.2f | %.0f%% | %.1e |\n",
-               (long long)s->M, (long long)s->N, (long long)s->K, s->ta ? "T" : "N",
-               s->tb ? "T" : "N", gf, ob, gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
+        if (!no_peer) ob = flops / tb[reps / 2] * 1e-9;
+        if (scaling) g1 = flops / t1[reps / 2] * 1e-9;
+        printf("| %lld x %lld x %lld | %s %s | %.1f | %.1f | %.2f | %.0f%% | %.1e |", (long long)s->M,
+               (long long)s->N, (long long)s->K, s->ta ? "T" : "N", s->tb ? "T" : "N", gf, ob,
+               gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
+        if (scaling) printf(" %.1f | %.2f |", g1, gf / g1);
+        printf("\n");
         fflush(stdout);
         free(A);
         free(B);
