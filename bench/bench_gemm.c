@@ -221,9 +221,9 @@ int main(int argc, char **argv) {
         double gf = flops / tf[reps / 2] * 1e-9;
         if (!no_peer) ob = flops / tb[reps / 2] * 1e-9;
         if (scaling) g1 = flops / t1[reps / 2] * 1e-9;
-        printf("| %lld x %lld x %lld | %s %s | %.1f | %.1f | %.2f | %.0f%% | %.1e |", (long long)s->M,
-               (long long)s->N, (long long)s->K, s->ta ? "T" : "N", s->tb ? "T" : "N", gf, ob,
-               gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
+        printf("| %lld x %lld x %lld | %s %s | %.1f | %.1f | %.2f | %.0f%% | %.1e |",
+               (long long)s->M, (long long)s->N, (long long)s->K, s->ta ? "T" : "N",
+               s->tb ? "T" : "N", gf, ob, gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
         if (scaling) printf(" %.1f | %.2f |", g1, gf / g1);
         printf("\n");
         fflush(stdout);

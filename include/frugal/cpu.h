@@ -22,6 +22,25 @@ enum fr_isa fr_cpu_isa_hw(void);
 /* "scalar", "avx2" or "avx512". */
 const char *fr_isa_name(enum fr_isa isa);
 
+/* The data caches one core sees, in bytes, and how many logical CPUs share
+ * each level (so a per-core share is size / shared). Read once from Linux's
+ * sysfs (/sys/devices/system/cpu/cpu0/cache), else from cpuid (leaf 4 on
+ * Intel, 0x8000001D on AMD), else typical values (32 KB / 512 KB / 8 MB,
+ * source "default"). FRUGAL_CACHES="L1D,L2,L3" (bytes, K or M suffixes)
+ * in the environment replaces the probe (source "env"), so the blocking
+ * of another CPU can be tried here. */
+struct fr_cpu_caches {
+    long long l1d, l2, l3;
+    int l2_shared, l3_shared; /* logical CPUs sharing the level (>= 1) */
+    const char *source;       /* "sysfs", "cpuid", "env" or "default" */
+};
+const struct fr_cpu_caches *fr_cpu_caches(void);
+
+/* The CPU's name as /proc/cpuinfo or cpuid's brand string gives it, and
+ * its family/model/stepping ("6/143/8"), for tables and tuning caches. */
+const char *fr_cpu_model(void);
+const char *fr_cpu_signature(void);
+
 #ifdef __cplusplus
 }
 #endif

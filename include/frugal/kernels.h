@@ -11,6 +11,7 @@
 #ifndef FRUGAL_KERNELS_H
 #define FRUGAL_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "frugal/cpu.h"
@@ -28,6 +29,38 @@ void fr_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float 
 void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double alpha,
                  const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
                  int64_t ldc);
+
+/* Cache blocking of the packed GEMM for one ISA's kernel: kc (depth of a
+ * packed panel: the mr x kc A micro-panel stays in L1), mc (rows of A packed
+ * at once) and nc (columns of the packed B block, kc x nc, meant to stay in
+ * L2). fr_gemm uses, per ISA, the blocking a tuning file gave (see
+ * fr_gemm_tune_load) or else the one derived from the caches
+ * (fr_gemm_blocking_derive). */
+struct fr_gemm_blocking {
+    int kc, mc, nc;
+};
+/* The blocking fr_gemm uses for isa now, and where it came from ("derived"
+ * or "tuned"). */
+void fr_gemm_blocking_get(enum fr_isa isa, struct fr_gemm_blocking *b, const char **source);
+/* What the cache sizes c give for isa's kernel (pure: no global state). */
+void fr_gemm_blocking_derive(enum fr_isa isa, const struct fr_cpu_caches *c,
+                             struct fr_gemm_blocking *b);
+/* Replaces isa's blocking (call when no GEMM is running: the tuner and the
+ * tests do). FR_EINVAL unless 16 <= kc <= 4096, 1 <= mc <= 8192,
+ * 1 <= nc <= 65536; mc and nc are rounded up to the kernel's tile. */
+int fr_gemm_blocking_set(enum fr_isa isa, const struct fr_gemm_blocking *b);
+
+/* The per-user tuning file (`frugal tune` writes it): FRUGAL_TUNE_FILE, else
+ * $XDG_CACHE_HOME/frugal/gemm-tune.txt, else ~/.cache/frugal/gemm-tune.txt.
+ * FRUGAL_TUNE_FILE=none reads none (the derived blocking). */
+int fr_gemm_tune_path(char *buf, size_t cap);
+/* The blocking the file at path holds for this CPU (signature, model name
+ * and cache sizes all equal) and isa: 0, or FR_ENOTFOUND (no file, no
+ * matching or valid line; never an error message). */
+int fr_gemm_tune_lookup(const char *path, enum fr_isa isa, struct fr_gemm_blocking *out);
+/* Writes (atomically, creating the directory) b as this CPU's line for isa,
+ * keeping the other lines. */
+int fr_gemm_tune_save(const char *path, enum fr_isa isa, const struct fr_gemm_blocking *b);
 
 #ifdef __cplusplus
 }

@@ -8,9 +8,15 @@
  */
 #include "frugal/cpu.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 static enum fr_isa probe_hw(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -66,4 +72,190 @@ const char *fr_isa_name(enum fr_isa isa) {
         return "avx512";
     }
     return "unknown";
+}
+
+/* ---- caches and the CPU's name ---- */
+
+static struct fr_cpu_caches g_caches;
+static char g_model[128], g_sig[48];
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+
+/* "48K", "2048K", "1M", "32768": bytes, or -1 */
+static long long parse_size(const char *s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0) return -1;
+    if (*end == 'K' || *end == 'k')
+        v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20, end++;
+    while (*end == ' ' || *end == '\n')
+        end++;
+    return *end == '\0' || *end == ',' ? v : -1;
+}
+
+static int read_line(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char *r = fgets(buf, (int)cap, f);
+    fclose(f);
+    if (!r) return -1;
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+/* CPUs in a list such as "0-1,4,6-7" */
+static int count_cpus(const char *s) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (end == s) break;
+        if (*end == '-') b = strtol(end + 1, &end, 10);
+        n += b >= a ? (int)(b - a + 1) : 1;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',') break;
+    }
+    return n > 0 ? n : 1;
+}
+
+static int caches_sysfs(struct fr_cpu_caches *c) {
+    int found = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], level[16], type[32], size[32], shared[256];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (read_line(path, level, sizeof level)) break;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (read_line(path, type, sizeof type) || !strcmp(type, "Instruction")) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (read_line(path, size, sizeof size)) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/shared_cpu_list",
+                 i);
+        int nshared = read_line(path, shared, sizeof shared) ? 1 : count_cpus(shared);
+        long long b = parse_size(size);
+        if (b <= 0) continue;
+        int lv = atoi(level);
+        if (lv == 1)
+            c->l1d = b, found |= 1;
+        else if (lv == 2)
+            c->l2 = b, c->l2_shared = nshared, found |= 2;
+        else if (lv == 3)
+            c->l3 = b, c->l3_shared = nshared, found |= 4;
+    }
+    return (found & 3) == 3 ? 0 : -1;
+}
+
+static int caches_cpuid(struct fr_cpu_caches *c) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, cx, d, leaf = 4;
+    if (!__get_cpuid(0, &a, &b, &cx, &d)) return -1;
+    if (b == 0x68747541) { /* "Auth"enticAMD: leaf 0x8000001D has leaf 4's layout */
+        unsigned ext = __get_cpuid_max(0x80000000, NULL);
+        if (ext < 0x8000001D) return -1;
+        leaf = 0x8000001D;
+    } else if (a < 4) {
+        return -1;
+    }
+    int found = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        __cpuid_count(leaf, i, a, b, cx, d);
+        unsigned type = a & 31, level = (a >> 5) & 7;
+        if (type == 0) break;
+        if (type == 2) continue; /* instruction cache */
+        long long size = (long long)(((b >> 22) & 1023) + 1) * (((b >> 12) & 1023) + 1) *
+                         ((b & 4095) + 1) * ((long long)cx + 1);
+        int shared = (int)((a >> 14) & 4095) + 1;
+        if (level == 1)
+            c->l1d = size, found |= 1;
+        else if (level == 2)
+            c->l2 = size, c->l2_shared = shared, found |= 2;
+        else if (level == 3)
+            c->l3 = size, c->l3_shared = shared, found |= 4;
+    }
+    return (found & 3) == 3 ? 0 : -1;
+#else
+    (void)c;
+    return -1;
+#endif
+}
+
+static void model_name(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                char *v = strchr(line, ':');
+                if (v) {
+                    v++;
+                    while (*v == ' ' || *v == '\t')
+                        v++;
+                    v[strcspn(v, "\n")] = '\0';
+                    snprintf(g_model, sizeof g_model, "%s", v);
+                }
+                break;
+            }
+        fclose(f);
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!g_model[0] && __get_cpuid_max(0x80000000, NULL) >= 0x80000004) {
+        unsigned r[12];
+        for (unsigned i = 0; i < 3; i++)
+            __get_cpuid(0x80000002 + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+        memcpy(g_model, r, 48);
+        g_model[48] = '\0';
+    }
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        unsigned fam = (a >> 8) & 15, mod = (a >> 4) & 15, step = a & 15;
+        if (fam == 15) fam += (a >> 20) & 255;
+        if (fam == 6 || fam >= 15) mod |= ((a >> 16) & 15) << 4;
+        snprintf(g_sig, sizeof g_sig, "%u/%u/%u", fam, mod, step);
+    }
+#endif
+    if (!g_model[0]) snprintf(g_model, sizeof g_model, "unknown CPU");
+    if (!g_sig[0]) snprintf(g_sig, sizeof g_sig, "unknown");
+}
+
+static void cpu_probe(void) {
+    model_name();
+    struct fr_cpu_caches c = {0, 0, 0, 1, 1, "default"};
+    const char *env = getenv("FRUGAL_CACHES");
+    if (env) {
+        long long v[3] = {-1, -1, -1};
+        const char *p = env;
+        for (int i = 0; i < 3 && p; i++) {
+            v[i] = parse_size(p);
+            p = strchr(p, ',');
+            if (p) p++;
+        }
+        if (v[0] > 0 && v[1] > 0 && v[2] > 0) {
+            c.l1d = v[0], c.l2 = v[1], c.l3 = v[2], c.source = "env";
+            g_caches = c;
+            return;
+        } /* a malformed value is ignored: the probe below runs */
+    }
+    if (caches_sysfs(&c) == 0)
+        c.source = "sysfs";
+    else if (caches_cpuid(&c) == 0)
+        c.source = "cpuid";
+    else
+        c = (struct fr_cpu_caches){32 << 10, 512 << 10, 8 << 20, 1, 1, "default"};
+    if (c.l3 <= 0) c.l3 = c.l2, c.l3_shared = c.l2_shared;
+    g_caches = c;
+}
+
+const struct fr_cpu_caches *fr_cpu_caches(void) {
+    pthread_once(&g_cpu_once, cpu_probe);
+    return &g_caches;
+}
+
+const char *fr_cpu_model(void) {
+    pthread_once(&g_cpu_once, cpu_probe);
+    return g_model;
+}
+
+const char *fr_cpu_signature(void) {
+    pthread_once(&g_cpu_once, cpu_probe);
+    return g_sig;
 }

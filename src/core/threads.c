@@ -10,12 +10,15 @@
  * is what the task sees as `tid`, so per-chunk partial results, and hence
  * every result, do not depend on who ran what.
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
 #include "frugal/threads.h"
 #include "frugal/status.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define FR_MAX_THREADS 256
@@ -35,7 +38,8 @@ static struct {
     int64_t items, chunk;
     int nchunks;
     int started;
-    unsigned start_gen; /* gen when the workers were created (see worker) */
+    unsigned start_gen;      /* gen when the workers were created (see worker) */
+    int cpu[FR_MAX_THREADS]; /* CPU worker i is pinned to, or -1 (see pin_plan) */
 } P = {.n = 1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int t_in_pool;
@@ -69,8 +73,14 @@ static void claim_and_run(unsigned g) {
 }
 
 static void *worker(void *vp) {
-    (void)vp;
+    int id = (int)(intptr_t)vp;
     t_in_pool = 1;
+    if (P.cpu[id] >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(P.cpu[id], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort */
+    }
     /* not a fresh load of gen: a job published before this thread first ran
      * would be missed and its caller would wait forever */
     unsigned seen = P.start_gen;
@@ -105,6 +115,45 @@ static void pool_stop(void) {
     P.started = 0;
 }
 
+/* Which CPU each thread is pinned to. Unpinned, a worker that slept
+ * (condition variable) is woken onto the waking thread's CPU by Linux's
+ * wake-affine placement, and both run on one core until the load balancer
+ * separates them: measured on a 2-core Intel Xeon VM, the first ~10 calls
+ * (10-20 ms) of 512^3 GEMMs after a 0.2 s pause ran at one thread's speed,
+ * and pinning the workers alone was not enough (the caller, waking from
+ * its own sleep, was placed on a worker's CPU). So, as OpenMP does with
+ * OMP_PROC_BIND, thread i of the pool (0: the thread that called
+ * fr_threads_set, the one that then calls the kernels) is pinned to the
+ * i-th CPU this process may use. Only when n > 1 fits the allowed set
+ * (under `mpirun --bind-to core` a rank's set is its own cores), and not
+ * with FRUGAL_PIN=0; the caller's own mask is restored when the pool is
+ * set to one thread or unpinned again. */
+static cpu_set_t g_caller_mask;
+static pthread_t g_caller;
+static int g_caller_pinned;
+
+static void pin_plan(int n) {
+    for (int i = 0; i < FR_MAX_THREADS; i++)
+        P.cpu[i] = -1;
+    if (g_caller_pinned) { /* undo the last plan's pin of the caller */
+        pthread_setaffinity_np(g_caller, sizeof g_caller_mask, &g_caller_mask);
+        g_caller_pinned = 0;
+    }
+    const char *env = getenv("FRUGAL_PIN");
+    if (n < 2 || (env && !strcmp(env, "0"))) return;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) || CPU_COUNT(&set) < n) return;
+    int k = 0;
+    for (int c = 0; c < CPU_SETSIZE && k < n; c++)
+        if (CPU_ISSET(c, &set)) P.cpu[k++] = c;
+    g_caller = pthread_self();
+    g_caller_mask = set;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(P.cpu[0], &one);
+    g_caller_pinned = pthread_setaffinity_np(g_caller, sizeof one, &one) == 0;
+}
+
 int fr_threads_set(int n) {
     if (n <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -116,6 +165,7 @@ int fr_threads_set(int n) {
     pool_stop();
     P.n = n;
     P.start_gen = atomic_load(&P.gen);
+    pin_plan(n);
     for (int i = 1; i < n; i++) {
         if (pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)i) != 0) {
             for (int j = 1; j < i; j++)

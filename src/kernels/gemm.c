@@ -26,6 +26,7 @@
  */
 #include "gemm.h"
 
+#include "frugal/status.h"
 #include "frugal/threads.h"
 
 #include <pthread.h>
@@ -98,9 +99,6 @@ static const struct fr_gemm_kernel kernel_scalar = {
     .isa = FR_ISA_SCALAR,
     .mr = SC_MR,
     .nr = SC_NR,
-    .kc = 256,
-    .mc = 128,
-    .nc = 2048,
     .ukr = {NULL, sc_ukr_1, sc_ukr_2, sc_ukr_3, sc_ukr_4},
     .dot = NULL,
 };
@@ -161,6 +159,86 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t 
     }
 }
 
+/* ---- cache blocking ---- */
+
+static int64_t round_up(int64_t x, int64_t m) {
+    return (x + m - 1) / m * m;
+}
+
+static const struct fr_gemm_kernel *kernel_for(enum fr_isa isa) {
+    return isa == FR_ISA_AVX512 ? &fr_gemm_kernel_avx512
+           : isa == FR_ISA_AVX2 ? &fr_gemm_kernel_avx2
+                                : &kernel_scalar;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The loop nest below keeps an mr x kc A micro-panel in L1 while the
+ * packed kc x nc B block streams from L2 past it, so: kc such that the A
+ * micro-panel takes at most a quarter of L1 (the B lines and C tile share
+ * the rest), nc such that the B block takes at most half of this core's
+ * share of L2, mc such that the packed A block takes at most a quarter
+ * (it is read once per B block, from L2 when it fits). */
+void fr_gemm_blocking_derive(enum fr_isa isa, const struct fr_cpu_caches *c,
+                             struct fr_gemm_blocking *b) {
+    const struct fr_gemm_kernel *kr = kernel_for(isa);
+    int64_t l1 = c && c->l1d > 0 ? c->l1d : 32 << 10;
+    int64_t l2 = c && c->l2 > 0 ? c->l2 / (c->l2_shared > 1 ? c->l2_shared : 1) : 512 << 10;
+    int64_t kc = clamp64(l1 / 4 / ((int64_t)kr->mr * 4), 64, 512) / 32 * 32;
+    int64_t nc = clamp64(l2 / 2 / (kc * 4), 4 * (int64_t)kr->nr, 8192) / kr->nr * kr->nr;
+    int64_t mc = clamp64(l2 / 4 / (kc * 4), 4 * (int64_t)kr->mr, 1024) / kr->mr * kr->mr;
+    b->kc = (int)kc, b->mc = (int)mc, b->nc = (int)nc;
+}
+
+static struct fr_gemm_blocking g_blk[3];
+static const char *g_blk_src[3];
+static pthread_once_t g_blk_once = PTHREAD_ONCE_INIT;
+
+static void blocking_init(void) {
+    char path[4096];
+    const char *env = getenv("FRUGAL_TUNE_FILE");
+    int have_file = !(env && !strcmp(env, "none")) && fr_gemm_tune_path(path, sizeof path) == 0;
+    for (int i = 0; i < 3; i++) {
+        const struct fr_gemm_kernel *kr = kernel_for((enum fr_isa)i);
+        struct fr_gemm_blocking t;
+        fr_gemm_blocking_derive((enum fr_isa)i, fr_cpu_caches(), &g_blk[i]);
+        g_blk_src[i] = "derived";
+        if (have_file && fr_gemm_tune_lookup(path, (enum fr_isa)i, &t) == 0) {
+            g_blk[i].kc = t.kc;
+            g_blk[i].mc = (int)round_up(t.mc, kr->mr);
+            g_blk[i].nc = (int)round_up(t.nc, kr->nr);
+            g_blk_src[i] = "tuned";
+        }
+    }
+    fr_clear_error(); /* a missing tuning path is not an error */
+}
+
+void fr_gemm_blocking_get(enum fr_isa isa, struct fr_gemm_blocking *b, const char **source) {
+    pthread_once(&g_blk_once, blocking_init);
+    int i = isa >= FR_ISA_SCALAR && isa <= FR_ISA_AVX512 ? (int)isa : 0;
+    *b = g_blk[i];
+    if (source) *source = g_blk_src[i];
+}
+
+int fr_gemm_blocking_set(enum fr_isa isa, const struct fr_gemm_blocking *b) {
+    pthread_once(&g_blk_once, blocking_init);
+    if (isa < FR_ISA_SCALAR || isa > FR_ISA_AVX512)
+        return fr_error(FR_EINVAL, "no GEMM kernel for ISA %d", (int)isa);
+    if (b->kc < 16 || b->kc > 4096 || b->mc < 1 || b->mc > 8192 || b->nc < 1 || b->nc > 65536)
+        return fr_error(FR_EINVAL,
+                        "GEMM blocking kc %d mc %d nc %d is outside kc 16..4096, mc 1..8192, "
+                        "nc 1..65536",
+                        b->kc, b->mc, b->nc);
+    const struct fr_gemm_kernel *kr = kernel_for(isa);
+    g_blk[isa].kc = b->kc;
+    g_blk[isa].mc = (int)round_up(b->mc, kr->mr);
+    g_blk[isa].nc = (int)round_up(b->nc, kr->nr);
+    g_blk_src[isa] = "tuned";
+    return 0;
+}
+
 /* ---- the blocked driver ---- */
 
 /* One GEMM is cut into units (column slabs, or row slabs when M > N) that
@@ -172,6 +250,7 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t 
  * wide. */
 struct gemm_job {
     const struct fr_gemm_kernel *kr;
+    int64_t kc, mc, nc; /* the blocking in force (fr_gemm_blocking_get) */
     int transA, transB;
     int64_t M, N, K;
     float alpha, beta;
@@ -206,10 +285,10 @@ static void macro_kernel(const struct gemm_job *g, const float *ap, const float 
 static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t ib, int64_t ie,
                        int64_t jb, int64_t je) {
     const struct fr_gemm_kernel *kr = g->kr;
-    for (int64_t jc = jb; jc < je; jc += kr->nc) {
-        int64_t nc = je - jc < kr->nc ? je - jc : kr->nc;
-        for (int64_t pc = 0; pc < g->K; pc += kr->kc) {
-            int64_t kc = g->K - pc < kr->kc ? g->K - pc : kr->kc;
+    for (int64_t jc = jb; jc < je; jc += g->nc) {
+        int64_t nc = je - jc < g->nc ? je - jc : g->nc;
+        for (int64_t pc = 0; pc < g->K; pc += g->kc) {
+            int64_t kc = g->K - pc < g->kc ? g->K - pc : g->kc;
             float beta = pc == 0 ? g->beta : 1.0f;
             for (int64_t jr = 0; jr < nc; jr += kr->nr) {
                 int64_t n = nc - jr < kr->nr ? nc - jr : kr->nr;
@@ -218,8 +297,8 @@ static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t i
                 else
                     pack_b(g->transB, g->B, g->ldb, pc, kc, jc + jr, n, kr->nr, bp + jr * kc);
             }
-            for (int64_t ic = ib; ic < ie; ic += kr->mc) {
-                int64_t mc = ie - ic < kr->mc ? ie - ic : kr->mc;
+            for (int64_t ic = ib; ic < ie; ic += g->mc) {
+                int64_t mc = ie - ic < g->mc ? ie - ic : g->mc;
                 if (!g->transA && kr->pack_a)
                     kr->pack_a(g->A, g->lda, ic, mc, pc, kc, ap);
                 else if (g->transA && kr->pack_at)
@@ -230,10 +309,6 @@ static void gemm_block(const struct gemm_job *g, float *ap, float *bp, int64_t i
             }
         }
     }
-}
-
-static int64_t round_up(int64_t x, int64_t m) {
-    return (x + m - 1) / m * m;
 }
 
 /* Each thread keeps its packing buffer between calls (grown on demand,
@@ -269,10 +344,10 @@ static void gemm_thread(void *vp, int64_t t0, int64_t t1, int tid) {
     (void)t0, (void)t1, (void)tid;
     struct gemm_job *g = vp;
     const struct fr_gemm_kernel *kr = g->kr;
-    int64_t kc = g->K < kr->kc ? g->K : kr->kc;
+    int64_t kc = g->K < g->kc ? g->K : g->kc;
     int64_t ncols = g->split_m ? g->N : g->unit, nrows = g->split_m ? g->unit : g->M;
-    int64_t alen = round_up(round_up(nrows < kr->mc ? nrows : kr->mc, kr->mr) * kc, 16);
-    int64_t blen = round_up(round_up(ncols < kr->nc ? ncols : kr->nc, kr->nr) * kc, 16);
+    int64_t alen = round_up(round_up(nrows < g->mc ? nrows : g->mc, kr->mr) * kc, 16);
+    int64_t blen = round_up(round_up(ncols < g->nc ? ncols : g->nc, kr->nr) * kc, 16);
     float *ap = NULL;
     for (;;) {
         int64_t u = atomic_fetch_add(&g->next, 1);
@@ -300,7 +375,12 @@ static void gemm_thread(void *vp, int64_t t0, int64_t t1, int tid) {
 static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int64_t M, int64_t N,
                     int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                     int64_t ldb, float beta, float *C, int64_t ldc) {
+    struct fr_gemm_blocking bk;
+    fr_gemm_blocking_get(kr->isa, &bk, NULL);
     struct gemm_job g = {.kr = kr,
+                         .kc = bk.kc,
+                         .mc = bk.mc,
+                         .nc = bk.nc,
                          .transA = transA,
                          .transB = transB,
                          .M = M,
@@ -440,9 +520,7 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
         scale_c(M, N, beta, C, ldc);
         return;
     }
-    const struct fr_gemm_kernel *kr = isa == FR_ISA_AVX512 ? &fr_gemm_kernel_avx512
-                                      : isa == FR_ISA_AVX2 ? &fr_gemm_kernel_avx2
-                                                           : &kernel_scalar;
+    const struct fr_gemm_kernel *kr = kernel_for(isa);
     int r = small_m(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (r > 0)
         blocked(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -47,8 +47,7 @@ void fr_gemm_pack_bt_avx2(const float *B, int64_t ldb, int64_t pc, int64_t kc, i
 
 struct fr_gemm_kernel {
     enum fr_isa isa;
-    int mr, nr;     /* register tile */
-    int kc, mc, nc; /* cache blocks: kc x nr B panel in L1, mc x kc A block in L2 */
+    int mr, nr; /* register tile (the cache blocking is fr_gemm_blocking_get's) */
     fr_gemm_ukr_fn ukr[FR_GEMM_MAX_MR + 1];
     fr_gemm_dot_fn dot;        /* NULL: small M with transB goes through packing */
     fr_gemm_pack_a_fn pack_a;  /* A row-major; for mr == 6 only */

@@ -17,13 +17,22 @@ int cmd_version(int argc, char **argv) {
         .name = "version",
         .synopsis = "frugal version",
         .about = "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
-                 "caps it) and the default thread count, one `key value` per line.",
+                 "caps it), the CPU, its caches, the GEMM blocking in force and the\n"
+                 "default thread count, one `key value` per line.",
     };
     const char *pos[1];
     int npos = 0, rc = cli_begin(&spec, argc, argv, pos, &npos);
     if (rc != CLI_GO) return rc;
     printf("frugal %s\n", fr_version());
     printf("isa %s\n", fr_isa_name(fr_cpu_isa()));
+    printf("cpu %s (family/model/stepping %s)\n", fr_cpu_model(), fr_cpu_signature());
+    const struct fr_cpu_caches *cc = fr_cpu_caches();
+    printf("caches L1d %lld KiB, L2 %lld KiB (%d CPUs share it), L3 %lld KiB (%d) [%s]\n",
+           cc->l1d >> 10, cc->l2 >> 10, cc->l2_shared, cc->l3 >> 10, cc->l3_shared, cc->source);
+    struct fr_gemm_blocking bk;
+    const char *src;
+    fr_gemm_blocking_get(fr_cpu_isa(), &bk, &src);
+    printf("gemm blocking kc %d mc %d nc %d [%s]\n", bk.kc, bk.mc, bk.nc, src);
     /* what a command run with the default --threads 0 would use */
     if (fr_threads_set(0) != 0) return cli_fail("version", "cannot start the thread pool");
     printf("threads %d\n", fr_threads_get());
