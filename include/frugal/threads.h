@@ -19,7 +19,12 @@ extern "C" {
 #endif
 
 /* Sets the pool size (n <= 0: number of online CPUs). Not thread-safe with
- * running kernels. Returns 0 or FR_EINVAL (n > 256). */
+ * running kernels. With n > 1 threads that fit the CPUs this process may
+ * use, the pool pins thread i to the i-th of them, the calling thread (the
+ * one that will call the kernels) to the first: threads it creates later
+ * inherit that pin. FRUGAL_PIN=0 turns pinning off; fr_threads_set(1)
+ * gives the caller its CPU mask back (do that before fork()ing workers).
+ * Returns 0 or FR_EINVAL (n > 256). */
 int fr_threads_set(int n);
 int fr_threads_get(void);
 
