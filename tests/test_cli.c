@@ -191,13 +191,15 @@ static void test_help(void) {
     expect_help("prune", prune);
     expect_help("sparsity", NULL);
     expect_help("kv-eval", NULL);
+    static const char *const tune[] = {"threads", "reps", "margin", "out", "dry-run", NULL};
+    expect_help("tune", tune);
     int rc = run("help train");
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
     static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
                                        "repro",   "version", "train-lm", "generate", "perplexity",
-                                       "convert", "prune",   "sparsity", "kv-eval"};
+                                       "convert", "prune",   "sparsity", "kv-eval",  "tune"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);
@@ -207,6 +209,27 @@ static void test_help(void) {
     CHECK(rc == 0 && strncmp(g_out, "frugal ", 7) == 0 && strstr(g_out, "\nisa ") &&
               strstr(g_out, "\nthreads "),
           "version output: %s", g_out);
+    CHECK(strstr(g_out, "\ncpu ") && strstr(g_out, "\ncaches L1d ") &&
+              strstr(g_out, "\ngemm blocking kc "),
+          "version names the CPU, caches and blocking: %s", g_out);
+    /* tune: writes this CPU's line, which the next process reads */
+    {
+        char args[1200], path[900];
+        snprintf(path, sizeof path, "%s/tune/gemm-tune.txt", g_tmp);
+        snprintf(args, sizeof args, "tune --reps 1 --threads 2 --out '%s'", path);
+        rc = run(args);
+        CHECK(rc == 0 && strstr(g_out, "% of it)") && strstr(g_out, "wrote "), "tune: %d %s %s", rc,
+              g_out, g_err);
+        snprintf(args, sizeof args, "env FRUGAL_TUNE_FILE='%s' '%s' version", path, g_bin);
+        char cmd[2400], o[600];
+        snprintf(o, sizeof o, "%s/stdout", g_tmp);
+        snprintf(cmd, sizeof cmd, "%s > '%s'", args, o);
+        rc = system(cmd);
+        slurp(o, g_out, sizeof g_out);
+        CHECK(rc == 0 && strstr(g_out, "[tuned]"), "version after tune: %s", g_out);
+        expect_error("tune --reps 0", 2);
+        expect_error("tune --out /proc/version/x", 1);
+    }
     rc = run("repro --list");
     CHECK(rc == 0 && strstr(g_out, "fashion-cnn") != NULL, "repro --list: %s", g_out);
 }

@@ -21,6 +21,7 @@ int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_repro(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_tune(int argc, char **argv); /* cmd_tune.c */
 /* language-model commands (cmd_generate.c, cmd_perplexity.c, cmd_train_lm.c) */
 int cmd_generate(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);

@@ -59,7 +59,8 @@ static const struct command COMMANDS[] = {
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},
     {"repro", cmd_repro, "reproduce a registered experiment (--list names them)"},
-    {"version", cmd_version, "version, ISA and thread count"},
+    {"tune", cmd_tune, "time GEMM blockings, keep the best for this CPU"},
+    {"version", cmd_version, "version, ISA, CPU, caches, blocking, threads"},
     {"help", NULL, "this text, or `frugal help CMD` for a command's flags"},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
