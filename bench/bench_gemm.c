@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
         }
         qsort(tf, (size_t)reps, sizeof(double), cmpd);
         qsort(tb, (size_t)reps, sizeof(double), cmpd);
-        qsort(t1, (size_t)reps, sizeof(double), cmpd);
+        if (scaling) qsort(t1, (size_t)reps, sizeof(double), cmpd);
         double gf = flops / tf[reps / 2] * 1e-9;
         if (!no_peer) ob = flops / tb[reps / 2] * 1e-9;
         if (scaling) g1 = flops / t1[reps / 2] * 1e-9;

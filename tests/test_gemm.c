@@ -9,6 +9,7 @@
  * file, and the pool's pinning (the caller's CPU mask restored). */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "check.h"
+#include "frugal/report.h"
 #include "kernels/gemm.h"
 
 #include <float.h>
@@ -150,6 +151,7 @@ int main(void) {
         CHECK(fr_gemm_tune_lookup(path, FR_ISA_AVX2, &(struct fr_gemm_blocking){0}) == FR_ENOTFOUND,
               "no file: not found");
         struct fr_gemm_blocking w = {.kc = 192, .mc = 96, .nc = 768}, r = {0};
+        CHECK(fr_mkdirs_for(path) == 0, "mkdir: %s", fr_last_error());
         CHECK(fr_gemm_tune_save(path, FR_ISA_AVX2, &w) == 0, "save: %s", fr_last_error());
         struct fr_gemm_blocking w2 = {.kc = 320, .mc = 60, .nc = 512};
         CHECK(fr_gemm_tune_save(path, FR_ISA_SCALAR, &w2) == 0, "save 2: %s", fr_last_error());

@@ -58,8 +58,8 @@ int fr_gemm_tune_path(char *buf, size_t cap);
  * and cache sizes all equal) and isa: 0, or FR_ENOTFOUND (no file, no
  * matching or valid line; never an error message). */
 int fr_gemm_tune_lookup(const char *path, enum fr_isa isa, struct fr_gemm_blocking *out);
-/* Writes (atomically, creating the directory) b as this CPU's line for isa,
- * keeping the other lines. */
+/* Writes (atomically) b as this CPU's line for isa, keeping the other
+ * lines. The directory must exist (fr_mkdirs_for makes it). */
 int fr_gemm_tune_save(const char *path, enum fr_isa isa, const struct fr_gemm_blocking *b);
 
 #ifdef __cplusplus

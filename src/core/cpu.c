@@ -119,6 +119,15 @@ static int count_cpus(const char *s) {
     return n > 0 ? n : 1;
 }
 
+/* Records one data cache level; returns its bit for `found` (L1 1, L2 2,
+ * L3 4, else 0). */
+static int put_level(struct fr_cpu_caches *c, int level, long long size, int shared) {
+    if (level == 1) c->l1d = size;
+    if (level == 2) c->l2 = size, c->l2_shared = shared;
+    if (level == 3) c->l3 = size, c->l3_shared = shared;
+    return level >= 1 && level <= 3 ? 1 << (level - 1) : 0;
+}
+
 static int caches_sysfs(struct fr_cpu_caches *c) {
     int found = 0;
     for (int i = 0; i < 8; i++) {
@@ -133,14 +142,7 @@ static int caches_sysfs(struct fr_cpu_caches *c) {
                  i);
         int nshared = read_line(path, shared, sizeof shared) ? 1 : count_cpus(shared);
         long long b = parse_size(size);
-        if (b <= 0) continue;
-        int lv = atoi(level);
-        if (lv == 1)
-            c->l1d = b, found |= 1;
-        else if (lv == 2)
-            c->l2 = b, c->l2_shared = nshared, found |= 2;
-        else if (lv == 3)
-            c->l3 = b, c->l3_shared = nshared, found |= 4;
+        if (b > 0) found |= put_level(c, atoi(level), b, nshared);
     }
     return (found & 3) == 3 ? 0 : -1;
 }
@@ -164,13 +166,7 @@ static int caches_cpuid(struct fr_cpu_caches *c) {
         if (type == 2) continue; /* instruction cache */
         long long size = (long long)(((b >> 22) & 1023) + 1) * (((b >> 12) & 1023) + 1) *
                          ((b & 4095) + 1) * ((long long)cx + 1);
-        int shared = (int)((a >> 14) & 4095) + 1;
-        if (level == 1)
-            c->l1d = size, found |= 1;
-        else if (level == 2)
-            c->l2 = size, c->l2_shared = shared, found |= 2;
-        else if (level == 3)
-            c->l3 = size, c->l3_shared = shared, found |= 4;
+        found |= put_level(c, (int)level, size, (int)((a >> 14) & 4095) + 1);
     }
     return (found & 3) == 3 ? 0 : -1;
 #else

@@ -196,23 +196,28 @@ static struct fr_gemm_blocking g_blk[3];
 static const char *g_blk_src[3];
 static pthread_once_t g_blk_once = PTHREAD_ONCE_INIT;
 
+/* isa's blocking := b, mc and nc rounded up to the kernel's tile */
+static void apply(enum fr_isa isa, const struct fr_gemm_blocking *b, const char *source) {
+    const struct fr_gemm_kernel *kr = kernel_for(isa);
+    g_blk[isa].kc = b->kc;
+    g_blk[isa].mc = (int)round_up(b->mc, kr->mr);
+    g_blk[isa].nc = (int)round_up(b->nc, kr->nr);
+    g_blk_src[isa] = source;
+}
+
 static void blocking_init(void) {
     char path[4096];
+    struct fr_gemm_blocking tuned[3];
+    int found[3] = {0, 0, 0};
     const char *env = getenv("FRUGAL_TUNE_FILE");
-    int have_file = !(env && !strcmp(env, "none")) && fr_gemm_tune_path(path, sizeof path) == 0;
-    for (int i = 0; i < 3; i++) {
-        const struct fr_gemm_kernel *kr = kernel_for((enum fr_isa)i);
-        struct fr_gemm_blocking t;
-        fr_gemm_blocking_derive((enum fr_isa)i, fr_cpu_caches(), &g_blk[i]);
-        g_blk_src[i] = "derived";
-        if (have_file && fr_gemm_tune_lookup(path, (enum fr_isa)i, &t) == 0) {
-            g_blk[i].kc = t.kc;
-            g_blk[i].mc = (int)round_up(t.mc, kr->mr);
-            g_blk[i].nc = (int)round_up(t.nc, kr->nr);
-            g_blk_src[i] = "tuned";
-        }
-    }
+    if (!(env && !strcmp(env, "none")) && fr_gemm_tune_path(path, sizeof path) == 0)
+        fr_gemm_tune_read(path, tuned, found);
     fr_clear_error(); /* a missing tuning path is not an error */
+    for (int i = 0; i < 3; i++) {
+        struct fr_gemm_blocking d;
+        fr_gemm_blocking_derive((enum fr_isa)i, fr_cpu_caches(), &d);
+        apply((enum fr_isa)i, found[i] ? &tuned[i] : &d, found[i] ? "tuned" : "derived");
+    }
 }
 
 void fr_gemm_blocking_get(enum fr_isa isa, struct fr_gemm_blocking *b, const char **source) {
@@ -226,16 +231,12 @@ int fr_gemm_blocking_set(enum fr_isa isa, const struct fr_gemm_blocking *b) {
     pthread_once(&g_blk_once, blocking_init);
     if (isa < FR_ISA_SCALAR || isa > FR_ISA_AVX512)
         return fr_error(FR_EINVAL, "no GEMM kernel for ISA %d", (int)isa);
-    if (b->kc < 16 || b->kc > 4096 || b->mc < 1 || b->mc > 8192 || b->nc < 1 || b->nc > 65536)
+    if (!fr_gemm_blocking_valid(b))
         return fr_error(FR_EINVAL,
                         "GEMM blocking kc %d mc %d nc %d is outside kc 16..4096, mc 1..8192, "
                         "nc 1..65536",
                         b->kc, b->mc, b->nc);
-    const struct fr_gemm_kernel *kr = kernel_for(isa);
-    g_blk[isa].kc = b->kc;
-    g_blk[isa].mc = (int)round_up(b->mc, kr->mr);
-    g_blk[isa].nc = (int)round_up(b->nc, kr->nr);
-    g_blk_src[isa] = "tuned";
+    apply(isa, b, "tuned");
     return 0;
 }
 

@@ -55,6 +55,15 @@ struct fr_gemm_kernel {
     fr_gemm_pack_bt_fn pack_bt;
 };
 
+/* 1 when b is inside the ranges fr_gemm_blocking_set accepts. */
+static inline int fr_gemm_blocking_valid(const struct fr_gemm_blocking *b) {
+    return b->kc >= 16 && b->kc <= 4096 && b->mc >= 1 && b->mc <= 8192 && b->nc >= 1 &&
+           b->nc <= 65536;
+}
+/* One read of the tuning file: found[i] = 1 and out[i] = the last valid
+ * line of this CPU for ISA i (i = enum fr_isa). Never an error. */
+void fr_gemm_tune_read(const char *path, struct fr_gemm_blocking out[3], int found[3]);
+
 extern const struct fr_gemm_kernel fr_gemm_kernel_avx2;
 extern const struct fr_gemm_kernel fr_gemm_kernel_avx512;
 

@@ -169,6 +169,13 @@ int fr_lm_load_tokens(const char *path, struct fr_tokenizer *tok, int32_t **ids,
     return rc;
 }
 
+/* Where train-lm splits n bytes of text (or n token ids): the first 90% to
+ * train on, the rest held out. One rule for training and for every reader
+ * of "held-out" text. */
+static int64_t train_cut(int64_t n) {
+    return n * 9 / 10;
+}
+
 int fr_lm_load_split(const char *path, struct fr_tokenizer *tok, int held_out, int32_t **ids,
                      int64_t *n) {
     if (is_ids_file(path)) { /* token ids: split at 90% of the ids, as train-lm does */
@@ -176,7 +183,7 @@ int fr_lm_load_split(const char *path, struct fr_tokenizer *tok, int held_out, i
         int64_t na;
         int rc = fr_lm_load_tokens(path, NULL, &all, &na);
         if (rc) return rc;
-        int64_t cut = na * 9 / 10, b = held_out ? cut : 0, e = held_out ? na : cut;
+        int64_t cut = train_cut(na), b = held_out ? cut : 0, e = held_out ? na : cut;
         *ids = malloc(sizeof(int32_t) * (size_t)(e - b > 0 ? e - b : 1));
         if (!*ids) {
             free(all);
@@ -194,7 +201,7 @@ int fr_lm_load_split(const char *path, struct fr_tokenizer *tok, int held_out, i
     if (rc) return rc;
     /* the byte split of train-lm's load_data, so held-out text is exactly
      * the text the model never trained on, whatever the tokenizer */
-    size_t cut = len * 9 / 10;
+    size_t cut = (size_t)train_cut((int64_t)len);
     rc = held_out ? fr_tokenizer_encode(tok, buf + cut, len - cut, 0, ids, n)
                   : fr_tokenizer_encode(tok, buf, cut, 0, ids, n);
     free(buf);
@@ -328,7 +335,7 @@ static int load_data(struct lm_run *R) {
         int32_t *ids;
         int64_t n;
         if ((rc = fr_lm_load_tokens(c->data, NULL, &ids, &n))) return rc;
-        int64_t cut = n * 9 / 10;
+        int64_t cut = train_cut(n);
         R->train = ids;
         R->ntrain = cut;
         R->val = ids + cut;
@@ -344,7 +351,7 @@ static int load_data(struct lm_run *R) {
     uint8_t *text;
     size_t len;
     if ((rc = read_file(c->data, &text, &len))) return rc;
-    size_t cut = len * 9 / 10;
+    size_t cut = (size_t)train_cut((int64_t)len);
     if (cut == 0 || len - cut == 0) { /* no split to build a vocabulary from, or to validate on */
         free(text);
         if (len == 0)
