@@ -14,12 +14,15 @@
  * (--cpu-time: for a shared machine, see sample(); --shape replaces the
  * default list; --no-peer skips OpenBLAS, so its threads never run in the
  * process; --scaling also times frugal at 1 thread, interleaved, and
- * prints N threads over 1 thread).
+ * prints N threads over 1 thread; --bf16 also times fr_gemm in bf16
+ * precision (AMX or AVX512-BF16, fr_gemm_precision_set), interleaved, and
+ * prints bf16 over f32 and the bf16 result's normwise distance from f32).
  * OpenBLAS is configured as the environment says (OPENBLAS_CORETYPE is not
  * touched); its thread count is set to N like frugal's.
  */
 #include "frugal/kernels.h"
 #include "frugal/rng.h"
+#include "frugal/status.h"
 #include "frugal/threads.h"
 #include "peak.h"
 
@@ -46,6 +49,12 @@ static int cmpd(const void *a, const void *b) {
 static void run_frugal(const struct shape *s, const float *A, const float *B, float *C) {
     fr_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, s->ta ? s->M : s->K, B, s->tb ? s->K : s->N,
             0.0f, C, s->N);
+}
+
+static void run_bf16(const struct shape *s, const float *A, const float *B, float *C) {
+    fr_gemm_precision_set(FR_GEMM_BF16);
+    run_frugal(s, A, B, C);
+    fr_gemm_precision_set(FR_GEMM_F32);
 }
 
 #ifdef HAVE_OPENBLAS
@@ -89,7 +98,8 @@ static int parse_shape(const char *t, struct shape *s) {
     long long m, n, k;
     char tr[3] = "NN";
     int got = sscanf(t, "%lldx%lldx%lld:%2[NT]", &m, &n, &k, tr);
-    if (got < 3 || m < 1 || n < 1 || k < 1 || m > 65536 || n > 65536 || k > 65536 ||
+    if (got < 3 || m < 1 || n < 1 || k < 1 || m > 1048576 || n > 1048576 || k > 1048576 ||
+        m * n > (1LL << 28) || m * k > (1LL << 28) || n * k > (1LL << 28) ||
         (got == 4 && strlen(tr) != 2))
         return -1;
     *s = (struct shape){m, n, k, tr[0] == 'T', tr[1] == 'T'};
@@ -97,7 +107,7 @@ static int parse_shape(const char *t, struct shape *s) {
 }
 
 int main(int argc, char **argv) {
-    int nt = 2, reps = 7, quick = 0, no_peer = 0, scaling = 0;
+    int nt = 2, reps = 7, quick = 0, no_peer = 0, scaling = 0, bf16 = 0;
     struct shape shapes[64];
     int ns = 0;
     for (int i = 1; i < argc; i++) {
@@ -111,6 +121,8 @@ int main(int argc, char **argv) {
             g_cpu_time = 1;
         else if (!strcmp(argv[i], "--no-peer"))
             no_peer = 1;
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = 1;
         else if (!strcmp(argv[i], "--scaling"))
             scaling = 1;
         else if (!strcmp(argv[i], "--shape") && i + 1 < argc && ns < 64) {
@@ -121,7 +133,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: %s [--threads N (2)] [--reps R (7)] [--quick] [--cpu-time] "
-                    "[--shape MxNxK[:NN|NT|TN|TT]]... [--no-peer] [--scaling]\n",
+                    "[--shape MxNxK[:NN|NT|TN|TT]]... [--no-peer] [--scaling] [--bf16]\n",
                     argv[0]);
             return 2;
         }
@@ -133,6 +145,11 @@ int main(int argc, char **argv) {
 #ifndef HAVE_OPENBLAS
     no_peer = 1;
 #endif
+    if (bf16 && fr_gemm_precision_set(FR_GEMM_BF16)) {
+        fprintf(stderr, "bench_gemm: --bf16: %s\n", fr_last_error());
+        return 1;
+    }
+    fr_gemm_precision_set(FR_GEMM_F32);
     g_threads = nt;
     /* (the FMA peak below is measured on the same clock) */
     /* the peak first: a started pool's spinning workers would share its cores */
@@ -171,6 +188,10 @@ int main(int argc, char **argv) {
     printf("| M x N x K | op(A) op(B) | frugal GFLOP/s | OpenBLAS GFLOP/s | frugal / OpenBLAS | "
            "frugal %% of peak | max rel diff |%s\n|---|---|---|---|---|---|---|%s\n",
            scaling ? " frugal 1 thread | N threads / 1 |" : "", scaling ? "---|---|" : "");
+    if (bf16)
+        printf("(bf16 columns: frugal bf16 precision on %s | bf16 / f32 | normwise distance "
+               "from f32)\n",
+               fr_bf16_name(fr_cpu_bf16()));
     struct fr_rng rng;
     fr_rng_seed(&rng, 42);
     for (int si = 0; si < ns; si++) {
@@ -184,7 +205,7 @@ int main(int argc, char **argv) {
         }
         fr_rng_fill_uniform(&rng, A, (int64_t)na, -1, 1);
         fr_rng_fill_uniform(&rng, B, (int64_t)nb, -1, 1);
-        double tf[99], tb[99], t1[99];
+        double tf[99], tb[99], t1[99], th[99];
         double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
         run_frugal(s, A, B, C);
         double diff = NAN, ob = NAN, g1 = NAN;
@@ -206,6 +227,7 @@ int main(int argc, char **argv) {
 #ifdef HAVE_OPENBLAS
             if (!no_peer) tb[r] = sample(run_blas, s, A, B, C2);
 #endif
+            if (bf16) th[r] = sample(run_bf16, s, A, B, C2);
             if (scaling) { /* the 1-thread clock is wall or CPU time of one thread alike */
                 int keep = g_threads;
                 fr_threads_set(1);
@@ -225,6 +247,17 @@ int main(int argc, char **argv) {
                (long long)s->M, (long long)s->N, (long long)s->K, s->ta ? "T" : "N",
                s->tb ? "T" : "N", gf, ob, gf / ob, peak > 0 ? 100 * gf / peak : NAN, diff);
         if (scaling) printf(" %.1f | %.2f |", g1, gf / g1);
+        if (bf16) {
+            qsort(th, (size_t)reps, sizeof(double), cmpd);
+            double gh = flops / th[reps / 2] * 1e-9, dmax = 0, cmax = 0;
+            run_frugal(s, A, B, C);
+            run_bf16(s, A, B, C2);
+            for (size_t i = 0; i < nc; i++) {
+                dmax = fmax(dmax, fabs((double)C[i] - C2[i]));
+                cmax = fmax(cmax, fabs((double)C[i]));
+            }
+            printf(" bf16 %.1f | %.2f | %.1e |", gh, gh / gf, dmax / (cmax > 0 ? cmax : 1));
+        }
         printf("\n");
         fflush(stdout);
         free(A);

@@ -22,6 +22,20 @@ enum fr_isa fr_cpu_isa_hw(void);
 /* "scalar", "avx2" or "avx512". */
 const char *fr_isa_name(enum fr_isa isa);
 
+/* bfloat16 matrix hardware, for fr_gemm's bf16 precision (kernels.h):
+ * AMX-BF16 tiles (Intel Sapphire Rapids and later), else the AVX512-BF16
+ * dot-product instruction (Intel Cooper Lake and later, AMD Zen 4 and
+ * later), else none. AMX counts only when Linux grants this process the
+ * tile state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once here). A
+ * FRUGAL_ISA cap below avx512 gives none; FRUGAL_BF16=avx512bf16|none caps
+ * it further (never raises it). Read once and cached. */
+enum fr_bf16_hw { FR_BF16_NONE = 0, FR_BF16_AVX512 = 1, FR_BF16_AMX = 2 };
+enum fr_bf16_hw fr_cpu_bf16(void);
+/* The hardware level, ignoring FRUGAL_BF16 and FRUGAL_ISA. */
+enum fr_bf16_hw fr_cpu_bf16_hw(void);
+/* "none", "avx512bf16" or "amx". */
+const char *fr_bf16_name(enum fr_bf16_hw hw);
+
 /* The data caches one core sees, in bytes, and how many logical CPUs share
  * each level (so a per-core share is size / shared). Read once from Linux's
  * sysfs (/sys/devices/system/cpu/cpu0/cache), else from cpuid (leaf 4 on

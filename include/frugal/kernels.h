@@ -30,6 +30,28 @@ void fr_gemm_f64(int transA, int transB, int64_t M, int64_t N, int64_t K, double
                  const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
                  int64_t ldc);
 
+/* The precision fr_gemm multiplies in (process-wide; default f32). In
+ * FR_GEMM_BF16 every fr_gemm call rounds op(A) and op(B) to bfloat16
+ * (nearest even; subnormals flush to zero) and accumulates the products in
+ * f32; alpha, beta and C stay f32. It runs on AMX-BF16 tiles where the CPU
+ * has them, else on AVX512-BF16 (fr_cpu_bf16). This is the multiply of
+ * mixed-precision training: weights, gradients and optimizer state stay f32
+ * (master weights), only the GEMMs' inputs are rounded. Set it while no
+ * GEMM runs. FR_EINVAL when the CPU has neither instruction set (the
+ * precision then stays f32). */
+enum fr_gemm_precision { FR_GEMM_F32 = 0, FR_GEMM_BF16 = 1 };
+int fr_gemm_precision_set(enum fr_gemm_precision p);
+enum fr_gemm_precision fr_gemm_precision_get(void);
+/* The reference for FR_GEMM_BF16: inputs rounded exactly as the fast paths
+ * round them, products summed in double (the hardware sums in f32 and
+ * flushes subnormal results to zero). */
+void fr_gemm_bf16_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc);
+/* f32 -> bf16 bits as the fast paths round (nearest even, subnormal inputs
+ * to signed zero, NaN stays NaN). */
+uint16_t fr_bf16_round(float x);
+
 /* Cache blocking of the packed GEMM for one ISA's kernel: kc (depth of a
  * packed panel: the mr x kc A micro-panel stays in L1), mc (rows of A packed
  * at once) and nc (columns of the packed B block, kc x nc, meant to stay in

@@ -16,6 +16,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 static enum fr_isa probe_hw(void) {
@@ -72,6 +74,73 @@ const char *fr_isa_name(enum fr_isa isa) {
         return "avx512";
     }
     return "unknown";
+}
+
+/* ---- bfloat16 matrix hardware ---- */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FR_ARCH_REQ_XCOMP_PERM 0x1023
+#define FR_XFEATURE_XTILEDATA 18
+
+static unsigned long long xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+static enum fr_bf16_hw probe_bf16(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (fr_cpu_isa_hw() < FR_ISA_AVX512) return FR_BF16_NONE;
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return FR_BF16_NONE;
+    __cpuid_count(7, 1, a, b, c, d);
+    if (!(a & (1u << 5))) return FR_BF16_NONE; /* AVX512_BF16 */
+    __cpuid_count(7, 0, a, b, c, d);
+    int amx = (d & (1u << 22)) && (d & (1u << 24)); /* AMX-BF16, AMX-TILE */
+    /* the OS must enable the tile state in XCR0 (bits 17, 18) and grant it
+     * to this process */
+    if (amx && (xcr0() & (3ull << 17)) == (3ull << 17) &&
+        syscall(SYS_arch_prctl, FR_ARCH_REQ_XCOMP_PERM, FR_XFEATURE_XTILEDATA) == 0)
+        return FR_BF16_AMX;
+    return FR_BF16_AVX512;
+#else
+    return FR_BF16_NONE;
+#endif
+}
+
+static atomic_int g_bf16_hw = -1, g_bf16 = -1;
+
+enum fr_bf16_hw fr_cpu_bf16_hw(void) {
+    int v = atomic_load_explicit(&g_bf16_hw, memory_order_relaxed);
+    if (v < 0) {
+        v = (int)probe_bf16();
+        atomic_store(&g_bf16_hw, v);
+    }
+    return (enum fr_bf16_hw)v;
+}
+
+enum fr_bf16_hw fr_cpu_bf16(void) {
+    int v = atomic_load_explicit(&g_bf16, memory_order_relaxed);
+    if (v >= 0) return (enum fr_bf16_hw)v;
+    v = fr_cpu_isa() < FR_ISA_AVX512 ? FR_BF16_NONE : (int)fr_cpu_bf16_hw();
+    const char *cap = getenv("FRUGAL_BF16");
+    if (cap) {
+        int c = -1;
+        if (!strcmp(cap, "none"))
+            c = FR_BF16_NONE;
+        else if (!strcmp(cap, "avx512bf16"))
+            c = FR_BF16_AVX512;
+        else if (!strcmp(cap, "amx"))
+            c = FR_BF16_AMX;
+        if (c >= 0 && c < v) v = c;
+    }
+    atomic_store(&g_bf16, v);
+    return (enum fr_bf16_hw)v;
+}
+
+const char *fr_bf16_name(enum fr_bf16_hw hw) {
+    return hw == FR_BF16_AMX ? "amx" : hw == FR_BF16_AVX512 ? "avx512bf16" : "none";
 }
 
 /* ---- caches and the CPU's name ---- */

@@ -328,6 +328,12 @@ static void tl_init(void) {
     pthread_key_create(&tl_key, tl_free);
 }
 
+static float *thread_buffer(size_t floats);
+
+void *fr_gemm_thread_buffer(size_t bytes) {
+    return thread_buffer((bytes + sizeof(float) - 1) / sizeof(float));
+}
+
 static float *thread_buffer(size_t floats) {
     if (floats <= tl_cap) return tl_buf;
     size_t bytes = (floats * sizeof(float) + 4095) / 4096 * 4096;
@@ -529,8 +535,96 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
         fr_gemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---- bf16 precision ---- */
+
+static atomic_int g_prec = FR_GEMM_F32;
+
+int fr_gemm_precision_set(enum fr_gemm_precision p) {
+    if (p != FR_GEMM_F32 && p != FR_GEMM_BF16)
+        return fr_error(FR_EINVAL, "unknown GEMM precision %d", (int)p);
+#ifndef FR_BF16_KERNELS
+    if (p == FR_GEMM_BF16)
+        return fr_error(FR_EINVAL, "bf16 precision: this build has no AMX/AVX512-BF16 kernels "
+                                   "(the compiler lacked -mamx-bf16)");
+#endif
+    if (p == FR_GEMM_BF16 && fr_cpu_bf16() == FR_BF16_NONE)
+        return fr_error(
+            FR_EINVAL,
+            "bf16 precision needs AMX-BF16 or AVX512-BF16; this CPU (%s) "
+            "has neither%s",
+            fr_cpu_model(),
+            fr_cpu_bf16_hw() != FR_BF16_NONE ? " enabled (FRUGAL_ISA/FRUGAL_BF16 cap it)" : "");
+    atomic_store(&g_prec, (int)p);
+    return 0;
+}
+
+enum fr_gemm_precision fr_gemm_precision_get(void) {
+    return (enum fr_gemm_precision)atomic_load_explicit(&g_prec, memory_order_relaxed);
+}
+
+uint16_t fr_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u); /* zero, subnormal */
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static double bf16_value(float x) {
+    uint32_t u = (uint32_t)fr_bf16_round(x) << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+void fr_gemm_bf16_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += bf16_value(transA ? A[k * lda + i] : A[i * lda + k]) *
+                     bf16_value(transB ? B[j * ldb + k] : B[k * ldb + j]);
+            C[i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : beta * C[i * ldc + j]));
+        }
+}
+
+#ifndef FR_BF16_KERNELS
+/* a build without the bf16 kernels: fr_gemm_precision_set refuses bf16,
+ * so only a test that forces a path comes here */
+void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc) {
+    (void)hw;
+    fr_gemm_bf16_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
+
+void fr_gemm_bf16_blocking(struct fr_gemm_blocking *b) {
+    const struct fr_cpu_caches *c = fr_cpu_caches();
+    int64_t l1 = c && c->l1d > 0 ? c->l1d : 32 << 10;
+    int64_t l2 = c && c->l2 > 0 ? c->l2 / (c->l2_shared > 1 ? c->l2_shared : 1) : 512 << 10;
+    int64_t kc = clamp64(l1 / 2 / 64, 128, 1024) / 32 * 32;
+    b->kc = (int)kc;
+    b->nc = (int)(clamp64(l2 / 2 / (kc * 2), 128, 8192) / 32 * 32);
+    b->mc = (int)(clamp64(l2 / 4 / (kc * 2), 64, 2048) / 32 * 32);
+}
+
 void fr_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+#ifdef FR_BF16_KERNELS
+    if (atomic_load_explicit(&g_prec, memory_order_relaxed) == FR_GEMM_BF16) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0 || alpha == 0.0f) {
+            scale_c(M, N, beta, C, ldc);
+            return;
+        }
+        fr_gemm_bf16_run(fr_cpu_bf16(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                         ldc);
+        return;
+    }
+#endif
 #ifdef FR_USE_OPENBLAS
     if (M <= 0 || N <= 0) return;
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,

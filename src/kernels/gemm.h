@@ -73,4 +73,19 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
 
+/* The calling thread's packing buffer, at least bytes long, 64-byte
+ * aligned, kept between calls (NULL when out of memory). */
+void *fr_gemm_thread_buffer(size_t bytes);
+
+/* bf16 precision (gemm_amx.c, built when the compiler has the AMX and
+ * AVX512-BF16 intrinsics: FR_BF16_KERNELS). hw is FR_BF16_AMX or
+ * FR_BF16_AVX512 and at most fr_cpu_bf16_hw(); tests force each path. */
+void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc);
+/* Its cache blocking (kc a multiple of 32; mc and nc of 32), derived from
+ * the caches: the 32 x kc bf16 A panel in half of L1, the kc x nc B block
+ * in half of L2, the mc x kc A block in a quarter. */
+void fr_gemm_bf16_blocking(struct fr_gemm_blocking *b);
+
 #endif
