@@ -11,7 +11,7 @@
  * A run also checks one output element against a direct sum, so a fast
  * wrong kernel does not go unnoticed.
  *
- * Usage: bench_conv [--threads N (2)] [--reps R (7)] [--quick]
+ * Usage: bench_conv [--threads N (2)] [--reps R (7)] [--quick] [--precision f32|bf16 (f32)]
  */
 #include "frugal/frugal.h"
 #include "frugal/kernels.h"
@@ -117,18 +117,26 @@ cleanup:
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 7;
+    int threads = 2, reps = 7, prev;
+    const char *precision = "f32";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            precision = argv[++i];
         else if (!strcmp(argv[i], "--quick"))
             reps = 3;
         else {
-            fprintf(stderr, "usage: bench_conv [--threads N (2)] [--reps R (7)] [--quick]\n");
+            fprintf(stderr, "usage: bench_conv [--threads N (2)] [--reps R (7)] [--quick] "
+                            "[--precision f32|bf16 (f32)]\n");
             return 2;
         }
+    }
+    if (fr_precision_begin(precision, &prev)) {
+        fprintf(stderr, "bench_conv: %s\n", fr_last_error());
+        return 1;
     }
     if (reps < 1 || fr_threads_set(threads)) {
         fprintf(stderr, "bench_conv: bad --reps or --threads\n");
@@ -140,8 +148,8 @@ int main(int argc, char **argv) {
         {"dw13x13_c64", 64, 64, 28, 28, 64, 13, 64},
         {"dw31x31_c64", 64, 64, 28, 28, 64, 31, 64},
     };
-    printf("# bench_conv: threads %d, median of %d, isa %s\n", threads, reps,
-           fr_isa_name(fr_cpu_isa()));
+    printf("# bench_conv: threads %d, median of %d, precision %s, isa %s\n", threads, reps,
+           precision, fr_isa_name(fr_cpu_isa()));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (run_case(&cases[i], reps)) return 1;
     return 0;

@@ -2,10 +2,11 @@
  * configuration (GPT, 4 layers, 4 heads, 128 embedding, block 64, batch 12,
  * vocab 65, AdamW, clip 1.0) on random tokens, timed over 50 steps after 5
  * warm-up steps: the same protocol as bench/torch_lm.py train.
- * usage: bench_train_lm [threads] */
+ * usage: bench_train_lm [threads (2)] [f32|bf16 (f32): GEMM precision] */
 #include "frugal/clock.h"
 #include "frugal/frugal.h"
 #include "frugal/optim.h"
+#include "frugal/train.h"
 #include "frugal/transformer.h"
 
 #include <stdio.h>
@@ -13,6 +14,11 @@
 
 int main(int argc, char **argv) {
     fr_threads_set(argc > 1 ? atoi(argv[1]) : 2);
+    int prev;
+    if (fr_precision_begin(argc > 2 ? argv[2] : "f32", &prev)) {
+        fprintf(stderr, "bench_train_lm: %s\n", fr_last_error());
+        return 1;
+    }
     struct fr_tf_config c = {0};
     c.arch = FR_TF_GPT2, c.dim = 128, c.n_layers = 4, c.n_heads = 4, c.vocab_size = 65;
     c.max_seq = 64, c.tied = 1;
@@ -43,8 +49,8 @@ int main(int argc, char **argv) {
         fr_ctx_reset(ctx);
     }
     double dt = fr_seconds() - t0;
-    printf("frugal train: %.0f tokens/s (%.1f ms/iter), arena peak %.1f MB\n", 50.0 * B * T / dt,
-           1000 * dt / 50, fr_ctx_peak(ctx) / 1e6);
+    printf("frugal train (%s): %.0f tokens/s (%.1f ms/iter), arena peak %.1f MB\n",
+           argc > 2 ? argv[2] : "f32", 50.0 * B * T / dt, 1000 * dt / 50, fr_ctx_peak(ctx) / 1e6);
     fr_ctx_free(ctx);
     fr_optim_free(&opt);
     fr_tf_free(&m);

@@ -1,7 +1,10 @@
 /* test_ops_conv.c: fr_conv2d against finite differences (f64 reference)
  * and fast vs reference (f32) over strides, padding, dilation, groups,
  * depthwise kernels (3x3 .. 31x31), non-square kernels, bias on/off and
- * batch 1 / 3; a hand-computed value; bad shapes fail with a message. */
+ * batch 1 / 3; a hand-computed value; bad shapes fail with a message.
+ * The fused fr_conv2d_relu_pool (pool 1 and 2, odd sizes that the pool
+ * floors) the same ways, and against the composition
+ * maxpool(relu(conv)) it replaces: values and all gradients. */
 #include "check.h"
 
 #include <stdlib.h>
@@ -11,9 +14,20 @@ struct conv_case {
     int bias;
 };
 
+/* 0: fr_conv2d; 1, 2: fr_conv2d_relu_pool with that pool; -1, -2: the
+ * composition fr_maxpool2d(fr_relu(fr_conv2d)) the fused op stands for */
+static int g_fuse;
+
+static fr_t *conv_op(struct fr_ctx *c, fr_t *x, fr_t *w, fr_t *b, const struct fr_conv2d_opts *o) {
+    if (g_fuse > 0) return fr_conv2d_relu_pool(c, x, w, b, o, g_fuse);
+    fr_t *y = fr_conv2d(c, x, w, b, o);
+    if (g_fuse < 0) y = fr_relu(c, y);
+    return g_fuse == -2 ? fr_maxpool2d(c, y, 2, 2, 2, 2, 0, 0) : y;
+}
+
 static fr_t *b_conv(struct fr_ctx *c, fr_t **x, void *a) {
     struct conv_case *k = a;
-    return fr_conv2d(c, x[0], x[1], k->bias ? x[2] : NULL, &k->o);
+    return conv_op(c, x[0], x[1], k->bias ? x[2] : NULL, &k->o);
 }
 
 /* x {W,H,C,N}, kernel KH x KW, Cout, options: runs check_op on it. */
@@ -46,7 +60,7 @@ static void conv_fast_vs_ref(const char *name, int64_t W, int64_t H, int64_t C, 
                 fr_set(ts[t], i, 2 * fr_rng_uniform(&rng) - 1);
             ts[t]->requires_grad = 1;
         }
-        fr_t *y = fr_conv2d(ctx[pass], x, w, b, &o);
+        fr_t *y = conv_op(ctx[pass], x, w, b, &o);
         CHECK(y != NULL, "%s: %s", name, fr_last_error());
         if (!y) break;
         fr_t *wt = fr_new(ctx[pass], FR_F32, 4, y->ne);
@@ -60,6 +74,46 @@ static void conv_fast_vs_ref(const char *name, int64_t W, int64_t H, int64_t C, 
     for (int t = 0; t < 4 && res[0][0] && res[1][0]; t++) {
         double r = check_compare(res[0][t], res[1][t], 1e-4, 1e-4);
         CHECK(r <= 1.0, "%s: fast %s differs from reference (ratio %.3g)", name, what[t], r);
+    }
+    fr_ctx_free(ctx[0]);
+    fr_ctx_free(ctx[1]);
+}
+
+/* f32 fast path: the fused op against the composition it replaces, same
+ * inputs: output and the three gradients agree to float rounding (the
+ * same GEMMs run in the same order, so they are usually equal). */
+static void fused_vs_composed(const char *name, int64_t W, int64_t H, int64_t C, int64_t N,
+                              int64_t O, int pool, struct fr_conv2d_opts o) {
+    int64_t nx[4] = {W, H, C, N}, nw[4] = {3, 3, C, O};
+    struct fr_ctx *ctx[2] = {fr_ctx_new(1 << 24), fr_ctx_new(1 << 24)};
+    fr_t *res[2][4] = {{0}};
+    for (int pass = 0; pass < 2; pass++) {
+        struct fr_rng rng;
+        fr_rng_seed(&rng, 9);
+        fr_t *x = fr_new(ctx[pass], FR_F32, 4, nx), *w = fr_new(ctx[pass], FR_F32, 4, nw);
+        fr_t *b = fr_new1(ctx[pass], FR_F32, O);
+        fr_t *ts[3] = {x, w, b};
+        for (int t = 0; t < 3; t++) {
+            for (int64_t i = 0; i < fr_nelem(ts[t]); i++)
+                fr_set(ts[t], i, 2 * fr_rng_uniform(&rng) - 1);
+            ts[t]->requires_grad = 1;
+        }
+        g_fuse = pass == 0 ? pool : -pool;
+        fr_t *y = conv_op(ctx[pass], x, w, b, &o);
+        g_fuse = 0;
+        CHECK(y != NULL, "%s: %s", name, fr_last_error());
+        if (!y) break;
+        fr_t *wt = fr_new(ctx[pass], FR_F32, 4, y->ne);
+        for (int64_t i = 0; i < fr_nelem(wt); i++)
+            fr_set(wt, i, fr_rng_normal(&rng));
+        fr_backward(ctx[pass], fr_sum(ctx[pass], fr_mul(ctx[pass], y, wt), -1));
+        res[pass][0] = y, res[pass][1] = x->grad, res[pass][2] = w->grad, res[pass][3] = b->grad;
+    }
+    const char *what[4] = {"output", "dx", "dw", "db"};
+    for (int t = 0; t < 4 && res[0][0] && res[1][0]; t++) {
+        CHECK(fr_nelem(res[0][t]) == fr_nelem(res[1][t]), "%s: %s sizes", name, what[t]);
+        double r = check_compare(res[0][t], res[1][t], 1e-6, 1e-6);
+        CHECK(r <= 1.0, "%s: fused %s differs from the composition (ratio %.3g)", name, what[t], r);
     }
     fr_ctx_free(ctx[0]);
     fr_ctx_free(ctx[1]);
@@ -164,6 +218,44 @@ int main(void) {
                      (O){.pad_h = 1, .pad_w = 1});
     conv_fast_vs_ref("7x7 stride 2 3->8", 23, 21, 3, 2, 7, 7, 8,
                      (O){.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3});
+
+    /* conv2d_relu_pool: finite differences, fast vs reference, composition */
+    for (int pool = 1; pool <= 2; pool++) {
+        g_fuse = pool;
+        conv_check(pool == 1 ? "fused relu 3x3 pad 1" : "fused relu+pool 3x3 pad 1", 7, 6, 3, 2, 3,
+                   3, 4, (O){.pad_h = 1, .pad_w = 1}, 1, 0);
+        conv_check(pool == 1 ? "fused relu 3x3 stride 2, no bias"
+                             : "fused relu+pool 3x3 stride 2 (odd output floored)",
+                   11, 9, 2, 3, 3, 3, 3, (O){.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1},
+                   0, 0);
+        conv_check(pool == 1 ? "fused relu 1x1" : "fused relu+pool 1x1", 6, 5, 4, 2, 1, 1, 5,
+                   (O){0}, 1, 0);
+        conv_fast_vs_ref(pool == 1 ? "fused relu cnn conv2 batch 3"
+                                   : "fused pool cnn conv2 batch 3",
+                         14, 14, 32, 3, 3, 3, 64, (O){.pad_h = 1, .pad_w = 1});
+        conv_fast_vs_ref("fused cnn conv1 1->32 odd 27x25", 27, 25, 1, 3, 3, 3, 32,
+                         (O){.pad_h = 1, .pad_w = 1});
+        g_fuse = 0;
+        fused_vs_composed("fused vs composed conv1 1->32 28x28 batch 5", 28, 28, 1, 5, 32, pool,
+                          (O){.pad_h = 1, .pad_w = 1});
+        fused_vs_composed("fused vs composed conv2 32->64 15x13 batch 3", 15, 13, 32, 3, 64, pool,
+                          (O){.pad_h = 1, .pad_w = 1});
+        fused_vs_composed("fused vs composed, batch 1", 9, 8, 3, 1, 4, pool,
+                          (O){.pad_h = 1, .pad_w = 1});
+    }
+    {
+        struct fr_ctx *ctx = fr_ctx_new(1 << 20);
+        fr_t *x = fr_zeros(ctx, FR_F32, 4, (int64_t[]){8, 8, 4, 2});
+        fr_t *w = fr_zeros(ctx, FR_F32, 4, (int64_t[]){3, 3, 4, 6});
+        CHECK(fr_conv2d_relu_pool(ctx, x, w, NULL, NULL, 3) == NULL &&
+                  strstr(fr_last_error(), "pool"),
+              "pool 3 refused: %s", fr_last_error());
+        fr_t *w8 = fr_zeros(ctx, FR_F32, 4, (int64_t[]){8, 8, 4, 6});
+        CHECK(fr_conv2d_relu_pool(ctx, x, w8, NULL, NULL, 2) == NULL &&
+                  strstr(fr_last_error(), "smaller than the pool"),
+              "1x1 output with pool 2 refused: %s", fr_last_error());
+        fr_ctx_free(ctx);
+    }
 
     hand_value();
     bad_shapes();

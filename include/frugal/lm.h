@@ -57,9 +57,10 @@ struct fr_lm_config {
                         each evaluation (one inference pass over it each time), instead of
                         the one best on the eval_iters-batch estimate (nanoGPT's rule) */
     uint64_t seed;
-    const char *out;  /* best checkpoint (NULL: none) */
-    const char *ckpt; /* resumable checkpoint (NULL: none) */
-    int ckpt_every;   /* iterations between resumable checkpoints */
+    const char *precision; /* GEMM precision: "f32" (NULL) or "bf16" (train.h fr_precision_begin) */
+    const char *out;       /* best checkpoint (NULL: none) */
+    const char *ckpt;      /* resumable checkpoint (NULL: none) */
+    int ckpt_every;        /* iterations between resumable checkpoints */
     int resume;
     int64_t stop_after; /* stop as if killed after this many iterations (tests) */
     const char *init;   /* start from this checkpoint (NULL: random init); a "char" or

@@ -95,6 +95,14 @@ struct fr_conv2d_opts {
 };
 /* x {W,H,Cin,N}, w {KW,KH,Cin/groups,Cout}, bias {Cout} or NULL. */
 fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct fr_conv2d_opts *o);
+/* fr_conv2d, then ReLU, then (pool 2) a 2x2 stride-2 max pool, in one op:
+ * the same values and gradients as
+ * fr_maxpool2d(fr_relu(fr_conv2d(...)), 2, 2, 2, 2, 0, 0) (pool 1: no
+ * pool), but each image's convolution output is activated and pooled
+ * while it is in cache, and neither the full-size output nor its gradient
+ * is ever stored. Grouped convs fall back to the composition. */
+fr_t *fr_conv2d_relu_pool(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias,
+                          const struct fr_conv2d_opts *o, int pool);
 /* Pooling windows kh x kw, stride (0 = kernel size), zero padding ph, pw
  * (padded cells never win a max and count in an average as PyTorch's
  * count_include_pad=True does). */

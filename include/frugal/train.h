@@ -49,6 +49,7 @@ struct fr_train_config {
     int64_t limit_test;  /* evaluate only the first N test images (0 = all) */
     uint64_t seed;
     int threads;
+    const char *precision;    /* GEMM precision: "f32" (NULL) or "bf16" (see fr_precision_begin) */
     const char *out;          /* final checkpoint path (.safetensors), may be NULL */
     const char *ckpt;         /* periodic checkpoint path for resume, may be NULL */
     int ckpt_every;           /* steps between checkpoints (0 = each epoch end only) */
@@ -230,6 +231,15 @@ struct fr_fit_result {
 /* Runs the loop on slab p (see above). Errors: FR_EINVAL for a bad config
  * or a non-finite loss (the run stops there), the hooks' and checkpoint
  * errors. res is filled as far as the run got. */
+/* Mixed precision for a run: "bf16" makes every GEMM of the run (forward,
+ * backward, evaluation) multiply in bf16 with f32 accumulation
+ * (fr_gemm_precision_set: AMX-BF16 or AVX512-BF16); weights, gradients and
+ * optimizer moments stay f32. "f32" or NULL: f32. *prev receives the
+ * precision in force before, for fr_precision_end. FR_EINVAL for another
+ * name or a CPU without bf16 hardware (nothing changed). */
+int fr_precision_begin(const char *precision, int *prev);
+void fr_precision_end(int prev);
+
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
            struct fr_fit_result *res);
 

@@ -37,9 +37,11 @@ static struct FR_FN(conv_dims) FR_FN(dims)(const fr_t *out) {
     d.N = x->ne[3];
     d.g.KW = w->ne[0], d.g.KH = w->ne[1];
     d.O = w->ne[3];
-    d.g.OW = out->ne[0], d.g.OH = out->ne[1];
     d.g.sh = out->ip[0], d.g.sw = out->ip[1], d.g.ph = out->ip[2], d.g.pw = out->ip[3];
     d.g.dh = out->ip[4], d.g.dw = out->ip[5];
+    /* the convolution's own output size (the fused op's output is pooled) */
+    d.g.OH = (d.g.H + 2 * d.g.ph - d.g.dh * (d.g.KH - 1) - 1) / d.g.sh + 1;
+    d.g.OW = (d.g.W + 2 * d.g.pw - d.g.dw * (d.g.KW - 1) - 1) / d.g.sw + 1;
     d.G = out->ip[6];
     d.Cg = d.g.C / d.G, d.Og = d.O / d.G;
     return d;
@@ -47,12 +49,11 @@ static struct FR_FN(conv_dims) FR_FN(dims)(const fr_t *out) {
 
 /* ---- reference: direct loops ---- */
 
-static void FR_FN(conv_ref_forward)(fr_t *out) {
+static void FR_FN(conv_ref_forward)(fr_t *out, real *y) {
     struct FR_FN(conv_dims) d = FR_FN(dims)(out);
     const struct fr_conv_geom *g = &d.g;
     const real *x = out->src[0]->data, *w = out->src[1]->data;
     const real *b = out->src[2] ? out->src[2]->data : NULL;
-    real *y = out->data;
     for (int64_t n = 0; n < d.N; n++)
         for (int64_t o = 0; o < d.O; o++) {
             int64_t c0 = o / d.Og * d.Cg;
@@ -75,10 +76,10 @@ static void FR_FN(conv_ref_forward)(fr_t *out) {
         }
 }
 
-static void FR_FN(conv_ref_backward)(real *gx, real *gw, real *gb, fr_t *out) {
+static void FR_FN(conv_ref_backward)(real *gx, real *gw, real *gb, fr_t *out, const real *gy) {
     struct FR_FN(conv_dims) d = FR_FN(dims)(out);
     const struct fr_conv_geom *g = &d.g;
-    const real *x = out->src[0]->data, *w = out->src[1]->data, *gy = out->grad->data;
+    const real *x = out->src[0]->data, *w = out->src[1]->data;
     for (int64_t n = 0; n < d.N; n++)
         for (int64_t o = 0; o < d.O; o++) {
             int64_t c0 = o / d.Og * d.Cg;
@@ -103,6 +104,65 @@ static void FR_FN(conv_ref_backward)(real *gx, real *gw, real *gb, fr_t *out) {
         }
 }
 
+/* ---- the fused epilogue of conv2d_relu_pool (both precisions) ----
+ * On one image's convolution output y (O planes of OH x OW, bias added):
+ * ReLU, then (pool 2) a 2x2 stride-2 max pool, floor size, keeping each
+ * window's winner k (0..3: row-major in the window) for the backward.
+ * The ReLU and the pool follow fr_relu and fr_maxpool2d exactly (NaN
+ * passes the ReLU; a later cell wins only when the best so far is not NaN
+ * and the cell is not <= it), so the fused op equals the composition. */
+static inline real FR_FN(relu1)(real v) {
+    return (v > 0 || v != v) ? v : 0;
+}
+
+static void FR_FN(relu_pool_image)(const real *y, int64_t O, int64_t OH, int64_t OW, int pool,
+                                   real *out, uint8_t *arg) {
+    if (pool == 1) {
+        for (int64_t i = 0; i < O * OH * OW; i++)
+            out[i] = FR_FN(relu1)(y[i]);
+        return;
+    }
+    int64_t PH = OH / 2, PW = OW / 2;
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t ph = 0; ph < PH; ph++) {
+            const real *r0 = y + (o * OH + 2 * ph) * OW, *r1 = r0 + OW;
+            real *po = out + (o * PH + ph) * PW;
+            uint8_t *pa = arg + (o * PH + ph) * PW;
+            for (int64_t pw = 0; pw < PW; pw++) {
+                real v[4] = {FR_FN(relu1)(r0[2 * pw]), FR_FN(relu1)(r0[2 * pw + 1]),
+                             FR_FN(relu1)(r1[2 * pw]), FR_FN(relu1)(r1[2 * pw + 1])};
+                real best = v[0];
+                int k = 0;
+                for (int c = 1; c < 4; c++)
+                    if (best == best && !(v[c] <= best)) best = v[c], k = c;
+                po[pw] = best;
+                pa[pw] = (uint8_t)k;
+            }
+        }
+}
+
+/* The convolution's output gradient dy (O planes OH x OW) for one image,
+ * from the fused output's gradient gout: the pool sends it to the window's
+ * winner, the ReLU passes it where the winner was positive (out > 0). */
+static void FR_FN(relu_pool_grad_image)(const real *gout, const real *out, const uint8_t *arg,
+                                        int64_t O, int64_t OH, int64_t OW, int pool, real *dy) {
+    if (pool == 1) {
+        for (int64_t i = 0; i < O * OH * OW; i++)
+            dy[i] = out[i] > 0 ? gout[i] : 0;
+        return;
+    }
+    int64_t PH = OH / 2, PW = OW / 2;
+    memset(dy, 0, (size_t)(O * OH * OW) * sizeof(real));
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t ph = 0; ph < PH; ph++)
+            for (int64_t pw = 0; pw < PW; pw++) {
+                int64_t i = (o * PH + ph) * PW + pw;
+                if (!(out[i] > 0)) continue;
+                int k = arg[i];
+                dy[(o * OH + 2 * ph + (k >> 1)) * OW + 2 * pw + (k & 1)] = gout[i];
+            }
+}
+
 #ifdef FR_PRIMARY
 /* ---- fast path (f32) ---- */
 
@@ -125,6 +185,14 @@ struct conv_job {
     int64_t kk; /* Cg*KH*KW: one group's column rows */
     int pointwise;
     int wT; /* weight-gradient partials kept transposed (kk x Og per group) */
+    /* conv2d_relu_pool: pool 1 or 2 (0: a plain conv); its output and
+     * gradient (pooled), the winners, and where each thread's conv output
+     * (forward) or conv output gradient (backward) sits in its scratch */
+    int pool;
+    float *pout;
+    const float *gout;
+    uint8_t *arg;
+    size_t yoff;
 };
 
 /* Sum of n floats in double, 8 interleaved partial sums (vectorisable, a
@@ -186,14 +254,15 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
     const struct conv_dims_f32 *d = &j->d;
     const struct fr_conv_geom *g = &d->g;
     int64_t ohw = g->OH * g->OW;
-    float *col = j->scratch + (size_t)tid * j->per;
+    float *base = j->scratch + (size_t)tid * j->per, *col = base;
+    int64_t pooled = j->pool ? d->O * (g->OH / j->pool) * (g->OW / j->pool) : 0;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = j->x + n * g->C * g->H * g->W;
         if (j->pointwise)
             col = (float *)xn;
         else
             fr_im2col(g, xn, col);
-        float *yn = j->y + n * d->O * ohw;
+        float *yn = j->pool ? base + j->yoff : j->y + n * d->O * ohw;
         for (int64_t gr = 0; gr < d->G; gr++)
             fr_gemm(0, 0, d->Og, ohw, j->kk, 1.0f, j->w + gr * d->Og * j->kk, j->kk,
                     col + gr * j->kk * ohw, ohw, 0.0f, yn + gr * d->Og * ohw, ohw);
@@ -201,6 +270,9 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
             for (int64_t o = 0; o < d->O; o++)
                 for (int64_t i = 0; i < ohw; i++)
                     yn[o * ohw + i] += j->b[o];
+        if (j->pool) /* while the image's output is in cache */
+            relu_pool_image_f32(yn, d->O, g->OH, g->OW, j->pool, j->pout + n * pooled,
+                                j->arg ? j->arg + n * pooled : NULL);
     }
 }
 
@@ -212,11 +284,18 @@ static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
     const struct fr_conv_geom *g = &d->g;
     int64_t ohw = g->OH * g->OW, colsz = j->pointwise ? 0 : g->C * g->KH * g->KW * ohw;
     float *base = j->scratch + (size_t)tid * j->per;
-    float *col = base, *dcol = base + colsz, *pw = base + 2 * colsz;
+    float *col = base, *dcol = base + colsz, *pw = base + j->yoff + (j->pool ? d->O * ohw : 0);
     float *pb = pw + d->O * j->kk;
+    int64_t pooled = j->pool ? d->O * (g->OH / j->pool) * (g->OW / j->pool) : 0;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = j->x + n * g->C * g->H * g->W;
-        const float *gyn = j->gy + n * d->O * ohw;
+        const float *gyn = j->pool ? NULL : j->gy + n * d->O * ohw;
+        if (j->pool) { /* the conv's output gradient, rebuilt in cache */
+            relu_pool_grad_image_f32(j->gout + n * pooled, j->pout + n * pooled,
+                                     j->arg ? j->arg + n * pooled : NULL, d->O, g->OH, g->OW,
+                                     j->pool, base + j->yoff);
+            gyn = base + j->yoff;
+        }
         float *gxn = j->gx ? j->gx + n * g->C * g->H * g->W : NULL;
         if (j->gw) {
             const float *cn = xn;
@@ -251,13 +330,17 @@ static int64_t image_grain(int64_t N) {
     return N >= fr_threads_get() ? 1 : N;
 }
 
-static int conv_fast_forward(struct fr_ctx *ctx, fr_t *out) {
-    struct conv_job j = {.d = dims_f32(out)};
+static int conv_fast_forward(struct fr_ctx *ctx, fr_t *out, int pool) {
+    struct conv_job j = {.d = dims_f32(out), .pool = pool};
     const struct fr_conv_geom *g = &j.d.g;
-    j.x = out->src[0]->data, j.w = out->src[1]->data, j.y = out->data;
+    j.x = out->src[0]->data, j.w = out->src[1]->data;
     j.b = out->src[2] ? out->src[2]->data : NULL;
+    if (pool)
+        j.pout = out->data, j.arg = out->aux;
+    else
+        j.y = out->data;
     int nt = fr_threads_get();
-    if (is_depthwise_fast(&j.d)) {
+    if (!pool && is_depthwise_fast(&j.d)) {
         j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
         if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
         fr_parallel_for(j.d.N * g->C, 1, dw_fwd_task, &j);
@@ -265,18 +348,24 @@ static int conv_fast_forward(struct fr_ctx *ctx, fr_t *out) {
     }
     j.kk = j.d.Cg * g->KH * g->KW;
     j.pointwise = is_pointwise(g);
-    j.per = j.pointwise ? 16 : ((size_t)(g->C * g->KH * g->KW * g->OH * g->OW) + 15) & ~(size_t)15;
+    j.yoff = j.pointwise ? 16 : ((size_t)(g->C * g->KH * g->KW * g->OH * g->OW) + 15) & ~(size_t)15;
+    j.per = j.yoff + (pool ? ((size_t)(j.d.O * g->OH * g->OW) + 15) & ~(size_t)15 : 0);
     if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
     fr_parallel_for(j.d.N, image_grain(j.d.N), gemm_fwd_task, &j);
     return 1;
 }
 
-static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *gw, float *gb) {
-    struct conv_job j = {.d = dims_f32(out), .gx = gx, .gw = gw, .gb = gb};
+static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *gw, float *gb,
+                              int pool) {
+    struct conv_job j = {.d = dims_f32(out), .gx = gx, .gw = gw, .gb = gb, .pool = pool};
     const struct fr_conv_geom *g = &j.d.g;
-    j.x = out->src[0]->data, j.w = out->src[1]->data, j.gy = out->grad->data;
+    j.x = out->src[0]->data, j.w = out->src[1]->data;
+    if (pool)
+        j.gout = out->grad->data, j.pout = out->data, j.arg = out->aux;
+    else
+        j.gy = out->grad->data;
     int nt = fr_threads_get();
-    if (is_depthwise_fast(&j.d)) {
+    if (!pool && is_depthwise_fast(&j.d)) {
         j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
         if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
         if (gx) fr_parallel_for(j.d.N * g->C, 1, dw_bwd_input_task, &j);
@@ -291,14 +380,16 @@ static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *g
     j.wT = j.kk < j.d.Og;
     size_t colsz = j.pointwise ? 0 : (size_t)(g->C * g->KH * g->KW * g->OH * g->OW);
     size_t wsz = (size_t)(j.d.O * j.kk), bsz = (size_t)j.d.O;
-    j.per = (2 * colsz + wsz + bsz + 15) & ~(size_t)15;
+    size_t dysz = pool ? (size_t)(j.d.O * g->OH * g->OW) : 0, poff = 2 * colsz + dysz;
+    j.yoff = 2 * colsz;
+    j.per = (poff + wsz + bsz + 15) & ~(size_t)15;
     if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
     for (int t = 0; t < nt; t++)
-        memset(j.scratch + (size_t)t * j.per + 2 * colsz, 0, (wsz + bsz) * sizeof(float));
+        memset(j.scratch + (size_t)t * j.per + poff, 0, (wsz + bsz) * sizeof(float));
     fr_parallel_for(j.d.N, image_grain(j.d.N), gemm_bwd_task, &j);
     /* partials summed in thread order: the same thread count gives the same bits */
     for (int t = 0; t < nt; t++) {
-        const float *pw = j.scratch + (size_t)t * j.per + 2 * colsz, *pb = pw + wsz;
+        const float *pw = j.scratch + (size_t)t * j.per + poff, *pb = pw + wsz;
         if (gw && j.wT)
             for (int64_t gr = 0; gr < j.d.G; gr++)
                 for (int64_t o = 0; o < j.d.Og; o++)
@@ -317,9 +408,9 @@ static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *g
 
 void FR_FN(fr_op_conv2d_forward)(struct fr_ctx *ctx, fr_t *out) {
 #ifdef FR_PRIMARY
-    if (!fr_reference_mode() && conv_fast_forward(ctx, out)) return;
+    if (!fr_reference_mode() && conv_fast_forward(ctx, out, 0)) return;
 #endif
-    FR_FN(conv_ref_forward)(out);
+    FR_FN(conv_ref_forward)(out, out->data);
 }
 
 void FR_FN(fr_op_conv2d_backward)(struct fr_ctx *ctx, fr_t *out) {
@@ -328,9 +419,53 @@ void FR_FN(fr_op_conv2d_backward)(struct fr_ctx *ctx, fr_t *out) {
     real *px = gx ? gx->data : NULL, *pw = gw ? gw->data : NULL, *pb = gb ? gb->data : NULL;
     if (!px && !pw && !pb) return;
 #ifdef FR_PRIMARY
-    if (!fr_reference_mode() && conv_fast_backward(ctx, out, px, pw, pb)) return;
+    if (!fr_reference_mode() && conv_fast_backward(ctx, out, px, pw, pb, 0)) return;
 #endif
-    FR_FN(conv_ref_backward)(px, pw, pb, out);
+    FR_FN(conv_ref_backward)(px, pw, pb, out, out->grad->data);
+}
+
+/* conv2d_relu_pool: ip[7] is the pool (1: ReLU only, 2: ReLU then 2x2
+ * max pool); aux holds each window's winner (pool 2). The reference runs
+ * the whole batch's convolution into a scratch tensor first. */
+void FR_FN(fr_op_conv2d_relu_pool_forward)(struct fr_ctx *ctx, fr_t *out) {
+    int pool = out->ip[7];
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode() && conv_fast_forward(ctx, out, pool)) return;
+#endif
+    struct FR_FN(conv_dims) d = FR_FN(dims)(out);
+    int64_t per = d.O * d.g.OH * d.g.OW, pooled = d.O * (d.g.OH / pool) * (d.g.OW / pool);
+    real *y = fr_ctx_alloc(ctx, (size_t)(d.N * per) * sizeof(real));
+    if (!y) { /* out of arena: the output reads NaN rather than garbage */
+        for (int64_t i = 0; i < d.N * pooled; i++)
+            ((real *)out->data)[i] = NAN;
+        return;
+    }
+    FR_FN(conv_ref_forward)(out, y);
+    for (int64_t n = 0; n < d.N; n++)
+        FR_FN(relu_pool_image)
+        (y + n * per, d.O, d.g.OH, d.g.OW, pool, (real *)out->data + n * pooled,
+         out->aux ? (uint8_t *)out->aux + n * pooled : NULL);
+}
+
+void FR_FN(fr_op_conv2d_relu_pool_backward)(struct fr_ctx *ctx, fr_t *out) {
+    int pool = out->ip[7];
+    fr_t *gx = fr_op_grad(ctx, out->src[0]), *gw = fr_op_grad(ctx, out->src[1]);
+    fr_t *gb = fr_op_grad(ctx, out->src[2]);
+    real *px = gx ? gx->data : NULL, *pw = gw ? gw->data : NULL, *pb = gb ? gb->data : NULL;
+    if (!px && !pw && !pb) return;
+#ifdef FR_PRIMARY
+    if (!fr_reference_mode() && conv_fast_backward(ctx, out, px, pw, pb, pool)) return;
+#endif
+    struct FR_FN(conv_dims) d = FR_FN(dims)(out);
+    int64_t per = d.O * d.g.OH * d.g.OW, pooled = d.O * (d.g.OH / pool) * (d.g.OW / pool);
+    real *dy = fr_ctx_alloc(ctx, (size_t)(d.N * per) * sizeof(real));
+    if (!dy) return;
+    for (int64_t n = 0; n < d.N; n++)
+        FR_FN(relu_pool_grad_image)
+        ((const real *)out->grad->data + n * pooled, (const real *)out->data + n * pooled,
+         out->aux ? (const uint8_t *)out->aux + n * pooled : NULL, d.O, d.g.OH, d.g.OW, pool,
+         dy + n * per);
+    FR_FN(conv_ref_backward)(px, pw, pb, out, dy);
 }
 
 #ifdef FR_PRIMARY
@@ -338,65 +473,100 @@ static int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_
     return (in + 2 * p - dl * (k - 1) - 1) / s + 1;
 }
 
-fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct fr_conv2d_opts *o) {
-    if (!x || !w) return NULL;
-    if (fr_op_check_float("conv2d", x, w, bias)) return NULL;
+/* Checks a conv2d call and makes its inputs contiguous: *x, *w, *bias are
+ * replaced by the contiguous tensors, ne gets the conv's output shape, ip
+ * its 7 parameters. Nonzero (error set) on a bad call. */
+static int conv_setup(struct fr_ctx *ctx, const char *who, fr_t **xp, fr_t **wp, fr_t **bp,
+                      const struct fr_conv2d_opts *o, int64_t ne[4], int32_t ip[7]) {
+    fr_t *x = *xp, *w = *wp, *bias = *bp;
+    if (!x || !w) return -1;
+    if (fr_op_check_float(who, x, w, bias)) return -1;
     struct fr_conv2d_opts z = {0};
     if (!o) o = &z;
     int sh = o->stride_h ? o->stride_h : 1, sw = o->stride_w ? o->stride_w : 1;
     int dh = o->dil_h ? o->dil_h : 1, dw = o->dil_w ? o->dil_w : 1;
     int G = o->groups ? o->groups : 1;
     char s1[64], s2[64];
-    if (x->ndim < 3) {
-        fr_error(FR_EINVAL, "conv2d: input %s must be 4-d (N, C, H, W)",
-                 fr_shape_str(x, s1, sizeof s1));
-        return NULL;
-    }
-    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || o->pad_h < 0 || o->pad_w < 0 || G < 1) {
-        fr_error(FR_EINVAL,
-                 "conv2d: stride %dx%d, dilation %dx%d, padding %dx%d, groups %d: "
-                 "strides, dilations and groups must be positive, padding non-negative",
-                 sh, sw, dh, dw, o->pad_h, o->pad_w, G);
-        return NULL;
-    }
+    if (x->ndim < 3)
+        return fr_error(FR_EINVAL, "%s: input %s must be 4-d (N, C, H, W)", who,
+                        fr_shape_str(x, s1, sizeof s1));
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || o->pad_h < 0 || o->pad_w < 0 || G < 1)
+        return fr_error(FR_EINVAL,
+                        "%s: stride %dx%d, dilation %dx%d, padding %dx%d, groups %d: "
+                        "strides, dilations and groups must be positive, padding non-negative",
+                        who, sh, sw, dh, dw, o->pad_h, o->pad_w, G);
     int64_t C = x->ne[2], O = w->ne[3], KH = w->ne[1], KW = w->ne[0];
-    if (C % G || O % G) {
-        fr_error(FR_EINVAL, "conv2d: groups %d must divide in channels %lld and out channels %lld",
-                 G, (long long)C, (long long)O);
-        return NULL;
-    }
-    if (w->ne[2] != C / G || KH < 1 || KW < 1 || O < 1) {
-        fr_error(FR_EINVAL,
-                 "conv2d: weight %s does not fit input %s with groups %d "
-                 "(expected (Cout, %lld, KH, KW))",
-                 fr_shape_str(w, s1, sizeof s1), fr_shape_str(x, s2, sizeof s2), G,
-                 (long long)(C / G));
-        return NULL;
-    }
-    if (bias && (fr_nelem(bias) != O || bias->ne[0] != O)) {
-        fr_error(FR_EINVAL, "conv2d: bias %s must have %lld elements",
-                 fr_shape_str(bias, s1, sizeof s1), (long long)O);
-        return NULL;
-    }
+    if (C % G || O % G)
+        return fr_error(FR_EINVAL,
+                        "%s: groups %d must divide in channels %lld and out channels %lld", who, G,
+                        (long long)C, (long long)O);
+    if (w->ne[2] != C / G || KH < 1 || KW < 1 || O < 1)
+        return fr_error(FR_EINVAL,
+                        "%s: weight %s does not fit input %s with groups %d "
+                        "(expected (Cout, %lld, KH, KW))",
+                        who, fr_shape_str(w, s1, sizeof s1), fr_shape_str(x, s2, sizeof s2), G,
+                        (long long)(C / G));
+    if (bias && (fr_nelem(bias) != O || bias->ne[0] != O))
+        return fr_error(FR_EINVAL, "%s: bias %s must have %lld elements", who,
+                        fr_shape_str(bias, s1, sizeof s1), (long long)O);
     int64_t ekh = (int64_t)dh * (KH - 1) + 1, ekw = (int64_t)dw * (KW - 1) + 1;
-    if (ekh > x->ne[1] + 2 * (int64_t)o->pad_h || ekw > x->ne[0] + 2 * (int64_t)o->pad_w) {
-        fr_error(FR_EINVAL,
-                 "conv2d: kernel %lldx%lld (dilated) is bigger than the padded input "
-                 "%lldx%lld",
-                 (long long)ekh, (long long)ekw, (long long)(x->ne[1] + 2 * o->pad_h),
-                 (long long)(x->ne[0] + 2 * o->pad_w));
-        return NULL;
-    }
+    if (ekh > x->ne[1] + 2 * (int64_t)o->pad_h || ekw > x->ne[0] + 2 * (int64_t)o->pad_w)
+        return fr_error(FR_EINVAL,
+                        "%s: kernel %lldx%lld (dilated) is bigger than the padded input "
+                        "%lldx%lld",
+                        who, (long long)ekh, (long long)ekw, (long long)(x->ne[1] + 2 * o->pad_h),
+                        (long long)(x->ne[0] + 2 * o->pad_w));
     fr_t *b = bias ? fr_contiguous(ctx, bias) : NULL;
     x = fr_contiguous(ctx, x);
     w = fr_contiguous(ctx, w);
-    if (!x || !w || (bias && !b)) return NULL;
-    int64_t ne[4] = {conv_out_size(x->ne[0], KW, sw, o->pad_w, dw),
-                     conv_out_size(x->ne[1], KH, sh, o->pad_h, dh), O, x->ne[3]};
-    fr_t *out = fr_op_new(ctx, FR_OP_CONV2D, x->dtype, x->ndim, ne, x, w, b, NULL);
+    if (!x || !w || (bias && !b)) return -1;
+    ne[0] = conv_out_size(x->ne[0], KW, sw, o->pad_w, dw);
+    ne[1] = conv_out_size(x->ne[1], KH, sh, o->pad_h, dh);
+    ne[2] = O, ne[3] = x->ne[3];
+    int32_t p[7] = {sh, sw, o->pad_h, o->pad_w, dh, dw, G};
+    memcpy(ip, p, sizeof p);
+    *xp = x, *wp = w, *bp = b;
+    return 0;
+}
+
+fr_t *fr_conv2d(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias, const struct fr_conv2d_opts *o) {
+    int64_t ne[4];
+    int32_t ip[7];
+    if (conv_setup(ctx, "conv2d", &x, &w, &bias, o, ne, ip)) return NULL;
+    fr_t *out = fr_op_new(ctx, FR_OP_CONV2D, x->dtype, x->ndim, ne, x, w, bias, NULL);
     if (!out) return NULL;
-    int32_t ip[7] = {sh, sw, o->pad_h, o->pad_w, dh, dw, G};
     memcpy(out->ip, ip, sizeof ip);
+    return fr_op_run(ctx, out);
+}
+
+fr_t *fr_conv2d_relu_pool(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias,
+                          const struct fr_conv2d_opts *o, int pool) {
+    if (pool != 1 && pool != 2) {
+        fr_error(FR_EINVAL, "conv2d_relu_pool: pool %d must be 1 (ReLU only) or 2 (2x2 max pool)",
+                 pool);
+        return NULL;
+    }
+    if (o && o->groups > 1) { /* grouped and depthwise convs: the composition */
+        fr_t *y = fr_relu(ctx, fr_conv2d(ctx, x, w, bias, o));
+        return pool == 2 ? fr_maxpool2d(ctx, y, 2, 2, 2, 2, 0, 0) : y;
+    }
+    int64_t ne[4];
+    int32_t ip[7];
+    if (conv_setup(ctx, "conv2d_relu_pool", &x, &w, &bias, o, ne, ip)) return NULL;
+    if (ne[0] < pool || ne[1] < pool) {
+        fr_error(FR_EINVAL, "conv2d_relu_pool: conv output %lldx%lld is smaller than the pool",
+                 (long long)ne[1], (long long)ne[0]);
+        return NULL;
+    }
+    ne[0] /= pool, ne[1] /= pool;
+    fr_t *out = fr_op_new(ctx, FR_OP_CONV2D_RELU_POOL, x->dtype, x->ndim, ne, x, w, bias, NULL);
+    if (!out) return NULL;
+    memcpy(out->ip, ip, sizeof ip);
+    out->ip[7] = pool;
+    if (pool == 2 && !(out->aux = fr_ctx_alloc(ctx, (size_t)fr_nelem(out)))) {
+        fr_error(FR_ENOMEM, "conv2d_relu_pool: out of arena memory");
+        return NULL;
+    }
     return fr_op_run(ctx, out);
 }
 #endif

@@ -15,10 +15,9 @@ struct cnn {
 
 static struct fr_tensor *cnn_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
     struct cnn *n = m->impl;
-    x = fr_relu(ctx, fr_conv_forward(ctx, &n->conv1, x));
-    x = fr_maxpool2d(ctx, x, 2, 2, 2, 2, 0, 0);
-    x = fr_relu(ctx, fr_conv_forward(ctx, &n->conv2, x));
-    x = fr_maxpool2d(ctx, x, 2, 2, 2, 2, 0, 0);
+    /* pool(relu(conv)) fused: the same values, no full-size activations */
+    x = fr_conv2d_relu_pool(ctx, x, n->conv1.w, n->conv1.b, &n->conv1.o, 2);
+    x = fr_conv2d_relu_pool(ctx, x, n->conv2.w, n->conv2.b, &n->conv2.o, 2);
     x = fr_relu(ctx, fr_linear_forward(ctx, &n->fc1, fr_flatten(ctx, x)));
     return fr_linear_forward(ctx, &n->fc2, x);
 }

@@ -48,6 +48,7 @@ void fr_lm_config_defaults(struct fr_lm_config *c) {
     c->eval_interval = 250;
     c->eval_iters = 20;
     c->seed = 1337;
+    c->precision = "f32";
 }
 
 void fr_lm_result_free(struct fr_lm_result *r) {
@@ -586,6 +587,7 @@ static int lm_meta(struct lm_run *R) {
     META("lm.eval", "%d/%d/%d", c->eval_interval, c->eval_iters, c->select_full);
     META("lm.prepare", "%.150s", c->prepare ? c->prepare_name : "");
     META("lm.seed", "%llu", (unsigned long long)c->seed);
+    META("lm.precision", "%s", c->precision ? c->precision : "f32");
     /* the text itself, not only its name: an edited file is another run */
     uint64_t h = fnv(fnv(FNV_START, R->train, (size_t)R->ntrain * sizeof *R->train), R->val,
                      (size_t)R->nval * sizeof *R->val);
@@ -613,6 +615,9 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     R.c = c;
     R.res = res;
     R.best = INFINITY;
+    int prev_prec;
+    int rc0 = fr_precision_begin(c->precision, &prev_prec);
+    if (rc0) return rc0;
     R.m.cfg = c->model;
     R.out = c->out;
     /* the outputs before the work: a bad or read-only path fails now */
@@ -698,5 +703,6 @@ done:
         free(R.train);
         free(R.val);
     }
+    fr_precision_end(prev_prec);
     return rc;
 }

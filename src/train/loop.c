@@ -18,6 +18,7 @@
 
 #include "frugal/clock.h"
 #include "frugal/io.h"
+#include "frugal/kernels.h"
 #include "frugal/ops.h"
 #include "frugal/status.h"
 #include "frugal/tensor.h"
@@ -168,6 +169,18 @@ static void moments_out(const struct fr_optim *o, struct fr_optim_state *s) {
     if (o->m && s->m) memcpy(s->m, o->m, b);
     if (o->v && s->v) memcpy(s->v, o->v, b);
     s->steps = o->seen + o->step;
+}
+
+int fr_precision_begin(const char *precision, int *prev) {
+    *prev = (int)fr_gemm_precision_get();
+    if (!precision || !strcmp(precision, "f32")) return fr_gemm_precision_set(FR_GEMM_F32);
+    if (strcmp(precision, "bf16") != 0)
+        return fr_error(FR_EINVAL, "unknown precision '%s' (known: f32, bf16)", precision);
+    return fr_gemm_precision_set(FR_GEMM_BF16);
+}
+
+void fr_precision_end(int prev) {
+    fr_gemm_precision_set((enum fr_gemm_precision)prev);
 }
 
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,

@@ -53,6 +53,7 @@ void fr_train_config_defaults(struct fr_train_config *cfg) {
     cfg->val_frac = 0.1;
     cfg->seed = 1;
     cfg->threads = 0;
+    cfg->precision = "f32";
 }
 
 void fr_train_result_free(struct fr_train_result *res) {
@@ -129,6 +130,7 @@ static void build_meta(struct run *r) {
     meta_add(r, "train.augment", "%d", c->augment);
     meta_add(r, "train.limit_train", "%lld", (long long)c->limit_train);
     meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
+    meta_add(r, "train.precision", "%s", c->precision ? c->precision : "f32");
     if (c->init) meta_add(r, "train.init", "%.63s", c->init_name);
     for (int i = 0; i < r->nmeta; i++)
         r->kp[i] = r->keys[i], r->vp[i] = r->vals[i];
@@ -268,6 +270,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     struct run r = {0};
     struct fr_fit_result fit = {0};
     r.cfg = cfg;
+    int prev_prec;
+    if ((rc = fr_precision_begin(cfg->precision, &prev_prec))) return rc;
     if (cfg->threads > 0 && (rc = fr_threads_set(cfg->threads))) goto cleanup;
     /* everything that can fail without training fails now: the output
      * paths, then the data (both splits, the same image size) */
@@ -393,6 +397,7 @@ cleanup:
     fr_subset_free(&sub_va);
     fr_dataset_free(&tr);
     fr_dataset_free(&te);
+    fr_precision_end(prev_prec);
     return rc;
 }
 

@@ -20,6 +20,7 @@ static const char *const MODELS[] = {"mlp", "cnn", "resnet20", "vgg-small", NULL
 static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
+static const char *const PRECISIONS[] = {"f32", "bf16", NULL};
 
 int cmd_train(int argc, char **argv) {
     struct fr_train_config cfg;
@@ -75,6 +76,9 @@ int cmd_train(int argc, char **argv) {
          .help = "worker threads (0 = all cores)"},
         {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 1e18,
          .help = "seed for init, shuffling and augmentation"},
+        {.name = "precision", .type = ARG_STR, .dst = &cfg.precision, .choices = PRECISIONS,
+         .help = "GEMM precision: bf16 multiplies in bfloat16 (AMX or AVX512-BF16), sums and keeps "
+                 "weights in f32"},
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)"},
         {.name = "ckpt", .type = ARG_STR, .dst = &ckpt,

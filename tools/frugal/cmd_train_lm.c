@@ -27,6 +27,7 @@ int cmd_train_lm(int argc, char **argv) {
     int bias = !c.model.no_bias, prune_layerwise = 0;
     static const char *const gelus[] = {"exact", "tanh", NULL};
     static const char *const archs[] = {"gpt2", "llama", NULL};
+    static const char *const precisions[] = {"f32", "bf16", NULL};
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "data", .type = ARG_STR, .dst = &c.data,
@@ -84,6 +85,9 @@ int cmd_train_lm(int argc, char **argv) {
          .help = "keep the checkpoint best on the whole validation split (one pass over it per "
                  "evaluation) instead of best on the batch estimate"},
         {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 9e15, .help = "random seed"},
+        {.name = "precision", .type = ARG_STR, .dst = &c.precision, .choices = precisions,
+         .help = "GEMM precision: bf16 multiplies in bfloat16 (AMX or AVX512-BF16), sums and keeps "
+                 "weights in f32"},
         {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
          .help = "threads (0 = all cores)"},
         {.name = "out", .type = ARG_STR, .dst = &c.out,
