@@ -21,6 +21,8 @@
  * directly.
  */
 #include "../kernels/conv.h"
+#include "../kernels/vec.h"
+#include "../kernels/vec_math.h"
 #include "frugal/kernels.h"
 #include "op.h"
 
@@ -176,6 +178,159 @@ static int is_pointwise(const struct fr_conv_geom *g) {
     return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
+/* The fused epilogue's fast rows (the same rules as relu_pool_image and
+ * relu_pool_grad_image above, which the tests compare them with through
+ * the composition): one pooled row from conv rows x0, x1. */
+FR_CLONES static void relu_pool_row(const float *restrict x0, const float *restrict x1, int64_t PW,
+                                    float *restrict y, uint8_t *restrict arg) {
+    for (int64_t pw = 0; pw < PW; pw++) {
+        float v0 = x0[2 * pw], v1 = x0[2 * pw + 1], v2 = x1[2 * pw], v3 = x1[2 * pw + 1];
+        v0 = (v0 > 0.0f || v0 != v0) ? v0 : 0.0f;
+        v1 = (v1 > 0.0f || v1 != v1) ? v1 : 0.0f;
+        v2 = (v2 > 0.0f || v2 != v2) ? v2 : 0.0f;
+        v3 = (v3 > 0.0f || v3 != v3) ? v3 : 0.0f;
+        float best = v0;
+        int k = 0, t;
+        t = best == best && !(v1 <= best);
+        best = t ? v1 : best, k = t ? 1 : k;
+        t = best == best && !(v2 <= best);
+        best = t ? v2 : best, k = t ? 2 : k;
+        t = best == best && !(v3 <= best);
+        best = t ? v3 : best, k = t ? 3 : k;
+        y[pw] = best;
+        arg[pw] = (uint8_t)k;
+    }
+}
+
+static void relu_pool_grad_row(const float *restrict gout, const float *restrict out,
+                               const uint8_t *restrict arg, int64_t PW, int64_t OW,
+                               float *restrict d0, float *restrict d1);
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CONV_HAVE_AVX512 1
+/* The same row, 16 pooled outputs per step: even and odd columns split by
+ * two permutes, the ReLU as a mask (v > 0 or NaN keeps v). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void
+relu_pool_row_avx512(const float *restrict x0, const float *restrict x1, int64_t PW,
+                     float *restrict y, uint8_t *restrict arg) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __m512 z = _mm512_setzero_ps();
+    for (int64_t pw = 0; pw < PW; pw += 16) {
+        int64_t n = PW - pw < 16 ? PW - pw : 16;
+        __mmask16 m = (__mmask16)((1u << n) - 1);
+        __mmask16 mlo = (__mmask16)(n >= 8 ? 0xFFFF : (1u << (2 * n)) - 1);
+        __mmask16 mhi = (__mmask16)(n <= 8 ? 0 : (1u << (2 * (n - 8))) - 1);
+        const float *p0 = x0 + 2 * pw, *p1 = x1 + 2 * pw;
+        __m512 l0 = _mm512_maskz_loadu_ps(mlo, p0), h0 = _mm512_maskz_loadu_ps(mhi, p0 + 16);
+        __m512 l1 = _mm512_maskz_loadu_ps(mlo, p1), h1 = _mm512_maskz_loadu_ps(mhi, p1 + 16);
+        __m512 v[4] = {_mm512_permutex2var_ps(l0, ev, h0), _mm512_permutex2var_ps(l0, od, h0),
+                       _mm512_permutex2var_ps(l1, ev, h1), _mm512_permutex2var_ps(l1, od, h1)};
+        for (int c = 0; c < 4; c++) /* ReLU: keep v where v > 0 or v is NaN */
+            v[c] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v[c], z, _CMP_NLE_UQ), v[c]);
+        __m512 best = v[0];
+        __m512i k = _mm512_setzero_si512();
+        for (int c = 1; c < 4; c++) {
+            __mmask16 t = _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q) &
+                          _mm512_cmp_ps_mask(v[c], best, _CMP_NLE_UQ);
+            best = _mm512_mask_mov_ps(best, t, v[c]);
+            k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(c));
+        }
+        _mm512_mask_storeu_ps(y + pw, m, best);
+        _mm512_mask_cvtepi32_storeu_epi8(arg + pw, m, k);
+    }
+}
+
+/* The gradient row (relu_pool_grad_row's contract), 16 pooled cells per
+ * step: each window's four cells selected by the winner k, interleaved
+ * back into the two conv rows by two permutes each. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void
+relu_pool_grad_row_avx512(const float *restrict gout, const float *restrict out,
+                          const uint8_t *restrict arg, int64_t PW, int64_t OW, float *restrict d0,
+                          float *restrict d1) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512 z = _mm512_setzero_ps();
+    int64_t pw = 0;
+    for (; pw < PW; pw += 16) {
+        int64_t n = PW - pw < 16 ? PW - pw : 16;
+        __mmask16 m = (__mmask16)((1u << n) - 1);
+        __mmask16 mlo = (__mmask16)(n >= 8 ? 0xFFFF : (1u << (2 * n)) - 1);
+        __mmask16 mhi = (__mmask16)(n <= 8 ? 0 : (1u << (2 * (n - 8))) - 1);
+        __m512 g = _mm512_maskz_loadu_ps(m, gout + pw);
+        g = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, out + pw), z, _CMP_GT_OQ), g);
+        __m512i k = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, arg + pw));
+        __m512 e[4];
+        for (int c = 0; c < 4; c++)
+            e[c] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(c)), g);
+        _mm512_mask_storeu_ps(d0 + 2 * pw, mlo, _mm512_permutex2var_ps(e[0], lo, e[1]));
+        _mm512_mask_storeu_ps(d0 + 2 * pw + 16, mhi, _mm512_permutex2var_ps(e[0], hi, e[1]));
+        _mm512_mask_storeu_ps(d1 + 2 * pw, mlo, _mm512_permutex2var_ps(e[2], lo, e[3]));
+        _mm512_mask_storeu_ps(d1 + 2 * pw + 16, mhi, _mm512_permutex2var_ps(e[2], hi, e[3]));
+    }
+    for (int64_t c = 2 * PW; c < OW; c++)
+        d0[c] = d1[c] = 0.0f;
+}
+#else
+#define CONV_HAVE_AVX512 0
+#define relu_pool_row_avx512 relu_pool_row
+#define relu_pool_grad_row_avx512 relu_pool_grad_row
+#endif
+
+/* One pooled output row's gradient into conv rows d0, d1 (OW wide; an odd
+ * last column gets 0). */
+FR_CLONES static void relu_pool_grad_row(const float *restrict gout, const float *restrict out,
+                                         const uint8_t *restrict arg, int64_t PW, int64_t OW,
+                                         float *restrict d0, float *restrict d1) {
+    for (int64_t pw = 0; pw < PW; pw++) {
+        float g = out[pw] > 0.0f ? gout[pw] : 0.0f;
+        int k = arg[pw];
+        d0[2 * pw] = k == 0 ? g : 0.0f;
+        d0[2 * pw + 1] = k == 1 ? g : 0.0f;
+        d1[2 * pw] = k == 2 ? g : 0.0f;
+        d1[2 * pw + 1] = k == 3 ? g : 0.0f;
+    }
+    for (int64_t c = 2 * PW; c < OW; c++)
+        d0[c] = d1[c] = 0.0f;
+}
+
+static void relu_pool_image_fast(const float *y, int64_t O, int64_t OH, int64_t OW, int pool,
+                                 float *out, uint8_t *arg) {
+    if (pool == 1) {
+        fr_vec_relu(O * OH * OW, y, out);
+        return;
+    }
+    int64_t PH = OH / 2, PW = OW / 2;
+    int wide = CONV_HAVE_AVX512 && fr_cpu_isa() >= FR_ISA_AVX512;
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t ph = 0; ph < PH; ph++) {
+            const float *r0 = y + (o * OH + 2 * ph) * OW;
+            int64_t i = (o * PH + ph) * PW;
+            (wide ? relu_pool_row_avx512 : relu_pool_row)(r0, r0 + OW, PW, out + i, arg + i);
+        }
+}
+
+static void relu_pool_grad_image_fast(const float *gout, const float *out, const uint8_t *arg,
+                                      int64_t O, int64_t OH, int64_t OW, int pool, float *dy) {
+    if (pool == 1) {
+        relu_pool_grad_image_f32(gout, out, arg, O, OH, OW, pool, dy);
+        return;
+    }
+    int64_t PH = OH / 2, PW = OW / 2;
+    int wide = CONV_HAVE_AVX512 && fr_cpu_isa() >= FR_ISA_AVX512;
+    for (int64_t o = 0; o < O; o++) {
+        for (int64_t ph = 0; ph < PH; ph++) {
+            float *d0 = dy + (o * OH + 2 * ph) * OW;
+            int64_t i = (o * PH + ph) * PW;
+            (wide ? relu_pool_grad_row_avx512 : relu_pool_grad_row)(gout + i, out + i, arg + i, PW,
+                                                                    OW, d0, d0 + OW);
+        }
+        if (OH & 1) memset(dy + (o * OH + OH - 1) * OW, 0, (size_t)OW * sizeof(float));
+    }
+}
+
 struct conv_job {
     struct conv_dims_f32 d;
     const float *x, *w, *b, *gy;
@@ -271,8 +426,8 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
                 for (int64_t i = 0; i < ohw; i++)
                     yn[o * ohw + i] += j->b[o];
         if (j->pool) /* while the image's output is in cache */
-            relu_pool_image_f32(yn, d->O, g->OH, g->OW, j->pool, j->pout + n * pooled,
-                                j->arg ? j->arg + n * pooled : NULL);
+            relu_pool_image_fast(yn, d->O, g->OH, g->OW, j->pool, j->pout + n * pooled,
+                                 j->arg ? j->arg + n * pooled : NULL);
     }
 }
 
@@ -291,9 +446,9 @@ static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
         const float *xn = j->x + n * g->C * g->H * g->W;
         const float *gyn = j->pool ? NULL : j->gy + n * d->O * ohw;
         if (j->pool) { /* the conv's output gradient, rebuilt in cache */
-            relu_pool_grad_image_f32(j->gout + n * pooled, j->pout + n * pooled,
-                                     j->arg ? j->arg + n * pooled : NULL, d->O, g->OH, g->OW,
-                                     j->pool, base + j->yoff);
+            relu_pool_grad_image_fast(j->gout + n * pooled, j->pout + n * pooled,
+                                      j->arg ? j->arg + n * pooled : NULL, d->O, g->OH, g->OW,
+                                      j->pool, base + j->yoff);
             gyn = base + j->yoff;
         }
         float *gxn = j->gx ? j->gx + n * g->C * g->H * g->W : NULL;
@@ -443,8 +598,8 @@ void FR_FN(fr_op_conv2d_relu_pool_forward)(struct fr_ctx *ctx, fr_t *out) {
     FR_FN(conv_ref_forward)(out, y);
     for (int64_t n = 0; n < d.N; n++)
         FR_FN(relu_pool_image)
-        (y + n * per, d.O, d.g.OH, d.g.OW, pool, (real *)out->data + n * pooled,
-         out->aux ? (uint8_t *)out->aux + n * pooled : NULL);
+    (y + n * per, d.O, d.g.OH, d.g.OW, pool, (real *)out->data + n * pooled,
+     out->aux ? (uint8_t *)out->aux + n * pooled : NULL);
 }
 
 void FR_FN(fr_op_conv2d_relu_pool_backward)(struct fr_ctx *ctx, fr_t *out) {
@@ -462,9 +617,9 @@ void FR_FN(fr_op_conv2d_relu_pool_backward)(struct fr_ctx *ctx, fr_t *out) {
     if (!dy) return;
     for (int64_t n = 0; n < d.N; n++)
         FR_FN(relu_pool_grad_image)
-        ((const real *)out->grad->data + n * pooled, (const real *)out->data + n * pooled,
-         out->aux ? (const uint8_t *)out->aux + n * pooled : NULL, d.O, d.g.OH, d.g.OW, pool,
-         dy + n * per);
+    ((const real *)out->grad->data + n * pooled, (const real *)out->data + n * pooled,
+     out->aux ? (const uint8_t *)out->aux + n * pooled : NULL, d.O, d.g.OH, d.g.OW, pool,
+     dy + n * per);
     FR_FN(conv_ref_backward)(px, pw, pb, out, dy);
 }
 
