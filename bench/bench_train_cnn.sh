@@ -8,7 +8,8 @@
 #
 # Usage: bench/bench_train_cnn.sh [FRUGAL_BIN] [EPOCHS]
 #   env: DATA_DIR (default /usr/share/datasets/fashion-mnist), THREADS (2),
-#        PYTHON (/usr/bin/python3, which has Debian's python3-torch)
+#        PYTHON (/usr/bin/python3, which has Debian's python3-torch),
+#        PRECISION (f32; bf16 runs frugal's GEMMs in bf16, PyTorch stays f32)
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${1:-build/frugal}
@@ -16,14 +17,16 @@ EPOCHS=${2:-1}
 DATA_DIR=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
 THREADS=${THREADS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}
+PRECISION=${PRECISION:-f32}
 [ -x "$BIN" ] || { echo "bench_train_cnn: $BIN is not built (make build)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench_train_cnn: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "== frugal ($BIN, $THREADS threads, $EPOCHS epoch(s))"
+echo "== frugal ($BIN, $THREADS threads, $EPOCHS epoch(s), precision $PRECISION)"
 /usr/bin/time -v "$BIN" train --model cnn --epochs "$EPOCHS" --batch 128 --threads "$THREADS" \
     --seed 1 --data-dir "$DATA_DIR" --results "$tmp/frugal" --progress-every 100000 \
+    --precision "$PRECISION" \
     >"$tmp/frugal.out" 2>"$tmp/frugal.err" || { cat "$tmp/frugal.err" >&2; exit 1; }
 cat "$tmp/frugal.out"
 f_rss_kib=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$tmp/frugal.err")

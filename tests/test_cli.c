@@ -110,6 +110,8 @@ static void test_usage_errors(void) {
     expect_error("train stray", 2);
     expect_error("train -x", 2);
     expect_error("train --resume", 2);
+    expect_error("train --precision fp8", 2);
+    expect_error("train-lm --precision f16", 2);
     expect_error("eval", 2);
     expect_error("eval a b", 2);
     expect_error("eval x --batch 0", 2);
@@ -152,6 +154,23 @@ static void test_runtime_errors(void) {
     snprintf(args, sizeof args, "eval '%s'", path);
     expect_error(args, 1); /* empty or unreadable: either way a one-line error */
     expect_error("report --out /dev/null/frugal-out", 1);
+    /* bf16 on a CPU without bf16 hardware (FRUGAL_BF16=none stands in for
+     * one): one line naming what is missing, before any data is read */
+    {
+        char cmd[4096], o[512], e[512];
+        snprintf(o, sizeof o, "%s/stdout", g_tmp);
+        snprintf(e, sizeof e, "%s/stderr", g_tmp);
+        snprintf(cmd, sizeof cmd,
+                 "FRUGAL_BF16=none '%s' train --precision bf16 --data-dir /nonexistent "
+                 ">'%s' 2>'%s' </dev/null",
+                 g_bin, o, e);
+        int st = system(cmd);
+        slurp(e, g_err, sizeof g_err);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 && count_lines(g_err) == 1 &&
+                  strstr(g_err, "bf16") && !strstr(g_err, "nonexistent"),
+              "train --precision bf16 without bf16 hardware: exit %d, stderr [%s]",
+              WIFEXITED(st) ? WEXITSTATUS(st) : -1, g_err);
+    }
     expect_error("info /nonexistent/model.safetensors", 1);
     snprintf(args, sizeof args, "info '%s/garbage.safetensors'", g_tmp);
     expect_error(args, 1);
@@ -210,8 +229,8 @@ static void test_help(void) {
               strstr(g_out, "\nthreads "),
           "version output: %s", g_out);
     CHECK(strstr(g_out, "\ncpu ") && strstr(g_out, "\ncaches L1d ") &&
-              strstr(g_out, "\ngemm blocking kc "),
-          "version names the CPU, caches and blocking: %s", g_out);
+              strstr(g_out, "\ngemm blocking kc ") && strstr(g_out, "\nbf16 "),
+          "version names the CPU, caches, blocking and bf16 path: %s", g_out);
     /* tune: writes this CPU's line, which the next process reads */
     {
         char args[1200], path[900];

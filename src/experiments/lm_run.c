@@ -102,6 +102,7 @@ static int record_config(struct fr_results *res, const struct fr_lm_config *c,
     rc |= fr_results_config_int(res, "batch", c->batch);
     rc |= fr_results_config_int(res, "iters", c->iters);
     rc |= fr_results_config_double(res, "lr", c->lr);
+    rc |= fr_results_config_str(res, "precision", c->precision ? c->precision : "f32");
     rc |= fr_results_config_double(res, "dropout", as_asked(c->model.dropout));
     if (c->init) rc |= fr_results_config_str(res, "init", c->init);
     if (info->prune > 0) {

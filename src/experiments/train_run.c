@@ -76,6 +76,7 @@ static int record_config(struct fr_results *r, const struct fr_train_config *c,
     rc |= fr_results_config_int(r, "epochs", c->epochs);
     rc |= fr_results_config_int(r, "batch", c->batch);
     rc |= fr_results_config_str(r, "opt", c->opt);
+    rc |= fr_results_config_str(r, "precision", c->precision ? c->precision : "f32");
     rc |= fr_results_config_double(r, "lr", c->lr);
     rc |= fr_results_config_double(r, "momentum", c->momentum);
     rc |= fr_results_config_int(r, "nesterov", c->nesterov);

@@ -53,6 +53,9 @@ int cli_threads(const char *cmd, int64_t threads);
  * a dataset directory (NULL or "" = the default one). */
 int cli_check_dir(const char *cmd, const char *what, const char *dir);
 int cli_check_data_dir(const char *cmd, const char *dir);
+/* --precision usable on this CPU (fr_precision_begin), else the one-line
+ * error and EXIT_RUNTIME: checked before any data is read. */
+int cli_check_precision(const char *cmd, const char *precision);
 
 /* The tokenizer of a model: the file path, else MODEL.tok beside the
  * checkpoint; *tok is NULL (and EXIT_OK returned) when path is NULL and

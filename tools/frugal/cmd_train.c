@@ -110,6 +110,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "frugal train: --resume needs --ckpt PATH\n");
         return EXIT_USAGE;
     }
+    if ((rc = cli_check_precision("train", cfg.precision)) != EXIT_OK) return rc;
     if ((rc = cli_check_data_dir("train", cfg.data_dir)) != EXIT_OK) return rc;
 
     char out_buf[4200], command[2048], arch[32];

@@ -118,6 +118,7 @@ int cmd_train_lm(int argc, char **argv) {
         fprintf(stderr, "frugal train-lm: --resume needs --ckpt PATH\n");
         return EXIT_USAGE;
     }
+    if ((rc = cli_check_precision("train-lm", c.precision)) != EXIT_OK) return rc;
     c.bpe_vocab = (int)bpe_vocab;
     c.model.arch = strcmp(arch, "llama") == 0 ? FR_TF_LLAMA : FR_TF_GPT2;
     c.model.n_layers = (int)layers;

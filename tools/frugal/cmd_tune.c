@@ -176,9 +176,10 @@ int cmd_tune(int argc, char **argv) {
     qsort(sw, 3, sizeof(double), cmpd);
     qsort(sd, 3, sizeof(double), cmpd);
     double s_win = sw[1], s_der2 = sd[1];
-    printf("best      kc %4d mc %4d nc %5d: %.1f GFLOP/s; derived %.1f (%.0f%% of it; medians of 3 "
-           "interleaved)\n",
-           best.kc, best.mc, best.nc, s_win, s_der2, 100 * s_der2 / s_win);
+    printf(
+        "best      kc %4d mc %4d nc %5d: %.1f GFLOP/s; derived %.1f (%.0f%% of it), medians of 3 "
+        "interleaved\n",
+        best.kc, best.mc, best.nc, s_win, s_der2, 100 * s_der2 / s_win);
     if (!same && !(s_win > s_der2 * (1 + margin))) {
         printf("the winner does not beat the derived blocking on re-measure: keeping derived\n");
         best = derived;

@@ -10,6 +10,7 @@
 #include "frugal/status.h"
 #include "frugal/threads.h"
 #include "frugal/tokenizer.h"
+#include "frugal/train.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,6 +62,13 @@ int cli_check_dir(const char *cmd, const char *what, const char *dir) {
 
 int cli_check_data_dir(const char *cmd, const char *dir) {
     return cli_check_dir(cmd, "dataset directory", dir && *dir ? dir : DEFAULT_DATA_DIR);
+}
+
+int cli_check_precision(const char *cmd, const char *precision) {
+    int prev;
+    if (fr_precision_begin(precision, &prev)) return cli_fail(cmd, "%s", fr_last_error());
+    fr_precision_end(prev);
+    return EXIT_OK;
 }
 
 int cli_open_tokenizer(const char *cmd, const char *model, const char *path,

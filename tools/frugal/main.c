@@ -17,7 +17,8 @@ int cmd_version(int argc, char **argv) {
         .name = "version",
         .synopsis = "frugal version",
         .about = "Prints the version, the instruction set the kernels use (FRUGAL_ISA\n"
-                 "caps it), the CPU, its caches, the GEMM blocking in force and the\n"
+                 "caps it), the CPU, its caches, the GEMM blocking in force, the bf16 GEMM\n"
+                 "path (--precision bf16: amx, avx512bf16 or none) and the\n"
                  "default thread count, one `key value` per line.",
     };
     const char *pos[1];
@@ -33,6 +34,8 @@ int cmd_version(int argc, char **argv) {
     const char *src;
     fr_gemm_blocking_get(fr_cpu_isa(), &bk, &src);
     printf("gemm blocking kc %d mc %d nc %d [%s]\n", bk.kc, bk.mc, bk.nc, src);
+    /* the --precision bf16 path: AMX tiles, AVX512-BF16, or none */
+    printf("bf16 %s (hardware %s)\n", fr_bf16_name(fr_cpu_bf16()), fr_bf16_name(fr_cpu_bf16_hw()));
     /* what a command run with the default --threads 0 would use */
     if (fr_threads_set(0) != 0) return cli_fail("version", "cannot start the thread pool");
     printf("threads %d\n", fr_threads_get());
