@@ -12,8 +12,9 @@
  *   read).
  * Chunks past K, rows past M and columns past N are zero, so the kernels
  * never branch on edges. A micro-kernel computes one 32 x 32 tile over the
- * packed depth into an f32 scratch tile, which is then added into C with
- * alpha and beta through masks (edges).
+ * packed depth: straight in C (from zero for beta 0, from C for beta 1)
+ * when the tile is whole and alpha is 1, else into an f32 scratch tile
+ * that is then added into C with alpha and beta through masks.
  *
  * AMX: eight tile registers, 16 x 64 bytes each: four accumulate the 2 x 2
  * C tiles, two hold A, two hold B; each k chunk is four TDPBF16PS (each
@@ -151,12 +152,24 @@ static void amx_config(void) {
     _tile_loadconfig(&c);
 }
 
-static void ukr_amx(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t m) {
+/* t: the tile's output, row stride ldt floats (a scratch tile, or C
+ * itself for a full tile with alpha 1); acc: start from t's values (C's
+ * beta 1) instead of zero. */
+static void ukr_amx(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t ldt,
+                    int64_t m, int acc) {
     (void)m;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    size_t st = (size_t)ldt * sizeof(float);
+    if (acc) {
+        _tile_loadd(0, t, st);
+        _tile_loadd(1, t + 16, st);
+        _tile_loadd(2, t + 16 * ldt, st);
+        _tile_loadd(3, t + 16 * ldt + 16, st);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
     for (int64_t c = 0; c < nch; c++, a += CHUNK, b += CHUNK) {
         _tile_loadd(4, a, 64);
         _tile_loadd(6, b, 64);
@@ -167,18 +180,21 @@ static void ukr_amx(int64_t nch, const uint16_t *a, const uint16_t *b, float *t,
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    _tile_stored(0, t, 128);
-    _tile_stored(1, t + 16, 128);
-    _tile_stored(2, t + 16 * 32, 128);
-    _tile_stored(3, t + 16 * 32 + 16, 128);
+    _tile_stored(0, t, st);
+    _tile_stored(1, t + 16, st);
+    _tile_stored(2, t + 16 * ldt, st);
+    _tile_stored(3, t + 16 * ldt + 16, st);
 }
 
-static void ukr_avx512bf16(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t m) {
+static void ukr_avx512bf16(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t ldt,
+                           int64_t m, int accumulate) {
     for (int64_t g = 0; g < m; g += 8) {
         __m512 acc[8][2];
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; i++)
-            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (int i = 0; i < 8; i++) {
+            acc[i][0] = accumulate ? _mm512_loadu_ps(t + (g + i) * ldt) : _mm512_setzero_ps();
+            acc[i][1] = accumulate ? _mm512_loadu_ps(t + (g + i) * ldt + 16) : _mm512_setzero_ps();
+        }
         for (int64_t c = 0; c < nch; c++) {
             const uint16_t *ac = a + c * CHUNK + g * TK, *bc = b + c * CHUNK;
 #pragma GCC unroll 2
@@ -197,8 +213,8 @@ static void ukr_avx512bf16(int64_t nch, const uint16_t *a, const uint16_t *b, fl
         }
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
-            _mm512_store_ps(t + (g + i) * 32, acc[i][0]);
-            _mm512_store_ps(t + (g + i) * 32 + 16, acc[i][1]);
+            _mm512_storeu_ps(t + (g + i) * ldt, acc[i][0]);
+            _mm512_storeu_ps(t + (g + i) * ldt + 16, acc[i][1]);
         }
     }
 }
@@ -219,7 +235,8 @@ static void put_tile(const float *t, float *c, int64_t ldc, int64_t m, int64_t n
 
 /* ---- the driver ---- */
 
-typedef void (*ukr_fn)(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t m);
+typedef void (*ukr_fn)(int64_t nch, const uint16_t *a, const uint16_t *b, float *t, int64_t ldt,
+                       int64_t m, int accumulate);
 
 struct bjob {
     ukr_fn ukr;
@@ -256,9 +273,15 @@ static void block(const struct bjob *g, uint16_t *ap, uint16_t *bp, float *t, in
                     const uint16_t *apan = ap + ir / TM * nch * CHUNK;
                     for (int64_t jr = 0; jr < nc; jr += TN) {
                         int64_t n = nc - jr < TN ? nc - jr : TN;
-                        g->ukr(nch, apan, bp + jr / TN * nch * CHUNK, t, m);
-                        put_tile(t, g->C + (ic + ir) * g->ldc + jc + jr, g->ldc, m, n, g->alpha,
-                                 beta);
+                        const uint16_t *bpan = bp + jr / TN * nch * CHUNK;
+                        float *c = g->C + (ic + ir) * g->ldc + jc + jr;
+                        if (m == TM && n == TN && g->alpha == 1.0f &&
+                            (beta == 0.0f || beta == 1.0f))
+                            g->ukr(nch, apan, bpan, c, g->ldc, m, beta == 1.0f); /* in C */
+                        else {
+                            g->ukr(nch, apan, bpan, t, TN, m, 0);
+                            put_tile(t, c, g->ldc, m, n, g->alpha, beta);
+                        }
                     }
                 }
             }
