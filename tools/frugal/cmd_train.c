@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const MODELS[] = {"mlp", "cnn", "resnet20", "vgg-small", NULL};
+static const char *const MODELS[] = {"mlp", "cnn", "resnet20", "vgg-small", "vit", NULL};
 static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
