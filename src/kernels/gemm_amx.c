@@ -53,6 +53,38 @@ static inline __m512i cvt32(const float *p, int64_t n) {
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
+/* r[0..15] (16 x 16 32-bit elements, one row per register) transposed in
+ * registers: unpack 32- and 64-bit pairs, then swap 128-bit lanes twice. */
+static inline void tr16x16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0x88);
+            t[8 * i + j + 4] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/* 16-bit interleave of two 32-element vectors a, b: pairs (a[i], b[i]) for
+ * i = 0..15 (ILV_LO) or 16..31 (ILV_HI), one pair per 32-bit lane */
+static const uint16_t ILV_LO[32] = {0, 32, 1, 33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
+                                    8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+static const uint16_t ILV_HI[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+                                    24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+
 /* ---- packing ---- */
 
 /* op(A)[i0.., pc..] (mm x kc) into 32-row panels of nch chunks each. */
@@ -68,15 +100,25 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t 
                 for (int64_t i = 0; i < rows; i++)
                     _mm512_storeu_si512(d + i * TK, cvt32(A + (i0 + p + i) * lda + k0, kk));
             } else {
-                /* A stored K x M: row k of the chunk is 32 consecutive
-                 * rows of op(A); converted as a vector, scattered as
-                 * 16-bit columns */
-                uint16_t t[TK] __attribute__((aligned(64)));
-                memset(d, 0, sizeof(uint16_t) * CHUNK);
-                for (int64_t k = 0; k < kk; k++) {
-                    _mm512_store_si512(t, cvt32(A + (k0 + k) * lda + i0 + p, rows));
-                    for (int64_t i = 0; i < rows; i++)
-                        d[i * TK + k] = t[i];
+                /* A stored K x M: rows k and k+1 of the chunk are 32
+                 * consecutive rows of op(A) each; interleaved they give
+                 * each row's (k, k+1) pair, and two 16 x 16 transposes of
+                 * those pairs give the panel's rows */
+                const __m512i ilo = _mm512_loadu_si512(ILV_LO), ihi = _mm512_loadu_si512(ILV_HI);
+                __m512i lo[16], hi[16];
+                for (int r = 0; r < TK / 2; r++) {
+                    __m512i r0 = 2 * r < kk ? cvt32(A + (k0 + 2 * r) * lda + i0 + p, rows)
+                                            : _mm512_setzero_si512();
+                    __m512i r1 = 2 * r + 1 < kk ? cvt32(A + (k0 + 2 * r + 1) * lda + i0 + p, rows)
+                                                : _mm512_setzero_si512();
+                    lo[r] = _mm512_permutex2var_epi16(r0, ilo, r1);
+                    hi[r] = _mm512_permutex2var_epi16(r0, ihi, r1);
+                }
+                tr16x16(lo);
+                tr16x16(hi);
+                for (int i = 0; i < 16; i++) {
+                    _mm512_storeu_si512(d + i * TK, lo[i]);
+                    _mm512_storeu_si512(d + (16 + i) * TK, hi[i]);
                 }
                 continue;
             }
@@ -115,19 +157,14 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
                 /* B stored N x K: column n of op(B) is 32 consecutive k,
                  * i.e. 16 pairs, one per pair row: a 16 x 16 transpose of
                  * 32-bit pairs per half */
-                uint32_t *d32 = (uint32_t *)d;
                 for (int h = 0; h < 2; h++) {
-                    uint32_t t[16][16] __attribute__((aligned(64)));
-                    for (int n = 0; n < 16; n++) {
-                        if (16 * h + n < cols)
-                            _mm512_store_si512(t[n],
-                                               cvt32(B + (j0 + p + 16 * h + n) * ldb + k0, kk));
-                        else
-                            _mm512_store_si512(t[n], _mm512_setzero_si512());
-                    }
+                    __m512i t[16];
+                    for (int n = 0; n < 16; n++)
+                        t[n] = 16 * h + n < cols ? cvt32(B + (j0 + p + 16 * h + n) * ldb + k0, kk)
+                                                 : _mm512_setzero_si512();
+                    tr16x16(t);
                     for (int r = 0; r < 16; r++)
-                        for (int n = 0; n < 16; n++)
-                            d32[h * 256 + r * 16 + n] = t[n][r];
+                        _mm512_storeu_si512(d + h * 512 + r * 32, t[r]);
                 }
             }
         }
