@@ -188,6 +188,55 @@ int main(void) {
               fr_bf16_name((enum fr_bf16_hw)h));
         free(A), free(B), free(C1), free(C2);
     }
+    /* bf16 weights read in place: against the reference, and against the
+     * f32-input path on the same values (W's bf16 values widened to f32
+     * round back to themselves, so both paths see the same inputs) */
+    {
+        static const int64_t ws[][3] = {{1, 7, 3},      {17, 33, 31},  {40, 100, 130},
+                                        {100, 65, 128}, {33, 300, 47}, {64, 64, 500}};
+        for (size_t c = 0; c < sizeof ws / sizeof ws[0]; c++) {
+            int64_t M = ws[c][0], N = ws[c][1], K = ws[c][2], ldw = K + (int64_t)c % 3;
+            float *A = randv(M * K), *Wf = randv(N * ldw), *C = randv(M * N), *R = randv(M * N);
+            float *C2 = malloc((size_t)(M * N) * sizeof(float));
+            uint16_t *W = malloc((size_t)(N * ldw) * sizeof(uint16_t));
+            for (int64_t i = 0; i < N * ldw; i++) {
+                W[i] = fr_bf16_round(Wf[i]);
+                uint32_t u = (uint32_t)W[i] << 16;
+                memcpy(&Wf[i], &u, sizeof u);
+            }
+            float beta = c % 2 ? 0.5f : 0.0f;
+            memcpy(R, C, (size_t)(M * N) * sizeof(float));
+            memcpy(C2, C, (size_t)(M * N) * sizeof(float));
+            fr_gemm_bf16w_ref(M, N, K, 1.0f, A, K, W, ldw, beta, R, N);
+            int rc = fr_gemm_bf16w(M, N, K, 1.0f, A, K, W, ldw, beta, C, N);
+            if (hw == FR_BF16_NONE || fr_cpu_bf16() == FR_BF16_NONE) {
+                CHECK(rc != 0, "bf16w without bf16 hardware must refuse");
+            } else {
+                double d = 0, b = 0;
+                for (int64_t i = 0; i < M * N; i++)
+                    d = fmax(d, fabs((double)C[i] - R[i])), b = fmax(b, fabs((double)R[i]));
+                CHECK(rc == 0 && d <= FLT_EPSILON * (K + 8) * (b + 1),
+                      "bf16w %lldx%lldx%lld: %g from the reference", (long long)M, (long long)N,
+                      (long long)K, d);
+                for (int h = FR_BF16_AVX512; h <= (int)hw; h++) {
+                    float *C3 = malloc((size_t)(M * N) * sizeof(float));
+                    memcpy(C3, C2, (size_t)(M * N) * sizeof(float));
+                    fr_gemm_bf16_run((enum fr_bf16_hw)h, 0, 1, M, N, K, 1.0f, A, K, Wf, ldw, beta,
+                                     C3, N);
+                    float *C4 = malloc((size_t)(M * N) * sizeof(float));
+                    memcpy(C4, C2, (size_t)(M * N) * sizeof(float));
+                    fr_gemm_bf16w_run((enum fr_bf16_hw)h, M, N, K, 1.0f, A, K, W, ldw, beta, C4, N);
+                    CHECK(!memcmp(C3, C4, (size_t)(M * N) * sizeof(float)),
+                          "%s: bf16 weights read in place differ from the same weights in f32 "
+                          "(%lldx%lldx%lld)",
+                          fr_bf16_name((enum fr_bf16_hw)h), (long long)M, (long long)N,
+                          (long long)K);
+                    free(C3), free(C4);
+                }
+            }
+            free(A), free(Wf), free(C), free(R), free(C2), free(W);
+        }
+    }
     /* the public switch */
     CHECK(fr_gemm_precision_get() == FR_GEMM_F32, "default precision f32");
     int rc = fr_gemm_precision_set(FR_GEMM_BF16);

@@ -8,6 +8,7 @@
  *  - a few AdamW steps reduce the loss on a fixed batch.
  */
 #include "check.h"
+#include "frugal/kernels.h"
 #include "frugal/optim.h"
 #include "frugal/transformer.h"
 
@@ -227,6 +228,28 @@ int main(void) {
         for (int i = 0; i < 50; i++)
             dd = fmax(dd, fabs(l1[i] - l2[i]));
         CHECK(dd < 0.05, "bf16 weights computed in f32 stay close to f32 (max logit diff %g)", dd);
+        fr_tf_state_free(&s1);
+        fr_tf_state_free(&s2);
+    }
+    /* bf16 precision: a prefill of more than 16 rows reads the bf16 weights
+     * in place through the bf16 GEMM: close to the f32 computation, and not
+     * the same bits (so that path ran) */
+    if (fr_cpu_bf16() != FR_BF16_NONE) {
+        struct fr_tf_state s1, s2;
+        int32_t tk[24];
+        for (int i = 0; i < 24; i++)
+            tk[i] = (i * 7 + 3) % 50;
+        float l1[24 * 50], l2[24 * 50];
+        fr_tf_state_init(&s1, &r, 1, 32, 24, NULL, 0);
+        fr_tf_state_init(&s2, &r, 1, 32, 24, NULL, 0);
+        fr_tf_prefill(&s1, 0, tk, 24, l1, 1);
+        CHECK(fr_gemm_precision_set(FR_GEMM_BF16) == 0, "bf16 precision: %s", fr_last_error());
+        fr_tf_prefill(&s2, 0, tk, 24, l2, 1);
+        fr_gemm_precision_set(FR_GEMM_F32);
+        double dd = 0;
+        for (int i = 0; i < 24 * 50; i++)
+            dd = fmax(dd, fabs(l1[i] - l2[i]));
+        CHECK(dd < 0.05 && dd > 0, "bf16 precision on bf16 weights: max logit diff %g", dd);
         fr_tf_state_free(&s1);
         fr_tf_state_free(&s2);
     }

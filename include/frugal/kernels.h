@@ -48,6 +48,16 @@ enum fr_gemm_precision fr_gemm_precision_get(void);
 void fr_gemm_bf16_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc);
+/* C (M x N) = alpha * A @ W^T + beta * C for bf16 weights W stored N x K
+ * (row stride ldw), read in place: the bf16-precision product (A rounded
+ * to bf16, f32 sums) without converting W. For inference on bf16
+ * checkpoints in bf16 precision. FR_EINVAL (nothing computed) where
+ * fr_cpu_bf16() is none. fr_gemm_bf16w_ref: the reference, sums in double. */
+int fr_gemm_bf16w(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const uint16_t *W, int64_t ldw, float beta, float *C, int64_t ldc);
+void fr_gemm_bf16w_ref(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                       const uint16_t *W, int64_t ldw, float beta, float *C, int64_t ldc);
+
 /* f32 -> bf16 bits as the fast paths round (nearest even, subnormal inputs
  * to signed zero, NaN stays NaN). */
 uint16_t fr_bf16_round(float x);

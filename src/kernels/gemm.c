@@ -590,6 +590,39 @@ void fr_gemm_bf16_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, f
         }
 }
 
+void fr_gemm_bf16w_ref(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                       const uint16_t *W, int64_t ldw, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) {
+                uint32_t u = (uint32_t)W[j * ldw + k] << 16;
+                float w;
+                memcpy(&w, &u, sizeof w);
+                s += bf16_value(A[i * lda + k]) * w;
+            }
+            C[i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : beta * C[i * ldc + j]));
+        }
+}
+
+int fr_gemm_bf16w(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const uint16_t *W, int64_t ldw, float beta, float *C, int64_t ldc) {
+    enum fr_bf16_hw hw = fr_cpu_bf16();
+#ifndef FR_BF16_KERNELS
+    hw = FR_BF16_NONE;
+#endif
+    if (hw == FR_BF16_NONE)
+        return fr_error(FR_EINVAL, "bf16 GEMM on bf16 weights needs AMX-BF16 or AVX512-BF16 (this "
+                                   "CPU or build has neither)");
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return 0;
+    }
+    fr_gemm_bf16w_run(hw, M, N, K, alpha, A, lda, W, ldw, beta, C, ldc);
+    return 0;
+}
+
 #ifndef FR_BF16_KERNELS
 /* a build without the bf16 kernels: fr_gemm_precision_set refuses bf16,
  * so only a test that forces a path comes here */
@@ -598,6 +631,12 @@ void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int
                       float beta, float *C, int64_t ldc) {
     (void)hw;
     fr_gemm_bf16_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void fr_gemm_bf16w_run(enum fr_bf16_hw hw, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const uint16_t *W, int64_t ldw, float beta,
+                       float *C, int64_t ldc) {
+    (void)hw;
+    fr_gemm_bf16w_ref(M, N, K, alpha, A, lda, W, ldw, beta, C, ldc);
 }
 #endif
 

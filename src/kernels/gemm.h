@@ -83,6 +83,10 @@ void *fr_gemm_thread_buffer(size_t bytes);
 void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                       float beta, float *C, int64_t ldc);
+/* The same with B = W^T, W bf16 stored N x K (row stride ldw), read in place. */
+void fr_gemm_bf16w_run(enum fr_bf16_hw hw, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const uint16_t *W, int64_t ldw, float beta,
+                       float *C, int64_t ldc);
 /* Its cache blocking (kc a multiple of 32; mc and nc of 32), derived from
  * the caches: the 32 x kc bf16 A panel in half of L1, the kc x nc B block
  * in half of L2, the mc x kc A block in a quarter. */

@@ -171,6 +171,31 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
     }
 }
 
+/* op(B) = W^T with W bf16, stored N x K (a weight matrix read in place):
+ * the same panels as pack_b's transB case, with no rounding to do. */
+static void pack_bw(const uint16_t *W, int64_t ldw, int64_t pc, int64_t kc, int64_t j0, int64_t nn,
+                    uint16_t *restrict dst) {
+    int64_t nch = (kc + TK - 1) / TK;
+    for (int64_t p = 0; p < nn; p += TN, dst += nch * CHUNK) {
+        int64_t cols = nn - p < TN ? nn - p : TN;
+        for (int64_t ch = 0; ch < nch; ch++) {
+            uint16_t *d = dst + ch * CHUNK;
+            int64_t k0 = pc + ch * TK, kk = kc - ch * TK < TK ? kc - ch * TK : TK;
+            __mmask32 km = kk >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << kk) - 1);
+            for (int h = 0; h < 2; h++) {
+                __m512i t[16];
+                for (int n = 0; n < 16; n++)
+                    t[n] = 16 * h + n < cols
+                               ? _mm512_maskz_loadu_epi16(km, W + (j0 + p + 16 * h + n) * ldw + k0)
+                               : _mm512_setzero_si512();
+                tr16x16(t);
+                for (int r = 0; r < 16; r++)
+                    _mm512_storeu_si512(d + h * 512 + r * 32, t[r]);
+            }
+        }
+    }
+}
+
 /* ---- micro-kernels: a 32 x 32 tile over nch chunks into t (row stride 32) ---- */
 
 struct tilecfg {
@@ -283,6 +308,7 @@ struct bjob {
     int64_t M, N, K;
     float alpha, beta;
     const float *A, *B;
+    const uint16_t *W; /* bf16 weights (B = W^T), or NULL */
     int64_t lda, ldb, ldc;
     float *C;
     int split_m;
@@ -301,7 +327,10 @@ static void block(const struct bjob *g, uint16_t *ap, uint16_t *bp, float *t, in
         for (int64_t pc = 0; pc < g->K; pc += g->kc) {
             int64_t kc = g->K - pc < g->kc ? g->K - pc : g->kc, nch = (kc + TK - 1) / TK;
             float beta = pc == 0 ? g->beta : 1.0f;
-            pack_b(g->transB, g->B, g->ldb, pc, kc, jc, nc, bp);
+            if (g->W)
+                pack_bw(g->W, g->ldb, pc, kc, jc, nc, bp);
+            else
+                pack_b(g->transB, g->B, g->ldb, pc, kc, jc, nc, bp);
             for (int64_t ic = ib; ic < ie; ic += g->mc) {
                 int64_t mc = ie - ic < g->mc ? ie - ic : g->mc;
                 pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, ap);
@@ -342,6 +371,12 @@ static void bf16_thread(void *vp, int64_t t0, int64_t t1, int tid) {
         if (!ap)
             ap = fr_gemm_thread_buffer(sizeof(uint16_t) * (size_t)(alen + blen) +
                                        sizeof(float) * TM * TN);
+        if (!ap && g->W) { /* no memory for packing: the whole product, unblocked, once */
+            if (u == 0)
+                fr_gemm_bf16w_ref(g->M, g->N, g->K, g->alpha, g->A, g->lda, g->W, g->ldb, g->beta,
+                                  g->C, g->ldc);
+            continue;
+        }
         if (!ap) { /* no memory for packing: the reference needs none */
             if (g->split_m)
                 fr_gemm_bf16_ref(g->transA, g->transB, (hi < g->M ? hi : g->M) - lo, g->N, g->K,
@@ -364,9 +399,9 @@ static void bf16_thread(void *vp, int64_t t0, int64_t t1, int tid) {
     if (configured) _tile_release();
 }
 
-void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
-                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                      float beta, float *C, int64_t ldc) {
+static void launch(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, const uint16_t *W,
+                   int64_t ldb, float beta, float *C, int64_t ldc) {
     struct fr_gemm_blocking bk;
     fr_gemm_bf16_blocking(&bk);
     struct bjob g = {.ukr = hw == FR_BF16_AMX ? ukr_amx : ukr_avx512bf16,
@@ -383,6 +418,7 @@ void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int
                      .beta = beta,
                      .A = A,
                      .B = B,
+                     .W = W,
                      .lda = lda,
                      .ldb = ldb,
                      .ldc = ldc,
@@ -396,4 +432,16 @@ void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int
     g.nunits = (len + g.unit - 1) / g.unit;
     atomic_init(&g.next, 0);
     fr_parallel_for(g.nunits < nt ? g.nunits : nt, 1, bf16_thread, &g);
+}
+
+void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc) {
+    launch(hw, transA, transB, M, N, K, alpha, A, lda, B, NULL, ldb, beta, C, ldc);
+}
+
+void fr_gemm_bf16w_run(enum fr_bf16_hw hw, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const uint16_t *W, int64_t ldw, float beta,
+                       float *C, int64_t ldc) {
+    launch(hw, 0, 1, M, N, K, alpha, A, lda, NULL, W, ldw, beta, C, ldc);
 }

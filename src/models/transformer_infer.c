@@ -2,8 +2,9 @@
  *
  * Activations are rows: a prefill chunk of T tokens of one sequence, or one
  * token of each of B sequences, is an R x dim matrix that goes through each
- * weight matrix once (GEMM for f32 weights and many rows, the matvec kernels
- * otherwise; both read each weight once per step, which is what bounds
+ * weight matrix once (GEMM for f32 weights and many rows, and for bf16
+ * weights and many rows in bf16 precision, the matvec kernels otherwise;
+ * all read each weight once per step, which is what bounds
  * decode speed). Attention then runs per sequence and KV head over the
  * head's cached slots plus the chunk itself, reports the attention mass to
  * the cache policy, and lets the policy admit the new keys and values.
@@ -21,8 +22,17 @@
 #include "../kernels/vec.h"
 #include "../kernels/vec_math.h"
 
+/* bf16 weights and many rows in bf16 precision (fr_gemm_precision_set):
+ * the bf16 GEMM reads them in place (AMX or AVX512-BF16) */
+static int bf16_gemm(const struct fr_wmat *W, int64_t R) {
+    return W->dt == FR_BF16 && R > 16 && fr_gemm_precision_get() == FR_GEMM_BF16;
+}
+
 /* y[R x rows] = x[R x cols] W^T */
 static void wmul(const struct fr_wmat *W, const float *x, int64_t R, float *y) {
+    if (bf16_gemm(W, R) &&
+        fr_gemm_bf16w(R, W->rows, W->cols, 1.0f, x, W->cols, W->p, W->cols, 0.0f, y, W->rows) == 0)
+        return;
     if (W->dt == FR_F32 && R > 16)
         fr_gemm(0, 1, R, W->rows, W->cols, 1.0f, x, W->cols, W->p, W->cols, 0.0f, y, W->rows);
     else
@@ -36,7 +46,8 @@ static void wmul_n(int n, const struct fr_wmat *const *W, const float *x, int64_
     struct fr_matvec_part parts[3];
     int mv = 1;
     for (int i = 0; i < n; i++) {
-        if ((W[i]->dt == FR_F32 && R > 16) || W[i]->cols != W[0]->cols) mv = 0;
+        if ((W[i]->dt == FR_F32 && R > 16) || bf16_gemm(W[i], R) || W[i]->cols != W[0]->cols)
+            mv = 0;
         parts[i] = (struct fr_matvec_part){W[i]->dt, W[i]->p, W[i]->rows, y[i], W[i]->rows};
     }
     if (mv) {

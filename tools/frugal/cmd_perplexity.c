@@ -7,13 +7,15 @@
 #include "frugal/lm.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
+#include "frugal/train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 int cmd_perplexity(int argc, char **argv) {
-    const char *model = NULL, *text = NULL, *tokp = NULL;
+    const char *model = NULL, *text = NULL, *tokp = NULL, *precision = "f32";
+    static const char *const precisions[] = {"f32", "bf16", NULL};
     int64_t block = 0, threads = 0, limit = 0;
     /* clang-format off */
     struct arg_flag flags[] = {
@@ -28,6 +30,9 @@ int cmd_perplexity(int argc, char **argv) {
          .help = "score only the first N tokens (0 = all)"},
         {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
          .help = "threads (0 = all cores)"},
+        {.name = "precision", .type = ARG_STR, .dst = &precision, .choices = precisions,
+         .help = "bf16: the window's products in bfloat16 with f32 sums (AMX or AVX512-BF16; "
+                 "bf16 weights read in place)"},
     };
     /* clang-format on */
     struct arg_cmd c = {
@@ -45,8 +50,11 @@ int cmd_perplexity(int argc, char **argv) {
                 "frugal perplexity: --limit 1 leaves nothing to score (0 = all, or >= 2)\n");
         return EXIT_USAGE;
     }
+    if ((rc = cli_check_precision("perplexity", precision)) != EXIT_OK) return rc;
     struct fr_tf_model m;
     if (fr_tf_load(&m, model)) return cli_fail("perplexity", "%s", fr_last_error());
+    int prev_prec;
+    fr_precision_begin(precision, &prev_prec); /* checked above */
     struct fr_tokenizer *tok = NULL;
     int32_t *ids = NULL;
     int64_t n = 0, cnt = 0;
@@ -66,6 +74,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     printf("tokens %lld\nnll %.4f nats/token\nperplexity %.3f\n", (long long)cnt, nll, exp(nll));
 done:
+    fr_precision_end(prev_prec);
     free(ids);
     fr_tokenizer_free(tok);
     fr_tf_free(&m);
