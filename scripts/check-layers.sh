@@ -41,6 +41,7 @@ tokenizer.h data
 nn.h nn
 kv.h nn
 optim.h optim
+dist.h dist
 models.h models
 transformer.h models
 train.h train

@@ -11,6 +11,8 @@ set -e
 PKGS="build-essential cmake pkg-config zlib1g-dev libcjson-dev dataset-fashion-mnist"
 # tests: numpy for the llama2.c exporter check, clang-format for the format check
 PKGS="$PKGS python3-numpy clang-format"
+# scale-out: Open MPI (mpirun and the headers; frugal builds without it too)
+PKGS="$PKGS openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--with-peers" ]; then
   PKGS="$PKGS python3-torch libopenblas-dev clang time"
 elif [ -n "${1:-}" ]; then

@@ -50,6 +50,7 @@ struct fr_train_config {
     uint64_t seed;
     int threads;
     const char *precision;    /* GEMM precision: "f32" (NULL) or "bf16" (see fr_precision_begin) */
+    int data_parallel;        /* shard every batch over the MPI ranks (fr_fit_config's) */
     const char *out;          /* final checkpoint path (.safetensors), may be NULL */
     const char *ckpt;         /* periodic checkpoint path for resume, may be NULL */
     int ckpt_every;           /* steps between checkpoints (0 = each epoch end only) */
@@ -80,6 +81,8 @@ struct fr_train_result {
     int interrupted;      /* stopped by stop_after_steps (no final eval/checkpoint) */
     int resumed;          /* continued from cfg->ckpt */
     int64_t resumed_step; /* the step the checkpoint held */
+    double comm_seconds;  /* data parallel: this rank's time in all-reduces */
+    int64_t comm_bytes;   /* data parallel: bytes this rank all-reduced */
     /* per-epoch curves (malloc'd, epochs_run entries; free with fr_train_result_free) */
     double *train_loss, *val_acc, *epoch_seconds;
 };
@@ -214,6 +217,15 @@ struct fr_fit_config {
     const char *const *meta_keys, *const *meta_vals; /* written, and checked on resume */
     int nmeta;
     int64_t stop_after; /* stop after this many steps of this call (0: never) */
+    /* Data parallel over the ranks of dist.h (a no-op for one rank): each
+     * rank takes the slice [n r / R, n (r+1) / R) of every global batch
+     * of n samples, the gradients (weighted by slice size) and the loss are
+     * summed over the ranks with one all-reduce each, and the buffers
+     * (batch-norm statistics) averaged after each step, so every rank holds
+     * the same weights. Only rank 0 writes and locks the checkpoint; every
+     * rank reads it on resume. The hooks must give every rank the same
+     * global batches (the same seed does). */
+    int data_parallel;
 };
 
 struct fr_fit_result {
@@ -226,11 +238,10 @@ struct fr_fit_result {
     int stopped;       /* 1: stop_after, 2: patience, 3: a hook's FR_FIT_STOP */
     int resumed;       /* continued from c->ckpt */
     int64_t resumed_step;
+    double comm_seconds; /* data parallel: time in all-reduces (this rank) */
+    int64_t comm_bytes;  /* data parallel: bytes this rank all-reduced */
 };
 
-/* Runs the loop on slab p (see above). Errors: FR_EINVAL for a bad config
- * or a non-finite loss (the run stops there), the hooks' and checkpoint
- * errors. res is filled as far as the run got. */
 /* Mixed precision for a run: "bf16" makes every GEMM of the run (forward,
  * backward, evaluation) multiply in bf16 with f32 accumulation
  * (fr_gemm_precision_set: AMX-BF16 or AVX512-BF16); weights, gradients and
@@ -239,6 +250,10 @@ struct fr_fit_result {
  * name or a CPU without bf16 hardware (nothing changed). */
 int fr_precision_begin(const char *precision, int *prev);
 void fr_precision_end(int prev);
+
+/* Runs the loop on slab p (see above). Errors: FR_EINVAL for a bad config
+ * or a non-finite loss (the run stops there), the hooks' and checkpoint
+ * errors. res is filled as far as the run got. */
 
 int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_fit_hooks *h,
            struct fr_fit_result *res);

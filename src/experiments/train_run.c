@@ -4,6 +4,8 @@
  * results.json gets the config, the metrics and the curves. */
 #include "frugal/experiments/train_run.h"
 
+#include "frugal/dist.h"
+
 #include "frugal/data.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -91,6 +93,7 @@ static int record_config(struct fr_results *r, const struct fr_train_config *c,
     rc |= fr_results_config_int(r, "augment", c->augment);
     rc |= fr_results_config_int(r, "limit_train", c->limit_train);
     rc |= fr_results_config_int(r, "threads", c->threads);
+    rc |= fr_results_config_int(r, "ranks", c->data_parallel ? fr_dist_size() : 1);
     rc |= fr_results_set_seed(r, c->seed);
     return rc;
 }
@@ -179,6 +182,12 @@ static int write_results(const struct fr_train_config *cfg, const struct fr_trai
     rc |= fr_results_metric(r, "mean epoch time", res->epoch_seconds ? mean_epoch : NAN, "s");
     rc |= fr_results_metric(r, "parameters", (double)res->n_params, "");
     rc |= fr_results_metric(r, "peak activation arena", (double)res->peak_arena_bytes, "bytes");
+    if (fr_dist_size() > 1 && res->steps > 0) { /* data parallel: rank 0's share of the talking */
+        rc |= fr_results_metric(r, "all-reduce time per step",
+                                res->comm_seconds / (double)res->steps, "s");
+        rc |= fr_results_metric(r, "all-reduce bytes per step",
+                                (double)res->comm_bytes / (double)res->steps, "bytes");
+    }
     if (rc) goto cleanup;
     if ((rc = write_plots(r, info->results_dir, rec, cfg, res)) != 0) goto cleanup;
     if ((size_t)snprintf(path, cap, "%s/results.json", info->results_dir) >= cap) {
@@ -243,6 +252,10 @@ void fr_train_run_summary(const struct fr_train_config *c, const struct fr_train
     PUT("trained %s on %s: %d epoch%s, %lld steps, %.1f s, %lld parameters\n", c->model, c->data,
         res->epochs_run, res->epochs_run == 1 ? "" : "s", (long long)res->steps, res->seconds,
         (long long)res->n_params);
+    if (c->data_parallel && fr_dist_size() > 1 && res->steps > 0)
+        PUT("data parallel over %d ranks: all-reduce %.1f ms and %.2f MB per step (rank 0)\n",
+            fr_dist_size(), 1e3 * res->comm_seconds / (double)res->steps,
+            (double)res->comm_bytes / (double)res->steps / 1e6);
     if (c->out && *c->out) PUT("checkpoint: %s\n", c->out);
     if (results_path && *results_path) PUT("results: %s\n", results_path);
     PUT("test acc %.2f%%\n", 100.0 * res->test_acc);

@@ -17,6 +17,7 @@
 #include "frugal/train.h"
 
 #include "frugal/clock.h"
+#include "frugal/dist.h"
 #include "frugal/io.h"
 #include "frugal/kernels.h"
 #include "frugal/ops.h"
@@ -79,6 +80,7 @@ static double run_seconds(const struct loop *L) {
 }
 
 static int save(struct loop *L) {
+    if (L->c->data_parallel && fr_dist_rank() != 0) return 0; /* rank 0 writes for all */
     struct fr_ckpt_blob b[MAX_BLOBS];
     L->counters[K_FORMAT] = FIT_FORMAT;
     L->counters[K_STEP] = L->st.step;
@@ -171,6 +173,66 @@ static void moments_out(const struct fr_optim *o, struct fr_optim_state *s) {
     s->steps = o->seen + o->step;
 }
 
+/* ---- data parallel (fr_fit_config.data_parallel) ---- */
+
+/* This rank's slice of a global batch along its last (sample) dimension. */
+static struct fr_tensor *shard(struct fr_ctx *ctx, struct fr_tensor *t, int64_t lo, int64_t n) {
+    return fr_slice(ctx, t, t->ndim - 1, lo, n);
+}
+
+/* One step's loss and gradients over all ranks: this rank's slice, its
+ * gradients weighted by the slice's share of the global batch, then the
+ * gradient slab and the loss summed over the ranks. A rank whose slice is
+ * empty (a global batch smaller than the rank count) adds zeros. */
+static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, struct fr_tensor *y,
+                   int64_t got, double *lv, struct fr_fit_result *res) {
+    const struct fr_fit_hooks *h = L->h;
+    struct fr_params *p = L->p;
+    int64_t R = fr_dist_size(), r = fr_dist_rank();
+    int64_t lo = got * r / R, hi = got * (r + 1) / R;
+    double part = 0;
+    if (hi > lo) {
+        struct fr_tensor *xs = shard(ctx, x, lo, hi - lo),
+                         *ys = y ? shard(ctx, y, lo, hi - lo) : NULL;
+        struct fr_tensor *loss = xs && (!y || ys) ? h->loss(h->user, ctx, xs, ys) : NULL;
+        if (!loss || fr_backward(ctx, loss))
+            return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
+        double w = (double)(hi - lo) / (double)got;
+        part = w * fr_get(loss, 0);
+        float wf = (float)w;
+        for (int64_t i = 0; i < p->n; i++)
+            p->grad[i] *= wf;
+    }
+    double t0 = fr_seconds();
+    int64_t b0 = fr_dist_bytes_reduced();
+    int rc = fr_dist_allreduce_sum(p->grad, p->n);
+    if (!rc) rc = fr_dist_allreduce_sum_f64(&part, 1);
+    res->comm_seconds += fr_seconds() - t0;
+    res->comm_bytes += fr_dist_bytes_reduced() - b0;
+    *lv = part;
+    return rc;
+}
+
+/* Buffers (batch-norm running statistics) averaged over the ranks after a
+ * step, so every rank keeps the same model. */
+static int dp_buffers(struct fr_params *p, struct fr_fit_result *res) {
+    double t0 = fr_seconds();
+    int64_t b0 = fr_dist_bytes_reduced();
+    float inv = 1.0f / (float)fr_dist_size();
+    for (int i = 0; i < p->count; i++) {
+        if (!(p->items[i].flags & FR_PARAM_BUFFER)) continue;
+        float *v = p->data + p->items[i].offset;
+        int64_t n = fr_nelem(p->items[i].t);
+        int rc = fr_dist_allreduce_sum(v, n);
+        if (rc) return rc;
+        for (int64_t k = 0; k < n; k++)
+            v[k] *= inv;
+    }
+    res->comm_seconds += fr_seconds() - t0;
+    res->comm_bytes += fr_dist_bytes_reduced() - b0;
+    return 0;
+}
+
 int fr_precision_begin(const char *precision, int *prev) {
     *prev = (int)fr_gemm_precision_get();
     if (!precision || !strcmp(precision, "f32")) return fr_gemm_precision_set(FR_GEMM_F32);
@@ -190,7 +252,8 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     res->last_loss = NAN;
     int rc = check(c, h), lock = -1;
     if (rc) return rc;
-    if (c->ckpt && (rc = fr_ckpt_lock(c->ckpt, &lock))) return rewrap(rc, "fit: ");
+    int writer = !c->data_parallel || fr_dist_rank() == 0;
+    if (c->ckpt && writer && (rc = fr_ckpt_lock(c->ckpt, &lock))) return rewrap(rc, "fit: ");
     struct loop L;
     memset(&L, 0, sizeof L);
     L.c = c, L.h = h, L.p = p;
@@ -217,6 +280,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     }
     double window[LOSS_WINDOW];
     int64_t this_call = 0, before_done = -1;
+    int dp = c->data_parallel && fr_dist_size() > 1;
     fr_set_training(ctx, 1);
     for (;;) {
         if (c->steps && L.st.step >= c->steps) break;
@@ -256,12 +320,17 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
             continue;
         }
         fr_params_zero_grad(p);
-        struct fr_tensor *loss = h->loss(h->user, ctx, x, y);
-        if (!loss || fr_backward(ctx, loss)) {
-            rc = fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
-            break;
+        double lv = 0;
+        if (dp) {
+            if ((rc = dp_step(&L, ctx, x, y, got, &lv, res))) break;
+        } else {
+            struct fr_tensor *loss = h->loss(h->user, ctx, x, y);
+            if (!loss || fr_backward(ctx, loss)) {
+                rc = fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
+                break;
+            }
+            lv = fr_get(loss, 0);
         }
-        double lv = fr_get(loss, 0);
         if (!isfinite(lv)) {
             rc = fr_error(FR_EINVAL, "loss is %g at step %lld (learning rate %g too high?)", lv,
                           (long long)L.st.step + 1, c->optim.lr);
@@ -270,6 +339,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
         if (c->clip > 0) fr_clip_grad_norm(p, c->clip);
         double lr = fr_schedule_lr(&sch, L.opt.step);
         fr_optim_step(&L.opt, lr);
+        if (dp && (rc = dp_buffers(p, res))) break;
         fr_ctx_reset(ctx);
         window[this_call % LOSS_WINDOW] = lv;
         this_call++;
@@ -301,6 +371,6 @@ done:
     res->seconds = run_seconds(&L);
     fr_optim_free(&L.opt);
     fr_ctx_free(own);
-    fr_ckpt_unlock(c->ckpt, lock);
+    if (writer) fr_ckpt_unlock(c->ckpt, lock);
     return rc;
 }

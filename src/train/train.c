@@ -339,6 +339,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         .meta_vals = r.vp,
         .nmeta = r.nmeta,
         .stop_after = cfg->stop_after_steps,
+        .data_parallel = cfg->data_parallel,
     };
     struct fr_fit_hooks h = {.user = &r,
                              .next = run_next,
@@ -351,6 +352,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     rc = fr_fit(&r.m->params, &lp, &h, &fit);
     res->resumed = fit.resumed;
     res->resumed_step = fit.resumed_step;
+    res->comm_seconds = fit.comm_seconds;
+    res->comm_bytes = fit.comm_bytes;
     if (rc) {
         if (strncmp(fr_last_error(), "resume:", 7) != 0) rc = rewrap(rc, "train: ");
         goto cleanup;

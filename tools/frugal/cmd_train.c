@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/dist.h"
 #include "frugal/status.h"
 #include "frugal/train.h"
 
@@ -140,5 +141,9 @@ int cmd_train(int argc, char **argv) {
                                      .command = command,
                                      .results_dir = results,
                                      .progress_every = progress_every};
+    /* under mpirun every batch is split over the ranks (one rank: no-op);
+     * rank 0 writes the checkpoint and the results for all */
+    cfg.data_parallel = 1;
+    if (fr_dist_rank() > 0) cfg.out = NULL, info.results_dir = "";
     return cli_train_and_record("train", &cfg, &info);
 }

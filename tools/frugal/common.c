@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/dist.h"
 #include "frugal/experiments/train_run.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
@@ -29,7 +30,10 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     fflush(stdout);
-    fprintf(stderr, "frugal %s: %s\n", cmd, msg);
+    if (fr_dist_size() > 1) /* under mpirun: say which rank */
+        fprintf(stderr, "frugal %s: rank %d of %d: %s\n", cmd, fr_dist_rank(), fr_dist_size(), msg);
+    else
+        fprintf(stderr, "frugal %s: %s\n", cmd, msg);
     return EXIT_RUNTIME;
 }
 
@@ -110,7 +114,7 @@ int cli_train_and_record(const char *cmd, const struct fr_train_config *cfg,
     struct fr_train_run_info ri = *info;
     struct fr_train_result res;
     char path[4200], summary[2048];
-    ri.log = stderr;
+    ri.log = fr_dist_rank() == 0 ? stderr : NULL; /* one progress bar per job */
     fr_clear_error();
     if (fr_train_run_recorded(cfg, &ri, &res, path, sizeof path))
         return cli_fail(cmd, "%s", fr_last_error()[0] ? fr_last_error() : "training failed");

@@ -4,8 +4,10 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/dist.h"
 #include "frugal/kernels.h"
 #include "frugal/report.h"
+#include "frugal/status.h"
 #include "frugal/threads.h"
 
 #include <signal.h>
@@ -112,5 +114,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "frugal: unknown command '%s' (see frugal --help)\n", name);
         return EXIT_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    /* under mpirun: join the job; rank 0 alone prints results */
+    if (fr_dist_init(&argc, &argv)) {
+        fprintf(stderr, "frugal: %s\n", fr_last_error());
+        return EXIT_RUNTIME;
+    }
+    if (fr_dist_size() > 1 && fr_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "frugal: rank %d: cannot silence stdout\n", fr_dist_rank());
+        fr_dist_abort(EXIT_RUNTIME);
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    /* a rank that failed ends the job: the others may be waiting for it in
+     * a collective */
+    if (rc != EXIT_OK && fr_dist_size() > 1) {
+        fflush(stdout);
+        fflush(stderr);
+        fr_dist_abort(rc);
+    }
+    fr_dist_finalize();
+    return rc;
 }
