@@ -4,6 +4,7 @@
  * evaluation curves and a sample of the best checkpoint for the report. */
 #include "frugal/experiments/lm_run.h"
 
+#include "frugal/dist.h"
 #include "frugal/methods/prune.h"
 #include "frugal/report.h"
 #include "frugal/status.h"
@@ -103,6 +104,7 @@ static int record_config(struct fr_results *res, const struct fr_lm_config *c,
     rc |= fr_results_config_int(res, "iters", c->iters);
     rc |= fr_results_config_double(res, "lr", c->lr);
     rc |= fr_results_config_str(res, "precision", c->precision ? c->precision : "f32");
+    rc |= fr_results_config_int(res, "ranks", c->data_parallel ? fr_dist_size() : 1);
     rc |= fr_results_config_double(res, "dropout", as_asked(c->model.dropout));
     if (c->init) rc |= fr_results_config_str(res, "init", c->init);
     if (info->prune > 0) {

@@ -672,6 +672,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         .meta_vals = R.meta_v,
         .nmeta = nmeta,
         .stop_after = c->stop_after,
+        .data_parallel = c->data_parallel,
     };
     struct fr_fit_hooks h = {.user = &R,
                              .next = lm_next,

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/dist.h"
 #include "frugal/experiments/lm_run.h"
 #include "frugal/status.h"
 
@@ -144,6 +145,10 @@ int cmd_train_lm(int argc, char **argv) {
                                   .prune = prune,
                                   .prune_layerwise = prune_layerwise,
                                   .log = stderr};
+    /* under mpirun every batch is split over the ranks (one rank: no-op);
+     * rank 0 writes the checkpoints and results for all */
+    c.data_parallel = 1;
+    if (fr_dist_rank() > 0) c.out = NULL, info.results_dir = "", info.log = NULL;
     struct fr_lm_run_result r;
     fr_clear_error();
     rc = fr_lm_run_recorded(&c, &info, &r, path, sizeof path);
