@@ -9,12 +9,15 @@
  *   - batches that do not divide by the rank count (batch 30), and one
  *     smaller than the rank count (the last batch of 3 samples), work,
  *   - only rank 0 writes the checkpoint, and a resume from it under data
- *     parallelism continues the reference run's curve.
+ *     parallelism continues the reference run's curve;
+ *   - soup ingredients trained over the ranks (fr_ingredients_train) are
+ *     bit-identical to those trained in one process, on every rank.
  * A small MLP (20 -> 16 -> 3, ReLU) on a fixed synthetic problem, AdamW
  * with clipping and a cosine schedule. Without MPI, or as one process, it
  * checks the same things for one rank. */
 #include "check.h"
 #include "frugal/dist.h"
+#include "frugal/methods/soup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +185,40 @@ int main(int argc, char **argv) {
     fr_params_free(&pr);
     fr_dist_barrier();
     if (me == 0) remove(ckpt);
+
+    /* ingredients over the ranks vs in this process: the same bits */
+    {
+        struct fr_dataset ds = {.n = NS, .C = 1, .H = 1, .W = NIN, .nclass = NCLS};
+        ds.x = &g_x[0][0], ds.y = g_y;
+        struct fr_model_config mc = {.n_classes = NCLS, .in_channels = 1, .in_h = 1, .in_w = NIN};
+        struct fr_model *m = fr_model_new("mlp", &mc, 3);
+        CHECK(m != NULL, "mlp: %s", fr_last_error());
+        enum { K = 5 };
+        struct fr_ingredient ing[K];
+        for (int i = 0; i < K; i++) {
+            fr_fit_classifier_config_defaults(&ing[i].fit);
+            ing[i].fit.steps = 12, ing[i].fit.batch = 32, ing[i].fit.seed = 1 + (uint64_t)i;
+            ing[i].fit.lr = 1e-3 * (1 + i);
+            ing[i].sub = NULL;
+        }
+        size_t bytes = (size_t)K * (size_t)(m ? m->params.n : 0) * sizeof(float);
+        float *a = malloc(bytes ? bytes : 1), *b = malloc(bytes ? bytes : 1);
+        struct fr_fit_result ra[K], rb[K];
+        if (m) {
+            CHECK(fr_ingredients_train(m, &ds, K, ing, 1, a, ra) == 0, "in-process: %s",
+                  fr_last_error());
+            CHECK(fr_ingredients_train(m, &ds, K, ing, 0, b, rb) == 0, "over %d ranks: %s", R,
+                  fr_last_error());
+            CHECK(!memcmp(a, b, bytes),
+                  "rank %d: ingredients over %d ranks differ from one process", me, R);
+            int same = 1;
+            for (int i = 0; i < K; i++)
+                same &= ra[i].steps == rb[i].steps && ra[i].last_loss == rb[i].last_loss;
+            CHECK(same, "rank %d: ingredient fit results differ", me);
+        }
+        free(a), free(b);
+        fr_model_free(m);
+    }
 
     /* every rank's verdict: the job fails if any rank failed */
     double bad = g_check_fail;

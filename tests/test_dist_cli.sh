@@ -6,7 +6,10 @@
 #      rank count) and ends where the uninterrupted run ends;
 #   3. a rank killed mid-run ends the whole job (no hang: mpirun returns
 #      within the timeout, nonzero, naming the rank), and the last
-#      checkpoint is intact: a resume from it finishes.
+#      checkpoint is intact: a resume from it finishes;
+#   4. ISP with its weak models shared over two ranks writes the same
+#      checkpoint, byte for byte, as one process, and the other rank
+#      leaves no file behind.
 # Skips (77) without mpirun or when frugal was built without MPI.
 set -u
 BIN=${1:?usage: test_dist_cli.sh FRUGAL_BIN}
@@ -71,6 +74,15 @@ echo "killed rank: job ended after $(($(date +%s) - t0)) s, exit $rc"
 "$BIN" $BIG --ckpt "$tmp/run.ckpt" --resume --stop-after 5 --results "" >"$tmp/after.out" 2>"$tmp/after.err"
 steps=$(sed -n 's/^stopped after \([0-9]*\) steps.*/\1/p' "$tmp/after.out")
 if [ -n "$steps" ] && [ "$steps" -gt 5 ]; then ok; else bad "the checkpoint left by the killed job does not resume: $(cat "$tmp/after.out" "$tmp/after.err")"; fi
+
+# 4. ISP's weak models over the ranks
+P="prune --model $tmp/one/model.safetensors --method isp --sparsity 0.5 --limit-train 2000 --steps 10 --lookahead 10 --threads 1 --data-dir $DATA"
+export TMPDIR="$tmp"
+"$BIN" $P --out "$tmp/isp1.safetensors" >"$tmp/isp1.out" 2>&1 || bad "isp, one process: $(cat "$tmp/isp1.out")"
+sh "$here/mpi_run.sh" 2 "$BIN" $P --out "$tmp/isp2.safetensors" >"$tmp/isp2.out" 2>&1 ||
+    bad "isp, two ranks: $(tail -3 "$tmp/isp2.out")"
+if cmp -s "$tmp/isp1.safetensors" "$tmp/isp2.safetensors"; then ok; else bad "isp over two ranks wrote another checkpoint"; fi
+if ls "$tmp"/frugal-prune-rank* >/dev/null 2>&1; then bad "a rank left its temporary output"; else ok; fi
 
 echo "test_dist_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -7,11 +7,14 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/dist.h"
 #include "frugal/experiments/prune_run.h"
 #include "frugal/status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_prune(int argc, char **argv) {
     struct fr_prune_file_config c;
@@ -97,9 +100,20 @@ int cmd_prune(int argc, char **argv) {
     int rc = cli_begin(&spec, argc, argv, NULL, NULL);
     if (rc != CLI_GO) return rc;
     c.seed = (uint64_t)seed;
+    /* under mpirun (ISP's weak models are shared over the ranks) every rank
+     * computes the same result and rank 0 alone writes --out; the others
+     * write to a private temporary file, removed at once */
+    char rank_out[4096] = "";
+    if (fr_dist_rank() > 0) {
+        const char *t = getenv("TMPDIR");
+        snprintf(rank_out, sizeof rank_out, "%s/frugal-prune-rank%d-%ld.safetensors",
+                 t && *t ? t : "/tmp", fr_dist_rank(), (long)getpid());
+        c.out = rank_out;
+    }
     struct fr_prune_file_result r;
     fr_clear_error();
     rc = fr_prune_file(&c, &r);
+    if (rank_out[0]) remove(rank_out);
     if (r.trained)
         printf("%s on task %s: %d rounds, %lld training steps (%lld in weak models), %.1f s; "
                "test acc %.2f%% before, %.2f%% after (%s)\n",

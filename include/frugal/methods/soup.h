@@ -47,7 +47,10 @@ struct fr_ingredient {
  * processes taking ingredients i = worker, worker + w, ...; the pool is
  * set to one thread while ingredients train and restored afterwards, so
  * results are bit-identical for every worker count. res (may be NULL)
- * receives k fit results. Errors: FR_EINVAL (k < 1, workers < 0), an
+ * receives k fit results. Under mpirun (dist.h, more than one rank) and
+ * workers != 1, the ranks replace the workers: rank r trains ingredients
+ * r, r + R, ... and every rank receives all k slabs and results (the same
+ * bits as one process); call it on every rank. Errors: FR_EINVAL (k < 1, workers < 0), an
  * ingredient's fr_fit_classifier error (the lowest failing index's, message kept),
  * FR_ENOMEM / FR_EIO when memory or a worker process cannot be had. */
 int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "frugal/methods/soup.h"
 
+#include "frugal/dist.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
 
@@ -45,11 +46,52 @@ static void train_one(struct fr_model *m, const float *start, const struct fr_da
     memcpy(dst, m->params.data, bytes);
 }
 
+/* The ranks share the ingredients and exchange them once at the end. */
+static int over_ranks(struct fr_model *m, const struct fr_dataset *ds, int k,
+                      const struct fr_ingredient *ing, float *out, struct fr_fit_result *res) {
+    int R = fr_dist_size(), me = fr_dist_rank(), rc = 0;
+    const int64_t n = m->params.n;
+    size_t slab = (size_t)n * sizeof(float);
+    float *start = malloc(slab);
+    struct slot *slots = calloc((size_t)k, sizeof *slots);
+    if (!start || !slots) {
+        free(start), free(slots);
+        return fr_error(FR_ENOMEM, "soup: out of memory");
+    }
+    memcpy(start, m->params.data, slab);
+    for (int i = 0; i < k; i++)
+        slots[i].status = 1;
+    int threads = fr_threads_get();
+    fr_threads_set(1);
+    for (int i = me; i < k; i += R)
+        train_one(m, start, ds, &ing[i], out + (size_t)i * (size_t)n, &slots[i]);
+    fr_threads_set(threads);
+    memcpy(m->params.data, start, slab);
+    /* every rank reaches every broadcast, failed ingredients included */
+    for (int i = 0; i < k && !rc; i++) {
+        rc = fr_dist_bcast(&slots[i], sizeof slots[i], i % R);
+        if (!rc && slots[i].status == 0)
+            rc = fr_dist_bcast(out + (size_t)i * (size_t)n, slab, i % R);
+    }
+    for (int i = 0; i < k && !rc; i++)
+        if (slots[i].status)
+            rc = fr_error(slots[i].status == 1 ? FR_EIO : slots[i].status,
+                          "soup: ingredient %d (rank %d): %s", i, i % R,
+                          slots[i].status == 1 ? "not trained" : slots[i].msg);
+    if (!rc && res)
+        for (int i = 0; i < k; i++)
+            res[i] = slots[i].res;
+    free(slots);
+    free(start);
+    return rc;
+}
+
 int fr_ingredients_train(struct fr_model *m, const struct fr_dataset *ds, int k,
                          const struct fr_ingredient *ing, int workers, float *out,
                          struct fr_fit_result *res) {
     if (k < 1 || workers < 0)
         return fr_error(FR_EINVAL, "soup: %d ingredients with %d workers", k, workers);
+    if (workers != 1 && fr_dist_size() > 1) return over_ranks(m, ds, k, ing, out, res);
     if (workers == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         workers = c > 0 ? (int)c : 1;
