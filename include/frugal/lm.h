@@ -91,6 +91,8 @@ struct fr_lm_result {
     double scope_sparsity; /* fraction of the prunable weights that are zero at the end */
     double seconds, tokens_per_s;
     int64_t n_params, vocab;
+    double comm_seconds; /* data parallel: this rank's time in all-reduces */
+    int64_t comm_bytes;  /* data parallel: bytes this rank all-reduced */
     int n_evals;
     int64_t *eval_iter; /* n_evals entries each (malloc'd) */
     double *eval_train, *eval_val;

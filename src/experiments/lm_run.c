@@ -190,6 +190,12 @@ static int write_results(const struct fr_lm_config *c, const struct fr_lm_run_in
     rc |= fr_results_metric(res, "train_seconds", r->seconds, "s");
     rc |= fr_results_metric(res, "tokens_per_s", r->tokens_per_s, "tokens/s");
     rc |= fr_results_metric(res, "params", (double)r->n_params, "count");
+    if (c->data_parallel && fr_dist_size() > 1 && r->iters_done > 0) {
+        rc |= fr_results_metric(res, "all-reduce time per step",
+                                r->comm_seconds / (double)r->iters_done, "s");
+        rc |= fr_results_metric(res, "all-reduce bytes per step",
+                                (double)r->comm_bytes / (double)r->iters_done, "bytes");
+    }
     rc |= record_curves(res, r, info->results_dir);
     if (!rc && (size_t)snprintf(path, cap, "%s/results.json", info->results_dir) >= cap)
         rc = fr_error(FR_EINVAL, "results path too long");

@@ -689,6 +689,8 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
     }
     res->seconds = fr_seconds() - t0;
     res->tokens_per_s = (double)R.tokens / res->seconds;
+    res->comm_seconds = fit.comm_seconds;
+    res->comm_bytes = fit.comm_bytes;
     res->best_val_loss = R.best;
     /* score the whole validation split with the final model */
     rc = fr_lm_nll(&R.m, R.val, R.nval, c->block, &res->full_val_loss, NULL);
