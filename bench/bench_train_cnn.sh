@@ -9,7 +9,8 @@
 # Usage: bench/bench_train_cnn.sh [FRUGAL_BIN] [EPOCHS]
 #   env: DATA_DIR (default /usr/share/datasets/fashion-mnist), THREADS (2),
 #        PYTHON (/usr/bin/python3, which has Debian's python3-torch),
-#        PRECISION (f32; bf16 runs frugal's GEMMs in bf16, PyTorch stays f32)
+#        PRECISION (f32; bf16 runs frugal's GEMMs in bf16, PyTorch stays f32),
+#        MODEL (cnn; or resnet20, the same in both)
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${1:-build/frugal}
@@ -18,13 +19,14 @@ DATA_DIR=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
 THREADS=${THREADS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PRECISION=${PRECISION:-f32}
+MODEL=${MODEL:-cnn}
 [ -x "$BIN" ] || { echo "bench_train_cnn: $BIN is not built (make build)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench_train_cnn: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== frugal ($BIN, $THREADS threads, $EPOCHS epoch(s), precision $PRECISION)"
-/usr/bin/time -v "$BIN" train --model cnn --epochs "$EPOCHS" --batch 128 --threads "$THREADS" \
+/usr/bin/time -v "$BIN" train --model "$MODEL" --epochs "$EPOCHS" --batch 128 --threads "$THREADS" \
     --seed 1 --data-dir "$DATA_DIR" --results "$tmp/frugal" --progress-every 100000 \
     --precision "$PRECISION" \
     >"$tmp/frugal.out" 2>"$tmp/frugal.err" || { cat "$tmp/frugal.err" >&2; exit 1; }
@@ -35,7 +37,7 @@ f_epoch=$("$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("
 
 echo "== PyTorch ($PYTHON, $THREADS threads)"
 OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="$THREADS" "$PYTHON" bench/torch_train_cnn.py \
-    --data-dir "$DATA_DIR" --epochs "$EPOCHS" --threads "$THREADS" >"$tmp/torch.out"
+    --model "$MODEL" --data-dir "$DATA_DIR" --epochs "$EPOCHS" --threads "$THREADS" >"$tmp/torch.out"
 cat "$tmp/torch.out"
 t_epoch=$(sed -n 's/^epoch_seconds //p' "$tmp/torch.out")
 t_acc=$(sed -n 's/^test_acc //p' "$tmp/torch.out")

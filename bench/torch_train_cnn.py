@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch peer of `frugal train --model cnn`: the same small CNN
-(src/models/cnn.c), the same recipe as frugal's defaults (AdamW lr 1e-3,
+"""PyTorch peer of `frugal train --model cnn|resnet20`: the same small CNN
+(src/models/cnn.c) or ResNet-20 (src/models/resnet.c: option-A
+shortcuts, batch norm, no conv biases), the same recipe as frugal's defaults (AdamW lr 1e-3,
 betas 0.9/0.999, eps 1e-8, decoupled weight decay 1e-4, per-step cosine
 decay to 0, batch 128, 10% of the training images held out for validation,
 inputs (x/255 - 0.2860)/0.3530), reading the same IDX .gz files with
@@ -63,6 +64,43 @@ class CNN(nn.Module):
         return self.fc2(x)
 
 
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = stride != 1 or cin != cout
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        if self.down:  # option A: subsample, zero-pad the channels
+            s = x[:, :, ::2, ::2]
+            p = s.shape[1] // 2
+            x = F.pad(s, (0, 0, 0, 0, p, p))
+        return F.relu(y + x)
+
+
+class ResNet20(nn.Module):
+    def __init__(self, k=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            for i in range(3):
+                layers.append(Block(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(64, k)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 @torch.no_grad()
 def accuracy(model, x, y, batch):
     model.eval()
@@ -76,6 +114,7 @@ def accuracy(model, x, y, batch):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--model", default="cnn", choices=["cnn", "resnet20"])
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -98,7 +137,7 @@ def main():
     xtr, ytr = xtr[perm[n_val:]], ytr[perm[n_val:]]
     load_s = time.perf_counter() - t0
 
-    model = CNN()
+    model = CNN() if a.model == "cnn" else ResNet20()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=a.wd)
     spe = math.ceil(len(xtr) / a.batch)
