@@ -12,7 +12,8 @@
  *     parallelism continues the reference run's curve;
  *   - soup ingredients trained over the ranks (fr_ingredients_train) are
  *     bit-identical to those trained in one process, on every rank.
- * A small MLP (20 -> 16 -> 3, ReLU) on a fixed synthetic problem, AdamW
+ * A small MLP (20 -> 16 -> 3, ReLU, dropout 0.3: each rank draws the
+ * whole batch's masks for its slice) on a fixed synthetic problem, AdamW
  * with clipping and a cosine schedule. Without MPI, or as one process, it
  * checks the same things for one rank. */
 #include "check.h"
@@ -34,6 +35,7 @@ static int32_t g_y[NS];
 
 struct run {
     struct fr_linear fc1, fc2;
+    struct fr_rng drop; /* dropout's stream: the same on every rank */
     int64_t pos;
     double loss[STEPS + 8];
     int64_t nloss;
@@ -58,7 +60,8 @@ static int64_t next(void *user, struct fr_ctx *ctx, struct fr_tensor **x, struct
 static struct fr_tensor *loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
                               struct fr_tensor *y) {
     struct run *r = user;
-    struct fr_tensor *h = fr_relu(ctx, fr_linear_forward(ctx, &r->fc1, x));
+    struct fr_tensor *h =
+        fr_dropout(ctx, fr_relu(ctx, fr_linear_forward(ctx, &r->fc1, x)), 0.3f, &r->drop);
     return fr_cross_entropy(ctx, fr_linear_forward(ctx, &r->fc2, h), y, 0);
 }
 
@@ -72,9 +75,10 @@ static int after(void *user, const struct fr_fit_state *st, double l, double lr)
 /* the data position is run state: saved with checkpoints */
 static int blobs(void *user, struct fr_ckpt_blob *b, int cap) {
     struct run *r = user;
-    if (cap < 1) return 0;
+    if (cap < 2) return 0;
     b[0] = (struct fr_ckpt_blob){"__state__.pos", FR_U8, &r->pos, sizeof r->pos, 0, 0};
-    return 1;
+    b[1] = (struct fr_ckpt_blob){"__state__.drop", FR_U8, &r->drop, sizeof r->drop, 0, 0};
+    return 2;
 }
 
 /* A fresh model (same seed on every rank) and the loop over `steps` steps. */
@@ -90,6 +94,7 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
     fr_rng_seed(&rng, 5);
     fr_linear_init(&r->fc1, &rng);
     fr_linear_init(&r->fc2, &rng);
+    fr_rng_seed(&r->drop, 99);
     struct fr_fit_config c = {
         .optim =
             {.opt = "adamw", .lr = 3e-3, .wd = 0.01, .schedule = "cosine", .total_steps = STEPS},

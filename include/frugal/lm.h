@@ -58,9 +58,9 @@ struct fr_lm_config {
                         the one best on the eval_iters-batch estimate (nanoGPT's rule) */
     uint64_t seed;
     const char *precision; /* GEMM precision: "f32" (NULL) or "bf16" (train.h fr_precision_begin) */
-    int data_parallel;     /* split every batch over the MPI ranks (train.h fr_fit_config's);
-                              the same answer as one process when dropout is 0 (the dropout
-                              masks are drawn per rank, not per sample) */
+    int data_parallel;     /* split every batch over the MPI ranks (train.h fr_fit_config's;
+                              dropout masks are the whole batch's, so the answer is one
+                              process's) */
     const char *out;       /* best checkpoint (NULL: none) */
     const char *ckpt;      /* resumable checkpoint (NULL: none) */
     int ckpt_every;        /* iterations between resumable checkpoints */

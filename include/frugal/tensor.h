@@ -121,6 +121,13 @@ int fr_grad_enabled(const struct fr_ctx *ctx);
 /* Training mode (dropout active, batch norm uses batch statistics). */
 void fr_set_training(struct fr_ctx *ctx, int on);
 int fr_is_training(const struct fr_ctx *ctx);
+/* The slice of a global batch this context computes (data parallelism):
+ * samples [lo, lo + n) of `total`, the sample being a tensor's last
+ * dimension. Random ops (dropout) draw what the whole batch would draw
+ * for those samples, so N ranks give one process's result. total 0 (the
+ * default): the context computes whole batches. */
+void fr_ctx_set_shard(struct fr_ctx *ctx, int64_t lo, int64_t total);
+int64_t fr_ctx_shard(const struct fr_ctx *ctx, int64_t *total);
 
 #ifdef __cplusplus
 }

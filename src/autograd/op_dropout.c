@@ -9,7 +9,10 @@
  * the thread count: the call advances rng by one draw, which seeds an
  * independent stream per block of 4096 elements (so blocks can be drawn in
  * parallel). Each 64-bit draw gives two 32-bit uniforms compared with
- * p * 2^32.
+ * p * 2^32. When the context computes a slice of a global batch
+ * (fr_ctx_set_shard: samples lo.. of the last dimension), the mask is that
+ * slice's part of the whole batch's mask: a block is entered at the
+ * slice's first element by drawing past the ones before it.
  */
 #include "../kernels/vec_math.h"
 #include "op.h"
@@ -17,23 +20,30 @@
 #define DROP_BLOCK 4096
 
 #ifdef FR_PRIMARY
+/* The mask of elements [off, off + n) of a stream over the whole batch
+ * (off > 0: this context computes a slice of it, fr_ctx_set_shard). */
 struct mask_job {
     uint8_t *m;
-    int64_t n;
+    int64_t n, off;
     uint64_t seed, thr;
 };
 
 static void mask_blocks(void *vp, int64_t b0, int64_t b1, int tid) {
     (void)tid;
     const struct mask_job *j = vp;
-    for (int64_t b = b0; b < b1; b++) {
+    int64_t first = j->off / DROP_BLOCK;
+    for (int64_t b = first + b0; b < first + b1; b++) {
         struct fr_rng r;
         fr_rng_seed(&r, j->seed ^ ((uint64_t)b * 0x9e3779b97f4a7c15ULL));
-        int64_t i = b * DROP_BLOCK, e = i + DROP_BLOCK < j->n ? i + DROP_BLOCK : j->n;
+        /* global elements [i, e) of block b that fall in [off, off + n) */
+        int64_t i = b * DROP_BLOCK, e = i + DROP_BLOCK;
+        if (e > j->off + j->n) e = j->off + j->n;
+        for (; i + 2 <= j->off; i += 2) /* draws of elements before the slice */
+            fr_rng_u64(&r);
         for (; i < e; i += 2) {
             uint64_t u = fr_rng_u64(&r);
-            j->m[i] = (u & 0xffffffffu) >= j->thr;
-            if (i + 1 < e) j->m[i + 1] = (u >> 32) >= j->thr;
+            if (i >= j->off) j->m[i - j->off] = (u & 0xffffffffu) >= j->thr;
+            if (i + 1 < e && i + 1 >= j->off) j->m[i + 1 - j->off] = (u >> 32) >= j->thr;
         }
     }
 }
@@ -93,8 +103,14 @@ fr_t *fr_dropout(struct fr_ctx *ctx, fr_t *x, float p, struct fr_rng *rng) {
     int64_t n = fr_nelem(x);
     uint8_t *m = fr_ctx_alloc(ctx, (size_t)n + 1);
     if (!m) return NULL;
-    struct mask_job j = {m, n, fr_rng_u64(rng), (uint64_t)((double)p * 4294967296.0)};
-    fr_parallel_for((n + DROP_BLOCK - 1) / DROP_BLOCK, 16, mask_blocks, &j);
+    /* a slice of a global batch (data parallel): the elements it holds of
+     * the whole batch's mask, so the result does not depend on the slicing */
+    int64_t total, lo = fr_ctx_shard(ctx, &total), off = 0;
+    int64_t ns = x->ne[x->ndim - 1];
+    if (total > 0 && ns > 0 && lo + ns <= total) off = lo * (n / ns);
+    struct mask_job j = {m, n, off, fr_rng_u64(rng), (uint64_t)((double)p * 4294967296.0)};
+    int64_t nb = (off + n + DROP_BLOCK - 1) / DROP_BLOCK - off / DROP_BLOCK;
+    fr_parallel_for(nb, 16, mask_blocks, &j);
     out->aux = m;
     out->fp[0] = p;
     return fr_op_run(ctx, out);

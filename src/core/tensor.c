@@ -203,6 +203,7 @@ struct fr_ctx {
     size_t ntape, captape;
     int grad_on;
     int training;
+    int64_t shard_lo, shard_total; /* fr_ctx_set_shard */
 };
 
 static struct chunk *chunk_new(size_t size) {
@@ -357,6 +358,16 @@ void fr_set_training(struct fr_ctx *ctx, int on) {
 
 int fr_is_training(const struct fr_ctx *ctx) {
     return ctx->training;
+}
+
+void fr_ctx_set_shard(struct fr_ctx *ctx, int64_t lo, int64_t total) {
+    ctx->shard_lo = total > 0 ? lo : 0;
+    ctx->shard_total = total > 0 ? total : 0;
+}
+
+int64_t fr_ctx_shard(const struct fr_ctx *ctx, int64_t *total) {
+    if (total) *total = ctx->shard_total;
+    return ctx->shard_lo;
 }
 
 /* ---------------- tape storage (the autograd layer records and walks it) ---------------- */

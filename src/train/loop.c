@@ -183,26 +183,29 @@ static struct fr_tensor *shard(struct fr_ctx *ctx, struct fr_tensor *t, int64_t 
 /* One step's loss and gradients over all ranks: this rank's slice, its
  * gradients weighted by the slice's share of the global batch, then the
  * gradient slab and the loss summed over the ranks. A rank whose slice is
- * empty (a global batch smaller than the rank count) adds zeros. */
+ * empty (a global batch smaller than the rank count) still computes the
+ * loss of one sample and discards it (weight 0), so it makes the same
+ * random draws (dropout) as the others and their streams stay in step. */
 static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, struct fr_tensor *y,
                    int64_t got, double *lv, struct fr_fit_result *res) {
     const struct fr_fit_hooks *h = L->h;
     struct fr_params *p = L->p;
     int64_t R = fr_dist_size(), r = fr_dist_rank();
     int64_t lo = got * r / R, hi = got * (r + 1) / R;
-    double part = 0;
-    if (hi > lo) {
-        struct fr_tensor *xs = shard(ctx, x, lo, hi - lo),
-                         *ys = y ? shard(ctx, y, lo, hi - lo) : NULL;
-        struct fr_tensor *loss = xs && (!y || ys) ? h->loss(h->user, ctx, xs, ys) : NULL;
-        if (!loss || fr_backward(ctx, loss))
-            return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
-        double w = (double)(hi - lo) / (double)got;
-        part = w * fr_get(loss, 0);
-        float wf = (float)w;
-        for (int64_t i = 0; i < p->n; i++)
-            p->grad[i] *= wf;
-    }
+    int empty = hi == lo;
+    if (empty) lo = 0, hi = 1;
+    struct fr_tensor *xs = shard(ctx, x, lo, hi - lo), *ys = y ? shard(ctx, y, lo, hi - lo) : NULL;
+    /* random ops draw the whole batch's numbers for this slice */
+    fr_ctx_set_shard(ctx, lo, got);
+    struct fr_tensor *loss = xs && (!y || ys) ? h->loss(h->user, ctx, xs, ys) : NULL;
+    fr_ctx_set_shard(ctx, 0, 0);
+    if (!loss || fr_backward(ctx, loss))
+        return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
+    double w = empty ? 0.0 : (double)(hi - lo) / (double)got;
+    double part = empty ? 0.0 : w * fr_get(loss, 0);
+    float wf = (float)w;
+    for (int64_t i = 0; i < p->n; i++)
+        p->grad[i] *= wf;
     double t0 = fr_seconds();
     int64_t b0 = fr_dist_bytes_reduced();
     int rc = fr_dist_allreduce_sum(p->grad, p->n);
