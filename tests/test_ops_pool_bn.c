@@ -157,6 +157,9 @@ static void bn_checks(void) {
     check_op("batchnorm train 4-d", b_bn, &affine, 3, in4, &train);
     struct check_input in4s[1] = {{4, {3, 3, 4, 3}, .strided = 1}};
     check_op("batchnorm train 4-d no affine", b_bn, &plain, 1, in4s, &train);
+    /* rows of 91: the fast path's eight partial sums and its tail */
+    struct check_input in4l[3] = {{4, {13, 7, 5, 3}}, {1, {5}, 0.5, 1.5}, {1, {5}}};
+    check_op("batchnorm train 4-d, rows of 91", b_bn, &affine, 3, in4l, &train);
     struct check_input in2[3] = {{2, {4, 6}}, {1, {4}, 0.5, 1.5}, {1, {4}}};
     check_op("batchnorm train 2-d", b_bn, &affine, 3, in2, &train);
 
