@@ -163,6 +163,37 @@ static void bn_checks(void) {
     struct check_input in2[3] = {{2, {4, 6}}, {1, {4}, 0.5, 1.5}, {1, {4}}};
     check_op("batchnorm train 2-d", b_bn, &affine, 3, in2, &train);
 
+    /* a mean far larger than the spread: the fast path must not cancel
+     * (values 1000 + 0.01 u, the reference computes in double) */
+    {
+        struct fr_ctx *c2[2] = {fr_ctx_new(1 << 22), fr_ctx_new(1 << 22)};
+        fr_t *res[2][2] = {{0}};
+        for (int pass = 0; pass < 2; pass++) {
+            fr_set_reference_mode(pass);
+            fr_set_training(c2[pass], 1);
+            struct fr_rng r;
+            fr_rng_seed(&r, 3);
+            fr_t *x = fr_new(c2[pass], FR_F32, 4, (int64_t[]){8, 8, 2, 4});
+            for (int64_t i = 0; i < fr_nelem(x); i++)
+                fr_set(x, i, 1000.0 + 0.01 * (fr_rng_uniform(&r) - 0.5));
+            x->requires_grad = 1;
+            fr_t *y = fr_batchnorm(c2[pass], x, NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
+            fr_t *w = fr_new(c2[pass], FR_F32, 4, y->ne);
+            for (int64_t i = 0; i < fr_nelem(w); i++)
+                fr_set(w, i, fr_rng_normal(&r));
+            fr_backward(c2[pass], fr_sum(c2[pass], fr_mul(c2[pass], y, w), -1));
+            res[pass][0] = y, res[pass][1] = x->grad;
+        }
+        fr_set_reference_mode(0);
+        for (int t = 0; t < 2; t++) {
+            double r = check_compare(res[0][t], res[1][t], 2e-3, 2e-3);
+            CHECK(r <= 1.0, "batchnorm, mean 1000 spread 0.01: fast %s off the reference (%.3g)",
+                  t ? "dx" : "y", r);
+        }
+        fr_ctx_free(c2[0]);
+        fr_ctx_free(c2[1]);
+    }
+
     /* eval: running statistics are constants */
     float rm[3] = {0.2f, -0.1f, 0.4f}, rv[3] = {0.5f, 1.5f, 0.8f};
     struct bn_case ev = {1, rm, rv};

@@ -146,34 +146,35 @@ FR_CLONES static double row_sqdev(const float *x, int64_t n, double mean) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
-/* sum of g and of g * x */
-FR_CLONES static void row_sum_dot(const float *g, const float *x, int64_t n, double *sg,
-                                  double *sgx) {
+/* sum of g and of g (x - mean) */
+FR_CLONES static void row_sum_dot(const float *g, const float *x, int64_t n, double mean,
+                                  double *sg, double *sgx) {
     double a[8] = {0}, b[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
             a[k] += g[i + k];
-            b[k] += (double)g[i + k] * x[i + k];
+            b[k] += (double)g[i + k] * (x[i + k] - mean);
         }
     for (; i < n; i++) {
         a[i & 7] += g[i];
-        b[i & 7] += (double)g[i] * x[i];
+        b[i & 7] += (double)g[i] * (x[i] - mean);
     }
     *sg = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
     *sgx = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
 }
 
-FR_CLONES static void row_affine(const float *x, int64_t n, float sc, float sh, float *y) {
+/* y = (x - m) sc + sh: centred first, so a large mean does not cancel */
+FR_CLONES static void row_affine(const float *x, int64_t n, float m, float sc, float sh, float *y) {
     for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] * sc + sh;
+        y[i] = (x[i] - m) * sc + sh;
 }
 
-/* gx += a g + b x + c */
-FR_CLONES static void row_grad(const float *g, const float *x, int64_t n, float a, float b, float c,
-                               float *gx) {
+/* gx += a g + b (x - m) + c */
+FR_CLONES static void row_grad(const float *g, const float *x, int64_t n, float m, float a, float b,
+                               float c, float *gx) {
     for (int64_t i = 0; i < n; i++)
-        gx[i] += a * g[i] + b * x[i] + c;
+        gx[i] += a * g[i] + b * (x[i] - m) + c;
 }
 
 static void bn_fwd_fast(void *vp, int64_t c0, int64_t c1, int tid) {
@@ -206,15 +207,18 @@ static void bn_fwd_fast(void *vp, int64_t c0, int64_t c1, int tid) {
         }
         double inv = 1.0 / sqrt(var + out->fp[0]);
         a->mean[c] = mean, a->invstd[c] = inv;
-        double sc = inv * (gamma ? gamma[c] : 1), sh = (beta ? beta[c] : 0) - mean * sc;
+        /* centred at the f32 mean, the rest of the mean folded into the shift */
+        float mf = (float)mean;
+        double sc = inv * (gamma ? gamma[c] : 1), sh = (beta ? beta[c] : 0) - (mean - mf) * sc;
         for (int64_t n = 0; n < N; n++)
-            row_affine(x + (n * C + c) * S, S, (float)sc, (float)sh, y + (n * C + c) * S);
+            row_affine(x + (n * C + c) * S, S, mf, (float)sc, (float)sh, y + (n * C + c) * S);
     }
 }
 
-/* The reference's formulas with xh = (x - mean) inv expanded:
- * sum(dy xh) = inv (sum(dy x) - mean sum(dy)), and
- * dx = gm inv (dy - k1 - xh k2) = A dy + B x + K. */
+/* The reference's formulas with xh = (x - mean) inv: sum(dy xh) = inv
+ * sum(dy (x - mean)), and dx = gm inv (dy - k1 - xh k2) = A dy + B (x -
+ * mean) + K, centred at the f32 mean (the rest folded into K) so that a
+ * large mean does not cancel. */
 static void bn_bwd_fast(void *vp, int64_t c0, int64_t c1, int tid) {
     (void)tid;
     struct bn_job_f32 *j = vp;
@@ -228,18 +232,19 @@ static void bn_bwd_fast(void *vp, int64_t c0, int64_t c1, int tid) {
         double mean = a->mean[c], inv = a->invstd[c], sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < N; n++) {
             double sg, sgx;
-            row_sum_dot(gy + (n * C + c) * S, x + (n * C + c) * S, S, &sg, &sgx);
+            row_sum_dot(gy + (n * C + c) * S, x + (n * C + c) * S, S, mean, &sg, &sgx);
             sdy += sg, sdyx += sgx;
         }
-        double sdyxh = inv * (sdyx - mean * sdy);
+        double sdyxh = inv * sdyx;
         if (j->gg) j->gg[c] += (float)sdyxh;
         if (j->gb) j->gb[c] += (float)sdy;
         if (!j->gx) continue;
         double gm = gamma ? gamma[c] : 1, k1 = 0, k2 = 0;
         if (out->ip[0]) k1 = sdy / cnt, k2 = sdyxh / cnt;
-        double A = gm * inv, B = -gm * inv * inv * k2, K = gm * inv * (mean * inv * k2 - k1);
+        float mf = (float)mean;
+        double A = gm * inv, B = -gm * inv * inv * k2, K = -gm * inv * k1 - B * (mean - mf);
         for (int64_t n = 0; n < N; n++)
-            row_grad(gy + (n * C + c) * S, x + (n * C + c) * S, S, (float)A, (float)B, (float)K,
+            row_grad(gy + (n * C + c) * S, x + (n * C + c) * S, S, mf, (float)A, (float)B, (float)K,
                      j->gx + (n * C + c) * S);
     }
 }

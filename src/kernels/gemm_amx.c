@@ -371,10 +371,14 @@ static void bf16_thread(void *vp, int64_t t0, int64_t t1, int tid) {
         if (!ap)
             ap = fr_gemm_thread_buffer(sizeof(uint16_t) * (size_t)(alen + blen) +
                                        sizeof(float) * TM * TN);
-        if (!ap && g->W) { /* no memory for packing: the whole product, unblocked, once */
-            if (u == 0)
-                fr_gemm_bf16w_ref(g->M, g->N, g->K, g->alpha, g->A, g->lda, g->W, g->ldb, g->beta,
-                                  g->C, g->ldc);
+        if (!ap && g->W) { /* no memory for packing: this unit unblocked (W rows are columns) */
+            if (g->split_m)
+                fr_gemm_bf16w_ref((hi < g->M ? hi : g->M) - lo, g->N, g->K, g->alpha,
+                                  g->A + lo * g->lda, g->lda, g->W, g->ldb, g->beta,
+                                  g->C + lo * g->ldc, g->ldc);
+            else
+                fr_gemm_bf16w_ref(g->M, (hi < g->N ? hi : g->N) - lo, g->K, g->alpha, g->A, g->lda,
+                                  g->W + lo * g->ldb, g->ldb, g->beta, g->C + lo, g->ldc);
             continue;
         }
         if (!ap) { /* no memory for packing: the reference needs none */
@@ -402,6 +406,13 @@ static void bf16_thread(void *vp, int64_t t0, int64_t t1, int tid) {
 static void launch(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, const uint16_t *W,
                    int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta C (the public entry points never come here) */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t jj = 0; jj < N; jj++)
+                C[i * ldc + jj] = beta == 0.0f ? 0.0f : beta * C[i * ldc + jj];
+        return;
+    }
     struct fr_gemm_blocking bk;
     fr_gemm_bf16_blocking(&bk);
     struct bjob g = {.ukr = hw == FR_BF16_AMX ? ukr_amx : ukr_avx512bf16,

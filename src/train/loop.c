@@ -182,18 +182,18 @@ static struct fr_tensor *shard(struct fr_ctx *ctx, struct fr_tensor *t, int64_t 
 
 /* One step's loss and gradients over all ranks: this rank's slice, its
  * gradients weighted by the slice's share of the global batch, then the
- * gradient slab and the loss summed over the ranks. A rank whose slice is
- * empty (a global batch smaller than the rank count) still computes the
- * loss of one sample and discards it (weight 0), so it makes the same
- * random draws (dropout) as the others and their streams stay in step. */
+ * gradient slab and the loss summed over the ranks. A global batch smaller
+ * than the rank count (a last partial batch) would leave some slices
+ * empty: then every rank computes the whole batch at weight 1/R, so the
+ * batch statistics and the random draws are one process's on every rank. */
 static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, struct fr_tensor *y,
                    int64_t got, double *lv, struct fr_fit_result *res) {
     const struct fr_fit_hooks *h = L->h;
     struct fr_params *p = L->p;
     int64_t R = fr_dist_size(), r = fr_dist_rank();
     int64_t lo = got * r / R, hi = got * (r + 1) / R;
-    int empty = hi == lo;
-    if (empty) lo = 0, hi = 1;
+    double w = (double)(hi - lo) / (double)got;
+    if (got < R) lo = 0, hi = got, w = 1.0 / (double)R;
     struct fr_tensor *xs = shard(ctx, x, lo, hi - lo), *ys = y ? shard(ctx, y, lo, hi - lo) : NULL;
     /* random ops draw the whole batch's numbers for this slice */
     fr_ctx_set_shard(ctx, lo, got);
@@ -201,8 +201,7 @@ static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, stru
     fr_ctx_set_shard(ctx, 0, 0);
     if (!loss || fr_backward(ctx, loss))
         return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
-    double w = empty ? 0.0 : (double)(hi - lo) / (double)got;
-    double part = empty ? 0.0 : w * fr_get(loss, 0);
+    double part = w * fr_get(loss, 0);
     float wf = (float)w;
     for (int64_t i = 0; i < p->n; i++)
         p->grad[i] *= wf;
@@ -221,7 +220,7 @@ static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, stru
 static int dp_buffers(struct fr_params *p, struct fr_fit_result *res) {
     double t0 = fr_seconds();
     int64_t b0 = fr_dist_bytes_reduced();
-    float inv = 1.0f / (float)fr_dist_size();
+    float R = (float)fr_dist_size();
     for (int i = 0; i < p->count; i++) {
         if (!(p->items[i].flags & FR_PARAM_BUFFER)) continue;
         float *v = p->data + p->items[i].offset;
@@ -229,7 +228,7 @@ static int dp_buffers(struct fr_params *p, struct fr_fit_result *res) {
         int rc = fr_dist_allreduce_sum(v, n);
         if (rc) return rc;
         for (int64_t k = 0; k < n; k++)
-            v[k] *= inv;
+            v[k] /= R; /* a sum of R equal values divides back exactly */
     }
     res->comm_seconds += fr_seconds() - t0;
     res->comm_bytes += fr_dist_bytes_reduced() - b0;
@@ -275,7 +274,22 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
         return fr_error(FR_ENOMEM, "fit: out of memory");
     }
     L.t_call = fr_seconds();
-    if (c->resume && access(c->ckpt, F_OK) == 0) {
+    int have = c->resume && access(c->ckpt, F_OK) == 0;
+    if (c->data_parallel && fr_dist_size() > 1 && c->resume) {
+        /* every rank resumes, or none: a rank that cannot see the
+         * checkpoint would start again from step 0 beside the others */
+        double seen = have;
+        if ((rc = fr_dist_allreduce_sum_f64(&seen, 1))) goto done;
+        if (seen != 0 && seen != fr_dist_size()) {
+            rc = fr_error(FR_EIO,
+                          "resume: %s is visible to %d of %d ranks (rank %d %s it); give a path "
+                          "every machine sees",
+                          c->ckpt, (int)seen, fr_dist_size(), fr_dist_rank(),
+                          have ? "sees" : "does not see");
+            goto done;
+        }
+    }
+    if (have) {
         if ((rc = load(&L))) goto done;
         res->resumed = 1;
         res->resumed_step = L.st.step;
