@@ -401,23 +401,12 @@ static void blocked(const struct fr_gemm_kernel *kr, int transA, int transB, int
                          .ldb = ldb,
                          .ldc = ldc,
                          .C = C};
-    int nt = fr_threads_get();
-    double flops = 2.0 * (double)M * (double)N * (double)K;
-    if (flops < 4e6) nt = 1; /* a fork-join costs more than it saves */
-    /* units: one per thread (balanced; each unit re-packs the other operand,
-     * so more units cost packing time) */
-    g.split_m = M > N;
-    int64_t len = g.split_m ? M : N, step = g.split_m ? kr->mr : kr->nr;
-    int64_t want = nt;
-    int64_t unit = round_up((len + want - 1) / want, step);
-    g.unit = unit;
-    g.nunits = (len + unit - 1) / unit;
+    int nt = fr_gemm_units(M, N, K, kr->mr, kr->nr, 4e6, &g.split_m, &g.unit, &g.nunits);
     atomic_init(&g.next, 0);
-    fr_parallel_for(g.nunits < nt ? g.nunits : nt, 1, gemm_thread, &g);
+    fr_parallel_for(nt, 1, gemm_thread, &g);
 }
 
-/* C = beta * C (beta == 0: zeros, C not read). */
-static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+void fr_gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++)
             C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
@@ -524,7 +513,7 @@ void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, 
                  float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        fr_gemm_scale_c(M, N, beta, C, ldc);
         return;
     }
     const struct fr_gemm_kernel *kr = kernel_for(isa);
@@ -616,7 +605,7 @@ int fr_gemm_bf16w(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
                                    "CPU or build has neither)");
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0 || alpha == 0.0f) {
-        scale_c(M, N, beta, C, ldc);
+        fr_gemm_scale_c(M, N, beta, C, ldc);
         return 0;
     }
     fr_gemm_bf16w_run(hw, M, N, K, alpha, A, lda, W, ldw, beta, C, ldc);
@@ -656,7 +645,7 @@ void fr_gemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alph
     if (atomic_load_explicit(&g_prec, memory_order_relaxed) == FR_GEMM_BF16) {
         if (M <= 0 || N <= 0) return;
         if (K <= 0 || alpha == 0.0f) {
-            scale_c(M, N, beta, C, ldc);
+            fr_gemm_scale_c(M, N, beta, C, ldc);
             return;
         }
         fr_gemm_bf16_run(fr_cpu_bf16(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,

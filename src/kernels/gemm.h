@@ -14,6 +14,7 @@
 #define FRUGAL_GEMM_PRIVATE_H
 
 #include "frugal/kernels.h"
+#include "frugal/threads.h"
 
 #include <stdint.h>
 
@@ -72,6 +73,26 @@ extern const struct fr_gemm_kernel fr_gemm_kernel_avx512;
 void fr_gemm_isa(enum fr_isa isa, int transA, int transB, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
+
+/* C = beta * C (beta == 0: zeros, C not read): a product with K = 0 or
+ * alpha = 0. */
+void fr_gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc);
+
+/* How a blocked GEMM is cut for the pool: row slabs when M > N (*split_m),
+ * else column slabs, one per thread (balanced; each unit re-packs the
+ * other operand, so more units cost packing time), rounded up to the
+ * register tile (mr rows or nr columns); one thread below min_flops, where
+ * a fork-join costs more than it saves. Returns the threads to start. */
+static inline int fr_gemm_units(int64_t M, int64_t N, int64_t K, int mr, int nr, double min_flops,
+                                int *split_m, int64_t *unit, int64_t *nunits) {
+    int nt = fr_threads_get();
+    if (2.0 * (double)M * (double)N * (double)K < min_flops) nt = 1;
+    *split_m = M > N;
+    int64_t len = *split_m ? M : N, step = *split_m ? mr : nr;
+    *unit = ((len + nt - 1) / nt + step - 1) / step * step;
+    *nunits = (len + *unit - 1) / *unit;
+    return *nunits < nt ? (int)*nunits : nt;
+}
 
 /* The calling thread's packing buffer, at least bytes long, 64-byte
  * aligned, kept between calls (NULL when out of memory). */

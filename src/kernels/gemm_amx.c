@@ -128,9 +128,11 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t i0, int64_t 
     }
 }
 
-/* op(B)[pc.., j0..] (kc x nn) into 32-column panels of nch chunks each. */
-static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t kc, int64_t j0,
-                   int64_t nn, uint16_t *restrict dst) {
+/* op(B)[pc.., j0..] (kc x nn) into 32-column panels of nch chunks each;
+ * with W (bf16, stored N x K: a weight matrix read in place) op(B) = W^T,
+ * the transB layout with no rounding to do. */
+static void pack_b(int transB, const float *B, const uint16_t *W, int64_t ldb, int64_t pc,
+                   int64_t kc, int64_t j0, int64_t nn, uint16_t *restrict dst) {
     int64_t nch = (kc + TK - 1) / TK;
     /* interleave two 16-column rows (lo half k, hi half k+1) into pairs */
     const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
@@ -140,7 +142,7 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
         for (int64_t ch = 0; ch < nch; ch++) {
             uint16_t *d = dst + ch * CHUNK;
             int64_t k0 = pc + ch * TK, kk = kc - ch * TK < TK ? kc - ch * TK : TK;
-            if (!transB) {
+            if (!transB && !W) {
                 for (int h = 0; h < 2; h++) {
                     int64_t nh = cols - 16 * h;
                     const float *src = B + j0 + p + 16 * h;
@@ -157,40 +159,19 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t pc, int64_t 
                 /* B stored N x K: column n of op(B) is 32 consecutive k,
                  * i.e. 16 pairs, one per pair row: a 16 x 16 transpose of
                  * 32-bit pairs per half */
+                __mmask32 km = kk >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << kk) - 1);
                 for (int h = 0; h < 2; h++) {
                     __m512i t[16];
-                    for (int n = 0; n < 16; n++)
-                        t[n] = 16 * h + n < cols ? cvt32(B + (j0 + p + 16 * h + n) * ldb + k0, kk)
-                                                 : _mm512_setzero_si512();
+                    for (int n = 0; n < 16; n++) {
+                        int64_t col = j0 + p + 16 * h + n;
+                        t[n] = 16 * h + n >= cols ? _mm512_setzero_si512()
+                               : W                ? _mm512_maskz_loadu_epi16(km, W + col * ldb + k0)
+                                                  : cvt32(B + col * ldb + k0, kk);
+                    }
                     tr16x16(t);
                     for (int r = 0; r < 16; r++)
                         _mm512_storeu_si512(d + h * 512 + r * 32, t[r]);
                 }
-            }
-        }
-    }
-}
-
-/* op(B) = W^T with W bf16, stored N x K (a weight matrix read in place):
- * the same panels as pack_b's transB case, with no rounding to do. */
-static void pack_bw(const uint16_t *W, int64_t ldw, int64_t pc, int64_t kc, int64_t j0, int64_t nn,
-                    uint16_t *restrict dst) {
-    int64_t nch = (kc + TK - 1) / TK;
-    for (int64_t p = 0; p < nn; p += TN, dst += nch * CHUNK) {
-        int64_t cols = nn - p < TN ? nn - p : TN;
-        for (int64_t ch = 0; ch < nch; ch++) {
-            uint16_t *d = dst + ch * CHUNK;
-            int64_t k0 = pc + ch * TK, kk = kc - ch * TK < TK ? kc - ch * TK : TK;
-            __mmask32 km = kk >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << kk) - 1);
-            for (int h = 0; h < 2; h++) {
-                __m512i t[16];
-                for (int n = 0; n < 16; n++)
-                    t[n] = 16 * h + n < cols
-                               ? _mm512_maskz_loadu_epi16(km, W + (j0 + p + 16 * h + n) * ldw + k0)
-                               : _mm512_setzero_si512();
-                tr16x16(t);
-                for (int r = 0; r < 16; r++)
-                    _mm512_storeu_si512(d + h * 512 + r * 32, t[r]);
             }
         }
     }
@@ -327,10 +308,7 @@ static void block(const struct bjob *g, uint16_t *ap, uint16_t *bp, float *t, in
         for (int64_t pc = 0; pc < g->K; pc += g->kc) {
             int64_t kc = g->K - pc < g->kc ? g->K - pc : g->kc, nch = (kc + TK - 1) / TK;
             float beta = pc == 0 ? g->beta : 1.0f;
-            if (g->W)
-                pack_bw(g->W, g->ldb, pc, kc, jc, nc, bp);
-            else
-                pack_b(g->transB, g->B, g->ldb, pc, kc, jc, nc, bp);
+            pack_b(g->transB, g->B, g->W, g->ldb, pc, kc, jc, nc, bp);
             for (int64_t ic = ib; ic < ie; ic += g->mc) {
                 int64_t mc = ie - ic < g->mc ? ie - ic : g->mc;
                 pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, ap);
@@ -407,10 +385,8 @@ static void launch(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_
                    float alpha, const float *A, int64_t lda, const float *B, const uint16_t *W,
                    int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* C = beta C (the public entry points never come here) */
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t jj = 0; jj < N; jj++)
-                C[i * ldc + jj] = beta == 0.0f ? 0.0f : beta * C[i * ldc + jj];
+    if (K <= 0) { /* the public entry points never come here */
+        fr_gemm_scale_c(M, N, beta, C, ldc);
         return;
     }
     struct fr_gemm_blocking bk;
@@ -434,15 +410,9 @@ static void launch(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_
                      .ldb = ldb,
                      .ldc = ldc,
                      .C = C};
-    int nt = fr_threads_get();
-    double flops = 2.0 * (double)M * (double)N * (double)K;
-    if (flops < 8e6) nt = 1; /* a fork-join costs more than it saves */
-    g.split_m = M > N;
-    int64_t len = g.split_m ? M : N, step = g.split_m ? TM : TN;
-    g.unit = round_up((len + nt - 1) / nt, step);
-    g.nunits = (len + g.unit - 1) / g.unit;
+    int nt = fr_gemm_units(M, N, K, TM, TN, 8e6, &g.split_m, &g.unit, &g.nunits);
     atomic_init(&g.next, 0);
-    fr_parallel_for(g.nunits < nt ? g.nunits : nt, 1, bf16_thread, &g);
+    fr_parallel_for(nt, 1, bf16_thread, &g);
 }
 
 void fr_gemm_bf16_run(enum fr_bf16_hw hw, int transA, int transB, int64_t M, int64_t N, int64_t K,
