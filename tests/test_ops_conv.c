@@ -40,6 +40,31 @@ static void conv_check(const char *name, int64_t W, int64_t H, int64_t C, int64_
     check_op(name, b_conv, &k, bias ? 3 : 2, in, NULL);
 }
 
+/* One pass for the comparisons below: random x, w, bias (all needing
+ * grad) from seed, conv_op under the current g_fuse and reference mode,
+ * backward of sum(y * random). res gets y, dx, dw, db; NULL y on failure. */
+static fr_t *conv_pass(struct fr_ctx *ctx, uint64_t seed, const int64_t nx[4], const int64_t nw[4],
+                       const struct fr_conv2d_opts *o, fr_t *res[4]) {
+    struct fr_rng rng;
+    fr_rng_seed(&rng, seed);
+    fr_t *x = fr_new(ctx, FR_F32, 4, nx), *w = fr_new(ctx, FR_F32, 4, nw);
+    fr_t *b = fr_new1(ctx, FR_F32, nw[3]);
+    fr_t *ts[3] = {x, w, b};
+    for (int t = 0; t < 3; t++) {
+        for (int64_t i = 0; i < fr_nelem(ts[t]); i++)
+            fr_set(ts[t], i, 2 * fr_rng_uniform(&rng) - 1);
+        ts[t]->requires_grad = 1;
+    }
+    fr_t *y = conv_op(ctx, x, w, b, o);
+    if (!y) return NULL;
+    fr_t *wt = fr_new(ctx, FR_F32, 4, y->ne);
+    for (int64_t i = 0; i < fr_nelem(wt); i++)
+        fr_set(wt, i, fr_rng_normal(&rng));
+    fr_backward(ctx, fr_sum(ctx, fr_mul(ctx, y, wt), -1));
+    res[0] = y, res[1] = x->grad, res[2] = w->grad, res[3] = b->grad;
+    return y;
+}
+
 /* f32 only: fast path vs reference mode on a shape too big for finite
  * differences; outputs and all three gradients. */
 static void conv_fast_vs_ref(const char *name, int64_t W, int64_t H, int64_t C, int64_t N,
@@ -47,27 +72,12 @@ static void conv_fast_vs_ref(const char *name, int64_t W, int64_t H, int64_t C, 
     int G = o.groups ? o.groups : 1;
     int64_t nx[4] = {W, H, C, N}, nw[4] = {KW, KH, C / G, O};
     struct fr_ctx *ctx[2] = {fr_ctx_new(1 << 24), fr_ctx_new(1 << 24)};
-    fr_t *res[2][4];
+    fr_t *res[2][4] = {{0}};
     for (int pass = 0; pass < 2; pass++) {
         fr_set_reference_mode(pass);
-        struct fr_rng rng;
-        fr_rng_seed(&rng, 7);
-        fr_t *x = fr_new(ctx[pass], FR_F32, 4, nx), *w = fr_new(ctx[pass], FR_F32, 4, nw);
-        fr_t *b = fr_new1(ctx[pass], FR_F32, O);
-        fr_t *ts[3] = {x, w, b};
-        for (int t = 0; t < 3; t++) {
-            for (int64_t i = 0; i < fr_nelem(ts[t]); i++)
-                fr_set(ts[t], i, 2 * fr_rng_uniform(&rng) - 1);
-            ts[t]->requires_grad = 1;
-        }
-        fr_t *y = conv_op(ctx[pass], x, w, b, &o);
+        fr_t *y = conv_pass(ctx[pass], 7, nx, nw, &o, res[pass]);
         CHECK(y != NULL, "%s: %s", name, fr_last_error());
         if (!y) break;
-        fr_t *wt = fr_new(ctx[pass], FR_F32, 4, y->ne);
-        for (int64_t i = 0; i < fr_nelem(wt); i++)
-            fr_set(wt, i, fr_rng_normal(&rng));
-        fr_backward(ctx[pass], fr_sum(ctx[pass], fr_mul(ctx[pass], y, wt), -1));
-        res[pass][0] = y, res[pass][1] = x->grad, res[pass][2] = w->grad, res[pass][3] = b->grad;
     }
     fr_set_reference_mode(0);
     const char *what[4] = {"output", "dx", "dw", "db"};
@@ -88,26 +98,11 @@ static void fused_vs_composed(const char *name, int64_t W, int64_t H, int64_t C,
     struct fr_ctx *ctx[2] = {fr_ctx_new(1 << 24), fr_ctx_new(1 << 24)};
     fr_t *res[2][4] = {{0}};
     for (int pass = 0; pass < 2; pass++) {
-        struct fr_rng rng;
-        fr_rng_seed(&rng, 9);
-        fr_t *x = fr_new(ctx[pass], FR_F32, 4, nx), *w = fr_new(ctx[pass], FR_F32, 4, nw);
-        fr_t *b = fr_new1(ctx[pass], FR_F32, O);
-        fr_t *ts[3] = {x, w, b};
-        for (int t = 0; t < 3; t++) {
-            for (int64_t i = 0; i < fr_nelem(ts[t]); i++)
-                fr_set(ts[t], i, 2 * fr_rng_uniform(&rng) - 1);
-            ts[t]->requires_grad = 1;
-        }
         g_fuse = pass == 0 ? pool : -pool;
-        fr_t *y = conv_op(ctx[pass], x, w, b, &o);
+        fr_t *y = conv_pass(ctx[pass], 9, nx, nw, &o, res[pass]);
         g_fuse = 0;
         CHECK(y != NULL, "%s: %s", name, fr_last_error());
         if (!y) break;
-        fr_t *wt = fr_new(ctx[pass], FR_F32, 4, y->ne);
-        for (int64_t i = 0; i < fr_nelem(wt); i++)
-            fr_set(wt, i, fr_rng_normal(&rng));
-        fr_backward(ctx[pass], fr_sum(ctx[pass], fr_mul(ctx[pass], y, wt), -1));
-        res[pass][0] = y, res[pass][1] = x->grad, res[pass][2] = w->grad, res[pass][3] = b->grad;
     }
     const char *what[4] = {"output", "dx", "dw", "db"};
     for (int t = 0; t < 4 && res[0][0] && res[1][0]; t++) {
