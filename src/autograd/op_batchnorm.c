@@ -120,17 +120,6 @@ static void FR_FN(bn_bwd)(void *vp, int64_t c0, int64_t c1, int tid) {
 #ifdef FR_PRIMARY
 /* ---- fast path (f32): rows of S elements, eight partial sums each ---- */
 
-FR_CLONES static double row_sum(const float *x, int64_t n) {
-    double a[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            a[k] += x[i + k];
-    for (; i < n; i++)
-        a[i & 7] += x[i];
-    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-}
-
 FR_CLONES static double row_sqdev(const float *x, int64_t n, double mean) {
     double a[8] = {0};
     int64_t i = 0;
@@ -193,7 +182,7 @@ static void bn_fwd_fast(void *vp, int64_t c0, int64_t c1, int tid) {
         if (out->ip[0]) {
             double s = 0, q = 0;
             for (int64_t n = 0; n < N; n++)
-                s += row_sum(x + (n * C + c) * S, S);
+                s += fr_vec_sum_f64(S, x + (n * C + c) * S);
             mean = s / cnt;
             for (int64_t n = 0; n < N; n++)
                 q += row_sqdev(x + (n * C + c) * S, S, mean);

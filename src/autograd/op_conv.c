@@ -350,19 +350,6 @@ struct conv_job {
     size_t yoff;
 };
 
-/* Sum of n floats in double, 8 interleaved partial sums (vectorisable, a
- * fixed order, so the same bits every run). */
-static double sum8(const float *x, int64_t n) {
-    double a[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            a[k] += x[i + k];
-    for (; i < n; i++)
-        a[i & 7] += x[i];
-    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-}
-
 static void dw_fwd_task(void *vp, int64_t p0, int64_t p1, int tid) {
     struct conv_job *j = vp;
     const struct fr_conv_geom *g = &j->d.g;
@@ -468,7 +455,7 @@ static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
         }
         if (j->gb)
             for (int64_t o = 0; o < d->O; o++)
-                pb[o] += (float)sum8(gyn + o * ohw, ohw);
+                pb[o] += (float)fr_vec_sum_f64(ohw, gyn + o * ohw);
         if (gxn) {
             float *dst = j->pointwise ? gxn : dcol;
             for (int64_t gr = 0; gr < d->G; gr++)

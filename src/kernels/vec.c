@@ -40,6 +40,17 @@ FR_CLONES void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y) {
 
 /* Sums in 16 independent float lanes (vectorisable without -ffast-math),
  * combined in double: close to a double sum, and deterministic. */
+FR_CLONES double fr_vec_sum_f64(int64_t n, const float *x) {
+    double a[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += x[i + k];
+    for (; i < n; i++)
+        a[i & 7] += x[i];
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
 FR_CLONES float fr_vec_sum(int64_t n, const float *x) {
     float acc[16] = {0};
     int64_t i = 0;

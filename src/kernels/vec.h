@@ -27,6 +27,9 @@ void fr_vec_acc_mul(int64_t n, const float *a, const float *b, float *y); /* y +
 void fr_vec_scale(int64_t n, float s, const float *x, float *y);          /* y = s*x */
 void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y);     /* y = x + s */
 float fr_vec_sum(int64_t n, const float *x);                              /* sum (double acc) */
+/* sum in double over eight interleaved partial sums: a fixed order, so the
+ * same bits on every path and run */
+double fr_vec_sum_f64(int64_t n, const float *x);
 float fr_vec_dot(int64_t n, const float *a, const float *b);
 
 #endif
