@@ -39,10 +39,21 @@
 extern "C" {
 #endif
 
+#define FR_MODEL_MAX_WIDTHS 16
+
 struct fr_model_config {
     int n_classes;
     int in_channels, in_h, in_w;
     int mim; /* vit only: add the masked-image-modelling groups (fr_vit_mim_loss) */
+    /* resnet20 and vgg-small only: every width times width_mult (0 or 1:
+     * the published widths; resnet20 with 2 has 32/64/128 channels) */
+    int width_mult;
+    /* resnet20 and vgg-small only: nwidths > 0 gives the output widths of
+     * the prunable channel layers (fr_model_channels order, after
+     * width_mult) instead of their defaults: a model narrowed by
+     * fr_model_shrink. 0: the defaults. */
+    int nwidths;
+    int widths[FR_MODEL_MAX_WIDTHS];
 };
 
 struct fr_model {
@@ -56,7 +67,7 @@ struct fr_model {
     void *impl; /* architecture-private layer table (freed by fr_model_free) */
 };
 
-/* 10 classes, 1 x 28 x 28 (Fashion-MNIST), mim 0. */
+/* 10 classes, 1 x 28 x 28 (Fashion-MNIST), mim 0, width_mult 1, nwidths 0. */
 void fr_model_config_defaults(struct fr_model_config *c);
 
 /* Builds and initialises (PyTorch default init, drawn from seed) the named
@@ -79,6 +90,42 @@ const char *fr_model_head(const struct fr_model *m);
  * number of tensors copied, or FR_EINVAL when nothing matches (different
  * architectures). */
 int fr_model_transfer(struct fr_model *dst, const struct fr_model *src);
+
+/* ---- channels: the layers whose output channels can be removed ----
+ *
+ * A prunable channel layer is a conv whose output goes, through its batch
+ * norm and a ReLU, into exactly one other conv and nowhere else (Chase's
+ * rule): the inner conv of each resnet20 basic block (conv1; conv2 feeds a
+ * residual add), every vgg-small conv but the last. Removing channel c of
+ * such a layer means zeroing w's c-th filter (w {k, k, cin, C}: the cin*k*k
+ * contiguous floats from c*cin*k*k), the batch norm's entries c and the
+ * consumer's input slice c (next {k', k', C, cout'}: for each output o the
+ * k'*k' floats from (o*C + c)*k'*k'). */
+struct fr_channel_layer {
+    char name[64];           /* the conv's prefix, e.g. "layer1.0.conv1" */
+    struct fr_param *w;      /* the conv weight */
+    struct fr_param *bn[4];  /* its batch norm: weight, bias, running_mean, running_var */
+    struct fr_param *next;   /* the consumer conv's weight */
+    int64_t C;               /* output channels now */
+    int64_t filter;          /* floats per output filter: cin*k*k */
+    int64_t next_k2;         /* k'*k' of the consumer */
+    int64_t next_out;        /* the consumer's output channels */
+};
+/* Fills out[0..cap) with m's prunable channel layers in a fixed order and
+ * returns their count: 0 for an architecture without any (mlp, cnn, vit),
+ * FR_EINVAL when cap is too small. */
+int fr_model_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap);
+
+/* The physically narrower model: for each prunable channel layer i,
+ * alive[i][c] != 0 keeps channel c (at least one per layer). Returns a new
+ * model of the same architecture whose config has nwidths set, with every
+ * tensor copied and the removed channels' filter, batch-norm entries and
+ * consumer input slices left out; m's keep-mask, when it has one, is
+ * sliced the same way. When the removed channels were zeroed (filter, batch
+ * norm weight and bias), the new model computes the same logits as m.
+ * NULL with FR_EINVAL (no prunable channels, a layer with none alive) or
+ * FR_ENOMEM. */
+struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const *alive);
 
 /* Comma-separated list of known architectures (static string). */
 const char *fr_model_list(void);

@@ -29,7 +29,8 @@ extern "C" {
 struct fr_model;
 
 struct fr_train_config {
-    const char *model;    /* mlp | cnn | resnet20 | vgg-small */
+    const char *model;    /* mlp | cnn | resnet20 | vgg-small | vit */
+    int width_mult;       /* resnet20, vgg-small: widths times this (0 or 1: as published) */
     const char *data;     /* fashion-mnist */
     const char *data_dir; /* NULL: /usr/share/datasets/fashion-mnist */
     int epochs;           /* default 2 */
@@ -65,10 +66,31 @@ struct fr_train_config {
     int (*init)(void *user, struct fr_model *m);
     void *init_user;
     const char *init_name;
+    /* Optional extension of the run (dynamic sparse training, methods/
+     * dst.h): its hooks see the model, its state goes into the run
+     * checkpoint, its metadata pairs are checked on resume. */
+    const struct fr_train_ext *ext;
     /* progress: called after each step and each epoch */
     void (*progress)(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
                      double lr, int epoch_end, double val_acc);
     void *user;
+};
+
+struct fr_fit_state;
+struct fr_ckpt_blob;
+struct fr_train_ext {
+    void *user;
+    /* metadata pairs recorded in the run checkpoint ("train.<key>") */
+    const char *const *meta_keys, *const *meta_vals;
+    int nmeta;
+    /* Once the model is built (and cfg->init ran), before training or a
+     * resume: total is the run's steps. */
+    int (*start)(void *user, struct fr_model *m, int64_t total);
+    int (*after_backward)(void *user, const struct fr_fit_state *st);
+    int (*after_step)(void *user, const struct fr_fit_state *st);
+    /* the extension's run state (fr_fit_hooks' blobs / resumed) */
+    int (*blobs)(void *user, struct fr_ckpt_blob *b, int cap);
+    int (*resumed)(void *user);
 };
 
 struct fr_train_result {
@@ -168,6 +190,10 @@ struct fr_fit_hooks {
     /* Optional; nonzero return values stop the run and are returned (use
      * FR_FIT_STOP to stop without an error). */
     int (*before_step)(void *user, const struct fr_fit_state *st); /* once per step, before next */
+    /* After backward (and the data-parallel all-reduce), before clipping
+     * and the optimizer step: p->grad holds this batch's dense gradient,
+     * masked entries included (st->step: steps done before this one). */
+    int (*after_backward)(void *user, const struct fr_fit_state *st);
     int (*after_step)(void *user, const struct fr_fit_state *st, double loss, double lr);
     /* At an epoch end (st->epoch already counts it): *score (preset NaN)
      * may receive a validation score, higher is better, which drives
@@ -316,6 +342,16 @@ int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const str
  * split would be a wrong answer). */
 int fr_evaluate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
                 struct fr_ctx *ctx, int batch, double *acc, double *loss);
+
+/* Re-estimates m's batch-norm running statistics on the training data:
+ * `batches` forward passes (training mode, no gradients) over shuffled
+ * batches of `batch` images of sub (NULL: all) of ds, drawn from seed, each
+ * updating the running statistics with the layers' momentum (0.1), so the
+ * statistics are an exponential average dominated by the last ~20
+ * batches. The weights do not change. FR_EINVAL for batches < 1 or a
+ * batch larger than the samples. */
+int fr_bn_recalibrate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+                      struct fr_ctx *ctx, int batch, int64_t batches, uint64_t seed);
 
 /* Evaluates a checkpoint on the test split of data_dir: accuracy in [0,1]
  * of the model its metadata names, with its keep-mask applied when it has

@@ -11,12 +11,14 @@ static const struct {
     const char *name;
     int (*build)(struct fr_model *m, struct fr_rng *rng);
     const char *head; /* the classifier layer's name prefix */
+    /* fr_model_channels (NULL: no prunable channel layers) */
+    int (*channels)(const struct fr_model *m, struct fr_channel_layer *out, int cap);
 } g_arch[] = {
-    {"mlp", fr_build_mlp, "fc3"},
-    {"cnn", fr_build_cnn, "fc2"},
-    {"resnet20", fr_build_resnet20, "linear"},
-    {"vgg-small", fr_build_vgg_small, "classifier"},
-    {"vit", fr_build_vit, "head"},
+    {"mlp", fr_build_mlp, "fc3", NULL},
+    {"cnn", fr_build_cnn, "fc2", NULL},
+    {"resnet20", fr_build_resnet20, "linear", fr_resnet20_channels},
+    {"vgg-small", fr_build_vgg_small, "classifier", fr_vgg_small_channels},
+    {"vit", fr_build_vit, "head", NULL},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
@@ -25,11 +27,14 @@ const char *fr_model_list(void) {
 }
 
 void fr_model_config_defaults(struct fr_model_config *c) {
+    memset(c, 0, sizeof *c);
     c->n_classes = 10;
     c->in_channels = 1;
     c->in_h = 28;
     c->in_w = 28;
     c->mim = 0;
+    c->width_mult = 1;
+    c->nwidths = 0;
 }
 
 struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cfg, uint64_t seed) {
@@ -54,6 +59,12 @@ struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cf
         cfg->in_w > 1 << 14) {
         fr_error(FR_EINVAL, "model '%s': bad config (%d classes, %d x %d x %d input)", arch,
                  cfg->n_classes, cfg->in_channels, cfg->in_h, cfg->in_w);
+        return NULL;
+    }
+    if ((cfg->width_mult > 1 || cfg->nwidths != 0) && !g_arch[k].channels) {
+        fr_error(FR_EINVAL,
+                 "model '%s': width_mult %d / %d widths: only resnet20 and vgg-small take widths",
+                 arch, cfg->width_mult, cfg->nwidths);
         return NULL;
     }
     if (cfg->mim != 0 && (cfg->mim != 1 || strcmp(g_arch[k].name, "vit") != 0)) {
@@ -120,7 +131,39 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
         snprintf(vals[n], 64, "%d", m->cfg.mim);
         n++;
     }
+    if (m->cfg.width_mult > 1 && n < max) {
+        snprintf(keys[n], 64, "width_mult");
+        snprintf(vals[n], 64, "%d", m->cfg.width_mult);
+        n++;
+    }
+    if (m->cfg.nwidths > 0 && n < max) {
+        snprintf(keys[n], 64, "widths");
+        size_t used = 0;
+        vals[n][0] = 0;
+        for (int i = 0; i < m->cfg.nwidths && used < 64; i++)
+            used += (size_t)snprintf(vals[n] + used, 64 - used, "%s%d", i ? "," : "",
+                                     m->cfg.widths[i]);
+        n++;
+    }
     return n;
+}
+
+/* "16,12,9": the widths list of the metadata. */
+static int parse_widths(const char *v, struct fr_model_config *cfg) {
+    int n = 0;
+    const char *s = v;
+    while (*s) {
+        char *end;
+        long w = strtol(s, &end, 10);
+        if (end == s || w < 1 || w > 1 << 16 || n >= FR_MODEL_MAX_WIDTHS) return -1;
+        cfg->widths[n++] = (int)w;
+        if (*end == ',' && end[1]) s = end + 1;
+        else if (*end == 0) s = end;
+        else return -1;
+    }
+    if (n == 0) return -1;
+    cfg->nwidths = n;
+    return 0;
 }
 
 static int parse_int(const char *s, int *out) {
@@ -153,6 +196,15 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
             if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                 return fr_error(FR_EFORMAT, "checkpoint: metadata 'mim' = '%s' is not 0 or 1", v);
             cfg->mim = v[0] - '0';
+            continue;
+        }
+        if (strcmp(k, "width_mult") == 0) dst = &cfg->width_mult;
+        if (strcmp(k, "widths") == 0) {
+            if (parse_widths(v, cfg) != 0)
+                return fr_error(FR_EFORMAT,
+                                "checkpoint: metadata 'widths' = '%s' is not a list of up to %d "
+                                "channel counts",
+                                v, FR_MODEL_MAX_WIDTHS);
             continue;
         }
         if (dst && parse_int(v, dst) != 0)
@@ -199,4 +251,152 @@ struct fr_model *fr_model_load(const char *path, int *has_mask) {
         return NULL;
     }
     return m;
+}
+
+/* ---- channels ---- */
+
+int fr_model_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap) {
+    for (int i = 0; i < N_ARCH; i++)
+        if (strcmp(m->arch, g_arch[i].name) == 0)
+            return g_arch[i].channels ? g_arch[i].channels(m, out, cap) : 0;
+    return 0;
+}
+
+static struct fr_param *param_of(const struct fr_params *p, const struct fr_tensor *t) {
+    for (int i = 0; i < p->count; i++)
+        if (p->items[i].t == t) return &p->items[i];
+    return NULL;
+}
+
+int fr_zoo_channel_layer(const struct fr_params *p, struct fr_channel_layer *out, const char *name,
+                         const struct fr_conv *conv, const struct fr_bn *bn,
+                         const struct fr_conv *next) {
+    memset(out, 0, sizeof *out);
+    out->w = param_of(p, conv->w);
+    out->bn[0] = param_of(p, bn->w);
+    out->bn[1] = param_of(p, bn->b);
+    out->bn[2] = param_of(p, bn->mean);
+    out->bn[3] = param_of(p, bn->var);
+    out->next = param_of(p, next->w);
+    if (!out->w || !out->next || !out->bn[0] || !out->bn[1] || !out->bn[2] || !out->bn[3])
+        return fr_error(FR_EINVAL, "model: a channel layer's tensors are not in its slab");
+    if (name)
+        snprintf(out->name, sizeof out->name, "%s", name);
+    else {
+        snprintf(out->name, sizeof out->name, "%.63s", out->w->name);
+        char *dot = strrchr(out->name, '.');
+        if (dot) *dot = 0;
+    }
+    out->C = conv->cout;
+    out->filter = conv->cin * conv->k * conv->k;
+    out->next_k2 = (int64_t)next->k * next->k;
+    out->next_out = next->cout;
+    return 0;
+}
+
+int fr_zoo_check_widths(const struct fr_model *m, const char *arch, int nlayers, int max_width) {
+    const struct fr_model_config *c = &m->cfg;
+    if (c->width_mult < 0 || c->width_mult > 64)
+        return fr_error(FR_EINVAL, "%s: width_mult %d must be in 1..64", arch, c->width_mult);
+    if (c->nwidths != 0 && c->nwidths != nlayers)
+        return fr_error(FR_EINVAL, "%s: %d widths given, it has %d channel layers", arch,
+                        c->nwidths, nlayers);
+    for (int i = 0; i < c->nwidths; i++)
+        if (c->widths[i] < 1 || c->widths[i] > max_width)
+            return fr_error(FR_EINVAL, "%s: width %d of channel layer %d must be in 1..%d", arch,
+                            c->widths[i], i, max_width);
+    return 0;
+}
+
+/* dst = src gathered along each dimension d through keep[d] (NULL: every
+ * index): dst's shape is the kept counts. */
+static void gather4(float *dst, const float *src, const int64_t *ne, const int64_t *const *keep,
+                    const int64_t *cnt) {
+    int64_t o = 0;
+    for (int64_t i3 = 0; i3 < cnt[3]; i3++) {
+        int64_t s3 = keep[3] ? keep[3][i3] : i3;
+        for (int64_t i2 = 0; i2 < cnt[2]; i2++) {
+            int64_t s2 = keep[2] ? keep[2][i2] : i2;
+            for (int64_t i1 = 0; i1 < cnt[1]; i1++) {
+                int64_t s1 = keep[1] ? keep[1][i1] : i1;
+                const float *row = src + ((s3 * ne[2] + s2) * ne[1] + s1) * ne[0];
+                for (int64_t i0 = 0; i0 < cnt[0]; i0++)
+                    dst[o++] = row[keep[0] ? keep[0][i0] : i0];
+            }
+        }
+    }
+}
+
+struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const *alive) {
+    struct fr_channel_layer L[FR_MODEL_MAX_WIDTHS];
+    int nl = fr_model_channels(m, L, FR_MODEL_MAX_WIDTHS);
+    if (nl < 0) return NULL;
+    if (nl == 0) {
+        fr_error(FR_EINVAL, "shrink: model '%s' has no prunable channel layers (resnet20 and "
+                            "vgg-small have)", m->arch);
+        return NULL;
+    }
+    struct fr_model_config cfg = m->cfg;
+    int64_t *keep[FR_MODEL_MAX_WIDTHS] = {0};
+    struct fr_model *s = NULL;
+    int ok = 1;
+    cfg.nwidths = nl;
+    for (int l = 0; l < nl && ok; l++) {
+        if (!(keep[l] = malloc((size_t)L[l].C * sizeof **keep))) {
+            fr_error(FR_ENOMEM, "shrink: out of memory");
+            ok = 0;
+            break;
+        }
+        int64_t k = 0;
+        for (int64_t c = 0; c < L[l].C; c++)
+            if (alive[l][c]) keep[l][k++] = c;
+        if (k == 0) {
+            fr_error(FR_EINVAL, "shrink: channel layer %s would keep no channel", L[l].name);
+            ok = 0;
+        }
+        cfg.widths[l] = (int)k;
+    }
+    if (ok && !(s = fr_model_new(m->arch, &cfg, 0))) ok = 0;
+    if (ok && m->params.mask && fr_params_mask_init(&s->params)) ok = 0;
+    for (int i = 0; ok && i < m->params.count; i++) {
+        const struct fr_param *src = &m->params.items[i];
+        struct fr_param *dst = fr_params_find(&s->params, src->name);
+        if (!dst) {
+            fr_error(FR_EINVAL, "shrink: %s has no counterpart in the narrow model", src->name);
+            ok = 0;
+            break;
+        }
+        int64_t ne[4] = {1, 1, 1, 1}, cnt[4];
+        const int64_t *kp[4] = {NULL, NULL, NULL, NULL};
+        for (int d = 0; d < src->t->ndim && d < 4; d++) ne[d] = src->t->ne[d];
+        for (int l = 0; l < nl; l++) {
+            if (src == L[l].w) kp[3] = keep[l];
+            if (src == L[l].next) kp[2] = keep[l];
+            for (int b = 0; b < 4; b++)
+                if (src == L[l].bn[b]) kp[0] = keep[l];
+        }
+        int64_t want = 1;
+        for (int d = 0; d < 4; d++) {
+            int64_t lw = -1;
+            for (int l = 0; l < nl; l++)
+                if (kp[d] == keep[l]) lw = cfg.widths[l];
+            cnt[d] = kp[d] ? lw : ne[d];
+            want *= cnt[d];
+        }
+        if (src->t->ndim > 4 || want != fr_nelem(dst->t)) {
+            fr_error(FR_EINVAL, "shrink: %s does not slice to the narrow model's shape", src->name);
+            ok = 0;
+            break;
+        }
+        gather4(s->params.data + dst->offset, m->params.data + src->offset, ne, kp, cnt);
+        if (m->params.mask)
+            gather4(s->params.mask + dst->offset, m->params.mask + src->offset, ne, kp, cnt);
+    }
+    for (int l = 0; l < nl; l++)
+        free(keep[l]);
+    if (!ok) {
+        fr_model_free(s);
+        return NULL;
+    }
+    return s;
 }

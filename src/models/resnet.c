@@ -5,7 +5,9 @@
  * layers 2 and 3 with stride 2), global average pool, linear.
  * Shortcut option A: where shape changes, x[:, :, ::2, ::2] zero-padded by
  * planes/4 channels on each side (no parameters), so the parameter count is
- * the paper's 0.27M. Initialisation is PyTorch's module default (the
+ * the paper's 0.27M. width_mult scales every width (a wide ResNet-20);
+ * nwidths gives each block's inner width (conv1/bn1 out, conv2 in), the
+ * only widths channel removal changes. Initialisation is PyTorch's module default (the
  * akamaster code uses kaiming_normal; the distribution is all that differs). */
 #include "zoo.h"
 
@@ -58,38 +60,61 @@ static struct fr_tensor *resnet_forward(struct fr_model *m, struct fr_ctx *ctx,
     return fr_linear_forward(ctx, &n->fc, fr_global_avgpool(ctx, x));
 }
 
+/* The inner conv of every block, in stage-major order. */
+int fr_resnet20_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap) {
+    const struct resnet *n = m->impl;
+    if (cap < RES_STAGES * RES_BLOCKS)
+        return fr_error(FR_EINVAL, "resnet20: room for %d channel layers, it has %d", cap,
+                        RES_STAGES * RES_BLOCKS);
+    int k = 0;
+    for (int s = 0; s < RES_STAGES; s++)
+        for (int i = 0; i < RES_BLOCKS; i++, k++) {
+            const struct block *b = &n->b[s][i];
+            char name[64];
+            snprintf(name, sizeof name, "layer%d.%d.conv1", s + 1, i);
+            int rc = fr_zoo_channel_layer(&m->params, out + k, name, &b->conv1, &b->bn1, &b->conv2);
+            if (rc) return rc;
+        }
+    return k;
+}
+
 int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng) {
     if (m->cfg.in_h < 8 || m->cfg.in_w < 8)
         return fr_error(FR_EINVAL, "resnet20: input %d x %d is smaller than 8 x 8", m->cfg.in_h,
                         m->cfg.in_w);
+    const int mult = m->cfg.width_mult > 0 ? m->cfg.width_mult : 1;
+    int rc = fr_zoo_check_widths(m, "resnet20", RES_STAGES * RES_BLOCKS, 64 * mult);
+    if (rc) return rc;
     struct resnet *n = calloc(1, sizeof *n);
     if (!n) return fr_error(FR_ENOMEM, "resnet20: out of memory");
     m->impl = n;
     m->forward = resnet_forward;
     struct fr_params *p = &m->params;
-    int rc = fr_conv_declare(p, &n->conv1, "conv1", m->cfg.in_channels, 16, 3, 1, 1, 0);
-    if (!rc) rc = fr_bn_declare(p, &n->bn1, "bn1", 16);
-    int64_t cin = 16;
+    rc = fr_conv_declare(p, &n->conv1, "conv1", m->cfg.in_channels, 16 * mult, 3, 1, 1, 0);
+    if (!rc) rc = fr_bn_declare(p, &n->bn1, "bn1", 16 * mult);
+    int64_t cin = 16 * mult;
     char pre[64], name[96];
     for (int s = 0; s < RES_STAGES && !rc; s++) {
-        int64_t planes = 16 << s;
+        int64_t planes = (int64_t)(16 << s) * mult;
         for (int i = 0; i < RES_BLOCKS && !rc; i++) {
             struct block *b = &n->b[s][i];
+            /* the inner width: narrower in a shrunk model */
+            int64_t inner = m->cfg.nwidths ? m->cfg.widths[s * RES_BLOCKS + i] : planes;
             int stride = (s > 0 && i == 0) ? 2 : 1;
             b->down = stride != 1 || cin != planes;
             snprintf(pre, sizeof pre, "layer%d.%d", s + 1, i);
             snprintf(name, sizeof name, "%s.conv1", pre);
-            rc = fr_conv_declare(p, &b->conv1, name, cin, planes, 3, stride, 1, 0);
+            rc = fr_conv_declare(p, &b->conv1, name, cin, inner, 3, stride, 1, 0);
             snprintf(name, sizeof name, "%s.bn1", pre);
-            if (!rc) rc = fr_bn_declare(p, &b->bn1, name, planes);
+            if (!rc) rc = fr_bn_declare(p, &b->bn1, name, inner);
             snprintf(name, sizeof name, "%s.conv2", pre);
-            if (!rc) rc = fr_conv_declare(p, &b->conv2, name, planes, planes, 3, 1, 1, 0);
+            if (!rc) rc = fr_conv_declare(p, &b->conv2, name, inner, planes, 3, 1, 1, 0);
             snprintf(name, sizeof name, "%s.bn2", pre);
             if (!rc) rc = fr_bn_declare(p, &b->bn2, name, planes);
             cin = planes;
         }
     }
-    if (!rc) rc = fr_linear_declare(p, &n->fc, "linear", 64, m->cfg.n_classes, 1);
+    if (!rc) rc = fr_linear_declare(p, &n->fc, "linear", 64 * mult, m->cfg.n_classes, 1);
     if (!rc) rc = fr_params_alloc(p);
     if (rc) return rc;
     fr_conv_init(&n->conv1, rng);

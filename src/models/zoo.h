@@ -15,4 +15,16 @@ int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vit(struct fr_model *m, struct fr_rng *rng);
 
+/* fr_model_channels per architecture */
+int fr_resnet20_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap);
+int fr_vgg_small_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap);
+/* One channel layer's description from its conv, batch norm and consumer
+ * conv (name NULL: the conv weight's prefix). */
+int fr_zoo_channel_layer(const struct fr_params *p, struct fr_channel_layer *out, const char *name,
+                         const struct fr_conv *conv, const struct fr_bn *bn,
+                         const struct fr_conv *next);
+/* Checks m->cfg's width_mult and nwidths for an architecture with nlayers
+ * channel layers, each at most max_width wide when narrowed. */
+int fr_zoo_check_widths(const struct fr_model *m, const char *arch, int nlayers, int max_width);
+
 #endif

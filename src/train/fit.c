@@ -157,3 +157,41 @@ int fr_fit_classifier(struct fr_model *m, const struct fr_dataset *ds, const str
     fr_loader_free(&r.loader);
     return rc;
 }
+
+int fr_bn_recalibrate(struct fr_model *m, const struct fr_dataset *ds, const struct fr_subset *sub,
+                      struct fr_ctx *ctx, int batch, int64_t batches, uint64_t seed) {
+    if (batches < 1 || batch < 1)
+        return fr_error(FR_EINVAL, "batch-norm re-estimation: %lld batches of %d images",
+                        (long long)batches, batch);
+    struct fr_ctx *own = NULL;
+    if (!ctx && !(ctx = own = fr_ctx_new(64 << 20))) return fr_error(FR_ENOMEM, "out of memory");
+    struct fr_loader L;
+    struct fr_loader_config lc = {.batch = batch, .shuffle = 1, .drop_last = 1, .seed = seed};
+    int rc = fr_loader_init(&L, ds, sub, &lc);
+    if (rc) {
+        fr_ctx_free(own);
+        return rc;
+    }
+    if (fr_loader_batches(&L) < 1) {
+        fr_loader_free(&L);
+        fr_ctx_free(own);
+        return fr_error(FR_EINVAL, "batch-norm re-estimation: batch %d is larger than the samples",
+                        batch);
+    }
+    int g = fr_no_grad_begin(ctx);
+    fr_set_training(ctx, 1);
+    struct fr_tensor *x, *y;
+    for (int64_t b = 0; b < batches && !rc;) {
+        int64_t got = fr_loader_next_tensor(&L, ctx, &x, &y);
+        if (got < 0) rc = (int)got;
+        else if (got > 0) {
+            if (!m->forward(m, ctx, x)) rc = FR_EINVAL;
+            b++;
+        }
+        fr_ctx_reset(ctx);
+    }
+    fr_no_grad_end(ctx, g);
+    fr_loader_free(&L);
+    fr_ctx_free(own);
+    return rc;
+}

@@ -353,6 +353,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
                           (long long)L.st.step + 1, c->optim.lr);
             break;
         }
+        if (h->after_backward && (rc = hook_rc(h->after_backward(h->user, &L.st), res))) break;
         if (c->clip > 0) fr_clip_grad_norm(p, c->clip);
         double lr = fr_schedule_lr(&sch, L.opt.step);
         fr_optim_step(&L.opt, lr);

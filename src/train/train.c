@@ -88,15 +88,15 @@ struct run {
     double *curves; /* 3 * epochs: train_loss, val_acc, epoch_seconds */
     int64_t spe, total;
     /* metadata: model's, then the run's config */
-    char keys[32][64], vals[32][64];
-    const char *kp[32], *vp[32];
+    char keys[40][64], vals[40][64];
+    const char *kp[40], *vp[40];
     int nmeta, nmodel_meta;
 };
 
 static void meta_add(struct run *r, const char *k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void meta_add(struct run *r, const char *k, const char *fmt, ...) {
-    if (r->nmeta >= 32) return;
+    if (r->nmeta >= 40) return;
     snprintf(r->keys[r->nmeta], 64, "%s", k);
     va_list ap;
     va_start(ap, fmt);
@@ -132,6 +132,9 @@ static void build_meta(struct run *r) {
     meta_add(r, "train.seed", "%llu", (unsigned long long)c->seed);
     meta_add(r, "train.precision", "%s", c->precision ? c->precision : "f32");
     if (c->init) meta_add(r, "train.init", "%.63s", c->init_name);
+    for (int i = 0; c->ext && i < c->ext->nmeta; i++)
+        meta_add(r, "", "%.63s", c->ext->meta_vals[i]),
+            snprintf(r->keys[r->nmeta - 1], 64, "train.%.50s", c->ext->meta_keys[i]);
     for (int i = 0; i < r->nmeta; i++)
         r->kp[i] = r->keys[i], r->vp[i] = r->vals[i];
 }
@@ -148,8 +151,18 @@ static struct fr_tensor *run_loss(void *user, struct fr_ctx *ctx, struct fr_tens
     return fr_cross_entropy(ctx, r->m->forward(r->m, ctx, x), y, 0.0f);
 }
 
+static int run_after_backward(void *user, const struct fr_fit_state *st) {
+    struct run *r = user;
+    return r->cfg->ext->after_backward(r->cfg->ext->user, st);
+}
+
 static int run_after_step(void *user, const struct fr_fit_state *st, double loss, double lr) {
     struct run *r = user;
+    const struct fr_train_ext *x = r->cfg->ext;
+    if (x && x->after_step) {
+        int rc = x->after_step(x->user, st);
+        if (rc) return rc;
+    }
     r->epoch_acc[E_LOSS_SUM] += loss * (double)st->batch_samples;
     r->epoch_acc[E_LOSS_N] += (double)st->batch_samples;
     if (r->cfg->progress)
@@ -189,7 +202,10 @@ static int run_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
     b[1] = (struct fr_ckpt_blob){"__state__.curves", FR_F64, r->curves, 3 * r->cfg->epochs, 0, 0};
     b[2] = (struct fr_ckpt_blob){"__state__.loader",    FR_U8, r->loader_state,
                                  FR_LOADER_STATE_BYTES, 0,     0};
-    return 3;
+    const struct fr_train_ext *x = r->cfg->ext;
+    if (!x || !x->blobs) return 3;
+    int k = x->blobs(x->user, b + 3, cap - 3);
+    return k < 0 ? k : 3 + k;
 }
 
 static int run_resumed(void *user, const struct fr_fit_state *st) {
@@ -198,7 +214,9 @@ static int run_resumed(void *user, const struct fr_fit_state *st) {
         return fr_error(FR_EFORMAT, "resume: %s has batch position %lld past an epoch of %lld",
                         r->cfg->ckpt, (long long)st->pos, (long long)r->spe);
     int rc = fr_loader_set_state(&r->loader, r->loader_state);
-    return rc ? rewrap(rc, "resume: ") : 0;
+    if (rc) return rewrap(rc, "resume: ");
+    const struct fr_train_ext *x = r->cfg->ext;
+    return x && x->resumed ? x->resumed(x->user) : 0;
 }
 
 static int check_config(const struct fr_train_config *c) {
@@ -301,6 +319,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.in_channels = tr.C;
     mc.in_h = tr.H;
     mc.in_w = tr.W;
+    mc.width_mult = cfg->width_mult > 0 ? cfg->width_mult : 1;
     if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;
@@ -315,6 +334,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     }
     r.spe = fr_loader_batches(&r.loader);
     r.total = r.spe * cfg->epochs;
+    if (cfg->ext && cfg->ext->start && (rc = cfg->ext->start(cfg->ext->user, r.m, r.total)))
+        goto cleanup;
     struct fr_fit_config lp = {
         .optim = {.opt = cfg->opt,
                   .lr = cfg->lr,
@@ -344,6 +365,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     struct fr_fit_hooks h = {.user = &r,
                              .next = run_next,
                              .loss = run_loss,
+                             .after_backward =
+                                 cfg->ext && cfg->ext->after_backward ? run_after_backward : NULL,
                              .after_step = run_after_step,
                              .epoch_end = run_epoch_end,
                              .blobs = run_blobs,
