@@ -94,6 +94,35 @@ int fr_gemm_tune_lookup(const char *path, enum fr_isa isa, struct fr_gemm_blocki
  * lines. The directory must exist (fr_mkdirs_for makes it). */
 int fr_gemm_tune_save(const char *path, enum fr_isa isa, const struct fr_gemm_blocking *b);
 
+/* ---- sparse weights (CSR) ----
+ *
+ * Compressed sparse rows of a row-major matrix [rows x cols]: a linear
+ * layer's weight [out x in] (frugal ne {in, out}) or a conv weight
+ * [cout x cin*k*k] (ne {k, k, cin, cout}). A parameter tensor's `csr`
+ * (tensor.h) may point at one: fr_conv2d then runs that weight's sparse
+ * kernel when no gradient is recorded (inference), methods/prune's
+ * fr_sparse_attach sets it up. */
+struct fr_csr {
+    int64_t rows, cols, nnz;
+    int64_t *rowptr; /* rows + 1 */
+    int32_t *col;    /* nnz column indices, ascending within a row */
+    float *val;      /* nnz values */
+};
+
+/* Builds the CSR of the nonzeros of W (rows x cols, row stride ldw).
+ * FR_EINVAL on bad sizes (cols must fit int32), FR_ENOMEM. */
+int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw);
+void fr_csr_free(struct fr_csr *A);
+
+/* Rows [r0, r1) of Y = A X for a dense X [cols x n] (row stride ldx): each
+ * nonzero (r, c, v) adds v X[c][0..n) to Y[r][0..n) (row stride ldy; rows
+ * without a nonzero become 0). The conv's sparse path: X is im2col's
+ * matrix. fr_csr_rows_ref is the plain loop (double accumulation). */
+void fr_csr_rows(const struct fr_csr *A, int64_t r0, int64_t r1, const float *X, int64_t ldx,
+                 int64_t n, float *Y, int64_t ldy);
+void fr_csr_rows_ref(const struct fr_csr *A, int64_t r0, int64_t r1, const float *X, int64_t ldx,
+                     int64_t n, float *Y, int64_t ldy);
+
 #ifdef __cplusplus
 }
 #endif

@@ -102,14 +102,14 @@ int fr_model_transfer(struct fr_model *dst, const struct fr_model *src);
  * consumer's input slice c (next {k', k', C, cout'}: for each output o the
  * k'*k' floats from (o*C + c)*k'*k'). */
 struct fr_channel_layer {
-    char name[64];           /* the conv's prefix, e.g. "layer1.0.conv1" */
-    struct fr_param *w;      /* the conv weight */
-    struct fr_param *bn[4];  /* its batch norm: weight, bias, running_mean, running_var */
-    struct fr_param *next;   /* the consumer conv's weight */
-    int64_t C;               /* output channels now */
-    int64_t filter;          /* floats per output filter: cin*k*k */
-    int64_t next_k2;         /* k'*k' of the consumer */
-    int64_t next_out;        /* the consumer's output channels */
+    char name[64];          /* the conv's prefix, e.g. "layer1.0.conv1" */
+    struct fr_param *w;     /* the conv weight */
+    struct fr_param *bn[4]; /* its batch norm: weight, bias, running_mean, running_var */
+    struct fr_param *next;  /* the consumer conv's weight */
+    int64_t C;              /* output channels now */
+    int64_t filter;         /* floats per output filter: cin*k*k */
+    int64_t next_k2;        /* k'*k' of the consumer */
+    int64_t next_out;       /* the consumer's output channels */
 };
 /* Fills out[0..cap) with m's prunable channel layers in a fixed order and
  * returns their count: 0 for an architecture without any (mlp, cnn, vit),
@@ -126,6 +126,13 @@ int fr_model_channels(const struct fr_model *m, struct fr_channel_layer *out, in
  * NULL with FR_EINVAL (no prunable channels, a layer with none alive) or
  * FR_ENOMEM. */
 struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const *alive);
+
+/* Forward FLOPs per image (2 x multiply-adds of the convs and linears):
+ * *dense as if every weight were kept, *sparse counting only kept weights
+ * (mask entries != 0; without a mask, nonzero weights). A shrunk model's
+ * dense count is what a dense kernel really does. resnet20 and vgg-small
+ * only: FR_EINVAL for other architectures. */
+int fr_model_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
 
 /* Comma-separated list of known architectures (static string). */
 const char *fr_model_list(void);

@@ -47,6 +47,9 @@ struct fr_tensor {
     struct fr_tensor *grad;
     int requires_grad;
     const char *name;
+    /* A parameter's sparse copy for inference (kernels.h struct fr_csr,
+     * borrowed; NULL: none): fr_conv2d uses it when recording no gradient. */
+    const struct fr_csr *csr;
 };
 
 size_t fr_dtype_size(enum fr_dtype t);

@@ -91,6 +91,10 @@ struct fr_train_ext {
     /* the extension's run state (fr_fit_hooks' blobs / resumed) */
     int (*blobs)(void *user, struct fr_ckpt_blob *b, int cap);
     int (*resumed)(void *user);
+    /* After the run (evaluated, final checkpoint written; not called when
+     * stopped by stop_after_steps or an error), while m still exists: the
+     * model is freed when fr_train_run returns. */
+    int (*end)(void *user, struct fr_model *m);
 };
 
 struct fr_train_result {

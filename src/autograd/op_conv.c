@@ -467,6 +467,87 @@ static void gemm_bwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
     }
 }
 
+/* ---- inference with a sparse weight (the weight's CSR, kernels.h) ---- */
+
+struct sparse_job {
+    const struct conv_dims_f32 *d;
+    const struct fr_csr *A;
+    const float *x, *b, *col; /* col: the one image's matrix (row split) */
+    float *y, *scratch;
+    size_t per;
+    int pointwise;
+    int64_t n; /* the image (row split) */
+};
+
+static void sparse_bias(const struct sparse_job *j, float *yn, int64_t o0, int64_t o1) {
+    const int64_t ohw = j->d->g.OH * j->d->g.OW;
+    if (j->b)
+        for (int64_t o = o0; o < o1; o++)
+            for (int64_t i = 0; i < ohw; i++)
+                yn[o * ohw + i] += j->b[o];
+}
+
+/* Images [n0, n1), each whole: im2col, then every row of Y = A col. */
+static void sparse_image_task(void *vp, int64_t n0, int64_t n1, int tid) {
+    struct sparse_job *j = vp;
+    const struct fr_conv_geom *g = &j->d->g;
+    const int64_t ohw = g->OH * g->OW;
+    float *col = j->scratch + (size_t)tid * j->per;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = j->x + n * g->C * g->H * g->W;
+        if (j->pointwise)
+            col = (float *)xn;
+        else
+            fr_im2col(g, xn, col);
+        float *yn = j->y + n * j->d->O * ohw;
+        fr_csr_rows(j->A, 0, j->d->O, col, ohw, ohw, yn, ohw);
+        sparse_bias(j, yn, 0, j->d->O);
+    }
+}
+
+/* Output rows [o0, o1) of image j->n (its matrix already in j->col). */
+static void sparse_rows_task(void *vp, int64_t o0, int64_t o1, int tid) {
+    (void)tid;
+    struct sparse_job *j = vp;
+    const int64_t ohw = j->d->g.OH * j->d->g.OW;
+    float *yn = j->y + j->n * j->d->O * ohw;
+    fr_csr_rows(j->A, o0, o1, j->col, ohw, ohw, yn, ohw);
+    sparse_bias(j, yn, o0, o1);
+}
+
+/* 1 when the weight's CSR ran the forward (no gradient recorded, one
+ * group, the CSR's shape), 0 to take the dense path. */
+static int conv_sparse_forward(struct fr_ctx *ctx, fr_t *out, const struct conv_dims_f32 *d) {
+    const struct fr_csr *A = out->src[1]->csr;
+    const struct fr_conv_geom *g = &d->g;
+    const int64_t kk = g->C * g->KH * g->KW, ohw = g->OH * g->OW;
+    if (!A || out->requires_grad || d->G != 1 || A->rows != d->O || A->cols != kk) return 0;
+    struct sparse_job j = {.d = d, .A = A, .x = out->src[0]->data, .y = out->data};
+    j.b = out->src[2] ? out->src[2]->data : NULL;
+    j.pointwise = is_pointwise(g);
+    j.per = j.pointwise ? 16 : ((size_t)(kk * ohw) + 15) & ~(size_t)15;
+    int nt = fr_threads_get();
+    if (d->N >= nt) {
+        if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
+        fr_parallel_for(d->N, 1, sparse_image_task, &j);
+        return 1;
+    }
+    float *col = fr_ctx_alloc(ctx, j.per * sizeof(float));
+    if (!col) return 0;
+    for (int64_t n = 0; n < d->N; n++) { /* few images: threads split the rows */
+        const float *xn = j.x + n * g->C * g->H * g->W;
+        if (j.pointwise)
+            j.col = xn;
+        else {
+            fr_im2col(g, xn, col);
+            j.col = col;
+        }
+        j.n = n;
+        fr_parallel_for(d->O, 4, sparse_rows_task, &j);
+    }
+    return 1;
+}
+
 /* Threads over images when there are enough of them, else over the GEMM. */
 static int64_t image_grain(int64_t N) {
     return N >= fr_threads_get() ? 1 : N;
@@ -482,6 +563,7 @@ static int conv_fast_forward(struct fr_ctx *ctx, fr_t *out, int pool) {
     else
         j.y = out->data;
     int nt = fr_threads_get();
+    if (!pool && conv_sparse_forward(ctx, out, &j.d)) return 1;
     if (!pool && is_depthwise_fast(&j.d)) {
         j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
         if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;
@@ -507,6 +589,7 @@ static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *g
     else
         j.gy = out->grad->data;
     int nt = fr_threads_get();
+    if (!pool && conv_sparse_forward(ctx, out, &j.d)) return 1;
     if (!pool && is_depthwise_fast(&j.d)) {
         j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
         if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;

@@ -94,6 +94,9 @@ static int record_config(struct fr_results *r, const struct fr_train_config *c,
     rc |= fr_results_config_int(r, "limit_train", c->limit_train);
     rc |= fr_results_config_int(r, "threads", c->threads);
     rc |= fr_results_config_int(r, "ranks", c->data_parallel ? fr_dist_size() : 1);
+    if (c->width_mult > 1) rc |= fr_results_config_int(r, "width_mult", c->width_mult);
+    for (int i = 0; c->ext && i < c->ext->nmeta; i++) /* e.g. the DST config */
+        rc |= fr_results_config_str(r, c->ext->meta_keys[i], c->ext->meta_vals[i]);
     rc |= fr_results_set_seed(r, c->seed);
     return rc;
 }

@@ -13,12 +13,13 @@ static const struct {
     const char *head; /* the classifier layer's name prefix */
     /* fr_model_channels (NULL: no prunable channel layers) */
     int (*channels)(const struct fr_model *m, struct fr_channel_layer *out, int cap);
+    int (*flops)(const struct fr_model *m, int64_t *dense, int64_t *sparse);
 } g_arch[] = {
-    {"mlp", fr_build_mlp, "fc3", NULL},
-    {"cnn", fr_build_cnn, "fc2", NULL},
-    {"resnet20", fr_build_resnet20, "linear", fr_resnet20_channels},
-    {"vgg-small", fr_build_vgg_small, "classifier", fr_vgg_small_channels},
-    {"vit", fr_build_vit, "head", NULL},
+    {"mlp", fr_build_mlp, "fc3", NULL, NULL},
+    {"cnn", fr_build_cnn, "fc2", NULL, NULL},
+    {"resnet20", fr_build_resnet20, "linear", fr_resnet20_channels, fr_resnet20_flops},
+    {"vgg-small", fr_build_vgg_small, "classifier", fr_vgg_small_channels, fr_vgg_small_flops},
+    {"vit", fr_build_vit, "head", NULL, NULL},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
@@ -141,8 +142,8 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
         size_t used = 0;
         vals[n][0] = 0;
         for (int i = 0; i < m->cfg.nwidths && used < 64; i++)
-            used += (size_t)snprintf(vals[n] + used, 64 - used, "%s%d", i ? "," : "",
-                                     m->cfg.widths[i]);
+            used +=
+                (size_t)snprintf(vals[n] + used, 64 - used, "%s%d", i ? "," : "", m->cfg.widths[i]);
         n++;
     }
     return n;
@@ -157,9 +158,12 @@ static int parse_widths(const char *v, struct fr_model_config *cfg) {
         long w = strtol(s, &end, 10);
         if (end == s || w < 1 || w > 1 << 16 || n >= FR_MODEL_MAX_WIDTHS) return -1;
         cfg->widths[n++] = (int)w;
-        if (*end == ',' && end[1]) s = end + 1;
-        else if (*end == 0) s = end;
-        else return -1;
+        if (*end == ',' && end[1])
+            s = end + 1;
+        else if (*end == 0)
+            s = end;
+        else
+            return -1;
     }
     if (n == 0) return -1;
     cfg->nwidths = n;
@@ -332,8 +336,10 @@ struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const 
     int nl = fr_model_channels(m, L, FR_MODEL_MAX_WIDTHS);
     if (nl < 0) return NULL;
     if (nl == 0) {
-        fr_error(FR_EINVAL, "shrink: model '%s' has no prunable channel layers (resnet20 and "
-                            "vgg-small have)", m->arch);
+        fr_error(FR_EINVAL,
+                 "shrink: model '%s' has no prunable channel layers (resnet20 and "
+                 "vgg-small have)",
+                 m->arch);
         return NULL;
     }
     struct fr_model_config cfg = m->cfg;
@@ -368,7 +374,8 @@ struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const 
         }
         int64_t ne[4] = {1, 1, 1, 1}, cnt[4];
         const int64_t *kp[4] = {NULL, NULL, NULL, NULL};
-        for (int d = 0; d < src->t->ndim && d < 4; d++) ne[d] = src->t->ne[d];
+        for (int d = 0; d < src->t->ndim && d < 4; d++)
+            ne[d] = src->t->ne[d];
         for (int l = 0; l < nl; l++) {
             if (src == L[l].w) kp[3] = keep[l];
             if (src == L[l].next) kp[2] = keep[l];
@@ -399,4 +406,24 @@ struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const 
         return NULL;
     }
     return s;
+}
+
+int fr_model_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse) {
+    *dense = *sparse = 0;
+    for (int i = 0; i < N_ARCH; i++)
+        if (strcmp(m->arch, g_arch[i].name) == 0 && g_arch[i].flops)
+            return g_arch[i].flops(m, dense, sparse);
+    return fr_error(FR_EINVAL, "flops: not counted for model '%s' (resnet20 and vgg-small are)",
+                    m->arch);
+}
+
+void fr_zoo_flops(const struct fr_params *p, const struct fr_tensor *w, int64_t ho, int64_t wo,
+                  int64_t *dense, int64_t *sparse) {
+    const struct fr_param *it = param_of(p, w);
+    int64_t n = fr_nelem(w), kept = 0;
+    const float *v = it ? (p->mask ? p->mask : p->data) + it->offset : NULL;
+    for (int64_t j = 0; v && j < n; j++)
+        kept += v[j] != 0.0f;
+    *dense += 2 * n * ho * wo;
+    *sparse += 2 * kept * ho * wo;
 }

@@ -78,6 +78,26 @@ int fr_resnet20_channels(const struct fr_model *m, struct fr_channel_layer *out,
     return k;
 }
 
+static int64_t conv_out(int64_t in, int stride) {
+    return (in + 2 - 3) / stride + 1; /* 3x3, pad 1 */
+}
+
+int fr_resnet20_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse) {
+    const struct resnet *n = m->impl;
+    int64_t h = m->cfg.in_h, w = m->cfg.in_w;
+    fr_zoo_flops(&m->params, n->conv1.w, h, w, dense, sparse);
+    for (int s = 0; s < RES_STAGES; s++)
+        for (int i = 0; i < RES_BLOCKS; i++) {
+            const struct block *b = &n->b[s][i];
+            int stride = b->conv1.o.stride_h > 0 ? b->conv1.o.stride_h : 1;
+            h = conv_out(h, stride), w = conv_out(w, stride);
+            fr_zoo_flops(&m->params, b->conv1.w, h, w, dense, sparse);
+            fr_zoo_flops(&m->params, b->conv2.w, h, w, dense, sparse);
+        }
+    fr_zoo_flops(&m->params, n->fc.w, 1, 1, dense, sparse);
+    return 0;
+}
+
 int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng) {
     if (m->cfg.in_h < 8 || m->cfg.in_w < 8)
         return fr_error(FR_EINVAL, "resnet20: input %d x %d is smaller than 8 x 8", m->cfg.in_h,

@@ -46,6 +46,17 @@ int fr_vgg_small_channels(const struct fr_model *m, struct fr_channel_layer *out
     return VGG_N - 1;
 }
 
+int fr_vgg_small_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse) {
+    const struct vgg *n = m->impl;
+    int64_t h = m->cfg.in_h, w = m->cfg.in_w;
+    for (int i = 0; i < VGG_N; i++) {
+        fr_zoo_flops(&m->params, n->conv[i].w, h, w, dense, sparse);
+        if (g_pool_after[i]) h /= 2, w /= 2;
+    }
+    fr_zoo_flops(&m->params, n->fc.w, 1, 1, dense, sparse);
+    return 0;
+}
+
 int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng) {
     if (m->cfg.in_h < 8 || m->cfg.in_w < 8)
         return fr_error(FR_EINVAL, "vgg-small: input %d x %d is smaller than 8 x 8", m->cfg.in_h,

@@ -23,6 +23,12 @@ int fr_vgg_small_channels(const struct fr_model *m, struct fr_channel_layer *out
 int fr_zoo_channel_layer(const struct fr_params *p, struct fr_channel_layer *out, const char *name,
                          const struct fr_conv *conv, const struct fr_bn *bn,
                          const struct fr_conv *next);
+/* fr_model_flops per architecture, and one conv's / linear's share at an
+ * output of ho x wo. */
+int fr_resnet20_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
+int fr_vgg_small_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
+void fr_zoo_flops(const struct fr_params *p, const struct fr_tensor *w, int64_t ho, int64_t wo,
+                  int64_t *dense, int64_t *sparse);
 /* Checks m->cfg's width_mult and nwidths for an architecture with nlayers
  * channel layers, each at most max_width wide when narrowed. */
 int fr_zoo_check_widths(const struct fr_model *m, const char *arch, int nlayers, int max_width);

@@ -183,7 +183,8 @@ int fr_bn_recalibrate(struct fr_model *m, const struct fr_dataset *ds, const str
     struct fr_tensor *x, *y;
     for (int64_t b = 0; b < batches && !rc;) {
         int64_t got = fr_loader_next_tensor(&L, ctx, &x, &y);
-        if (got < 0) rc = (int)got;
+        if (got < 0)
+            rc = (int)got;
         else if (got > 0) {
             if (!m->forward(m, ctx, x)) rc = FR_EINVAL;
             b++;

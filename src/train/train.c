@@ -395,6 +395,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
                 goto cleanup;
         }
     }
+    if (!res->interrupted && cfg->ext && cfg->ext->end && (rc = cfg->ext->end(cfg->ext->user, r.m)))
+        goto cleanup;
     res->epochs_run = (int)fit.epochs;
     res->steps = fit.steps;
     res->best_val_acc = fit.best_score < 0 ? 0 : fit.best_score;

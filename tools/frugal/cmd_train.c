@@ -11,6 +11,7 @@
 #include "cmd.h"
 
 #include "frugal/dist.h"
+#include "frugal/methods/dst.h"
 #include "frugal/status.h"
 #include "frugal/train.h"
 
@@ -22,6 +23,21 @@ static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
 static const char *const PRECISIONS[] = {"f32", "bf16", NULL};
+static const char *const DSTS[] = {"none", "static", "set", "rigl", "mest", "chase", NULL};
+static const char *const DST_INITS[] = {"erk", "uniform", NULL};
+
+/* The DST line after the run: kept weights and channels. */
+static void dst_summary(const struct fr_dst_run *r) {
+    if (fr_dist_rank() > 0 || r->scope == 0) return;
+    printf("dst %s: %lld of %lld weights kept (%.2f%%, target %lld), %lld updates",
+           fr_dst_method_name(r->c.method), (long long)r->nnz, (long long)r->scope,
+           100.0 * (double)r->nnz / (double)r->scope, (long long)r->target, (long long)r->updates);
+    if (r->channels > 0)
+        printf(", %lld of %lld prunable channels alive (frugal shrink makes them a narrower "
+               "model)",
+               (long long)r->channels_alive, (long long)r->channels);
+    printf("\n");
+}
 
 int cmd_train(int argc, char **argv) {
     struct fr_train_config cfg;
@@ -31,10 +47,16 @@ int cmd_train(int argc, char **argv) {
             step_every = cfg.step_every, patience = cfg.patience, threads = cfg.threads,
             seed = (int64_t)cfg.seed, ckpt_every = cfg.ckpt_every, progress_every = 0;
     const char *out = "", *ckpt = "", *results = "out/train", *init = "";
+    struct fr_dst_config dc;
+    fr_dst_config_defaults(&dc);
+    const char *dst = "none", *dst_init = "erk";
+    int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "model", .type = ARG_STR, .dst = &cfg.model, .choices = MODELS,
          .help = "architecture (with --init: the checkpoint's)"},
+        {.name = "width-mult", .type = ARG_INT, .dst = &width_mult, .min = 1, .max = 64,
+         .help = "resnet20, vgg-small: every width times this (a wide ResNet-20 with 2 or 4)"},
         {.name = "init", .type = ARG_STR, .dst = &init,
          .help = "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; "
                  "pruned weights stay zero) instead of a fresh init (\"\" = none)"},
@@ -80,6 +102,30 @@ int cmd_train(int argc, char **argv) {
         {.name = "precision", .type = ARG_STR, .dst = &cfg.precision, .choices = PRECISIONS,
          .help = "GEMM precision: bf16 multiplies in bfloat16 (AMX or AVX512-BF16), sums and keeps "
                  "weights in f32"},
+        {.name = "dst", .type = ARG_STR, .dst = &dst, .choices = DSTS,
+         .help = "dynamic sparse training: static (fixed ERK mask), set, rigl, mest or chase "
+                 "(none = dense)"},
+        {.name = "density", .type = ARG_DOUBLE, .dst = &dc.density, .max = 1, .open_min = 1,
+         .help = "--dst: fraction of the prunable weights kept"},
+        {.name = "dst-init", .type = ARG_STR, .dst = &dst_init, .choices = DST_INITS,
+         .help = "--dst: initial per-layer densities"},
+        {.name = "update-every", .type = ARG_INT, .dst = &update_every, .min = 1, .max = 1e12,
+         .help = "--dst: steps between prune-and-grow updates"},
+        {.name = "drop-frac", .type = ARG_DOUBLE, .dst = &dc.drop_frac, .max = 1, .open_min = 1,
+         .open_max = 1, .help = "--dst set/rigl: swapped fraction at the start (cosine-decayed)"},
+        {.name = "mest-extra", .type = ARG_DOUBLE, .dst = &dc.mest_extra, .max = 1,
+         .help = "--dst mest/chase: the soft memory bound's extra density (cosine-decayed)"},
+        {.name = "update-end", .type = ARG_DOUBLE, .dst = &dc.update_end, .max = 1,
+         .help = "--dst: fraction of the run where updates end (chase: where RigL swaps take "
+                 "over; 0 = 0.75 set/rigl, 0.8 mest/chase)"},
+        {.name = "channel-sparsity", .type = ARG_DOUBLE, .dst = &dc.channel_sparsity, .max = 1,
+         .open_max = 1, .help = "--dst chase: fraction of prunable channels removed (S_c)"},
+        {.name = "gmp-end", .type = ARG_DOUBLE, .dst = &dc.gmp_end, .max = 1,
+         .help = "--dst chase: fraction of the run where channel removal ends (0 = 0.8)"},
+        {.name = "channel-every", .type = ARG_INT, .dst = &channel_every, .max = 1e12,
+         .help = "--dst chase: steps between channel removals (0 = 2 x update-every)"},
+        {.name = "beta", .type = ARG_DOUBLE, .dst = &dc.beta, .max = 1, .open_min = 1,
+         .help = "--dst chase: no layer keeps fewer than C (1 - S_c) beta channels"},
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)"},
         {.name = "ckpt", .type = ARG_STR, .dst = &ckpt,
@@ -145,5 +191,29 @@ int cmd_train(int argc, char **argv) {
      * rank 0 writes the checkpoint and the results for all */
     cfg.data_parallel = 1;
     if (fr_dist_rank() > 0) cfg.out = NULL, info.results_dir = "";
-    return cli_train_and_record("train", &cfg, &info);
+    cfg.width_mult = (int)width_mult;
+    struct fr_dst_run dr;
+    if (strcmp(dst, "none") != 0) {
+        if (*init) {
+            fprintf(stderr,
+                    "frugal train: --dst starts from a dense model; it cannot take --init\n");
+            return EXIT_USAGE;
+        }
+        dc.method = (enum fr_dst_method)fr_dst_method_parse(dst);
+        dc.erk = strcmp(dst_init, "erk") == 0;
+        dc.update_every = update_every;
+        dc.channel_every = channel_every;
+        dc.seed = (uint64_t)seed;
+        fr_dst_run_init(&dr, &dc);
+        cfg.ext = &dr.ext;
+    } else if (dc.channel_sparsity > 0) {
+        fprintf(stderr, "frugal train: --channel-sparsity needs --dst chase\n");
+        return EXIT_USAGE;
+    }
+    rc = cli_train_and_record("train", &cfg, &info);
+    if (cfg.ext) {
+        if (rc == EXIT_OK) dst_summary(&dr);
+        fr_dst_run_free(&dr);
+    }
+    return rc;
 }

@@ -61,6 +61,7 @@ static const struct command COMMANDS[] = {
     {"perplexity", cmd_perplexity, "score a text under a transformer checkpoint"},
     {"prune", cmd_prune, "prune a checkpoint (omp, random, nm, snip, grasp)"},
     {"sparsity", cmd_sparsity, "per-tensor sparsity of a checkpoint"},
+    {"shrink", cmd_shrink, "slice a Chase model's removed channels out: a narrower dense model"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},
     {"repro", cmd_repro, "reproduce a registered experiment (--list names them)"},

@@ -110,6 +110,8 @@ void fr_dst_after_backward(struct fr_dst *d, int64_t step);
  * weight update and channel removal due at that step. 0 or an error. */
 int fr_dst_after_step(struct fr_dst *d, int64_t step);
 
+/* The model d trains. */
+struct fr_model *fr_dst_model(const struct fr_dst *d);
 /* Non-zero (kept) entries of the scope now, and K. */
 int64_t fr_dst_nnz(const struct fr_dst *d);
 int64_t fr_dst_target(const struct fr_dst *d);
@@ -153,7 +155,7 @@ int fr_dst_channel_density(const struct fr_model *m, double ratio, double **dens
  *     fr_dst_run_init(&r, &dc);
  *     cfg.ext = &r.ext;                 // train.h
  *     fr_train_run(&cfg, &res);         // the ERK mask is set at the start
- *     ... r.d: the final state (nnz, channels alive) ...
+ *     ... r.nnz, r.channels_alive: the final state ...
  *     fr_dst_run_free(&r);
  *
  * The run checkpoint records the DST config as "train.dst.*" metadata (a
@@ -165,7 +167,10 @@ struct fr_train_ext;
 #define FR_DST_META 12
 struct fr_dst_run {
     struct fr_dst_config c;
-    struct fr_dst *d; /* set by the run's start */
+    struct fr_dst *d; /* the live state during the run (NULL after it) */
+    /* at the end of a finished run: kept weights, K, scope size, updates,
+     * prunable channels alive and in all (0, 0 without channel removal) */
+    int64_t nnz, target, scope, updates, channels_alive, channels;
     struct fr_train_ext ext;
     char keys[FR_DST_META][32], vals[FR_DST_META][64];
     const char *kp[FR_DST_META], *vp[FR_DST_META];

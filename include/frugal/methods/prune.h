@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "frugal/io.h"
+#include "frugal/kernels.h"
 #include "frugal/params.h"
 
 #ifdef __cplusplus
@@ -213,19 +214,8 @@ int fr_prune_load(struct fr_params *p, const char *path, struct fr_ckpt *opt, in
 
 /* ---------------- sparse inference ---------------- */
 
-/* Compressed sparse rows of a row-major matrix [rows x cols] (a linear
- * layer's weight [out x in], frugal ne {in, out}). */
-struct fr_csr {
-    int64_t rows, cols, nnz;
-    int64_t *rowptr; /* rows + 1 */
-    int32_t *col;    /* nnz column indices, ascending within a row */
-    float *val;      /* nnz values */
-};
-
-/* Builds the CSR of the nonzeros of W (rows x cols, row stride ldw).
- * FR_EINVAL on bad sizes (cols must fit int32), FR_ENOMEM. */
-int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw);
-void fr_csr_free(struct fr_csr *A);
+/* struct fr_csr, fr_csr_from_dense and fr_csr_free are in kernels.h (the
+ * convolution op reads a weight's CSR at inference). */
 
 /* Y = X A^T: X is B x cols (row stride ldx), Y is B x rows (row stride ldy),
  * written (not accumulated). This is a linear layer y = W x on a batch of B
@@ -258,6 +248,22 @@ void fr_spmat_free(struct fr_spmat *S);
 /* Y = X W^T for B rows of X (strides cols and rows). Returns 1 if the
  * sparse kernel ran, 0 if dense. */
 int fr_spmat_matmul(const struct fr_spmat *S, int64_t B, const float *X, float *Y);
+
+/* A model's convolutions on their sparse kernels for inference: every
+ * prunable 4-d weight of m whose density is at most max_density gets its
+ * CSR (tensor.h's csr), which fr_conv2d uses whenever it records no
+ * gradient (evaluation, serving); training is unchanged. The CSR is a
+ * snapshot: detach before the weights change. Returns 0, FR_ENOMEM. */
+struct fr_model;
+struct fr_sparse_model {
+    struct fr_model *m;
+    int n;
+    struct fr_csr *csr;
+    int *param;         /* index in m->params per CSR */
+    int64_t nnz, dense; /* kept and all entries of the attached weights */
+};
+int fr_sparse_attach(struct fr_sparse_model *s, struct fr_model *m, double max_density);
+void fr_sparse_detach(struct fr_sparse_model *s);
 
 /* ---- language models ---- */
 

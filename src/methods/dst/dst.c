@@ -155,6 +155,10 @@ int64_t fr_dst_nnz(const struct fr_dst *d) {
     return k;
 }
 
+struct fr_model *fr_dst_model(const struct fr_dst *d) {
+    return d->m;
+}
+
 int64_t fr_dst_target(const struct fr_dst *d) {
     return d->K;
 }
@@ -188,8 +192,10 @@ static int64_t slab_of(const struct fr_dst *d, int64_t i) {
     int lo = 0, hi = d->nseg - 1;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (d->seg[mid].at <= i) lo = mid;
-        else hi = mid - 1;
+        if (d->seg[mid].at <= i)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return d->seg[lo].off + (i - d->seg[lo].at);
 }
@@ -438,14 +444,16 @@ int fr_dst_after_step(struct fr_dst *d, int64_t t) {
         break;
     case FR_DST_MEST:
         if ((double)t >= Tu && t - c->update_every >= Tu) { /* past its last update */
-            prune_to(d, d->K); /* (a no-op once back at K) */
+            prune_to(d, d->K);                              /* (a no-op once back at K) */
             return 0;
         }
         update_mest(d, t);
         break;
     case FR_DST_CHASE:
-        if ((double)t < Tu) update_mest(d, t);
-        else update_swap(d, t);
+        if ((double)t < Tu)
+            update_mest(d, t);
+        else
+            update_swap(d, t);
         break;
     default:
         return 0;
@@ -471,8 +479,10 @@ static void erk_densities(const struct fr_dst *d, double *dens) {
             for (int j = 0; j < t->ndim; j++)
                 sum += (double)t->ne[j];
             dens[k] = sum / (double)d->seg[k].n; /* raw */
-            if (dense[k]) fixed += (double)d->seg[k].n;
-            else denom += dens[k] * (double)d->seg[k].n;
+            if (dense[k])
+                fixed += (double)d->seg[k].n;
+            else
+                denom += dens[k] * (double)d->seg[k].n;
         }
         double eps = denom > 0 ? (d->c.density * (double)d->N - fixed) / denom : 0;
         int worst = -1;
@@ -556,7 +566,8 @@ struct fr_dst *fr_dst_new(struct fr_model *m, const struct fr_dst_config *c, int
     }
     /* the initial mask: exactly round(d_l N_l) random entries per tensor */
     double dens[256];
-    if (c->erk) erk_densities(d, dens);
+    if (c->erk)
+        erk_densities(d, dens);
     else
         for (int k = 0; k < d->nseg; k++)
             dens[k] = c->density;
@@ -635,7 +646,8 @@ int fr_dst_dead_channels(const struct fr_model *m, uint8_t **alive) {
             /* a channel influences nothing when its consumer's slice is empty */
             int any = 0;
             for (int64_t o = 0; o < L[l].next_out && !any; o++) {
-                const float *mk = m->params.mask + L[l].next->offset + (o * L[l].C + c) * L[l].next_k2;
+                const float *mk =
+                    m->params.mask + L[l].next->offset + (o * L[l].C + c) * L[l].next_k2;
                 for (int64_t j = 0; j < L[l].next_k2; j++)
                     any |= mk[j] != 0.0f;
             }
@@ -657,8 +669,7 @@ int fr_dst_channel_density(const struct fr_model *m, double ratio, double **dens
     int rc = fr_prune_scope(p, NULL, NULL, sel);
     int64_t total = 0;
     for (int i = 0; !rc && i < p->count; i++)
-        if (sel[i] && p->items[i].t->ndim >= 2)
-            total += p->items[i].t->ne[p->items[i].t->ndim - 1];
+        if (sel[i] && p->items[i].t->ndim >= 2) total += p->items[i].t->ne[p->items[i].t->ndim - 1];
     double *dv = rc ? NULL : malloc((size_t)(total + 1) * sizeof *dv);
     int *lv = rc ? NULL : malloc((size_t)(total + 1) * sizeof *lv);
     if (!rc && (!dv || !lv)) rc = fr_error(FR_ENOMEM, "channel density: out of memory");

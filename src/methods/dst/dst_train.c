@@ -35,6 +35,19 @@ static int ext_resumed(void *user) {
     return fr_dst_resumed(r->d);
 }
 
+static int ext_end(void *user, struct fr_model *m) {
+    struct fr_dst_run *r = user;
+    (void)m;
+    r->nnz = fr_dst_nnz(r->d);
+    r->target = fr_dst_target(r->d);
+    r->scope = fr_dst_scope_size(r->d);
+    r->updates = fr_dst_updates(r->d);
+    r->channels_alive = fr_dst_channels_alive(r->d, &r->channels);
+    fr_dst_free(r->d); /* it points into the model, which the run frees */
+    r->d = NULL;
+    return 0;
+}
+
 void fr_dst_run_init(struct fr_dst_run *r, const struct fr_dst_config *c) {
     memset(r, 0, sizeof *r);
     r->c = *c;
@@ -68,7 +81,8 @@ void fr_dst_run_init(struct fr_dst_run *r, const struct fr_dst_config *c) {
                                    .after_backward = ext_after_backward,
                                    .after_step = ext_after_step,
                                    .blobs = ext_blobs,
-                                   .resumed = ext_resumed};
+                                   .resumed = ext_resumed,
+                                   .end = ext_end};
 }
 
 void fr_dst_run_free(struct fr_dst_run *r) {

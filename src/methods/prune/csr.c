@@ -15,6 +15,7 @@
  */
 #include "frugal/kernels.h"
 #include "frugal/methods/prune.h"
+#include "frugal/models.h"
 #include "frugal/status.h"
 #include "frugal/threads.h"
 
@@ -26,48 +27,6 @@
 #else
 #define SP_CLONES
 #endif
-
-int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw) {
-    memset(A, 0, sizeof *A);
-    if (rows < 1 || cols < 1 || cols > INT32_MAX || ldw < cols)
-        return fr_error(FR_EINVAL, "csr: bad matrix %lld x %lld (row stride %lld)", (long long)rows,
-                        (long long)cols, (long long)ldw);
-    int64_t nnz = 0;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++)
-            nnz += W[r * ldw + c] != 0.0f;
-    A->rowptr = malloc((size_t)(rows + 1) * sizeof *A->rowptr);
-    A->col = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof *A->col);
-    A->val = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof *A->val);
-    if (!A->rowptr || !A->col || !A->val) {
-        fr_csr_free(A);
-        return fr_error(FR_ENOMEM, "csr: out of memory for %lld nonzeros", (long long)nnz);
-    }
-    int64_t q = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        A->rowptr[r] = q;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = W[r * ldw + c];
-            if (v != 0.0f) {
-                A->col[q] = (int32_t)c;
-                A->val[q++] = v;
-            }
-        }
-    }
-    A->rowptr[rows] = q;
-    A->rows = rows;
-    A->cols = cols;
-    A->nnz = nnz;
-    return 0;
-}
-
-void fr_csr_free(struct fr_csr *A) {
-    if (!A) return;
-    free(A->rowptr);
-    free(A->col);
-    free(A->val);
-    memset(A, 0, sizeof *A);
-}
 
 void fr_csr_matmul_ref(const struct fr_csr *A, int64_t B, const float *X, int64_t ldx, float *Y,
                        int64_t ldy) {
@@ -291,4 +250,48 @@ int fr_spmat_matmul(const struct fr_spmat *S, int64_t B, const float *X, float *
     }
     fr_gemm(0, 1, B, S->rows, S->cols, 1.0f, X, S->cols, S->w, S->cols, 0.0f, Y, S->rows);
     return 0;
+}
+
+/* ---- a model's convolutions on their CSR ---- */
+
+int fr_sparse_attach(struct fr_sparse_model *s, struct fr_model *m, double max_density) {
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    struct fr_params *p = &m->params;
+    s->csr = calloc((size_t)p->count, sizeof *s->csr);
+    s->param = calloc((size_t)p->count, sizeof *s->param);
+    if (!s->csr || !s->param) {
+        fr_sparse_detach(s);
+        return fr_error(FR_ENOMEM, "sparse: out of memory");
+    }
+    for (int i = 0; i < p->count; i++) {
+        struct fr_param *it = &p->items[i];
+        struct fr_tensor *t = it->t;
+        if (!(it->flags & FR_PARAM_PRUNABLE) || t->ndim != 4) continue;
+        int64_t n = fr_nelem(t), rows = t->ne[3], cols = n / rows, nnz = 0;
+        const float *w = p->data + it->offset;
+        for (int64_t j = 0; j < n; j++)
+            nnz += w[j] != 0.0f;
+        if ((double)nnz > max_density * (double)n) continue;
+        int rc = fr_csr_from_dense(&s->csr[s->n], w, rows, cols, cols);
+        if (rc) {
+            fr_sparse_detach(s);
+            return rc;
+        }
+        t->csr = &s->csr[s->n];
+        s->param[s->n++] = i;
+        s->nnz += nnz;
+        s->dense += n;
+    }
+    return 0;
+}
+
+void fr_sparse_detach(struct fr_sparse_model *s) {
+    for (int k = 0; k < s->n; k++) {
+        s->m->params.items[s->param[k]].t->csr = NULL;
+        fr_csr_free(&s->csr[k]);
+    }
+    free(s->csr);
+    free(s->param);
+    memset(s, 0, sizeof *s);
 }
