@@ -126,6 +126,17 @@ static void test_usage_errors(void) {
     expect_error("demo --threads -1", 2);
     expect_error("version extra", 2);
     expect_error("info", 2);
+    /* dynamic sparse training: every absurd value is a usage error */
+    expect_error("train --dst chase --density 0", 2);
+    expect_error("train --dst chase --density 1.5", 2);
+    expect_error("train --dst chase --channel-sparsity 1", 2);
+    expect_error("train --dst chase --update-end 1.5", 2);
+    expect_error("train --dst chase --update-every 0", 2);
+    expect_error("train --dst nosuch", 2);
+    expect_error("train --channel-sparsity 0.4", 2); /* without --dst chase */
+    expect_error("train --width-mult 0", 2);
+    expect_error("shrink", 2);
+    expect_error("shrink x.safetensors", 2); /* --out missing */
 }
 
 static void test_runtime_errors(void) {
@@ -174,6 +185,18 @@ static void test_runtime_errors(void) {
     expect_error("info /nonexistent/model.safetensors", 1);
     snprintf(args, sizeof args, "info '%s/garbage.safetensors'", g_tmp);
     expect_error(args, 1);
+    /* a model without prunable channels, a schedule that fits no update:
+     * one line before any data is read */
+    expect_error("train --dst chase --channel-sparsity 0.4 --model mlp --data-dir /nonexistent "
+                 "--results ''",
+                 1);
+    expect_error("train --dst rigl --channel-sparsity 0.4 --data-dir /nonexistent --results ''", 1);
+    snprintf(args, sizeof args, "shrink '%s' --out '%s/s.safetensors' --bn-batches 0", g_tmp,
+             g_tmp); /* a directory */
+    expect_error(args, 1);
+    snprintf(args, sizeof args, "shrink '%s/garbage.safetensors' --out '%s/s.safetensors'", g_tmp,
+             g_tmp);
+    expect_error(args, 1);
 }
 
 static void test_help(void) {
@@ -212,13 +235,20 @@ static void test_help(void) {
     expect_help("kv-eval", NULL);
     static const char *const tune[] = {"threads", "reps", "margin", "out", "dry-run", NULL};
     expect_help("tune", tune);
+    static const char *const shrink[] = {"out", "bn-batches", "batch", "data-dir", NULL};
+    expect_help("shrink", shrink);
+    static const char *const dst[] = {
+        "dst",        "density",          "dst-init", "update-every",  "drop-frac", "mest-extra",
+        "update-end", "channel-sparsity", "gmp-end",  "channel-every", "beta",      "width-mult",
+        NULL};
+    expect_help("train", dst);
     int rc = run("help train");
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
-    static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
-                                       "repro",   "version", "train-lm", "generate", "perplexity",
-                                       "convert", "prune",   "sparsity", "kv-eval",  "tune"};
+    static const char *const cmds[] = {
+        "train",    "eval",       "info",    "report", "demo",     "repro",   "version", "train-lm",
+        "generate", "perplexity", "convert", "prune",  "sparsity", "kv-eval", "tune",    "shrink"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);

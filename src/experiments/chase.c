@@ -4,8 +4,12 @@
  * mask), SET, RigL and MEST, on Fashion-MNIST (methods/dst.h).
  *
  * Recipe, per model, seed and density d (every method the same recipe:
- * SGD with momentum 0.9, cosine learning rate, weight decay 5e-4, the
- * plan's epochs over the first limit_train training images, 10% held out):
+ * AdamW, cosine learning rate to 0, weight decay 5e-4, batch 32, the
+ * plan's epochs over the first limit_train training images, 10% held out).
+ * The authors train 160 epochs of SGD (lr 0.1, momentum 0.9, step decay)
+ * on CIFAR; on this 2-core budget (a few hundred steps per run) SGD left
+ * the sparse runs far from converged (RigL at 10%: 34% with SGD lr 0.05 vs
+ * 74% with AdamW, same 108 steps), so every method here uses AdamW:
  *   1. dense training once per seed (the baseline and the throughput
  *      reference);
  *   2. static, SET, RigL, MEST and Chase at each channel sparsity S_c of the
@@ -71,6 +75,7 @@ struct chase_plan {
     int nseeds;
     int epochs, batch;
     int64_t limit_train, test_images;
+    const char *opt;
     double lr, wd;
     int64_t update_every, channel_every;
     int64_t bn_batches;
@@ -88,14 +93,15 @@ static const struct chase_plan FULL = {
     .sc = {0, 0.4},
     .nsc = 2,
     .nseeds = 3,
-    .epochs = 4,
-    .batch = 128,
-    .limit_train = 10000,
+    .epochs = 3,
+    .batch = 32,
+    .limit_train = 5000,
     .test_images = 5000,
-    .lr = 0.05,
+    .opt = "adamw",
+    .lr = 2e-3,
     .wd = 5e-4,
-    .update_every = 10,
-    .channel_every = 20,
+    .update_every = 20,
+    .channel_every = 40,
     .bn_batches = 50,
     .reps = 7,
     .tput = {1, 64},
@@ -112,13 +118,14 @@ static const struct chase_plan QUICK = {
     .nsc = 2,
     .nseeds = 2,
     .epochs = 2,
-    .batch = 128,
-    .limit_train = 4000,
+    .batch = 32,
+    .limit_train = 3000,
     .test_images = 2000,
-    .lr = 0.05,
+    .opt = "adamw",
+    .lr = 2e-3,
     .wd = 5e-4,
-    .update_every = 5,
-    .channel_every = 10,
+    .update_every = 20,
+    .channel_every = 40,
     .bn_batches = 20,
     .reps = 5,
     .tput = {1, 64},
@@ -139,7 +146,8 @@ static const struct chase_plan TINY = {
     .batch = 32,
     .limit_train = 320,
     .test_images = 100,
-    .lr = 0.05,
+    .opt = "adamw",
+    .lr = 2e-3,
     .wd = 5e-4,
     .update_every = 2,
     .channel_every = 2,
@@ -383,7 +391,7 @@ static void base_config(const struct ctx *c, int mi, int si, struct fr_train_con
     t->data_dir = c->o->data_dir;
     t->epochs = P->epochs;
     t->batch = P->batch;
-    t->opt = "sgd";
+    t->opt = P->opt;
     t->lr = P->lr;
     t->momentum = 0.9;
     t->wd = P->wd;
@@ -852,7 +860,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     fr_results_config_int(c->r, "test_images", P->test_images);
     fr_results_config_double(c->r, "lr", P->lr);
     fr_results_config_double(c->r, "wd", P->wd);
-    fr_results_config_str(c->r, "optimizer", "sgd momentum 0.9, cosine");
+    fr_results_config_str(c->r, "optimizer", P->opt);
+    fr_results_config_str(c->r, "schedule", "cosine to 0");
     fr_results_config_int(c->r, "update_every", P->update_every);
     fr_results_config_int(c->r, "channel_every", P->channel_every);
     fr_results_config_int(c->r, "bn_batches", P->bn_batches);
