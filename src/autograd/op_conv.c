@@ -589,7 +589,6 @@ static int conv_fast_backward(struct fr_ctx *ctx, fr_t *out, float *gx, float *g
     else
         j.gy = out->grad->data;
     int nt = fr_threads_get();
-    if (!pool && conv_sparse_forward(ctx, out, &j.d)) return 1;
     if (!pool && is_depthwise_fast(&j.d)) {
         j.per = (fr_dw_scratch_floats(g) + 15) & ~(size_t)15;
         if (!(j.scratch = fr_ctx_alloc(ctx, (size_t)nt * j.per * sizeof(float)))) return 0;

@@ -245,20 +245,31 @@ static int throughput(struct fr_model *dense, struct fr_model *sparse, struct fr
     fr_rng_seed(&rng, 99);
     struct fr_tensor *x = fr_new(
         ctx, FR_F32, 4, (int64_t[]){dense->cfg.in_w, dense->cfg.in_h, dense->cfg.in_channels, N});
+    if (!x) {
+        fr_no_grad_end(ctx, g);
+        fr_sparse_detach(&sm);
+        rc = fr_error(FR_ENOMEM, "chase: out of memory");
+        goto done;
+    }
     fr_rng_fill_normal(&rng, x->data, fr_nelem(x), 0, 1);
     struct fr_model *v3[NVAR] = {dense, sparse, shrunk};
-    for (int r = -1; r < reps; r++) /* one warm-up round */
-        for (int v = 0; v < NVAR; v++) {
+    for (int r = -1; r < reps && x; r++) /* one warm-up round */
+        for (int v = 0; v < NVAR && x; v++) {
             if (!v3[v]) continue;
             double s = time_forward(v3[v], ctx, x);
             fr_ctx_reset(ctx);
             x = fr_new(ctx, FR_F32, 4,
                        (int64_t[]){dense->cfg.in_w, dense->cfg.in_h, dense->cfg.in_channels, N});
+            if (!x) break;
             fr_rng_fill_normal(&rng, x->data, fr_nelem(x), 0, 1);
             if (r >= 0) t[v][r] = s;
         }
     fr_no_grad_end(ctx, g);
     fr_sparse_detach(&sm);
+    if (!x) {
+        rc = fr_error(FR_ENOMEM, "chase: out of memory");
+        goto done;
+    }
     for (int v = 0; v < NVAR; v++) {
         qsort(t[v], (size_t)reps, sizeof(double), cmpd);
         out[v] = v3[v] && t[v][reps / 2] > 0 ? (double)N / t[v][reps / 2] : NAN;

@@ -155,6 +155,7 @@ static int parse_widths(const char *v, struct fr_model_config *cfg) {
     const char *s = v;
     while (*s) {
         char *end;
+        if (*s < '0' || *s > '9') return -1;
         long w = strtol(s, &end, 10);
         if (end == s || w < 1 || w > 1 << 16 || n >= FR_MODEL_MAX_WIDTHS) return -1;
         cfg->widths[n++] = (int)w;

@@ -39,6 +39,7 @@ struct fr_dst {
     int64_t N, K;
     float *score, *sel, *g; /* compact: scores, selection flags, kept gradient */
     uint8_t *dead;          /* compact: inside a removed channel (never grown) */
+    uint8_t *dropped;       /* compact: dropped by the update in progress */
     int have_g;             /* g holds the gradient of the step just taken */
     struct fr_rng rng;
     int64_t counters[C_N];
@@ -83,6 +84,12 @@ static double gmp_end(const struct fr_dst_config *c) {
     return c->gmp_end > 0 ? c->gmp_end : 0.8;
 }
 
+/* T_g in steps: the last channel removal's step (its schedule reaches S_c). */
+static int64_t gmp_steps(const struct fr_dst_config *c, int64_t total) {
+    int64_t t = (int64_t)(gmp_end(c) * (double)total);
+    return t < 1 ? 1 : t;
+}
+
 static int64_t channel_every(const struct fr_dst_config *c) {
     return c->channel_every > 0 ? c->channel_every : 2 * c->update_every;
 }
@@ -104,7 +111,8 @@ int fr_dst_config_check(const struct fr_dst_config *c, int64_t total) {
                         (long long)c->update_every, (long long)total);
     if (!(c->drop_frac > 0 && c->drop_frac < 1))
         return fr_error(FR_EINVAL, "dst: drop fraction %g must be in (0, 1)", c->drop_frac);
-    if (!(c->mest_extra >= 0 && c->mest_extra <= 1 - c->density))
+    if ((c->method == FR_DST_MEST || c->method == FR_DST_CHASE) &&
+        !(c->mest_extra >= 0 && c->mest_extra <= 1 - c->density))
         return fr_error(FR_EINVAL, "dst: MEST extra density %g must be in [0, 1 - density = %g]",
                         c->mest_extra, 1 - c->density);
     if (!(c->update_end >= 0 && c->update_end <= 1))
@@ -126,11 +134,11 @@ int fr_dst_config_check(const struct fr_dst_config *c, int64_t total) {
     if (c->channel_every < 0)
         return fr_error(FR_EINVAL, "dst: channel removal interval %lld is negative",
                         (long long)c->channel_every);
-    if (c->channel_sparsity > 0 && channel_every(c) > (int64_t)(gmp_end(c) * (double)total))
+    if (c->channel_sparsity > 0 && channel_every(c) > gmp_steps(c, total))
         return fr_error(FR_EINVAL,
                         "dst: channel removal every %lld steps does not fit the %lld steps before "
                         "its schedule ends",
-                        (long long)channel_every(c), (long long)(gmp_end(c) * (double)total));
+                        (long long)channel_every(c), (long long)gmp_steps(c, total));
     if (!(c->beta > 0 && c->beta <= 1))
         return fr_error(FR_EINVAL, "dst: beta %g must be in (0, 1]", c->beta);
     return 0;
@@ -170,21 +178,26 @@ int64_t fr_dst_updates(const struct fr_dst *d) {
 }
 
 /* Picks the k lowest of score[at .. at+n) (+inf entries excluded; k capped
- * by the finite ones) and calls fn on each picked compact index. Returns
- * the count picked. */
+ * by the others; scores are never NaN or -inf: the scoring maps every
+ * non-finite value to +inf) and calls fn on each picked compact index.
+ * Returns the count picked. */
 static int64_t pick_lowest(struct fr_dst *d, int64_t at, int64_t n, int64_t k,
                            void (*fn)(struct fr_dst *d, int64_t i)) {
     int64_t finite = 0;
     for (int64_t i = at; i < at + n; i++)
-        finite += isfinite(d->score[i]) ? 1 : 0;
+        finite += d->score[i] < INFINITY ? 1 : 0;
     if (k > finite) k = finite;
     if (k <= 0) return 0;
     for (int64_t i = at; i < at + n; i++)
         d->sel[i] = 1.0f;
-    fr_prune_lowest(d->score + at, n, k, d->sel + at);
+    if (fr_prune_lowest(d->score + at, n, k, d->sel + at)) return 0;
     for (int64_t i = at; i < at + n; i++)
         if (d->sel[i] == 0.0f) fn(d, i);
     return k;
+}
+
+static float finite_or_inf(float v) {
+    return isfinite(v) ? v : INFINITY;
 }
 
 /* compact index -> slab index */
@@ -200,16 +213,32 @@ static int64_t slab_of(const struct fr_dst *d, int64_t i) {
     return d->seg[lo].off + (i - d->seg[lo].at);
 }
 
+/* An update decides its drops and growths first and settles the weights
+ * at the end (settle): a weight dropped and regrown by the same update
+ * keeps its value and moments (as in RigL's and the authors' code); one
+ * that was masked before starts at zero, with the zero moments the
+ * optimizer kept for it; one that ends masked is zeroed. */
 static void do_drop(struct fr_dst *d, int64_t i) {
-    int64_t s = slab_of(d, i);
-    d->m->params.mask[s] = 0.0f;
-    d->m->params.data[s] = 0.0f;
+    d->m->params.mask[slab_of(d, i)] = 0.0f;
+    d->dropped[i] = 1;
 }
 
 static void do_grow(struct fr_dst *d, int64_t i) {
     int64_t s = slab_of(d, i);
     d->m->params.mask[s] = 1.0f;
-    d->m->params.data[s] = 0.0f; /* grown weights start at zero */
+    if (!d->dropped[i]) d->m->params.data[s] = 0.0f; /* grown weights start at zero */
+}
+
+static void settle(struct fr_dst *d) {
+    for (int k = 0; k < d->nseg; k++) {
+        const struct seg *s = &d->seg[k];
+        float *w = wptr(d, s), *m = mptr(d, s);
+        uint8_t *dr = d->dropped + s->at;
+        for (int64_t j = 0; j < s->n; j++) {
+            if (dr[j] && m[j] == 0.0f) w[j] = 0.0f;
+            dr[j] = 0;
+        }
+    }
 }
 
 /* Drop scores over segments [k0, k1): |w| of kept entries, +inf elsewhere. */
@@ -218,7 +247,7 @@ static void score_drop(struct fr_dst *d, int k0, int k1) {
         const struct seg *s = &d->seg[k];
         const float *w = wptr(d, s), *m = mptr(d, s);
         for (int64_t j = 0; j < s->n; j++)
-            d->score[s->at + j] = m[j] != 0.0f ? fabsf(w[j]) : INFINITY;
+            d->score[s->at + j] = m[j] != 0.0f ? finite_or_inf(fabsf(w[j])) : INFINITY;
     }
 }
 
@@ -234,7 +263,7 @@ static void score_grow(struct fr_dst *d, int k0, int k1, int random) {
             float v = INFINITY;
             if (m[j] == 0.0f && !d->dead[i])
                 v = random ? (float)fr_rng_uniform(&d->rng) : -fabsf(d->have_g ? d->g[i] : 0.0f);
-            d->score[i] = v;
+            d->score[i] = isfinite(v) ? v : INFINITY;
         }
     }
 }
@@ -368,9 +397,9 @@ static int chan_cmp(const void *a, const void *b) {
 }
 
 static int remove_channels(struct fr_dst *d, int64_t t) {
-    const double Tg = gmp_end(&d->c) * (double)d->total;
+    const int64_t Tg = gmp_steps(&d->c, d->total);
     const double Sc = d->c.channel_sparsity;
-    double u = (double)t / Tg;
+    double u = (double)t / (double)Tg;
     if (u > 1) u = 1;
     const double S = Sc * (1 - pow(1 - u, 3));
     const int64_t want = (int64_t)floor(S * (double)d->C0 + 1e-9);
@@ -427,12 +456,17 @@ void fr_dst_after_backward(struct fr_dst *d, int64_t step) {
 int fr_dst_after_step(struct fr_dst *d, int64_t t) {
     const struct fr_dst_config *c = &d->c;
     if (c->channel_sparsity > 0 && d->nl > 0) {
-        const int64_t Tg = (int64_t)(gmp_end(c) * (double)d->total);
+        const int64_t Tg = gmp_steps(c, d->total);
         const int64_t every = channel_every(c), off = c->update_every / 2;
         if ((t < Tg && t > off && (t - off) % every == 0) || t == Tg) {
             int rc = remove_channels(d, t);
             if (rc) return rc;
         }
+    }
+    if ((c->method == FR_DST_MEST || c->method == FR_DST_CHASE) && t >= d->total &&
+        t % c->update_every != 0) {
+        prune_to(d, d->K); /* the run ends at K, whatever the schedule's last update left */
+        settle(d);
     }
     if (c->method == FR_DST_STATIC || t % c->update_every != 0) return 0;
     const double Tu = update_end(c) * (double)d->total;
@@ -458,6 +492,7 @@ int fr_dst_after_step(struct fr_dst *d, int64_t t) {
     default:
         return 0;
     }
+    settle(d);
     d->have_g = 0;
     d->counters[C_UPDATES]++;
     return 0;
@@ -504,6 +539,7 @@ void fr_dst_free(struct fr_dst *d) {
     free(d->sel);
     free(d->g);
     free(d->dead);
+    free(d->dropped);
     free(d->alive_all);
     free(d);
 }
@@ -544,7 +580,8 @@ struct fr_dst *fr_dst_new(struct fr_model *m, const struct fr_dst_config *c, int
     sel = NULL;
     if (!(d->score = malloc((size_t)d->N * sizeof *d->score)) ||
         !(d->sel = malloc((size_t)d->N * sizeof *d->sel)) ||
-        !(d->g = calloc((size_t)d->N, sizeof *d->g)) || !(d->dead = calloc((size_t)d->N, 1)))
+        !(d->g = calloc((size_t)d->N, sizeof *d->g)) || !(d->dead = calloc((size_t)d->N, 1)) ||
+        !(d->dropped = calloc((size_t)d->N, 1)))
         goto oom;
     /* channels (Chase) */
     if (c->channel_sparsity > 0) {
