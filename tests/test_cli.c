@@ -135,6 +135,10 @@ static void test_usage_errors(void) {
     expect_error("train --dst nosuch", 2);
     expect_error("train --channel-sparsity 0.4", 2); /* without --dst chase */
     expect_error("train --width-mult 0", 2);
+    expect_error("train --width-mult 2 --model cnn", 2);
+    expect_error("train --dst rigl --channel-sparsity 0.4", 2);
+    expect_error("train --dst chase --channel-sparsity 0.4 --model mlp", 2);
+    expect_error("train --dst chase --density 0.99", 2); /* + 0.05 MEST extra > 1 */
     expect_error("shrink", 2);
     expect_error("shrink x.safetensors", 2); /* --out missing */
 }

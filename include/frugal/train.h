@@ -29,8 +29,10 @@ extern "C" {
 struct fr_model;
 
 struct fr_train_config {
-    const char *model;    /* mlp | cnn | resnet20 | vgg-small | vit */
-    int width_mult;       /* resnet20, vgg-small: widths times this (0 or 1: as published) */
+    const char *model; /* mlp | cnn | resnet20 | vgg-small | vit */
+    int width_mult;    /* resnet20, vgg-small: widths times this (0 or 1: as published) */
+    int nwidths;       /* > 0: a shrunk model's channel-layer widths (models.h; --init sets them) */
+    int widths[16];
     const char *data;     /* fashion-mnist */
     const char *data_dir; /* NULL: /usr/share/datasets/fashion-mnist */
     int epochs;           /* default 2 */
@@ -68,7 +70,9 @@ struct fr_train_config {
     const char *init_name;
     /* Optional extension of the run (dynamic sparse training, methods/
      * dst.h): its hooks see the model, its state goes into the run
-     * checkpoint, its metadata pairs are checked on resume. */
+     * checkpoint, its metadata pairs are checked on resume. Once start
+     * succeeded, exactly one of end (the run finished) and release (it
+     * stopped early or failed) is called before fr_train_run returns. */
     const struct fr_train_ext *ext;
     /* progress: called after each step and each epoch */
     void (*progress)(void *user, int epoch, int64_t step, int64_t steps_total, double loss,
@@ -95,6 +99,7 @@ struct fr_train_ext {
      * stopped by stop_after_steps or an error), while m still exists: the
      * model is freed when fr_train_run returns. */
     int (*end)(void *user, struct fr_model *m);
+    void (*release)(void *user);
 };
 
 struct fr_train_result {
@@ -122,9 +127,10 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
 void fr_train_result_free(struct fr_train_result *res);
 
 /* Starting a run from a checkpoint (`frugal train --init`, e.g. one pruned
- * by `frugal prune`): fr_train_config_start_from sets cfg->model to the
- * image-classifier architecture the checkpoint's metadata records (copied
- * into arch[cap], which must outlive the run, as must path) and cfg->init
+ * by `frugal prune` or shrunk by `frugal shrink`): fr_train_config_start_from
+ * sets cfg->model to the image-classifier architecture the checkpoint's
+ * metadata records (copied into arch[cap], which must outlive the run, as
+ * must path), its width multiplier and widths, and cfg->init
  * to fr_train_init_checkpoint with init_user = init_name = path. Errors,
  * naming the file: fr_model_arch_load's, and FR_EINVAL when the
  * architecture is not one of the model zoo's image classifiers (a language

@@ -18,8 +18,8 @@
  *      channel_every steps until 80% of the run;
  *   3. each sparse model at the end: test accuracy, kept weights, the
  *      channel densities of its prunable layers (how many channels are
- *      "sparse-amenable": denser than nothing but below half their layer's
- *      density), inference FLOPs (dense kernels on the shrunk model; kept
+ *      "sparse-amenable": below half their layer's density, empty ones
+ *      included), inference FLOPs (dense kernels on the shrunk model; kept
  *      weights only), training FLOPs (3 x the final mask's forward FLOPs x
  *      samples: the sparse-kernel cost the papers count);
  *   4. Chase models are shrunk (models.h fr_model_shrink), their batch-norm
@@ -316,6 +316,11 @@ static int job_resumed(void *user) {
     return j->dr.ext.resumed(j->dr.ext.user);
 }
 
+static void job_release(void *user) {
+    struct job *j = user;
+    j->dr.ext.release(j->dr.ext.user);
+}
+
 static int job_after_step(void *user, const struct fr_fit_state *st) {
     struct job *j = user;
     int rc = j->dr.ext.after_step(j->dr.ext.user, st);
@@ -465,6 +470,7 @@ static int run_sparse(struct ctx *c, int mi, int di, int meth, int si) {
     j.ext.blobs = job_blobs;
     j.ext.resumed = job_resumed;
     j.ext.end = job_end;
+    j.ext.release = job_release;
     j.track = si == 0 && di == 0 && meth == c->nmeth - 1 && c->msc[meth] > 0 && c->ntrack == 0;
     j.dense_model = fresh_dense(c, mi);
     if (!j.dense_model) return FR_EINVAL;

@@ -35,6 +35,10 @@ int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, ch
                         "fine-tunes with frugal train-lm --init)",
                         path, arch);
     cfg->model = arch;
+    cfg->width_mult = mc.width_mult;
+    cfg->nwidths = mc.nwidths;
+    for (int i = 0; i < mc.nwidths && i < 16; i++)
+        cfg->widths[i] = mc.widths[i];
     cfg->init = fr_train_init_checkpoint;
     cfg->init_user = (void *)path;
     cfg->init_name = path;

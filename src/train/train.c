@@ -88,15 +88,16 @@ struct run {
     double *curves; /* 3 * epochs: train_loss, val_acc, epoch_seconds */
     int64_t spe, total;
     /* metadata: model's, then the run's config */
-    char keys[40][64], vals[40][64];
-    const char *kp[40], *vp[40];
+    char keys[64][64], vals[64][64];
+    const char *kp[64], *vp[64];
     int nmeta, nmodel_meta;
+    int ext_started, ext_ended;
 };
 
 static void meta_add(struct run *r, const char *k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void meta_add(struct run *r, const char *k, const char *fmt, ...) {
-    if (r->nmeta >= 40) return;
+    if (r->nmeta >= 64) return; /* 6 model + 21 run + 1 init + 12 DST pairs at most */
     snprintf(r->keys[r->nmeta], 64, "%s", k);
     va_list ap;
     va_start(ap, fmt);
@@ -320,6 +321,14 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.in_h = tr.H;
     mc.in_w = tr.W;
     mc.width_mult = cfg->width_mult > 0 ? cfg->width_mult : 1;
+    if (cfg->nwidths < 0 || cfg->nwidths > FR_MODEL_MAX_WIDTHS) {
+        rc =
+            fr_error(FR_EINVAL, "train: %d widths (at most %d)", cfg->nwidths, FR_MODEL_MAX_WIDTHS);
+        goto cleanup;
+    }
+    mc.nwidths = cfg->nwidths;
+    for (int i = 0; i < cfg->nwidths; i++)
+        mc.widths[i] = cfg->widths[i];
     if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;
@@ -334,8 +343,10 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     }
     r.spe = fr_loader_batches(&r.loader);
     r.total = r.spe * cfg->epochs;
-    if (cfg->ext && cfg->ext->start && (rc = cfg->ext->start(cfg->ext->user, r.m, r.total)))
-        goto cleanup;
+    if (cfg->ext && cfg->ext->start) {
+        if ((rc = cfg->ext->start(cfg->ext->user, r.m, r.total))) goto cleanup;
+        r.ext_started = 1;
+    }
     struct fr_fit_config lp = {
         .optim = {.opt = cfg->opt,
                   .lr = cfg->lr,
@@ -395,8 +406,10 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
                 goto cleanup;
         }
     }
-    if (!res->interrupted && cfg->ext && cfg->ext->end && (rc = cfg->ext->end(cfg->ext->user, r.m)))
-        goto cleanup;
+    if (!res->interrupted && cfg->ext && cfg->ext->end) {
+        r.ext_ended = 1;
+        if ((rc = cfg->ext->end(cfg->ext->user, r.m))) goto cleanup;
+    }
     res->epochs_run = (int)fit.epochs;
     res->steps = fit.steps;
     res->best_val_acc = fit.best_score < 0 ? 0 : fit.best_score;
@@ -417,6 +430,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         res->epoch_seconds[i] = r.curves[2 * cfg->epochs + i];
     }
 cleanup:
+    if (r.ext_started && !r.ext_ended && cfg->ext->release) cfg->ext->release(cfg->ext->user);
     fr_ctx_free(r.ctx);
     fr_loader_free(&r.loader);
     fr_model_free(r.m);

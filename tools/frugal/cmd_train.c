@@ -191,8 +191,26 @@ int cmd_train(int argc, char **argv) {
      * rank 0 writes the checkpoint and the results for all */
     cfg.data_parallel = 1;
     if (fr_dist_rank() > 0) cfg.out = NULL, info.results_dir = "";
-    cfg.width_mult = (int)width_mult;
+    if (!*init) cfg.width_mult = (int)width_mult; /* --init: the checkpoint's */
     struct fr_dst_run dr;
+    /* what the library would refuse after loading the data, refused now */
+    int chan_model = strcmp(cfg.model, "resnet20") == 0 || strcmp(cfg.model, "vgg-small") == 0;
+    if (width_mult > 1 && !chan_model) {
+        fprintf(stderr, "frugal train: --width-mult %lld needs --model resnet20 or vgg-small\n",
+                (long long)width_mult);
+        return EXIT_USAGE;
+    }
+    if (dc.channel_sparsity > 0 && (strcmp(dst, "chase") != 0 || !chan_model)) {
+        fprintf(stderr,
+                "frugal train: --channel-sparsity needs --dst chase and a model with prunable "
+                "channels (resnet20, vgg-small)\n");
+        return EXIT_USAGE;
+    }
+    if ((strcmp(dst, "mest") == 0 || strcmp(dst, "chase") == 0) && dc.mest_extra > 1 - dc.density) {
+        fprintf(stderr, "frugal train: --mest-extra %g exceeds 1 - --density (%g)\n", dc.mest_extra,
+                1 - dc.density);
+        return EXIT_USAGE;
+    }
     if (strcmp(dst, "none") != 0) {
         if (*init) {
             fprintf(stderr,
@@ -206,9 +224,6 @@ int cmd_train(int argc, char **argv) {
         dc.seed = (uint64_t)seed;
         fr_dst_run_init(&dr, &dc);
         cfg.ext = &dr.ext;
-    } else if (dc.channel_sparsity > 0) {
-        fprintf(stderr, "frugal train: --channel-sparsity needs --dst chase\n");
-        return EXIT_USAGE;
     }
     rc = cli_train_and_record("train", &cfg, &info);
     if (cfg.ext) {

@@ -7,8 +7,9 @@
  *     struct fr_dst *d = fr_dst_new(m, &dc, total_steps);   // ERK mask set
  *     each step: backward, then fr_dst_after_backward(d, step_before);
  *                optimizer step, then fr_dst_after_step(d, step_after);
+ *     int nl; const uint8_t *const *alive = fr_dst_alive(d, &nl);
+ *     struct fr_model *small = fr_model_shrink(m, alive);     // models.h
  *     fr_dst_free(d);
- *     struct fr_model *small = fr_dst_shrink(d_or_model ...);  // models.h
  *
  * The scope is the model's default pruning scope (prune.h: FR_PARAM_PRUNABLE
  * tensors, the classifier head excluded); biases and norms stay dense. N is
@@ -34,8 +35,11 @@
  * anyway (the optimizer masks them), so growth costs one copy of the
  * scope's gradient at update steps and nothing on other steps.
  * Parameter count: static, set and rigl hold exactly K at every step; mest
- * and chase hold at most K + e(t) N (the soft bound) and exactly K after
- * their last MEST update; fr_dst_nnz says how many.
+ * and chase hold at most K + e(t') N between updates (t' the last update:
+ * the soft bound) and exactly K after their last MEST update and at the
+ * run's last step; fr_dst_nnz says how many. An update decides its drops
+ * and growths before it touches weights: a weight dropped and regrown by
+ * the same update keeps its value and moments.
  *
  * Channel removal (chase, channel_sparsity > 0, models with prunable channel
  * layers, models.h fr_model_channels): every channel_every steps (offset by
@@ -132,10 +136,11 @@ int fr_dst_resumed(struct fr_dst *d);
 const uint8_t *const *fr_dst_alive(const struct fr_dst *d, int *nlayers);
 int64_t fr_dst_channels_alive(const struct fr_dst *d, int64_t *total);
 
-/* The channels whose filters hold no kept weight: alive[l][c] = 0 for
- * those (what a masked model's dead channels are, e.g. in a checkpoint
- * Chase wrote). alive must hold FR_MODEL_MAX_WIDTHS pointers, each filled
- * with a malloc'd array (free each); returns the layer count, 0 for a model
+/* The channels that influence nothing: alive[l][c] = 0 when the consumer's
+ * input slice c holds no kept weight (what Chase's removal leaves, e.g. in
+ * a checkpoint it wrote; a channel whose filter alone is empty still feeds
+ * its batch norm's bias through the ReLU, so it is not dead). alive must hold FR_MODEL_MAX_WIDTHS
+ * pointers, each filled with a malloc'd array (free each); returns the layer count, 0 for a model
  * without channel layers or a mask. */
 int fr_dst_dead_channels(const struct fr_model *m, uint8_t **alive);
 

@@ -10,8 +10,18 @@
 static int ext_start(void *user, struct fr_model *m, int64_t total) {
     struct fr_dst_run *r = user;
     fr_dst_free(r->d);
+    fr_clear_error();
     r->d = fr_dst_new(m, &r->c, total);
-    return r->d ? 0 : FR_EINVAL;
+    if (r->d) return 0;
+    return strstr(fr_last_error(), "out of memory") ? FR_ENOMEM : FR_EINVAL;
+}
+
+/* The run stopped early or failed: the state points into a model the run
+ * frees. */
+static void ext_release(void *user) {
+    struct fr_dst_run *r = user;
+    fr_dst_free(r->d);
+    r->d = NULL;
 }
 
 static int ext_after_backward(void *user, const struct fr_fit_state *st) {
@@ -82,7 +92,8 @@ void fr_dst_run_init(struct fr_dst_run *r, const struct fr_dst_config *c) {
                                    .after_step = ext_after_step,
                                    .blobs = ext_blobs,
                                    .resumed = ext_resumed,
-                                   .end = ext_end};
+                                   .end = ext_end,
+                                   .release = ext_release};
 }
 
 void fr_dst_run_free(struct fr_dst_run *r) {
