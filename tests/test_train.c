@@ -21,27 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static long file_bytes(const char *path, unsigned char **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *out = malloc((size_t)n + 1);
-    if (fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
-    fclose(f);
-    return n;
-}
-
-static int same_file(const char *a, const char *b) {
-    unsigned char *x = NULL, *y = NULL;
-    long na = file_bytes(a, &x), nb = file_bytes(b, &y);
-    int same = na > 0 && na == nb && memcmp(x, y, (size_t)na) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 static void test_learns(const char *model, int64_t limit, int batch, int epochs, double min_acc) {
     struct fr_train_config c;
     fr_train_config_defaults(&c);
@@ -114,7 +93,8 @@ static void test_resume(struct fr_train_config base, int ckpt_every, int64_t kil
           model, (long long)rb2.resumed_step, (long long)expect_from);
     CHECK(rb2.steps == ra.steps && rb2.epochs_run == ra.epochs_run, "%s: steps %lld vs %lld", model,
           (long long)rb2.steps, (long long)ra.steps);
-    CHECK(same_file(outA, outB), "%s: resumed weights differ from the uninterrupted run", model);
+    CHECK(check_same_file(outA, outB), "%s: resumed weights differ from the uninterrupted run",
+          model);
     int same_curves = rb2.epochs_run == ra.epochs_run;
     for (int i = 0; same_curves && i < ra.epochs_run; i++)
         same_curves = ra.train_loss[i] == rb2.train_loss[i] && ra.val_acc[i] == rb2.val_acc[i];
@@ -186,7 +166,7 @@ static void test_bad_checkpoints(void) {
     CHECK(rc == 0, "writing a checkpoint: %s", fr_last_error());
     fr_train_result_free(&r);
     unsigned char *bytes = NULL;
-    long n = file_bytes(c.ckpt, &bytes);
+    long n = check_slurp(c.ckpt, &bytes);
     CHECK(n > 1000, "checkpoint size %ld", n);
     if (n > 1000) {
         write_bytes(c.ckpt, bytes, (size_t)n / 2);

@@ -390,6 +390,14 @@ static void dw_bwd_weight_task(void *vp, int64_t c0, int64_t c1, int tid) {
         }
 }
 
+/* y[o][0..ohw) += b[o] for the rows [o0, o1) of one image (b NULL: none). */
+static void add_bias(float *y, const float *b, int64_t o0, int64_t o1, int64_t ohw) {
+    if (b)
+        for (int64_t o = o0; o < o1; o++)
+            for (int64_t i = 0; i < ohw; i++)
+                y[o * ohw + i] += b[o];
+}
+
 /* Images [n0, n1): y = W_g @ im2col(x) (+ bias), group by group. */
 static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
     struct conv_job *j = vp;
@@ -408,10 +416,7 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
         for (int64_t gr = 0; gr < d->G; gr++)
             fr_gemm(0, 0, d->Og, ohw, j->kk, 1.0f, j->w + gr * d->Og * j->kk, j->kk,
                     col + gr * j->kk * ohw, ohw, 0.0f, yn + gr * d->Og * ohw, ohw);
-        if (j->b)
-            for (int64_t o = 0; o < d->O; o++)
-                for (int64_t i = 0; i < ohw; i++)
-                    yn[o * ohw + i] += j->b[o];
+        add_bias(yn, j->b, 0, d->O, ohw);
         if (j->pool) /* while the image's output is in cache */
             relu_pool_image_fast(yn, d->O, g->OH, g->OW, j->pool, j->pout + n * pooled,
                                  j->arg ? j->arg + n * pooled : NULL);
@@ -479,14 +484,6 @@ struct sparse_job {
     int64_t n; /* the image (row split) */
 };
 
-static void sparse_bias(const struct sparse_job *j, float *yn, int64_t o0, int64_t o1) {
-    const int64_t ohw = j->d->g.OH * j->d->g.OW;
-    if (j->b)
-        for (int64_t o = o0; o < o1; o++)
-            for (int64_t i = 0; i < ohw; i++)
-                yn[o * ohw + i] += j->b[o];
-}
-
 /* Images [n0, n1), each whole: im2col, then every row of Y = A col. */
 static void sparse_image_task(void *vp, int64_t n0, int64_t n1, int tid) {
     struct sparse_job *j = vp;
@@ -501,7 +498,7 @@ static void sparse_image_task(void *vp, int64_t n0, int64_t n1, int tid) {
             fr_im2col(g, xn, col);
         float *yn = j->y + n * j->d->O * ohw;
         fr_csr_rows(j->A, 0, j->d->O, col, ohw, ohw, yn, ohw);
-        sparse_bias(j, yn, 0, j->d->O);
+        add_bias(yn, j->b, 0, j->d->O, ohw);
     }
 }
 
@@ -512,7 +509,7 @@ static void sparse_rows_task(void *vp, int64_t o0, int64_t o1, int tid) {
     const int64_t ohw = j->d->g.OH * j->d->g.OW;
     float *yn = j->y + j->n * j->d->O * ohw;
     fr_csr_rows(j->A, o0, o1, j->col, ohw, ohw, yn, ohw);
-    sparse_bias(j, yn, o0, o1);
+    add_bias(yn, j->b, o0, o1, ohw);
 }
 
 /* 1 when the weight's CSR ran the forward (no gradient recorded, one

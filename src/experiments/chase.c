@@ -197,16 +197,7 @@ struct ctx {
     size_t nn;
 };
 
-static void say(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct ctx *c, const char *fmt, ...) {
-    if (c->nn >= sizeof c->notes - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(c->notes + c->nn, sizeof c->notes - c->nn, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        c->nn = c->nn + (size_t)k < sizeof c->notes ? c->nn + (size_t)k : sizeof c->notes - 1;
-}
+#define say(c, ...) fr_exp_append((c)->notes, sizeof(c)->notes, &(c)->nn, __VA_ARGS__)
 
 /* ---- throughput ---- */
 

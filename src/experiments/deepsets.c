@@ -182,16 +182,7 @@ struct ctx {
 };
 
 /* Appends to the notes (silently truncated at their capacity). */
-static void say(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct ctx *c, const char *fmt, ...) {
-    if (c->nn >= sizeof c->notes - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(c->notes + c->nn, sizeof c->notes - c->nn, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        c->nn = c->nn + (size_t)k < sizeof c->notes ? c->nn + (size_t)k : sizeof c->notes - 1;
-}
+#define say(c, ...) fr_exp_append((c)->notes, sizeof(c)->notes, &(c)->nn, __VA_ARGS__)
 
 static double floor_ratio(double r) {
     return r < 1e-17 ? 1e-17 : r;

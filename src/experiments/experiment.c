@@ -70,6 +70,15 @@ void fr_exp_log(const struct fr_exp_opts *o, const char *fmt, ...) {
     fflush(o->log);
 }
 
+void fr_exp_append(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+    if (cap == 0 || *len >= cap - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len = *len + (size_t)k < cap ? *len + (size_t)k : cap - 1;
+}
+
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);

@@ -264,3 +264,25 @@ void check_write_idx(const char *path, int n, int hw, int labels) {
         fputc(labels ? (int)(i % 10) : (int)(i * 37 % 251), f);
     fclose(f);
 }
+
+long check_slurp(const char *path, unsigned char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (!*out || fread(*out, 1, (size_t)n, f) != (size_t)n) n = -1;
+    fclose(f);
+    return n;
+}
+
+int check_same_file(const char *a, const char *b) {
+    unsigned char *x = NULL, *y = NULL;
+    long na = check_slurp(a, &x), nb = check_slurp(b, &y);
+    int same = na > 0 && na == nb && memcmp(x, y, (size_t)na) == 0;
+    free(x);
+    free(y);
+    return same;
+}

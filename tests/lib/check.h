@@ -50,6 +50,10 @@ int check_skip(const char *name, const char *why);
  * share or collide on paths. check_tmp("x.bin") is a path inside it in a
  * static rotating buffer (8 live at a time). */
 const char *check_tmpdir(void);
+/* A whole file read into *out (malloc'd, one spare byte): its size, or -1. */
+long check_slurp(const char *path, unsigned char **out);
+/* 1 when both files exist, are non-empty and hold the same bytes. */
+int check_same_file(const char *a, const char *b);
 const char *check_tmp(const char *name);
 
 /* A synthetic IDX file in Fashion-MNIST's layout: n images of hw x hw u8

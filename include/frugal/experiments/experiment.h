@@ -89,6 +89,11 @@ int fr_exp_dir(const struct fr_exp_opts *o, const char *name, char *buf, size_t 
 /* One progress line on o->log (newline added); nothing when o->log is NULL. */
 void fr_exp_log(const struct fr_exp_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends printf-style text to buf (capacity cap, *len used so far),
+ * silently truncated at the capacity: how experiments collect the notes
+ * they print from their numbers. */
+void fr_exp_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Resolves a data file frugal ships (e.g. "data/tinyshakespeare.txt") into
  * buf: FRUGAL_DATA (a directory holding the files) first, then the path as
  * given (relative to the working directory), then beside the executable
