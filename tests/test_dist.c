@@ -11,13 +11,17 @@
  *   - only rank 0 writes the checkpoint, and a resume from it under data
  *     parallelism continues the reference run's curve;
  *   - soup ingredients trained over the ranks (fr_ingredients_train) are
- *     bit-identical to those trained in one process, on every rank.
+ *     bit-identical to those trained in one process, on every rank;
+ *   - dynamic sparse training (RigL and MEST) data parallel: every rank
+ *     ends with the same keep-mask and weights, bit for bit, holding
+ *     exactly K kept weights.
  * A small MLP (20 -> 16 -> 3, ReLU, dropout 0.3: each rank draws the
  * whole batch's masks for its slice) on a fixed synthetic problem, AdamW
  * with clipping and a cosine schedule. Without MPI, or as one process, it
  * checks the same things for one rank. */
 #include "check.h"
 #include "frugal/dist.h"
+#include "frugal/methods/dst.h"
 #include "frugal/methods/soup.h"
 
 #include <stdio.h>
@@ -109,6 +113,96 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
     struct fr_fit_hooks h = {
         .user = r, .next = next, .loss = loss, .after_step = after, .blobs = blobs};
     return fr_fit(p, &c, &h, res);
+}
+
+/* ---- DST over the ranks: an mlp on the same data, the DST hooks ---- */
+
+struct dst_run {
+    struct fr_model *m;
+    struct fr_dst *d;
+    int64_t pos;
+};
+
+static int64_t dst_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
+                        struct fr_tensor **y) {
+    struct dst_run *r = user;
+    if (r->pos >= NS) {
+        r->pos = 0;
+        return 0;
+    }
+    int64_t n = NS - r->pos < BATCH ? NS - r->pos : BATCH;
+    *x = fr_new(ctx, FR_F32, 4, (int64_t[]){NIN, 1, 1, n});
+    *y = fr_new1(ctx, FR_I32, n);
+    if (!*x || !*y) return FR_ENOMEM;
+    memcpy((*x)->data, g_x[r->pos], sizeof(float) * NIN * (size_t)n);
+    memcpy((*y)->data, g_y + r->pos, sizeof(int32_t) * (size_t)n);
+    r->pos += n;
+    return n;
+}
+
+static struct fr_tensor *dst_loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
+                                  struct fr_tensor *y) {
+    struct dst_run *r = user;
+    return fr_cross_entropy(ctx, r->m->forward(r->m, ctx, x), y, 0);
+}
+
+static int dst_backward(void *user, const struct fr_fit_state *st) {
+    struct dst_run *r = user;
+    fr_dst_after_backward(r->d, st->step);
+    return 0;
+}
+
+static int dst_step(void *user, const struct fr_fit_state *st, double l, double lr) {
+    (void)l, (void)lr;
+    struct dst_run *r = user;
+    return fr_dst_after_step(r->d, st->step);
+}
+
+static void test_dst_ranks(enum fr_dst_method meth, int me, int R) {
+    struct fr_model_config mc = {.n_classes = NCLS, .in_channels = 1, .in_h = 1, .in_w = NIN};
+    struct dst_run r = {0};
+    r.m = fr_model_new("mlp", &mc, 3);
+    struct fr_dst_config dc;
+    fr_dst_config_defaults(&dc);
+    dc.method = meth;
+    dc.density = 0.3;
+    dc.update_every = 5;
+    r.d = r.m ? fr_dst_new(r.m, &dc, STEPS) : NULL;
+    CHECK(r.d != NULL, "dst: %s", fr_last_error());
+    if (!r.d) {
+        fr_model_free(r.m);
+        return;
+    }
+    struct fr_fit_config c = {
+        .optim =
+            {.opt = "adamw", .lr = 3e-3, .wd = 0.01, .schedule = "cosine", .total_steps = STEPS},
+        .steps = STEPS,
+        .data_parallel = 1,
+    };
+    struct fr_fit_hooks h = {.user = &r,
+                             .next = dst_next,
+                             .loss = dst_loss,
+                             .after_backward = dst_backward,
+                             .after_step = dst_step};
+    struct fr_fit_result res;
+    CHECK(fr_fit(&r.m->params, &c, &h, &res) == 0, "dst fit: %s", fr_last_error());
+    CHECK(fr_dst_updates(r.d) >= 5 && fr_dst_nnz(r.d) == fr_dst_target(r.d),
+          "rank %d: %lld updates, %lld kept of %lld", me, (long long)fr_dst_updates(r.d),
+          (long long)fr_dst_nnz(r.d), (long long)fr_dst_target(r.d));
+    /* rank 0's mask and weights against this rank's, bit for bit */
+    const int64_t n = r.m->params.n;
+    float *m0 = malloc((size_t)n * sizeof *m0), *w0 = malloc((size_t)n * sizeof *w0);
+    memcpy(m0, r.m->params.mask, (size_t)n * sizeof *m0);
+    memcpy(w0, r.m->params.data, (size_t)n * sizeof *w0);
+    fr_dist_bcast(m0, (size_t)n * sizeof *m0, 0);
+    fr_dist_bcast(w0, (size_t)n * sizeof *w0, 0);
+    CHECK(!memcmp(m0, r.m->params.mask, (size_t)n * sizeof *m0) &&
+              !memcmp(w0, r.m->params.data, (size_t)n * sizeof *w0),
+          "rank %d of %d: %s mask or weights differ from rank 0's", me, R,
+          fr_dst_method_name(meth));
+    free(m0), free(w0);
+    fr_dst_free(r.d);
+    fr_model_free(r.m);
 }
 
 static double max_rel(const float *a, const float *b, int64_t n) {
@@ -224,6 +318,9 @@ int main(int argc, char **argv) {
         free(a), free(b);
         fr_model_free(m);
     }
+
+    test_dst_ranks(FR_DST_RIGL, me, R);
+    test_dst_ranks(FR_DST_MEST, me, R);
 
     /* every rank's verdict: the job fails if any rank failed */
     double bad = g_check_fail;
