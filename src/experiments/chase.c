@@ -167,6 +167,8 @@ struct cell {
     double mflops_sparse;     /* forward, kept weights only */
     double train_pflops;      /* 3 x forward sparse FLOPs x samples, 1e15 */
     double tput[NTPUT][NVAR]; /* images / s */
+    int nl;                   /* prunable channel layers and their widths at the end */
+    int widths[FR_MODEL_MAX_WIDTHS];
     int done;
 };
 
@@ -365,6 +367,14 @@ static int job_end(void *user, struct fr_model *m) {
     int nl;
     const uint8_t *const *al = fr_dst_alive(j->dr.d, &nl);
     if (nl > 0) {
+        struct fr_channel_layer L[FR_MODEL_MAX_WIDTHS];
+        fr_model_channels(m, L, FR_MODEL_MAX_WIDTHS);
+        cl->nl = nl;
+        for (int l = 0; l < nl; l++) {
+            cl->widths[l] = 0;
+            for (int64_t ch = 0; ch < L[l].C; ch++)
+                cl->widths[l] += al[l][ch];
+        }
         cl->alive = (double)alive / (double)total;
         if (!(shrunk = fr_model_shrink(m, al))) return FR_EINVAL;
         if ((rc = fr_bn_recalibrate(shrunk, &c->tr, NULL, NULL, P->batch, P->bn_batches,
@@ -624,6 +634,43 @@ static int tables(struct ctx *c) {
     return rc;
 }
 
+/* The channels each prunable layer keeps at the end of every run that
+ * removed channels (one row per run: model, density, method, seed). */
+static int channel_table(struct ctx *c) {
+    const struct chase_plan *P = c->P;
+    const char *cols[1 + FR_MODEL_MAX_WIDTHS];
+    char names[FR_MODEL_MAX_WIDTHS][16];
+    int width = 0;
+    for (int mi = 0; mi < P->nmodels; mi++)
+        for (int di = 0; di < P->ndens; di++)
+            for (int k = 0; k < c->nmeth; k++)
+                for (int sd = 0; sd < P->nseeds; sd++)
+                    if (c->cells[mi][di][k][sd].nl > width) width = c->cells[mi][di][k][sd].nl;
+    if (width == 0) return 0;
+    cols[0] = "model / density / method / seed";
+    for (int l = 0; l < width; l++) {
+        snprintf(names[l], sizeof names[l], "layer %d", l + 1);
+        cols[1 + l] = names[l];
+    }
+    int rc = fr_results_table(c->r, "channels per layer", 1 + width, cols);
+    for (int mi = 0; mi < P->nmodels && !rc; mi++)
+        for (int di = 0; di < P->ndens && !rc; di++)
+            for (int k = 0; k < c->nmeth && !rc; k++)
+                for (int sd = 0; sd < P->nseeds && !rc; sd++) {
+                    const struct cell *x = &c->cells[mi][di][k][sd];
+                    if (!x->done || x->nl == 0) continue;
+                    char label[128];
+                    double row[FR_MODEL_MAX_WIDTHS];
+                    snprintf(label, sizeof label, "%s d=%g %s seed %llu", P->models[mi],
+                             P->dens[di], c->mname[k],
+                             (unsigned long long)(c->o->seed + (uint64_t)sd));
+                    for (int l = 0; l < width; l++)
+                        row[l] = l < x->nl ? x->widths[l] : NAN;
+                    rc = fr_results_table_row(c->r, "channels per layer", label, row);
+                }
+    return rc;
+}
+
 static int plots(struct ctx *c) {
     const struct chase_plan *P = c->P;
     char path[4400], file[128], title[256];
@@ -875,7 +922,8 @@ static int run(const struct fr_experiment *e, const void *plan, const struct fr_
     fr_results_config_int(c->r, "bn_batches", P->bn_batches);
     fr_results_config_int(c->r, "threads", fr_threads_get());
     fr_results_config_int(c->r, "throughput_reps", P->reps);
-    if ((rc = tables(c)) || (rc = findings(c)) || (rc = plots(c))) goto done;
+    if ((rc = tables(c)) || (rc = channel_table(c)) || (rc = findings(c)) || (rc = plots(c)))
+        goto done;
     say(c, "Wall time %.0f s.\n", fr_seconds() - c->t0);
     fr_results_set_str(c->r, "notes", c->notes);
     fr_results_metric(c->r, "wall_seconds", fr_seconds() - c->t0, "s");
