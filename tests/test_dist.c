@@ -45,20 +45,27 @@ struct run {
     int64_t nloss;
 };
 
-static int64_t next(void *user, struct fr_ctx *ctx, struct fr_tensor **x, struct fr_tensor **y) {
-    struct run *r = user;
-    if (r->pos >= NS) {
-        r->pos = 0;
+/* The next batch of the fixed data from *pos (0 at an epoch's end, which
+ * rewinds): x {NIN, n}, or {NIN, 1, 1, n} as images (the model zoo's). */
+static int64_t take_batch(struct fr_ctx *ctx, int64_t *pos, int images, struct fr_tensor **x,
+                          struct fr_tensor **y) {
+    if (*pos >= NS) {
+        *pos = 0;
         return 0;
     }
-    int64_t n = NS - r->pos < BATCH ? NS - r->pos : BATCH;
-    *x = fr_new2(ctx, FR_F32, NIN, n);
+    int64_t n = NS - *pos < BATCH ? NS - *pos : BATCH;
+    *x = images ? fr_new(ctx, FR_F32, 4, (int64_t[]){NIN, 1, 1, n}) : fr_new2(ctx, FR_F32, NIN, n);
     *y = fr_new1(ctx, FR_I32, n);
     if (!*x || !*y) return FR_ENOMEM;
-    memcpy((*x)->data, g_x[r->pos], sizeof(float) * NIN * (size_t)n);
-    memcpy((*y)->data, g_y + r->pos, sizeof(int32_t) * (size_t)n);
-    r->pos += n;
+    memcpy((*x)->data, g_x[*pos], sizeof(float) * NIN * (size_t)n);
+    memcpy((*y)->data, g_y + *pos, sizeof(int32_t) * (size_t)n);
+    *pos += n;
     return n;
+}
+
+static int64_t next(void *user, struct fr_ctx *ctx, struct fr_tensor **x, struct fr_tensor **y) {
+    struct run *r = user;
+    return take_batch(ctx, &r->pos, 0, x, y);
 }
 
 static struct fr_tensor *loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
@@ -126,18 +133,7 @@ struct dst_run {
 static int64_t dst_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
                         struct fr_tensor **y) {
     struct dst_run *r = user;
-    if (r->pos >= NS) {
-        r->pos = 0;
-        return 0;
-    }
-    int64_t n = NS - r->pos < BATCH ? NS - r->pos : BATCH;
-    *x = fr_new(ctx, FR_F32, 4, (int64_t[]){NIN, 1, 1, n});
-    *y = fr_new1(ctx, FR_I32, n);
-    if (!*x || !*y) return FR_ENOMEM;
-    memcpy((*x)->data, g_x[r->pos], sizeof(float) * NIN * (size_t)n);
-    memcpy((*y)->data, g_y + r->pos, sizeof(int32_t) * (size_t)n);
-    r->pos += n;
-    return n;
+    return take_batch(ctx, &r->pos, 1, x, y);
 }
 
 static struct fr_tensor *dst_loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,

@@ -118,6 +118,12 @@ static void test_clip(void) {
     CHECK_NEAR(gb[0], 0.7999998331069946, 1e-7, "clip b");
     n = fr_clip_grad_norm(&p, 10.0);
     CHECK(fabs(n - 1.0) < 1e-6 && ga[0] == 0.5999999046325684f, "clip below max changed grads");
+    /* a masked entry's gradient is discarded by the optimizer: not counted */
+    fr_params_mask_init(&p);
+    p.mask[fr_params_find(&p, "a")->offset] = 0.0f;
+    ga[0] = 30.0f, gb[0] = 4.0f;
+    n = fr_clip_grad_norm(&p, 10.0);
+    CHECK(n == 4.0 && gb[0] == 4.0f, "clip with a mask: norm %g", n);
     fr_params_free(&p);
 }
 

@@ -111,6 +111,9 @@ struct fr_channel_layer {
     int64_t next_k2;        /* k'*k' of the consumer */
     int64_t next_out;       /* the consumer's output channels */
 };
+/* 1 when the architecture named arch has prunable channel layers (and so
+ * takes width_mult and widths), 0 otherwise (unknown names included). */
+int fr_model_has_channels(const char *arch);
 /* Fills out[0..cap) with m's prunable channel layers in a fixed order and
  * returns their count: 0 for an architecture without any (mlp, cnn, vit),
  * FR_EINVAL when cap is too small. */
@@ -156,6 +159,11 @@ int fr_model_arch_load(const char *path, char *arch, size_t cap, struct fr_model
  * state in the file (optimizer moments, counters) is ignored. NULL with an
  * error naming the file. Free with fr_model_free. */
 struct fr_model *fr_model_load(const char *path, int *has_mask);
+
+/* The counterpart of fr_model_load: m's weights, its keep-mask when it has
+ * one, and its architecture and config as metadata, written atomically to
+ * path (whose directory must exist). 0 or the writer's error. */
+int fr_model_save(const struct fr_model *m, const char *path);
 
 /* SimMIM-style masked-patch reconstruction loss of a vit built with mim=1.
  * x {W, H, C, N} f32 (normalised images). Per image, exactly

@@ -67,8 +67,9 @@ void fr_optim_step(struct fr_optim *o, double lr);
 
 /* Scales all trainable gradients so their global L2 norm is at most
  * max_norm (PyTorch clip_grad_norm_: factor max_norm / (norm + 1e-6) when
- * norm > max_norm). Returns the norm before clipping. max_norm <= 0: only
- * measures. */
+ * norm > max_norm). With a keep-mask (p->mask) the norm is that of the
+ * gradient the optimizer applies: masked entries, which it discards, do not
+ * count. Returns the norm before clipping. max_norm <= 0: only measures. */
 double fr_clip_grad_norm(struct fr_params *p, double max_norm);
 
 /* ---- learning-rate schedules: pure functions of the step ---- */

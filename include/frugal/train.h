@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frugal/models.h"
 #include "frugal/optim.h"
 
 #ifdef __cplusplus

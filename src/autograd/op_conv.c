@@ -390,6 +390,16 @@ static void dw_bwd_weight_task(void *vp, int64_t c0, int64_t c1, int tid) {
         }
 }
 
+/* Image n's matrix for the GEMM: im2col of it into scratch, or (a
+ * pointwise conv) the image itself. */
+static float *image_cols(const struct fr_conv_geom *g, const float *x, int64_t n, int pointwise,
+                         float *scratch) {
+    const float *xn = x + n * g->C * g->H * g->W;
+    if (pointwise) return (float *)xn;
+    fr_im2col(g, xn, scratch);
+    return scratch;
+}
+
 /* y[o][0..ohw) += b[o] for the rows [o0, o1) of one image (b NULL: none). */
 static void add_bias(float *y, const float *b, int64_t o0, int64_t o1, int64_t ohw) {
     if (b)
@@ -404,14 +414,10 @@ static void gemm_fwd_task(void *vp, int64_t n0, int64_t n1, int tid) {
     const struct conv_dims_f32 *d = &j->d;
     const struct fr_conv_geom *g = &d->g;
     int64_t ohw = g->OH * g->OW;
-    float *base = j->scratch + (size_t)tid * j->per, *col = base;
+    float *base = j->scratch + (size_t)tid * j->per, *col;
     int64_t pooled = j->pool ? d->O * (g->OH / j->pool) * (g->OW / j->pool) : 0;
     for (int64_t n = n0; n < n1; n++) {
-        const float *xn = j->x + n * g->C * g->H * g->W;
-        if (j->pointwise)
-            col = (float *)xn;
-        else
-            fr_im2col(g, xn, col);
+        col = image_cols(g, j->x, n, j->pointwise, base);
         float *yn = j->pool ? base + j->yoff : j->y + n * d->O * ohw;
         for (int64_t gr = 0; gr < d->G; gr++)
             fr_gemm(0, 0, d->Og, ohw, j->kk, 1.0f, j->w + gr * d->Og * j->kk, j->kk,
@@ -489,13 +495,9 @@ static void sparse_image_task(void *vp, int64_t n0, int64_t n1, int tid) {
     struct sparse_job *j = vp;
     const struct fr_conv_geom *g = &j->d->g;
     const int64_t ohw = g->OH * g->OW;
-    float *col = j->scratch + (size_t)tid * j->per;
+    float *scratch = j->scratch + (size_t)tid * j->per;
     for (int64_t n = n0; n < n1; n++) {
-        const float *xn = j->x + n * g->C * g->H * g->W;
-        if (j->pointwise)
-            col = (float *)xn;
-        else
-            fr_im2col(g, xn, col);
+        const float *col = image_cols(g, j->x, n, j->pointwise, scratch);
         float *yn = j->y + n * j->d->O * ohw;
         fr_csr_rows(j->A, 0, j->d->O, col, ohw, ohw, yn, ohw);
         add_bias(yn, j->b, 0, j->d->O, ohw);
@@ -532,13 +534,7 @@ static int conv_sparse_forward(struct fr_ctx *ctx, fr_t *out, const struct conv_
     float *col = fr_ctx_alloc(ctx, j.per * sizeof(float));
     if (!col) return 0;
     for (int64_t n = 0; n < d->N; n++) { /* few images: threads split the rows */
-        const float *xn = j.x + n * g->C * g->H * g->W;
-        if (j.pointwise)
-            j.col = xn;
-        else {
-            fr_im2col(g, xn, col);
-            j.col = col;
-        }
+        j.col = image_cols(g, j.x, n, j.pointwise, col);
         j.n = n;
         fr_parallel_for(d->O, 4, sparse_rows_task, &j);
     }

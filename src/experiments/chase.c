@@ -279,74 +279,43 @@ done:
 struct job {
     struct ctx *c;
     int mi, di, meth, si;
-    struct fr_dst_run dr;
-    struct fr_train_ext ext; /* dr.ext with our after_step and end */
+    struct fr_dst_run dr; /* the DST extension; this file observes it (on_step, on_end) */
     struct cell *cell;
     struct fr_model *dense_model; /* the throughput reference (a fresh dense model) */
-    int64_t samples;
     int track;
-    int err;
 };
 
-static int job_start(void *user, struct fr_model *m, int64_t total) {
+/* The tracked run's channel counts per layer every update interval. */
+static int job_step(void *user, struct fr_dst *d, const struct fr_fit_state *st) {
     struct job *j = user;
-    j->samples = total * j->c->P->batch;
-    return j->dr.ext.start(j->dr.ext.user, m, total);
-}
-
-static int job_after_backward(void *user, const struct fr_fit_state *st) {
-    struct job *j = user;
-    return j->dr.ext.after_backward(j->dr.ext.user, st);
-}
-
-static int job_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
-    struct job *j = user;
-    return j->dr.ext.blobs(j->dr.ext.user, b, cap);
-}
-
-static int job_resumed(void *user) {
-    struct job *j = user;
-    return j->dr.ext.resumed(j->dr.ext.user);
-}
-
-static void job_release(void *user) {
-    struct job *j = user;
-    j->dr.ext.release(j->dr.ext.user);
-}
-
-static int job_after_step(void *user, const struct fr_fit_state *st) {
-    struct job *j = user;
-    int rc = j->dr.ext.after_step(j->dr.ext.user, st);
-    if (rc || !j->track) return rc;
     struct ctx *c = j->c;
-    if (st->step % j->dr.c.update_every == 0 && c->ntrack < MAXTRACK) {
-        int nl;
-        const uint8_t *const *al = fr_dst_alive(j->dr.d, &nl);
-        struct fr_channel_layer L[FR_MODEL_MAX_WIDTHS];
-        fr_model_channels(fr_dst_model(j->dr.d), L, FR_MODEL_MAX_WIDTHS);
-        c->track_step[c->ntrack] = st->step;
-        for (int l = 0; l < nl; l++) {
-            int a = 0;
-            for (int64_t ch = 0; ch < L[l].C; ch++)
-                a += al[l][ch];
-            c->track_alive[c->ntrack][l] = a;
-            snprintf(c->track_names[l], 64, "%.63s", L[l].name);
-        }
-        c->track_layers = nl;
-        c->ntrack++;
+    if (!j->track || st->step % j->dr.c.update_every != 0 || c->ntrack >= MAXTRACK) return 0;
+    int nl;
+    const uint8_t *const *al = fr_dst_alive(d, &nl);
+    struct fr_channel_layer L[FR_MODEL_MAX_WIDTHS];
+    fr_model_channels(fr_dst_model(d), L, FR_MODEL_MAX_WIDTHS);
+    c->track_step[c->ntrack] = st->step;
+    for (int l = 0; l < nl; l++) {
+        int a = 0;
+        for (int64_t ch = 0; ch < L[l].C; ch++)
+            a += al[l][ch];
+        c->track_alive[c->ntrack][l] = a;
+        snprintf(c->track_names[l], 64, "%.63s", L[l].name);
     }
+    c->track_layers = nl;
+    c->ntrack++;
     return 0;
 }
 
-static int job_end(void *user, struct fr_model *m) {
+static int job_end(void *user, struct fr_dst *d, struct fr_model *m) {
     struct job *j = user;
     struct ctx *c = j->c;
     const struct chase_plan *P = c->P;
     struct cell *cl = j->cell;
     int rc = 0;
     struct fr_model *shrunk = NULL;
-    cl->kept = (double)fr_dst_nnz(j->dr.d) / (double)fr_dst_scope_size(j->dr.d);
-    int64_t total, alive = fr_dst_channels_alive(j->dr.d, &total);
+    cl->kept = (double)fr_dst_nnz(d) / (double)fr_dst_scope_size(d);
+    int64_t total, alive = fr_dst_channels_alive(d, &total);
     /* channel densities (the observation) */
     double *dens = NULL;
     int *layer = NULL;
@@ -365,7 +334,7 @@ static int job_end(void *user, struct fr_model *m) {
     if ((rc = fr_evaluate(m, &c->te, NULL, NULL, 500, &acc, NULL))) return rc;
     cl->acc_masked = cl->acc = 100 * acc;
     int nl;
-    const uint8_t *const *al = fr_dst_alive(j->dr.d, &nl);
+    const uint8_t *const *al = fr_dst_alive(d, &nl);
     if (nl > 0) {
         struct fr_channel_layer L[FR_MODEL_MAX_WIDTHS];
         fr_model_channels(m, L, FR_MODEL_MAX_WIDTHS);
@@ -389,14 +358,14 @@ static int job_end(void *user, struct fr_model *m) {
     if ((rc = fr_model_flops(shrunk ? shrunk : m, &fd, &fs))) goto done;
     cl->mflops_dense = (double)fd / 1e6;
     cl->mflops_sparse = (double)fs / 1e6;
-    cl->train_pflops = 3.0 * (double)fs * (double)j->samples / 1e15;
+    /* samples: the run's steps of P->batch images */
+    cl->train_pflops = 3.0 * (double)fs * (double)(fr_dst_steps(d) * P->batch) / 1e15;
     for (int b = 0; b < NTPUT; b++)
         if ((rc = throughput(j->dense_model, m, shrunk, P->tput[b], P->reps, cl->tput[b])))
             goto done;
     cl->done = 1;
 done:
     fr_model_free(shrunk);
-    if (!rc) rc = j->dr.ext.end(j->dr.ext.user, m);
     return rc;
 }
 
@@ -463,21 +432,15 @@ static int run_sparse(struct ctx *c, int mi, int di, int meth, int si) {
     dc.channel_sparsity = c->msc[meth];
     dc.seed = c->o->seed + (uint64_t)si;
     fr_dst_run_init(&j.dr, &dc);
-    j.ext = j.dr.ext; /* its metadata; every hook goes through the job */
-    j.ext.user = &j;
-    j.ext.start = job_start;
-    j.ext.after_backward = job_after_backward;
-    j.ext.after_step = job_after_step;
-    j.ext.blobs = job_blobs;
-    j.ext.resumed = job_resumed;
-    j.ext.end = job_end;
-    j.ext.release = job_release;
+    j.dr.observer = &j;
+    j.dr.on_step = job_step;
+    j.dr.on_end = job_end;
     j.track = si == 0 && di == 0 && meth == c->nmeth - 1 && c->msc[meth] > 0 && c->ntrack == 0;
     j.dense_model = fresh_dense(c, mi);
     if (!j.dense_model) return FR_EINVAL;
     struct fr_train_config t;
     base_config(c, mi, si, &t);
-    t.ext = &j.ext;
+    t.ext = &j.dr.ext;
     struct fr_train_result res;
     int rc = fr_train_run(&t, &res);
     if (!rc) fr_train_result_free(&res);

@@ -38,8 +38,8 @@ FR_CLONES void fr_vec_add_scalar(int64_t n, float s, const float *x, float *y) {
         y[i] = x[i] + s;
 }
 
-/* Sums in 16 independent float lanes (vectorisable without -ffast-math),
- * combined in double: close to a double sum, and deterministic. */
+/* Sums in 8 independent double lanes (vectorisable without -ffast-math),
+ * combined pairwise: close to a double sum, and deterministic. */
 FR_CLONES double fr_vec_sum_f64(int64_t n, const float *x) {
     double a[8] = {0};
     int64_t i = 0;

@@ -240,6 +240,16 @@ int fr_model_arch_load(const char *path, char *arch, size_t cap, struct fr_model
     return rc ? name_file(rc, path) : 0;
 }
 
+int fr_model_save(const struct fr_model *m, const char *path) {
+    char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
+    const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
+    int n = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
+    for (int i = 0; i < n; i++)
+        kp[i] = keys[i], vp[i] = vals[i];
+    struct fr_ckpt o = {kp, vp, n, NULL, 0, FR_F32, 0, 0};
+    return fr_params_save_masked(&m->params, path, &o);
+}
+
 struct fr_model *fr_model_load(const char *path, int *has_mask) {
     char arch[32];
     struct fr_model_config mc;
@@ -259,6 +269,12 @@ struct fr_model *fr_model_load(const char *path, int *has_mask) {
 }
 
 /* ---- channels ---- */
+
+int fr_model_has_channels(const char *arch) {
+    for (int i = 0; arch && i < N_ARCH; i++)
+        if (strcmp(arch, g_arch[i].name) == 0) return g_arch[i].channels != NULL;
+    return 0;
+}
 
 int fr_model_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap) {
     for (int i = 0; i < N_ARCH; i++)
@@ -373,22 +389,22 @@ struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const 
             ok = 0;
             break;
         }
+        /* per dimension: the channel layer whose kept channels slice it (-1: whole) */
         int64_t ne[4] = {1, 1, 1, 1}, cnt[4];
-        const int64_t *kp[4] = {NULL, NULL, NULL, NULL};
+        int by[4] = {-1, -1, -1, -1};
         for (int d = 0; d < src->t->ndim && d < 4; d++)
             ne[d] = src->t->ne[d];
         for (int l = 0; l < nl; l++) {
-            if (src == L[l].w) kp[3] = keep[l];
-            if (src == L[l].next) kp[2] = keep[l];
+            if (src == L[l].w) by[3] = l;    /* its output channels */
+            if (src == L[l].next) by[2] = l; /* the consumer's input channels */
             for (int b = 0; b < 4; b++)
-                if (src == L[l].bn[b]) kp[0] = keep[l];
+                if (src == L[l].bn[b]) by[0] = l;
         }
+        const int64_t *kp[4];
         int64_t want = 1;
         for (int d = 0; d < 4; d++) {
-            int64_t lw = -1;
-            for (int l = 0; l < nl; l++)
-                if (kp[d] == keep[l]) lw = cfg.widths[l];
-            cnt[d] = kp[d] ? lw : ne[d];
+            kp[d] = by[d] < 0 ? NULL : keep[by[d]];
+            cnt[d] = by[d] < 0 ? ne[d] : cfg.widths[by[d]];
             want *= cnt[d];
         }
         if (src->t->ndim > 4 || want != fr_nelem(dst->t)) {

@@ -144,9 +144,9 @@ double fr_clip_grad_norm(struct fr_params *p, double max_norm) {
     for (int k = 0; k < p->count; k++) {
         const struct fr_param *it = &p->items[k];
         if (it->flags & FR_PARAM_BUFFER) continue;
-        const float *g = p->grad + it->offset;
+        const float *g = p->grad + it->offset, *m = p->mask ? p->mask + it->offset : NULL;
         for (int64_t i = 0, n = fr_nelem(it->t); i < n; i++)
-            ss += (double)g[i] * g[i];
+            if (!m || m[i] != 0.0f) ss += (double)g[i] * g[i];
     }
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) {

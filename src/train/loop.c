@@ -354,9 +354,6 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
             break;
         }
         if (h->after_backward && (rc = hook_rc(h->after_backward(h->user, &L.st), res))) break;
-        /* the clip measures the gradient the optimizer will apply: masked
-         * weights' entries (which it discards) do not count */
-        if (c->clip > 0 && p->mask) fr_params_apply_mask(p);
         if (c->clip > 0) fr_clip_grad_norm(p, c->clip);
         double lr = fr_schedule_lr(&sch, L.opt.step);
         fr_optim_step(&L.opt, lr);

@@ -37,7 +37,7 @@ int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, ch
     cfg->model = arch;
     cfg->width_mult = mc.width_mult;
     cfg->nwidths = mc.nwidths;
-    for (int i = 0; i < mc.nwidths && i < 16; i++)
+    for (int i = 0; i < mc.nwidths; i++)
         cfg->widths[i] = mc.widths[i];
     cfg->init = fr_train_init_checkpoint;
     cfg->init_user = (void *)path;

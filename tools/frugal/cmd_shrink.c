@@ -22,17 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int save(const struct fr_model *m, const char *path) {
-    char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
-    const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
-    int n = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
-    for (int i = 0; i < n; i++)
-        kp[i] = keys[i], vp[i] = vals[i];
-    struct fr_ckpt o = {kp, vp, n, NULL, 0, FR_F32, 0, 0};
-    int rc = fr_mkdirs_for(path);
-    return rc ? rc : fr_params_save_masked(&m->params, path, &o);
-}
-
 int cmd_shrink(int argc, char **argv) {
     int64_t bn_batches = 100, batch = 128, threads = 0, seed = 1;
     const char *data_dir = DEFAULT_DATA_DIR, *out = "";
@@ -100,7 +89,7 @@ int cmd_shrink(int argc, char **argv) {
             goto done;
         }
     }
-    if (save(s, out)) {
+    if (fr_mkdirs_for(out) || fr_model_save(s, out)) {
         rc = cli_fail("shrink", "%s", fr_last_error());
         goto done;
     }

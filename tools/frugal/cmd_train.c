@@ -12,6 +12,7 @@
 
 #include "frugal/dist.h"
 #include "frugal/methods/dst.h"
+#include "frugal/models.h"
 #include "frugal/status.h"
 #include "frugal/train.h"
 
@@ -194,7 +195,7 @@ int cmd_train(int argc, char **argv) {
     if (!*init) cfg.width_mult = (int)width_mult; /* --init: the checkpoint's */
     struct fr_dst_run dr;
     /* what the library would refuse after loading the data, refused now */
-    int chan_model = strcmp(cfg.model, "resnet20") == 0 || strcmp(cfg.model, "vgg-small") == 0;
+    const int chan_model = fr_model_has_channels(cfg.model);
     if (width_mult > 1 && !chan_model) {
         fprintf(stderr, "frugal train: --width-mult %lld needs --model resnet20 or vgg-small\n",
                 (long long)width_mult);

@@ -116,6 +116,8 @@ int fr_dst_after_step(struct fr_dst *d, int64_t step);
 
 /* The model d trains. */
 struct fr_model *fr_dst_model(const struct fr_dst *d);
+/* The steps of the run d was made for (fr_dst_new's total_steps). */
+int64_t fr_dst_steps(const struct fr_dst *d);
 /* Non-zero (kept) entries of the scope now, and K. */
 int64_t fr_dst_nnz(const struct fr_dst *d);
 int64_t fr_dst_target(const struct fr_dst *d);
@@ -176,6 +178,13 @@ struct fr_dst_run {
     /* at the end of a finished run: kept weights, K, scope size, updates,
      * prunable channels alive and in all (0, 0 without channel removal) */
     int64_t nnz, target, scope, updates, channels_alive, channels;
+    /* Optional observers (an experiment's analysis), given `observer`:
+     * on_step after each step's DST work, on_end when the run finished
+     * (model evaluated and written), before the state is freed. A nonzero
+     * return stops the run and is returned by fr_train_run. */
+    void *observer;
+    int (*on_step)(void *observer, struct fr_dst *d, const struct fr_fit_state *st);
+    int (*on_end)(void *observer, struct fr_dst *d, struct fr_model *m);
     struct fr_train_ext ext;
     char keys[FR_DST_META][32], vals[FR_DST_META][64];
     const char *kp[FR_DST_META], *vp[FR_DST_META];

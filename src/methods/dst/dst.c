@@ -167,6 +167,10 @@ struct fr_model *fr_dst_model(const struct fr_dst *d) {
     return d->m;
 }
 
+int64_t fr_dst_steps(const struct fr_dst *d) {
+    return d->total;
+}
+
 int64_t fr_dst_target(const struct fr_dst *d) {
     return d->K;
 }

@@ -32,7 +32,8 @@ static int ext_after_backward(void *user, const struct fr_fit_state *st) {
 
 static int ext_after_step(void *user, const struct fr_fit_state *st) {
     struct fr_dst_run *r = user;
-    return fr_dst_after_step(r->d, st->step);
+    int rc = fr_dst_after_step(r->d, st->step);
+    return rc || !r->on_step ? rc : r->on_step(r->observer, r->d, st);
 }
 
 static int ext_blobs(void *user, struct fr_ckpt_blob *b, int cap) {
@@ -47,7 +48,7 @@ static int ext_resumed(void *user) {
 
 static int ext_end(void *user, struct fr_model *m) {
     struct fr_dst_run *r = user;
-    (void)m;
+    int rc = r->on_end ? r->on_end(r->observer, r->d, m) : 0;
     r->nnz = fr_dst_nnz(r->d);
     r->target = fr_dst_target(r->d);
     r->scope = fr_dst_scope_size(r->d);
@@ -55,7 +56,7 @@ static int ext_end(void *user, struct fr_model *m) {
     r->channels_alive = fr_dst_channels_alive(r->d, &r->channels);
     fr_dst_free(r->d); /* it points into the model, which the run frees */
     r->d = NULL;
-    return 0;
+    return rc;
 }
 
 void fr_dst_run_init(struct fr_dst_run *r, const struct fr_dst_config *c) {
