@@ -6,12 +6,16 @@
  *   - per-step losses agree to 1e-5 relative over 50 steps,
  *   - the final weights agree to 1e-4,
  *   - every rank holds the same weights, bit for bit,
+ *   - the gradient all-reduce in buckets started during the backward pass
+ *     gives what one all-reduce after it gives (bit for bit on 2 ranks),
  *   - batches that do not divide by the rank count (batch 30), and one
  *     smaller than the rank count (the last batch of 3 samples), work,
  *   - only rank 0 writes the checkpoint, and a resume from it under data
  *     parallelism continues the reference run's curve;
  *   - soup ingredients trained over the ranks (fr_ingredients_train) are
  *     bit-identical to those trained in one process, on every rank;
+ *   - batch norm in the model: statistics summed over the ranks give one
+ *     process's curve and weights; per-rank statistics (local_bn) do not,
  *   - dynamic sparse training (RigL and MEST) data parallel: every rank
  *     ends with the same keep-mask and weights, bit for bit, holding
  *     exactly K kept weights.
@@ -36,9 +40,15 @@
 
 static float g_x[NS][NIN];
 static int32_t g_y[NS];
+/* the all-reduce bucket of the data-parallel runs: 64 bytes puts every
+ * parameter in its own bucket (4 all-reduces started during backward) */
+static int64_t g_bucket = 64;
+/* batch norm after fc1: 1 synchronised over the ranks, 2 per rank */
+static int g_bn = 0;
 
 struct run {
     struct fr_linear fc1, fc2;
+    struct fr_bn bn;
     struct fr_rng drop; /* dropout's stream: the same on every rank */
     int64_t pos;
     double loss[STEPS + 8];
@@ -71,8 +81,9 @@ static int64_t next(void *user, struct fr_ctx *ctx, struct fr_tensor **x, struct
 static struct fr_tensor *loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
                               struct fr_tensor *y) {
     struct run *r = user;
-    struct fr_tensor *h =
-        fr_dropout(ctx, fr_relu(ctx, fr_linear_forward(ctx, &r->fc1, x)), 0.3f, &r->drop);
+    struct fr_tensor *h = fr_linear_forward(ctx, &r->fc1, x);
+    if (g_bn) h = fr_bn_forward(ctx, &r->bn, h);
+    h = fr_dropout(ctx, fr_relu(ctx, h), 0.3f, &r->drop);
     return fr_cross_entropy(ctx, fr_linear_forward(ctx, &r->fc2, h), y, 0);
 }
 
@@ -97,7 +108,10 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
                  int resume, int64_t stop_after, struct fr_fit_result *res) {
     fr_params_init(p);
     memset(r, 0, sizeof *r);
-    int rc = fr_linear_declare(p, &r->fc1, "fc1", NIN, 16, 1);
+    /* no bias before batch norm: its gradient is 0 up to rounding, which
+     * AdamW would scale up into steps of rounding noise */
+    int rc = fr_linear_declare(p, &r->fc1, "fc1", NIN, 16, !g_bn);
+    if (!rc && g_bn) rc = fr_bn_declare(p, &r->bn, "bn", 16);
     if (!rc) rc = fr_linear_declare(p, &r->fc2, "fc2", 16, NCLS, 1);
     if (!rc) rc = fr_params_alloc(p);
     if (rc) return rc;
@@ -105,6 +119,7 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
     fr_rng_seed(&rng, 5);
     fr_linear_init(&r->fc1, &rng);
     fr_linear_init(&r->fc2, &rng);
+    if (g_bn) fr_bn_init(&r->bn);
     fr_rng_seed(&r->drop, 99);
     struct fr_fit_config c = {
         .optim =
@@ -116,6 +131,8 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
         .resume = resume,
         .stop_after = stop_after,
         .data_parallel = dp,
+        .bucket_bytes = g_bucket,
+        .local_bn = g_bn == 2,
     };
     struct fr_fit_hooks h = {
         .user = r, .next = next, .loss = loss, .after_step = after, .blobs = blobs};
@@ -250,7 +267,61 @@ int main(int argc, char **argv) {
               "rank %d holds other weights than rank 0", me);
         free(w0);
     }
+    /* one all-reduce after the backward pass instead of buckets during
+     * it: the same sums, so (two ranks: one addition per number) the same
+     * bits, and the same bytes */
+    {
+        struct fr_params po;
+        struct run ro;
+        struct fr_fit_result fo;
+        g_bucket = -1;
+        CHECK(train(&po, &ro, 1, steps, NULL, 0, 0, &fo) == 0, "one all-reduce: %s",
+              fr_last_error());
+        g_bucket = 64;
+        CHECK(fo.comm_bytes == fres.comm_bytes, "bytes %lld in buckets, %lld at once",
+              (long long)fres.comm_bytes, (long long)fo.comm_bytes);
+        if (R <= 2)
+            CHECK(!memcmp(po.data, pd.data, sizeof(float) * (size_t)pd.n) &&
+                      !memcmp(ro.loss, rd.loss, sizeof ro.loss),
+                  "rank %d: bucketed all-reduce differs from one all-reduce", me);
+        else
+            CHECK(max_rel(po.data, pd.data, pd.n) <= 1e-5, "rank %d: buckets vs one: %.3g", me,
+                  max_rel(po.data, pd.data, pd.n));
+        fr_params_free(&po);
+    }
     fr_params_free(&pd);
+
+    /* batch norm: with statistics summed over the ranks, one process's
+     * curve and weights (running statistics included); per rank, not */
+    {
+        struct fr_params pb, pbr;
+        struct run rb, rbr;
+        struct fr_fit_result fb;
+        g_bn = 1;
+        CHECK(train(&pbr, &rbr, 0, steps, NULL, 0, 0, &fb) == 0, "bn reference: %s",
+              fr_last_error());
+        CHECK(train(&pb, &rb, 1, steps, NULL, 0, 0, &fb) == 0, "bn synced: %s", fr_last_error());
+        double wb = 0;
+        for (int64_t s = 0; s < steps; s++)
+            wb = fmax(wb, fabs(rb.loss[s] - rbr.loss[s]) / fabs(rbr.loss[s]));
+        CHECK(wb <= 1e-5 && max_rel(pb.data, pbr.data, pbr.n) <= 1e-4,
+              "rank %d of %d: synchronised batch norm: losses %.3g, weights %.3g apart", me, R, wb,
+              max_rel(pb.data, pbr.data, pbr.n));
+        fr_params_free(&pb);
+        /* (before the last batch of 3: per-rank statistics of a 1-sample
+         * slice are an error) */
+        g_bn = 2;
+        CHECK(train(&pb, &rb, 1, 48, NULL, 0, 0, &fb) == 0, "bn per rank: %s", fr_last_error());
+        wb = 0;
+        for (int64_t s = 0; s < 48; s++)
+            wb = fmax(wb, fabs(rb.loss[s] - rbr.loss[s]) / fabs(rbr.loss[s]));
+        if (R > 1)
+            CHECK(wb > 1e-4, "rank %d of %d: per-rank batch norm matches one process (%.3g)", me, R,
+                  wb);
+        g_bn = 0;
+        fr_params_free(&pb);
+        fr_params_free(&pbr);
+    }
 
     /* checkpoint and resume: stopped after 20 steps, resumed to the end,
      * the same curve as the uninterrupted data-parallel run */

@@ -8,6 +8,7 @@
 #include "frugal/nn.h"
 #include "frugal/optim.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct expect {
@@ -97,6 +98,29 @@ static void test_fit(const char *arch) {
     fr_model_free(m);
 }
 
+static void test_grad_ready(const char *arch) {
+    struct fr_model *m = fr_model_new(arch, NULL, 3);
+    CHECK(m != NULL, "%s: %s", arch, fr_last_error());
+    if (!m) return;
+    struct fr_params *p = &m->params;
+    const int B = 4;
+    struct fr_ctx *ctx = fr_ctx_new(16 << 20);
+    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, B});
+    struct fr_tensor *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
+    struct fr_rng rng;
+    fr_rng_seed(&rng, 9);
+    fr_rng_fill_uniform(&rng, x->data, fr_nelem(x), 0, 1);
+    for (int i = 0; i < B; i++)
+        ((int32_t *)y->data)[i] = i % 10;
+    fr_set_training(ctx, 1);
+    fr_params_zero_grad(p);
+    struct fr_tensor *loss = fr_cross_entropy(ctx, m->forward(m, ctx, x), y, 0);
+    check_grad_ready(arch, p, ctx, loss);
+    fr_tensor_free(x), fr_tensor_free(y);
+    fr_ctx_free(ctx);
+    fr_model_free(m);
+}
+
 static void test_meta_and_errors(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
@@ -161,5 +185,7 @@ int main(void) {
     test_fit("cnn");
     test_fit("vgg-small");
     test_fit("resnet20");
+    for (size_t i = 0; i < sizeof g_expect / sizeof g_expect[0]; i++)
+        test_grad_ready(g_expect[i].arch);
     return check_report("test_models");
 }

@@ -241,10 +241,114 @@ static void bn_checks(void) {
     fr_ctx_free(ctx);
 }
 
+/* fr_ctx_set_reduce's function for two processes holding the same slice:
+ * the sum over both is twice this one's. */
+static int twice(void *user, double *x, int64_t n) {
+    (void)user;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= 2;
+    return 0;
+}
+
+/* Synchronised statistics (fr_ctx_set_reduce), checked where the answer is
+ * known: two processes with identical slices have the slice's own
+ * statistics, so y, dx, dgamma, dbeta and the running statistics equal
+ * the plain path's (which the finite differences above check), in f64 and
+ * f32, 4-d and 2-d, with and without the fast path. The reduce must be
+ * called (the synced path runs) and never in eval mode. */
+static int g_calls;
+static int counting_twice(void *user, double *x, int64_t n) {
+    g_calls++;
+    return twice(user, x, n);
+}
+
+static void bn_sync_checks(void) {
+    static const int64_t shapes[2][4] = {{5, 3, 4, 3}, {6, 7, 1, 1}};
+    for (int dt = 0; dt < 2; dt++)
+        for (int sh = 0; sh < 2; sh++)
+            for (int ref = 0; ref < 2; ref++) {
+                enum fr_dtype type = dt ? FR_F64 : FR_F32;
+                int nd = sh ? 2 : 4;
+                int64_t C = sh ? shapes[1][0] : shapes[0][2], N = sh ? shapes[1][1] : shapes[0][3];
+                fr_t *out[2][5] = {{0}};
+                float rm[2][8], rv[2][8];
+                struct fr_ctx *c[2] = {fr_ctx_new(1 << 22), fr_ctx_new(1 << 22)};
+                fr_set_reference_mode(ref);
+                for (int sync = 0; sync < 2; sync++) {
+                    struct fr_ctx *cx = c[sync];
+                    fr_set_training(cx, 1);
+                    struct fr_rng r;
+                    fr_rng_seed(&r, 21);
+                    fr_t *x = fr_new(cx, type, nd, shapes[sh]);
+                    fr_t *g = fr_new(cx, type, 1, (int64_t[]){C}),
+                         *b = fr_new(cx, type, 1, (int64_t[]){C});
+                    for (int64_t i = 0; i < fr_nelem(x); i++)
+                        fr_set(x, i, 0.5 + fr_rng_normal(&r));
+                    for (int64_t i = 0; i < C; i++)
+                        fr_set(g, i, 0.5 + fr_rng_uniform(&r)), fr_set(b, i, fr_rng_normal(&r));
+                    x->requires_grad = g->requires_grad = b->requires_grad = 1;
+                    for (int64_t i = 0; i < C; i++)
+                        rm[sync][i] = 0.1f * (float)i, rv[sync][i] = 1.0f + 0.2f * (float)i;
+                    g_calls = 0;
+                    if (sync) {
+                        fr_ctx_set_shard(cx, 0, 2 * N);
+                        fr_ctx_set_reduce(cx, counting_twice, NULL);
+                    }
+                    fr_t *y = fr_batchnorm(cx, x, g, b, rm[sync], rv[sync], 0.1f, 1e-5f);
+                    fr_t *w = fr_new(cx, type, nd, y ? y->ne : x->ne);
+                    for (int64_t i = 0; i < fr_nelem(w); i++)
+                        fr_set(w, i, fr_rng_normal(&r));
+                    CHECK(y && fr_backward(cx, fr_sum(cx, fr_mul(cx, y, w), -1)) == 0,
+                          "synced batchnorm: %s", fr_last_error());
+                    if (sync)
+                        CHECK(g_calls == 3, "synced batchnorm: %d reduces, want 2 + 1", g_calls);
+                    out[sync][0] = y, out[sync][1] = x->grad, out[sync][2] = g->grad,
+                    out[sync][3] = b->grad;
+                }
+                fr_set_reference_mode(0);
+                static const char *what[] = {"y", "dx", "dgamma", "dbeta"};
+                double tol = dt ? 1e-10 : 2e-5;
+                for (int t = 0; t < 4; t++)
+                    if (out[0][t] && out[1][t])
+                        CHECK(check_compare(out[1][t], out[0][t], tol, tol) <= 1.0,
+                              "synced batchnorm %s %d-d%s: %s differs from one process's",
+                              dt ? "f64" : "f32", nd, ref ? " (reference)" : "", what[t]);
+                /* the same mean; the unbiased variance of 2n values (sync)
+                 * against n: the biased ones agree */
+                double n1 = (double)(fr_nelem(out[0][0]) / C), n2 = 2 * n1;
+                int same = 1;
+                for (int64_t i = 0; i < C; i++) {
+                    double r0 = 1.0 + 0.2 * (double)i, v1 = (rv[0][i] - 0.9 * r0) / 0.1,
+                           v2 = (rv[1][i] - 0.9 * r0) / 0.1;
+                    same &= fabsf(rm[0][i] - rm[1][i]) <= 1e-6f &&
+                            fabs(v1 * (n1 - 1) / n1 - v2 * (n2 - 1) / n2) <= 1e-4;
+                }
+                CHECK(same, "synced batchnorm %d-d: running statistics differ", nd);
+                /* eval mode never reduces */
+                fr_set_training(c[1], 0);
+                g_calls = 0;
+                fr_t *xe = fr_zeros(c[1], type, nd, shapes[sh]);
+                CHECK(fr_batchnorm(c[1], xe, NULL, NULL, rm[1], rv[1], 0.1f, 1e-5f) && g_calls == 0,
+                      "eval-mode batchnorm reduced %d times", g_calls);
+                fr_ctx_free(c[0]), fr_ctx_free(c[1]);
+            }
+    /* one value per process per channel is enough when the batch is the
+     * processes' together */
+    struct fr_ctx *cx = fr_ctx_new(1 << 20);
+    fr_set_training(cx, 1);
+    fr_ctx_set_shard(cx, 0, 2);
+    fr_ctx_set_reduce(cx, twice, NULL);
+    fr_t *one = fr_zeros(cx, FR_F32, 2, (int64_t[]){2, 1});
+    CHECK(fr_batchnorm(cx, one, NULL, NULL, NULL, NULL, 0.1f, 1e-5f) != NULL,
+          "synced batchnorm of 1 sample of 2: %s", fr_last_error());
+    fr_ctx_free(cx);
+}
+
 int main(void) {
     fr_threads_set(2);
     pool_checks();
     pool_fast_ties();
     bn_checks();
+    bn_sync_checks();
     return check_report("test_ops_pool_bn");
 }

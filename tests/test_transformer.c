@@ -273,6 +273,30 @@ int main(void) {
     bad.vocab_size = 0;
     CHECK(fr_tf_init(&r, &bad, 1) != 0, "zero vocabulary rejected");
 
+    /* gradients reported final during the backward pass are final, with
+     * the tied embedding (read by the embedding and the classifier) */
+    {
+        struct fr_ctx *cr = fr_ctx_new(1 << 22);
+        fr_t *tok = fr_new2(cr, FR_I32, 16, 2), *tgt = fr_new2(cr, FR_I32, 16, 2);
+        for (int i = 0; i < 32; i++) {
+            ((int32_t *)tok->data)[i] = (i * 7) % 50;
+            ((int32_t *)tgt->data)[i] = (i * 7 + 1) % 50;
+        }
+        fr_params_zero_grad(&mg.params);
+        check_grad_ready("gpt2", &mg.params, cr,
+                         fr_cross_entropy(cr, fr_tf_forward(cr, &mg, tok, NULL), tgt, 0));
+        fr_ctx_reset(cr);
+        tok = fr_new2(cr, FR_I32, 16, 2), tgt = fr_new2(cr, FR_I32, 16, 2);
+        for (int i = 0; i < 32; i++) {
+            ((int32_t *)tok->data)[i] = (i * 7) % 50;
+            ((int32_t *)tgt->data)[i] = (i * 7 + 1) % 50;
+        }
+        fr_params_zero_grad(&ml.params);
+        check_grad_ready("llama", &ml.params, cr,
+                         fr_cross_entropy(cr, fr_tf_forward(cr, &ml, tok, NULL), tgt, 0));
+        fr_ctx_free(cr);
+    }
+
     /* a few AdamW steps on a fixed batch reduce the loss */
     struct fr_optim opt;
     struct fr_optim_config oc;

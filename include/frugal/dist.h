@@ -33,12 +33,23 @@ void fr_dist_finalize(void);
 /* This process's rank (0-based) and the number of ranks (1 without MPI). */
 int fr_dist_rank(void);
 int fr_dist_size(void);
+/* The ranks on this machine (sharing its memory), this one included:
+ * fr_dist_size() when the whole job runs on one machine. */
+int fr_dist_local_size(void);
 /* 1 when frugal was built with MPI (whether or not this run uses it). */
 int fr_dist_built(void);
 /* In-place sums over all ranks (no-ops for one rank): every rank ends with
  * the same values. 0 or FR_EIO. Any length (split into MPI-sized parts). */
 int fr_dist_allreduce_sum(float *x, int64_t n);
 int fr_dist_allreduce_sum_f64(double *x, int64_t n);
+/* Starts an in-place sum like fr_dist_allreduce_sum and returns at once;
+ * x must not be touched until fr_dist_wait. fr_dist_progress lets MPI move
+ * the started sums on (Open MPI advances non-blocking collectives only
+ * inside MPI calls) and fr_dist_wait finishes them all. Every rank must
+ * start the same sums in the same order. 0, FR_EIO or FR_ENOMEM. */
+int fr_dist_iallreduce_sum(float *x, int64_t n);
+int fr_dist_progress(void);
+int fr_dist_wait(void);
 /* Copies root's bytes to every rank. */
 int fr_dist_bcast(void *buf, size_t bytes, int root);
 /* Waits until every rank reaches it. */

@@ -61,6 +61,7 @@ struct fr_lm_config {
     int data_parallel;     /* split every batch over the MPI ranks (train.h fr_fit_config's;
                               dropout masks are the whole batch's, so the answer is one
                               process's) */
+    int64_t bucket_bytes;  /* data parallel: all-reduce bucket (fr_fit_config's) */
     const char *out;       /* best checkpoint (NULL: none) */
     const char *ckpt;      /* resumable checkpoint (NULL: none) */
     int ckpt_every;        /* iterations between resumable checkpoints */

@@ -33,6 +33,16 @@ typedef struct fr_tensor fr_t;
  * leaves with requires_grad and no grad get a zeroed arena grad first.
  * Returns 0 or FR_EINVAL (loss not scalar / not on the tape). */
 int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss);
+/* fr_backward that also calls ready(user, leaf) once for each leaf with a
+ * grad, as soon as that grad is final: right after the backward of the
+ * first op on the tape that reads the leaf (the last one the reverse walk
+ * reaches). Leaves the loss does not reach are not reported. Data-parallel
+ * training starts a leaf's all-reduce there, while the rest of the
+ * backward pass runs (train.h, fr_fit_config.bucket_bytes). FR_ENOMEM
+ * when the bookkeeping (a few pointers per op) cannot be allocated. */
+typedef void (*fr_grad_ready_fn)(void *user, struct fr_tensor *leaf);
+int fr_backward_ready(struct fr_ctx *ctx, struct fr_tensor *loss, fr_grad_ready_fn ready,
+                      void *user);
 
 /* ---- views (share data; backward scatters into the source's grad) ---- */
 /* New shape with the same element count; a non-contiguous x is copied first. */

@@ -131,6 +131,20 @@ int fr_is_training(const struct fr_ctx *ctx);
  * default): the context computes whole batches. */
 void fr_ctx_set_shard(struct fr_ctx *ctx, int64_t lo, int64_t total);
 int64_t fr_ctx_shard(const struct fr_ctx *ctx, int64_t *total);
+/* Synchronised batch norm: a function that sums n doubles in place over
+ * every process computing a slice of the same global batch (data
+ * parallelism sets the dist layer's all-reduce). While one is set and the
+ * context computes a slice (fr_ctx_set_shard, fewer samples than total),
+ * fr_batchnorm in training mode normalises with the whole global batch's
+ * statistics, and its backward sums its per-channel terms the same way,
+ * so N processes compute what one would. Every process must then run the
+ * same batch-norm layers in the same order. fn returns 0 or an error code
+ * (the caller that set it learns of failures through its own user data).
+ * NULL: per-process statistics. fr_ctx_reduce calls it (0 when none). */
+typedef int (*fr_reduce_fn)(void *user, double *x, int64_t n);
+void fr_ctx_set_reduce(struct fr_ctx *ctx, fr_reduce_fn fn, void *user);
+int fr_ctx_reduce(const struct fr_ctx *ctx, double *x, int64_t n);
+int fr_ctx_has_reduce(const struct fr_ctx *ctx);
 
 #ifdef __cplusplus
 }

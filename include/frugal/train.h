@@ -55,6 +55,8 @@ struct fr_train_config {
     int threads;
     const char *precision;    /* GEMM precision: "f32" (NULL) or "bf16" (see fr_precision_begin) */
     int data_parallel;        /* shard every batch over the MPI ranks (fr_fit_config's) */
+    int64_t bucket_bytes;     /* data parallel: all-reduce bucket (fr_fit_config's) */
+    int local_bn;             /* data parallel: per-rank batch-norm statistics (fr_fit_config's) */
     const char *out;          /* final checkpoint path (.safetensors), may be NULL */
     const char *ckpt;         /* periodic checkpoint path for resume, may be NULL */
     int ckpt_every;           /* steps between checkpoints (0 = each epoch end only) */
@@ -263,7 +265,24 @@ struct fr_fit_config {
      * rank reads it on resume. The hooks must give every rank the same
      * global batches (the same seed does). */
     int data_parallel;
+    /* Data parallel: the gradient all-reduce in buckets of about this many
+     * bytes (contiguous ranges of the slab, last parameters first), each
+     * started while the backward pass goes on as soon as its gradients are
+     * final (fr_backward_ready) and finished before the optimizer step;
+     * < 0: one all-reduce after the backward pass; 0: FR_FIT_BUCKET_DEFAULT
+     * when the ranks span several machines, one all-reduce when they share
+     * one (there the overlap cannot hide a copy that needs the same busy
+     * cores, and one blocking all-reduce measured faster: docs/scale-out.md).
+     * The sums are the same numbers either way. */
+    int64_t bucket_bytes;
+    /* Data parallel: batch norm normalises each rank's slice with that
+     * slice's statistics (PyTorch DDP without SyncBatchNorm) instead of
+     * the global batch's (the default: the statistics are summed over the
+     * ranks, fr_ctx_set_reduce, so N ranks compute what one process does). */
+    int local_bn;
 };
+
+#define FR_FIT_BUCKET_DEFAULT ((int64_t)256 << 10)
 
 struct fr_fit_result {
     int64_t steps;     /* optimizer steps done in all */

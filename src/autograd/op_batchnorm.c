@@ -9,7 +9,9 @@
  * momentum towards the batch mean and the UNBIASED batch variance. In eval
  * mode the running statistics replace the batch ones and are constants for
  * the backward. ip[0] = 1 when batch statistics are used, ip[1] = 1 when the
- * running statistics are updated; fp[0] = eps, fp[1] = momentum. aux holds
+ * running statistics are updated, ip[2] = 1 when the statistics are the
+ * global batch's, summed over processes (fr_ctx_set_reduce); fp[0] = eps,
+ * fp[1] = momentum. aux holds
  * the running-stat pointers and the per-channel mean and 1/std used.
  *
  * Channels are independent, so the f32 fast path splits them over the
@@ -24,17 +26,21 @@
 struct bn_aux {
     float *running_mean, *running_var;
     double *mean, *invstd; /* C each */
+    double count;          /* values per channel in the statistics (all processes' when synced) */
+    double *buf;           /* synced: 2C + 1 doubles summed over the processes */
+    double share;          /* synced: this process's share of the global batch */
 };
 
 struct FR_FN(bn_job) {
     fr_t *out;
     int64_t N, C, S;
     real *gx, *gg, *gb; /* backward targets (may be NULL) */
+    double k1, k2;      /* synced backward: scales of the summed terms */
 };
 
 static struct FR_FN(bn_job) FR_FN(bn_setup)(fr_t *out) {
     const fr_t *x = out->src[0];
-    struct FR_FN(bn_job) j = {out, 0, 0, 0, NULL, NULL, NULL};
+    struct FR_FN(bn_job) j = {out, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     if (x->ndim == 2)
         j.S = 1, j.C = x->ne[0], j.N = x->ne[1];
     else
@@ -251,9 +257,183 @@ static void FR_FN(bn_run)(fr_task_fn fn, struct FR_FN(bn_job) * j) {
     fn(j, 0, j->C, 0);
 }
 
+#ifdef FR_PRIMARY
+static double row_sum(const float *x, int64_t n) {
+    return fr_vec_sum_f64(n, x);
+}
+#else
+/* the f64 build's rows: one chain each (the f32 build has the fast ones) */
+static double row_sum(const double *x, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static double row_sqdev(const double *x, int64_t n, double mean) {
+    double q = 0;
+    for (int64_t i = 0; i < n; i++)
+        q += (x[i] - mean) * (x[i] - mean);
+    return q;
+}
+
+static void row_sum_dot(const double *g, const double *x, int64_t n, double mean, double *sg,
+                        double *sgx) {
+    double a = 0, b = 0;
+    for (int64_t i = 0; i < n; i++)
+        a += g[i], b += g[i] * (x[i] - mean);
+    *sg = a, *sgx = b;
+}
+
+static void row_affine(const double *x, int64_t n, double m, double sc, double sh, double *y) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] - m) * sc + sh;
+}
+
+static void row_grad(const double *g, const double *x, int64_t n, double m, double a, double b,
+                     double c, double *gx) {
+    for (int64_t i = 0; i < n; i++)
+        gx[i] += a * g[i] + b * (x[i] - m) + c;
+}
+#endif
+
+/* ---- synchronised batch statistics (fr_ctx_set_reduce) ----
+ * The forward sums each channel over this process's values, the processes
+ * sum those (mean), then the squared deviations from that mean (variance);
+ * the backward sums dy and dy xh the same way. Each step is a job over the
+ * channels, the sums between them are the context's reduce. */
+
+/* buf[c] = sum of x (k1 == 0), or buf[C + c] = sum of (x - mean)^2 */
+static void FR_FN(bn_sync_stat)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    const struct bn_aux *a = j->out->aux;
+    const real *x = j->out->src[0]->data;
+    for (int64_t c = c0; c < c1; c++) {
+        double s = 0;
+        for (int64_t n = 0; n < j->N; n++) {
+            const real *row = x + (n * j->C + c) * j->S;
+            s += j->k1 == 0 ? row_sum(row, j->S) : row_sqdev(row, j->S, a->mean[c]);
+        }
+        a->buf[(j->k1 == 0 ? 0 : j->C) + c] = s;
+    }
+}
+
+/* y = (x - mean) invstd gamma + beta, centred at the mean in real (the
+ * rest folded into the shift, as the plain path does) */
+static void FR_FN(bn_sync_apply)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    fr_t *out = j->out;
+    const struct bn_aux *a = out->aux;
+    const real *x = out->src[0]->data;
+    const real *gamma = out->src[1] ? out->src[1]->data : NULL;
+    const real *beta = out->src[2] ? out->src[2]->data : NULL;
+    real *y = out->data;
+    for (int64_t c = c0; c < c1; c++) {
+        real mf = (real)a->mean[c];
+        double sc = a->invstd[c] * (gamma ? gamma[c] : 1);
+        double sh = (beta ? beta[c] : 0) - (a->mean[c] - mf) * sc;
+        for (int64_t n = 0; n < j->N; n++)
+            row_affine(x + (n * j->C + c) * j->S, j->S, mf, (real)sc, (real)sh,
+                       y + (n * j->C + c) * j->S);
+    }
+}
+
+static void FR_FN(bn_sync_forward)(struct fr_ctx *ctx, struct FR_FN(bn_job) * j) {
+    fr_t *out = j->out;
+    struct bn_aux *a = out->aux;
+    int64_t C = j->C;
+    j->k1 = 0;
+    for (int64_t c = 0; c < C; c++)
+        a->mean[c] = 0;
+    FR_FN(bn_run)(FR_FN(bn_sync_stat), j);
+    a->buf[C] = (double)(j->N * j->S); /* the sums and the count in one reduce */
+    fr_ctx_reduce(ctx, a->buf, C + 1);
+    double cnt = a->buf[C] > 1 ? a->buf[C] : 2, mom = out->fp[1];
+    a->count = cnt;
+    for (int64_t c = 0; c < C; c++)
+        a->mean[c] = a->buf[c] / cnt;
+    j->k1 = 1;
+    FR_FN(bn_run)(FR_FN(bn_sync_stat), j);
+    fr_ctx_reduce(ctx, a->buf + C, C);
+    for (int64_t c = 0; c < C; c++) {
+        double q = a->buf[C + c];
+        a->invstd[c] = 1.0 / sqrt(q / cnt + out->fp[0]);
+        if (out->ip[1]) {
+            a->running_mean[c] = (float)((1 - mom) * a->running_mean[c] + mom * a->mean[c]);
+            a->running_var[c] = (float)((1 - mom) * a->running_var[c] + mom * q / (cnt - 1));
+        }
+    }
+    FR_FN(bn_run)(FR_FN(bn_sync_apply), j);
+}
+
+/* buf[c] = sum dy, buf[C + c] = sum dy xh over this process's values;
+ * dgamma, dbeta take them as they are (the gradient all-reduce sums them) */
+static void FR_FN(bn_sync_gsum)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    const struct bn_aux *a = j->out->aux;
+    const real *x = j->out->src[0]->data, *gy = j->out->grad->data;
+    for (int64_t c = c0; c < c1; c++) {
+        double sdy = 0, sdyx = 0;
+        for (int64_t n = 0; n < j->N; n++) {
+            double sg, sgx;
+            int64_t o = (n * j->C + c) * j->S;
+            row_sum_dot(gy + o, x + o, j->S, a->mean[c], &sg, &sgx);
+            sdy += sg, sdyx += sgx;
+        }
+        double sdyxh = sdyx * a->invstd[c];
+        if (j->gg) j->gg[c] += (real)sdyxh;
+        if (j->gb) j->gb[c] += (real)sdy;
+        a->buf[c] = sdy, a->buf[j->C + c] = sdyxh;
+    }
+}
+
+/* dx = gamma invstd (dy - K1 - xh K2) = A dy + B (x - mean) + K, with K1
+ * and K2 from the summed terms */
+static void FR_FN(bn_sync_gapply)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    struct FR_FN(bn_job) *j = vp;
+    const struct bn_aux *a = j->out->aux;
+    const real *x = j->out->src[0]->data, *gy = j->out->grad->data;
+    const real *gamma = j->out->src[1] ? j->out->src[1]->data : NULL;
+    for (int64_t c = c0; c < c1; c++) {
+        double gm = gamma ? gamma[c] : 1, inv = a->invstd[c], mean = a->mean[c];
+        double k1 = a->buf[c] * j->k1, k2 = a->buf[j->C + c] * j->k1;
+        real mf = (real)mean;
+        double A = gm * inv, B = -gm * inv * inv * k2, K = -gm * inv * k1 - B * (mean - mf);
+        for (int64_t n = 0; n < j->N; n++) {
+            int64_t o = (n * j->C + c) * j->S;
+            row_grad(gy + o, x + o, j->S, mf, (real)A, (real)B, (real)K, j->gx + o);
+        }
+    }
+}
+
+/* Each process's loss is the mean over its share w of the global batch and
+ * its parameter gradients are scaled by w before they are summed (train.h,
+ * data parallel), so the summed terms are weighted by w and this process's
+ * dx, in its own loss's units, divides by its w again. */
+static void FR_FN(bn_sync_backward)(struct fr_ctx *ctx, struct FR_FN(bn_job) * j) {
+    fr_t *out = j->out;
+    struct bn_aux *a = out->aux;
+    int64_t C = j->C;
+    FR_FN(bn_run)(FR_FN(bn_sync_gsum), j);
+    double w = a->share;
+    for (int64_t c = 0; c < 2 * C; c++)
+        a->buf[c] *= w;
+    fr_ctx_reduce(ctx, a->buf, 2 * C);
+    if (!j->gx) return;
+    j->k1 = 1.0 / (w * a->count);
+    FR_FN(bn_run)(FR_FN(bn_sync_gapply), j);
+}
+
 void FR_FN(fr_op_batchnorm_forward)(struct fr_ctx *ctx, fr_t *out) {
-    (void)ctx;
     struct FR_FN(bn_job) j = FR_FN(bn_setup)(out);
+    if (out->ip[2]) {
+        FR_FN(bn_sync_forward)(ctx, &j);
+        return;
+    }
     FR_FN(bn_run)(FR_FN(bn_fwd), &j);
 }
 
@@ -263,6 +443,10 @@ void FR_FN(fr_op_batchnorm_backward)(struct fr_ctx *ctx, fr_t *out) {
     fr_t *gb = fr_op_grad(ctx, out->src[2]);
     if (!gx && !gg && !gb) return;
     j.gx = gx ? gx->data : NULL, j.gg = gg ? gg->data : NULL, j.gb = gb ? gb->data : NULL;
+    if (out->ip[2]) {
+        FR_FN(bn_sync_backward)(ctx, &j);
+        return;
+    }
     FR_FN(bn_run)(FR_FN(bn_bwd), &j);
 }
 
@@ -297,6 +481,11 @@ fr_t *fr_batchnorm(struct fr_ctx *ctx, fr_t *x, fr_t *gamma, fr_t *beta, float *
         return NULL;
     }
     int training = fr_is_training(ctx), batch = training || !running_mean;
+    /* synchronised statistics: a slice of a larger batch, a reduce set */
+    int64_t total = 0, local = x->ne[x->ndim - 1];
+    fr_ctx_shard(ctx, &total);
+    int synced = training && fr_ctx_has_reduce(ctx) && total > local;
+    if (synced) cnt = cnt / (local ? local : 1) * total; /* every process's values */
     if (C == 0 || (batch && cnt < 2)) {
         fr_error(FR_EINVAL,
                  "batchnorm: input %s: batch statistics need more than 1 value "
@@ -318,6 +507,12 @@ fr_t *fr_batchnorm(struct fr_ctx *ctx, fr_t *x, fr_t *gamma, fr_t *beta, float *
     out->ip[0] = batch;
     out->ip[1] = training && running_mean;
     out->fp[0] = eps, out->fp[1] = momentum;
+    if (synced) {
+        out->ip[2] = 1;
+        a->share = (double)local / (double)total;
+        a->buf = fr_ctx_alloc(ctx, (size_t)(2 * C + 1) * sizeof(double));
+        if (!a->buf) return NULL;
+    }
     return fr_op_run(ctx, out);
 }
 #endif

@@ -7,6 +7,9 @@
 
 #include "../core/ctx.h"
 
+#include <stdint.h>
+#include <stdlib.h>
+
 struct fr_tensor *fr_op_record(struct fr_ctx *ctx, struct fr_tensor *out) {
     if (!out || !out->requires_grad) return out;
     return fr_ctx_tape_push(ctx, out) ? NULL : out;
@@ -84,7 +87,52 @@ struct fr_tensor *fr_op_grad(struct fr_ctx *ctx, struct fr_tensor *t) {
     return t->grad;
 }
 
-int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss) {
+/* A leaf needing grad and the tape index of the first op that reads it:
+ * walking the tape in reverse, its gradient is final once that op's
+ * backward has run. */
+struct final_at {
+    struct fr_tensor *leaf;
+    size_t at;
+};
+
+static int is_grad_leaf(const struct fr_tensor *t) {
+    return t && t->op == FR_OP_NONE && t->requires_grad;
+}
+
+/* The leaves read by the tape in the order their gradients become final
+ * (first reader descending), through an open-addressing set of pointers.
+ * Returns the count, or -1 when out of memory (*out NULL). */
+static long long finals(struct fr_tensor *const *tape, size_t n, struct final_at **out) {
+    *out = NULL;
+    size_t cap = 16;
+    while (cap < 2 * FR_MAX_SRC * n + 16)
+        cap <<= 1;
+    struct fr_tensor **set = calloc(cap, sizeof *set);
+    struct final_at *f = malloc((FR_MAX_SRC * n + 1) * sizeof *f);
+    if (!set || !f) {
+        free(set);
+        free(f);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int s = 0; s < FR_MAX_SRC; s++) {
+            struct fr_tensor *l = tape[i]->src[s];
+            if (!is_grad_leaf(l)) continue;
+            size_t h = ((uintptr_t)l >> 4) * 0x9E3779B97F4A7C15ull & (cap - 1);
+            while (set[h] && set[h] != l)
+                h = (h + 1) & (cap - 1);
+            if (set[h]) continue;
+            set[h] = l;
+            f[k++] = (struct final_at){l, i};
+        }
+    free(set);
+    *out = f;
+    return (long long)k;
+}
+
+int fr_backward_ready(struct fr_ctx *ctx, struct fr_tensor *loss, fr_grad_ready_fn ready,
+                      void *user) {
     if (!loss) return fr_error(FR_EINVAL, "backward: loss is NULL");
     if (fr_nelem(loss) != 1)
         return fr_error(FR_EINVAL, "backward: loss must have one element, has %lld",
@@ -96,10 +144,20 @@ int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss) {
     fr_set(g, 0, fr_get(g, 0) + 1.0);
     size_t n;
     struct fr_tensor *const *tape = fr_ctx_tape(ctx, &n);
+    struct final_at *f = NULL;
+    long long nf = 0;
+    if (ready && (nf = finals(tape, n, &f)) < 0)
+        return fr_error(FR_ENOMEM, "backward: out of memory");
     for (size_t i = n; i-- > 0;) {
         struct fr_tensor *t = tape[i];
-        if (!t->grad || t->op == FR_OP_NONE) continue;
-        BWD[t->dtype == FR_F64][t->op](ctx, t);
+        if (t->grad && t->op != FR_OP_NONE) BWD[t->dtype == FR_F64][t->op](ctx, t);
+        for (; nf > 0 && f[nf - 1].at == i; nf--)
+            if (f[nf - 1].leaf->grad) ready(user, f[nf - 1].leaf);
     }
+    free(f);
     return 0;
+}
+
+int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss) {
+    return fr_backward_ready(ctx, loss, NULL, NULL);
 }

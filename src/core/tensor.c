@@ -204,6 +204,8 @@ struct fr_ctx {
     int grad_on;
     int training;
     int64_t shard_lo, shard_total; /* fr_ctx_set_shard */
+    fr_reduce_fn reduce;           /* fr_ctx_set_reduce */
+    void *reduce_user;
 };
 
 static struct chunk *chunk_new(size_t size) {
@@ -368,6 +370,19 @@ void fr_ctx_set_shard(struct fr_ctx *ctx, int64_t lo, int64_t total) {
 int64_t fr_ctx_shard(const struct fr_ctx *ctx, int64_t *total) {
     if (total) *total = ctx->shard_total;
     return ctx->shard_lo;
+}
+
+void fr_ctx_set_reduce(struct fr_ctx *ctx, fr_reduce_fn fn, void *user) {
+    ctx->reduce = fn;
+    ctx->reduce_user = user;
+}
+
+int fr_ctx_reduce(const struct fr_ctx *ctx, double *x, int64_t n) {
+    return ctx->reduce ? ctx->reduce(ctx->reduce_user, x, n) : 0;
+}
+
+int fr_ctx_has_reduce(const struct fr_ctx *ctx) {
+    return ctx->reduce != NULL;
 }
 
 /* ---------------- tape storage (the autograd layer records and walks it) ---------------- */

@@ -19,8 +19,13 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_mpi = 0;
+static int g_rank = 0, g_size = 1, g_mpi = 0, g_local = 1;
 static int64_t g_bytes = 0;
+#ifdef FR_HAVE_MPI
+/* The requests of started, unfinished non-blocking all-reduces. */
+static MPI_Request *g_req;
+static int g_nreq, g_capreq;
+#endif
 
 int fr_dist_built(void) {
 #ifdef FR_HAVE_MPI
@@ -49,6 +54,14 @@ int fr_dist_init(int *argc, char ***argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    /* the ranks sharing this machine's memory */
+    MPI_Comm node;
+    g_local = g_size;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &g_local);
+        MPI_Comm_free(&node);
+    }
     g_mpi = 1;
 #else
     (void)argc, (void)argv;
@@ -58,10 +71,13 @@ int fr_dist_init(int *argc, char ***argv) {
 
 void fr_dist_finalize(void) {
 #ifdef FR_HAVE_MPI
+    if (g_nreq) fr_dist_wait();
+    free(g_req);
+    g_req = NULL, g_capreq = 0;
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 #endif
-    g_rank = 0, g_size = 1;
+    g_rank = 0, g_size = 1, g_local = 1;
 }
 
 int fr_dist_rank(void) {
@@ -70,6 +86,10 @@ int fr_dist_rank(void) {
 
 int fr_dist_size(void) {
     return g_size;
+}
+
+int fr_dist_local_size(void) {
+    return g_local;
 }
 
 int64_t fr_dist_bytes_reduced(void) {
@@ -88,6 +108,50 @@ int fr_dist_allreduce_sum(float *x, int64_t n) {
     }
 #else
     (void)x, (void)n;
+#endif
+    return 0;
+}
+
+int fr_dist_iallreduce_sum(float *x, int64_t n) {
+#ifdef FR_HAVE_MPI
+    if (!g_mpi || g_size == 1) return 0;
+    for (int64_t i = 0; i < n;) {
+        int part = n - i > INT_MAX / 2 ? INT_MAX / 2 : (int)(n - i);
+        if (g_nreq == g_capreq) {
+            int cap = g_capreq ? 2 * g_capreq : 64;
+            MPI_Request *r = realloc(g_req, (size_t)cap * sizeof *r);
+            if (!r) return fr_error(FR_ENOMEM, "rank %d: all-reduce: out of memory", g_rank);
+            g_req = r, g_capreq = cap;
+        }
+        int err = MPI_Iallreduce(MPI_IN_PLACE, x + i, part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                 &g_req[g_nreq]);
+        if (err != MPI_SUCCESS) return mpi_fail(err, "all-reduce");
+        g_nreq++;
+        g_bytes += (int64_t)part * (int64_t)sizeof(float);
+        i += part;
+    }
+#else
+    (void)x, (void)n;
+#endif
+    return 0;
+}
+
+int fr_dist_progress(void) {
+#ifdef FR_HAVE_MPI
+    if (!g_nreq) return 0;
+    int done = 0, err = MPI_Testall(g_nreq, g_req, &done, MPI_STATUSES_IGNORE);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "all-reduce");
+    if (done) g_nreq = 0;
+#endif
+    return 0;
+}
+
+int fr_dist_wait(void) {
+#ifdef FR_HAVE_MPI
+    if (!g_nreq) return 0;
+    int err = MPI_Waitall(g_nreq, g_req, MPI_STATUSES_IGNORE);
+    g_nreq = 0;
+    if (err != MPI_SUCCESS) return mpi_fail(err, "all-reduce");
 #endif
     return 0;
 }

@@ -673,6 +673,7 @@ int fr_lm_train(const struct fr_lm_config *c, struct fr_lm_result *res) {
         .nmeta = nmeta,
         .stop_after = c->stop_after,
         .data_parallel = c->data_parallel,
+        .bucket_bytes = c->bucket_bytes,
     };
     struct fr_fit_hooks h = {.user = &R,
                              .next = lm_next,

@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -180,14 +181,135 @@ static struct fr_tensor *shard(struct fr_ctx *ctx, struct fr_tensor *t, int64_t 
     return fr_slice(ctx, t, t->ndim - 1, lo, n);
 }
 
+/* The gradient all-reduce in buckets (fr_fit_config.bucket_bytes):
+ * contiguous ranges of the slab, b[0] holding its end (the last layers,
+ * whose gradients the backward pass finishes first). A bucket is started
+ * when every parameter in it that needs a gradient has reported it final,
+ * and buckets are started strictly in index order, so every rank starts
+ * the same all-reduces in the same order whatever its timing. */
+struct bucket {
+    int64_t lo, hi;
+    int pending, pending0; /* parameters not yet final; at the start of a step */
+};
+
+/* A parameter that gets a gradient: where its values start, their count,
+ * its bucket, and whether it was reported final this step. */
+struct grad_item {
+    int64_t offset, n;
+    int bucket, done;
+};
+
+struct buckets {
+    int bn_rc;      /* the first failed batch-norm all-reduce (synchronised statistics) */
+    double bn_secs; /* time in them */
+    struct bucket *b;
+    int n, next;             /* next: the first bucket not started this step */
+    struct grad_item *items; /* by offset */
+    int nitems;
+    struct fr_params *p;
+    float w;     /* this rank's share of the global batch */
+    double secs; /* time in MPI calls during the backward pass */
+    int rc;
+};
+
+static int by_offset(const void *a, const void *b) {
+    int64_t x = ((const struct grad_item *)a)->offset, y = ((const struct grad_item *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+static void buckets_free(struct buckets *B) {
+    free(B->b);
+    free(B->items);
+    B->b = NULL, B->items = NULL;
+}
+
+/* Cuts the slab into buckets of at least `bytes` (at parameter
+ * boundaries). 0 or FR_ENOMEM. */
+static int buckets_build(struct buckets *B, struct fr_params *p, int64_t bytes) {
+    memset(B, 0, sizeof *B);
+    B->p = p;
+    B->items = malloc(((size_t)p->count + 1) * sizeof *B->items);
+    B->b = malloc(((size_t)p->count + 1) * sizeof *B->b);
+    if (!B->items || !B->b) {
+        buckets_free(B);
+        return fr_error(FR_ENOMEM, "fit: out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < p->count; i++)
+        if (p->items[i].t->requires_grad && !(p->items[i].flags & FR_PARAM_BUFFER))
+            B->items[k++] = (struct grad_item){p->items[i].offset, fr_nelem(p->items[i].t), 0, 0};
+    B->nitems = k;
+    qsort(B->items, (size_t)k, sizeof *B->items, by_offset);
+    int64_t hi = p->n, per = bytes / (int64_t)sizeof(float);
+    int pending = 0;
+    for (int i = k; i-- > 0;) {
+        pending++;
+        B->items[i].bucket = B->n;
+        if (hi - B->items[i].offset >= per || i == 0) {
+            int64_t lo = i == 0 ? 0 : B->items[i].offset;
+            B->b[B->n++] = (struct bucket){lo, hi, pending, pending};
+            hi = lo, pending = 0;
+        }
+    }
+    if (hi > 0) B->b[B->n++] = (struct bucket){0, hi, 0, 0}; /* no gradient in the slab */
+    return 0;
+}
+
+static void bucket_start(struct buckets *B, int i) {
+    struct bucket *b = &B->b[i];
+    float *g = B->p->grad;
+    for (int64_t j = b->lo; j < b->hi; j++)
+        g[j] *= B->w;
+    if (!B->rc) B->rc = fr_dist_iallreduce_sum(g + b->lo, b->hi - b->lo);
+}
+
+/* fr_backward_ready's callback: the leaf's gradient is final. Leaves that
+ * are not whole parameters of the slab are ignored (their parameters are
+ * all-reduced after the backward pass). */
+static void grad_ready(void *user, struct fr_tensor *leaf) {
+    struct buckets *B = user;
+    int64_t at = (const float *)leaf->data - B->p->data;
+    int lo = 0, hi = B->nitems;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (B->items[mid].offset < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == B->nitems) return;
+    struct grad_item *it = &B->items[lo];
+    if (it->offset != at || it->n != fr_nelem(leaf) || it->done) return;
+    it->done = 1;
+    B->b[it->bucket].pending--;
+    double t0 = fr_seconds();
+    int started = 0;
+    while (B->next < B->n && B->b[B->next].pending == 0)
+        bucket_start(B, B->next++), started = 1;
+    if (!B->rc && (started || B->next > 0)) B->rc = fr_dist_progress();
+    B->secs += fr_seconds() - t0;
+}
+
+/* fr_ctx_set_reduce's function: batch-norm statistics summed over the
+ * ranks. */
+static int bn_reduce(void *user, double *x, int64_t n) {
+    struct buckets *B = user;
+    if (B->bn_rc) return B->bn_rc;
+    double t0 = fr_seconds();
+    B->bn_rc = fr_dist_allreduce_sum_f64(x, n);
+    B->bn_secs += fr_seconds() - t0;
+    return B->bn_rc;
+}
+
 /* One step's loss and gradients over all ranks: this rank's slice, its
  * gradients weighted by the slice's share of the global batch, then the
- * gradient slab and the loss summed over the ranks. A global batch smaller
- * than the rank count (a last partial batch) would leave some slices
- * empty: then every rank computes the whole batch at weight 1/R, so the
- * batch statistics and the random draws are one process's on every rank. */
-static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, struct fr_tensor *y,
-                   int64_t got, double *lv, struct fr_fit_result *res) {
+ * gradient slab (in buckets during the backward pass, or at once after it)
+ * and the loss summed over the ranks. A global batch smaller than the rank
+ * count (a last partial batch) would leave some slices empty: then every
+ * rank computes the whole batch at weight 1/R, so the batch statistics and
+ * the random draws are one process's on every rank. */
+static int dp_step(struct loop *L, struct buckets *B, struct fr_ctx *ctx, struct fr_tensor *x,
+                   struct fr_tensor *y, int64_t got, double *lv, struct fr_fit_result *res) {
     const struct fr_fit_hooks *h = L->h;
     struct fr_params *p = L->p;
     int64_t R = fr_dist_size(), r = fr_dist_rank();
@@ -195,19 +317,48 @@ static int dp_step(struct loop *L, struct fr_ctx *ctx, struct fr_tensor *x, stru
     double w = (double)(hi - lo) / (double)got;
     if (got < R) lo = 0, hi = got, w = 1.0 / (double)R;
     struct fr_tensor *xs = shard(ctx, x, lo, hi - lo), *ys = y ? shard(ctx, y, lo, hi - lo) : NULL;
-    /* random ops draw the whole batch's numbers for this slice */
+    /* random ops draw the whole batch's numbers for this slice, and batch
+     * norm sums its statistics over the ranks */
+    int64_t b0 = fr_dist_bytes_reduced();
+    B->bn_rc = 0, B->bn_secs = 0;
     fr_ctx_set_shard(ctx, lo, got);
+    if (!L->c->local_bn) fr_ctx_set_reduce(ctx, bn_reduce, B);
     struct fr_tensor *loss = xs && (!y || ys) ? h->loss(h->user, ctx, xs, ys) : NULL;
     fr_ctx_set_shard(ctx, 0, 0);
-    if (!loss || fr_backward(ctx, loss))
-        return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
-    double part = w * fr_get(loss, 0);
     float wf = (float)w;
-    for (int64_t i = 0; i < p->n; i++)
-        p->grad[i] *= wf;
+    if (B->b) {
+        for (int i = 0; i < B->n; i++)
+            B->b[i].pending = B->b[i].pending0;
+        for (int i = 0; i < B->nitems; i++)
+            B->items[i].done = 0;
+        B->next = 0, B->w = wf, B->secs = 0, B->rc = 0;
+    }
+    int bad =
+        !loss || (B->b ? fr_backward_ready(ctx, loss, grad_ready, B) : fr_backward(ctx, loss));
+    fr_ctx_set_reduce(ctx, NULL, NULL);
+    res->comm_seconds += B->bn_secs;
+    if (B->bn_rc) {
+        if (B->b) fr_dist_wait();
+        return B->bn_rc;
+    }
+    if (bad) {
+        if (B->b) fr_dist_wait();
+        return fr_last_error()[0] ? FR_EINVAL : fr_error(FR_EINVAL, "fit: the loss failed");
+    }
+    double part = w * fr_get(loss, 0);
     double t0 = fr_seconds();
-    int64_t b0 = fr_dist_bytes_reduced();
-    int rc = fr_dist_allreduce_sum(p->grad, p->n);
+    int rc = 0;
+    if (B->b) {
+        while (B->next < B->n) /* parameters the loss did not reach, and the rest */
+            bucket_start(B, B->next++);
+        int w2 = fr_dist_wait();
+        rc = B->rc ? B->rc : w2;
+        res->comm_seconds += B->secs;
+    } else {
+        for (int64_t i = 0; i < p->n; i++)
+            p->grad[i] *= wf;
+        rc = fr_dist_allreduce_sum(p->grad, p->n);
+    }
     if (!rc) rc = fr_dist_allreduce_sum_f64(&part, 1);
     res->comm_seconds += fr_seconds() - t0;
     res->comm_bytes += fr_dist_bytes_reduced() - b0;
@@ -298,6 +449,10 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     double window[LOSS_WINDOW];
     int64_t this_call = 0, before_done = -1;
     int dp = c->data_parallel && fr_dist_size() > 1;
+    struct buckets B = {0};
+    int64_t bucket = c->bucket_bytes;
+    if (bucket == 0) bucket = fr_dist_local_size() < fr_dist_size() ? FR_FIT_BUCKET_DEFAULT : -1;
+    if (dp && bucket > 0 && (rc = buckets_build(&B, p, bucket))) goto done;
     fr_set_training(ctx, 1);
     for (;;) {
         if (c->steps && L.st.step >= c->steps) break;
@@ -339,7 +494,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
         fr_params_zero_grad(p);
         double lv = 0;
         if (dp) {
-            if ((rc = dp_step(&L, ctx, x, y, got, &lv, res))) break;
+            if ((rc = dp_step(&L, &B, ctx, x, y, got, &lv, res))) break;
         } else {
             struct fr_tensor *loss = h->loss(h->user, ctx, x, y);
             if (!loss || fr_backward(ctx, loss)) {
@@ -380,6 +535,7 @@ int fr_fit(struct fr_params *p, const struct fr_fit_config *c, const struct fr_f
     for (int64_t i = 0; i < w; i++)
         s += window[i];
     res->last_loss = w ? s / (double)w : NAN;
+    buckets_free(&B);
 done:
     if (!rc) moments_out(&L.opt, c->to);
     fr_ctx_reset(ctx);

@@ -372,6 +372,8 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         .nmeta = r.nmeta,
         .stop_after = cfg->stop_after_steps,
         .data_parallel = cfg->data_parallel,
+        .bucket_bytes = cfg->bucket_bytes,
+        .local_bn = cfg->local_bn,
     };
     struct fr_fit_hooks h = {.user = &r,
                              .next = run_next,

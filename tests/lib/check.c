@@ -2,6 +2,10 @@
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include "check.h"
 
+#include "frugal/ops.h"
+#include "frugal/params.h"
+#include "frugal/status.h"
+
 #include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -285,4 +289,43 @@ int check_same_file(const char *a, const char *b) {
     free(x);
     free(y);
     return same;
+}
+
+struct ready {
+    struct fr_params *p;
+    float *snap;
+    int *times;
+    int bad;
+};
+
+static void on_ready(void *user, struct fr_tensor *leaf) {
+    struct ready *r = user;
+    int64_t at = (const float *)leaf->data - r->p->data;
+    for (int i = 0; i < r->p->count; i++)
+        if (r->p->items[i].offset == at && at < r->p->n) {
+            r->times[i]++;
+            memcpy(r->snap + at, r->p->grad + at, sizeof(float) * (size_t)fr_nelem(leaf));
+            return;
+        }
+    r->bad = 1; /* not a parameter of p */
+}
+
+void check_grad_ready(const char *what, struct fr_params *p, struct fr_ctx *ctx,
+                      struct fr_tensor *loss) {
+    struct ready r = {p, calloc((size_t)p->n, sizeof(float)), calloc((size_t)p->count, sizeof(int)),
+                      0};
+    CHECK(r.snap && r.times && loss && fr_backward_ready(ctx, loss, on_ready, &r) == 0,
+          "%s: backward: %s", what, fr_last_error());
+    int once = !r.bad, final = 1;
+    for (int i = 0; i < p->count && r.times; i++) {
+        struct fr_param *it = &p->items[i];
+        int want = it->t->requires_grad && !(it->flags & FR_PARAM_BUFFER);
+        once &= r.times[i] == want;
+        if (want && r.snap)
+            final &= !memcmp(r.snap + it->offset, p->grad + it->offset,
+                             sizeof(float) * (size_t)fr_nelem(it->t));
+    }
+    CHECK(once, "%s: not every trainable parameter reported exactly once", what);
+    CHECK(final, "%s: a gradient changed after it was reported final", what);
+    free(r.snap), free(r.times);
 }

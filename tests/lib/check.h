@@ -52,6 +52,16 @@ int check_skip(const char *name, const char *why);
 const char *check_tmpdir(void);
 /* A whole file read into *out (malloc'd, one spare byte): its size, or -1. */
 long check_slurp(const char *path, unsigned char **out);
+
+/* Runs fr_backward_ready from loss and checks that every trainable
+ * parameter of p is reported exactly once, and that the gradient it holds
+ * when reported is its final one (a copy taken in the callback equals the
+ * gradient after the whole backward pass). p's grads must be zero. */
+struct fr_params;
+struct fr_ctx;
+struct fr_tensor;
+void check_grad_ready(const char *what, struct fr_params *p, struct fr_ctx *ctx,
+                      struct fr_tensor *loss);
 /* 1 when both files exist, are non-empty and hold the same bytes. */
 int check_same_file(const char *a, const char *b);
 const char *check_tmp(const char *name);

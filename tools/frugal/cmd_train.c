@@ -52,6 +52,7 @@ int cmd_train(int argc, char **argv) {
     fr_dst_config_defaults(&dc);
     const char *dst = "none", *dst_init = "erk";
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
+    int64_t bucket_kb = -1;
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "model", .type = ARG_STR, .dst = &cfg.model, .choices = MODELS,
@@ -98,6 +99,13 @@ int cmd_train(int argc, char **argv) {
          .help = "evaluate on only the first N test images (0 = all)"},
         {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
          .help = "worker threads (0 = all cores)"},
+        {.name = "bucket-kb", .type = ARG_INT, .dst = &bucket_kb, .min = -1, .max = 1 << 22,
+         .help = "under mpirun: all-reduce the gradients in buckets of this many KiB, each "
+                 "started during the backward pass; 0: one all-reduce after it; -1: buckets of "
+                 "256 KiB when the ranks span several machines, one all-reduce on one machine"},
+        {.name = "local-bn", .type = ARG_BOOL, .dst = &cfg.local_bn,
+         .help = "under mpirun: batch norm uses each rank's slice's statistics (PyTorch DDP's "
+                 "default) instead of the whole batch's"},
         {.name = "seed", .type = ARG_INT, .dst = &seed, .max = 1e18,
          .help = "seed for init, shuffling and augmentation"},
         {.name = "precision", .type = ARG_STR, .dst = &cfg.precision, .choices = PRECISIONS,
@@ -191,6 +199,7 @@ int cmd_train(int argc, char **argv) {
     /* under mpirun every batch is split over the ranks (one rank: no-op);
      * rank 0 writes the checkpoint and the results for all */
     cfg.data_parallel = 1;
+    cfg.bucket_bytes = bucket_kb < 0 ? 0 : bucket_kb ? bucket_kb << 10 : -1;
     if (fr_dist_rank() > 0) cfg.out = NULL, info.results_dir = "";
     if (!*init) cfg.width_mult = (int)width_mult; /* --init: the checkpoint's */
     struct fr_dst_run dr;

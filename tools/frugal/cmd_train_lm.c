@@ -10,6 +10,7 @@
 #include "frugal/dist.h"
 #include "frugal/experiments/lm_run.h"
 #include "frugal/status.h"
+#include "frugal/train.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,7 @@ int cmd_train_lm(int argc, char **argv) {
     int64_t block = c.block, batch = c.batch, iters = c.iters, warmup = c.warmup;
     int64_t eval_int = c.eval_interval, eval_iters = c.eval_iters, seed = (int64_t)c.seed;
     int64_t threads = 0, bpe_vocab = c.bpe_vocab, ckpt_every = 0;
+    int64_t bucket_kb = -1;
     double dropout = 0, prune = 0;
     int bias = !c.model.no_bias, prune_layerwise = 0;
     static const char *const gelus[] = {"exact", "tanh", NULL};
@@ -91,6 +93,10 @@ int cmd_train_lm(int argc, char **argv) {
                  "weights in f32"},
         {.name = "threads", .type = ARG_INT, .dst = &threads, .max = 256,
          .help = "threads (0 = all cores)"},
+        {.name = "bucket-kb", .type = ARG_INT, .dst = &bucket_kb, .min = -1, .max = 1 << 22,
+         .help = "under mpirun: all-reduce the gradients in buckets of this many KiB, each "
+                 "started during the backward pass; 0: one all-reduce after it; -1: buckets of "
+                 "256 KiB when the ranks span several machines, one all-reduce on one machine"},
         {.name = "out", .type = ARG_STR, .dst = &c.out,
          .help = "best checkpoint (.safetensors; tokenizer goes to OUT.tok)"},
         {.name = "ckpt", .type = ARG_STR, .dst = &c.ckpt,
@@ -148,6 +154,7 @@ int cmd_train_lm(int argc, char **argv) {
     /* under mpirun every batch is split over the ranks (one rank: no-op);
      * rank 0 writes the checkpoints and results for all */
     c.data_parallel = 1;
+    c.bucket_bytes = bucket_kb < 0 ? 0 : bucket_kb ? bucket_kb << 10 : -1;
     if (fr_dist_rank() > 0) c.out = NULL, info.results_dir = "", info.log = NULL;
     struct fr_lm_run_result r;
     fr_clear_error();
