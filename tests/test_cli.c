@@ -140,7 +140,14 @@ static void test_usage_errors(void) {
     expect_error("train --dst chase --channel-sparsity 0.4 --model mlp", 2);
     expect_error("train --dst chase --density 0.99", 2); /* + 0.05 MEST extra > 1 */
     expect_error("shrink", 2);
-    expect_error("shrink x.safetensors", 2); /* --out missing */
+    expect_error("shrink x.safetensors", 2);  /* --out missing */
+    expect_error("train --kernels 3,3,3", 2); /* cnn has no depthwise stages */
+    expect_error("train --model slak --kernels 3,3", 2);
+    expect_error("train --model slak --kernels 3,x,3", 2);
+    expect_error("train --model convnext --small-kernel 3", 2);
+    expect_error("train --bucket-kb -2", 2);
+    expect_error("reparam", 2);
+    expect_error("reparam x.safetensors", 2); /* --out missing */
 }
 
 static void test_runtime_errors(void) {
@@ -201,6 +208,11 @@ static void test_runtime_errors(void) {
     snprintf(args, sizeof args, "shrink '%s/garbage.safetensors' --out '%s/s.safetensors'", g_tmp,
              g_tmp);
     expect_error(args, 1);
+    snprintf(args, sizeof args, "reparam '%s/garbage.safetensors' --out '%s/r.safetensors'", g_tmp,
+             g_tmp);
+    expect_error(args, 1);
+    /* an even kernel: one line from the model's check */
+    expect_error("train --model slak --kernels 13,12,5 --epochs 1 --limit-train 8 --results ''", 1);
 }
 
 static void test_help(void) {
@@ -241,6 +253,12 @@ static void test_help(void) {
     expect_help("tune", tune);
     static const char *const shrink[] = {"out", "bn-batches", "batch", "data-dir", NULL};
     expect_help("shrink", shrink);
+    static const char *const reparam[] = {"out", NULL};
+    expect_help("reparam", reparam);
+    static const char *const more[] = {"kernels", "small-kernel", "bucket-kb", "local-bn", NULL};
+    expect_help("train", more);
+    static const char *const lm_dist[] = {"bucket-kb", NULL};
+    expect_help("train-lm", lm_dist);
     static const char *const dst[] = {
         "dst",        "density",          "dst-init", "update-every",  "drop-frac", "mest-extra",
         "update-end", "channel-sparsity", "gmp-end",  "channel-every", "beta",      "width-mult",
@@ -250,9 +268,10 @@ static void test_help(void) {
     CHECK(rc == 0 && strstr(g_out, "--epochs") != NULL, "`frugal help train`");
     rc = run("--help");
     CHECK(rc == 0, "--help exit %d", rc);
-    static const char *const cmds[] = {
-        "train",    "eval",       "info",    "report", "demo",     "repro",   "version", "train-lm",
-        "generate", "perplexity", "convert", "prune",  "sparsity", "kv-eval", "tune",    "shrink"};
+    static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
+                                       "repro",   "version", "train-lm", "generate", "perplexity",
+                                       "convert", "prune",   "sparsity", "kv-eval",  "tune",
+                                       "shrink",  "reparam"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);

@@ -8,6 +8,8 @@
 #include "frugal/nn.h"
 #include "frugal/optim.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +123,189 @@ static void test_grad_ready(const char *arch) {
     fr_model_free(m);
 }
 
+/* convnext and slak: counts from the layout's formula (ConvNeXt's and
+ * SLaK's module definitions, written out; no PyTorch on this machine),
+ * names, default kernels, the metadata round trip, re-parameterisation
+ * (merged eval logits equal the three-branch ones) and clear errors. */
+static int64_t cnx_count(int slak, const int *K, int small, int cin, int ncls, int64_t *state) {
+    int64_t n = cin * 4 * 32 + 32 + 64, buf = 0;           /* stem conv, its norm */
+    n += 64 + 32 * 64 * 4 + 64 + 128 + 64 * 128 * 4 + 128; /* the two downsamplings */
+    for (int s = 0; s < 3; s++) {
+        int64_t d = 32 << s;
+        for (int j = 0; j < 2; j++) {
+            if (!slak) {
+                n += (int64_t)K[s] * K[s] * d + d;
+            } else if (K[s] > small) { /* Kxs, sxK, sxs convs, each with batch norm */
+                n += ((int64_t)2 * K[s] * small + small * small) * d + 3 * 2 * d;
+                buf += 3 * (2 * d + 1);
+            } else {
+                n += (int64_t)K[s] * K[s] * d + 2 * d;
+                buf += 2 * d + 1;
+            }
+            n += 2 * d + d * 4 * d + 4 * d + 4 * d * d + d + d; /* norm, pwconv1/2, gamma */
+        }
+    }
+    n += 2 * 128 + 128 * ncls + ncls;
+    *state = n + buf;
+    return n;
+}
+
+static void test_convnext(void) {
+    int K[3];
+    CHECK(fr_convnext_kernels("slak", 28, 28, K) == 0 && K[0] == 13 && K[1] == 11 && K[2] == 5,
+          "slak kernels at 28x28: %d %d %d, want 13 11 5", K[0], K[1], K[2]);
+    CHECK(fr_convnext_kernels("slak", 64, 64, K) == 0 && K[0] == 29 && K[1] == 27 && K[2] == 15,
+          "slak kernels at 64x64: %d %d %d, want 29 27 15", K[0], K[1], K[2]);
+    CHECK(fr_convnext_kernels("convnext", 28, 28, K) == 0 && K[0] == 7 && K[1] == 7 && K[2] == 5,
+          "convnext kernels at 28x28: %d %d %d, want 7 7 5", K[0], K[1], K[2]);
+    for (int slak = 0; slak < 2; slak++)
+        for (int in = 0; in < 2; in++) {
+            struct fr_model_config mc;
+            fr_model_config_defaults(&mc);
+            if (in) mc.in_h = mc.in_w = 64, mc.in_channels = 3, mc.n_classes = 7;
+            const char *arch = slak ? "slak" : "convnext";
+            struct fr_model *m = fr_model_new(arch, &mc, 5);
+            CHECK(m != NULL, "%s: %s", arch, fr_last_error());
+            if (!m) continue;
+            fr_convnext_kernels(arch, mc.in_h, mc.in_w, K);
+            int64_t state = 0, want = cnx_count(slak, K, 5, mc.in_channels, mc.n_classes, &state);
+            int64_t all = 0;
+            for (int i = 0; i < m->params.count; i++)
+                all += fr_nelem(m->params.items[i].t);
+            CHECK(fr_params_count_trainable(&m->params) == want && all == state,
+                  "%s %dx%d: %lld trainable / %lld state, formula %lld / %lld", arch, mc.in_h,
+                  mc.in_w, (long long)fr_params_count_trainable(&m->params), (long long)all,
+                  (long long)want, (long long)state);
+            const char *name = slak ? (K[0] > 5 ? "stages.0.1.large_kernel.Decom1.bn.running_var"
+                                                : "stages.0.1.large_kernel.lkb_origin.conv.weight")
+                                    : "stages.2.1.dwconv.weight";
+            CHECK(fr_params_find(&m->params, name) && fr_params_find(&m->params, "head.bias") &&
+                      fr_params_find(&m->params, "downsample_layers.2.1.weight"),
+                  "%s: missing %s, head.bias or downsample_layers.2.1.weight", arch, name);
+            fr_model_free(m);
+        }
+
+    /* re-parameterisation: trained a little (batch statistics move the
+     * running ones), then merged: eval logits equal */
+    for (int in = 0; in < 2; in++) {
+        struct fr_model_config mc;
+        fr_model_config_defaults(&mc);
+        if (in) mc.in_h = mc.in_w = 40; /* kernels 19 17 9: every branch layout */
+        struct fr_model *m = fr_model_new("slak", &mc, 9);
+        CHECK(m != NULL, "slak: %s", fr_last_error());
+        if (!m) continue;
+        const int B = 6;
+        struct fr_ctx *ctx = fr_ctx_new(64 << 20);
+        struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){mc.in_w, mc.in_h, 1, B});
+        struct fr_tensor *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
+        struct fr_rng r;
+        fr_rng_seed(&r, 4);
+        fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);
+        for (int i = 0; i < B; i++)
+            ((int32_t *)y->data)[i] = i % 10;
+        /* layer scale 1 so the blocks matter, then a few steps */
+        for (int i = 0; i < m->params.count; i++)
+            if (strstr(m->params.items[i].name, ".gamma")) fr_init_const(m->params.items[i].t, 1);
+        struct fr_optim o;
+        struct fr_optim_config oc;
+        fr_optim_config_defaults(&oc, FR_OPT_ADAMW);
+        oc.lr = 1e-3;
+        fr_optim_init(&o, &m->params, &oc);
+        fr_set_training(ctx, 1);
+        for (int s = 0; s < 3; s++) {
+            fr_params_zero_grad(&m->params);
+            struct fr_tensor *loss = fr_cross_entropy(ctx, m->forward(m, ctx, x), y, 0);
+            CHECK(loss && fr_backward(ctx, loss) == 0, "slak step: %s", fr_last_error());
+            fr_optim_step(&o, -1);
+            fr_ctx_reset(ctx);
+        }
+        fr_optim_free(&o);
+        struct fr_model *mm = fr_model_reparam(m);
+        CHECK(mm != NULL && mm->cfg.merged == 1, "reparam: %s", fr_last_error());
+        if (mm) {
+            /* one conv with a bias per block instead of three with batch norms
+             * (more weights: K^2 against 2 K s + s^2) */
+            CHECK(mm->params.count < m->params.count,
+                  "merged model has %d tensors, three-branch %d", mm->params.count,
+                  m->params.count);
+            fr_set_training(ctx, 0);
+            int g = fr_no_grad_begin(ctx);
+            struct fr_tensor *a = m->forward(m, ctx, x), *b = mm->forward(mm, ctx, x);
+            double worst = 0, scale = 0;
+            for (int64_t i = 0; a && b && i < fr_nelem(a); i++) {
+                worst = fmax(worst, fabs(fr_get(a, i) - fr_get(b, i)));
+                scale = fmax(scale, fabs(fr_get(a, i)));
+            }
+            CHECK(a && b && worst <= 1e-4 * (1 + scale),
+                  "%dx%d: merged logits %.3g off (scale %.3g)", mc.in_h, mc.in_w, worst, scale);
+            fr_no_grad_end(ctx, g);
+            /* the merged model round-trips through a checkpoint */
+            const char *path = check_tmp("slak-merged.safetensors");
+            CHECK(fr_model_save(mm, path) == 0, "save merged: %s", fr_last_error());
+            struct fr_model *back = fr_model_load(path, NULL);
+            CHECK(back && back->cfg.merged == 1 && !strcmp(back->arch, "slak") &&
+                      back->params.n == mm->params.n &&
+                      !memcmp(back->params.data, mm->params.data, (size_t)mm->params.n * 4),
+                  "merged checkpoint round trip: %s", fr_last_error());
+            CHECK(fr_model_reparam(mm) == NULL && strstr(fr_last_error(), "unmerged"),
+                  "reparam of a merged model: %s", fr_last_error());
+            fr_model_free(back);
+        }
+        fr_model_free(mm);
+        fr_tensor_free(x), fr_tensor_free(y);
+        fr_ctx_free(ctx);
+        fr_model_free(m);
+    }
+
+    /* kernels in the metadata */
+    {
+        struct fr_model_config mc;
+        fr_model_config_defaults(&mc);
+        mc.kernels[0] = mc.kernels[1] = mc.kernels[2] = 3;
+        struct fr_model *m = fr_model_new("convnext", &mc, 1);
+        char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
+        const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
+        int n = m ? fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX) : 0;
+        for (int i = 0; i < n; i++)
+            kp[i] = keys[i], vp[i] = vals[i];
+        char arch[32];
+        struct fr_model_config back;
+        CHECK(m && fr_model_meta_read(n, kp, vp, arch, sizeof arch, &back) == 0 &&
+                  back.kernels[0] == 3 && back.kernels[2] == 3 && !strcmp(arch, "convnext"),
+              "kernels metadata round trip: %s", fr_last_error());
+        fr_model_free(m);
+        const char *bad_k[] = {"arch", "kernels"}, *bad_v[] = {"slak", "13,11"};
+        CHECK(fr_model_meta_read(2, bad_k, bad_v, arch, sizeof arch, &back) == FR_EFORMAT,
+              "two kernels accepted");
+    }
+
+    /* bad configs: even, too large for the padded map, on other archs */
+    struct {
+        const char *arch;
+        int k0, k2, small, merged, in;
+        const char *msg;
+    } bad[] = {
+        {"slak", 12, 0, 0, 0, 28, "odd"},
+        {"slak", 0, 7, 0, 0, 28, "larger than its padded"},
+        {"convnext", 29, 0, 0, 0, 28, "larger than its padded"},
+        {"convnext", 0, 0, 0, 1, 28, "slak only"},
+        {"convnext", 0, 0, 5, 0, 28, "slak only"},
+        {"slak", 0, 0, 4, 0, 28, "odd"},
+        {"resnet20", 3, 0, 0, 0, 28, "convnext and slak"},
+        {"slak", 0, 0, 0, 0, 7, "smaller than 8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fr_model_config mc;
+        fr_model_config_defaults(&mc);
+        mc.kernels[0] = bad[i].k0, mc.kernels[2] = bad[i].k2, mc.small_kernel = bad[i].small;
+        mc.merged = bad[i].merged, mc.in_h = mc.in_w = bad[i].in;
+        struct fr_model *m = fr_model_new(bad[i].arch, &mc, 1);
+        CHECK(m == NULL && strstr(fr_last_error(), bad[i].msg), "%s bad config %zu: '%s'",
+              bad[i].arch, i, m ? "accepted" : fr_last_error());
+        fr_model_free(m);
+    }
+}
+
 static void test_meta_and_errors(void) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
@@ -185,7 +370,11 @@ int main(void) {
     test_fit("cnn");
     test_fit("vgg-small");
     test_fit("resnet20");
+    test_fit("convnext");
+    test_fit("slak");
+    test_convnext();
     for (size_t i = 0; i < sizeof g_expect / sizeof g_expect[0]; i++)
         test_grad_ready(g_expect[i].arch);
+    test_grad_ready("slak");
     return check_report("test_models");
 }

@@ -54,6 +54,13 @@ struct fr_model_config {
      * fr_model_shrink. 0: the defaults. */
     int nwidths;
     int widths[FR_MODEL_MAX_WIDTHS];
+    /* convnext and slak: the depthwise kernel of each of the 3 stages (odd;
+     * 0: the default, fr_convnext_kernels). slak: small_kernel is the
+     * small branch's side (0: 5), merged 1 the re-parameterised form (one
+     * KxK depthwise conv with a bias per block, fr_model_reparam). */
+    int kernels[3];
+    int small_kernel;
+    int merged;
 };
 
 struct fr_model {
@@ -64,6 +71,10 @@ struct fr_model {
      * vs eval behaviour (batch norm) follows fr_is_training(ctx). NULL with
      * the error set on bad input. */
     struct fr_tensor *(*forward)(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x);
+    /* The last feature map before pooling, {W', H', C', N} (feature
+     * distillation, effective receptive fields); NULL for architectures
+     * without one (mlp). */
+    struct fr_tensor *(*features)(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x);
     void *impl; /* architecture-private layer table (freed by fr_model_free) */
 };
 
@@ -137,6 +148,19 @@ struct fr_model *fr_model_shrink(const struct fr_model *m, const uint8_t *const 
  * only: FR_EINVAL for other architectures. */
 int fr_model_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
 
+/* convnext and slak: the default depthwise kernel of each of the 3 stages
+ * for an in_h x in_w input (convnext.c says the rule: SLaK's scaled to the
+ * maps for slak, 7 for convnext, never over 2 side - 1). 0 or FR_EINVAL. */
+int fr_convnext_kernels(const char *arch, int in_h, int in_w, int *K);
+/* "13,11,5" -> K[3] (0 keeps a stage's default). 0 or -1. */
+int fr_parse_kernels(const char *v, int *K);
+/* SLaK's structural re-parameterisation: a new "slak" model with merged 1
+ * whose blocks each have one KxK depthwise conv with a bias, the sum of
+ * m's branches with their batch norms folded in (eval statistics), every
+ * other tensor copied. Its eval-mode logits equal m's up to float
+ * rounding. NULL with FR_EINVAL when m is not an unmerged slak model. */
+struct fr_model *fr_model_reparam(const struct fr_model *m);
+
 /* Comma-separated list of known architectures (static string). */
 const char *fr_model_list(void);
 
@@ -146,7 +170,7 @@ const char *fr_model_list(void);
  * ignored) and returns 0 or FR_EFORMAT when arch or a number is missing or
  * malformed. "mim" is written only when set (absent reads as 0), so
  * checkpoints of other models are as before. */
-#define FR_MODEL_META_MAX 8
+#define FR_MODEL_META_MAX 12
 int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
 int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
                        size_t arch_size, struct fr_model_config *cfg);

@@ -20,11 +20,13 @@ static const struct {
     {"resnet20", fr_build_resnet20, "linear", fr_resnet20_channels, fr_resnet20_flops},
     {"vgg-small", fr_build_vgg_small, "classifier", fr_vgg_small_channels, fr_vgg_small_flops},
     {"vit", fr_build_vit, "head", NULL, NULL},
+    {"convnext", fr_build_convnext, "head", NULL, NULL},
+    {"slak", fr_build_convnext, "head", NULL, NULL},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
 const char *fr_model_list(void) {
-    return "mlp, cnn, resnet20, vgg-small, vit";
+    return "mlp, cnn, resnet20, vgg-small, vit, convnext, slak";
 }
 
 void fr_model_config_defaults(struct fr_model_config *c) {
@@ -66,6 +68,12 @@ struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cf
         fr_error(FR_EINVAL,
                  "model '%s': width_mult %d / %d widths: only resnet20 and vgg-small take widths",
                  arch, cfg->width_mult, cfg->nwidths);
+        return NULL;
+    }
+    int cnx = !strcmp(g_arch[k].name, "convnext") || !strcmp(g_arch[k].name, "slak");
+    if (!cnx && (cfg->kernels[0] || cfg->kernels[1] || cfg->kernels[2] || cfg->small_kernel ||
+                 cfg->merged)) {
+        fr_error(FR_EINVAL, "model '%s': kernel sizes and merged are for convnext and slak", arch);
         return NULL;
     }
     if (cfg->mim != 0 && (cfg->mim != 1 || strcmp(g_arch[k].name, "vit") != 0)) {
@@ -137,6 +145,21 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
         snprintf(vals[n], 64, "%d", m->cfg.width_mult);
         n++;
     }
+    if ((m->cfg.kernels[0] || m->cfg.kernels[1] || m->cfg.kernels[2]) && n < max) {
+        snprintf(keys[n], 64, "kernels");
+        snprintf(vals[n], 64, "%d,%d,%d", m->cfg.kernels[0], m->cfg.kernels[1], m->cfg.kernels[2]);
+        n++;
+    }
+    if (m->cfg.small_kernel && n < max) {
+        snprintf(keys[n], 64, "small_kernel");
+        snprintf(vals[n], 64, "%d", m->cfg.small_kernel);
+        n++;
+    }
+    if (m->cfg.merged && n < max) {
+        snprintf(keys[n], 64, "merged");
+        snprintf(vals[n], 64, "1");
+        n++;
+    }
     if (m->cfg.nwidths > 0 && n < max) {
         snprintf(keys[n], 64, "widths");
         size_t used = 0;
@@ -169,6 +192,25 @@ static int parse_widths(const char *v, struct fr_model_config *cfg) {
     if (n == 0) return -1;
     cfg->nwidths = n;
     return 0;
+}
+
+int fr_parse_kernels(const char *v, int *k) {
+    int n = 0;
+    const char *s = v;
+    while (*s && n < 3) {
+        char *end;
+        if (*s < '0' || *s > '9') return -1;
+        long w = strtol(s, &end, 10);
+        if (end == s || w < 0 || w > 1 << 12) return -1;
+        k[n++] = (int)w;
+        if (*end == ',' && end[1] && n < 3)
+            s = end + 1;
+        else if (*end == 0)
+            s = end;
+        else
+            return -1;
+    }
+    return n == 3 && !*s ? 0 : -1;
 }
 
 static int parse_int(const char *s, int *out) {
@@ -204,6 +246,21 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
             continue;
         }
         if (strcmp(k, "width_mult") == 0) dst = &cfg->width_mult;
+        if (strcmp(k, "small_kernel") == 0) dst = &cfg->small_kernel;
+        if (strcmp(k, "merged") == 0) {
+            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+                return fr_error(FR_EFORMAT, "checkpoint: metadata 'merged' = '%s' is not 0 or 1",
+                                v);
+            cfg->merged = v[0] - '0';
+            continue;
+        }
+        if (strcmp(k, "kernels") == 0) {
+            if (fr_parse_kernels(v, cfg->kernels) != 0)
+                return fr_error(FR_EFORMAT,
+                                "checkpoint: metadata 'kernels' = '%s' is not three kernel sizes",
+                                v);
+            continue;
+        }
         if (strcmp(k, "widths") == 0) {
             if (parse_widths(v, cfg) != 0)
                 return fr_error(FR_EFORMAT,

@@ -14,6 +14,7 @@ int fr_build_cnn(struct fr_model *m, struct fr_rng *rng);
 int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vit(struct fr_model *m, struct fr_rng *rng);
+int fr_build_convnext(struct fr_model *m, struct fr_rng *rng); /* convnext and slak */
 
 /* fr_model_channels per architecture */
 int fr_resnet20_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap);

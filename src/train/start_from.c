@@ -39,6 +39,10 @@ int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, ch
     cfg->nwidths = mc.nwidths;
     for (int i = 0; i < mc.nwidths; i++)
         cfg->widths[i] = mc.widths[i];
+    for (int i = 0; i < 3; i++)
+        cfg->kernels[i] = mc.kernels[i];
+    cfg->small_kernel = mc.small_kernel;
+    cfg->merged = mc.merged;
     cfg->init = fr_train_init_checkpoint;
     cfg->init_user = (void *)path;
     cfg->init_name = path;

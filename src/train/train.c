@@ -329,6 +329,10 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.nwidths = cfg->nwidths;
     for (int i = 0; i < cfg->nwidths; i++)
         mc.widths[i] = cfg->widths[i];
+    for (int i = 0; i < 3; i++)
+        mc.kernels[i] = cfg->kernels[i];
+    mc.small_kernel = cfg->small_kernel;
+    mc.merged = cfg->merged;
     if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;

@@ -19,7 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const MODELS[] = {"mlp", "cnn", "resnet20", "vgg-small", "vit", NULL};
+static const char *const MODELS[] = {"mlp", "cnn",      "resnet20", "vgg-small",
+                                     "vit", "convnext", "slak",     NULL};
 static const char *const DATASETS[] = {"fashion-mnist", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
@@ -52,7 +53,8 @@ int cmd_train(int argc, char **argv) {
     fr_dst_config_defaults(&dc);
     const char *dst = "none", *dst_init = "erk";
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
-    int64_t bucket_kb = -1;
+    int64_t bucket_kb = -1, small_kernel = 0;
+    const char *kernels = "";
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "model", .type = ARG_STR, .dst = &cfg.model, .choices = MODELS,
@@ -93,6 +95,11 @@ int cmd_train(int argc, char **argv) {
          .help = "stop after this many epochs without val improvement (0 = off)"},
         {.name = "augment", .type = ARG_BOOL, .dst = &cfg.augment,
          .help = "random crop (pad 2) and horizontal flip"},
+        {.name = "kernels", .type = ARG_STR, .dst = &kernels,
+         .help = "convnext, slak: depthwise kernel of each of the 3 stages, e.g. 13,11,5 (odd; 0 or "
+                 "empty: slak's scaled SLaK sizes, convnext's 7x7)"},
+        {.name = "small-kernel", .type = ARG_INT, .dst = &small_kernel, .max = 63,
+         .help = "slak: the small branch's kernel (0: 5)"},
         {.name = "limit-train", .type = ARG_INT, .dst = &cfg.limit_train, .max = 1e12,
          .help = "use only the first N training images (0 = all)"},
         {.name = "limit-test", .type = ARG_INT, .dst = &cfg.limit_test, .max = 1e12,
@@ -202,6 +209,22 @@ int cmd_train(int argc, char **argv) {
     cfg.bucket_bytes = bucket_kb < 0 ? 0 : bucket_kb ? bucket_kb << 10 : -1;
     if (fr_dist_rank() > 0) cfg.out = NULL, info.results_dir = "";
     if (!*init) cfg.width_mult = (int)width_mult; /* --init: the checkpoint's */
+    const int cnx = !strcmp(cfg.model, "convnext") || !strcmp(cfg.model, "slak");
+    if ((*kernels || small_kernel) && (*init || !cnx)) {
+        fprintf(stderr, "frugal train: --kernels and --small-kernel need --model convnext or slak "
+                        "(and no --init: a checkpoint has its own)\n");
+        return EXIT_USAGE;
+    }
+    if (*kernels && fr_parse_kernels(kernels, cfg.kernels) != 0) {
+        fprintf(stderr, "frugal train: --kernels '%s' is not three kernel sizes like 13,11,5\n",
+                kernels);
+        return EXIT_USAGE;
+    }
+    if (small_kernel && strcmp(cfg.model, "slak") != 0) {
+        fprintf(stderr, "frugal train: --small-kernel needs --model slak\n");
+        return EXIT_USAGE;
+    }
+    cfg.small_kernel = (int)small_kernel;
     struct fr_dst_run dr;
     /* what the library would refuse after loading the data, refused now */
     const int chan_model = fr_model_has_channels(cfg.model);
