@@ -1,0 +1,190 @@
+/* test_kd.c: the distillation losses (methods/kd.h) against hand
+ * computations in double (written out here from the formulas, the NKD
+ * non-target softmax with the target column removed, not masked), their
+ * student gradients against finite differences (f64) and fast vs
+ * reference (f32), the teacher never receiving a gradient, and clear
+ * errors. */
+#include "check.h"
+#include "frugal/methods/kd.h"
+
+#include <math.h>
+
+#define C 5
+#define N 3
+
+static const double S[N][C] = {
+    {1.0, -0.5, 2.0, 0.3, -1.2}, {0.2, 0.9, -0.7, 1.5, 0.0}, {-2.0, 0.4, 0.8, -0.1, 1.1}};
+static const double TT[N][C] = {
+    {0.5, -1.0, 2.5, 0.0, -0.3}, {1.2, 0.3, -0.2, 2.0, -1.0}, {-1.5, 1.0, 0.2, 0.3, 0.9}};
+static const int32_t Y[N] = {2, 3, 4};
+
+/* softmax of z[0..n) / T, skipping index skip (-1: none) */
+static void softmax_skip(const double *z, int n, int skip, double T, double *p) {
+    double m = -INFINITY, s = 0;
+    for (int c = 0; c < n; c++)
+        if (c != skip) m = fmax(m, z[c] / T);
+    for (int c = 0; c < n; c++)
+        s += c == skip ? 0 : exp(z[c] / T - m);
+    for (int c = 0; c < n; c++)
+        p[c] = c == skip ? 0 : exp(z[c] / T - m) / s;
+}
+
+static double hand_kd(double alpha, double T) {
+    double kl = 0, ce = 0;
+    for (int n = 0; n < N; n++) {
+        double pt[C], ps[C], p1[C];
+        softmax_skip(TT[n], C, -1, T, pt);
+        softmax_skip(S[n], C, -1, T, ps);
+        softmax_skip(S[n], C, -1, 1, p1);
+        for (int c = 0; c < C; c++)
+            kl += pt[c] * (log(pt[c]) - log(ps[c]));
+        ce -= log(p1[Y[n]]);
+    }
+    return alpha * T * T * kl / N + (1 - alpha) * ce / N;
+}
+
+static double hand_nkd(double gamma, double T) {
+    double tgt = 0, non = 0;
+    for (int n = 0; n < N; n++) {
+        double pt[C], ps[C], qt[C], qs[C];
+        softmax_skip(TT[n], C, -1, 1, pt);
+        softmax_skip(S[n], C, -1, 1, ps);
+        softmax_skip(TT[n], C, Y[n], T, qt);
+        softmax_skip(S[n], C, Y[n], T, qs);
+        tgt -= pt[Y[n]] * log(ps[Y[n]]);
+        for (int c = 0; c < C; c++)
+            if (c != Y[n]) non -= qt[c] * log(qs[c]);
+    }
+    return tgt / N + gamma * T * T * non / N;
+}
+
+static fr_t *logits(struct fr_ctx *ctx, const double (*z)[C], enum fr_dtype dt) {
+    fr_t *t = fr_new2(ctx, dt, C, N);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            fr_set(t, n * C + c, z[n][c]);
+    return t;
+}
+
+/* check_op builders: x[0] student logits, x[1] teacher logits, x[2] labels */
+struct args {
+    double w, T;
+};
+static fr_t *b_kd(struct fr_ctx *c, fr_t **x, void *a) {
+    struct args *k = a;
+    return fr_kd_loss(c, x[0], x[1], x[2], k->w, k->T);
+}
+static fr_t *b_nkd(struct fr_ctx *c, fr_t **x, void *a) {
+    struct args *k = a;
+    return fr_nkd_loss(c, x[0], x[1], x[2], k->w, k->T);
+}
+static fr_t *b_fd(struct fr_ctx *c, fr_t **x, void *a) {
+    struct args *k = a;
+    return fr_fd_loss(c, x[0], x[1], k->w);
+}
+
+int main(void) {
+    fr_threads_set(2);
+    struct fr_ctx *ctx = fr_ctx_new(1 << 22);
+    for (int dt = 0; dt < 2; dt++) {
+        enum fr_dtype type = dt ? FR_F64 : FR_F32;
+        /* f64 to 1e-7: the ops' scale factors (1 / T, T^2) are floats */
+        double tol = dt ? 1e-7 : 2e-6;
+        fr_t *y = fr_new1(ctx, FR_I32, N);
+        for (int n = 0; n < N; n++)
+            ((int32_t *)y->data)[n] = Y[n];
+        const double cases[][2] = {{0.5, 3}, {1, 3}, {0, 1}, {0.9, 1.5}};
+        for (int i = 0; i < 4; i++) {
+            fr_t *s = logits(ctx, S, type), *t = logits(ctx, TT, type);
+            s->requires_grad = t->requires_grad = 1;
+            fr_t *l = fr_kd_loss(ctx, s, t, y, cases[i][0], cases[i][1]);
+            double want = hand_kd(cases[i][0], cases[i][1]);
+            CHECK(l && fabs(fr_get(l, 0) - want) <= tol * (1 + fabs(want)),
+                  "kd alpha %g T %g (%s): %.9g, by hand %.9g", cases[i][0], cases[i][1],
+                  dt ? "f64" : "f32", l ? fr_get(l, 0) : NAN, want);
+            /* the teacher gets no gradient, the student does */
+            CHECK(l && fr_backward(ctx, l) == 0 && !t->grad && s->grad, "kd: teacher gradient");
+            s = logits(ctx, S, type), t = logits(ctx, TT, type);
+            s->requires_grad = t->requires_grad = 1;
+            l = fr_nkd_loss(ctx, s, t, y, cases[i][0], cases[i][1]);
+            want = hand_nkd(cases[i][0], cases[i][1]);
+            CHECK(l && fabs(fr_get(l, 0) - want) <= tol * (1 + fabs(want)),
+                  "nkd gamma %g T %g (%s): %.9g, by hand %.9g", cases[i][0], cases[i][1],
+                  dt ? "f64" : "f32", l ? fr_get(l, 0) : NAN, want);
+            CHECK(l && fr_backward(ctx, l) == 0 && !t->grad && s->grad, "nkd: teacher gradient");
+            fr_ctx_reset(ctx);
+            y = fr_new1(ctx, FR_I32, N);
+            for (int n = 0; n < N; n++)
+                ((int32_t *)y->data)[n] = Y[n];
+        }
+        /* feature distillation: MSE and SmoothL1 (beta 2) by hand, with the
+         * student's 4x4 map pooled 2x2 onto the teacher's 2x2 */
+        fr_t *fs = fr_new(ctx, type, 4, (int64_t[]){4, 4, 2, 1});
+        fr_t *ft = fr_new(ctx, type, 4, (int64_t[]){2, 2, 2, 1});
+        for (int64_t i = 0; i < 32; i++)
+            fr_set(fs, i, sin(0.7 * (double)i) * 3);
+        for (int64_t i = 0; i < 8; i++)
+            fr_set(ft, i, cos(1.3 * (double)i));
+        double mse = 0, sl1 = 0;
+        for (int c = 0; c < 2; c++)
+            for (int py = 0; py < 2; py++)
+                for (int px = 0; px < 2; px++) {
+                    double m = 0;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++)
+                            m += fr_get(fs, c * 16 + (2 * py + dy) * 4 + 2 * px + dx) / 4;
+                    double d = m - fr_get(ft, c * 4 + py * 2 + px), ad = fabs(d);
+                    mse += d * d / 8;
+                    sl1 += (ad < 2 ? 0.5 * d * d / 2 : ad - 1) / 8;
+                }
+        fr_t *l1 = fr_fd_loss(ctx, fs, ft, 0), *l2 = fr_fd_loss(ctx, fs, ft, 2);
+        CHECK(l1 && fabs(fr_get(l1, 0) - mse) <= tol * (1 + mse), "fd mse %.9g, by hand %.9g",
+              l1 ? fr_get(l1, 0) : NAN, mse);
+        CHECK(l2 && fabs(fr_get(l2, 0) - sl1) <= tol * (1 + sl1), "fd smooth-l1 %.9g, by hand %.9g",
+              l2 ? fr_get(l2, 0) : NAN, sl1);
+        fr_ctx_reset(ctx);
+    }
+
+    /* student gradients: finite differences (f64), fast vs reference (f32) */
+    struct check_input in[3] = {{2, {7, 4}, -2, 2},
+                                {2, {7, 4}, -2, 2, .no_grad = 1},
+                                {1, {4}, 0, 6, .no_grad = 1, .is_int = 1}};
+    struct args a1 = {0.5, 3}, a2 = {1.0, 2};
+    check_op("kd loss", b_kd, &a1, 3, in, NULL);
+    check_op("nkd loss", b_nkd, &a2, 3, in, NULL);
+    in[0].strided = 1;
+    check_op("kd loss (strided student)", b_kd, &a2, 3, in, NULL);
+    struct check_input fin[2] = {{4, {6, 4, 3, 2}, -2, 2}, {4, {3, 2, 3, 2}, -2, 2, .no_grad = 1}};
+    struct args f_mse = {0, 0}, f_sl1 = {2, 0};
+    check_op("fd loss mse (pooled)", b_fd, &f_mse, 2, fin, NULL);
+    struct check_opts kink = {0};
+    check_op("fd loss smooth-l1 beta 2 (pooled)", b_fd, &f_sl1, 2, fin, &kink);
+
+    /* errors */
+    fr_t *s = fr_zeros(ctx, FR_F32, 2, (int64_t[]){10, 3}),
+         *t7 = fr_zeros(ctx, FR_F32, 2, (int64_t[]){7, 3});
+    fr_t *y = fr_zeros(ctx, FR_I32, 1, (int64_t[]){3});
+    CHECK(!fr_kd_loss(ctx, s, t7, y, 0.5, 3) && strstr(fr_last_error(), "other classes"),
+          "teacher with 7 classes: %s", fr_last_error());
+    CHECK(!fr_nkd_loss(ctx, s, t7, y, 1, 3) && strstr(fr_last_error(), "other classes"),
+          "nkd teacher with 7 classes: %s", fr_last_error());
+    fr_t *t10 = fr_zeros(ctx, FR_F32, 2, (int64_t[]){10, 3});
+    CHECK(!fr_kd_loss(ctx, s, t10, y, 0.5, 0) && strstr(fr_last_error(), "temperature"), "T 0: %s",
+          fr_last_error());
+    CHECK(!fr_kd_loss(ctx, s, t10, y, 1.5, 3) && strstr(fr_last_error(), "alpha"), "alpha 1.5: %s",
+          fr_last_error());
+    CHECK(!fr_nkd_loss(ctx, s, t10, y, -1, 3) && strstr(fr_last_error(), "gamma"), "gamma -1: %s",
+          fr_last_error());
+    ((int32_t *)y->data)[1] = 10;
+    CHECK(!fr_kd_loss(ctx, s, t10, y, 0.5, 3) && strstr(fr_last_error(), "outside"),
+          "label 10 of 10 classes: %s", fr_last_error());
+    fr_t *a = fr_zeros(ctx, FR_F32, 4, (int64_t[]){5, 5, 3, 2}),
+         *b = fr_zeros(ctx, FR_F32, 4, (int64_t[]){2, 2, 3, 2});
+    CHECK(!fr_fd_loss(ctx, a, b, 2) && strstr(fr_last_error(), "multiples"), "5 vs 2 sides: %s",
+          fr_last_error());
+    fr_t *c4 = fr_zeros(ctx, FR_F32, 4, (int64_t[]){5, 5, 4, 2});
+    CHECK(!fr_fd_loss(ctx, a, c4, 2) && strstr(fr_last_error(), "channels"), "3 vs 4 channels: %s",
+          fr_last_error());
+    fr_ctx_free(ctx);
+    return check_report("test_kd");
+}
