@@ -147,6 +147,8 @@ static void test_usage_errors(void) {
     expect_error("train --model convnext --small-kernel 3", 2);
     expect_error("train --bucket-kb -2", 2);
     expect_error("reparam", 2);
+    expect_error("erf", 2);
+    expect_error("erf x.safetensors --images 0", 2);
     expect_error("reparam x.safetensors", 2); /* --out missing */
 }
 
@@ -211,6 +213,8 @@ static void test_runtime_errors(void) {
     snprintf(args, sizeof args, "reparam '%s/garbage.safetensors' --out '%s/r.safetensors'", g_tmp,
              g_tmp);
     expect_error(args, 1);
+    snprintf(args, sizeof args, "erf '%s/garbage.safetensors'", g_tmp);
+    expect_error(args, 1);
     /* an even kernel: one line from the model's check */
     expect_error("train --model slak --kernels 13,12,5 --epochs 1 --limit-train 8 --results ''", 1);
 }
@@ -255,6 +259,8 @@ static void test_help(void) {
     expect_help("shrink", shrink);
     static const char *const reparam[] = {"out", NULL};
     expect_help("reparam", reparam);
+    static const char *const erf[] = {"images", "batch", "out", "data-dir", "threads", NULL};
+    expect_help("erf", erf);
     static const char *const more[] = {"kernels", "small-kernel", "bucket-kb", "local-bn", NULL};
     expect_help("train", more);
     static const char *const lm_dist[] = {"bucket-kb", NULL};
@@ -271,7 +277,7 @@ static void test_help(void) {
     static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
                                        "repro",   "version", "train-lm", "generate", "perplexity",
                                        "convert", "prune",   "sparsity", "kv-eval",  "tune",
-                                       "shrink",  "reparam"};
+                                       "shrink",  "reparam", "erf"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);

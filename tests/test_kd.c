@@ -6,8 +6,11 @@
  * errors. */
 #include "check.h"
 #include "frugal/methods/kd.h"
+#include "frugal/models.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define C 5
 #define N 3
@@ -81,6 +84,62 @@ static fr_t *b_nkd(struct fr_ctx *c, fr_t **x, void *a) {
 static fr_t *b_fd(struct fr_ctx *c, fr_t **x, void *a) {
     struct args *k = a;
     return fr_fd_loss(c, x[0], x[1], k->w);
+}
+
+/* The ERF: the analysis on maps with known answers, and the measurement on
+ * a model whose receptive field is exact: convnext with 1x1 depthwise
+ * kernels mixes space only in its 2x2/2 stem and downsamplings, so the
+ * centre (1, 1) of its 3x3 last map at 28x28 sees exactly input pixels
+ * 8..15 in each direction. */
+static void erf_checks(void) {
+    struct fr_erf e = {.w = 28, .h = 28};
+    e.raw = calloc(28 * 28, sizeof(double));
+    e.raw[14 * 28 + 14] = 5;
+    CHECK(fr_erf_analyse(&e) == 0 && e.side[0] == 3 && e.side[3] == 3 && e.map[14 * 28 + 14] == 1,
+          "erf of a point: sides %d..%d", e.side[0], e.side[3]);
+    for (int i = 0; i < 28 * 28; i++)
+        e.raw[i] = 2;
+    /* uniform: a side s square holds s^2 / 784; 20% needs s^2 > 156.8 */
+    CHECK(fr_erf_analyse(&e) == 0 && e.side[0] == 13 && e.side[2] == 21 && e.side[3] == 28 &&
+              e.area[3] == 1,
+          "erf of a uniform map: sides %d %d %d %d", e.side[0], e.side[1], e.side[2], e.side[3]);
+    fr_erf_free(&e);
+
+    struct fr_model_config mc;
+    fr_model_config_defaults(&mc);
+    mc.kernels[0] = mc.kernels[1] = mc.kernels[2] = 1;
+    struct fr_model *m = fr_model_new("convnext", &mc, 3);
+    CHECK(m != NULL, "convnext 1x1: %s", fr_last_error());
+    if (!m) return;
+    for (int i = 0; i < m->params.count; i++) /* blocks that matter */
+        if (strstr(m->params.items[i].name, ".gamma")) fr_init_const(m->params.items[i].t, 1);
+    const int n = 6;
+    float *x = malloc(sizeof(float) * 28 * 28 * n);
+    struct fr_rng r;
+    fr_rng_seed(&r, 8);
+    fr_rng_fill_uniform(&r, x, 28 * 28 * n, -1, 1);
+    CHECK(fr_erf_measure(m, x, n, 4, &e) == 0 && e.images == n, "erf measure: %s", fr_last_error());
+    int inside = 0, outside = 0;
+    for (int y = 0; e.raw && y < 28; y++)
+        for (int xx = 0; xx < 28; xx++) {
+            int in = y >= 8 && y < 16 && xx >= 8 && xx < 16;
+            if (e.raw[y * 28 + xx] > 0) {
+                if (in)
+                    inside++;
+                else
+                    outside++;
+            }
+        }
+    CHECK(outside == 0 && inside > 32, "1x1 convnext: %d pixels outside its receptive field, %d in",
+          outside, inside);
+    fr_erf_free(&e);
+    fr_model_free(m);
+    free(x);
+    struct fr_model *mlp = fr_model_new("mlp", NULL, 1);
+    float one[784] = {0};
+    CHECK(fr_erf_measure(mlp, one, 1, 1, &e) == FR_EINVAL && strstr(fr_last_error(), "feature map"),
+          "erf of an mlp: %s", fr_last_error());
+    fr_model_free(mlp);
 }
 
 int main(void) {
@@ -186,5 +245,6 @@ int main(void) {
     CHECK(!fr_fd_loss(ctx, a, c4, 2) && strstr(fr_last_error(), "channels"), "3 vs 4 channels: %s",
           fr_last_error());
     fr_ctx_free(ctx);
+    erf_checks();
     return check_report("test_kd");
 }

@@ -203,6 +203,15 @@ char *fr_plot_svg(const struct fr_plot *p, int nseries, const struct fr_plot_ser
 int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
                   const struct fr_plot_series *s);
 
+/* A heat map of v (h rows of w values in [0, 1], row y at y * w; black
+ * 0 -> red -> yellow -> white 1) as a standalone SVG (malloc'd), with an
+ * optional title and centred squares of the given sides outlined (the
+ * ERF's 20..99% squares). NULL on bad arguments (sides over 4096). */
+char *fr_heat_svg(const double *v, int64_t w, int64_t h, const char *title, const int *squares,
+                  int nsquares);
+int fr_heat_write(const char *path, const double *v, int64_t w, int64_t h, const char *title,
+                  const int *squares, int nsquares);
+
 /* ---- the HTML report ---------------------------------------------------- */
 
 /* Gathers the committed summaries results_dir/<name>.json (NULL: none; the

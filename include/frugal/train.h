@@ -34,9 +34,9 @@ struct fr_train_config {
     int width_mult;    /* resnet20, vgg-small: widths times this (0 or 1: as published) */
     int nwidths;       /* > 0: a shrunk model's channel-layer widths (models.h; --init sets them) */
     int widths[16];
-    int kernels[3];    /* convnext, slak: depthwise kernel per stage (models.h; 0: default) */
-    int small_kernel;  /* slak: the small branch (0: 5) */
-    int merged;        /* slak: the re-parameterised form (--init of a merged checkpoint) */
+    int kernels[3];       /* convnext, slak: depthwise kernel per stage (models.h; 0: default) */
+    int small_kernel;     /* slak: the small branch (0: 5) */
+    int merged;           /* slak: the re-parameterised form (--init of a merged checkpoint) */
     const char *data;     /* fashion-mnist */
     const char *data_dir; /* NULL: /usr/share/datasets/fashion-mnist */
     int epochs;           /* default 2 */

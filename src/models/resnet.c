@@ -50,13 +50,21 @@ static struct fr_tensor *block_forward(struct fr_ctx *ctx, const struct block *b
     return fr_relu(ctx, fr_add(ctx, y, b->down ? shortcut_a(ctx, x) : x));
 }
 
-static struct fr_tensor *resnet_forward(struct fr_model *m, struct fr_ctx *ctx,
-                                        struct fr_tensor *x) {
+/* the last stage's output, before the pooling */
+static struct fr_tensor *resnet_features(struct fr_model *m, struct fr_ctx *ctx,
+                                         struct fr_tensor *x) {
     struct resnet *n = m->impl;
     x = fr_relu(ctx, fr_bn_forward(ctx, &n->bn1, fr_conv_forward(ctx, &n->conv1, x)));
     for (int s = 0; s < RES_STAGES; s++)
         for (int i = 0; i < RES_BLOCKS; i++)
             x = block_forward(ctx, &n->b[s][i], x);
+    return x;
+}
+
+static struct fr_tensor *resnet_forward(struct fr_model *m, struct fr_ctx *ctx,
+                                        struct fr_tensor *x) {
+    struct resnet *n = m->impl;
+    x = resnet_features(m, ctx, x);
     return fr_linear_forward(ctx, &n->fc, fr_global_avgpool(ctx, x));
 }
 
@@ -109,6 +117,7 @@ int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng) {
     if (!n) return fr_error(FR_ENOMEM, "resnet20: out of memory");
     m->impl = n;
     m->forward = resnet_forward;
+    m->features = resnet_features;
     struct fr_params *p = &m->params;
     rc = fr_conv_declare(p, &n->conv1, "conv1", m->cfg.in_channels, 16 * mult, 3, 1, 1, 0);
     if (!rc) rc = fr_bn_declare(p, &n->bn1, "bn1", 16 * mult);

@@ -23,13 +23,19 @@ struct vgg {
     struct fr_linear fc;
 };
 
-static struct fr_tensor *vgg_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+/* the last conv block's output, before the classifier */
+static struct fr_tensor *vgg_features(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
     struct vgg *n = m->impl;
     for (int i = 0; i < VGG_N; i++) {
         x = fr_relu(ctx, fr_bn_forward(ctx, &n->bn[i], fr_conv_forward(ctx, &n->conv[i], x)));
         if (g_pool_after[i]) x = fr_maxpool2d(ctx, x, 2, 2, 2, 2, 0, 0);
     }
-    return fr_linear_forward(ctx, &n->fc, fr_flatten(ctx, x));
+    return x;
+}
+
+static struct fr_tensor *vgg_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+    struct vgg *n = m->impl;
+    return fr_linear_forward(ctx, &n->fc, fr_flatten(ctx, vgg_features(m, ctx, x)));
 }
 
 /* Every conv but the last (which feeds the classifier). */
@@ -68,6 +74,7 @@ int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng) {
     if (!n) return fr_error(FR_ENOMEM, "vgg-small: out of memory");
     m->impl = n;
     m->forward = vgg_forward;
+    m->features = vgg_features;
     struct fr_params *p = &m->params;
     int idx = 0;
     int64_t cin = m->cfg.in_channels, h = m->cfg.in_h, w = m->cfg.in_w;

@@ -238,3 +238,68 @@ int fr_plot_write(const char *path, const struct fr_plot *p, int nseries,
     free(svg);
     return rc;
 }
+
+/* ---- heat maps ---- */
+
+/* black -> red -> yellow -> white ("hot") for v in [0, 1] */
+static void hot(double v, int *r, int *g, int *b) {
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    *r = (int)lround(255 * fmin(1, 3 * v));
+    *g = (int)lround(255 * fmin(1, fmax(0, 3 * v - 1)));
+    *b = (int)lround(255 * fmin(1, fmax(0, 3 * v - 2)));
+}
+
+char *fr_heat_svg(const double *v, int64_t w, int64_t h, const char *title, const int *squares,
+                  int nsquares) {
+    if (!v || w < 1 || h < 1 || w > 4096 || h > 4096 || nsquares < 0 || (nsquares && !squares)) {
+        fr_error(FR_EINVAL, "heat map: bad arguments");
+        return NULL;
+    }
+    double cell = fmax(2, fmin(12, 320.0 / (double)(w > h ? w : h)));
+    double top = title ? 28 : 4, W = cell * (double)w + 8, H = cell * (double)h + top + 4;
+    struct rp_buf b = {0};
+    rp_printf(&b,
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+              "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+              W, H, W, H);
+    if (title) {
+        rp_puts(&b, "<text x=\"4\" y=\"18\">");
+        rp_escape(&b, title);
+        rp_puts(&b, "</text>\n");
+    }
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            int r, g, bl;
+            hot(v[y * w + x], &r, &g, &bl);
+            rp_printf(&b,
+                      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                      "fill=\"#%02x%02x%02x\"/>\n",
+                      4 + cell * (double)x, top + cell * (double)y, cell + 0.05, cell + 0.05, r, g,
+                      bl);
+        }
+    for (int i = 0; i < nsquares; i++) { /* centred squares, e.g. the ERF's 20..99% sides */
+        double s = cell * squares[i];
+        double cx = 4 + cell * (double)(w / 2) + cell / 2,
+               cy = top + cell * (double)(h / 2) + cell / 2;
+        rp_printf(&b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                  "stroke=\"#39f\" stroke-width=\"1\"/>\n",
+                  cx - s / 2, cy - s / 2, s, s);
+    }
+    rp_puts(&b, "</svg>\n");
+    if (b.oom) {
+        free(b.p);
+        fr_error(FR_ENOMEM, "heat map: out of memory");
+        return NULL;
+    }
+    return b.p;
+}
+
+int fr_heat_write(const char *path, const double *v, int64_t w, int64_t h, const char *title,
+                  const int *squares, int nsquares) {
+    char *svg = fr_heat_svg(v, w, h, title, squares, nsquares);
+    if (!svg) return fr_last_error()[0] ? FR_EINVAL : FR_ENOMEM;
+    int rc = rp_write_file(path, svg, strlen(svg));
+    free(svg);
+    return rc;
+}

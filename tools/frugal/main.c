@@ -62,6 +62,7 @@ static const struct command COMMANDS[] = {
     {"prune", cmd_prune, "prune a checkpoint (omp, random, nm, snip, grasp)"},
     {"sparsity", cmd_sparsity, "per-tensor sparsity of a checkpoint"},
     {"shrink", cmd_shrink, "slice a Chase model's removed channels out: a narrower dense model"},
+    {"erf", cmd_erf, "effective receptive field of a classifier (RepLKNet's measurement)"},
     {"reparam", cmd_reparam, "merge a slak model's kernel branches into one conv per block"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},

@@ -44,6 +44,32 @@ struct fr_tensor *fr_nkd_loss(struct fr_ctx *ctx, struct fr_tensor *s, struct fr
 struct fr_tensor *fr_fd_loss(struct fr_ctx *ctx, struct fr_tensor *fs, struct fr_tensor *ft,
                              double beta);
 
+/* ---- effective receptive field (RepLKNet's measurement) ----
+ * For each image, the score is the sum over channels of ReLU of the centre
+ * of the model's last feature map (fr_model.features), in eval mode; the
+ * map is ReLU(d score / d input) summed over input channels, averaged over
+ * images. The analysis follows RepLKNet's: M = log10(map + 1) / its max,
+ * then the side of the smallest centred odd square whose M sum exceeds
+ * 20, 30, 50 and 99% of the whole. */
+struct fr_model;
+struct fr_erf {
+    int64_t w, h;   /* the input's sides */
+    int64_t images; /* averaged over */
+    double *raw;    /* h * w mean contributions (row y at y * w) */
+    double *map;    /* h * w: log10(raw + 1) normalised to a maximum of 1 */
+    int side[4];    /* 20 / 30 / 50 / 99%: the square's side (w or h when none inside) */
+    double area[4]; /* side^2 / (w h) */
+};
+extern const double FR_ERF_THRESH[4]; /* 0.2, 0.3, 0.5, 0.99 */
+/* Measures m's ERF over n images x (n * C * H * W floats, the model's
+ * input layout {W, H, C} per image) in batches of `batch`. 0, or FR_EINVAL
+ * (a model without a feature map, n < 1, an input of the wrong size),
+ * FR_ENOMEM. Free with fr_erf_free. */
+int fr_erf_measure(struct fr_model *m, const float *x, int64_t n, int batch, struct fr_erf *out);
+void fr_erf_free(struct fr_erf *e);
+/* The analysis alone, for a given raw map (fills map, side, area). */
+int fr_erf_analyse(struct fr_erf *e);
+
 #ifdef __cplusplus
 }
 #endif
