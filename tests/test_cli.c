@@ -148,6 +148,9 @@ static void test_usage_errors(void) {
     expect_error("train --bucket-kb -2", 2);
     expect_error("reparam", 2);
     expect_error("erf", 2);
+    expect_error("train --teacher t.safetensors --dst rigl", 2);
+    expect_error("train --teacher t.safetensors --kd soft", 2);
+    expect_error("train --teacher t.safetensors --kd-t 0", 2);
     expect_error("erf x.safetensors --images 0", 2);
     expect_error("reparam x.safetensors", 2); /* --out missing */
 }
@@ -261,7 +264,9 @@ static void test_help(void) {
     expect_help("reparam", reparam);
     static const char *const erf[] = {"images", "batch", "out", "data-dir", "threads", NULL};
     expect_help("erf", erf);
-    static const char *const more[] = {"kernels", "small-kernel", "bucket-kb", "local-bn", NULL};
+    static const char *const more[] = {
+        "kernels", "small-kernel", "bucket-kb", "local-bn",  "teacher",
+        "kd",      "kd-alpha",     "kd-t",      "nkd-gamma", NULL};
     expect_help("train", more);
     static const char *const lm_dist[] = {"bucket-kb", NULL};
     expect_help("train-lm", lm_dist);

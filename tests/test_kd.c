@@ -142,6 +142,77 @@ static void erf_checks(void) {
     fr_model_free(mlp);
 }
 
+/* The training extension: a teacher with other classes is refused at the
+ * start; its loss is fr_kd_loss of the student's logits and the teacher's
+ * eval-mode logits; a backward pass leaves the teacher's gradients zero;
+ * a three-branch slak teacher is run merged (the same loss). */
+static void kd_run_checks(void) {
+    struct fr_model_config mc;
+    fr_model_config_defaults(&mc);
+    mc.n_classes = 7;
+    struct fr_model *t7 = fr_model_new("mlp", &mc, 1), *st = fr_model_new("mlp", NULL, 2);
+    struct fr_model *sl = fr_model_new("slak", NULL, 3);
+    const char *p7 = check_tmp("kd-t7.safetensors"), *ps = check_tmp("kd-slak.safetensors");
+    CHECK(t7 && st && sl && fr_model_save(t7, p7) == 0 && fr_model_save(sl, ps) == 0,
+          "kd run setup: %s", fr_last_error());
+    struct fr_kd_config kc;
+    fr_kd_config_defaults(&kc);
+    kc.teacher = p7;
+    struct fr_kd_run r;
+    fr_kd_run_init(&r, &kc);
+    CHECK(r.rc == 0 && r.ext.start(r.ext.user, st, 10) != 0 && strstr(fr_last_error(), "7 classes"),
+          "a 7-class teacher for a 10-class student: %s", fr_last_error());
+    fr_kd_run_free(&r);
+    kc.loss = "soft";
+    fr_kd_run_init(&r, &kc);
+    CHECK(r.rc == FR_EINVAL && strstr(fr_last_error(), "unknown loss"), "loss 'soft': %s",
+          fr_last_error());
+    fr_kd_run_free(&r);
+
+    /* a slak teacher and a convnext student on 28x28 */
+    struct fr_model *stu = fr_model_new("convnext", NULL, 4);
+    kc.loss = "kd", kc.teacher = ps;
+    fr_kd_run_init(&r, &kc);
+    CHECK(stu && r.ext.start(r.ext.user, stu, 10) == 0 && r.t && r.t->cfg.merged == 1,
+          "slak teacher: %s (merged %d)", fr_last_error(), r.t ? r.t->cfg.merged : -1);
+    if (stu && r.t) {
+        struct fr_ctx *ctx = fr_ctx_new(64 << 20);
+        fr_t *x = fr_new(ctx, FR_F32, 4, (int64_t[]){28, 28, 1, 4});
+        fr_t *y = fr_new1(ctx, FR_I32, 4);
+        struct fr_rng g;
+        fr_rng_seed(&g, 5);
+        fr_rng_fill_uniform(&g, x->data, fr_nelem(x), -1, 1);
+        for (int i = 0; i < 4; i++)
+            ((int32_t *)y->data)[i] = 3 * i % 10;
+        fr_set_training(ctx, 1);
+        fr_params_zero_grad(&stu->params);
+        fr_params_zero_grad(&r.t->params);
+        fr_t *loss = r.ext.loss(r.ext.user, stu, ctx, x, y);
+        CHECK(loss && fr_backward(ctx, loss) == 0 && fr_is_training(ctx), "kd loss: %s",
+              fr_last_error());
+        double tg = 0;
+        for (int64_t i = 0; i < r.t->params.n; i++)
+            tg = fmax(tg, fabs(r.t->params.grad[i]));
+        CHECK(tg == 0, "the teacher got gradients (max %g)", tg);
+        /* the same value from the unmerged teacher in eval mode, by hand */
+        fr_set_training(ctx, 0);
+        int ng = fr_no_grad_begin(ctx);
+        fr_t *zt = sl->forward(sl, ctx, x);
+        fr_no_grad_end(ctx, ng);
+        fr_set_training(ctx, 1);
+        fr_t *want = fr_kd_loss(ctx, stu->forward(stu, ctx, x), zt, y, kc.alpha, kc.T);
+        CHECK(loss && want &&
+                  fabs(fr_get(loss, 0) - fr_get(want, 0)) <= 1e-5 * fabs(fr_get(want, 0)),
+              "kd loss %.7g, by the unmerged teacher %.7g", loss ? fr_get(loss, 0) : NAN,
+              want ? fr_get(want, 0) : NAN);
+        fr_ctx_free(ctx);
+    }
+    fr_kd_run_free(&r);
+    CHECK(r.t == NULL, "teacher not freed");
+    fr_model_free(stu);
+    fr_model_free(t7), fr_model_free(st), fr_model_free(sl);
+}
+
 int main(void) {
     fr_threads_set(2);
     struct fr_ctx *ctx = fr_ctx_new(1 << 22);
@@ -246,5 +317,6 @@ int main(void) {
           fr_last_error());
     fr_ctx_free(ctx);
     erf_checks();
+    kd_run_checks();
     return check_report("test_kd");
 }

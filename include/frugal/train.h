@@ -96,6 +96,12 @@ struct fr_train_ext {
     /* Once the model is built (and cfg->init ran), before training or a
      * resume: total is the run's steps. */
     int (*start)(void *user, struct fr_model *m, int64_t total);
+    /* The training loss of a batch (NULL: cross-entropy of m's logits):
+     * distillation puts a teacher's logits beside the labels here. x is
+     * the batch (this rank's slice under data parallelism), y its labels;
+     * the context is in training mode with gradients on. */
+    struct fr_tensor *(*loss)(void *user, struct fr_model *m, struct fr_ctx *ctx,
+                              struct fr_tensor *x, struct fr_tensor *y);
     int (*after_backward)(void *user, const struct fr_fit_state *st);
     int (*after_step)(void *user, const struct fr_fit_state *st);
     /* the extension's run state (fr_fit_hooks' blobs / resumed) */

@@ -149,6 +149,8 @@ static int64_t run_next(void *user, struct fr_ctx *ctx, struct fr_tensor **x,
 static struct fr_tensor *run_loss(void *user, struct fr_ctx *ctx, struct fr_tensor *x,
                                   struct fr_tensor *y) {
     struct run *r = user;
+    const struct fr_train_ext *e = r->cfg->ext;
+    if (e && e->loss) return e->loss(e->user, r->m, ctx, x, y);
     return fr_cross_entropy(ctx, r->m->forward(r->m, ctx, x), y, 0.0f);
 }
 

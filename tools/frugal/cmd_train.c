@@ -12,6 +12,7 @@
 
 #include "frugal/dist.h"
 #include "frugal/methods/dst.h"
+#include "frugal/methods/kd.h"
 #include "frugal/models.h"
 #include "frugal/status.h"
 #include "frugal/train.h"
@@ -52,6 +53,10 @@ int cmd_train(int argc, char **argv) {
     struct fr_dst_config dc;
     fr_dst_config_defaults(&dc);
     const char *dst = "none", *dst_init = "erk";
+    struct fr_kd_config kc;
+    fr_kd_config_defaults(&kc);
+    const char *teacher = "";
+    static const char *const KD_LOSSES[] = {"kd", "nkd", NULL};
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
     int64_t bucket_kb = -1, small_kernel = 0;
     const char *kernels = "";
@@ -142,6 +147,17 @@ int cmd_train(int argc, char **argv) {
          .help = "--dst chase: steps between channel removals (0 = 2 x update-every)"},
         {.name = "beta", .type = ARG_DOUBLE, .dst = &dc.beta, .max = 1, .open_min = 1,
          .help = "--dst chase: no layer keeps fewer than C (1 - S_c) beta channels"},
+        {.name = "teacher", .type = ARG_STR, .dst = &teacher,
+         .help = "distil from this classifier checkpoint (same classes and image size; a slak "
+                 "teacher runs re-parameterised)"},
+        {.name = "kd", .type = ARG_STR, .dst = &kc.loss, .choices = KD_LOSSES,
+         .help = "--teacher: kd = alpha T^2 KL + (1 - alpha) CE, nkd = CE + NKD"},
+        {.name = "kd-alpha", .type = ARG_DOUBLE, .dst = &kc.alpha, .max = 1,
+         .help = "--teacher --kd kd: weight of the distillation term"},
+        {.name = "kd-t", .type = ARG_DOUBLE, .dst = &kc.T, .max = 100, .open_min = 1,
+         .help = "--teacher: temperature"},
+        {.name = "nkd-gamma", .type = ARG_DOUBLE, .dst = &kc.gamma, .max = 100,
+         .help = "--teacher --kd nkd: weight of the non-target term"},
         {.name = "out", .type = ARG_STR, .dst = &out,
          .help = "final checkpoint (.safetensors; \"\" = RESULTS/model.safetensors)"},
         {.name = "ckpt", .type = ARG_STR, .dst = &ckpt,
@@ -258,8 +274,24 @@ int cmd_train(int argc, char **argv) {
         fr_dst_run_init(&dr, &dc);
         cfg.ext = &dr.ext;
     }
+    struct fr_kd_run kr;
+    if (*teacher) {
+        if (cfg.ext) {
+            fprintf(stderr, "frugal train: --teacher and --dst do not combine\n");
+            return EXIT_USAGE;
+        }
+        kc.teacher = teacher;
+        fr_kd_run_init(&kr, &kc);
+        if (kr.rc) {
+            fprintf(stderr, "frugal train: %s\n", fr_last_error());
+            return EXIT_USAGE;
+        }
+        cfg.ext = &kr.ext;
+    }
     rc = cli_train_and_record("train", &cfg, &info);
-    if (cfg.ext) {
+    if (*teacher) {
+        fr_kd_run_free(&kr);
+    } else if (cfg.ext) {
         if (rc == EXIT_OK) dst_summary(&dr);
         fr_dst_run_free(&dr);
     }

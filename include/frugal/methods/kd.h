@@ -44,6 +44,45 @@ struct fr_tensor *fr_nkd_loss(struct fr_ctx *ctx, struct fr_tensor *s, struct fr
 struct fr_tensor *fr_fd_loss(struct fr_ctx *ctx, struct fr_tensor *fs, struct fr_tensor *ft,
                              double beta);
 
+/* ---- training a student (an extension of train.h's fr_train_run) ----
+ *
+ *     struct fr_kd_config kc;
+ *     fr_kd_config_defaults(&kc);
+ *     kc.teacher = "teacher.safetensors";
+ *     struct fr_kd_run r;
+ *     fr_kd_run_init(&r, &kc);          // r.rc: the config's check
+ *     cfg.ext = &r.ext;
+ *     fr_train_run(&cfg, &res);
+ *     fr_kd_run_free(&r);
+ *
+ * At the start the teacher is loaded, checked against the student (classes
+ * and input size) and, a three-branch slak, re-parameterised; every batch
+ * it runs in eval mode without gradients, and the loss is fr_kd_loss
+ * (alpha, T) or CE + fr_nkd_loss (gamma, T). The config is recorded as
+ * "train.kd.*" metadata, so a resume must name the same teacher and loss. */
+struct fr_kd_config {
+    const char *teacher; /* checkpoint path */
+    const char *loss;    /* "kd" (default) or "nkd" */
+    double alpha;        /* kd: weight of the distillation term (0.5) */
+    double T;            /* temperature (3, the authors' scripts) */
+    double gamma;        /* nkd: weight of the non-target term (1) */
+};
+void fr_kd_config_defaults(struct fr_kd_config *c);
+
+struct fr_train_ext;
+#include "frugal/train.h"
+
+struct fr_kd_run {
+    struct fr_kd_config c;
+    struct fr_model *t; /* the teacher during the run */
+    struct fr_train_ext ext;
+    int rc; /* fr_kd_run_init's check of the config: 0 or FR_EINVAL (error set) */
+    char vals[5][64];
+    const char *kp[5], *vp[5];
+};
+void fr_kd_run_init(struct fr_kd_run *r, const struct fr_kd_config *c);
+void fr_kd_run_free(struct fr_kd_run *r);
+
 /* ---- effective receptive field (RepLKNet's measurement) ----
  * For each image, the score is the sum over channels of ReLU of the centre
  * of the model's last feature map (fr_model.features), in eval mode; the
