@@ -149,6 +149,8 @@ static void test_usage_errors(void) {
     expect_error("reparam", 2);
     expect_error("erf", 2);
     expect_error("train --teacher t.safetensors --dst rigl", 2);
+    expect_error("train --data fashion-canvas --canvas 20", 2);
+    expect_error("train --data cifar", 2);
     expect_error("train --teacher t.safetensors --kd soft", 2);
     expect_error("train --teacher t.safetensors --kd-t 0", 2);
     expect_error("erf x.safetensors --images 0", 2);

@@ -41,6 +41,7 @@ void fr_train_config_defaults(struct fr_train_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->model = "cnn";
     cfg->data = "fashion-mnist";
+    cfg->clutter = -1;
     cfg->epochs = 2;
     cfg->batch = 128;
     cfg->opt = "adamw";
@@ -111,6 +112,14 @@ static void meta_add(struct run *r, const char *k, const char *fmt, ...) {
 static void build_meta(struct run *r) {
     const struct fr_train_config *c = r->cfg;
     r->nmeta = fr_model_meta_write(r->m, r->keys, r->vals, FR_MODEL_META_MAX);
+    /* the data the model reads, with the model's own metadata: eval and erf
+     * of a canvas model load canvases */
+    struct fr_data_spec ds = {c->data, c->canvas, c->clutter, 0};
+    if (c->data && !strcmp(c->data, "fashion-canvas")) {
+        snprintf(r->keys[r->nmeta], 64, "data");
+        fr_data_spec_format(&ds, r->vals[r->nmeta], 64);
+        r->nmeta++;
+    }
     r->nmodel_meta = r->nmeta;
     meta_add(r, "train.format", "%d", TR_FORMAT);
     meta_add(r, "train.data", "%s", c->data ? c->data : "fashion-mnist");
@@ -224,9 +233,12 @@ static int run_resumed(void *user, const struct fr_fit_state *st) {
 
 static int check_config(const struct fr_train_config *c) {
     if (!c->model) return fr_error(FR_EINVAL, "train: no model given (known: %s)", fr_model_list());
-    if (c->data && strcmp(c->data, "fashion-mnist") != 0)
-        return fr_error(FR_ENOTFOUND, "train: unknown dataset '%s' (known: fashion-mnist)",
+    if (c->data && strcmp(c->data, "fashion-mnist") != 0 && strcmp(c->data, "fashion-canvas") != 0)
+        return fr_error(FR_ENOTFOUND,
+                        "train: unknown dataset '%s' (known: fashion-mnist, fashion-canvas)",
                         c->data);
+    if (c->canvas && (c->canvas < 28 || c->canvas > 1024))
+        return fr_error(FR_EINVAL, "train: canvas side %d must be in 28..1024", c->canvas);
     if (c->epochs < 1 || c->epochs > 100000)
         return fr_error(FR_EINVAL, "train: epochs %d must be in 1..100000", c->epochs);
     if (c->batch < 1 || c->batch > 1 << 20)
@@ -297,8 +309,9 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     /* everything that can fail without training fails now: the output
      * paths, then the data (both splits, the same image size) */
     if ((rc = fr_check_writable(cfg->out)) || (rc = fr_check_writable(cfg->ckpt))) goto cleanup;
-    if ((rc = fr_dataset_fashion_mnist(&tr, cfg->data_dir, 1, cfg->limit_train))) goto cleanup;
-    if ((rc = fr_dataset_fashion_mnist(&te, cfg->data_dir, 0, cfg->limit_test))) goto cleanup;
+    struct fr_data_spec ds = {cfg->data, cfg->canvas, cfg->clutter, 0};
+    if ((rc = fr_dataset_load(&tr, &ds, cfg->data_dir, 1, cfg->limit_train))) goto cleanup;
+    if ((rc = fr_dataset_load(&te, &ds, cfg->data_dir, 0, cfg->limit_test))) goto cleanup;
     if ((rc = check_data(cfg, &tr, &te))) goto cleanup;
     if ((rc = fr_dataset_split(&tr, cfg->val_frac, cfg->seed ^ TR_RNG_SPLIT, &sub_tr, &sub_va)))
         goto cleanup;
@@ -463,7 +476,13 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
     struct fr_model_config mc;
     rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
                             (const char *const *)f->meta_vals, arch, sizeof arch, &mc);
+    struct fr_data_spec spec = {0};
+    spec.clutter = -1;
+    const char *dv = fr_st_meta(f, "data");
+    char dbuf[64] = "";
+    if (dv) snprintf(dbuf, sizeof dbuf, "%s", dv);
     fr_st_close(f);
+    if (!rc && dbuf[0]) rc = fr_data_spec_parse(dbuf, &spec);
     if (rc) {
         char pre[300];
         snprintf(pre, sizeof pre, "%.280s: ", path);
@@ -475,7 +494,7 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
     /* the weights as the checkpoint means them: a stored keep-mask applied,
      * as `frugal sparsity` counts them */
     if ((rc = fr_params_load_masked(&m->params, path, &o, NULL))) goto cleanup;
-    if ((rc = fr_dataset_fashion_mnist(&te, data_dir, 0, 0))) goto cleanup;
+    if ((rc = fr_dataset_load(&te, &spec, data_dir, 0, 0))) goto cleanup;
     if (te.n < 1) {
         rc = fr_error(FR_EINVAL, "the test split in %s has no images",
                       data_dir ? data_dir : FR_FMNIST_DIR);

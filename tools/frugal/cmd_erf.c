@@ -7,6 +7,7 @@
 #include "cmd.h"
 
 #include "frugal/data.h"
+#include "frugal/io.h"
 #include "frugal/methods/kd.h"
 #include "frugal/models.h"
 #include "frugal/report.h"
@@ -14,6 +15,21 @@
 #include "frugal/threads.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* The data a checkpoint's model reads ("data" metadata; none: Fashion-MNIST). */
+static int data_of(const char *path, struct fr_data_spec *spec) {
+    static char buf[64];
+    struct fr_st_file *f = NULL;
+    memset(spec, 0, sizeof *spec);
+    spec->clutter = -1;
+    int rc = fr_st_open(path, &f);
+    if (rc) return rc;
+    const char *v = fr_st_meta(f, "data");
+    snprintf(buf, sizeof buf, "%s", v ? v : "fashion-mnist");
+    fr_st_close(f);
+    return fr_data_spec_parse(buf, spec);
+}
 
 int cmd_erf(int argc, char **argv) {
     int64_t images = 200, batch = 50, threads = 0;
@@ -54,12 +70,13 @@ int cmd_erf(int argc, char **argv) {
     if (!m) return cli_fail("erf", "%s", fr_last_error());
     struct fr_dataset te = {0};
     struct fr_erf e = {0};
+    struct fr_data_spec data;
     if (!m->features) {
         rc = cli_fail("erf",
                       "%s: model '%s' has no feature map (resnet20, vgg-small, convnext "
                       "and slak have)",
                       pos[0], m->arch);
-    } else if (fr_dataset_fashion_mnist(&te, data_dir, 0, images)) {
+    } else if (data_of(pos[0], &data) || fr_dataset_load(&te, &data, data_dir, 0, images)) {
         rc = cli_fail("erf", "%s", fr_last_error());
     } else if (te.C != m->cfg.in_channels || te.H != m->cfg.in_h || te.W != m->cfg.in_w) {
         rc = cli_fail("erf", "%s takes %d x %d x %d images, the data has %d x %d x %d", pos[0],

@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cmd.h"
 
+#include "frugal/data.h"
 #include "frugal/dist.h"
 #include "frugal/methods/dst.h"
 #include "frugal/methods/kd.h"
@@ -22,7 +23,7 @@
 
 static const char *const MODELS[] = {"mlp", "cnn",      "resnet20", "vgg-small",
                                      "vit", "convnext", "slak",     NULL};
-static const char *const DATASETS[] = {"fashion-mnist", NULL};
+static const char *const DATASETS[] = {"fashion-mnist", "fashion-canvas", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
 static const char *const PRECISIONS[] = {"f32", "bf16", NULL};
@@ -58,7 +59,7 @@ int cmd_train(int argc, char **argv) {
     const char *teacher = "";
     static const char *const KD_LOSSES[] = {"kd", "nkd", NULL};
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
-    int64_t bucket_kb = -1, small_kernel = 0;
+    int64_t bucket_kb = -1, small_kernel = 0, canvas = FR_CANVAS_SIDE, clutter = FR_CANVAS_CLUTTER;
     const char *kernels = "";
     /* clang-format off */
     struct arg_flag flags[] = {
@@ -70,6 +71,10 @@ int cmd_train(int argc, char **argv) {
          .help = "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; "
                  "pruned weights stay zero) instead of a fresh init (\"\" = none)"},
         {.name = "data", .type = ARG_STR, .dst = &cfg.data, .choices = DATASETS, .help = "dataset"},
+        {.name = "canvas", .type = ARG_INT, .dst = &canvas, .min = 28, .max = 1024,
+         .help = "--data fashion-canvas: the canvas side"},
+        {.name = "clutter", .type = ARG_INT, .dst = &clutter, .max = 256,
+         .help = "--data fashion-canvas: 8x8 fragments of other items per canvas"},
         {.name = "data-dir", .type = ARG_STR, .dst = &cfg.data_dir,
          .help = "directory with the dataset's IDX .gz files"},
         {.name = "epochs", .type = ARG_INT, .dst = &epochs, .min = 1, .max = 100000,
@@ -241,6 +246,7 @@ int cmd_train(int argc, char **argv) {
         return EXIT_USAGE;
     }
     cfg.small_kernel = (int)small_kernel;
+    cfg.canvas = (int)canvas, cfg.clutter = (int)clutter;
     struct fr_dst_run dr;
     /* what the library would refuse after loading the data, refused now */
     const int chan_model = fr_model_has_channels(cfg.model);
