@@ -266,9 +266,9 @@ static void test_help(void) {
     expect_help("reparam", reparam);
     static const char *const erf[] = {"images", "batch", "out", "data-dir", "threads", NULL};
     expect_help("erf", erf);
-    static const char *const more[] = {
-        "kernels", "small-kernel", "bucket-kb", "local-bn",  "teacher",
-        "kd",      "kd-alpha",     "kd-t",      "nkd-gamma", NULL};
+    static const char *const more[] = {"kernels",   "small-kernel", "bucket-kb", "local-bn",
+                                       "teacher",   "kd",           "kd-alpha",  "kd-t",
+                                       "nkd-gamma", "canvas",       "clutter",   NULL};
     expect_help("train", more);
     static const char *const lm_dist[] = {"bucket-kb", NULL};
     expect_help("train-lm", lm_dist);
