@@ -110,6 +110,17 @@ static struct fr_tensor *vit_encode(const struct vit *n, struct fr_ctx *ctx, str
     return ln(ctx, &n->norm, t);
 }
 
+/* The encoded tokens as a map {gw, gh, D, N} (the patch grid), for
+ * feature distillation and the ERF of the centre token. */
+static struct fr_tensor *vit_features(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+    struct vit *n = m->impl;
+    struct fr_tensor *t = vit_embed(m, ctx, x);
+    if (!t) return NULL;
+    int64_t N = t->ne[2];
+    t = fr_contiguous(ctx, fr_permute(ctx, vit_encode(n, ctx, t), (const int[]){1, 0, 2, 3}));
+    return fr_reshape(ctx, t, 4, (int64_t[]){n->gw, n->gh, VIT_DIM, N});
+}
+
 static struct fr_tensor *vit_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
     struct vit *n = m->impl;
     struct fr_tensor *t = vit_embed(m, ctx, x);
@@ -208,6 +219,7 @@ int fr_build_vit(struct fr_model *m, struct fr_rng *rng) {
     if (!n) return fr_error(FR_ENOMEM, "vit: out of memory");
     m->impl = n;
     m->forward = vit_forward;
+    m->features = vit_features;
     n->gw = m->cfg.in_w / VIT_PATCH;
     n->gh = m->cfg.in_h / VIT_PATCH;
     struct fr_params *p = &m->params;

@@ -73,7 +73,7 @@ int cmd_erf(int argc, char **argv) {
     struct fr_data_spec data;
     if (!m->features) {
         rc = cli_fail("erf",
-                      "%s: model '%s' has no feature map (resnet20, vgg-small, convnext "
+                      "%s: model '%s' has no feature map (resnet20, vgg-small, vit, convnext "
                       "and slak have)",
                       pos[0], m->arch);
     } else if (data_of(pos[0], &data) || fr_dataset_load(&te, &data, data_dir, 0, images)) {
