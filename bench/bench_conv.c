@@ -7,7 +7,9 @@
  * the backward computes dx, dw and db, exactly as bench/torch_conv.py does
  * in PyTorch. Each sample is one call; after 2 warm-up calls the median of
  * `reps` samples is printed in ms, one line per case:
- *     <case> fwd_ms <t> fwdbwd_ms <t>
+ *     <case> fwd_ms <t> fwdbwd_ms <t> fwd_gflops <g> fwdbwd_gflops <g> fwd_peak_pct <p> ...
+ * (GFLOP/s from the direct-conv FLOP count; % of this run's FMA peak,
+ * measured at the same threads by peak.h)
  * A run also checks one output element against a direct sum, so a fast
  * wrong kernel does not go unnoticed.
  *
@@ -36,6 +38,8 @@ static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmpd);
     return v[n / 2];
 }
+
+static double g_peak; /* GFLOP/s, this run's FMA peak at the bench's threads */
 
 /* Runs one case; returns nonzero on failure. */
 static int run_case(const struct bcase *c, int reps) {
@@ -102,8 +106,14 @@ static int run_case(const struct bcase *c, int reps) {
             }
         }
     }
-    printf("%-14s fwd_ms %9.3f fwdbwd_ms %9.3f\n", c->name, 1e3 * median(tf, reps),
-           1e3 * median(tb, reps));
+    /* forward: 2 N O H W K^2 Cin/G flops; the backward adds dx and dw, the
+     * same count each: fwd + bwd = 3 x forward */
+    double mf = median(tf, reps), mb = median(tb, reps);
+    double fl = 2.0 * (double)(c->N * c->O * c->H * c->W * c->K * c->K * (c->C / c->groups));
+    printf("%-14s fwd_ms %9.3f fwdbwd_ms %9.3f fwd_gflops %7.1f fwdbwd_gflops %7.1f "
+           "fwd_peak_pct %5.1f fwdbwd_peak_pct %5.1f\n",
+           c->name, 1e3 * mf, 1e3 * mb, fl / mf / 1e9, 3 * fl / mb / 1e9, 100 * fl / mf / 1e9 / g_peak,
+           100 * 3 * fl / mb / 1e9 / g_peak);
     fflush(stdout);
     rc = 0;
 cleanup:
@@ -147,7 +157,10 @@ int main(int argc, char **argv) {
         {"dw7x7_c64", 64, 64, 28, 28, 64, 7, 64},
         {"dw13x13_c64", 64, 64, 28, 28, 64, 13, 64},
         {"dw31x31_c64", 64, 64, 28, 28, 64, 31, 64},
+        /* SLaK's first stage: 51 x 51 on a 56 x 56 map, batch 16 */
+        {"dw51x51_c64_56", 16, 64, 56, 56, 64, 51, 64},
     };
+    g_peak = peak_gflops(fr_cpu_isa() >= FR_ISA_AVX512, threads, 3);
     printf("# bench_conv: threads %d, median of %d, precision %s, isa %s\n", threads, reps,
            precision, fr_isa_name(fr_cpu_isa()));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -25,6 +25,7 @@ CASES = [
     ("dw7x7_c64", 64, 64, 28, 28, 64, 7, 64),
     ("dw13x13_c64", 64, 64, 28, 28, 64, 13, 64),
     ("dw31x31_c64", 64, 64, 28, 28, 64, 31, 64),
+    ("dw51x51_c64_56", 16, 64, 56, 56, 64, 51, 64),
 ]
 
 
@@ -57,7 +58,7 @@ def read_frugal(path):
     with open(path) as f:
         for line in f:
             p = line.split()
-            if len(p) == 5 and p[1] == "fwd_ms":
+            if len(p) >= 5 and p[1] == "fwd_ms" and p[3] == "fwdbwd_ms":
                 out[p[0]] = (float(p[2]), float(p[4]))
     return out
 
