@@ -15,6 +15,17 @@ static fr_t *b_norm(struct fr_ctx *c, fr_t **x, void *vp) {
     fr_t *w = a->has_w ? x[1] : NULL, *b = a->has_b ? x[2] : NULL;
     return a->rms ? fr_rmsnorm(c, x[0], w, 1e-5f) : fr_layernorm(c, x[0], w, b, 1e-5f);
 }
+/* channels-first layernorm, and the same through permutes (the reference) */
+static fr_t *b_norm_c(struct fr_ctx *c, fr_t **x, void *vp) {
+    const struct narg *a = vp;
+    return fr_layernorm_c(c, x[0], a->has_w ? x[1] : NULL, a->has_b ? x[2] : NULL, 1e-5f);
+}
+static fr_t *b_norm_c_perm(struct fr_ctx *c, fr_t **x, void *vp) {
+    const struct narg *a = vp;
+    fr_t *t = fr_contiguous(c, fr_permute(c, x[0], (const int[]){2, 0, 1, 3}));
+    t = fr_layernorm(c, t, a->has_w ? x[1] : NULL, a->has_b ? x[2] : NULL, 1e-5f);
+    return fr_contiguous(c, fr_permute(c, t, (const int[]){1, 2, 0, 3}));
+}
 static fr_t *b_emb(struct fr_ctx *c, fr_t **x, void *a) {
     (void)a;
     return fr_embedding(c, x[0], x[1]);
@@ -118,6 +129,43 @@ static void norm_tests(void) {
         big[0].strided = 1;
         fast_vs_ref(args[a].rms ? "rmsnorm big strided" : "layernorm big strided", b_norm, &args[a],
                     3, big, 0);
+    }
+    /* channels first: odd sizes, a block of positions past LNC_PB (9 x 8 = 72),
+     * strided input; then equal to the permuted fr_layernorm */
+    {
+        const int64_t shp[3][4] = {{3, 2, 5, 2}, {9, 8, 4, 3}, {1, 1, 7, 2}};
+        for (int a = 0; a < 4; a++)
+            for (int s = 0; s < 3; s++) {
+                struct check_input in[3] = {
+                    {4, {shp[s][0], shp[s][1], shp[s][2], shp[s][3]}, -2, 2},
+                    {1, {shp[s][2]}, 0.5, 1.5},
+                    {1, {shp[s][2]}, -1, 1}};
+                in[0].strided = s == 1;
+                char nm[80];
+                snprintf(nm, sizeof nm, "layernorm_c w=%d b=%d shape %d", args[a].has_w,
+                         args[a].has_b, s);
+                check_op(nm, b_norm_c, &args[a], 3, in, NULL);
+            }
+        struct fr_ctx *cc = fr_ctx_new(1 << 22);
+        struct fr_rng r;
+        fr_rng_seed(&r, 3);
+        fr_t *x = fr_new(cc, FR_F32, 4, (int64_t[]){11, 7, 24, 3});
+        fr_t *w = fr_new1(cc, FR_F32, 24), *b = fr_new1(cc, FR_F32, 24);
+        fr_rng_fill_uniform(&r, x->data, fr_nelem(x), -3, 3);
+        fr_rng_fill_uniform(&r, w->data, 24, 0.5, 1.5);
+        fr_rng_fill_uniform(&r, b->data, 24, -1, 1);
+        fr_t *in[3] = {x, w, b};
+        struct narg wb = {0, 1, 1};
+        fr_t *y1 = b_norm_c(cc, in, &wb), *y2 = b_norm_c_perm(cc, in, &wb);
+        CHECK(y1 && y2 && check_compare(y1, y2, 1e-5, 1e-5) <= 1,
+              "layernorm_c differs from the permuted layernorm");
+        fr_t *x3 = fr_zeros(cc, FR_F32, 3, (int64_t[]){2, 3, 4});
+        CHECK(!fr_layernorm_c(cc, x3, NULL, NULL, 1e-5f) && strstr(fr_last_error(), "(N, C, H, W)"),
+              "3-d input: %s", fr_last_error());
+        CHECK(!fr_layernorm_c(cc, x, b, fr_new1(cc, FR_F32, 5), 1e-5f) &&
+                  strstr(fr_last_error(), "bias"),
+              "bias of 5 for 24 channels: %s", fr_last_error());
+        fr_ctx_free(cc);
     }
     struct fr_ctx *c = fr_ctx_new(1 << 20);
     for (int ref = 0; ref < 2; ref++) {

@@ -131,6 +131,10 @@ fr_t *fr_batchnorm(struct fr_ctx *ctx, fr_t *x, fr_t *gamma, fr_t *beta, float *
                    float *running_var, float momentum, float eps);
 /* Over dim 0: (x - mean) / sqrt(var + eps) * w + b (w, b {ne0} or NULL). */
 fr_t *fr_layernorm(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *b, float eps);
+/* Over the channels of x {W,H,C,N} at every position (ConvNeXt's
+ * LayerNorm(data_format="channels_first")): fr_layernorm of x permuted to
+ * {C,W,H,N} and back, without the copies. w, b {C} or NULL. */
+fr_t *fr_layernorm_c(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *b, float eps);
 /* Over dim 0: x / sqrt(mean(x^2) + eps) * w (w may be NULL). */
 fr_t *fr_rmsnorm(struct fr_ctx *ctx, fr_t *x, fr_t *w, float eps);
 

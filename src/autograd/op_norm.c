@@ -215,3 +215,164 @@ fr_t *fr_rmsnorm(struct fr_ctx *ctx, fr_t *x, fr_t *w, float eps) {
     return norm(ctx, FR_OP_RMSNORM, "rmsnorm", x, w, NULL, eps);
 }
 #endif
+
+/* ---- layernorm over the channels of {W,H,C,N} (fr_layernorm_c) ----
+ * Units of work are blocks of up to LNC_PB positions of one image: the
+ * statistics of a position run down its C channels (stride W H), so each
+ * unit sweeps the channel rows of its block, which are contiguous, with
+ * one accumulator per position (double). aux holds mean and rstd per
+ * position, as for fr_layernorm. dw and db are summed per channel over
+ * every position in a second pass split by channels (no shared
+ * accumulators, the same result at any thread count). */
+#define LNC_PB 64
+
+struct FR_FN(lnc_job) {
+    fr_t *out;
+    int64_t S, C, N, blocks; /* S = W H positions, blocks per image */
+    real *dx, *dw, *db;
+};
+
+static void FR_FN(lnc_fwd)(void *vp, int64_t u0, int64_t u1, int tid) {
+    (void)tid;
+    const struct FR_FN(lnc_job) *j = vp;
+    const fr_t *out = j->out, *w = out->src[1], *b = out->src[2];
+    const real *x = out->src[0]->data;
+    real *y = out->data;
+    double *st = out->aux, eps = out->fp[0];
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t n = u / j->blocks, p0 = (u % j->blocks) * LNC_PB;
+        int64_t np = j->S - p0 < LNC_PB ? j->S - p0 : LNC_PB;
+        double m[LNC_PB] = {0}, v[LNC_PB] = {0};
+        const real *xn = x + n * j->C * j->S + p0;
+        for (int64_t c = 0; c < j->C; c++)
+            for (int64_t p = 0; p < np; p++)
+                m[p] += xn[c * j->S + p];
+        for (int64_t p = 0; p < np; p++)
+            m[p] /= (double)j->C;
+        for (int64_t c = 0; c < j->C; c++)
+            for (int64_t p = 0; p < np; p++) {
+                double d = xn[c * j->S + p] - m[p];
+                v[p] += d * d;
+            }
+        for (int64_t p = 0; p < np; p++) {
+            v[p] = 1.0 / sqrt(v[p] / (double)j->C + eps); /* now rstd */
+            st[2 * (n * j->S + p0 + p)] = m[p], st[2 * (n * j->S + p0 + p) + 1] = v[p];
+        }
+        real *yn = y + n * j->C * j->S + p0;
+        for (int64_t c = 0; c < j->C; c++) {
+            double wc = w ? ((const real *)w->data)[c] : 1, bc = b ? ((const real *)b->data)[c] : 0;
+            for (int64_t p = 0; p < np; p++)
+                yn[c * j->S + p] = (real)((xn[c * j->S + p] - m[p]) * v[p] * wc + bc);
+        }
+    }
+}
+
+static void FR_FN(lnc_bwd_x)(void *vp, int64_t u0, int64_t u1, int tid) {
+    (void)tid;
+    const struct FR_FN(lnc_job) *j = vp;
+    const fr_t *out = j->out, *w = out->src[1];
+    const real *x = out->src[0]->data, *g = out->grad->data;
+    const double *st = out->aux;
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t n = u / j->blocks, p0 = (u % j->blocks) * LNC_PB;
+        int64_t np = j->S - p0 < LNC_PB ? j->S - p0 : LNC_PB;
+        double m1[LNC_PB] = {0}, m2[LNC_PB] = {0};
+        const double *s = st + 2 * (n * j->S + p0);
+        int64_t o = n * j->C * j->S + p0;
+        for (int64_t c = 0; c < j->C; c++) {
+            double wc = w ? ((const real *)w->data)[c] : 1;
+            for (int64_t p = 0; p < np; p++) {
+                double gw = g[o + c * j->S + p] * wc;
+                m1[p] += gw;
+                m2[p] += gw * (x[o + c * j->S + p] - s[2 * p]) * s[2 * p + 1];
+            }
+        }
+        for (int64_t c = 0; c < j->C; c++) {
+            double wc = w ? ((const real *)w->data)[c] : 1;
+            for (int64_t p = 0; p < np; p++) {
+                int64_t k = o + c * j->S + p;
+                double xh = (x[k] - s[2 * p]) * s[2 * p + 1];
+                j->dx[k] += (real)(s[2 * p + 1] *
+                                   (g[k] * wc - m1[p] / (double)j->C - xh * m2[p] / (double)j->C));
+            }
+        }
+    }
+}
+
+static void FR_FN(lnc_bwd_wb)(void *vp, int64_t c0, int64_t c1, int tid) {
+    (void)tid;
+    const struct FR_FN(lnc_job) *j = vp;
+    const real *x = j->out->src[0]->data, *g = j->out->grad->data;
+    const double *st = j->out->aux;
+    for (int64_t c = c0; c < c1; c++) {
+        double sw = 0, sb = 0;
+        for (int64_t n = 0; n < j->N; n++) {
+            const real *xr = x + (n * j->C + c) * j->S, *gr = g + (n * j->C + c) * j->S;
+            const double *s = st + 2 * n * j->S;
+            for (int64_t p = 0; p < j->S; p++) {
+                sw += gr[p] * (xr[p] - s[2 * p]) * s[2 * p + 1];
+                sb += gr[p];
+            }
+        }
+        if (j->dw) j->dw[c] += (real)sw;
+        if (j->db) j->db[c] += (real)sb;
+    }
+}
+
+static struct FR_FN(lnc_job) FR_FN(lnc_setup)(fr_t *out) {
+    const fr_t *x = out->src[0];
+    struct FR_FN(lnc_job) j = {out, x->ne[0] * x->ne[1], x->ne[2], x->ne[3], 0, NULL, NULL, NULL};
+    j.blocks = (j.S + LNC_PB - 1) / LNC_PB;
+    return j;
+}
+
+void FR_FN(fr_op_layernorm_c_forward)(struct fr_ctx *ctx, fr_t *out) {
+    (void)ctx;
+    struct FR_FN(lnc_job) j = FR_FN(lnc_setup)(out);
+    fr_parallel_for(j.N * j.blocks, 1, FR_FN(lnc_fwd), &j);
+}
+
+void FR_FN(fr_op_layernorm_c_backward)(struct fr_ctx *ctx, fr_t *out) {
+    struct FR_FN(lnc_job) j = FR_FN(lnc_setup)(out);
+    fr_t *gx = fr_op_grad(ctx, out->src[0]), *gw = fr_op_grad(ctx, out->src[1]),
+         *gb = fr_op_grad(ctx, out->src[2]);
+    j.dx = gx ? gx->data : NULL, j.dw = gw ? gw->data : NULL, j.db = gb ? gb->data : NULL;
+    if (j.dx) fr_parallel_for(j.N * j.blocks, 1, FR_FN(lnc_bwd_x), &j);
+    if (j.dw || j.db) fr_parallel_for(j.C, 4, FR_FN(lnc_bwd_wb), &j);
+}
+
+#ifdef FR_PRIMARY
+fr_t *fr_layernorm_c(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *b, float eps) {
+    if (!x) return NULL;
+    const char *who = "layernorm_c";
+    if (fr_op_check_float(who, x, w, b)) return NULL;
+    char s1[64], s2[64];
+    if (x->ndim != 4 || fr_nelem(x) == 0) {
+        fr_error(FR_EINVAL, "%s: input %s must be a non-empty (N, C, H, W)", who,
+                 fr_shape_str(x, s1, sizeof s1));
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        const fr_t *p = i ? b : w;
+        if (p && (fr_nelem(p) != x->ne[2] || p->ne[0] != x->ne[2])) {
+            fr_error(FR_EINVAL, "%s: %s has shape %s, expected (%lld) for input %s", who,
+                     i ? "bias" : "weight", fr_shape_str(p, s1, sizeof s1), (long long)x->ne[2],
+                     fr_shape_str(x, s2, sizeof s2));
+            return NULL;
+        }
+    }
+    if (!(eps >= 0.0f && eps < INFINITY)) {
+        fr_error(FR_EINVAL, "%s: eps %g must be finite and >= 0", who, (double)eps);
+        return NULL;
+    }
+    x = fr_contiguous(ctx, x);
+    fr_t *wc = w ? fr_contiguous(ctx, w) : NULL, *bc = b ? fr_contiguous(ctx, b) : NULL;
+    if (!x || (w && !wc) || (b && !bc)) return NULL;
+    fr_t *out = fr_op_new(ctx, FR_OP_LAYERNORM_C, x->dtype, 4, x->ne, x, wc, bc, NULL);
+    if (!out) return NULL;
+    out->fp[0] = eps;
+    out->aux = fr_ctx_alloc(ctx, (size_t)(x->ne[0] * x->ne[1] * x->ne[3]) * 2 * sizeof(double));
+    if (!out->aux) return NULL;
+    return fr_op_run(ctx, out);
+}
+#endif

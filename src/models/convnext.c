@@ -116,9 +116,15 @@ static int norm_declare(struct fr_params *p, struct cnx_norm *n, const char *pre
 /* {W, H, C, N} -> the same, normalised over C at every position */
 static struct fr_tensor *ln_channels(struct fr_ctx *ctx, const struct cnx_norm *n,
                                      struct fr_tensor *x) {
-    struct fr_tensor *t = fr_contiguous(ctx, fr_permute(ctx, x, (const int[]){2, 0, 1, 3}));
-    t = fr_layernorm(ctx, t, n->w, n->b, 1e-6f);
-    return fr_contiguous(ctx, fr_permute(ctx, t, (const int[]){1, 2, 0, 3}));
+    return fr_layernorm_c(ctx, x, n->w, n->b, 1e-6f);
+}
+
+/* a Linear(in, out) on the channels of {W, H, in, N}: a 1 x 1 conv with
+ * the linear's weight viewed as {1, 1, in, out} (the same memory) */
+static struct fr_tensor *pointwise(struct fr_ctx *ctx, const struct fr_linear *l,
+                                   struct fr_tensor *x) {
+    struct fr_tensor *w = fr_reshape(ctx, l->w, 4, (int64_t[]){1, 1, l->in, l->out});
+    return fr_conv2d(ctx, x, w, l->b, NULL);
 }
 
 static struct fr_tensor *dw_conv(struct fr_ctx *ctx, struct fr_tensor *x, struct fr_tensor *w,
@@ -143,12 +149,11 @@ static struct fr_tensor *block_forward(struct fr_ctx *ctx, const struct convnext
                                        const struct cnx_block *b, int K, struct fr_tensor *x) {
     struct fr_tensor *y = large_kernel(ctx, n, b, K, x);
     if (!y) return NULL;
-    /* channels innermost for the norm and the pointwise linears */
-    struct fr_tensor *t = fr_contiguous(ctx, fr_permute(ctx, y, (const int[]){2, 0, 1, 3}));
-    t = fr_layernorm(ctx, t, b->norm.w, b->norm.b, 1e-6f);
-    t = fr_linear_forward(ctx, &b->pw2, fr_gelu(ctx, fr_linear_forward(ctx, &b->pw1, t)));
-    t = fr_mul(ctx, t, b->gamma);
-    t = fr_contiguous(ctx, fr_permute(ctx, t, (const int[]){1, 2, 0, 3}));
+    /* channels-first all the way: the norm over channels, the pointwise
+     * linears as 1 x 1 convs, layer scale broadcast over positions */
+    struct fr_tensor *t = fr_layernorm_c(ctx, y, b->norm.w, b->norm.b, 1e-6f);
+    t = pointwise(ctx, &b->pw2, fr_gelu(ctx, pointwise(ctx, &b->pw1, t)));
+    t = fr_mul(ctx, t, fr_reshape(ctx, b->gamma, 4, (int64_t[]){1, 1, b->gamma->ne[0], 1}));
     return fr_add(ctx, x, t);
 }
 
