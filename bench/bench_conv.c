@@ -112,8 +112,8 @@ static int run_case(const struct bcase *c, int reps) {
     double fl = 2.0 * (double)(c->N * c->O * c->H * c->W * c->K * c->K * (c->C / c->groups));
     printf("%-14s fwd_ms %9.3f fwdbwd_ms %9.3f fwd_gflops %7.1f fwdbwd_gflops %7.1f "
            "fwd_peak_pct %5.1f fwdbwd_peak_pct %5.1f\n",
-           c->name, 1e3 * mf, 1e3 * mb, fl / mf / 1e9, 3 * fl / mb / 1e9, 100 * fl / mf / 1e9 / g_peak,
-           100 * 3 * fl / mb / 1e9 / g_peak);
+           c->name, 1e3 * mf, 1e3 * mb, fl / mf / 1e9, 3 * fl / mb / 1e9,
+           100 * fl / mf / 1e9 / g_peak, 100 * 3 * fl / mb / 1e9 / g_peak);
     fflush(stdout);
     rc = 0;
 cleanup:
