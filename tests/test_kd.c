@@ -209,6 +209,64 @@ static void kd_run_checks(void) {
     }
     fr_kd_run_free(&r);
     CHECK(r.t == NULL, "teacher not freed");
+
+    /* feature distillation: the student needs its projection; with it the
+     * loss is CE + FD, the projection and the body get gradients, the
+     * teacher none */
+    CHECK(fr_kd_feature_channels(ps) == 128, "slak's feature channels: %d (%s)",
+          fr_kd_feature_channels(ps), fr_last_error());
+    kc.loss = "fd";
+    fr_kd_run_init(&r, &kc);
+    CHECK(r.rc == 0 && r.ext.start(r.ext.user, stu, 10) != 0 && strstr(fr_last_error(), "fd_proj"),
+          "fd without a projection: %s", fr_last_error());
+    fr_kd_run_free(&r);
+    struct fr_model_config sc;
+    fr_model_config_defaults(&sc);
+    sc.fd_channels = 128;
+    sc.kernels[0] = sc.kernels[1] = sc.kernels[2] = 3;
+    struct fr_model *sf = fr_model_new("convnext", &sc, 6);
+    fr_kd_run_init(&r, &kc);
+    CHECK(sf && r.ext.start(r.ext.user, sf, 10) == 0, "fd start: %s", fr_last_error());
+    if (sf && r.t) {
+        struct fr_ctx *ctx = fr_ctx_new(64 << 20);
+        fr_t *x = fr_new(ctx, FR_F32, 4, (int64_t[]){28, 28, 1, 4});
+        fr_t *y = fr_new1(ctx, FR_I32, 4);
+        struct fr_rng g;
+        fr_rng_seed(&g, 7);
+        fr_rng_fill_uniform(&g, x->data, fr_nelem(x), -1, 1);
+        for (int i = 0; i < 4; i++)
+            ((int32_t *)y->data)[i] = i;
+        fr_set_training(ctx, 1);
+        fr_params_zero_grad(&sf->params);
+        fr_params_zero_grad(&r.t->params);
+        fr_t *loss = r.ext.loss(r.ext.user, sf, ctx, x, y);
+        CHECK(loss && fr_backward(ctx, loss) == 0, "fd loss: %s", fr_last_error());
+        const struct fr_param *pw = fr_params_find(&sf->params, "fd_proj.weight");
+        double gp = 0, tg = 0;
+        for (int64_t i = 0; pw && i < fr_nelem(pw->t); i++)
+            gp = fmax(gp, fabs(sf->params.grad[pw->offset + i]));
+        for (int64_t i = 0; i < r.t->params.n; i++)
+            tg = fmax(tg, fabs(r.t->params.grad[i]));
+        CHECK(gp > 0 && tg == 0, "fd: projection gradient %g, teacher gradient %g", gp, tg);
+        /* the value: CE of the student's logits + FD of its projected map */
+        fr_set_training(ctx, 0);
+        int ng = fr_no_grad_begin(ctx);
+        fr_t *ft = r.t->features(r.t, ctx, x);
+        fr_no_grad_end(ctx, ng);
+        fr_set_training(ctx, 1);
+        fr_t *fs = sf->features(sf, ctx, x);
+        fr_t *w4 = fr_reshape(ctx, pw->t, 4, (int64_t[]){1, 1, 128, 128});
+        fr_t *ps2 = fr_conv2d(ctx, fs, w4, fr_params_find(&sf->params, "fd_proj.bias")->t, NULL);
+        fr_t *want = fr_add(ctx, fr_cross_entropy(ctx, sf->forward(sf, ctx, x), y, 0),
+                            fr_fd_loss(ctx, ps2, ft, 2));
+        CHECK(loss && want &&
+                  fabs(fr_get(loss, 0) - fr_get(want, 0)) <= 1e-5 * fabs(fr_get(want, 0)),
+              "fd loss %.7g, by hand %.7g", loss ? fr_get(loss, 0) : NAN,
+              want ? fr_get(want, 0) : NAN);
+        fr_ctx_free(ctx);
+    }
+    fr_kd_run_free(&r);
+    fr_model_free(sf);
     fr_model_free(stu);
     fr_model_free(t7), fr_model_free(st), fr_model_free(sl);
 }

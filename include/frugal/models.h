@@ -61,6 +61,11 @@ struct fr_model_config {
     int kernels[3];
     int small_kernel;
     int merged;
+    /* convnext: > 0 adds "fd_proj" (Linear(128, fd_channels) on the last
+     * feature map's channels, declared after the head; the forward never
+     * reads it): feature distillation's learned projection onto a
+     * teacher's fd_channels channels, trained with the student (kd.h). */
+    int fd_channels;
 };
 
 struct fr_model {
@@ -75,6 +80,9 @@ struct fr_model {
      * distillation, effective receptive fields); NULL for architectures
      * without one (mlp). */
     struct fr_tensor *(*features)(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x);
+    /* The logits from that feature map (forward = head(features(x))), so a
+     * loss that needs both computes the body once; NULL: not split. */
+    struct fr_tensor *(*head)(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *features);
     void *impl; /* architecture-private layer table (freed by fr_model_free) */
 };
 
@@ -170,7 +178,7 @@ const char *fr_model_list(void);
  * ignored) and returns 0 or FR_EFORMAT when arch or a number is missing or
  * malformed. "mim" is written only when set (absent reads as 0), so
  * checkpoints of other models are as before. */
-#define FR_MODEL_META_MAX 12
+#define FR_MODEL_META_MAX 13
 int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
 int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
                        size_t arch_size, struct fr_model_config *cfg);

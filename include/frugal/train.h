@@ -37,6 +37,7 @@ struct fr_train_config {
     int kernels[3];       /* convnext, slak: depthwise kernel per stage (models.h; 0: default) */
     int small_kernel;     /* slak: the small branch (0: 5) */
     int merged;           /* slak: the re-parameterised form (--init of a merged checkpoint) */
+    int fd_channels;      /* convnext: a feature-distillation projection (models.h) */
     const char *data;     /* fashion-mnist | fashion-canvas */
     int canvas;           /* fashion-canvas: the canvas side (0: 64) */
     int clutter;          /* fashion-canvas: fragments per canvas (< 0: 6, the default) */

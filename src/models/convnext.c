@@ -75,6 +75,7 @@ struct convnext {
     struct cnx_block blocks[CNX_STAGES][CNX_DEPTH];
     struct cnx_norm norm;
     struct fr_linear head;
+    struct fr_linear fd_proj; /* cfg.fd_channels only */
 };
 
 /* the map side after the stem and after each downsampling */
@@ -178,13 +179,16 @@ static struct fr_tensor *cnx_features(struct fr_model *m, struct fr_ctx *ctx, st
     return x;
 }
 
-static struct fr_tensor *cnx_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+static struct fr_tensor *cnx_head(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
     const struct convnext *n = m->impl;
-    x = cnx_features(m, ctx, x);
     if (!x) return NULL;
     x = fr_global_avgpool(ctx, x); /* {C, N} */
     x = fr_layernorm(ctx, x, n->norm.w, n->norm.b, 1e-6f);
     return fr_linear_forward(ctx, &n->head, x);
+}
+
+static struct fr_tensor *cnx_forward(struct fr_model *m, struct fr_ctx *ctx, struct fr_tensor *x) {
+    return cnx_head(m, ctx, cnx_features(m, ctx, x));
 }
 
 static struct fr_tensor *dw_declare(struct fr_params *p, const char *name, int kh, int kw,
@@ -292,6 +296,7 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
     m->impl = n;
     m->forward = cnx_forward;
     m->features = cnx_features;
+    m->head = cnx_head;
     n->slak = strcmp(m->arch, "slak") == 0;
     n->merged = c->merged;
     if (c->merged && !n->slak) return fr_error(FR_EINVAL, "%s: merged is for slak only", m->arch);
@@ -319,6 +324,9 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
     }
     if (!rc) rc = norm_declare(p, &n->norm, "norm", n->dims[CNX_STAGES - 1]);
     if (!rc) rc = fr_linear_declare(p, &n->head, "head", n->dims[CNX_STAGES - 1], c->n_classes, 1);
+    if (!rc && c->fd_channels)
+        rc = fr_linear_declare(p, &n->fd_proj, "fd_proj", n->dims[CNX_STAGES - 1], c->fd_channels,
+                               1);
     if (!rc) rc = fr_params_alloc(p);
     if (rc) return rc;
     /* the stem and the downsampling convs stay dense, like a first conv */
@@ -348,6 +356,11 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
     }
     norm_init(&n->norm);
     linear_init(&n->head, rng);
+    if (c->fd_channels) {
+        linear_init(&n->fd_proj, rng);
+        struct fr_param *q = fr_params_find(p, "fd_proj.weight");
+        if (q) q->flags &= ~FR_PARAM_PRUNABLE;
+    }
     return 0;
 }
 

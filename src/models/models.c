@@ -71,6 +71,14 @@ struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cf
         return NULL;
     }
     int cnx = !strcmp(g_arch[k].name, "convnext") || !strcmp(g_arch[k].name, "slak");
+    if ((cfg->fd_channels && strcmp(g_arch[k].name, "convnext") != 0) || cfg->fd_channels < 0 ||
+        cfg->fd_channels > 1 << 16) {
+        fr_error(FR_EINVAL,
+                 "model '%s': fd_channels %d: a projection for feature distillation is "
+                 "for convnext students (1..65536)",
+                 arch, cfg->fd_channels);
+        return NULL;
+    }
     if (!cnx && (cfg->kernels[0] || cfg->kernels[1] || cfg->kernels[2] || cfg->small_kernel ||
                  cfg->merged)) {
         fr_error(FR_EINVAL, "model '%s': kernel sizes and merged are for convnext and slak", arch);
@@ -148,6 +156,11 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
     if ((m->cfg.kernels[0] || m->cfg.kernels[1] || m->cfg.kernels[2]) && n < max) {
         snprintf(keys[n], 64, "kernels");
         snprintf(vals[n], 64, "%d,%d,%d", m->cfg.kernels[0], m->cfg.kernels[1], m->cfg.kernels[2]);
+        n++;
+    }
+    if (m->cfg.fd_channels && n < max) {
+        snprintf(keys[n], 64, "fd_channels");
+        snprintf(vals[n], 64, "%d", m->cfg.fd_channels);
         n++;
     }
     if (m->cfg.small_kernel && n < max) {
@@ -247,6 +260,7 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
         }
         if (strcmp(k, "width_mult") == 0) dst = &cfg->width_mult;
         if (strcmp(k, "small_kernel") == 0) dst = &cfg->small_kernel;
+        if (strcmp(k, "fd_channels") == 0) dst = &cfg->fd_channels;
         if (strcmp(k, "merged") == 0) {
             if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                 return fr_error(FR_EFORMAT, "checkpoint: metadata 'merged' = '%s' is not 0 or 1",

@@ -348,6 +348,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
         mc.kernels[i] = cfg->kernels[i];
     mc.small_kernel = cfg->small_kernel;
     mc.merged = cfg->merged;
+    mc.fd_channels = cfg->fd_channels;
     if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;

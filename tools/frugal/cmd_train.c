@@ -57,7 +57,7 @@ int cmd_train(int argc, char **argv) {
     struct fr_kd_config kc;
     fr_kd_config_defaults(&kc);
     const char *teacher = "";
-    static const char *const KD_LOSSES[] = {"kd", "nkd", NULL};
+    static const char *const KD_LOSSES[] = {"kd", "nkd", "fd", NULL};
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
     int64_t bucket_kb = -1, small_kernel = 0, canvas = FR_CANVAS_SIDE, clutter = FR_CANVAS_CLUTTER;
     const char *kernels = "";
@@ -156,7 +156,11 @@ int cmd_train(int argc, char **argv) {
          .help = "distil from this classifier checkpoint (same classes and image size; a slak "
                  "teacher runs re-parameterised)"},
         {.name = "kd", .type = ARG_STR, .dst = &kc.loss, .choices = KD_LOSSES,
-         .help = "--teacher: kd = alpha T^2 KL + (1 - alpha) CE, nkd = CE + NKD"},
+         .help = "--teacher: kd = alpha T^2 KL + (1 - alpha) CE, nkd = CE + NKD, fd = CE + "
+                 "SmoothL1 between the student's projected last feature map and the teacher's "
+                 "(a convnext student)"},
+        {.name = "fd-beta", .type = ARG_DOUBLE, .dst = &kc.beta, .max = 100,
+         .help = "--teacher --kd fd: SmoothL1's beta (0 = mean squared error)"},
         {.name = "kd-alpha", .type = ARG_DOUBLE, .dst = &kc.alpha, .max = 1,
          .help = "--teacher --kd kd: weight of the distillation term"},
         {.name = "kd-t", .type = ARG_DOUBLE, .dst = &kc.T, .max = 100, .open_min = 1,
@@ -291,6 +295,15 @@ int cmd_train(int argc, char **argv) {
         if (kr.rc) {
             fprintf(stderr, "frugal train: %s\n", fr_last_error());
             return EXIT_USAGE;
+        }
+        if (!strcmp(kc.loss, "fd")) { /* the student carries the projection */
+            if (strcmp(cfg.model, "convnext") != 0 || *init) {
+                fprintf(stderr, "frugal train: --kd fd needs --model convnext (no --init)\n");
+                return EXIT_USAGE;
+            }
+            int fc = fr_kd_feature_channels(teacher);
+            if (fc < 0) return cli_fail("train", "%s", fr_last_error());
+            cfg.fd_channels = fc;
         }
         cfg.ext = &kr.ext;
     }

@@ -58,16 +58,24 @@ struct fr_tensor *fr_fd_loss(struct fr_ctx *ctx, struct fr_tensor *fs, struct fr
  * At the start the teacher is loaded, checked against the student (classes
  * and input size) and, a three-branch slak, re-parameterised; every batch
  * it runs in eval mode without gradients, and the loss is fr_kd_loss
- * (alpha, T) or CE + fr_nkd_loss (gamma, T). The config is recorded as
+ * (alpha, T), CE + fr_nkd_loss (gamma, T), or CE + fr_fd_loss (beta)
+ * between the student's last feature map through its fd_proj and the
+ * teacher's. The config is recorded as
  * "train.kd.*" metadata, so a resume must name the same teacher and loss. */
 struct fr_kd_config {
     const char *teacher; /* checkpoint path */
-    const char *loss;    /* "kd" (default) or "nkd" */
+    const char *loss;    /* "kd" (default), "nkd" or "fd" */
     double alpha;        /* kd: weight of the distillation term (0.5) */
     double T;            /* temperature (3, the authors' scripts) */
     double gamma;        /* nkd: weight of the non-target term (1) */
+    double beta;         /* fd: SmoothL1's beta (2; 0: MSE) */
 };
 void fr_kd_config_defaults(struct fr_kd_config *c);
+/* fd: the student must carry the learned projection onto the teacher's
+ * feature channels (models.h fd_channels, convnext students); this is that
+ * count: the channels of the teacher checkpoint's last feature map (one
+ * zero image through it). > 0, or < 0 with the error set. */
+int fr_kd_feature_channels(const char *teacher);
 
 struct fr_train_ext;
 #include "frugal/train.h"
@@ -77,8 +85,8 @@ struct fr_kd_run {
     struct fr_model *t; /* the teacher during the run */
     struct fr_train_ext ext;
     int rc; /* fr_kd_run_init's check of the config: 0 or FR_EINVAL (error set) */
-    char vals[5][64];
-    const char *kp[5], *vp[5];
+    char vals[6][64];
+    const char *kp[6], *vp[6];
 };
 void fr_kd_run_init(struct fr_kd_run *r, const struct fr_kd_config *c);
 void fr_kd_run_free(struct fr_kd_run *r);
