@@ -45,9 +45,12 @@ static int32_t g_y[NS];
 static int64_t g_bucket = 64;
 /* batch norm after fc1: 1 synchronised over the ranks, 2 per rank */
 static int g_bn = 0;
+/* 1: a layer the loss never reads, at the slab's end (its bucket is the
+ * first in line: the buckets after it must not wait for it) */
+static int g_unread = 0;
 
 struct run {
-    struct fr_linear fc1, fc2;
+    struct fr_linear fc1, fc2, spare;
     struct fr_bn bn;
     struct fr_rng drop; /* dropout's stream: the same on every rank */
     int64_t pos;
@@ -113,6 +116,7 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
     int rc = fr_linear_declare(p, &r->fc1, "fc1", NIN, 16, !g_bn);
     if (!rc && g_bn) rc = fr_bn_declare(p, &r->bn, "bn", 16);
     if (!rc) rc = fr_linear_declare(p, &r->fc2, "fc2", 16, NCLS, 1);
+    if (!rc && g_unread) rc = fr_linear_declare(p, &r->spare, "spare", 16, 16, 1);
     if (!rc) rc = fr_params_alloc(p);
     if (rc) return rc;
     struct fr_rng rng;
@@ -120,6 +124,7 @@ static int train(struct fr_params *p, struct run *r, int dp, int64_t steps, cons
     fr_linear_init(&r->fc1, &rng);
     fr_linear_init(&r->fc2, &rng);
     if (g_bn) fr_bn_init(&r->bn);
+    if (g_unread) fr_linear_init(&r->spare, &rng);
     fr_rng_seed(&r->drop, 99);
     struct fr_fit_config c = {
         .optim =
@@ -278,6 +283,26 @@ int main(int argc, char **argv) {
         CHECK(train(&po, &ro, 1, steps, NULL, 0, 0, &fo) == 0, "one all-reduce: %s",
               fr_last_error());
         g_bucket = 64;
+        /* a parameter the loss never reads: learned after the first step,
+         * the same sums as one all-reduce */
+        struct fr_params pu, pv;
+        struct run ru, rv;
+        struct fr_fit_result fu;
+        g_unread = 1;
+        CHECK(train(&pu, &ru, 1, steps, NULL, 0, 0, &fu) == 0, "unread, buckets: %s",
+              fr_last_error());
+        g_bucket = -1;
+        CHECK(train(&pv, &rv, 1, steps, NULL, 0, 0, &fu) == 0, "unread, one all-reduce: %s",
+              fr_last_error());
+        g_bucket = 64, g_unread = 0;
+        if (R <= 2)
+            CHECK(!memcmp(pu.data, pv.data, sizeof(float) * (size_t)pu.n) &&
+                      !memcmp(ru.loss, rv.loss, sizeof ru.loss),
+                  "rank %d: an unread parameter: buckets differ from one all-reduce", me);
+        else
+            CHECK(max_rel(pu.data, pv.data, pu.n) <= 1e-5, "rank %d: unread: %.3g", me,
+                  max_rel(pu.data, pv.data, pu.n));
+        fr_params_free(&pu), fr_params_free(&pv);
         CHECK(fo.comm_bytes == fres.comm_bytes, "bytes %lld in buckets, %lld at once",
               (long long)fres.comm_bytes, (long long)fo.comm_bytes);
         if (R <= 2)

@@ -48,6 +48,9 @@ int fr_dist_allreduce_sum_f64(double *x, int64_t n);
  * inside MPI calls) and fr_dist_wait finishes them all. Every rank must
  * start the same sums in the same order. 0, FR_EIO or FR_ENOMEM. */
 int fr_dist_iallreduce_sum(float *x, int64_t n);
+/* Room for n started sums, so that starting them cannot fail for memory
+ * halfway through a step (every rank must start the same ones). */
+int fr_dist_reserve(int n);
 int fr_dist_progress(void);
 int fr_dist_wait(void);
 /* Copies root's bytes to every rank. */

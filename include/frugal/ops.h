@@ -38,8 +38,10 @@ int fr_backward(struct fr_ctx *ctx, struct fr_tensor *loss);
  * first op on the tape that reads the leaf (the last one the reverse walk
  * reaches). Leaves the loss does not reach are not reported. Data-parallel
  * training starts a leaf's all-reduce there, while the rest of the
- * backward pass runs (train.h, fr_fit_config.bucket_bytes). FR_ENOMEM
- * when the bookkeeping (a few pointers per op) cannot be allocated. */
+ * backward pass runs (train.h, fr_fit_config.bucket_bytes). When the
+ * bookkeeping (a few pointers per op) cannot be allocated, nothing is
+ * reported and the pass still runs: a caller must treat every leaf it was
+ * not told about as final at the end. */
 typedef void (*fr_grad_ready_fn)(void *user, struct fr_tensor *leaf);
 int fr_backward_ready(struct fr_ctx *ctx, struct fr_tensor *loss, fr_grad_ready_fn ready,
                       void *user);

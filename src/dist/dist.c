@@ -136,6 +136,19 @@ int fr_dist_iallreduce_sum(float *x, int64_t n) {
     return 0;
 }
 
+int fr_dist_reserve(int n) {
+#ifdef FR_HAVE_MPI
+    if (n > g_capreq) {
+        MPI_Request *r = realloc(g_req, (size_t)n * sizeof *r);
+        if (!r) return fr_error(FR_ENOMEM, "rank %d: all-reduce: out of memory", g_rank);
+        g_req = r, g_capreq = n;
+    }
+#else
+    (void)n;
+#endif
+    return 0;
+}
+
 int fr_dist_progress(void) {
 #ifdef FR_HAVE_MPI
     if (!g_nreq) return 0;

@@ -197,6 +197,7 @@ struct bucket {
 struct grad_item {
     int64_t offset, n;
     int bucket, done;
+    int unread; /* never reported in the first step: the loss does not read it */
 };
 
 struct buckets {
@@ -207,8 +208,10 @@ struct buckets {
     struct grad_item *items; /* by offset */
     int nitems;
     struct fr_params *p;
-    float w;     /* this rank's share of the global batch */
-    double secs; /* time in MPI calls during the backward pass */
+    int steps;    /* steps whose reports taught which parameters are unread */
+    int reported; /* parameters reported final this step */
+    float w;      /* this rank's share of the global batch */
+    double secs;  /* time in MPI calls during the backward pass */
     int rc;
 };
 
@@ -252,7 +255,24 @@ static int buckets_build(struct buckets *B, struct fr_params *p, int64_t bytes) 
         }
     }
     if (hi > 0) B->b[B->n++] = (struct bucket){0, hi, 0, 0}; /* no gradient in the slab */
-    return 0;
+    /* every bucket's request allocated now: a start cannot fail halfway */
+    return fr_dist_reserve(B->n + 8);
+}
+
+/* After the first step: parameters the loss never read were never reported
+ * (their buckets started only after the pass); from now on they count as
+ * final from the start, so their buckets do not hold up the ones after
+ * them. The tape is the same every step and on every rank. */
+static void buckets_learn(struct buckets *B) {
+    /* a step with no report at all (fr_backward_ready could not keep its
+     * books) teaches nothing */
+    if (B->steps != 0 || B->reported == 0) return;
+    B->steps++;
+    for (int i = 0; i < B->nitems; i++)
+        if (!B->items[i].done) {
+            B->items[i].unread = 1;
+            B->b[B->items[i].bucket].pending0--;
+        }
 }
 
 static void bucket_start(struct buckets *B, int i) {
@@ -260,7 +280,9 @@ static void bucket_start(struct buckets *B, int i) {
     float *g = B->p->grad;
     for (int64_t j = b->lo; j < b->hi; j++)
         g[j] *= B->w;
-    if (!B->rc) B->rc = fr_dist_iallreduce_sum(g + b->lo, b->hi - b->lo);
+    /* started even after a failure, so the ranks' collectives stay matched */
+    int rc = fr_dist_iallreduce_sum(g + b->lo, b->hi - b->lo);
+    if (!B->rc) B->rc = rc;
 }
 
 /* fr_backward_ready's callback: the leaf's gradient is final. Leaves that
@@ -279,8 +301,9 @@ static void grad_ready(void *user, struct fr_tensor *leaf) {
     }
     if (lo == B->nitems) return;
     struct grad_item *it = &B->items[lo];
-    if (it->offset != at || it->n != fr_nelem(leaf) || it->done) return;
+    if (it->offset != at || it->n != fr_nelem(leaf) || it->done || it->unread) return;
     it->done = 1;
+    B->reported++;
     B->b[it->bucket].pending--;
     double t0 = fr_seconds();
     int started = 0;
@@ -294,10 +317,10 @@ static void grad_ready(void *user, struct fr_tensor *leaf) {
  * ranks. */
 static int bn_reduce(void *user, double *x, int64_t n) {
     struct buckets *B = user;
-    if (B->bn_rc) return B->bn_rc;
     double t0 = fr_seconds();
-    B->bn_rc = fr_dist_allreduce_sum_f64(x, n);
+    int rc = fr_dist_allreduce_sum_f64(x, n); /* even after a failure: collectives stay matched */
     B->bn_secs += fr_seconds() - t0;
+    if (!B->bn_rc) B->bn_rc = rc;
     return B->bn_rc;
 }
 
@@ -331,7 +354,7 @@ static int dp_step(struct loop *L, struct buckets *B, struct fr_ctx *ctx, struct
             B->b[i].pending = B->b[i].pending0;
         for (int i = 0; i < B->nitems; i++)
             B->items[i].done = 0;
-        B->next = 0, B->w = wf, B->secs = 0, B->rc = 0;
+        B->next = 0, B->w = wf, B->secs = 0, B->rc = 0, B->reported = 0;
     }
     int bad =
         !loss || (B->b ? fr_backward_ready(ctx, loss, grad_ready, B) : fr_backward(ctx, loss));
@@ -351,6 +374,7 @@ static int dp_step(struct loop *L, struct buckets *B, struct fr_ctx *ctx, struct
     if (B->b) {
         while (B->next < B->n) /* parameters the loss did not reach, and the rest */
             bucket_start(B, B->next++);
+        buckets_learn(B);
         int w2 = fr_dist_wait();
         rc = B->rc ? B->rc : w2;
         res->comm_seconds += B->secs;

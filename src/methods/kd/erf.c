@@ -69,6 +69,18 @@ int fr_erf_measure(struct fr_model *m, const float *x, int64_t n, int batch, str
         return fr_error(FR_ENOMEM, "erf: out of memory");
     }
     fr_set_training(ctx, 0); /* running statistics: each image on its own */
+    /* only the input's gradient is wanted: the weights' flags off meanwhile */
+    struct fr_params *mp = &m->params;
+    unsigned char *was = malloc((size_t)mp->count + 1);
+    if (!was) {
+        fr_ctx_free(ctx);
+        fr_erf_free(out);
+        return fr_error(FR_ENOMEM, "erf: out of memory");
+    }
+    for (int i = 0; i < mp->count; i++) {
+        was[i] = (unsigned char)mp->items[i].t->requires_grad;
+        mp->items[i].t->requires_grad = 0;
+    }
     int rc = 0;
     for (int64_t b0 = 0; b0 < n && !rc; b0 += batch) {
         int64_t nb = n - b0 < batch ? n - b0 : batch;
@@ -104,6 +116,9 @@ int fr_erf_measure(struct fr_model *m, const float *x, int64_t n, int batch, str
         fr_ctx_reset(ctx);
     }
     fr_ctx_free(ctx);
+    for (int i = 0; i < mp->count; i++)
+        mp->items[i].t->requires_grad = was[i];
+    free(was);
     if (rc) {
         fr_erf_free(out);
         return rc;
