@@ -79,6 +79,15 @@ void fr_bn_init(struct fr_bn *bn);
  * statistics still update, as in PyTorch. */
 struct fr_tensor *fr_bn_forward(struct fr_ctx *ctx, const struct fr_bn *bn, struct fr_tensor *x);
 
+/* nn.LayerNorm(c): "<prefix>.weight" (1) and ".bias" (0), both
+ * NO_DECAY; the forward is the caller's (fr_layernorm over dim 0, or
+ * fr_layernorm_c over the channels of an image map). */
+struct fr_ln {
+    struct fr_tensor *w, *b;
+};
+int fr_ln_declare(struct fr_params *p, struct fr_ln *ln, const char *prefix, int64_t c);
+void fr_ln_init(struct fr_ln *ln);
+
 /* Flattens {W, H, C, N} (or any shape) to {W*H*C, N}: PyTorch's
  * x.flatten(1) for an NCHW tensor, so linear weights stay compatible. */
 struct fr_tensor *fr_flatten(struct fr_ctx *ctx, struct fr_tensor *x);

@@ -46,10 +46,6 @@
 #define CNX_WIDTH 32
 #define CNX_SMALL 5
 
-struct cnx_norm {
-    struct fr_tensor *w, *b;
-};
-
 /* one depthwise branch of SLaK's large kernel: conv + batch norm */
 struct cnx_branch {
     struct fr_tensor *w; /* {kw, kh, 1, C} */
@@ -62,7 +58,7 @@ struct cnx_block {
     struct fr_tensor *dw, *dwb;
     int nbranch;
     struct cnx_branch br[3];
-    struct cnx_norm norm;
+    struct fr_ln norm;
     struct fr_linear pw1, pw2;
     struct fr_tensor *gamma;
 };
@@ -71,9 +67,9 @@ struct convnext {
     int slak, merged, K[CNX_STAGES], small;
     int64_t dims[CNX_STAGES];
     struct fr_conv down[CNX_STAGES]; /* stem, then the two downsampling convs */
-    struct cnx_norm down_norm[CNX_STAGES];
+    struct fr_ln down_norm[CNX_STAGES];
     struct cnx_block blocks[CNX_STAGES][CNX_DEPTH];
-    struct cnx_norm norm;
+    struct fr_ln norm;
     struct fr_linear head;
     struct fr_linear fd_proj; /* cfg.fd_channels only */
 };
@@ -105,17 +101,8 @@ int fr_convnext_kernels(const char *arch, int in_h, int in_w, int *K) {
     return 0;
 }
 
-static int norm_declare(struct fr_params *p, struct cnx_norm *n, const char *prefix, int64_t c) {
-    char name[160];
-    snprintf(name, sizeof name, "%.120s.weight", prefix);
-    n->w = fr_params_add(p, name, 1, (int64_t[]){c}, FR_PARAM_NO_DECAY);
-    snprintf(name, sizeof name, "%.120s.bias", prefix);
-    n->b = fr_params_add(p, name, 1, (int64_t[]){c}, FR_PARAM_NO_DECAY);
-    return n->w && n->b ? 0 : FR_EINVAL;
-}
-
 /* {W, H, C, N} -> the same, normalised over C at every position */
-static struct fr_tensor *ln_channels(struct fr_ctx *ctx, const struct cnx_norm *n,
+static struct fr_tensor *ln_channels(struct fr_ctx *ctx, const struct fr_ln *n,
                                      struct fr_tensor *x) {
     return fr_layernorm_c(ctx, x, n->w, n->b, 1e-6f);
 }
@@ -232,7 +219,7 @@ static int block_declare(struct fr_params *p, struct convnext *n, struct cnx_blo
         }
     }
     snprintf(name, sizeof name, "%s.norm", pre);
-    if (!rc) rc = norm_declare(p, &b->norm, name, d);
+    if (!rc) rc = fr_ln_declare(p, &b->norm, name, d);
     snprintf(name, sizeof name, "%s.pwconv1", pre);
     if (!rc) rc = fr_linear_declare(p, &b->pw1, name, d, 4 * d, 1);
     snprintf(name, sizeof name, "%s.pwconv2", pre);
@@ -247,11 +234,6 @@ static int block_declare(struct fr_params *p, struct convnext *n, struct cnx_blo
 
 static void normal(struct fr_tensor *t, struct fr_rng *rng) {
     fr_rng_fill_normal(rng, t->data, fr_nelem(t), 0.0f, 0.02f);
-}
-
-static void norm_init(struct cnx_norm *n) {
-    fr_init_const(n->w, 1.0f);
-    fr_init_const(n->b, 0.0f);
 }
 
 static void linear_init(struct fr_linear *l, struct fr_rng *rng) {
@@ -310,11 +292,11 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
     char name[96];
     rc = fr_conv_declare(p, &n->down[0], "downsample_layers.0.0", c->in_channels, n->dims[0], 2, 2,
                          0, 1);
-    if (!rc) rc = norm_declare(p, &n->down_norm[0], "downsample_layers.0.1", n->dims[0]);
+    if (!rc) rc = fr_ln_declare(p, &n->down_norm[0], "downsample_layers.0.1", n->dims[0]);
     for (int s = 0; s < CNX_STAGES && !rc; s++) {
         if (s > 0) {
             snprintf(name, sizeof name, "downsample_layers.%d.0", s);
-            rc = norm_declare(p, &n->down_norm[s], name, n->dims[s - 1]);
+            rc = fr_ln_declare(p, &n->down_norm[s], name, n->dims[s - 1]);
             snprintf(name, sizeof name, "downsample_layers.%d.1", s);
             if (!rc)
                 rc = fr_conv_declare(p, &n->down[s], name, n->dims[s - 1], n->dims[s], 2, 2, 0, 1);
@@ -322,7 +304,7 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
         for (int j = 0; j < CNX_DEPTH && !rc; j++)
             rc = block_declare(p, n, &n->blocks[s][j], s, j);
     }
-    if (!rc) rc = norm_declare(p, &n->norm, "norm", n->dims[CNX_STAGES - 1]);
+    if (!rc) rc = fr_ln_declare(p, &n->norm, "norm", n->dims[CNX_STAGES - 1]);
     if (!rc) rc = fr_linear_declare(p, &n->head, "head", n->dims[CNX_STAGES - 1], c->n_classes, 1);
     if (!rc && c->fd_channels)
         rc = fr_linear_declare(p, &n->fd_proj, "fd_proj", n->dims[CNX_STAGES - 1], c->fd_channels,
@@ -333,7 +315,7 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
     for (int s = 0; s < CNX_STAGES; s++) {
         normal(n->down[s].w, rng);
         fr_init_const(n->down[s].b, 0.0f);
-        norm_init(&n->down_norm[s]);
+        fr_ln_init(&n->down_norm[s]);
         struct fr_param *q = NULL;
         for (int i = 0; i < p->count; i++)
             if (p->items[i].t == n->down[s].w) q = &p->items[i];
@@ -348,13 +330,13 @@ int fr_build_convnext(struct fr_model *m, struct fr_rng *rng) {
                 normal(b->br[i].w, rng);
                 fr_bn_init(&b->br[i].bn);
             }
-            norm_init(&b->norm);
+            fr_ln_init(&b->norm);
             linear_init(&b->pw1, rng);
             linear_init(&b->pw2, rng);
             fr_init_const(b->gamma, 1e-6f);
         }
     }
-    norm_init(&n->norm);
+    fr_ln_init(&n->norm);
     linear_init(&n->head, rng);
     if (c->fd_channels) {
         linear_init(&n->fd_proj, rng);

@@ -40,12 +40,8 @@
 #define VIT_MLP 128
 #define VIT_PATCH 4
 
-struct vit_norm {
-    struct fr_tensor *w, *b;
-};
-
 struct vit_block {
-    struct vit_norm norm1, norm2;
+    struct fr_ln norm1, norm2;
     struct fr_linear qkv, proj, fc1, fc2;
 };
 
@@ -53,23 +49,14 @@ struct vit {
     struct fr_conv patch;
     struct fr_tensor *pos;
     struct vit_block blocks[VIT_DEPTH];
-    struct vit_norm norm;
+    struct fr_ln norm;
     struct fr_linear head;
     struct fr_tensor *mask_tok; /* cfg.mim only */
     struct fr_linear mim_head;  /* cfg.mim only */
     int64_t gw, gh;             /* patch grid */
 };
 
-static int norm_declare(struct fr_params *p, struct vit_norm *n, const char *prefix) {
-    char name[128];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    n->w = fr_params_add(p, name, 1, (int64_t[]){VIT_DIM}, FR_PARAM_NO_DECAY);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    n->b = fr_params_add(p, name, 1, (int64_t[]){VIT_DIM}, FR_PARAM_NO_DECAY);
-    return n->w && n->b ? 0 : FR_EINVAL;
-}
-
-static struct fr_tensor *ln(struct fr_ctx *ctx, const struct vit_norm *n, struct fr_tensor *x) {
+static struct fr_tensor *ln(struct fr_ctx *ctx, const struct fr_ln *n, struct fr_tensor *x) {
     return fr_layernorm(ctx, x, n->w, n->b, 1e-6f); /* timm's eps */
 }
 
@@ -234,19 +221,19 @@ int fr_build_vit(struct fr_model *m, struct fr_rng *rng) {
         struct vit_block *b = &n->blocks[i];
         char pre[64];
         snprintf(pre, sizeof pre, "blocks.%d.norm1", i);
-        rc = norm_declare(p, &b->norm1, pre);
+        rc = fr_ln_declare(p, &b->norm1, pre, VIT_DIM);
         snprintf(pre, sizeof pre, "blocks.%d.attn.qkv", i);
         if (!rc) rc = fr_linear_declare(p, &b->qkv, pre, VIT_DIM, 3 * VIT_DIM, 1);
         snprintf(pre, sizeof pre, "blocks.%d.attn.proj", i);
         if (!rc) rc = fr_linear_declare(p, &b->proj, pre, VIT_DIM, VIT_DIM, 1);
         snprintf(pre, sizeof pre, "blocks.%d.norm2", i);
-        if (!rc) rc = norm_declare(p, &b->norm2, pre);
+        if (!rc) rc = fr_ln_declare(p, &b->norm2, pre, VIT_DIM);
         snprintf(pre, sizeof pre, "blocks.%d.mlp.fc1", i);
         if (!rc) rc = fr_linear_declare(p, &b->fc1, pre, VIT_DIM, VIT_MLP, 1);
         snprintf(pre, sizeof pre, "blocks.%d.mlp.fc2", i);
         if (!rc) rc = fr_linear_declare(p, &b->fc2, pre, VIT_MLP, VIT_DIM, 1);
     }
-    if (!rc) rc = norm_declare(p, &n->norm, "norm");
+    if (!rc) rc = fr_ln_declare(p, &n->norm, "norm", VIT_DIM);
     if (!rc) rc = fr_linear_declare(p, &n->head, "head", VIT_DIM, m->cfg.n_classes, 1);
     if (!rc && m->cfg.mim) {
         n->mask_tok = fr_params_add(p, "mask_token", 1, (int64_t[]){VIT_DIM}, FR_PARAM_NO_DECAY);
@@ -263,17 +250,14 @@ int fr_build_vit(struct fr_model *m, struct fr_rng *rng) {
     fr_rng_fill_normal(rng, n->pos->data, fr_nelem(n->pos), 0.0f, 0.02f);
     for (int i = 0; i < VIT_DEPTH; i++) {
         struct vit_block *b = &n->blocks[i];
-        fr_init_const(b->norm1.w, 1.0f);
-        fr_init_const(b->norm1.b, 0.0f);
-        fr_init_const(b->norm2.w, 1.0f);
-        fr_init_const(b->norm2.b, 0.0f);
+        fr_ln_init(&b->norm1);
+        fr_ln_init(&b->norm2);
         fr_linear_init(&b->qkv, rng);
         fr_linear_init(&b->proj, rng);
         fr_linear_init(&b->fc1, rng);
         fr_linear_init(&b->fc2, rng);
     }
-    fr_init_const(n->norm.w, 1.0f);
-    fr_init_const(n->norm.b, 0.0f);
+    fr_ln_init(&n->norm);
     fr_linear_init(&n->head, rng);
     if (m->cfg.mim) { /* drawn last: a mim=0 vit of the same seed has the same body */
         fr_rng_fill_normal(rng, n->mask_tok->data, VIT_DIM, 0.0f, 0.02f);

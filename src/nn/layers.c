@@ -92,6 +92,19 @@ int fr_bn_declare(struct fr_params *p, struct fr_bn *bn, const char *prefix, int
     return bn->w && bn->b && bn->mean && bn->var && bn->count ? 0 : FR_EINVAL;
 }
 
+int fr_ln_declare(struct fr_params *p, struct fr_ln *ln, const char *prefix, int64_t c) {
+    memset(ln, 0, sizeof *ln);
+    if (c <= 0) return fr_error(FR_EINVAL, "layernorm '%s': %lld channels", prefix, (long long)c);
+    ln->w = add(p, prefix, "weight", 1, (int64_t[]){c}, FR_PARAM_NO_DECAY);
+    ln->b = add(p, prefix, "bias", 1, (int64_t[]){c}, FR_PARAM_NO_DECAY);
+    return ln->w && ln->b ? 0 : FR_EINVAL;
+}
+
+void fr_ln_init(struct fr_ln *ln) {
+    fr_init_const(ln->w, 1.0f);
+    fr_init_const(ln->b, 0.0f);
+}
+
 void fr_bn_init(struct fr_bn *bn) {
     fr_init_const(bn->w, 1.0f);
     fr_init_const(bn->b, 0.0f);
