@@ -2,8 +2,9 @@
 # test_dist_cli.sh FRUGAL_BIN: `mpirun -np 2 frugal train` end to end.
 #   1. two ranks train to the accuracy one process reaches (same seed and
 #      global batch), and rank 0 alone writes the checkpoint and results;
-#   1b. the same for vgg-small (batch norm synchronised over the ranks,
-#      the all-reduce in buckets during the backward pass);
+#   1b. the same for vgg-small, to within 1 point (batch norm
+#      synchronised over the ranks, the all-reduce in buckets during the
+#      backward pass);
 #   2. a run stopped under two ranks resumes as one process (a different
 #      rank count) and ends where the uninterrupted run ends;
 #   3. a rank killed mid-run ends the whole job (no hang: mpirun returns
@@ -42,15 +43,17 @@ if grep -q "data parallel over 2 ranks" "$tmp/two.out" && [ -s "$tmp/two/results
 if grep -q '"ranks":[[:space:]]*2' "$tmp/two/results.json"; then ok; else bad "results.json does not record 2 ranks"; fi
 
 # 1b. batch norm (vgg-small): statistics over the global batch and the
-# all-reduce in buckets during the backward pass: one process's accuracy;
-# --local-bn runs
-BN="train --model vgg-small --epochs 1 --limit-train 1024 --limit-test 500 --batch 64 --seed 4 --threads 1 --data-dir $DATA --progress-every 100000"
+# all-reduce in buckets during the backward pass: one process's accuracy to
+# within 1 point (3 of 300 test images: over 8 steps the float reordering
+# of the sums may move an image or two, as it does between builds; the
+# per-step agreement to 1e-5 is test_dist's); --local-bn runs
+BN="train --model vgg-small --epochs 1 --limit-train 512 --limit-test 300 --batch 64 --seed 4 --threads 1 --data-dir $DATA --progress-every 100000"
 "$BIN" $BN --results "" >"$tmp/bn1.out" 2>"$tmp/bn1.err" || bad "vgg-small one process failed: $(cat "$tmp/bn1.err")"
 sh "$here/mpi_run.sh" 2 "$BIN" $BN --bucket-kb 64 --results "" >"$tmp/bn2.out" 2>"$tmp/bn2.err" ||
     bad "vgg-small two ranks failed: $(tail -3 "$tmp/bn2.err")"
 b1=$(acc "$tmp/bn1.out")
 b2=$(acc "$tmp/bn2.out")
-if [ -n "$b1" ] && [ "$b1" = "$b2" ]; then ok; else bad "vgg-small accuracy one process '$b1', two ranks '$b2'"; fi
+if [ -n "$b1" ] && [ -n "$b2" ] && awk -v a="$b1" -v b="$b2" 'BEGIN { d = a - b; exit !(d <= 1 && d >= -1) }'; then ok; else bad "vgg-small accuracy one process '$b1', two ranks '$b2'"; fi
 sh "$here/mpi_run.sh" 2 "$BIN" $BN --local-bn --results "" >"$tmp/bn3.out" 2>"$tmp/bn3.err" &&
     [ -n "$(acc "$tmp/bn3.out")" ] && ok || bad "--local-bn failed: $(tail -3 "$tmp/bn3.err")"
 
