@@ -190,7 +190,10 @@ static void test_convnext(void) {
     for (int in = 0; in < 2; in++) {
         struct fr_model_config mc;
         fr_model_config_defaults(&mc);
-        if (in) mc.in_h = mc.in_w = 40; /* kernels 19 17 9: every branch layout */
+        if (in) { /* kernels 19 17 9: every branch layout; canvas data carried */
+            mc.in_h = mc.in_w = 40;
+            snprintf(mc.data, sizeof mc.data, "fashion-canvas:40:6:7");
+        }
         struct fr_model *m = fr_model_new("slak", &mc, 9);
         CHECK(m != NULL, "slak: %s", fr_last_error());
         if (!m) continue;
@@ -244,7 +247,7 @@ static void test_convnext(void) {
             CHECK(fr_model_save(mm, path) == 0, "save merged: %s", fr_last_error());
             struct fr_model *back = fr_model_load(path, NULL);
             CHECK(back && back->cfg.merged == 1 && !strcmp(back->arch, "slak") &&
-                      back->params.n == mm->params.n &&
+                      back->params.n == mm->params.n && !strcmp(back->cfg.data, mc.data) &&
                       !memcmp(back->params.data, mm->params.data, (size_t)mm->params.n * 4),
                   "merged checkpoint round trip: %s", fr_last_error());
             CHECK(fr_model_reparam(mm) == NULL && strstr(fr_last_error(), "unmerged"),

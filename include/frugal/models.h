@@ -66,6 +66,11 @@ struct fr_model_config {
      * reads it): feature distillation's learned projection onto a
      * teacher's fd_channels channels, trained with the student (kd.h). */
     int fd_channels;
+    /* The data the model was trained on, in data.h's one-word form
+     * ("fashion-canvas:48:6:SEED"; "": Fashion-MNIST), written to and read
+     * from checkpoints so eval and erf load the same kind of images and
+     * every checkpoint made from the model (reparam, shrink) keeps it. */
+    char data[48];
 };
 
 struct fr_model {
@@ -178,7 +183,7 @@ const char *fr_model_list(void);
  * ignored) and returns 0 or FR_EFORMAT when arch or a number is missing or
  * malformed. "mim" is written only when set (absent reads as 0), so
  * checkpoints of other models are as before. */
-#define FR_MODEL_META_MAX 13
+#define FR_MODEL_META_MAX 14
 int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][64], int max);
 int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, char *arch,
                        size_t arch_size, struct fr_model_config *cfg);

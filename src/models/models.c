@@ -158,6 +158,11 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
         snprintf(vals[n], 64, "%d,%d,%d", m->cfg.kernels[0], m->cfg.kernels[1], m->cfg.kernels[2]);
         n++;
     }
+    if (m->cfg.data[0] && n < max) {
+        snprintf(keys[n], 64, "data");
+        snprintf(vals[n], 64, "%s", m->cfg.data);
+        n++;
+    }
     if (m->cfg.fd_channels && n < max) {
         snprintf(keys[n], 64, "fd_channels");
         snprintf(vals[n], 64, "%d", m->cfg.fd_channels);
@@ -261,6 +266,12 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
         if (strcmp(k, "width_mult") == 0) dst = &cfg->width_mult;
         if (strcmp(k, "small_kernel") == 0) dst = &cfg->small_kernel;
         if (strcmp(k, "fd_channels") == 0) dst = &cfg->fd_channels;
+        if (strcmp(k, "data") == 0) {
+            if (strlen(v) >= sizeof cfg->data)
+                return fr_error(FR_EFORMAT, "checkpoint: metadata 'data' = '%.60s' is too long", v);
+            snprintf(cfg->data, sizeof cfg->data, "%s", v);
+            continue;
+        }
         if (strcmp(k, "merged") == 0) {
             if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
                 return fr_error(FR_EFORMAT, "checkpoint: metadata 'merged' = '%s' is not 0 or 1",

@@ -112,14 +112,6 @@ static void meta_add(struct run *r, const char *k, const char *fmt, ...) {
 static void build_meta(struct run *r) {
     const struct fr_train_config *c = r->cfg;
     r->nmeta = fr_model_meta_write(r->m, r->keys, r->vals, FR_MODEL_META_MAX);
-    /* the data the model reads, with the model's own metadata: eval and erf
-     * of a canvas model load canvases */
-    struct fr_data_spec ds = {c->data, c->canvas, c->clutter, 0};
-    if (c->data && !strcmp(c->data, "fashion-canvas")) {
-        snprintf(r->keys[r->nmeta], 64, "data");
-        fr_data_spec_format(&ds, r->vals[r->nmeta], 64);
-        r->nmeta++;
-    }
     r->nmodel_meta = r->nmeta;
     meta_add(r, "train.format", "%d", TR_FORMAT);
     meta_add(r, "train.data", "%s", c->data ? c->data : "fashion-mnist");
@@ -349,6 +341,11 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.small_kernel = cfg->small_kernel;
     mc.merged = cfg->merged;
     mc.fd_channels = cfg->fd_channels;
+    /* the data the model reads, in its metadata: eval and erf of a canvas
+     * model load canvases */
+    if (cfg->data && !strcmp(cfg->data, "fashion-canvas"))
+        fr_data_spec_format(&(struct fr_data_spec){cfg->data, cfg->canvas, cfg->clutter, 0},
+                            mc.data, sizeof mc.data);
     if (!(r.m = fr_model_new(cfg->model, &mc, cfg->seed))) {
         rc = FR_EINVAL;
         goto cleanup;
