@@ -474,13 +474,10 @@ int fr_eval_checkpoint(const char *path, const char *data_dir, int batch, double
     struct fr_model_config mc;
     rc = fr_model_meta_read(f->nmeta, (const char *const *)f->meta_keys,
                             (const char *const *)f->meta_vals, arch, sizeof arch, &mc);
-    struct fr_data_spec spec = {0};
-    spec.clutter = -1;
-    const char *dv = fr_st_meta(f, "data");
-    char dbuf[64] = "";
-    if (dv) snprintf(dbuf, sizeof dbuf, "%s", dv);
     fr_st_close(f);
-    if (!rc && dbuf[0]) rc = fr_data_spec_parse(dbuf, &spec);
+    /* the data the model was trained on: its config says (models.h) */
+    struct fr_data_spec spec;
+    if (!rc) rc = fr_data_spec_parse(mc.data[0] ? mc.data : "fashion-mnist", &spec);
     if (rc) {
         char pre[300];
         snprintf(pre, sizeof pre, "%.280s: ", path);

@@ -7,7 +7,6 @@
 #include "cmd.h"
 
 #include "frugal/data.h"
-#include "frugal/io.h"
 #include "frugal/methods/kd.h"
 #include "frugal/models.h"
 #include "frugal/report.h"
@@ -16,20 +15,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* The data a checkpoint's model reads ("data" metadata; none: Fashion-MNIST). */
-static int data_of(const char *path, struct fr_data_spec *spec) {
-    static char buf[64];
-    struct fr_st_file *f = NULL;
-    memset(spec, 0, sizeof *spec);
-    spec->clutter = -1;
-    int rc = fr_st_open(path, &f);
-    if (rc) return rc;
-    const char *v = fr_st_meta(f, "data");
-    snprintf(buf, sizeof buf, "%s", v ? v : "fashion-mnist");
-    fr_st_close(f);
-    return fr_data_spec_parse(buf, spec);
-}
 
 int cmd_erf(int argc, char **argv) {
     int64_t images = 200, batch = 50, threads = 0;
@@ -76,7 +61,8 @@ int cmd_erf(int argc, char **argv) {
                       "%s: model '%s' has no feature map (resnet20, vgg-small, vit, convnext "
                       "and slak have)",
                       pos[0], m->arch);
-    } else if (data_of(pos[0], &data) || fr_dataset_load(&te, &data, data_dir, 0, images)) {
+    } else if (fr_data_spec_parse(m->cfg.data[0] ? m->cfg.data : "fashion-mnist", &data) ||
+               fr_dataset_load(&te, &data, data_dir, 0, images)) {
         rc = cli_fail("erf", "%s", fr_last_error());
     } else if (te.C != m->cfg.in_channels || te.H != m->cfg.in_h || te.W != m->cfg.in_w) {
         rc = cli_fail("erf", "%s takes %d x %d x %d images, the data has %d x %d x %d", pos[0],
