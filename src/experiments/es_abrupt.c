@@ -60,13 +60,18 @@ static const struct {
 #define LR 1e-3
 #define WD 0.05
 #define MASK_RATIO 0.5
-#define MAXRUNS 8
+#define MAXGROUPS 8 /* (objective, data size) pairs */
+#define MAXSEEDS 5
+/* A curve is "abrupt" when one checkpoint interval carries more than this
+ * share of its whole range (max - min): decided by the interval over seeds */
+#define ABRUPT_SHARE 0.5
 
-/* One pretraining run's curve. */
+/* One pretraining run's curve (one objective, data size and seed). */
 struct ab_run {
     int mim;
     int64_t images;
-    char label[32]; /* "sup 5k" */
+    uint64_t seed;  /* init, batch order and mim masks */
+    char label[32]; /* "sup 5k" (the group's: every seed shares it) */
     int n;          /* checkpoints taken */
     double *step, *loss, *pct[NTHR];
     double seconds, last_loss, test_acc;
@@ -128,12 +133,11 @@ static struct fr_tensor *mim_loss(void *user, struct fr_model *m, struct fr_ctx 
 }
 
 /* Trains one run for `steps` steps on the first r->images images of t. */
-static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct ab_run *r,
-                   int64_t steps, int64_t every) {
+static int run_one(const struct fr_task *t, struct ab_run *r, int64_t steps, int64_t every) {
     struct fr_model_config mc;
     fr_model_config_defaults(&mc);
     mc.mim = r->mim;
-    struct fr_model *m = fr_model_new("vit", &mc, o->seed);
+    struct fr_model *m = fr_model_new("vit", &mc, r->seed);
     if (!m) return FR_EINVAL;
     int *sel = calloc((size_t)m->params.count, sizeof *sel);
     struct fr_subset sub = {malloc((size_t)r->images * sizeof(int64_t)), r->images};
@@ -151,7 +155,7 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
         sub.idx[i] = i;
     if ((rc = fr_prune_scope(&m->params, NULL, NULL, sel))) goto done;
     struct ab_hook h = {.run = r, .sel = sel, .every = every};
-    fr_rng_seed(&h.rng, o->seed ^ 0x6d696dull);
+    fr_rng_seed(&h.rng, r->seed ^ 0x6d696dull);
     r->step[0] = 0;
     r->loss[0] = NAN;
     if ((rc = count(&m->params, sel, r, 0))) goto done;
@@ -163,7 +167,7 @@ static int run_one(const struct fr_exp_opts *o, const struct fr_task *t, struct 
     fc.lr = LR;
     fc.wd = WD;
     fc.warmup_steps = (int)(steps / 20);
-    fc.seed = o->seed;
+    fc.seed = r->seed;
     fc.on_step = on_step;
     fc.step_user = &h;
     if (r->mim) fc.loss = mim_loss, fc.loss_user = &h;
@@ -207,87 +211,221 @@ static void largest_jump(const double *step, const double *y, int n, double *jum
     *share = *jump > 0 ? *jump / (hi - lo) : NAN;
 }
 
-static int plots(const char *dir, struct ab_run *runs, int nr, int64_t every,
+/* The runs of one (objective, data size): nseeds curves of n checkpoints
+ * each (the same steps: the checkpoints depend on the steps only). */
+struct ab_group {
+    struct ab_run *run;
+    int ns;
+};
+
+/* The mean over the group's seeds of threshold t's curve into y[0..n). */
+static void mean_curve(const struct ab_group *g, int t, double *y) {
+    for (int i = 0; i < g->run[0].n; i++) {
+        y[i] = 0;
+        for (int k = 0; k < g->ns; k++)
+            y[i] += g->run[k].pct[t][i] / g->ns;
+    }
+}
+
+static int plots(const char *dir, const struct ab_group *gs, int ng, int64_t every,
                  struct fr_results *r) {
-    for (int t = 0; t < NTHR; t++) {
-        struct fr_plot_series s[MAXRUNS];
-        for (int i = 0; i < nr; i++)
-            s[i] = (struct fr_plot_series){runs[i].label, runs[i].n, runs[i].step, runs[i].pct[t]};
-        char title[160], path[4300], ylab[96];
+    double *y[MAXGROUPS] = {0};
+    int rc = 0;
+    for (int i = 0; i < ng && !rc; i++)
+        if (!(y[i] = malloc((size_t)gs[i].run[0].n * sizeof(double))))
+            rc = fr_error(FR_ENOMEM, "out of memory");
+    for (int t = 0; t < NTHR && !rc; t++) {
+        struct fr_plot_series s[MAXGROUPS];
+        for (int i = 0; i < ng; i++) {
+            mean_curve(&gs[i], t, y[i]);
+            s[i] = (struct fr_plot_series){gs[i].run[0].label, gs[i].run[0].n, gs[i].run[0].step,
+                                           y[i]};
+        }
+        char title[160], path[4300], ylab[128];
         snprintf(title, sizeof title,
-                 "Near-zero weights during vit pretraining (%s, every %lld steps)", THR[t].name,
-                 (long long)every);
+                 "Near-zero weights during vit pretraining (%s, every %lld steps, mean of %d "
+                 "seeds)",
+                 THR[t].name, (long long)every, gs[0].ns);
         snprintf(ylab, sizeof ylab, "body weights with %s (%%)", THR[t].name);
         snprintf(path, sizeof path, "%s/%s", dir, THR[t].file);
         struct fr_plot p = {title, "optimizer step", ylab, 0, 0, 720, 480, 0};
-        int rc = fr_plot_write(path, &p, nr, s);
-        if (rc) return rc;
-        fr_results_plot(r, THR[t].file);
+        if (!(rc = fr_plot_write(path, &p, ng, s))) fr_results_plot(r, THR[t].file);
     }
-    return 0;
+    for (int i = 0; i < ng; i++)
+        free(y[i]);
+    return rc;
 }
 
-static void record(struct fr_results *r, struct ab_run *runs, int nr) {
-    const char *cols[11] = {
-        "run, threshold",     "at init (%)", "final (%)",    "min (%)",    "max (%)",
-        "largest jump (pp)",  "at step",     "jump / range", "final loss", "sup test acc (%)",
-        "max|w| final / init"};
-    fr_results_table(r, "abrupt sparsification", 11, cols);
-    for (int i = 0; i < nr; i++) {
-        struct ab_run *a = &runs[i];
+/* The t interval of x[0..n), or mean only (lo = hi = NaN) when a value is
+ * not finite or n < 2. */
+static void interval(const double *x, int n, struct fr_interval *iv) {
+    if (fr_interval_t95(x, n, iv)) {
+        double m = 0;
+        for (int k = 0; k < n; k++)
+            m += x[k] / n;
+        *iv = (struct fr_interval){m, NAN, NAN, n, "t95"};
+    }
+}
+
+/* 1: abrupt, 0: not, NaN: the interval of the share straddles ABRUPT_SHARE
+ * (or there is none). */
+static double abrupt_code(const struct fr_interval *share) {
+    if (share->lo > ABRUPT_SHARE) return 1;
+    if (share->hi < ABRUPT_SHARE) return 0;
+    return NAN;
+}
+
+static void record(struct fr_results *r, const struct ab_group *gs, int ng, char *find,
+                   size_t cap) {
+    const char *cols[16] = {"run, threshold",
+                            "at init (%)",
+                            "final (%)",
+                            "lo",
+                            "hi",
+                            "min (%)",
+                            "max (%)",
+                            "largest jump (pp)",
+                            "at step (median)",
+                            "jump / range",
+                            "lo",
+                            "hi",
+                            "abrupt (1 yes, 0 no)",
+                            "final loss",
+                            "sup test acc (%)",
+                            "max|w| final / init"};
+    fr_results_table(r, "abrupt sparsification", 16, cols);
+    int nabrupt = 0, nsteady = 0, nopen = 0;
+    double share_lo = INFINITY, share_hi = -INFINITY;
+    for (int i = 0; i < ng; i++) {
+        const struct ab_group *g = &gs[i];
+        const int ns = g->ns, n = g->run[0].n;
+        double *y = malloc((size_t)n * sizeof(double));
         for (int t = 0; t < NTHR; t++) {
-            double jump, at, share, lo = INFINITY, hi = -INFINITY;
-            for (int k = 0; k < a->n; k++)
-                lo = fmin(lo, a->pct[t][k]), hi = fmax(hi, a->pct[t][k]);
-            largest_jump(a->step, a->pct[t], a->n, &jump, &at, &share);
-            double row[10] = {a->pct[t][0], a->pct[t][a->n - 1], lo,           hi, jump, at, share,
-                              a->last_loss, a->test_acc,         a->max_growth};
-            char lab[96], key[160];
-            snprintf(lab, sizeof lab, "%s, %s", a->label, THR[t].name);
-            fr_results_table_row(r, "abrupt sparsification", lab, row);
-            snprintf(key, sizeof key, "abrupt %s", lab);
-            fr_results_series(r, key, "optimizer step", "near-zero body weights (%)", a->n, a->step,
-                              a->pct[t]);
-            if (t == 0) {
-                snprintf(key, sizeof key, "abrupt %s final near-zero", lab);
-                fr_results_metric(r, key, a->pct[t][a->n - 1], "%");
-                snprintf(key, sizeof key, "abrupt %s largest-jump step", lab);
-                fr_results_metric(r, key, at, "step");
+            double init[MAXSEEDS], fin[MAXSEEDS], lo[MAXSEEDS], hi[MAXSEEDS], jump[MAXSEEDS],
+                at[MAXSEEDS], share[MAXSEEDS], loss[MAXSEEDS], acc[MAXSEEDS], grow[MAXSEEDS];
+            for (int k = 0; k < ns; k++) {
+                const struct ab_run *a = &g->run[k];
+                lo[k] = INFINITY, hi[k] = -INFINITY;
+                for (int j = 0; j < a->n; j++)
+                    lo[k] = fmin(lo[k], a->pct[t][j]), hi[k] = fmax(hi[k], a->pct[t][j]);
+                largest_jump(a->step, a->pct[t], a->n, &jump[k], &at[k], &share[k]);
+                init[k] = a->pct[t][0], fin[k] = a->pct[t][a->n - 1];
+                loss[k] = a->last_loss, acc[k] = a->test_acc, grow[k] = a->max_growth;
             }
+            struct fr_interval iinit, ifin, ilo, ihi, ijump, ishare, iloss, iacc, igrow;
+            interval(init, ns, &iinit), interval(fin, ns, &ifin), interval(lo, ns, &ilo);
+            interval(hi, ns, &ihi), interval(jump, ns, &ijump), interval(share, ns, &ishare);
+            interval(loss, ns, &iloss), interval(acc, ns, &iacc), interval(grow, ns, &igrow);
+            /* the median step of the largest jump (steps are not averaged) */
+            for (int k = 1; k < ns; k++)
+                for (int j = k; j > 0 && at[j] < at[j - 1]; j--) {
+                    double tmp = at[j];
+                    at[j] = at[j - 1], at[j - 1] = tmp;
+                }
+            double code = abrupt_code(&ishare);
+            double row[15] = {iinit.mean, ifin.mean,  ifin.lo,    ifin.hi,     ilo.mean,
+                              ihi.mean,   ijump.mean, at[ns / 2], ishare.mean, ishare.lo,
+                              ishare.hi,  code,       iloss.mean, iacc.mean,   igrow.mean};
+            char lab[96], key[160];
+            snprintf(lab, sizeof lab, "%s, %s", g->run[0].label, THR[t].name);
+            fr_results_table_row(r, "abrupt sparsification", lab, row);
+            if (y) {
+                mean_curve(g, t, y);
+                snprintf(key, sizeof key, "abrupt %s", lab);
+                fr_results_series(r, key, "optimizer step",
+                                  "near-zero body weights, mean over seeds (%)", n, g->run[0].step,
+                                  y);
+            }
+            snprintf(key, sizeof key, "abrupt %s final near-zero", lab);
+            fr_results_metric_ci(r, key, &ifin, "%");
+            snprintf(key, sizeof key, "abrupt %s largest jump / range", lab);
+            fr_results_metric_ci(r, key, &ishare, "");
+            if (code == 1)
+                nabrupt++;
+            else if (code == 0)
+                nsteady++;
+            else
+                nopen++;
+            share_lo = fmin(share_lo, ishare.mean), share_hi = fmax(share_hi, ishare.mean);
         }
-        char key[128];
-        snprintf(key, sizeof key, "abrupt %s: loss", a->label);
-        fr_results_series(r, key, "optimizer step", "training loss", a->n - 1, a->step + 1,
-                          a->loss + 1);
+        if (y) {
+            for (int j = 1; j < n; j++) {
+                y[j - 1] = 0;
+                for (int k = 0; k < ns; k++)
+                    y[j - 1] += g->run[k].loss[j] / ns;
+            }
+            char key[128];
+            snprintf(key, sizeof key, "abrupt %s: loss", g->run[0].label);
+            fr_results_series(r, key, "optimizer step", "training loss, mean over seeds", n - 1,
+                              g->run[0].step + 1, y);
+        }
+        free(y);
     }
+    es_append(find, cap,
+              "Abrupt sparsification (%d curves: objective x data size x threshold, %d seeds "
+              "each): %d abrupt (one checkpoint interval carries more than %.0f%% of the "
+              "curve's range, interval over seeds above it), %d steady (interval below it), %d "
+              "undecided; the mean share of the largest jump ranges %.2f-%.2f. ",
+              nabrupt + nsteady + nopen, gs[0].ns, nabrupt, 100 * ABRUPT_SHARE, nsteady, nopen,
+              nopen + nabrupt + nsteady ? share_lo : NAN,
+              nopen + nabrupt + nsteady ? share_hi : NAN);
 }
 
-static void notes(struct fr_results *r, int64_t steps, int64_t every) {
-    char buf[2400];
+/* A - B of the final near-zero share at threshold t, paired by seed (the
+ * same seed is the same init): a metric, a row of "abrupt comparisons" and a
+ * sentence of find. */
+static void compare(struct fr_results *r, const struct ab_group *a, const struct ab_group *b, int t,
+                    char *find, size_t cap) {
+    double x[MAXSEEDS], y[MAXSEEDS];
+    int ns = a->ns < b->ns ? a->ns : b->ns;
+    for (int k = 0; k < ns; k++)
+        x[k] = a->run[k].pct[t][a->run[k].n - 1], y[k] = b->run[k].pct[t][b->run[k].n - 1];
+    struct fr_interval d;
+    if (fr_interval_diff_t95(x, y, ns, &d)) return;
+    enum fr_verdict v = fr_verdict_of(&d, 1);
+    double code = v == FR_VERDICT_A ? 1 : v == FR_VERDICT_B ? -1 : v == FR_VERDICT_SAME ? 0 : NAN;
+    char what[160], key[200];
+    snprintf(what, sizeof what, "final %s: %s - %s", THR[t].name, a->run[0].label, b->run[0].label);
+    double row[4] = {d.mean, d.lo, d.hi, code};
+    fr_results_table_row(r, "abrupt comparisons", what, row);
+    snprintf(key, sizeof key, "abrupt %s (paired by seed, 95%% t)", what);
+    fr_results_metric_ci(r, key, &d, "points");
+    es_append(find, cap, "%s: %+.3f [%+.3f, %+.3f] points, %s. ", what, d.mean, d.lo, d.hi,
+              v == FR_VERDICT_A      ? "higher"
+              : v == FR_VERDICT_B    ? "lower"
+              : v == FR_VERDICT_SAME ? "no measurable difference"
+                                     : "too few seeds to tell");
+}
+
+static void notes(struct fr_results *r, int64_t steps, int64_t every, int nseeds) {
+    char buf[2600];
     const char *old = fr_results_get_str(r, "notes");
     snprintf(buf, sizeof buf,
              "%s%sAbrupt sparsification: vit pretraining runs, supervised (sup) and masked-patch "
              "(mim), all with %lld AdamW steps (batch %d, lr %g, 5%% warmup, cosine, weight "
-             "decay %g for both objectives), the same init, on the first N pretraining images "
-             "(small N reused over more epochs). Every %lld steps (and at init) the share of "
-             "body weights (default pruning scope: attn.qkv, attn.proj, mlp.fc1, mlp.fc2) "
-             "under three thresholds is counted: |w| < 1e-3 max|w| and |w| < 1e-2 max|w| (max "
-             "over the weight's own tensor), and |w| < 1e-3. Jump = rise of that percentage "
-             "between consecutive checkpoints; 'jump / range' = largest jump / (max - min "
-             "of the curve): a steady climb gives about 1/%lld, a single step 1. 'max|w| final / "
-             "init' is the geometric mean over the scoped tensors of the growth of their "
-             "largest weight (it moves the relative thresholds). The paper's effect is on large "
-             "models; these are 65k-weight ViTs.",
-             old ? old : "", old ? " " : "", (long long)steps, BATCH, LR, WD, (long long)every,
-             (long long)(steps / every));
+             "decay %g for both objectives), on the first N pretraining images (small N reused "
+             "over more epochs), %d seeds (seed k: init, batch order and masks; seed k of "
+             "every objective and size shares the init). Every %lld steps (and at init) the "
+             "share of body weights (default pruning scope: attn.qkv, attn.proj, mlp.fc1, "
+             "mlp.fc2) under three thresholds is counted: |w| < 1e-3 max|w| and |w| < 1e-2 "
+             "max|w| (max over the weight's own tensor), and |w| < 1e-3. Jump = rise of that "
+             "percentage between consecutive checkpoints; 'jump / range' = largest jump / (max "
+             "- min of the curve): a steady climb gives about 1/%lld, a single step 1; a curve "
+             "is called abrupt when the 95%% t interval of that share over the seeds lies above "
+             "%g. Curves and table rows are means over the seeds ('at step' the median). The "
+             "paper's effect is on large models; these are 65k-weight ViTs.",
+             old ? old : "", old ? " " : "", (long long)steps, BATCH, LR, WD, nseeds,
+             (long long)every, (long long)(steps / every), ABRUPT_SHARE);
     fr_results_set_str(r, "notes", buf);
 }
 
 int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o, struct fr_results *r,
                   const char *dir) {
     const int64_t steps = P->steps, every = P->every;
-    struct ab_run runs[MAXRUNS];
-    int nr = 0, rc = 0;
+    const int ns = P->nseeds < 1 ? 1 : P->nseeds > MAXSEEDS ? MAXSEEDS : P->nseeds;
+    struct ab_run runs[MAXGROUPS * MAXSEEDS];
+    struct ab_group gs[MAXGROUPS];
+    int nr = 0, ng = 0, rc = 0;
     double t0 = fr_seconds();
     memset(runs, 0, sizeof runs);
     struct fr_task t;
@@ -296,6 +434,7 @@ int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o, s
     fr_results_config_int(r, "abrupt steps per run", steps);
     fr_results_config_int(r, "abrupt count every (steps)", every);
     fr_results_config_int(r, "abrupt batch", BATCH);
+    fr_results_config_int(r, "abrupt seeds", ns);
     fr_results_config_double(r, "abrupt lr (AdamW, 5% warmup, cosine)", LR);
     fr_results_config_double(r, "abrupt weight decay (both objectives)", WD);
     fr_results_config_double(r, "abrupt mim mask ratio", MASK_RATIO);
@@ -305,26 +444,54 @@ int es_abrupt_run(const struct es_abrupt_plan *P, const struct fr_exp_opts *o, s
         fr_results_config_str(r, key, THR[k].name);
     }
     for (int obj = 0; obj < 2 && !rc; obj++)
-        for (int s = 0; s < P->nsizes && !rc && nr < MAXRUNS; s++) {
-            struct ab_run *a = &runs[nr++];
-            a->mim = obj;
-            a->images = P->sizes[s];
-            snprintf(a->label, sizeof a->label, "%s %lldk", obj ? "mim" : "sup",
-                     (long long)(P->sizes[s] / 1000));
-            rc = run_one(o, &t, a, steps, every);
-            if (!rc)
+        for (int s = 0; s < P->nsizes && !rc && ng < MAXGROUPS; s++) {
+            gs[ng] = (struct ab_group){&runs[nr], 0};
+            for (int k = 0; k < ns && !rc; k++) {
+                struct ab_run *a = &runs[nr++];
+                a->mim = obj;
+                a->images = P->sizes[s];
+                a->seed = o->seed + (uint64_t)k;
+                snprintf(a->label, sizeof a->label, "%s %lldk", obj ? "mim" : "sup",
+                         (long long)(P->sizes[s] / 1000));
+                rc = run_one(&t, a, steps, every);
+                if (rc) break;
+                gs[ng].ns++;
                 fr_exp_log(o,
-                           "abrupt: %-8s %lld steps %.0f s  loss %.4f  near-zero %.3f%% / %.2f%% / "
-                           "%.2f%% (init %.3f%% / %.2f%% / %.2f%%)  max|w| x%.2f  test acc %.2f%%",
-                           a->label, (long long)steps, a->seconds, a->last_loss,
-                           a->pct[0][a->n - 1], a->pct[1][a->n - 1], a->pct[2][a->n - 1],
-                           a->pct[0][0], a->pct[1][0], a->pct[2][0], a->max_growth, a->test_acc);
+                           "abrupt: %-8s seed %llu  %lld steps %.0f s  loss %.4f  near-zero "
+                           "%.3f%% / %.2f%% / %.2f%% (init %.3f%% / %.2f%% / %.2f%%)  max|w| "
+                           "x%.2f  test acc %.2f%%",
+                           a->label, (unsigned long long)a->seed, (long long)steps, a->seconds,
+                           a->last_loss, a->pct[0][a->n - 1], a->pct[1][a->n - 1],
+                           a->pct[2][a->n - 1], a->pct[0][0], a->pct[1][0], a->pct[2][0],
+                           a->max_growth, a->test_acc);
+            }
+            ng++;
         }
     if (!rc) {
-        record(r, runs, nr);
-        notes(r, steps, every);
+        char find[4096] = "";
+        record(r, gs, ng, find, sizeof find);
+        const char *cols[5] = {"comparison", "A - B", "lo", "hi",
+                               "verdict (1: A higher, -1: lower, 0: none)"};
+        fr_results_table(r, "abrupt comparisons", 5, cols);
+        /* mim - sup at each size; the least - the most data per objective */
+        for (int t2 = 0; t2 < NTHR; t2++) {
+            for (int s = 0; s < P->nsizes; s++)
+                compare(r, &gs[P->nsizes + s], &gs[s], t2, find, sizeof find);
+            for (int obj = 0; obj < 2 && P->nsizes > 1; obj++)
+                compare(r, &gs[obj * P->nsizes], &gs[obj * P->nsizes + P->nsizes - 1], t2, find,
+                        sizeof find);
+        }
+        const char *old = fr_results_get_str(r, "findings");
+        char *all = malloc(strlen(old ? old : "") + strlen(find) + 2);
+        if (all) {
+            sprintf(all, "%s%s%s", old ? old : "",
+                    old && *old && old[strlen(old) - 1] != ' ' ? " " : "", find);
+            fr_results_set_str(r, "findings", all);
+            free(all);
+        }
+        notes(r, steps, every, ns);
         fr_results_metric(r, "abrupt total time", fr_seconds() - t0, "s");
-        rc = plots(dir, runs, nr, every, r);
+        rc = plots(dir, gs, ng, every, r);
     }
     if (rc) rc = es_fail(rc, "abrupt");
     for (int i = 0; i < nr; i++)

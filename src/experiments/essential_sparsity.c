@@ -160,7 +160,7 @@ static const double LM_GRID_QUICK[] = {0, .5, .7, .9};
 static const double LM_GRID_LW_QUICK[] = {.6, .7};
 static const double LM_GRID_TINY[] = {0, .9};
 static const double LM_GRID_LW_TINY[] = {.9};
-static const int64_t ABRUPT_FULL[] = {5000, 20000, 50000}, ABRUPT_QUICK[] = {5000, 50000},
+static const int64_t ABRUPT_FULL[] = {5000, 50000}, ABRUPT_QUICK[] = {5000, 50000},
                      ABRUPT_TINY[] = {1000};
 
 #define N(a) ((int)(sizeof a / sizeof a[0]))
@@ -172,7 +172,7 @@ static const struct es_plan FULL = {
     .nmodels = N(MODELS_FULL),
     .ntasks = 2,
     .nseeds = 3,
-    .ft_steps = {150, 600},
+    .ft_steps = {150, 2400},
     .ft_batch = 64,
     .ft_lr = 1e-3,
     .ft_wd = 1e-4,
@@ -180,11 +180,11 @@ static const struct es_plan FULL = {
     .ngrid = 7,
     .grid = {0, .3, .5, .6, .7, .8, .9},
     .nlengths = 2,
-    .lengths = {{60, 600}, {200, 1200}},
+    .lengths = {{60, 600}, {600, 4800}},
     .resnet_note = "20,000 images x 2 epochs (about 10x the ViT's cost per image here), fine-tuned "
                    "100 steps on the first task on its own grid",
     .lm = {500, 3, LM_GRID, N(LM_GRID), LM_GRID_LW, N(LM_GRID_LW)},
-    .abrupt = {ABRUPT_FULL, N(ABRUPT_FULL), 1500, 30},
+    .abrupt = {ABRUPT_FULL, N(ABRUPT_FULL), 1500, 30, 3},
 };
 static const struct es_plan QUICK = {
     .title = IMAGE_TITLE " (quick)",
@@ -203,7 +203,7 @@ static const struct es_plan QUICK = {
     .lengths = {{200}, {600}},
     .resnet_note = "not used",
     .lm = {100, 2, LM_GRID_QUICK, N(LM_GRID_QUICK), LM_GRID_LW_QUICK, N(LM_GRID_LW_QUICK)},
-    .abrupt = {ABRUPT_QUICK, N(ABRUPT_QUICK), 160, 10},
+    .abrupt = {ABRUPT_QUICK, N(ABRUPT_QUICK), 160, 10, 2},
 };
 static const struct es_plan TINY = {
     .title = IMAGE_TITLE " (tiny)",
@@ -222,7 +222,7 @@ static const struct es_plan TINY = {
     .lengths = {{8}},
     .resnet_note = "not used",
     .lm = {3, 2, LM_GRID_TINY, N(LM_GRID_TINY), LM_GRID_LW_TINY, N(LM_GRID_LW_TINY), 40000},
-    .abrupt = {ABRUPT_TINY, N(ABRUPT_TINY), 12, 4},
+    .abrupt = {ABRUPT_TINY, N(ABRUPT_TINY), 12, 4, 2},
 };
 /* A curve: one model, one task, global or layer-wise OMP, every seed. */
 struct es_curve {
@@ -691,6 +691,30 @@ static void compare(struct es_run *R, const char *what, const double *a, const d
               direction(&d));
 }
 
+/* Whether the plan's fine-tune is at a plateau: the gain of a longer one
+ * (a - b, paired by seed) has an interval whose upper end is under
+ * PLATEAU_POINTS. Only said when the longer one is at least twice as long
+ * (doubled: the judged gain is that of a doubling or more). */
+#define PLATEAU_POINTS 0.5
+static void plateau(struct es_run *R, const char *what, const double *a, const double *b,
+                    int doubled, char *notes, size_t cap) {
+    struct fr_interval d;
+    if (!doubled || fr_interval_diff_t95(a, b, R->plan->nseeds, &d)) return;
+    double code = d.hi < PLATEAU_POINTS ? 1 : d.lo >= PLATEAU_POINTS ? 0 : NAN;
+    char key[300];
+    snprintf(key, sizeof key,
+             "%s: at a plateau (1: the gain's upper end < %.1f point, 0: its "
+             "lower end >= it)",
+             what, PLATEAU_POINTS);
+    fr_results_metric(R->r, key, code, "");
+    es_append(notes, cap, "So the shorter fine-tune %s. ",
+              code == 1   ? "is at a plateau (a fine-tune at least twice as long gains under half "
+                            "a point)"
+              : code == 0 ? "is not at a plateau (twice as long gains at least half a point)"
+                          : "may or may not be at a plateau (the gain's interval straddles half a "
+                            "point)");
+}
+
 static int model_index(const struct es_plan *P, const char *key) {
     for (int i = 0; i < P->nmodels; i++)
         if (!strcmp(P->models[i].key, key)) return i;
@@ -747,6 +771,7 @@ static void findings(struct es_run *R) {
                      P->models[mi].key, TASKS[ti], (long long)L->steps[L->n - 1],
                      (long long)L->steps[own]);
             compare(R, what, a, b, "points", notes, sizeof notes);
+            plateau(R, what, a, b, L->steps[L->n - 1] >= 2 * L->steps[own], notes, sizeof notes);
         }
     /* does the turning point depend on the task more than on the model?
      * (the models of the main study: not the data-size ones) */

@@ -33,6 +33,7 @@ struct es_abrupt_plan {
     const int64_t *sizes; /* ascending; the last one is loaded */
     int nsizes;
     int64_t steps, every; /* optimizer steps per run; a count every `every` steps */
+    int nseeds;           /* runs per (objective, size): seeds seed .. seed + nseeds - 1 */
 };
 
 /* OMP + fine-tune of data/shakespeare-char.safetensors at rising sparsity,
