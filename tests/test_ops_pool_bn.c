@@ -6,12 +6,14 @@
 
 struct pool_case {
     int max, kh, kw, sh, sw, ph, pw;
+    int count_real; /* average over the real cells (fr_avgpool2d_real) */
 };
 
 static fr_t *b_pool(struct fr_ctx *c, fr_t **x, void *a) {
     struct pool_case *p = a;
-    return (p->max ? fr_maxpool2d : fr_avgpool2d)(c, x[0], p->kh, p->kw, p->sh, p->sw, p->ph,
-                                                  p->pw);
+    return (p->max          ? fr_maxpool2d
+            : p->count_real ? fr_avgpool2d_real
+                            : fr_avgpool2d)(c, x[0], p->kh, p->kw, p->sh, p->sw, p->ph, p->pw);
 }
 
 static fr_t *b_gap(struct fr_ctx *c, fr_t **x, void *a) {
@@ -45,6 +47,9 @@ static void pool_checks(void) {
         {"avgpool 2x2 (fast path, 28x28)", {0, 2, 2, 0, 0, 0, 0}, {28, 28, 3, 2}},
         {"avgpool 3x3 s2 p1", {0, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3}},
         {"avgpool 2x3 s(1,2) p(1,1)", {0, 2, 3, 1, 2, 1, 1}, {8, 6, 2, 1}},
+        {"avgpool real cells 3x3 s1 p1", {0, 3, 3, 1, 1, 1, 1, 1}, {7, 6, 3, 2}},
+        {"avgpool real cells 3x3 s2 p1", {0, 3, 3, 2, 2, 1, 1, 1}, {9, 7, 2, 3}},
+        {"avgpool real cells 2x2 (fast path)", {0, 2, 2, 0, 0, 0, 0, 1}, {28, 28, 3, 2}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct check_input in = {4,
@@ -71,6 +76,21 @@ static void pool_checks(void) {
         CHECK_NEAR(fr_get(av, 0), 4.0 / 9.0, 1e-6, "avgpool corner counts padding");
         CHECK_NEAR(fr_get(av, 1), 6.0 / 9.0, 1e-6, "avgpool edge counts padding");
         CHECK_NEAR(fr_get(av, 5), 1.0, 1e-6, "avgpool interior");
+    }
+    /* count_include_pad=False: every window of ones averages to 1; on
+     * x = index, the corner is (0 + 1 + 4 + 5) / 4 and the top edge's
+     * second cell (0 + 1 + 2 + 4 + 5 + 6) / 6 */
+    fr_t *ar = fr_avgpool2d_real(ctx, x, 3, 3, 1, 1, 1, 1);
+    for (int i = 0; ar && i < 16; i++)
+        CHECK_NEAR(fr_get(ar, i), 1.0, 1e-6, "avgpool_real of ones");
+    for (int i = 0; i < 16; i++)
+        fr_set(x, i, i);
+    ar = fr_avgpool2d_real(ctx, x, 3, 3, 1, 1, 1, 1);
+    CHECK(ar != NULL, "avgpool_real: %s", fr_last_error());
+    if (ar) {
+        CHECK_NEAR(fr_get(ar, 0), 10.0 / 4.0, 1e-6, "avgpool_real corner");
+        CHECK_NEAR(fr_get(ar, 1), 18.0 / 6.0, 1e-6, "avgpool_real edge");
+        CHECK_NEAR(fr_get(ar, 5), 5.0, 1e-6, "avgpool_real interior");
     }
     /* bad arguments */
     CHECK(fr_maxpool2d(ctx, x, 3, 3, 1, 1, 2, 2) == NULL, "pad > half window must fail");

@@ -26,6 +26,10 @@
  *              (timm names; body linears prunable, see vit.c); with
  *              cfg.mim also mask_token and mim_head for masked-patch
  *              pretraining (fr_vit_mim_loss)
+ *   convnext,  ConvNeXt-style / SLaK-style large-kernel nets (convnext.c)
+ *   slak
+ *   nb201      a NAS-Bench-201 cell (cfg.nb201) in its TinyNetwork skeleton
+ *              (nb201.c; NAS-Bench-201's parameter names)
  * The architecture and config are stored in checkpoint metadata
  * (fr_model_meta_*) so a checkpoint alone rebuilds its model.
  */
@@ -71,6 +75,13 @@ struct fr_model_config {
      * from checkpoints so eval and erf load the same kind of images and
      * every checkpoint made from the model (reparam, shrink) keeps it. */
     char data[48];
+    /* nb201 only: the cell (the op of each of its 6 edges, FR_NB201_*, in
+     * the standard string's order), the first stage's channels c and the
+     * cells per stage n (0: FR_NB201_DEFAULT_C / _N). */
+    struct {
+        int ops[6];
+        int c, n;
+    } nb201;
 };
 
 struct fr_model {
@@ -173,6 +184,45 @@ int fr_parse_kernels(const char *v, int *K);
  * other tensor copied. Its eval-mode logits equal m's up to float
  * rounding. NULL with FR_EINVAL when m is not an unmerged slak model. */
 struct fr_model *fr_model_reparam(const struct fr_model *m);
+
+/* ---- NAS-Bench-201 cells (nb201.c says the skeleton) ----
+ * Ops of an edge; the 6 edges in the arch string's order are 0->1,
+ * 0->2, 1->2, 0->3, 1->3, 2->3. */
+enum {
+    FR_NB201_NONE = 0,
+    FR_NB201_SKIP = 1,
+    FR_NB201_CONV1 = 2,
+    FR_NB201_CONV3 = 3,
+    FR_NB201_POOL3 = 4,
+    FR_NB201_NOPS = 5,
+    FR_NB201_EDGES = 6,
+    FR_NB201_CELLS = 15625, /* 5^6 */
+    FR_NB201_KEY_MAX = 1024,
+    FR_NB201_DEFAULT_C = 16,
+    FR_NB201_DEFAULT_N = 1,
+};
+/* "none", "skip_connect", ... ("?" out of range). */
+const char *fr_nb201_op_name(int op);
+/* "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|...~0|...~1|...~2|" -> ops;
+ * 0 or FR_EINVAL with a message naming the offset or the unknown op. */
+int fr_nb201_parse(const char *s, int ops[FR_NB201_EDGES]);
+/* ops -> the standard string (at most 100 bytes); 0 or FR_EINVAL. */
+int fr_nb201_format(const int ops[FR_NB201_EDGES], char *buf, size_t cap);
+/* The cell's number 0..15624 (edge 0 the most significant base-5 digit)
+ * and back. */
+int64_t fr_nb201_index(const int ops[FR_NB201_EDGES]);
+void fr_nb201_ops(int64_t index, int ops[FR_NB201_EDGES]);
+/* 1 when some path of non-none edges joins the cell's input to its output
+ * (else the network's output does not depend on its input). */
+int fr_nb201_alive(const int ops[FR_NB201_EDGES]);
+/* The isomorphism class's key (NAS-Bench-201's unique string, zeros
+ * considered): two cells compute the same function family exactly when
+ * their keys are equal. cap >= FR_NB201_KEY_MAX is always enough. */
+int fr_nb201_unique_key(const int ops[FR_NB201_EDGES], char *buf, size_t cap);
+/* The classes' representatives (each class's smallest cell index),
+ * ascending, into reps[0..cap) (reps may be NULL to count); returns their
+ * number (6466) or an error. */
+int fr_nb201_unique(int64_t *reps, int64_t cap);
 
 /* Comma-separated list of known architectures (static string). */
 const char *fr_model_list(void);

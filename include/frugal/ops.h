@@ -120,6 +120,11 @@ fr_t *fr_conv2d_relu_pool(struct fr_ctx *ctx, fr_t *x, fr_t *w, fr_t *bias,
  * count_include_pad=True does). */
 fr_t *fr_maxpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw);
 fr_t *fr_avgpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw);
+/* The average over the window's real cells only (PyTorch's
+ * count_include_pad=False): a padded border cell of a 3x3 window divides by
+ * 4 or 6, not 9. NAS-Bench-201's avg_pool_3x3. */
+fr_t *fr_avgpool2d_real(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph,
+                        int pw);
 /* {W,H,C,N} -> {C,N} */
 fr_t *fr_global_avgpool(struct fr_ctx *ctx, fr_t *x);
 

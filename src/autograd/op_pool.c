@@ -6,8 +6,9 @@
  * padded cell (padding is limited to half the window, so every window holds
  * a real one; ties and NaNs resolve as PyTorch: the first maximum, and NaN
  * wins), and an average divides by kh*kw whatever the window covers
- * (count_include_pad=True). Max pooling saves the winner's in-plane index
- * (int32, aux) for the backward.
+ * (count_include_pad=True) or, with ip[6] = 1 (fr_avgpool2d_real), by the
+ * number of real cells it covers (count_include_pad=False). Max pooling saves the winner's in-plane
+ * index (int32, aux) for the backward.
  *
  * Each kernel works on a range of planes (n, c); the reference runs it over
  * all planes in one call, the f32 fast path splits the planes over the
@@ -34,7 +35,8 @@ struct FR_FN(pool_job) {
     fr_t *out;
     int64_t H, W, OH, OW;
     int kh, kw, sh, sw, ph, pw;
-    int avx512; /* f32 2x2 fast path: use the AVX-512 row kernel */
+    int avx512;     /* f32 2x2 fast path: use the AVX-512 row kernel */
+    int count_real; /* average: divide by the real cells only (count_include_pad=False) */
 };
 
 static struct FR_FN(pool_job) FR_FN(pool_setup)(fr_t *out) {
@@ -42,6 +44,7 @@ static struct FR_FN(pool_job) FR_FN(pool_setup)(fr_t *out) {
     struct FR_FN(pool_job)
         j = {out,        x->ne[1],   x->ne[0],   out->ne[1], out->ne[0], out->ip[0],
              out->ip[1], out->ip[2], out->ip[3], out->ip[4], out->ip[5]};
+    j.count_real = out->ip[6];
     return j;
 }
 
@@ -110,12 +113,20 @@ static void FR_FN(avgpool_fwd)(void *vp, int64_t p0, int64_t p1, int tid) {
             for (int64_t ow = 0; ow < j->OW; ow++) {
                 int64_t h0 = oh * j->sh - j->ph, w0 = ow * j->sw - j->pw;
                 double s = 0;
+                int64_t cells = 0;
                 for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + j->kh && ih < j->H; ih++)
                     for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + j->kw && iw < j->W; iw++)
-                        s += xp[ih * j->W + iw];
-                y[(p * j->OH + oh) * j->OW + ow] = (real)(s * inv);
+                        s += xp[ih * j->W + iw], cells++;
+                y[(p * j->OH + oh) * j->OW + ow] =
+                    (real)(j->count_real ? s / (double)cells : s * inv);
             }
     }
+}
+
+/* The real (unpadded) cells of the window at (h0, w0). */
+static int64_t FR_FN(real_cells)(const struct FR_FN(pool_job) * j, int64_t h0, int64_t w0) {
+    int64_t h1 = h0 + j->kh < j->H ? h0 + j->kh : j->H, w1 = w0 + j->kw < j->W ? w0 + j->kw : j->W;
+    return (h1 - (h0 < 0 ? 0 : h0)) * (w1 - (w0 < 0 ? 0 : w0));
 }
 
 static void FR_FN(avgpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
@@ -129,7 +140,8 @@ static void FR_FN(avgpool_bwd)(void *vp, int64_t p0, int64_t p1, int tid) {
         for (int64_t oh = 0; oh < j->OH; oh++)
             for (int64_t ow = 0; ow < j->OW; ow++) {
                 int64_t h0 = oh * j->sh - j->ph, w0 = ow * j->sw - j->pw;
-                real g = gy[(p * j->OH + oh) * j->OW + ow] * inv;
+                real g = gy[(p * j->OH + oh) * j->OW + ow] *
+                         (j->count_real ? (real)(1.0 / (double)FR_FN(real_cells)(j, h0, w0)) : inv);
                 for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + j->kh && ih < j->H; ih++)
                     for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + j->kw && iw < j->W; iw++)
                         gp[ih * j->W + iw] += g;
@@ -350,7 +362,7 @@ void FR_FN(fr_op_global_avgpool_backward)(struct fr_ctx *ctx, fr_t *out) {
 
 #ifdef FR_PRIMARY
 static fr_t *pool(struct fr_ctx *ctx, int op, const char *who, fr_t *x, int kh, int kw, int sh,
-                  int sw, int ph, int pw) {
+                  int sw, int ph, int pw, int count_real) {
     if (!x) return NULL;
     if (fr_op_check_float(who, x, NULL, NULL)) return NULL;
     char s[64];
@@ -383,7 +395,7 @@ static fr_t *pool(struct fr_ctx *ctx, int op, const char *who, fr_t *x, int kh, 
     int64_t ne[4] = {(W + 2 * pw - kw) / sw + 1, (H + 2 * ph - kh) / sh + 1, x->ne[2], x->ne[3]};
     fr_t *out = fr_op_new(ctx, op, x->dtype, x->ndim, ne, x, NULL, NULL, NULL);
     if (!out) return NULL;
-    int32_t ip[6] = {kh, kw, sh, sw, ph, pw};
+    int32_t ip[7] = {kh, kw, sh, sw, ph, pw, count_real};
     memcpy(out->ip, ip, sizeof ip);
     if (op == FR_OP_MAXPOOL2D && !(out->aux = fr_ctx_alloc(ctx, (size_t)fr_nelem(out) * 4)))
         return NULL;
@@ -391,11 +403,16 @@ static fr_t *pool(struct fr_ctx *ctx, int op, const char *who, fr_t *x, int kh, 
 }
 
 fr_t *fr_maxpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw) {
-    return pool(ctx, FR_OP_MAXPOOL2D, "maxpool2d", x, kh, kw, sh, sw, ph, pw);
+    return pool(ctx, FR_OP_MAXPOOL2D, "maxpool2d", x, kh, kw, sh, sw, ph, pw, 0);
 }
 
 fr_t *fr_avgpool2d(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph, int pw) {
-    return pool(ctx, FR_OP_AVGPOOL2D, "avgpool2d", x, kh, kw, sh, sw, ph, pw);
+    return pool(ctx, FR_OP_AVGPOOL2D, "avgpool2d", x, kh, kw, sh, sw, ph, pw, 0);
+}
+
+fr_t *fr_avgpool2d_real(struct fr_ctx *ctx, fr_t *x, int kh, int kw, int sh, int sw, int ph,
+                        int pw) {
+    return pool(ctx, FR_OP_AVGPOOL2D, "avgpool2d", x, kh, kw, sh, sw, ph, pw, 1);
 }
 
 fr_t *fr_global_avgpool(struct fr_ctx *ctx, fr_t *x) {

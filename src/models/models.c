@@ -22,11 +22,12 @@ static const struct {
     {"vit", fr_build_vit, "head", NULL, NULL},
     {"convnext", fr_build_convnext, "head", NULL, NULL},
     {"slak", fr_build_convnext, "head", NULL, NULL},
+    {"nb201", fr_build_nb201, "classifier", NULL, fr_nb201_flops},
 };
 #define N_ARCH ((int)(sizeof g_arch / sizeof g_arch[0]))
 
 const char *fr_model_list(void) {
-    return "mlp, cnn, resnet20, vgg-small, vit, convnext, slak";
+    return "mlp, cnn, resnet20, vgg-small, vit, convnext, slak, nb201";
 }
 
 void fr_model_config_defaults(struct fr_model_config *c) {
@@ -82,6 +83,17 @@ struct fr_model *fr_model_new(const char *arch, const struct fr_model_config *cf
     if (!cnx && (cfg->kernels[0] || cfg->kernels[1] || cfg->kernels[2] || cfg->small_kernel ||
                  cfg->merged)) {
         fr_error(FR_EINVAL, "model '%s': kernel sizes and merged are for convnext and slak", arch);
+        return NULL;
+    }
+    if (strcmp(g_arch[k].name, "nb201") != 0 &&
+        (cfg->nb201.c || cfg->nb201.n ||
+         memcmp(cfg->nb201.ops, (int[6]){0}, sizeof cfg->nb201.ops) != 0)) {
+        fr_error(FR_EINVAL, "model '%s': a NAS-Bench-201 cell is for nb201", arch);
+        return NULL;
+    }
+    if (cfg->nb201.c < 0 || cfg->nb201.n < 0) {
+        fr_error(FR_EINVAL, "model '%s': nb201 C %d / N %d must not be negative", arch,
+                 cfg->nb201.c, cfg->nb201.n);
         return NULL;
     }
     if (cfg->mim != 0 && (cfg->mim != 1 || strcmp(g_arch[k].name, "vit") != 0)) {
@@ -171,6 +183,17 @@ int fr_model_meta_write(const struct fr_model *m, char keys[][64], char vals[][6
     if (m->cfg.small_kernel && n < max) {
         snprintf(keys[n], 64, "small_kernel");
         snprintf(vals[n], 64, "%d", m->cfg.small_kernel);
+        n++;
+    }
+    if (!strcmp(m->arch, "nb201") && n < max) {
+        /* "304123:16:1": the ops' digits, C, N */
+        snprintf(keys[n], 64, "nb201");
+        char *v = vals[n];
+        for (int e = 0; e < FR_NB201_EDGES; e++)
+            v[e] = (char)('0' + m->cfg.nb201.ops[e]);
+        snprintf(v + FR_NB201_EDGES, 64 - FR_NB201_EDGES, ":%d:%d",
+                 m->cfg.nb201.c ? m->cfg.nb201.c : FR_NB201_DEFAULT_C,
+                 m->cfg.nb201.n ? m->cfg.nb201.n : FR_NB201_DEFAULT_N);
         n++;
     }
     if (m->cfg.merged && n < max) {
@@ -277,6 +300,25 @@ int fr_model_meta_read(int n, const char *const *keys, const char *const *vals, 
                 return fr_error(FR_EFORMAT, "checkpoint: metadata 'merged' = '%s' is not 0 or 1",
                                 v);
             cfg->merged = v[0] - '0';
+            continue;
+        }
+        if (strcmp(k, "nb201") == 0) {
+            int ok = strlen(v) > FR_NB201_EDGES && v[FR_NB201_EDGES] == ':';
+            for (int e = 0; ok && e < FR_NB201_EDGES; e++) {
+                ok = v[e] >= '0' && v[e] < '0' + FR_NB201_NOPS;
+                if (ok) cfg->nb201.ops[e] = v[e] - '0';
+            }
+            char tail[64] = "";
+            if (ok)
+                ok = sscanf(v + FR_NB201_EDGES, ":%d:%d%63s", &cfg->nb201.c, &cfg->nb201.n, tail) ==
+                         2 &&
+                     cfg->nb201.c >= 1 && cfg->nb201.c <= 4096 && cfg->nb201.n >= 1 &&
+                     cfg->nb201.n <= 64;
+            if (!ok)
+                return fr_error(FR_EFORMAT,
+                                "checkpoint: metadata 'nb201' = '%.60s' is not OPS:C:N (six op "
+                                "digits 0-4, channels, cells per stage)",
+                                v);
             continue;
         }
         if (strcmp(k, "kernels") == 0) {
@@ -512,7 +554,8 @@ int fr_model_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse) {
     for (int i = 0; i < N_ARCH; i++)
         if (strcmp(m->arch, g_arch[i].name) == 0 && g_arch[i].flops)
             return g_arch[i].flops(m, dense, sparse);
-    return fr_error(FR_EINVAL, "flops: not counted for model '%s' (resnet20 and vgg-small are)",
+    return fr_error(FR_EINVAL,
+                    "flops: not counted for model '%s' (resnet20, vgg-small and nb201 are)",
                     m->arch);
 }
 

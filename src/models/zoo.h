@@ -15,6 +15,7 @@ int fr_build_resnet20(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vgg_small(struct fr_model *m, struct fr_rng *rng);
 int fr_build_vit(struct fr_model *m, struct fr_rng *rng);
 int fr_build_convnext(struct fr_model *m, struct fr_rng *rng); /* convnext and slak */
+int fr_build_nb201(struct fr_model *m, struct fr_rng *rng);
 
 /* fr_model_channels per architecture */
 int fr_resnet20_channels(const struct fr_model *m, struct fr_channel_layer *out, int cap);
@@ -28,6 +29,7 @@ int fr_zoo_channel_layer(const struct fr_params *p, struct fr_channel_layer *out
  * output of ho x wo. */
 int fr_resnet20_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
 int fr_vgg_small_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
+int fr_nb201_flops(const struct fr_model *m, int64_t *dense, int64_t *sparse);
 void fr_zoo_flops(const struct fr_params *p, const struct fr_tensor *w, int64_t ho, int64_t wo,
                   int64_t *dense, int64_t *sparse);
 /* Checks m->cfg's width_mult and nwidths for an architecture with nlayers
