@@ -45,6 +45,14 @@ extern "C" {
 
 #define FR_MODEL_MAX_WIDTHS 16
 
+/* A NAS-Bench-201 network (arch "nb201"): the op of each of the cell's 6
+ * edges (FR_NB201_*, in the standard string's order), the first stage's
+ * channels c and the cells per stage n (0: FR_NB201_DEFAULT_C / _N). */
+struct fr_nb201_cell {
+    int ops[6];
+    int c, n;
+};
+
 struct fr_model_config {
     int n_classes;
     int in_channels, in_h, in_w;
@@ -75,13 +83,8 @@ struct fr_model_config {
      * from checkpoints so eval and erf load the same kind of images and
      * every checkpoint made from the model (reparam, shrink) keeps it. */
     char data[48];
-    /* nb201 only: the cell (the op of each of its 6 edges, FR_NB201_*, in
-     * the standard string's order), the first stage's channels c and the
-     * cells per stage n (0: FR_NB201_DEFAULT_C / _N). */
-    struct {
-        int ops[6];
-        int c, n;
-    } nb201;
+    /* nb201 only: the cell and skeleton (struct fr_nb201_cell) */
+    struct fr_nb201_cell nb201;
 };
 
 struct fr_model {

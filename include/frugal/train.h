@@ -34,17 +34,18 @@ struct fr_train_config {
     int width_mult;    /* resnet20, vgg-small: widths times this (0 or 1: as published) */
     int nwidths;       /* > 0: a shrunk model's channel-layer widths (models.h; --init sets them) */
     int widths[16];
-    int kernels[3];       /* convnext, slak: depthwise kernel per stage (models.h; 0: default) */
-    int small_kernel;     /* slak: the small branch (0: 5) */
-    int merged;           /* slak: the re-parameterised form (--init of a merged checkpoint) */
-    int fd_channels;      /* convnext: a feature-distillation projection (models.h) */
-    const char *data;     /* fashion-mnist | fashion-canvas */
-    int canvas;           /* fashion-canvas: the canvas side (0: 64) */
-    int clutter;          /* fashion-canvas: fragments per canvas (< 0: 6, the default) */
-    const char *data_dir; /* NULL: /usr/share/datasets/fashion-mnist */
-    int epochs;           /* default 2 */
-    int batch;            /* default 128 */
-    const char *opt;      /* sgd | adamw */
+    int kernels[3];   /* convnext, slak: depthwise kernel per stage (models.h; 0: default) */
+    int small_kernel; /* slak: the small branch (0: 5) */
+    int merged;       /* slak: the re-parameterised form (--init of a merged checkpoint) */
+    int fd_channels;  /* convnext: a feature-distillation projection (models.h) */
+    struct fr_nb201_cell nb201; /* nb201: the cell, C and N (models.h) */
+    const char *data;           /* fashion-mnist | fashion-canvas */
+    int canvas;                 /* fashion-canvas: the canvas side (0: 64) */
+    int clutter;                /* fashion-canvas: fragments per canvas (< 0: 6, the default) */
+    const char *data_dir;       /* NULL: /usr/share/datasets/fashion-mnist */
+    int epochs;                 /* default 2 */
+    int batch;                  /* default 128 */
+    const char *opt;            /* sgd | adamw */
     double lr, momentum, wd;
     int nesterov;
     const char *schedule; /* none | step | cosine */

@@ -44,6 +44,7 @@ int fr_train_config_start_from(struct fr_train_config *cfg, const char *path, ch
     cfg->small_kernel = mc.small_kernel;
     cfg->merged = mc.merged;
     cfg->fd_channels = mc.fd_channels;
+    cfg->nb201 = mc.nb201;
     cfg->init = fr_train_init_checkpoint;
     cfg->init_user = (void *)path;
     cfg->init_name = path;

@@ -341,6 +341,7 @@ int fr_train_run(const struct fr_train_config *cfg, struct fr_train_result *res)
     mc.small_kernel = cfg->small_kernel;
     mc.merged = cfg->merged;
     mc.fd_channels = cfg->fd_channels;
+    mc.nb201 = cfg->nb201;
     /* the data the model reads, in its metadata: eval and erf of a canvas
      * model load canvases */
     if (cfg->data && !strcmp(cfg->data, "fashion-canvas"))

@@ -29,10 +29,11 @@ int cmd_train_lm(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_sparsity(int argc, char **argv);
-int cmd_shrink(int argc, char **argv);  /* cmd_shrink.c */
-int cmd_reparam(int argc, char **argv); /* cmd_reparam.c */
-int cmd_erf(int argc, char **argv);     /* cmd_erf.c */
-int cmd_kv_eval(int argc, char **argv); /* cmd_kv_eval.c */
+int cmd_shrink(int argc, char **argv);    /* cmd_shrink.c */
+int cmd_reparam(int argc, char **argv);   /* cmd_reparam.c */
+int cmd_nas_bench(int argc, char **argv); /* cmd_nas_bench.c */
+int cmd_erf(int argc, char **argv);       /* cmd_erf.c */
+int cmd_kv_eval(int argc, char **argv);   /* cmd_kv_eval.c */
 
 /* The start every command shares: parses argv against spec (args.h:
  * flags, positionals, required flags; --help prints the usage text), then

@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const MODELS[] = {"mlp", "cnn",      "resnet20", "vgg-small",
-                                     "vit", "convnext", "slak",     NULL};
+static const char *const MODELS[] = {"mlp",      "cnn",  "resnet20", "vgg-small", "vit",
+                                     "convnext", "slak", "nb201",    NULL};
 static const char *const DATASETS[] = {"fashion-mnist", "fashion-canvas", NULL};
 static const char *const OPTS[] = {"sgd", "adamw", NULL};
 static const char *const SCHEDULES[] = {"none", "step", "cosine", NULL};
@@ -60,13 +60,23 @@ int cmd_train(int argc, char **argv) {
     static const char *const KD_LOSSES[] = {"kd", "nkd", "fd", NULL};
     int64_t update_every = dc.update_every, channel_every = 0, width_mult = 1;
     int64_t bucket_kb = -1, small_kernel = 0, canvas = FR_CANVAS_SIDE, clutter = FR_CANVAS_CLUTTER;
-    const char *kernels = "";
+    const char *kernels = "", *cell = "";
+    int64_t cell_c = FR_NB201_DEFAULT_C, cell_n = FR_NB201_DEFAULT_N;
     /* clang-format off */
     struct arg_flag flags[] = {
         {.name = "model", .type = ARG_STR, .dst = &cfg.model, .choices = MODELS,
          .help = "architecture (with --init: the checkpoint's)"},
         {.name = "width-mult", .type = ARG_INT, .dst = &width_mult, .min = 1, .max = 64,
          .help = "resnet20, vgg-small: every width times this (a wide ResNet-20 with 2 or 4)"},
+        {.name = "cell", .type = ARG_STR, .dst = &cell,
+         .help = "nb201: the NAS-Bench-201 cell, e.g. "
+                 "'|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|"
+                 "nor_conv_3x3~2|' (ops none, skip_connect, nor_conv_1x1, nor_conv_3x3, "
+                 "avg_pool_3x3)"},
+        {.name = "cell-channels", .type = ARG_INT, .dst = &cell_c, .min = 1, .max = 4096,
+         .help = "nb201: channels of the first stage (C; then 2C, 4C)"},
+        {.name = "cells-per-stage", .type = ARG_INT, .dst = &cell_n, .min = 1, .max = 64,
+         .help = "nb201: cells per stage (N)"},
         {.name = "init", .type = ARG_STR, .dst = &init,
          .help = "start from this checkpoint's weights and keep-mask (e.g. from frugal prune; "
                  "pruned weights stay zero) instead of a fresh init (\"\" = none)"},
@@ -250,6 +260,24 @@ int cmd_train(int argc, char **argv) {
         return EXIT_USAGE;
     }
     cfg.small_kernel = (int)small_kernel;
+    const int nb = !strcmp(cfg.model, "nb201");
+    if ((*cell || cell_c != FR_NB201_DEFAULT_C || cell_n != FR_NB201_DEFAULT_N) && (*init || !nb)) {
+        fprintf(stderr, "frugal train: --cell, --cell-channels and --cells-per-stage need --model "
+                        "nb201 (and no --init: a checkpoint has its own)\n");
+        return EXIT_USAGE;
+    }
+    if (nb && !*init) {
+        if (!*cell) {
+            fprintf(stderr, "frugal train: --model nb201 needs --cell (a NAS-Bench-201 arch "
+                            "string)\n");
+            return EXIT_USAGE;
+        }
+        if (fr_nb201_parse(cell, cfg.nb201.ops) != 0) {
+            fprintf(stderr, "frugal train: --cell: %s\n", fr_last_error());
+            return EXIT_USAGE;
+        }
+        cfg.nb201.c = (int)cell_c, cfg.nb201.n = (int)cell_n;
+    }
     cfg.canvas = (int)canvas, cfg.clutter = (int)clutter;
     struct fr_dst_run dr;
     /* what the library would refuse after loading the data, refused now */
