@@ -46,6 +46,11 @@ typedef void (*fr_grad_ready_fn)(void *user, struct fr_tensor *leaf);
 int fr_backward_ready(struct fr_ctx *ctx, struct fr_tensor *loss, fr_grad_ready_fn ready,
                       void *user);
 
+/* The name of the op that made t ("relu", "conv2d", "linear", ... as in
+ * src/autograd/ops.def; "leaf" for a tensor no op made): what a forward
+ * observer (tensor.h fr_ctx_set_observer) selects activations by. */
+const char *fr_op_kind(const struct fr_tensor *t);
+
 /* ---- views (share data; backward scatters into the source's grad) ---- */
 /* New shape with the same element count; a non-contiguous x is copied first. */
 fr_t *fr_reshape(struct fr_ctx *ctx, fr_t *x, int ndim, const int64_t *ne);

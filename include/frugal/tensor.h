@@ -145,6 +145,16 @@ typedef int (*fr_reduce_fn)(void *user, double *x, int64_t n);
 void fr_ctx_set_reduce(struct fr_ctx *ctx, fr_reduce_fn fn, void *user);
 int fr_ctx_reduce(const struct fr_ctx *ctx, double *x, int64_t n);
 int fr_ctx_has_reduce(const struct fr_ctx *ctx);
+/* Forward observation (PyTorch's forward hooks): fn(user, out) is called
+ * with every op's result right after its forward ran in this context
+ * (out->op names the op: ops.h fr_op_kind), gradients on or off. The
+ * tensor lives until the context is reset, and so does its grad after a
+ * backward pass: zero-shot NAS proxies read activations (ReLU patterns)
+ * and activation gradients (Fisher) this way. NULL removes it. The
+ * observer must not run ops in this context. */
+typedef void (*fr_observer_fn)(void *user, struct fr_tensor *out);
+void fr_ctx_set_observer(struct fr_ctx *ctx, fr_observer_fn fn, void *user);
+void fr_ctx_observe(struct fr_ctx *ctx, struct fr_tensor *out);
 
 #ifdef __cplusplus
 }

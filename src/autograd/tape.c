@@ -52,6 +52,10 @@ static const char *const OPNAME[FR_OP_COUNT] = {
 #undef FR_OP
 };
 
+const char *fr_op_kind(const struct fr_tensor *t) {
+    return !t || t->op == FR_OP_NONE ? "leaf" : fr_op_name(t->op);
+}
+
 const char *fr_op_name(int op) {
     return op >= 0 && op < FR_OP_COUNT ? OPNAME[op] : "?";
 }
@@ -75,6 +79,7 @@ struct fr_tensor *fr_op_new(struct fr_ctx *ctx, int op, enum fr_dtype dt, int nd
 struct fr_tensor *fr_op_run(struct fr_ctx *ctx, struct fr_tensor *out) {
     if (!out) return NULL;
     FWD[out->dtype == FR_F64][out->op](ctx, out);
+    fr_ctx_observe(ctx, out);
     return fr_op_record(ctx, out);
 }
 

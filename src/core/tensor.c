@@ -206,6 +206,8 @@ struct fr_ctx {
     int64_t shard_lo, shard_total; /* fr_ctx_set_shard */
     fr_reduce_fn reduce;           /* fr_ctx_set_reduce */
     void *reduce_user;
+    fr_observer_fn observer; /* fr_ctx_set_observer */
+    void *observer_user;
 };
 
 static struct chunk *chunk_new(size_t size) {
@@ -383,6 +385,15 @@ int fr_ctx_reduce(const struct fr_ctx *ctx, double *x, int64_t n) {
 
 int fr_ctx_has_reduce(const struct fr_ctx *ctx) {
     return ctx->reduce != NULL;
+}
+
+void fr_ctx_set_observer(struct fr_ctx *ctx, fr_observer_fn fn, void *user) {
+    ctx->observer = fn;
+    ctx->observer_user = user;
+}
+
+void fr_ctx_observe(struct fr_ctx *ctx, struct fr_tensor *out) {
+    if (ctx->observer && out) ctx->observer(ctx->observer_user, out);
 }
 
 /* ---------------- tape storage (the autograd layer records and walks it) ---------------- */

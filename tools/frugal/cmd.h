@@ -32,6 +32,7 @@ int cmd_sparsity(int argc, char **argv);
 int cmd_shrink(int argc, char **argv);    /* cmd_shrink.c */
 int cmd_reparam(int argc, char **argv);   /* cmd_reparam.c */
 int cmd_nas_bench(int argc, char **argv); /* cmd_nas_bench.c */
+int cmd_proxy(int argc, char **argv);     /* cmd_proxy.c */
 int cmd_erf(int argc, char **argv);       /* cmd_erf.c */
 int cmd_kv_eval(int argc, char **argv);   /* cmd_kv_eval.c */
 

@@ -64,6 +64,7 @@ static const struct command COMMANDS[] = {
     {"shrink", cmd_shrink, "slice a Chase model's removed channels out: a narrower dense model"},
     {"erf", cmd_erf, "effective receptive field of a classifier (RepLKNet's measurement)"},
     {"reparam", cmd_reparam, "merge a slak model's kernel branches into one conv per block"},
+    {"proxy", cmd_proxy, "zero-shot NAS proxies of a NAS-Bench-201 network at initialisation"},
     {"nas-bench", cmd_nas_bench, "train a sample of NAS-Bench-201 cells: the zero-shot NAS truth"},
     {"report", cmd_report, "build out/report/index.html from every out/*/results.json"},
     {"demo", cmd_demo, "train the small CNN briefly and build the report"},

@@ -78,6 +78,54 @@ int fr_nasbench_read(const char *path, struct fr_nasbench_row **rows, int64_t *n
  * (FR_EINVAL) a table whose recipe line differs from `recipe`. */
 int fr_nasbench_append(const char *path, const char *recipe, const struct fr_nasbench_row *row);
 
+/* ---- the proxies (proxies.c; each function there cites its definition) ----
+ * Each scores a freshly initialised network: fr_proxy_score builds arch
+ * with cfg from seed, so a proxy is a function of (architecture, seed,
+ * batch). Larger is better, except NTK's condition number
+ * (fr_proxy_sign -1). */
+enum fr_proxy {
+    FR_PROXY_PARAMS,         /* trainable parameters */
+    FR_PROXY_FLOPS,          /* forward FLOPs per image (fr_model_flops) */
+    FR_PROXY_GRAD_NORM,      /* sum over weights of ||dL/dtheta||_2 */
+    FR_PROXY_SNIP,           /* sum |theta * dL/dtheta| */
+    FR_PROXY_GRASP,          /* -sum theta * (H g), Hg by a central difference */
+    FR_PROXY_FISHER,         /* activation-gradient Fisher information */
+    FR_PROXY_SYNFLOW,        /* |theta| network, f64, all-ones input, BN off */
+    FR_PROXY_JACOB_COV,      /* input-Jacobian correlation spectrum */
+    FR_PROXY_NASWOT,         /* log|det| of the ReLU-code agreement kernel */
+    FR_PROXY_ZEN,            /* Zen-score: feature change under input noise, Gaussian weights */
+    FR_PROXY_ZICO,           /* gradient mean / std over batches */
+    FR_PROXY_GRADSIGN,       /* agreement of per-sample gradient signs */
+    FR_PROXY_NTK,            /* NTK condition number (lower is better) */
+    FR_PROXY_LINEAR_REGIONS, /* distinct ReLU patterns over 1000 4x4 crops of the images */
+    FR_NPROXIES
+};
+/* "params", "flops", "grad_norm", "snip", "grasp", "fisher", "synflow",
+ * "jacob_cov", "naswot", "zen", "zico", "gradsign", "ntk",
+ * "linear_regions" ("?" out of range) and back (-1 with FR_ENOTFOUND
+ * naming the known ones). */
+const char *fr_proxy_name(int proxy);
+int fr_proxy_parse(const char *name);
+/* +1 when larger scores should mean better networks, -1 (NTK) otherwise. */
+int fr_proxy_sign(int proxy);
+
+/* The labelled batch a proxy reads: samples idx[0..n) of ds (n >= 2). */
+struct fr_proxy_batch {
+    const struct fr_dataset *ds;
+    const int64_t *idx;
+    int n;
+};
+
+struct fr_model_config;
+/* The proxy's score of arch (cfg) initialised from seed, on batch b, into
+ * *score, and its own cost into *seconds (may be NULL). A score the
+ * definition leaves undefined (a dead network's constant Jacobian) is NaN,
+ * returned with 0: the caller reports it as such. Errors: a bad proxy or
+ * batch (FR_EINVAL), FLOPs of an architecture that does not count them,
+ * the model's. */
+int fr_proxy_score(const char *arch, const struct fr_model_config *cfg, int proxy,
+                   const struct fr_proxy_batch *b, uint64_t seed, double *score, double *seconds);
+
 #ifdef __cplusplus
 }
 #endif
