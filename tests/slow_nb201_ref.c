@@ -1,4 +1,5 @@
-/* slow_nb201_ref.c: the nb201 model's logits against an independent PyTorch
+/* slow_nb201_ref.c: the nb201 model's logits and the zero-shot NAS proxies
+ * against an independent PyTorch
  * twin (scripts/ref/nb201_twin.py: NAS-Bench-201's TinyNetwork written out
  * from its module definitions, float64). For several cells (every op, a
  * dead cell, two cells per stage), the model takes a few training steps (so
@@ -6,12 +7,22 @@
  * its parameters, an input batch and frugal's eval-mode logits are written
  * to one safetensors file; the twin loads the parameters by their names,
  * runs the same input and must agree to 1e-4 (relative to the largest
- * logit). Skipped (77) when /usr/bin/python3 lacks torch or numpy. */
+ * logit). Then the proxies (methods/nas.h) of freshly initialised networks
+ * on a batch of Fashion-MNIST images: the twin loads the same initial
+ * weights and batch and recomputes grad_norm, snip, grasp (exactly, by
+ * double backward: frugal's gated f64 central difference must agree to
+ * 1e-5), fisher,
+ * synflow, jacob_cov, naswot, zico, gradsign and ntk from the reference
+ * code's definitions (the tolerances are in the script). Skipped (77) when
+ * /usr/bin/python3 lacks torch or numpy, or the dataset is missing. */
 #include "check.h"
+#include "frugal/data.h"
 #include "frugal/io.h"
+#include "frugal/methods/nas.h"
 #include "frugal/models.h"
 #include "frugal/optim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +103,62 @@ static int one(const char *cell, int C, int N) {
     return rc;
 }
 
+/* Writes m's parameters, the batch, its labels and frugal's scores; runs
+ * the twin. */
+static int proxies(const char *cell, int C, const struct fr_dataset *ds) {
+    struct fr_model_config mc;
+    fr_model_config_defaults(&mc);
+    CHECK(fr_nb201_parse(cell, mc.nb201.ops) == 0, "%s", fr_last_error());
+    mc.nb201.c = C, mc.nb201.n = 1;
+    enum { B = 16 };
+    int64_t idx[B];
+    for (int i = 0; i < B; i++)
+        idx[i] = 100 + i;
+    struct fr_proxy_batch b = {ds, idx, B};
+    double scores[FR_NPROXIES];
+    for (int p = 0; p < FR_NPROXIES; p++) {
+        scores[p] = NAN;
+        if (p == FR_PROXY_ZEN || p == FR_PROXY_LINEAR_REGIONS) continue; /* own random inputs */
+        CHECK(fr_proxy_score("nb201", &mc, p, &b, 5, &scores[p], NULL) == 0, "%s: %s",
+              fr_proxy_name(p), fr_last_error());
+    }
+    struct fr_model *m = fr_model_new("nb201", &mc, 5); /* the weights the proxies saw */
+    if (!m) return -1;
+    float *x = malloc(sizeof(float) * B * 784);
+    int32_t y[B];
+    for (int i = 0; i < B; i++) {
+        memcpy(x + i * 784, ds->x + idx[i] * 784, sizeof(float) * 784);
+        y[i] = ds->y[idx[i]];
+    }
+    int n = m->params.count;
+    struct fr_st_out *t = calloc((size_t)n + 3, sizeof *t);
+    for (int i = 0; i < n; i++) {
+        const struct fr_tensor *p = m->params.items[i].t;
+        t[i] = (struct fr_st_out){m->params.items[i].name, FR_F32, FR_F32, p->ndim, {0}, p->data};
+        memcpy(t[i].ne, p->ne, sizeof p->ne[0] * (size_t)p->ndim);
+    }
+    t[n] = (struct fr_st_out){"test.input", FR_F32, FR_F32, 4, {28, 28, 1, B}, x};
+    t[n + 1] = (struct fr_st_out){"test.labels", FR_I32, FR_I32, 1, {B}, y};
+    t[n + 2] = (struct fr_st_out){"test.scores", FR_F64, FR_F64, 1, {FR_NPROXIES}, scores};
+    char keys[FR_MODEL_META_MAX][64], vals[FR_MODEL_META_MAX][64];
+    const char *kp[FR_MODEL_META_MAX], *vp[FR_MODEL_META_MAX];
+    int nm = fr_model_meta_write(m, keys, vals, FR_MODEL_META_MAX);
+    for (int i = 0; i < nm; i++)
+        kp[i] = keys[i], vp[i] = vals[i];
+    const char *path = check_tmp("nb201_proxies.safetensors");
+    CHECK(fr_st_write(path, t, n + 3, kp, vp, nm) == 0, "write: %s", fr_last_error());
+    free(t), free(x);
+    fr_model_free(m);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, PYTHON " " SCRIPT " --proxies '%s'", path);
+    printf("proxies of %s (C %d):\n", cell, C);
+    fflush(stdout);
+    int st = system(cmd);
+    int rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (rc != CHECK_SKIP) CHECK(rc == 0, "%s: the twin's proxies disagree (exit %d)", cell, rc);
+    return rc;
+}
+
 int main(void) {
     static const struct {
         const char *cell;
@@ -109,5 +176,15 @@ int main(void) {
     for (size_t i = 0; i < sizeof CELLS / sizeof CELLS[0]; i++)
         if (one(CELLS[i].cell, CELLS[i].C, CELLS[i].N) == CHECK_SKIP)
             return check_skip(NAME, "torch or numpy is not installed for " PYTHON);
+    struct fr_dataset ds = {0};
+    struct fr_data_spec spec = {"fashion-mnist", 0, 0, 0};
+    if (fr_dataset_load(&ds, &spec, "/usr/share/datasets/fashion-mnist", 1, 200))
+        return check_skip(NAME, "Fashion-MNIST is not installed");
+    for (size_t i = 0; i < 3; i++)
+        if (proxies(CELLS[i].cell, 8, &ds) == CHECK_SKIP) {
+            fr_dataset_free(&ds);
+            return check_skip(NAME, "torch or numpy is not installed for " PYTHON);
+        }
+    fr_dataset_free(&ds);
     return check_report(NAME);
 }

@@ -155,6 +155,16 @@ int fr_ctx_has_reduce(const struct fr_ctx *ctx);
 typedef void (*fr_observer_fn)(void *user, struct fr_tensor *out);
 void fr_ctx_set_observer(struct fr_ctx *ctx, fr_observer_fn fn, void *user);
 void fr_ctx_observe(struct fr_ctx *ctx, struct fr_tensor *out);
+/* Frozen ReLU gates: while fn is set, fr_relu(x) asks fn(user, ctx, x) for
+ * a mask of x's shape and dtype (0/1, no gradient) and returns x * mask
+ * instead of max(x, 0); fn returns NULL to let that call be a plain ReLU.
+ * Replaying the gates of a base point makes a difference quotient of
+ * gradients the Hessian-vector product autograd's double backward gives
+ * (which treats ReLU's second derivative as 0): the difference never
+ * crosses a kink (zero-shot NAS's GraSP). NULL removes it. */
+typedef struct fr_tensor *(*fr_gate_fn)(void *user, struct fr_ctx *ctx, struct fr_tensor *x);
+void fr_ctx_set_relu_gate(struct fr_ctx *ctx, fr_gate_fn fn, void *user);
+struct fr_tensor *fr_ctx_relu_gate(struct fr_ctx *ctx, struct fr_tensor *x);
 
 #ifdef __cplusplus
 }

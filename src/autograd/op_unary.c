@@ -356,6 +356,10 @@ fr_t *fr_add_scalar(struct fr_ctx *ctx, fr_t *x, float s) {
     return unary(ctx, FR_OP_ADD_SCALAR, "add_scalar", x, s, 0);
 }
 fr_t *fr_relu(struct fr_ctx *ctx, fr_t *x) {
+    /* a gate the context supplies (tensor.h fr_ctx_set_relu_gate): x times
+     * that fixed 0/1 mask, a linear op whose derivative has no kink */
+    fr_t *gate = x ? fr_ctx_relu_gate(ctx, x) : NULL;
+    if (gate) return fr_mul(ctx, x, gate);
     return unary(ctx, FR_OP_RELU, "relu", x, 0, 0);
 }
 fr_t *fr_gelu(struct fr_ctx *ctx, fr_t *x) {

@@ -208,6 +208,8 @@ struct fr_ctx {
     void *reduce_user;
     fr_observer_fn observer; /* fr_ctx_set_observer */
     void *observer_user;
+    fr_gate_fn gate; /* fr_ctx_set_relu_gate */
+    void *gate_user;
 };
 
 static struct chunk *chunk_new(size_t size) {
@@ -394,6 +396,15 @@ void fr_ctx_set_observer(struct fr_ctx *ctx, fr_observer_fn fn, void *user) {
 
 void fr_ctx_observe(struct fr_ctx *ctx, struct fr_tensor *out) {
     if (ctx->observer && out) ctx->observer(ctx->observer_user, out);
+}
+
+void fr_ctx_set_relu_gate(struct fr_ctx *ctx, fr_gate_fn fn, void *user) {
+    ctx->gate = fn;
+    ctx->gate_user = user;
+}
+
+struct fr_tensor *fr_ctx_relu_gate(struct fr_ctx *ctx, struct fr_tensor *x) {
+    return ctx->gate ? ctx->gate(ctx->gate_user, ctx, x) : NULL;
 }
 
 /* ---------------- tape storage (the autograd layer records and walks it) ---------------- */

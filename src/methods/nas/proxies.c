@@ -57,21 +57,84 @@ static int is_weight(const struct fr_param *p) {
 }
 
 /* The batch as x {W,H,C,n} (f32) and y {n} (I32) in ctx. */
-static int load_batch(struct fr_ctx *ctx, const struct fr_proxy_batch *b, int64_t lo, int64_t n,
-                      struct fr_tensor **x, struct fr_tensor **y) {
+static int load_batch_as(struct fr_ctx *ctx, const struct fr_proxy_batch *b, int64_t lo, int64_t n,
+                         enum fr_dtype dt, struct fr_tensor **x, struct fr_tensor **y) {
     const struct fr_dataset *ds = b->ds;
     int64_t D = (int64_t)ds->C * ds->H * ds->W;
-    *x = fr_new(ctx, FR_F32, 4, (int64_t[]){ds->W, ds->H, ds->C, n});
+    *x = fr_new(ctx, dt, 4, (int64_t[]){ds->W, ds->H, ds->C, n});
     *y = fr_new(ctx, FR_I32, 1, (int64_t[]){n});
     if (!*x || !*y) return fr_error(FR_ENOMEM, "proxy: out of memory");
     for (int64_t i = 0; i < n; i++) {
         int64_t s = b->idx[lo + i];
         if (s < 0 || s >= ds->n)
             return fr_error(FR_EINVAL, "proxy: sample %lld out of range", (long long)s);
-        memcpy((float *)(*x)->data + i * D, ds->x + s * D, sizeof(float) * (size_t)D);
+        for (int64_t d = 0; d < D; d++)
+            if (dt == FR_F64)
+                ((double *)(*x)->data)[i * D + d] = ds->x[s * D + d];
+            else
+                ((float *)(*x)->data)[i * D + d] = ds->x[s * D + d];
         ((int32_t *)(*y)->data)[i] = ds->y[s];
     }
     return 0;
+}
+
+static int load_batch(struct fr_ctx *ctx, const struct fr_proxy_batch *b, int64_t lo, int64_t n,
+                      struct fr_tensor **x, struct fr_tensor **y) {
+    return load_batch_as(ctx, b, lo, n, FR_F32, x, y);
+}
+
+/* ---- the network in float64 (SynFlow, GraSP's difference quotient) ----
+ * Every trainable tensor is pointed at a double copy (|value| with absval)
+ * for the ops' f64 paths; batch-norm statistics (buffers) stay f32, as the
+ * op reads them. Gradients go to arena tensors: f64_grads_off before each
+ * backward pass. */
+struct f64_state {
+    struct f64_saved {
+        enum fr_dtype dt;
+        void *data;
+        struct fr_tensor *grad;
+    } * sv;
+    double *buf;
+};
+
+static void f64_grads_off(struct fr_params *P, const struct f64_state *st) {
+    for (int i = 0; i < P->count; i++)
+        if (st->sv[i].data) P->items[i].t->grad = NULL;
+}
+
+static int to_f64(struct fr_params *P, struct f64_state *st, int absval) {
+    st->sv = calloc((size_t)P->count, sizeof *st->sv);
+    st->buf = malloc(sizeof(double) * (size_t)P->n);
+    if (!st->sv || !st->buf) return fr_error(FR_ENOMEM, "proxy: out of memory");
+    for (int i = 0; i < P->count; i++) {
+        struct fr_param *p = &P->items[i];
+        struct fr_tensor *t = p->t;
+        if (p->flags & FR_PARAM_BUFFER) continue;
+        double *d = st->buf + p->offset;
+        for (int64_t j = 0; j < fr_nelem(t); j++) {
+            double v = ((const float *)t->data)[j];
+            d[j] = absval ? fabs(v) : v;
+        }
+        st->sv[i] = (struct f64_saved){t->dtype, t->data, t->grad};
+        int64_t shape[FR_MAX_DIMS];
+        memcpy(shape, t->ne, sizeof shape);
+        fr_tensor_set_shape(t, FR_F64, t->ndim, shape);
+        t->data = d, t->grad = NULL;
+    }
+    return 0;
+}
+
+static void to_f32(struct fr_params *P, struct f64_state *st) {
+    for (int i = 0; st->sv && i < P->count; i++) {
+        if (!st->sv[i].data) continue;
+        struct fr_tensor *t = P->items[i].t;
+        int64_t shape[FR_MAX_DIMS];
+        memcpy(shape, t->ne, sizeof shape);
+        fr_tensor_set_shape(t, st->sv[i].dt, t->ndim, shape);
+        t->data = st->sv[i].data, t->grad = st->sv[i].grad;
+    }
+    free(st->sv), free(st->buf);
+    st->sv = NULL, st->buf = NULL;
 }
 
 /* Zeroed grads, a training-mode forward and cross entropy on samples
@@ -222,50 +285,134 @@ static int grad_sum(struct fr_model *m, struct fr_ctx *ctx, const struct fr_prox
     return 0;
 }
 
-/* GraSP (Wang et al. 2020; zero-cost proxies' grasp): -sum theta (H g),
- * g = dL/dtheta over the weights, Hg by a central difference of gradients
- * along g: (grad(theta + e g) - grad(theta - e g)) / 2e, e = 1e-2 /
- * ||g|| (a step of 0.01 in weight space), in f32. The finite difference is
- * what the pruning code (prune.h's grasp) uses too; exact double backward
- * is not in the engine. */
+/* GraSP (Wang et al. 2020; zero-cost proxies' grasp): -sum theta (H g)
+ * over the weights, g = dL/dtheta on the batch, Hg the weights' Hessian
+ * block times g (the reference: autograd of g . grad, which takes
+ * ReLU's second derivative as 0). Hg here by a central difference of
+ * gradients along g, (grad(theta + e g) - grad(theta - e g)) / 2e with a
+ * step e ||g|| = 1e-5, in float64, with every ReLU's gate frozen at the
+ * base point's (tensor.h fr_ctx_set_relu_gate): the difference then never
+ * crosses a kink and equals the double-backward product to rounding (a
+ * plain difference flips the few ReLUs whose input sits near 0 and was
+ * off by a factor, even in sign; slow_nb201_ref compares with PyTorch's
+ * double backward). */
+/* The ReLU gates of the base point: recorded (x > 0) by its forward,
+ * replayed in the same order by the shifted points' (tensor.h
+ * fr_ctx_set_relu_gate). */
+struct gates {
+    double **mask;
+    int64_t *len;
+    int n, cap, at, replay, bad;
+};
+
+static struct fr_tensor *gate_fn(void *user, struct fr_ctx *ctx, struct fr_tensor *x) {
+    struct gates *g = user;
+    int64_t ne = fr_nelem(x);
+    if (x->dtype != FR_F64 || !fr_is_contiguous(x)) {
+        g->bad = 1;
+        return NULL;
+    }
+    if (g->replay) {
+        if (g->at >= g->n || g->len[g->at] != ne) {
+            g->bad = 1;
+            return NULL;
+        }
+        return fr_wrap(ctx, FR_F64, x->ndim, x->ne, g->mask[g->at++]);
+    }
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 64;
+        double **m = realloc(g->mask, sizeof *m * (size_t)cap);
+        if (m) g->mask = m;
+        int64_t *l = realloc(g->len, sizeof *l * (size_t)cap);
+        if (l) g->len = l;
+        if (!m || !l) {
+            g->bad = 1;
+            return NULL;
+        }
+        g->cap = cap;
+    }
+    double *m = malloc(sizeof(double) * (size_t)ne);
+    if (!m) {
+        g->bad = 1;
+        return NULL;
+    }
+    for (int64_t j = 0; j < ne; j++)
+        m[j] = ((const double *)x->data)[j] > 0;
+    g->mask[g->n] = m, g->len[g->n++] = ne;
+    return fr_wrap(ctx, FR_F64, x->ndim, x->ne, m);
+}
+
+static int grad64(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_batch *b,
+                  const struct f64_state *st, const uint8_t *sel, struct gates *gt, double *g) {
+    struct fr_params *P = &m->params;
+    fr_ctx_reset(ctx);
+    f64_grads_off(P, st);
+    gt->at = 0;
+    fr_ctx_set_relu_gate(ctx, gate_fn, gt);
+    struct fr_tensor *x, *y;
+    int rc = load_batch_as(ctx, b, 0, b->n, FR_F64, &x, &y);
+    if (rc) return rc;
+    fr_set_training(ctx, 1);
+    struct fr_tensor *loss = fr_cross_entropy(ctx, m->forward(m, ctx, x), y, 0);
+    fr_ctx_set_relu_gate(ctx, NULL, NULL);
+    if (!loss) return FR_EINVAL;
+    if (gt->bad || (gt->replay && gt->at != gt->n))
+        return fr_error(FR_EINVAL, "grasp: the ReLU gates did not replay");
+    if ((rc = fr_backward(ctx, loss))) return rc;
+    for (int i = 0; i < P->count; i++) {
+        const struct fr_param *p = &P->items[i];
+        if (!sel[i]) continue;
+        const double *gd = p->t->grad ? p->t->grad->data : NULL;
+        for (int64_t j = 0; j < fr_nelem(p->t); j++)
+            g[p->offset + j] = gd ? gd[j] : 0;
+    }
+    return 0;
+}
+
 static int grasp(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_batch *b,
                  double *score) {
     struct fr_params *P = &m->params;
-    float *w0 = malloc(sizeof(float) * (size_t)P->n), *g = malloc(sizeof(float) * (size_t)P->n),
-          *gp = malloc(sizeof(float) * (size_t)P->n);
-    int rc = w0 && g && gp ? 0 : fr_error(FR_ENOMEM, "grasp: out of memory");
-    uint8_t *sel = calloc((size_t)P->n, 1);
-    if (!sel) rc = fr_error(FR_ENOMEM, "grasp: out of memory");
+    struct f64_state st = {0};
+    double *w0 = malloc(sizeof(double) * (size_t)P->n), *g = calloc((size_t)P->n, sizeof(double)),
+           *gp = calloc((size_t)P->n, sizeof(double)), *gm = calloc((size_t)P->n, sizeof(double));
+    uint8_t *sel = calloc((size_t)P->count, 1);
+    int rc = w0 && g && gp && gm && sel ? 0 : fr_error(FR_ENOMEM, "grasp: out of memory");
+    for (int i = 0; i < P->count; i++)
+        if (sel) sel[i] = is_weight(&P->items[i]);
+    if (!rc) rc = to_f64(P, &st, 0);
+    struct gates gt = {0};
     if (!rc) {
-        memcpy(w0, P->data, sizeof(float) * (size_t)P->n);
-        for (int i = 0; i < P->count; i++)
-            if (is_weight(&P->items[i]))
-                memset(sel + P->items[i].offset, 1, (size_t)fr_nelem(P->items[i].t));
-        rc = loss_backward(m, ctx, b, 0, b->n, NULL);
+        memcpy(w0, st.buf, sizeof(double) * (size_t)P->n);
+        rc = grad64(m, ctx, b, &st, sel, &gt, g);
     }
-    double norm = 0;
-    if (!rc) {
-        memcpy(g, P->grad, sizeof(float) * (size_t)P->n);
-        for (int64_t j = 0; j < P->n; j++)
-            if (sel[j]) norm += (double)g[j] * g[j];
-        norm = sqrt(norm);
-    }
-    double e = norm > 0 ? 1e-2 / norm : 0, s = 0;
+    gt.replay = 1;
+    double norm = 0, s = 0;
+    for (int64_t j = 0; !rc && j < P->n; j++)
+        norm += g[j] * g[j];
+    norm = sqrt(norm);
+    double e = norm > 0 ? 1e-5 / norm : 0;
     for (int side = 0; !rc && e > 0 && side < 2; side++) {
-        for (int64_t j = 0; j < P->n; j++)
-            P->data[j] = sel[j] ? w0[j] + (float)((side ? -e : e) * g[j]) : w0[j];
-        fr_ctx_reset(ctx);
-        rc = loss_backward(m, ctx, b, 0, b->n, NULL);
-        if (rc) break;
-        if (!side)
-            memcpy(gp, P->grad, sizeof(float) * (size_t)P->n);
-        else
-            for (int64_t j = 0; j < P->n; j++)
-                if (sel[j]) s += -(double)w0[j] * ((double)gp[j] - P->grad[j]) / (2 * e);
+        for (int i = 0; i < P->count; i++)
+            if (sel[i])
+                for (int64_t j = 0; j < fr_nelem(P->items[i].t); j++) {
+                    int64_t k = P->items[i].offset + j;
+                    st.buf[k] = w0[k] + (side ? -e : e) * g[k];
+                }
+        rc = grad64(m, ctx, b, &st, sel, &gt, side ? gm : gp);
     }
-    if (w0) memcpy(P->data, w0, sizeof(float) * (size_t)P->n);
+    for (int i = 0; !rc && e > 0 && i < P->count; i++)
+        if (sel[i])
+            for (int64_t j = 0; j < fr_nelem(P->items[i].t); j++) {
+                int64_t k = P->items[i].offset + j;
+                s += -w0[k] * (gp[k] - gm[k]) / (2 * e);
+            }
+    if (st.buf && w0) memcpy(st.buf, w0, sizeof(double) * (size_t)P->n);
+    to_f32(P, &st);
     *score = s;
-    free(w0), free(g), free(gp), free(sel);
+    for (int i = 0; i < gt.n; i++)
+        free(gt.mask[i]);
+    free(gt.mask), free(gt.len);
+    free(w0), free(g), free(gp), free(gm), free(sel);
     return rc;
 }
 
@@ -312,35 +459,17 @@ static int fisher(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_
 static int synflow(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_batch *b,
                    double *score) {
     struct fr_params *P = &m->params;
-    struct saved {
-        enum fr_dtype dt;
-        void *data;
-        struct fr_tensor *grad;
-    } *sv = calloc((size_t)P->count, sizeof *sv);
-    double *buf = malloc(sizeof(double) * (size_t)P->n);
-    int rc = sv && buf ? 0 : fr_error(FR_ENOMEM, "synflow: out of memory");
-    for (int i = 0; !rc && i < P->count; i++) {
+    for (int i = 0; i < P->count; i++) { /* BN statistics: mean 0, var 1 - eps */
         struct fr_param *p = &P->items[i];
-        struct fr_tensor *t = p->t;
-        int64_t ne = fr_nelem(t);
-        if (p->flags & FR_PARAM_BUFFER) { /* BN statistics: mean 0, var 1 - eps */
-            const char *dot = strrchr(p->name, '.');
-            float v = dot && !strcmp(dot, ".running_var") ? 1 - 1e-5f : 0;
-            if (dot && (!strcmp(dot, ".running_var") || !strcmp(dot, ".running_mean")))
-                for (int64_t j = 0; j < ne; j++)
-                    ((float *)t->data)[j] = v;
-            sv[i].dt = t->dtype, sv[i].data = NULL;
-            continue;
-        }
-        double *d = buf + p->offset;
-        for (int64_t j = 0; j < ne; j++)
-            d[j] = fabs((double)((const float *)t->data)[j]);
-        sv[i] = (struct saved){t->dtype, t->data, t->grad};
-        int64_t shape[FR_MAX_DIMS];
-        memcpy(shape, t->ne, sizeof shape);
-        fr_tensor_set_shape(t, FR_F64, t->ndim, shape);
-        t->data = d, t->grad = NULL;
+        const char *dot = strrchr(p->name, '.');
+        if (!(p->flags & FR_PARAM_BUFFER) || !dot) continue;
+        int var = !strcmp(dot, ".running_var");
+        if (var || !strcmp(dot, ".running_mean"))
+            for (int64_t j = 0; j < fr_nelem(p->t); j++)
+                ((float *)p->t->data)[j] = var ? 1 - 1e-5f : 0;
     }
+    struct f64_state st = {0};
+    int rc = to_f64(P, &st, 1);
     if (!rc) {
         const struct fr_dataset *ds = b->ds;
         struct fr_tensor *x = fr_new(ctx, FR_F64, 4, (int64_t[]){ds->W, ds->H, ds->C, 1});
@@ -359,15 +488,7 @@ static int synflow(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy
         }
         *score = s;
     }
-    for (int i = 0; sv && i < P->count; i++) { /* back to the f32 slab */
-        if (!sv[i].data) continue;
-        struct fr_tensor *t = P->items[i].t;
-        int64_t shape[FR_MAX_DIMS];
-        memcpy(shape, t->ne, sizeof shape);
-        fr_tensor_set_shape(t, sv[i].dt, t->ndim, shape);
-        t->data = sv[i].data, t->grad = sv[i].grad;
-    }
-    free(sv), free(buf);
+    to_f32(P, &st);
     return rc;
 }
 
