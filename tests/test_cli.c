@@ -155,6 +155,19 @@ static void test_usage_errors(void) {
     expect_error("train --teacher t.safetensors --kd-t 0", 2);
     expect_error("erf x.safetensors --images 0", 2);
     expect_error("reparam x.safetensors", 2); /* --out missing */
+    expect_error("train --model nb201", 2);   /* --cell missing */
+    expect_error("train --model nb201 --cell '|none~0|+|none~0|'", 2);
+    expect_error("train --cell '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|'", 2); /* cnn */
+    expect_error("train --model nb201 --cell-channels 0", 2);
+    expect_error("proxy", 2); /* --cell missing */
+    expect_error("proxy --cell x", 2);
+    expect_error("proxy --cell '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|' --proxy snipp", 2);
+    expect_error("proxy --cell '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|' --batch 1", 2);
+    expect_error("nas-bench", 2);
+    expect_error("nas-bench frob", 2);
+    expect_error("nas-bench build --cells 3", 2); /* --noise-cells 50 > 3 */
+    expect_error("nas-bench build --job 2 --jobs 2", 2);
+    expect_error("nas-bench build --train-images 50000 --val-images 20000", 2);
 }
 
 static void test_runtime_errors(void) {
@@ -262,6 +275,15 @@ static void test_help(void) {
     expect_help("tune", tune);
     static const char *const shrink[] = {"out", "bn-batches", "batch", "data-dir", NULL};
     expect_help("shrink", shrink);
+    static const char *const nasb[] = {
+        "table",       "cells",  "noise-cells",   "noise-seeds",     "sample-seed",
+        "jobs",        "job",    "limit",         "train-images",    "val-images",
+        "test-images", "epochs", "cell-channels", "cells-per-stage", NULL};
+    expect_help("nas-bench", nasb);
+    static const char *const proxy[] = {"cell", "proxy", "batch", "first", "seed", NULL};
+    expect_help("proxy", proxy);
+    static const char *const nb[] = {"cell", "cell-channels", "cells-per-stage", NULL};
+    expect_help("train", nb);
     static const char *const reparam[] = {"out", NULL};
     expect_help("reparam", reparam);
     static const char *const erf[] = {"images", "batch", "out", "data-dir", "threads", NULL};
@@ -284,7 +306,7 @@ static void test_help(void) {
     static const char *const cmds[] = {"train",   "eval",    "info",     "report",   "demo",
                                        "repro",   "version", "train-lm", "generate", "perplexity",
                                        "convert", "prune",   "sparsity", "kv-eval",  "tune",
-                                       "shrink",  "reparam", "erf"};
+                                       "shrink",  "reparam", "erf",      "proxy",    "nas-bench"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);

@@ -14,6 +14,7 @@
 #include "cmd.h"
 
 #include "frugal/io.h"
+#include "frugal/models.h"
 #include "frugal/status.h"
 #include "frugal/tokenizer.h"
 #include "frugal/transformer.h"
@@ -119,8 +120,16 @@ int cmd_info(int argc, char **argv) {
            (unsigned long long)f->header_len);
     if (!no_meta && f->nmeta) {
         printf("metadata:\n");
-        for (int i = 0; i < f->nmeta; i++)
+        for (int i = 0; i < f->nmeta; i++) {
             printf("  %s: %s\n", f->meta_keys[i], f->meta_vals[i]);
+            int ops[FR_NB201_EDGES], ok = !strcmp(f->meta_keys[i], "nb201");
+            for (int e = 0; ok && e < FR_NB201_EDGES; e++) {
+                ok = f->meta_vals[i][e] >= '0' && f->meta_vals[i][e] < '0' + FR_NB201_NOPS;
+                if (ok) ops[e] = f->meta_vals[i][e] - '0';
+            }
+            char cell[128];
+            if (ok && !fr_nb201_format(ops, cell, sizeof cell)) printf("  cell: %s\n", cell);
+        }
     }
     printf("tensors: %d\n", f->n);
     printf("  %-*s  %-5s  %-24s  %s\n", width, "name", "dtype", "shape", "elements");
