@@ -428,6 +428,8 @@ static void test_docs(void) {
     fr_results_table_row(r, "fine-tune length - long", "x", (double[]){1, 2});
     struct fr_interval iv = {2.5, 2.0, 3.0, 3, "t95"};
     fr_results_metric_ci(r, "loss", &iv, "nats");
+    struct fr_interval same = {7, 7, 7, 5, "t95"}; /* every seed gave 7 */
+    fr_results_metric_ci(r, "width", &same, "");
     snprintf(path, sizeof path, "%s/exp.json", dir);
     CHECK(fr_results_save_summary(r, path) == 0, "summary: %s", fr_last_error());
     fr_results_free(r);
@@ -449,7 +451,7 @@ static void test_docs(void) {
     CHECK(strstr(buf, "| policy | ppl | top-1 \\| % |\n|---|---|---|\n| h2o | 7.25 | 91 |") &&
               strstr(buf, "| loss | 2.5 [2, 3] (n 3) | nats |") && !strstr(buf, "stale") &&
               strstr(buf, "text before") && strstr(buf, "between") && strstr(buf, "after") &&
-              strstr(buf, "| x | 1 | 2 |"),
+              strstr(buf, "| x | 1 | 2 |") && strstr(buf, "| width | 7 [7, 7] (n 5, all equal) |"),
           "blocks regenerated, the rest kept:\n%s", buf);
     CHECK(fr_report_docs(dir, md, &n) == 0, "idempotent");
     f = fopen(md, "a");

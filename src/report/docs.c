@@ -88,7 +88,12 @@ static void metrics_md(struct rp_buf *b, const cJSON *metrics) {
             rp_puts(b, ", ");
             md_number(b, hi);
             rp_puts(b, "]");
-            if (cJSON_IsNumber(n)) rp_printf(b, " (n %d)", (int)n->valuedouble);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
+            int same = cJSON_IsNumber(v) && lo->valuedouble == hi->valuedouble &&
+                       v->valuedouble == lo->valuedouble && cJSON_IsNumber(n) &&
+                       n->valuedouble >= 2;
+            if (cJSON_IsNumber(n))
+                rp_printf(b, " (n %d%s)", (int)n->valuedouble, same ? ", all equal" : "");
         }
         rp_puts(b, " | ");
         md_text(b, cJSON_IsString(u) ? u->valuestring : "");

@@ -101,7 +101,15 @@ static void metrics_table(struct rp_buf *b, const cJSON *metrics) {
             fmt_number(l, lo, sizeof lo);
             fmt_number(h, hi, sizeof hi);
             rp_printf(b, " [%s, %s]", lo, hi);
-            if (cJSON_IsNumber(n)) rp_printf(b, " <small>(n %d)</small>", (int)n->valuedouble);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "value");
+            int same = cJSON_IsNumber(v) && l->valuedouble == h->valuedouble &&
+                       v->valuedouble == l->valuedouble;
+            if (cJSON_IsNumber(n))
+                rp_printf(b, " <small>(n %d%s)</small>", (int)n->valuedouble,
+                          same && n->valuedouble >= 2
+                              ? ": every run gave the same value, so the interval has no width; "
+                                "more runs could still differ"
+                              : "");
         }
         rp_puts(b, "</td><td>");
         rp_escape(b, unit ? unit : "");
@@ -322,7 +330,8 @@ static void section(struct rp_buf *b, const struct entry *e) {
     const cJSON *machine = cJSON_GetObjectItemCaseSensitive(root, "machine");
     if (machine) kv_table(b, machine);
     rp_puts(b, "<table class=\"kv\">\n");
-    static const char *const extra[] = {"seed", "commit", "frugal_version", "started", "finished"};
+    static const char *const extra[] = {"seed",    "commit",   "frugal_version",
+                                        "started", "finished", "cpu_seconds"};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, extra[i]);
         char num[64];

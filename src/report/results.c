@@ -8,7 +8,8 @@
  *     "series": [{name, xlabel, ylabel, x: [..], y: [..]}],
  *     "tables": {name: {columns: [..], rows: [[label, v, ..], ..]}},
  *     "plots": ["loss.svg"], "machine": {cpu, cores, isa, threads},
- *     "commit", "frugal_version", "started", "finished" }
+ *     "commit", "frugal_version", "started", "finished", "cpu_seconds" (user +
+ *     system of the process and its waited-for children when written) }
  *
  * Non-finite numbers become null (JSON has no NaN) and read back as NaN.
  */
@@ -21,6 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define RESULTS_SCHEMA "frugal-results/1"
@@ -243,10 +245,21 @@ int fr_results_write(struct fr_results *r, const char *path) {
         cJSON_Delete(mj);
         return fr_error(FR_ENOMEM, "results: out of memory");
     }
+    /* the CPU time the run took so far (this process and the children it
+     * waited for: forked soup workers), beside the wall clock of started /
+     * finished: a busy machine stretches one but not the other */
+    struct rusage self, kids;
+    double cpu = -1;
+    if (!getrusage(RUSAGE_SELF, &self) && !getrusage(RUSAGE_CHILDREN, &kids))
+        cpu = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+                       kids.ru_stime.tv_sec) +
+              1e-6 * (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec +
+                              kids.ru_utime.tv_usec + kids.ru_stime.tv_usec);
     if ((rc = put(r->root, "machine", mj)) ||
         (rc = put(r->root, "commit", cJSON_CreateString(m.commit))) ||
         (rc = put(r->root, "frugal_version", cJSON_CreateString(m.version))) ||
-        (rc = put(r->root, "finished", cJSON_CreateString(now))))
+        (rc = put(r->root, "finished", cJSON_CreateString(now))) ||
+        (cpu >= 0 && (rc = put(r->root, "cpu_seconds", cJSON_CreateNumber(cpu)))))
         return rc;
     char *text = cJSON_Print(r->root);
     if (!text) return fr_error(FR_ENOMEM, "results: out of memory");
