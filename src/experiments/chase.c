@@ -602,7 +602,7 @@ static int tables(struct ctx *c) {
 static int channel_table(struct ctx *c) {
     const struct chase_plan *P = c->P;
     const char *cols[1 + FR_MODEL_MAX_WIDTHS];
-    char names[FR_MODEL_MAX_WIDTHS][16];
+    char names[FR_MODEL_MAX_WIDTHS][24];
     int width = 0;
     for (int mi = 0; mi < P->nmodels; mi++)
         for (int di = 0; di < P->ndens; di++)
