@@ -39,7 +39,8 @@ struct fr_nasbench_recipe {
     int threads;
 };
 /* The shipped table's recipe: C 8, N 1, 20000 / 5000 / all, 1 epoch of
- * batch 128, lr 2e-3, wd 1e-4, 2 threads. */
+ * batch 128, lr 2e-3, wd 1e-4, 1 thread (so J processes, --jobs J, share
+ * J cores: more cells per hour than one process with J threads). */
 void fr_nasbench_recipe_defaults(struct fr_nasbench_recipe *r);
 /* The recipe as the table's one-line "# recipe: ..." text (without the
  * "# recipe: " prefix). 0, or FR_EINVAL when cap is too small. */

@@ -34,7 +34,7 @@ void fr_nasbench_recipe_defaults(struct fr_nasbench_recipe *r) {
                                      .batch = 128,
                                      .lr = 2e-3,
                                      .wd = 1e-4,
-                                     .threads = 2};
+                                     .threads = 1};
 }
 
 int fr_nasbench_recipe_format(const struct fr_nasbench_recipe *r, char *buf, size_t cap) {
