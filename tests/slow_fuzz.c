@@ -1,11 +1,10 @@
 /* slow_fuzz.c: builds the libFuzzer targets (tests/fuzz: safetensors, IDX,
  * the tokenizer loaders) with clang in a scratch directory, writes a seed
  * corpus with frugal's own writers plus the shipped fixtures and hand-made
- * edge cases, and runs each fuzzer for a bounded time
- * (FRUGAL_FUZZ_SECONDS, default 60). Any crash, sanitizer report or
- * invariant failure fails the test and keeps the scratch directory (the
- * test's own check_tmpdir()) with the reproducer. Without clang it is
- * skipped (77).
+ * edge cases (and the zero-shot NAS table with its cell strings), and runs each fuzzer for a
+ * bounded time (FRUGAL_FUZZ_SECONDS, default 60). Any crash, sanitizer report or invariant failure
+ * fails the test and keeps the scratch directory (the test's own check_tmpdir()) with the
+ * reproducer. Without clang it is skipped (77).
  *
  * Runs from the source root (ctest's working directory for tests).
  */
@@ -202,6 +201,35 @@ static int fuzz(const char *target, const char *corpus, const char *extra, int s
     return rc;
 }
 
+/* The table and cell-string seeds: a valid table (header, two rows), one
+ * with a partial last line, a bad row, cell strings, and a dictionary of
+ * the ops and separators. */
+static void nas_seeds(void) {
+    static const char *const S[] = {
+        "# frugal nas-bench: x\n# recipe: r\ncell,arch,seed,val_acc,test_acc,params,flops,"
+        "train_seconds\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,10.00,11.50,18594,"
+        "2923390,1.5\n15624,|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
+        "avg_pool_3x3~1|avg_pool_3x3~2|,2,50,50,1,1,0\n",
+        "# recipe: r\n0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,1,1,1,1,1\n77,|no",
+        "cell,arch\n5,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,nan,1,1,1,1\n",
+        "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|",
+    };
+    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed%zu", i);
+        put("nas", name, S[i], strlen(S[i]), 0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/nas.dict", g_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs("\"none\"\n\"skip_connect\"\n\"nor_conv_1x1\"\n\"nor_conv_3x3\"\n\"avg_pool_3x3\"\n"
+          "\"~0|\"\n\"~1|\"\n\"~2|\"\n\"|+|\"\n\"# recipe: \"\n\",\"\n",
+          f);
+    fclose(f);
+}
+
 int main(void) {
     const char *src = getenv("FRUGAL_SRC") ? getenv("FRUGAL_SRC") : ".";
     const char *secs_env = getenv("FRUGAL_FUZZ_SECONDS");
@@ -215,7 +243,7 @@ int main(void) {
                 src, g_dir, g_dir);
     if (rc == 0)
         rc = sh("cmake --build '%s/build' -j2 --target fuzz_safetensors fuzz_idx fuzz_tokenizer "
-                ">> '%s/build.log' 2>&1",
+                "fuzz_nasbench >> '%s/build.log' 2>&1",
                 g_dir, g_dir);
     CHECK(rc == 0, "building the fuzz targets failed; see %s/build.log", g_dir);
     if (rc) {
@@ -223,8 +251,9 @@ int main(void) {
         setenv("CHECK_KEEP_TMP", "1", 1); /* keep the log for a look */
         return check_report("slow_fuzz");
     }
-    sh("mkdir -p '%s/st' '%s/idx' '%s/tok'", g_dir, g_dir, g_dir);
+    sh("mkdir -p '%s/st' '%s/idx' '%s/tok' '%s/nas'", g_dir, g_dir, g_dir, g_dir);
     seeds();
+    nas_seeds();
     tok_seeds(src);
     char dict[600], tdict[600];
     snprintf(dict, sizeof dict, "-dict=%s/st.dict", g_dir);
@@ -232,9 +261,13 @@ int main(void) {
     int a = fuzz("fuzz_safetensors", "st", dict, seconds, 4096);
     int b = fuzz("fuzz_idx", "idx", "", seconds, 4096);
     int c = fuzz("fuzz_tokenizer", "tok", tdict, seconds, 32768);
+    snprintf(dict, sizeof dict, "-dict=%s/nas.dict", g_dir);
+    int d = fuzz("fuzz_nasbench", "nas", dict, seconds, 4096);
+    CHECK(d == 0, "fuzz_nasbench found a failure; reproducer and log in %s", g_dir);
     CHECK(a == 0, "fuzz_safetensors found a failure; reproducer and log in %s", g_dir);
     CHECK(b == 0, "fuzz_idx found a failure; reproducer and log in %s", g_dir);
     CHECK(c == 0, "fuzz_tokenizer found a failure; reproducer and log in %s", g_dir);
-    if (a != 0 || b != 0 || c != 0) setenv("CHECK_KEEP_TMP", "1", 1); /* keep the reproducer */
+    if (a != 0 || b != 0 || c != 0 || d != 0)
+        setenv("CHECK_KEEP_TMP", "1", 1); /* keep the reproducer */
     return check_report("slow_fuzz");
 }

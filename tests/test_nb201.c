@@ -58,6 +58,10 @@ static void strings(void) {
               rc, fr_last_error());
     }
     CHECK(fr_nb201_parse(NULL, ops) == FR_EINVAL, "NULL must fail");
+    /* a one-line message even for a string with control bytes (found by
+     * fuzz_nasbench) */
+    CHECK(fr_nb201_parse("|no\nne~0|+|x\n", ops) == FR_EINVAL && !strchr(fr_last_error(), '\n'),
+          "message with a newline: %s", fr_last_error());
     CHECK(!strcmp(fr_nb201_op_name(FR_NB201_POOL3), "avg_pool_3x3") &&
               !strcmp(fr_nb201_op_name(9), "?"),
           "op names");
