@@ -1,10 +1,9 @@
-/* test_proxies.c: the zero-shot NAS proxies (methods/nas.h) and the engine
- * hooks they read through. Hooks: a forward observer sees every op's result
- * once with its kind; a frozen ReLU gate makes fr_relu x * mask with the
- * mask as its derivative. Proxies, on a synthetic batch (the PyTorch-twin
- * comparison of ten of them is slow_nb201_ref): names round-trip and an
- * unknown one is refused with the list; params and flops equal the model's;
- * each proxy is deterministic per seed; properties that follow from the
+/* test_proxies.c: the zero-shot NAS proxies (methods/nas.h), the engine
+ * hooks they read through and kernels.h's small linear algebra. Hooks: a forward observer sees
+ * every op's result once with its kind; a frozen ReLU gate makes fr_relu x * mask with the mask as
+ * its derivative. Proxies, on a synthetic batch (the PyTorch-twin comparison of ten of them is
+ * slow_nb201_ref): names round-trip and an unknown one is refused with the list; params and flops
+ * equal the model's; each proxy is deterministic per seed; properties that follow from the
  * definitions: a batch of one image repeated makes NASWOT's kernel
  * singular (-inf), GradSign count every weight with a gradient twice per
  * pair of equal samples, ZiCo 0 (two equal halves: no spread) and NTK's
@@ -15,6 +14,7 @@
  * batch of one sample is refused. */
 #include "check.h"
 #include "frugal/data.h"
+#include "frugal/kernels.h"
 #include "frugal/methods/nas.h"
 #include "frugal/models.h"
 
@@ -60,6 +60,39 @@ static void hooks(void) {
     for (int i = 0; x->grad && i < 6; i++)
         CHECK(fr_get(x->grad, i) == gate_mask[i], "gate derivative %d: %g", i, fr_get(x->grad, i));
     fr_ctx_free(ctx);
+}
+
+/* kernels.h's small linear algebra: known eigenvalues, trace and
+ * determinant identities on a random symmetric matrix, a singular one. */
+static void linalg(void) {
+    double a[9] = {2, 1, 0, 1, 2, 0, 0, 0, 5}, ev[20];
+    fr_sym_eigenvalues(a, 3, ev);
+    CHECK_NEAR(ev[0], 1, 1e-12, "eig 1");
+    CHECK_NEAR(ev[1], 3, 1e-12, "eig 3");
+    CHECK_NEAR(ev[2], 5, 1e-12, "eig 5");
+    enum { N = 20 };
+    double m[N * N], c[N * N], tr = 0;
+    struct fr_rng r;
+    fr_rng_seed(&r, 2);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j <= i; j++)
+            m[i * N + j] = m[j * N + i] = fr_rng_normal(&r) + (i == j ? N : 0);
+    for (int i = 0; i < N; i++)
+        tr += m[i * N + i];
+    memcpy(c, m, sizeof m);
+    fr_sym_eigenvalues(c, N, ev);
+    double sum = 0, logdet = 0;
+    int sorted = 1;
+    for (int i = 0; i < N; i++) {
+        sum += ev[i], logdet += log(fabs(ev[i]));
+        if (i) sorted &= ev[i] >= ev[i - 1];
+    }
+    memcpy(c, m, sizeof m);
+    CHECK(sorted, "eigenvalues ascending");
+    CHECK_NEAR(sum, tr, 1e-9 * fabs(tr), "sum of eigenvalues = trace");
+    CHECK_NEAR(fr_log_abs_det(c, N), logdet, 1e-9 * fabs(logdet), "log|det| = sum log|eig|");
+    double sing[4] = {1, 2, 2, 4};
+    CHECK(fr_log_abs_det(sing, 2) == -INFINITY, "a singular matrix");
 }
 
 static struct fr_dataset synthetic(int n) {
@@ -164,6 +197,7 @@ static void proxies(void) {
 int main(void) {
     fr_threads_set(2);
     hooks();
+    linalg();
     proxies();
     return check_report("test_proxies");
 }

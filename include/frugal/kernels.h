@@ -109,6 +109,15 @@ struct fr_csr {
     float *val;      /* nnz values */
 };
 
+/* ---- small dense linear algebra (linalg.c), double precision ---- */
+/* The eigenvalues of the symmetric n x n matrix a (row-major; destroyed) by
+ * cyclic Jacobi rotations, ascending into ev[n]. For measurement-sized
+ * matrices (a few hundred rows). */
+void fr_sym_eigenvalues(double *a, int64_t n, double *ev);
+/* log |det a| of the n x n matrix a (destroyed), LU with partial pivoting;
+ * -inf when a is singular. */
+double fr_log_abs_det(double *a, int64_t n);
+
 /* Builds the CSR of the nonzeros of W (rows x cols, row stride ldw).
  * FR_EINVAL on bad sizes (cols must fit int32), FR_ENOMEM. */
 int fr_csr_from_dense(struct fr_csr *A, const float *W, int64_t rows, int64_t cols, int64_t ldw);

@@ -16,6 +16,7 @@
 
 #include "frugal/clock.h"
 #include "frugal/data.h"
+#include "frugal/kernels.h"
 #include "frugal/models.h"
 #include "frugal/ops.h"
 #include "frugal/rng.h"
@@ -150,69 +151,6 @@ static int loss_backward(struct fr_model *m, struct fr_ctx *ctx, const struct fr
     struct fr_tensor *loss = fr_cross_entropy(ctx, m->forward(m, ctx, x), y, 0);
     if (!loss) return FR_EINVAL;
     return fr_backward(ctx, loss);
-}
-
-/* Symmetric eigenvalues (cyclic Jacobi) of the n x n matrix a (destroyed)
- * into ev[n], ascending. */
-static void sym_eigenvalues(double *a, int n, double *ev) {
-    for (int sweep = 0; sweep < 100; sweep++) {
-        double off = 0, diag = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                if (i != j)
-                    off += a[i * n + j] * a[i * n + j];
-                else
-                    diag += a[i * n + i] * a[i * n + i];
-        if (off <= 1e-30 * (diag + 1e-300)) break;
-        for (int p = 0; p < n; p++)
-            for (int q = p + 1; q < n; q++) {
-                double apq = a[p * n + q];
-                if (fabs(apq) < 1e-300) continue;
-                double th = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-                double t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
-                double c = 1 / sqrt(t * t + 1), s = t * c;
-                for (int k = 0; k < n; k++) { /* columns p, q */
-                    double akp = a[k * n + p], akq = a[k * n + q];
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for (int k = 0; k < n; k++) { /* rows p, q */
-                    double apk = a[p * n + k], aqk = a[q * n + k];
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-            }
-    }
-    for (int i = 0; i < n; i++)
-        ev[i] = a[i * n + i];
-    for (int i = 1; i < n; i++) /* insertion sort, ascending */
-        for (int j = i; j > 0 && ev[j] < ev[j - 1]; j--) {
-            double t = ev[j];
-            ev[j] = ev[j - 1], ev[j - 1] = t;
-        }
-}
-
-/* log|det a| by LU with partial pivoting (a destroyed); -inf when singular. */
-static double log_abs_det(double *a, int n) {
-    double s = 0;
-    for (int k = 0; k < n; k++) {
-        int piv = k;
-        for (int i = k + 1; i < n; i++)
-            if (fabs(a[i * n + k]) > fabs(a[piv * n + k])) piv = i;
-        if (a[piv * n + k] == 0) return -INFINITY;
-        if (piv != k)
-            for (int j = 0; j < n; j++) {
-                double t = a[k * n + j];
-                a[k * n + j] = a[piv * n + j], a[piv * n + j] = t;
-            }
-        s += log(fabs(a[k * n + k]));
-        for (int i = k + 1; i < n; i++) {
-            double f = a[i * n + k] / a[k * n + k];
-            for (int j = k; j < n; j++)
-                a[i * n + j] -= f * a[k * n + j];
-        }
-    }
-    return s;
 }
 
 /* ---- observers ---- */
@@ -537,7 +475,7 @@ static int jacob_cov(struct fr_model *m, struct fr_ctx *ctx, const struct fr_pro
                     s += z[i * D + d] * z[j * D + d];
                 c[i * B + j] = c[j * B + i] = s;
             }
-        sym_eigenvalues(c, B, ev);
+        fr_sym_eigenvalues(c, B, ev);
         double s = 0, k = 1e-5;
         for (int i = 0; i < B; i++)
             s += log(ev[i] + k) + 1 / (ev[i] + k);
@@ -580,7 +518,7 @@ static int naswot(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_
                 agree += bits[(int64_t)i * U + u] == bits[(int64_t)j * U + u];
             K[i * B + j] = K[j * B + i] = (double)agree;
         }
-    if (!rc) *score = log_abs_det(K, B);
+    if (!rc) *score = fr_log_abs_det(K, B);
     free(bits), free(K), free(s.t);
     return rc;
 }
@@ -766,7 +704,7 @@ static int ntk(struct fr_model *m, struct fr_ctx *ctx, const struct fr_proxy_bat
                         G[(size_t)i * (size_t)W + (size_t)k] * G[(size_t)j * (size_t)W + (size_t)k];
                 T[i * B + j] = T[j * B + i] = s;
             }
-        sym_eigenvalues(T, B, ev);
+        fr_sym_eigenvalues(T, B, ev);
         double c = ev[B - 1] / ev[0];
         *score = isnan(c) ? 100000.0 : c;
     }

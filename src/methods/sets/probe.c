@@ -8,6 +8,7 @@
  * building a tape per step. test_sets.c checks it against the autograd
  * layers (fr_sets_lp / fr_sets_le in F64) and against finite differences.
  */
+#include "frugal/kernels.h"
 #include "frugal/methods/sets.h"
 #include "frugal/status.h"
 
@@ -58,40 +59,13 @@ void fr_sets_emb64_sum_grad(const struct fr_sets_emb64 *e, const double *x, int6
         }
 }
 
-/* Smallest eigenvalue of the symmetric m x m matrix a (destroyed), by cyclic
- * Jacobi rotations. */
+/* Smallest eigenvalue of the symmetric m x m matrix a (destroyed). */
 static double sym_min_eig(double *a, int64_t m) {
-    for (int sweep = 0; sweep < 60; sweep++) {
-        double off = 0, diag = 0;
-        for (int64_t p = 0; p < m; p++)
-            for (int64_t q = 0; q < m; q++)
-                if (p != q)
-                    off += a[p * m + q] * a[p * m + q];
-                else
-                    diag += a[p * m + p] * a[p * m + p];
-        if (off <= 1e-30 * diag || off == 0) break;
-        for (int64_t p = 0; p < m; p++)
-            for (int64_t q = p + 1; q < m; q++) {
-                double apq = a[p * m + q];
-                if (fabs(apq) < 1e-300) continue;
-                double th = (a[q * m + q] - a[p * m + p]) / (2 * apq);
-                double t = (th >= 0 ? 1.0 : -1.0) / (fabs(th) + sqrt(th * th + 1));
-                double c = 1 / sqrt(t * t + 1), sn = t * c;
-                for (int64_t k = 0; k < m; k++) { /* columns p, q */
-                    double akp = a[k * m + p], akq = a[k * m + q];
-                    a[k * m + p] = c * akp - sn * akq;
-                    a[k * m + q] = sn * akp + c * akq;
-                }
-                for (int64_t k = 0; k < m; k++) { /* rows p, q */
-                    double apk = a[p * m + k], aqk = a[q * m + k];
-                    a[p * m + k] = c * apk - sn * aqk;
-                    a[q * m + k] = sn * apk + c * aqk;
-                }
-            }
-    }
-    double mn = INFINITY;
-    for (int64_t p = 0; p < m; p++)
-        mn = fmin(mn, a[p * m + p]);
+    double *ev = malloc(sizeof *ev * (size_t)(m > 0 ? m : 1));
+    if (!ev) return NAN;
+    fr_sym_eigenvalues(a, m, ev);
+    double mn = m > 0 ? ev[0] : INFINITY;
+    free(ev);
     return mn;
 }
 
