@@ -377,6 +377,32 @@ static void test_success_exit(void) {
 }
 
 /* A tiny real run: the printed accuracy of train and eval must agree. */
+/* nas-bench build stops after --limit rows and resumes where it stopped; a
+ * table of another recipe is refused; proxy prints every proxy. */
+static void test_nas_bench(void) {
+    char args[2048], table[1024];
+    snprintf(table, sizeof table, "%s/nas.csv", g_tmp);
+    const char *recipe = "--cells 2 --noise-cells 1 --noise-seeds 2 --train-images 200 "
+                         "--val-images 50 --test-images 100 --batch 50 --threads 1";
+    snprintf(args, sizeof args, "nas-bench build --table '%s' %s --limit 2", table, recipe);
+    int rc = run(args);
+    CHECK(rc == 0 && strstr(g_out, "[2/2]"), "build with --limit 2 (%d): %s%s", rc, g_out, g_err);
+    snprintf(args, sizeof args, "nas-bench build --table '%s' %s", table, recipe);
+    rc = run(args);
+    CHECK(rc == 0 && strstr(g_out, "2 of 3 rows there") && strstr(g_out, "1 rows trained"),
+          "the resumed build trains the one row left (%d): %s%s", rc, g_out, g_err);
+    rc = run(args);
+    CHECK(rc == 0 && strstr(g_out, "0 rows trained"), "a finished table trains nothing: %s", g_out);
+    snprintf(args, sizeof args, "nas-bench build --table '%s' %s --lr 0.01", table, recipe);
+    rc = run(args);
+    CHECK(rc == 1 && strstr(g_err, "another recipe"), "another recipe refused (%d): %s", rc, g_err);
+    rc = run("proxy --cell '|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|avg_pool_3x3~1|"
+             "nor_conv_1x1~2|' --cell-channels 4 --batch 8 --threads 1");
+    CHECK(rc == 0 && strstr(g_out, "linear_regions") && strstr(g_out, "synflow") &&
+              strstr(g_out, "seconds"),
+          "proxy (%d): %s%s", rc, g_out, g_err);
+}
+
 static void test_end_to_end(void) {
     char args[2048], path[1024], acc_train[64] = "", acc_eval[64] = "";
     struct stat st;
@@ -429,6 +455,7 @@ int main(void) {
     if (fr_dataset_fashion_mnist(&ds, NULL, 0, 1) == 0) {
         fr_dataset_free(&ds);
         test_end_to_end();
+        test_nas_bench();
     } else {
         printf("test_cli: SKIPPED in part: the end-to-end train/eval/report run (%s)\n",
                fr_last_error());
