@@ -69,6 +69,11 @@ struct fr_tensor *fr_op_record(struct fr_ctx *ctx, struct fr_tensor *out);
 /* The grad of t, allocated zeroed in the arena on first use; NULL if t does
  * not require grad (so backward rules can skip it). */
 struct fr_tensor *fr_op_grad(struct fr_ctx *ctx, struct fr_tensor *t);
+/* For a backward that writes every element of t's grad: when t has no
+ * grad yet, a new buffer that is NOT zeroed and *fresh = 1 (the caller
+ * stores with =, sparing the zeroing pass); otherwise the existing grad and
+ * *fresh = 0 (the caller adds). NULL (and *fresh 0) if t needs no grad. */
+struct fr_tensor *fr_op_grad_fresh(struct fr_ctx *ctx, struct fr_tensor *t, int *fresh);
 
 /* Input validation used by constructors: non-NULL, float dtype (F32/F64),
  * same dtype across the given inputs. Sets the error and returns nonzero

@@ -166,10 +166,19 @@ static int binary_backward_fast(struct fr_ctx *ctx, int k, fr_t *out) {
     const float *g = out->grad->data;
     int64_t rows = fr_nelem(out) / m;
     for (int s = 0; s < 2; s++) {
-        fr_t *gi = fr_op_grad(ctx, out->src[s]);
+        /* an input of the output's size gets every element written: a fresh
+         * grad of add / sub's first input is a copy, not zeros plus g */
+        int fresh = 0;
+        fr_t *gi = st[s] == m && (k == B_ADD || (k == B_SUB && s == 0))
+                       ? fr_op_grad_fresh(ctx, out->src[s], &fresh)
+                       : fr_op_grad(ctx, out->src[s]);
         if (!gi) continue;
         const float *other = out->src[1 - s]->data;
         float *gd = gi->data;
+        if (fresh) {
+            memcpy(gd, g, sizeof(float) * (size_t)fr_nelem(out));
+            continue;
+        }
         for (int64_t r = 0; r < rows; r++) {
             float *dst = gd + r * st[s];
             if (k == B_MUL)

@@ -259,10 +259,12 @@ static int linear_fast(struct fr_ctx *ctx, fr_t *out, int backward) {
         fr_gemm(mx.trans, !mw.trans, R, no, in, 1, px, mx.ld, pw, mw.ld, beta, y, no);
         return 1;
     }
-    fr_t *gx = fr_op_grad(ctx, x), *gw = fr_op_grad(ctx, w);
+    int fresh;
+    fr_t *gx = fr_op_grad_fresh(ctx, x, &fresh), *gw = fr_op_grad(ctx, w);
     fr_t *gbias = bias ? fr_op_grad(ctx, bias) : NULL;
     const float *g = out->grad->data;
-    if (gx) fr_gemm(0, mw.trans, R, in, no, 1, g, no, pw, mw.ld, 1, gx->data, in);
+    /* a fresh dx is written (beta 0), not zeroed and added to */
+    if (gx) fr_gemm(0, mw.trans, R, in, no, 1, g, no, pw, mw.ld, fresh ? 0 : 1, gx->data, in);
     if (gw) fr_gemm(1, mx.trans, no, in, R, 1, g, no, px, mx.ld, 1, gw->data, in);
     if (gbias)
         for (int64_t r = 0; r < R; r++)

@@ -92,6 +92,17 @@ struct fr_tensor *fr_op_grad(struct fr_ctx *ctx, struct fr_tensor *t) {
     return t->grad;
 }
 
+struct fr_tensor *fr_op_grad_fresh(struct fr_ctx *ctx, struct fr_tensor *t, int *fresh) {
+    *fresh = 0;
+    if (!t || !t->requires_grad) return NULL;
+    if (!t->grad) {
+        t->grad = fr_new(ctx, t->dtype, t->ndim, t->ne); /* not zeroed: written whole */
+        if (!t->grad) return NULL;
+        *fresh = 1;
+    }
+    return t->grad;
+}
+
 /* A leaf needing grad and the tape index of the first op that reads it:
  * walking the tape in reverse, its gradient is final once that op's
  * backward has run. */
