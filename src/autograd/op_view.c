@@ -11,6 +11,7 @@
 #include "op.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* out[i] += in[i] with out read through (ne, strides in elements). */
 static void FR_FN(strided_accumulate)(real *dst, const int64_t *ne, const int64_t *st,
@@ -25,16 +26,43 @@ static void FR_FN(strided_accumulate)(real *dst, const int64_t *ne, const int64_
             }
 }
 
+/* out[i] = in[i], the same geometry: a whole-source view's fresh grad. */
+static void FR_FN(strided_store)(real *dst, const int64_t *ne, const int64_t *st, const real *src) {
+    int64_t k = 0;
+    for (int64_t i3 = 0; i3 < ne[3]; i3++)
+        for (int64_t i2 = 0; i2 < ne[2]; i2++)
+            for (int64_t i1 = 0; i1 < ne[1]; i1++) {
+                real *row = dst + i3 * st[3] + i2 * st[2] + i1 * st[1];
+                if (st[0] == 1) {
+                    memcpy(row, src + k, sizeof(real) * (size_t)ne[0]);
+                    k += ne[0];
+                } else {
+                    for (int64_t i0 = 0; i0 < ne[0]; i0++)
+                        row[i0 * st[0]] = src[k++];
+                }
+            }
+}
+
 void FR_FN(fr_op_view_forward)(struct fr_ctx *ctx, fr_t *out) {
     (void)ctx;
     (void)out; /* data already points into the source */
 }
 
 void FR_FN(fr_op_view_backward)(struct fr_ctx *ctx, fr_t *out) {
-    fr_t *g = fr_op_grad(ctx, out->src[0]);
-    if (!g) return;
     int64_t st[4] = {out->ip[0], out->ip[1], out->ip[2], out->ip[3]};
-    FR_FN(strided_accumulate)
+    /* a view of the whole source with no repeated element (reshape,
+     * permute, transpose: no stride 0 on a dim longer than 1) touches every
+     * element of the source grad once: a fresh grad is stored, not zeroed
+     * and added to */
+    int whole = out->ip[4] == 0 && fr_nelem(out) == fr_nelem(out->src[0]), fresh = 0;
+    for (int d = 0; d < 4; d++)
+        if (d < out->ndim && out->ne[d] > 1 && st[d] == 0) whole = 0;
+    fr_t *g = whole ? fr_op_grad_fresh(ctx, out->src[0], &fresh) : fr_op_grad(ctx, out->src[0]);
+    if (!g) return;
+    if (fresh)
+        FR_FN(strided_store)((real *)g->data, out->ne, st, (const real *)out->grad->data);
+    else
+        FR_FN(strided_accumulate)
     ((real *)g->data + out->ip[4], out->ne, st, (const real *)out->grad->data);
 }
 
@@ -58,10 +86,15 @@ void FR_FN(fr_op_contiguous_forward)(struct fr_ctx *ctx, fr_t *out) {
 }
 
 void FR_FN(fr_op_contiguous_backward)(struct fr_ctx *ctx, fr_t *out) {
-    fr_t *g = fr_op_grad(ctx, out->src[0]);
+    int fresh;
+    fr_t *g = fr_op_grad_fresh(ctx, out->src[0], &fresh);
     if (!g) return;
     const real *go = out->grad->data;
     real *gx = g->data;
+    if (fresh) {
+        memcpy(gx, go, sizeof(real) * (size_t)fr_nelem(out));
+        return;
+    }
     for (int64_t i = 0, n = fr_nelem(out); i < n; i++)
         gx[i] += go[i];
 }
