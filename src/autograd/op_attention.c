@@ -10,6 +10,7 @@
  *   dP = dO V^T, dS = P (dP - rowsum(P dP)), dQ += dS K scale,
  *   dK += dS^T Q scale, dV += P^T dO.
  */
+#include "../kernels/vec_math.h"
 #include "frugal/kernels.h"
 #include "op.h"
 
@@ -153,18 +154,7 @@ static void att_fwd_task(void *vp, int64_t i0, int64_t i1, int tid) {
         for (int64_t t = 0; t < T; t++) {
             float *r = P + t * T;
             int64_t ns = g.causal ? t + 1 : T;
-            float mx = r[0];
-            for (int64_t s = 1; s < ns; s++)
-                mx = r[s] > mx ? r[s] : mx;
-            float z = 0;
-            for (int64_t s = 0; s < ns; s++) {
-                float d = r[s] - mx; /* below e^-80 a weight is 0: no denormals */
-                r[s] = d < -80.0f ? 0.0f : expf(d);
-                z += r[s];
-            }
-            float iz = 1.0f / z;
-            for (int64_t s = 0; s < ns; s++)
-                r[s] *= iz;
+            fr_vec_softmax_row(ns, r, r); /* the vectorised row softmax (vec_math.h) */
             for (int64_t s = ns; s < T; s++)
                 r[s] = 0;
         }
