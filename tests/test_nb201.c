@@ -21,6 +21,12 @@ static const char *const ALL3 =
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~"
     "2|";
 static const char *const NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+/* node 2 gets nothing, yet a pool reads it (cell 9414: it stopped the first
+ * ground-truth build) */
+static const char *const ZERO_READ =
+    "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|";
+static const char *const CONV_ON_ZERO =
+    "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|";
 static const char *const MIXED =
     "|nor_conv_1x1~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|nor_conv_1x1~2|";
 
@@ -291,6 +297,8 @@ int main(void) {
     counts();
     fit(MIXED, 1);
     fit(ALL3, 1);
+    fit(ZERO_READ, 1);
+    fit(CONV_ON_ZERO, 1);
     fit(NONE, 0);
     return check_report("test_nb201");
 }

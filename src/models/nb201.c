@@ -71,10 +71,14 @@ static struct fr_tensor *cell_forward(struct fr_ctx *ctx, const struct nb201 *n,
                                       const struct item *it, struct fr_tensor *x) {
     struct fr_tensor *node[4] = {x, NULL, NULL, NULL};
     for (int e = 0; e < FR_NB201_EDGES; e++) {
+        if (n->ops[e] == FR_NB201_NONE) continue;
+        /* a node nothing reaches is zero (NAS-Bench-201's none is x * 0);
+         * an op reading it still runs on zeros, as in PyTorch: a
+         * ReLU-conv-BN of zeros is its BN's bias, not zero */
+        if (!node[EDGE_FROM[e]] && !(node[EDGE_FROM[e]] = fr_zeros(ctx, x->dtype, 4, x->ne)))
+            return NULL;
         struct fr_tensor *in = node[EDGE_FROM[e]], *y;
         switch (n->ops[e]) {
-        case FR_NB201_NONE:
-            continue;
         case FR_NB201_SKIP:
             y = in;
             break;
