@@ -136,7 +136,7 @@ static void train_one(void) {
     }
     struct fr_nasbench_recipe r;
     fr_nasbench_recipe_defaults(&r);
-    r.train = 200, r.val = 100, r.test = 100, r.batch = 20, r.epochs = 8, r.threads = 1;
+    r.train = 200, r.val = 100, r.test = 100, r.batch = 20, r.epochs = 3, r.threads = 1;
     r.lr = 1e-2;
     struct fr_nasbench_row row;
     const char *cell = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|avg_pool_3x3~1|"
