@@ -450,12 +450,12 @@ static int correlations(struct zs *z, double *tau_all) {
     if (m >= 3) {
         struct fr_interval iv;
         boot(kendall, a1, a2, all, m, P->boot, z->o->seed + 77, &iv);
-        fr_results_metric_ci(z->r, "label-noise ceiling: Kendall tau between seeds 1 and 2", &iv,
-                             "");
+        fr_results_metric_ci(z->r, "label noise: Kendall tau between seeds 1 and 2", &iv, "");
         say(z,
-            "Label-noise ceiling: the test accuracies of seeds 1 and 2 of %d cells agree with "
-            "tau %.3f [%.3f, %.3f]; no proxy can rank better than the benchmark repeats "
-            "itself.\n",
+            "Label noise: the test accuracies of seeds 1 and 2 of %d cells agree with tau %.3f "
+            "[%.3f, %.3f]: how well one training run ranks the cells against another (cells "
+            "with several seeds enter the correlations with their mean, which is less "
+            "noisy).\n",
             m, iv.mean, iv.lo, iv.hi);
     }
     free(acc), free(s), free(all), free(top5), free(top10);
