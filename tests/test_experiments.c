@@ -190,5 +190,36 @@ int main(void) {
         CHECK(!strcmp(out.results, want), "%s: outcome names %s (%s)", e->name, want, out.results);
         check_schema(e, dir);
     }
+    /* essential-sparsity reads a finished image part back when its
+     * language-model or abrupt part did not finish: drop the run's "total
+     * time" (what only a finished run has) and run again */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/essential-sparsity/results.json", dir);
+    char *text = slurp(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (root) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"),
+                                                "total time");
+        char *mod = cJSON_Print(root);
+        FILE *f = fopen(path, "w");
+        if (f && mod) fputs(mod, f);
+        if (f) fclose(f);
+        free(mod);
+        cJSON_Delete(root);
+        fr_exp_opts_defaults(&o);
+        o.size = FR_EXP_TINY;
+        o.out = dir;
+        o.threads = 2;
+        o.data_dir = getenv("FRUGAL_FMNIST");
+        int rc = fr_experiment_run(fr_experiment_find("essential-sparsity"), &o, &out);
+        CHECK(rc == 0 && strstr(out.summary, "image part read back"),
+              "essential-sparsity reads its image part back (%d): %s", rc, out.summary);
+        text = slurp(path);
+        CHECK(text && strstr(text, "\"image part\"") && strstr(text, "\"total time\""),
+              "the resumed results say where the image part came from and finish");
+        free(text);
+        check_schema(fr_experiment_find("essential-sparsity"), dir);
+    }
     return check_report("test_experiments");
 }
