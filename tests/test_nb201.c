@@ -248,13 +248,8 @@ static void fit(const char *cell, int learns) {
     if (!m) return;
     const int B = 16;
     struct fr_ctx *ctx = fr_ctx_new(32 << 20);
-    struct fr_tensor *x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, B});
-    struct fr_tensor *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
-    struct fr_rng r;
-    fr_rng_seed(&r, 7);
-    fr_rng_fill_uniform(&r, x->data, fr_nelem(x), 0, 1);
-    for (int i = 0; i < B; i++)
-        ((int32_t *)y->data)[i] = (int32_t)fr_rng_below(&r, 10);
+    struct fr_tensor *x, *y;
+    check_random_images(B, 7, &x, &y);
     struct fr_optim o;
     struct fr_optim_config oc;
     fr_optim_config_defaults(&oc, FR_OPT_ADAMW);

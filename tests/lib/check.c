@@ -329,3 +329,13 @@ void check_grad_ready(const char *what, struct fr_params *p, struct fr_ctx *ctx,
     CHECK(final, "%s: a gradient changed after it was reported final", what);
     free(r.snap), free(r.times);
 }
+
+void check_random_images(int B, uint64_t seed, struct fr_tensor **x, struct fr_tensor **y) {
+    *x = fr_tensor_new(FR_F32, 4, (int64_t[]){28, 28, 1, B});
+    *y = fr_tensor_new(FR_I32, 1, (int64_t[]){B});
+    struct fr_rng r;
+    fr_rng_seed(&r, seed);
+    fr_rng_fill_uniform(&r, (*x)->data, fr_nelem(*x), 0, 1);
+    for (int i = 0; i < B; i++)
+        ((int32_t *)(*y)->data)[i] = (int32_t)fr_rng_below(&r, 10);
+}

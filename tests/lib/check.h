@@ -62,6 +62,10 @@ struct fr_ctx;
 struct fr_tensor;
 void check_grad_ready(const char *what, struct fr_params *p, struct fr_ctx *ctx,
                       struct fr_tensor *loss);
+/* B fixed images {28, 28, 1, B}, uniform in [0, 1) from seed, and B
+ * labels below 10 drawn after them (standalone tensors: fr_tensor_free):
+ * the batch the model tests fit. */
+void check_random_images(int B, uint64_t seed, struct fr_tensor **x, struct fr_tensor **y);
 /* 1 when both files exist, are non-empty and hold the same bytes. */
 int check_same_file(const char *a, const char *b);
 const char *check_tmp(const char *name);
