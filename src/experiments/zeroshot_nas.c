@@ -181,11 +181,7 @@ static void boot(double (*stat)(const double *, const double *, const int *, int
         if (isfinite(t)) v[k++] = t;
     }
     if (k > 10) {
-        for (int i = 1; i < k; i++)
-            for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-                double t = v[j];
-                v[j] = v[j - 1], v[j - 1] = t;
-            }
+        qsort(v, (size_t)k, sizeof *v, cmp_double);
         iv->lo = v[(int)(0.025 * (k - 1))], iv->hi = v[(int)(0.975 * (k - 1))];
     }
     free(v), free(s);
@@ -292,14 +288,13 @@ static int measure(struct zs *z) {
     FILE *f = fopen(cache, "a");
     if (!f) rc = fr_error(FR_EIO, "zeroshot-nas: cannot write %s", cache);
     double t0 = fr_seconds();
+    int C = 8, N = 1; /* the recipe's C and N, from the table's recipe line */
+    sscanf(z->recipe, "nb201 C=%d N=%d", &C, &N);
     for (int k = 0; k < z->n && !rc; k++) {
         struct cell *c = &z->c[k];
         struct fr_model_config mc;
         fr_model_config_defaults(&mc);
         fr_nb201_ops(c->index, mc.nb201.ops);
-        /* the recipe's C and N, from the table's recipe line */
-        int C = 8, N = 1;
-        sscanf(z->recipe, "nb201 C=%d N=%d", &C, &N);
         mc.nb201.c = C, mc.nb201.n = N;
         for (int p = 0; p < FR_NPROXIES && !rc; p++) {
             if (!isnan(c->sec[p])) continue;
